@@ -1,0 +1,235 @@
+/**
+ * The entry point for apps: one client = one user on one device, with its stores, its wire repo and
+ * its spaces.
+ *
+ *   const client = await Charter.open({ dataDir: './alice', syncServers: ['ws://127.0.0.1:3030'] });
+ *   const { phrase } = await client.createIdentity();
+ *   const space = await client.createSpace({ name: 'Book club' });
+ *   await space.channels[0].send('hello');
+ */
+import * as A from '@automerge/automerge';
+import { cbor, Repo, type NetworkAdapterInterface, type PeerId, type StorageAdapterInterface } from '@automerge/automerge-repo';
+import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import { CharterError } from '../errors.js';
+import { Identity } from '../identity/identity.js';
+import { userCardText } from '../identity/certificates.js';
+import { isSpaceId, type DeviceId, type SpaceId, type UserId } from '../identity/ids.js';
+import type { SecretStore } from '../identity/secret-store.js';
+import { actorFor } from '../authority/actors.js';
+import { SESSION_BYTES } from '../encryption/entry.js';
+import { browserStores, memoryStores, nodeStores, type PlatformStores } from '../platform.js';
+import { hex, randomBytes } from '../util/bytes.js';
+import { Space } from './Space.js';
+import type { ClientContext } from './context.js';
+
+void A; // Automerge's full build must load (and initialise its wasm) before automerge-repo's slim one.
+
+export interface CharterOptions {
+	/** Node: directory for secrets (0600 file), envelope storage and plaintext replicas. */
+	dataDir?: string;
+	/** Browser: IndexedDB database name prefix (default "charter"). Ignored when dataDir is set. */
+	databaseName?: string;
+	/** Keep nothing on disk (bots, tests). */
+	inMemory?: boolean;
+	/** WebSocket URLs of sync servers or home nodes, e.g. "ws://127.0.0.1:3030". */
+	syncServers?: string[];
+	/** Extra automerge-repo network adapters (BroadcastChannel, MessageChannel, a WebSocket server…). */
+	network?: NetworkAdapterInterface[];
+	/** Overrides for the platform's default stores. */
+	stores?: Partial<PlatformStores>;
+	/** Name recorded in this device's certificate. */
+	deviceName?: string;
+}
+
+export interface IdentityInfo {
+	userId: UserId;
+	deviceId: DeviceId;
+}
+
+const SPACES_KEY = ['client', 'spaces'];
+
+export class Charter {
+	#identity: Identity | undefined;
+	#context: ClientContext | undefined;
+	#spaces = new Map<SpaceId, Space>();
+	#listeners = new Set<(client: Charter) => void>();
+	#closed = false;
+	readonly #session = randomBytes(SESSION_BYTES);
+
+	private constructor(
+		readonly wire: Repo,
+		private readonly stores: PlatformStores,
+		private readonly deviceName: string
+	) {}
+
+	static async open(options: CharterOptions = {}): Promise<Charter> {
+		for (const url of options.syncServers ?? [])
+			if (!/^wss?:\/\/.+/.test(url))
+				throw new CharterError('invalid-argument', `sync server URL must start with ws:// or wss://: ${url}`);
+		const defaults = options.inMemory
+			? await memoryStores()
+			: options.dataDir
+				? await nodeStores(options.dataDir)
+				: typeof indexedDB !== 'undefined'
+					? await browserStores(options.databaseName ?? 'charter')
+					: await memoryStores();
+		const stores: PlatformStores = { ...defaults, ...options.stores };
+		const network: NetworkAdapterInterface[] = [
+			...(options.syncServers ?? []).map((url) => new WebSocketClientAdapter(url)),
+			...(options.network ?? [])
+		];
+		const wire = new Repo({
+			network,
+			storage: stores.wire,
+			peerId: `charter-${hex.encode(randomBytes(8))}` as PeerId,
+			enableRemoteHeadsGossiping: true
+		});
+		const client = new Charter(wire, stores, options.deviceName ?? defaultDeviceName());
+		client.#identity = await Identity.load(stores.secrets);
+		if (client.#identity) await client.#openKnownSpaces();
+		return client;
+	}
+
+	get identity(): IdentityInfo | undefined {
+		const id = this.#identity;
+		return id && { userId: id.userId, deviceId: id.deviceId };
+	}
+
+	/** Creates a new identity. Show `phrase` to the user once: it is the only way to recover. */
+	async createIdentity(): Promise<{ phrase: string; userId: UserId }> {
+		this.#assertOpen();
+		const { identity, phrase } = await Identity.create(this.stores.secrets, this.deviceName);
+		this.#identity = identity;
+		this.#emit();
+		return { phrase, userId: identity.userId };
+	}
+
+	/** Restores an identity from its 24-word recovery phrase as a new device of that user. */
+	async restoreIdentity(phrase: string): Promise<{ userId: UserId }> {
+		this.#assertOpen();
+		this.#identity = await Identity.restore(this.stores.secrets, phrase, this.deviceName);
+		this.#emit();
+		return { userId: this.#identity.userId };
+	}
+
+	/** The text another member pastes into `space.addMember()` to add this user. */
+	async memberCard(): Promise<string> {
+		return userCardText(await this.#requireIdentity().card());
+	}
+
+	get spaces(): Space[] {
+		return [...this.#spaces.values()];
+	}
+
+	space(id: SpaceId): Space | undefined {
+		return this.#spaces.get(id);
+	}
+
+	async createSpace(options: { name: string; channelName?: string }): Promise<Space> {
+		const name = options?.name?.trim();
+		if (!name || name.length > 100) throw new CharterError('invalid-argument', 'a space name has 1 to 100 characters');
+		const space = await Space.create(this.#requireContext(), { ...options, name });
+		await this.#track(space);
+		return space;
+	}
+
+	/** Opens a space this user was added to; its content arrives as peers deliver it. */
+	async openSpace(id: SpaceId | string): Promise<Space> {
+		if (!isSpaceId(id)) throw new CharterError('invalid-argument', `not a space id: ${String(id).slice(0, 60)}`);
+		const existing = this.#spaces.get(id);
+		if (existing) return existing;
+		const space = await Space.open(this.#requireContext(), id);
+		await this.#track(space);
+		return space;
+	}
+
+	/** Calls `listener` whenever the identity or the list of spaces changes. */
+	subscribe(listener: (client: Charter) => void): () => void {
+		this.#listeners.add(listener);
+		listener(this);
+		return () => this.#listeners.delete(listener);
+	}
+
+	/** Connected peers (sync servers, home nodes, other clients). */
+	get peers(): string[] {
+		return this.wire.peers;
+	}
+
+	/** Persists everything and disconnects. */
+	async close(): Promise<void> {
+		if (this.#closed) return;
+		this.#closed = true;
+		await Promise.all(this.spaces.map((s) => s.close()));
+		await this.wire.flush().catch(() => undefined);
+		await this.wire.shutdown().catch(() => undefined);
+		this.#listeners.clear();
+	}
+
+	async #track(space: Space) {
+		this.#spaces.set(space.id, space);
+		space.subscribe(() => this.#emit());
+		await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));
+		this.#emit();
+	}
+
+	async #openKnownSpaces() {
+		const saved = await this.stores.local?.load(SPACES_KEY);
+		if (!saved) return;
+		let ids: unknown;
+		try {
+			ids = cbor.decode(saved);
+		} catch {
+			return;
+		}
+		if (!Array.isArray(ids)) return;
+		for (const id of ids) if (isSpaceId(id)) this.#spaces.set(id, await Space.open(this.#requireContext(), id));
+		for (const space of this.#spaces.values()) space.subscribe(() => this.#emit());
+	}
+
+	#requireIdentity(): Identity {
+		this.#assertOpen();
+		if (!this.#identity) throw new CharterError('no-identity', 'create or restore an identity first');
+		return this.#identity;
+	}
+
+	#requireContext(): ClientContext {
+		const identity = this.#requireIdentity();
+		if (this.#context?.identity !== identity) {
+			this.#context = {
+				identity,
+				wire: this.wire,
+				local: this.stores.local,
+				secrets: this.stores.secrets,
+				signer: {
+					author: identity.deviceKey,
+					session: this.#session,
+					actor: actorFor(identity.deviceKey, this.#session),
+					sign: (m) => identity.signAsDevice(m)
+				}
+			};
+		}
+		return this.#context;
+	}
+
+	#assertOpen() {
+		if (this.#closed) throw new CharterError('closed', 'this client is closed');
+	}
+
+	#emit() {
+		for (const listener of this.#listeners) {
+			try {
+				listener(this);
+			} catch {
+				/* a subscriber's bug must not break the client */
+			}
+		}
+	}
+}
+
+function defaultDeviceName(): string {
+	if (typeof navigator !== 'undefined' && navigator.userAgent) return navigator.userAgent.slice(0, 60);
+	if (typeof process !== 'undefined' && process.platform) return `node on ${process.platform}`;
+	return 'device';
+}
+
+export type { SecretStore, StorageAdapterInterface };

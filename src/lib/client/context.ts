@@ -1,0 +1,15 @@
+/** What every space and channel of one client shares: keys, repos, stores and the writer session. */
+import type { Repo, StorageAdapterInterface } from '@automerge/automerge-repo';
+import type { Identity } from '../identity/identity.js';
+import type { SecretStore } from '../identity/secret-store.js';
+import type { ReplicaSigner } from '../sync/replica.js';
+
+export interface ClientContext {
+	identity: Identity;
+	/** The networked repo: envelope documents only. */
+	wire: Repo;
+	/** The never-networked store of plaintext replicas. */
+	local?: StorageAdapterInterface;
+	secrets: SecretStore;
+	signer: ReplicaSigner;
+}

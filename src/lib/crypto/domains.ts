@@ -1,0 +1,36 @@
+/**
+ * Domain-separation tags. Every signature and every derived key is bound to exactly one purpose, so
+ * bytes signed for one use can never be replayed as another (an entry signature is not a
+ * certificate signature, a lockbox key is not an epoch key). Changing a tag is a wire break.
+ */
+import { utf8 } from '../util/bytes.js';
+
+const tag = (name: string) => utf8.encode(`charter/v1/${name}\0`);
+
+export const DOMAIN = {
+	/** Device key signs a sealed entry: tag ‖ header ‖ ciphertext. */
+	entry: tag('entry'),
+	/** Device key signs a lockbox: tag ‖ header ‖ ciphertext. */
+	lockbox: tag('lockbox'),
+	/** Identity key certifies a device: tag ‖ certificate body. */
+	deviceCertificate: tag('device-certificate'),
+	/** Identity key signs a space genesis: tag ‖ genesis body. */
+	genesis: tag('genesis'),
+	/** Identity key signs the user's public card (encryption key, devices). */
+	userCard: tag('user-card'),
+	/** Hash input for space ids: tag ‖ owner identity key ‖ salt. */
+	spaceId: tag('space-id'),
+	/** Hash input for envelope document ids: tag ‖ space id ‖ document id. */
+	envelopeId: tag('envelope-id'),
+	/** Hash input for Automerge actor prefixes: tag ‖ device key. */
+	actor: tag('actor'),
+	/** Hash input for entry ids: tag ‖ entry bytes. */
+	entryId: tag('entry-id')
+} as const;
+
+/** HKDF info strings. */
+export const KDF = {
+	identitySigning: 'charter/v1/kdf/identity-signing',
+	userEncryption: (generation: number) => `charter/v1/kdf/user-encryption/${generation}`,
+	lockbox: 'charter/v1/kdf/lockbox'
+} as const;

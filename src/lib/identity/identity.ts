@@ -1,0 +1,140 @@
+/**
+ * A user's keys on one device: the identity key (from the recovery phrase), the current X25519
+ * encryption key, and this device's own Ed25519 key with its certificate. Secrets stay inside this
+ * object and the SecretStore; everything else in Charter receives only public keys and signatures.
+ */
+import { CharterError } from '../errors.js';
+import { cryptoProvider, KEY_BYTES } from '../crypto/primitives.js';
+import { randomBytes, utf8 } from '../util/bytes.js';
+import { deviceId, userId, type DeviceId, type UserId } from './ids.js';
+import { createRecoveryPhrase, rootSecretsFromPhrase } from './phrase.js';
+import {
+	issueDeviceCertificate,
+	issueUserCard,
+	verifyDeviceCertificate,
+	type DeviceCertificate,
+	type UserCard
+} from './certificates.js';
+import type { SecretStore } from './secret-store.js';
+
+const SLOT = {
+	identitySeed: 'identity/seed',
+	encryptionGeneration: 'identity/encryption-generation',
+	encryption: (generation: number) => `identity/encryption/${generation}`,
+	deviceSeed: 'device/seed',
+	deviceCertificate: 'device/certificate'
+};
+
+export interface EncryptionKeyPair {
+	generation: number;
+	secret: Uint8Array;
+	publicKey: Uint8Array;
+}
+
+export class Identity {
+	private constructor(
+		readonly userId: UserId,
+		readonly userKey: Uint8Array,
+		private readonly identitySeed: Uint8Array,
+		readonly deviceId: DeviceId,
+		readonly deviceKey: Uint8Array,
+		private readonly deviceSeed: Uint8Array,
+		readonly certificate: DeviceCertificate,
+		private readonly encryptionKeys: EncryptionKeyPair[]
+	) {}
+
+	/** A fresh identity: returns it with the phrase, which is shown to the user once and never stored. */
+	static async create(store: SecretStore, deviceName: string): Promise<{ identity: Identity; phrase: string }> {
+		const phrase = createRecoveryPhrase();
+		return { identity: await Identity.restore(store, phrase, deviceName), phrase };
+	}
+
+	/** Rebuilds the identity from its phrase and certifies this device as a new device of it. */
+	static async restore(store: SecretStore, phrase: string, deviceName: string): Promise<Identity> {
+		if (await store.get(SLOT.identitySeed))
+			throw new CharterError('identity-exists', 'this data directory already holds an identity');
+		const root = await rootSecretsFromPhrase(phrase);
+		const generation = 0;
+		await store.set(SLOT.identitySeed, root.identitySeed);
+		await store.set(SLOT.encryption(generation), root.encryptionSecret(generation));
+		await store.set(SLOT.encryptionGeneration, utf8.encode(String(generation)));
+		const provider = await cryptoProvider();
+		const userKey = await provider.ed25519PublicKey(root.identitySeed);
+		const deviceSeed = randomBytes(KEY_BYTES);
+		const deviceKey = await provider.ed25519PublicKey(deviceSeed);
+		const certificate = await issueDeviceCertificate(
+			userKey,
+			(m) => provider.sign(root.identitySeed, m),
+			deviceKey,
+			deviceName
+		);
+		await store.set(SLOT.deviceSeed, deviceSeed);
+		await store.set(SLOT.deviceCertificate, certificate.bytes);
+		const loaded = await Identity.load(store);
+		if (!loaded) throw new CharterError('no-identity', 'identity could not be read back from its store');
+		return loaded;
+	}
+
+	/** Loads the identity kept in a store, or undefined when the store holds none. */
+	static async load(store: SecretStore): Promise<Identity | undefined> {
+		const identitySeed = await store.get(SLOT.identitySeed);
+		const deviceSeed = await store.get(SLOT.deviceSeed);
+		const certBytes = await store.get(SLOT.deviceCertificate);
+		if (!identitySeed || !deviceSeed || !certBytes) return undefined;
+		const provider = await cryptoProvider();
+		const userKey = await provider.ed25519PublicKey(identitySeed);
+		const deviceKey = await provider.ed25519PublicKey(deviceSeed);
+		const certificate = await verifyDeviceCertificate(certBytes);
+		const encryptionKeys: EncryptionKeyPair[] = [];
+		for (const name of await store.list('identity/encryption/')) {
+			const generation = Number(name.slice('identity/encryption/'.length));
+			const secret = await store.get(name);
+			if (secret && Number.isInteger(generation))
+				encryptionKeys.push({ generation, secret, publicKey: provider.x25519PublicKey(secret) });
+		}
+		encryptionKeys.sort((a, b) => b.generation - a.generation);
+		if (encryptionKeys.length === 0) return undefined;
+		return new Identity(
+			userId(userKey),
+			userKey,
+			identitySeed,
+			deviceId(deviceKey),
+			deviceKey,
+			deviceSeed,
+			certificate,
+			encryptionKeys
+		);
+	}
+
+	get encryptionKey(): EncryptionKeyPair {
+		return this.encryptionKeys[0]!;
+	}
+
+	/** Every generation this user has held, newest first (old lockboxes stay openable). */
+	get allEncryptionKeys(): readonly EncryptionKeyPair[] {
+		return this.encryptionKeys;
+	}
+
+	encryptionKeyFor(publicKey: Uint8Array): EncryptionKeyPair | undefined {
+		return this.encryptionKeys.find((k) => k.publicKey.every((b, i) => b === publicKey[i]));
+	}
+
+	async signAsDevice(message: Uint8Array): Promise<Uint8Array> {
+		return (await cryptoProvider()).sign(this.deviceSeed, message);
+	}
+
+	async signAsIdentity(message: Uint8Array): Promise<Uint8Array> {
+		return (await cryptoProvider()).sign(this.identitySeed, message);
+	}
+
+	/** The public card another member needs to add this user to a space. */
+	async card(): Promise<UserCard> {
+		return issueUserCard(
+			this.userKey,
+			(m) => this.signAsIdentity(m),
+			this.encryptionKey.publicKey,
+			this.encryptionKey.generation,
+			[this.certificate]
+		);
+	}
+}

@@ -1,0 +1,19 @@
+/**
+ * Charter's public API: the only import path apps, the web client and the sync server use.
+ */
+export { Charter, type CharterOptions, type IdentityInfo } from './client/Charter.js';
+export { Space, type Member } from './client/Space.js';
+export { Channel, type Message, MAX_MESSAGE_LENGTH } from './client/Channel.js';
+export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';
+export { createRecoveryPhrase, isValidRecoveryPhrase, RECOVERY_PHRASE_WORDS } from './identity/phrase.js';
+export type { UserId, DeviceId, SpaceId, ChannelId } from './identity/ids.js';
+export { MemorySecretStore, IndexedDBSecretStore, type SecretStore } from './identity/secret-store.js';
+export type { Durability } from './authority/schema.js';
+export {
+	parseEntry,
+	verifyEntrySignature,
+	type ParsedEntry,
+	type EntryHeader
+} from './encryption/entry.js';
+export { envelopeDocumentId, bytesWrittenBy } from './sync/envelope.js';
+export { createCryptoProvider, cryptoProvider, type CryptoProvider } from './crypto/primitives.js';

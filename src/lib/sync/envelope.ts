@@ -1,0 +1,131 @@
+/**
+ * Envelope documents: ordinary automerge-repo documents whose only content is a map of opaque sealed
+ * entries (`entries[<entry key>] = bytes`). Any automerge-repo peer can store and forward them.
+ *
+ * Two rules make them safe to share with strangers:
+ * - Every envelope starts from the same deterministic root change (fixed actor, time 0), so every
+ *   peer can create-or-open one offline and all copies merge without conflicting roots.
+ * - Reading is append-only in meaning: a reader collects every byte string ever written anywhere in
+ *   the document's history, not the current map. A hostile peer that deletes or overwrites an entry,
+ *   or replaces the whole map, removes nothing; entries authenticate themselves.
+ */
+import * as A from '@automerge/automerge';
+import {
+	parseAutomergeUrl,
+	stringifyAutomergeUrl,
+	type DocHandle,
+	type DocumentId,
+	type Repo
+} from '@automerge/automerge-repo';
+import { DOMAIN } from '../crypto/domains.js';
+import { hash } from '../crypto/primitives.js';
+import { toBytes } from '../util/bytes.js';
+
+export interface EnvelopeDoc {
+	v: number;
+	entries: Record<string, Uint8Array>;
+}
+
+const ROOT_ACTOR = '00'.repeat(16);
+
+/** The shared root every envelope document starts from. */
+export const ENVELOPE_ROOT: Uint8Array = A.save(
+	A.change(A.init<EnvelopeDoc>({ actor: ROOT_ACTOR }), { time: 0 }, (d) => {
+		d.v = 1;
+		d.entries = {};
+	})
+);
+
+/** Deterministic automerge-repo document id of the envelope of one document of one space. */
+export function envelopeDocumentId(space: Uint8Array, document: Uint8Array): DocumentId {
+	const id = hash(DOMAIN.envelopeId, space, document).subarray(0, 16);
+	return parseAutomergeUrl(stringifyAutomergeUrl({ documentId: id as unknown as DocumentId })).documentId;
+}
+
+/**
+ * Opens an envelope in a repo: from the repo's cache or storage when present, otherwise created from
+ * the shared root (and then merged with whatever peers hold).
+ */
+export async function openEnvelope(repo: Repo, documentId: DocumentId): Promise<DocHandle<EnvelopeDoc>> {
+	const cached = repo.handles[documentId] as DocHandle<EnvelopeDoc> | undefined;
+	if (cached?.isReady()) return cached;
+	const stored = repo.storageSubsystem ? await repo.storageSubsystem.loadDoc(documentId) : null;
+	if (stored) return repo.find<EnvelopeDoc>(documentId);
+	return repo.import<EnvelopeDoc>(ENVELOPE_ROOT, { docId: documentId });
+}
+
+/** Every byte-string value set by the given changes, wherever it was put. */
+export function bytesWrittenBy(changes: A.Change[]): Uint8Array[] {
+	const found: Uint8Array[] = [];
+	for (const change of changes) {
+		let decoded: A.DecodedChange;
+		try {
+			decoded = A.decodeChange(change);
+		} catch {
+			continue;
+		}
+		for (const op of decoded.ops) {
+			if (op.action !== 'set') continue;
+			const bytes = toBytes(op.value);
+			if (bytes && bytes.length > 0) found.push(bytes);
+		}
+	}
+	return found;
+}
+
+/**
+ * Follows one envelope handle and reports entries not reported before, scanning only the changes
+ * that arrived since the last scan.
+ */
+export class EnvelopeReader {
+	#heads: A.Heads;
+	#listener: () => void;
+
+	constructor(
+		private readonly handle: DocHandle<EnvelopeDoc>,
+		fromHeads: A.Heads,
+		private readonly onEntries: (entries: Uint8Array[], heads: A.Heads) => void
+	) {
+		this.#heads = fromHeads;
+		this.#listener = () => this.scan();
+		handle.on('heads-changed', this.#listener);
+	}
+
+	get heads(): A.Heads {
+		return this.#heads;
+	}
+
+	scan(): void {
+		const doc = this.handle.doc();
+		if (!doc) return;
+		const heads = A.getHeads(doc);
+		if (sameHeads(heads, this.#heads)) return;
+		let changes: A.Change[];
+		try {
+			changes = A.getChangesSince(doc, this.#heads);
+		} catch {
+			changes = A.getAllChanges(doc);
+		}
+		this.#heads = heads;
+		const entries = bytesWrittenBy(changes);
+		this.onEntries(entries, heads);
+	}
+
+	stop(): void {
+		this.handle.off('heads-changed', this.#listener);
+	}
+}
+
+export function appendEntries(handle: DocHandle<EnvelopeDoc>, entries: { key: string; bytes: Uint8Array }[]) {
+	if (entries.length === 0) return;
+	handle.change((d) => {
+		if (typeof d.entries !== 'object' || d.entries === null) d.entries = {};
+		for (const e of entries) d.entries[e.key] = e.bytes;
+	});
+}
+
+function sameHeads(a: A.Heads, b: A.Heads): boolean {
+	if (a.length !== b.length) return false;
+	const set = new Set(a);
+	return b.every((h) => set.has(h));
+}
