@@ -2,13 +2,17 @@
  * Charter's public API: the only import path apps, the web client and the sync server use.
  */
 export { Charter, type CharterOptions, type IdentityInfo } from './client/Charter.js';
-export { Space, type Member } from './client/Space.js';
+export { Space, type Member, type Role, type Ban } from './client/Space.js';
 export { Channel, type Message, MAX_MESSAGE_LENGTH } from './client/Channel.js';
 export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';
 export { createRecoveryPhrase, isValidRecoveryPhrase, RECOVERY_PHRASE_WORDS } from './identity/phrase.js';
 export type { UserId, DeviceId, SpaceId, ChannelId } from './identity/ids.js';
 export { MemorySecretStore, IndexedDBSecretStore, type SecretStore } from './identity/secret-store.js';
 export type { Durability } from './authority/schema.js';
+export { EVERYONE } from './authority/schema.js';
+export { Permission, PERMISSION_NAMES, type PermissionName } from './authority/permissions.js';
+export { RuleSet, requires, all, any, allow, deny, type Rule, type RuleCheck, type RuleContext } from './authority/rules.js';
+export { PathIndex, type ResolvedOp } from './authority/paths.js';
 export {
 	parseEntry,
 	verifyEntrySignature,

@@ -5,34 +5,80 @@
  */
 import * as A from '@automerge/automerge';
 import type { ChannelId, UserId } from '../identity/ids.js';
+import { DEFAULT_EVERYONE_PERMISSIONS } from './permissions.js';
 
 export type Durability = 'replicated' | 'strict' | 'guaranteed';
+export const DURABILITIES: readonly Durability[] = ['replicated', 'strict', 'guaranteed'];
+
+/** The id of the role every member has. */
+export const EVERYONE = 'everyone';
+
+export interface RoleRecord {
+	name: string;
+	/** Higher is more senior; @everyone is 0. */
+	position: number;
+	permissions: number;
+	color?: string;
+}
+
+type Atom<T extends string = string> = T | A.ImmutableString;
 
 export interface MemberRecord {
 	/** The member's signed user card (identity key, encryption key, device certificates). */
 	card: Uint8Array;
 	addedAt: number;
-	nickname?: string;
+	addedBy: Atom<UserId>;
+	nickname?: Atom;
+	roles: Record<string, true>;
+}
+
+export interface Overwrite {
+	allow: number;
+	deny: number;
 }
 
 export interface ChannelRecord {
 	name: string;
 	position: number;
 	createdAt: number;
-	durability: Durability;
+	durability: Atom<Durability>;
+	/** Keys: `role:<role id>` or `user:<user id>`; `role:everyone` for @everyone. */
+	overwrites: Record<string, Overwrite>;
+}
+
+export interface BanRecord {
+	by: Atom<UserId>;
+	at: number;
+	reason?: Atom;
+}
+
+/**
+ * A kick or ban. `cutoffs` records, per channel the remover could see, the channel heads the remover
+ * had: the removed member's channel changes outside that causal past are invalid (no back-dating).
+ */
+export interface RemovalRecord {
+	user: Atom<UserId>;
+	kind: Atom<'kick' | 'ban'>;
+	by: Atom<UserId>;
+	at: number;
+	/** Comma-separated hex change hashes per channel. */
+	cutoffs: Record<ChannelId, Atom>;
 }
 
 export interface SpaceDoc {
 	name: string;
 	createdAt: number;
 	members: Record<UserId, MemberRecord>;
+	roles: Record<string, RoleRecord>;
 	channels: Record<ChannelId, ChannelRecord>;
+	bans: Record<UserId, BanRecord>;
+	removals: Record<string, RemovalRecord>;
 	/** Current epoch id (base58) of each document of the space, keyed by document id (base58). */
-	epochs: Record<string, string>;
+	epochs: Record<string, Atom>;
 }
 
 export interface StoredMessage {
-	author: UserId;
+	author: Atom<UserId>;
 	text: A.ImmutableString;
 	createdAt: number;
 	editedAt?: number;
@@ -44,14 +90,17 @@ export interface ChannelDoc {
 	buckets: Record<string, Record<string, StoredMessage>>;
 }
 
-const ROOT_ACTOR = '00'.repeat(16);
+export const ROOT_ACTOR = '00'.repeat(16);
 
 export const SPACE_DOC_ROOT: Uint8Array = A.save(
 	A.change(A.init<SpaceDoc>({ actor: ROOT_ACTOR }), { time: 0 }, (d) => {
 		d.name = '';
 		d.createdAt = 0;
 		d.members = {};
+		d.roles = { [EVERYONE]: { name: '@everyone', position: 0, permissions: DEFAULT_EVERYONE_PERMISSIONS } };
 		d.channels = {};
+		d.bans = {};
+		d.removals = {};
 		d.epochs = {};
 	})
 );
@@ -63,3 +112,15 @@ export const CHANNEL_DOC_ROOT: Uint8Array = A.save(
 );
 
 export const MESSAGES_PER_BUCKET = 128;
+
+/**
+ * Identifiers and other atomic strings are written as ImmutableString (a plain JS string would become
+ * a collaborative Text object, which rules could not check as one value); this reads either.
+ */
+export function asString(value: unknown): string | undefined {
+	if (typeof value === 'string') return value;
+	if (value instanceof A.ImmutableString) return value.val;
+	return undefined;
+}
+
+export const atom = (value: string) => new A.ImmutableString(value);

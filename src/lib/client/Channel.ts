@@ -4,10 +4,11 @@
 import * as A from '@automerge/automerge';
 import { CharterError } from '../errors.js';
 import { channelIdBytes, type ChannelId, type UserId } from '../identity/ids.js';
-import { CHANNEL_DOC_ROOT, MESSAGES_PER_BUCKET, type ChannelDoc, type ChannelRecord } from '../authority/schema.js';
-import { notYet } from '../authority/verdict.js';
+import { asString, atom, CHANNEL_DOC_ROOT, MESSAGES_PER_BUCKET, type ChannelDoc, type ChannelRecord, type Durability } from '../authority/schema.js';
+import { Permission } from '../authority/permissions.js';
+import { ChannelDocumentValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
-import { base58, hex } from '../util/bytes.js';
+import { hex } from '../util/bytes.js';
 import type { ClientContext } from './context.js';
 import type { Space } from './Space.js';
 import type { KeyRing } from '../encryption/keyring.js';
@@ -53,19 +54,28 @@ export class Channel {
 			root: CHANNEL_DOC_ROOT,
 			keys,
 			signer: context.signer,
-			authorize: (header, changes) =>
-				space.authority ? space.authority.authorize('channel', header, changes) : notYet('no-genesis'),
-			currentEpoch: () => space.currentEpoch(document)
+			validator: new ChannelDocumentValidator(id, () => space.evaluation),
+			currentEpoch: () => space.currentEpoch(document),
+			context: () => A.getHeads(space.document)
 		});
 		return new Channel(id, space, replica, context);
 	}
 
 	get record(): ChannelRecord | undefined {
-		return this.space.document.channels[this.id];
+		return this.space.document.channels?.[this.id];
 	}
 
 	get name(): string {
-		return this.record?.name ?? '';
+		return this.record?.name?.toString() ?? '';
+	}
+
+	get durability(): Durability {
+		return (asString(this.record?.durability) as Durability | undefined) ?? 'replicated';
+	}
+
+	/** @internal The channel document heads this device has (recorded as cut-offs by removals). */
+	get heads(): string[] {
+		return A.getHeads(this.replica.doc);
 	}
 
 	/** Messages in display order (creation time, then id), deleted ones left out. */
@@ -77,7 +87,7 @@ export class Channel {
 				if (!m || m.deleted) continue;
 				out.push({
 					id,
-					author: m.author,
+					author: asString(m.author) as UserId,
 					text: m.text?.toString() ?? '',
 					createdAt: m.createdAt,
 					...(m.editedAt ? { editedAt: m.editedAt } : {})
@@ -96,33 +106,84 @@ export class Channel {
 		return () => this.#listeners.delete(listener);
 	}
 
-	async send(text: string): Promise<Message> {
-		if (typeof text !== 'string' || text.trim().length === 0)
-			throw new CharterError('invalid-argument', 'a message needs some text');
-		if (text.length > MAX_MESSAGE_LENGTH)
-			throw new CharterError('invalid-argument', `a message is at most ${MAX_MESSAGE_LENGTH} characters`);
-		this.space.assertCanWrite('channel');
+	#requireKey() {
 		if (!this.space.currentEpoch(channelIdBytes(this.id)))
-			throw new CharterError('unknown-epoch', 'this device does not hold the key of this channel yet');
+			throw new CharterError('unknown-epoch', 'this device does not hold the key of this channel');
+	}
+
+	async send(text: string): Promise<Message> {
+		checkText(text);
+		this.space.assertCanWrite(Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL, 'SEND_MESSAGES', this.id);
+		this.#requireKey();
 		const n = this.#sent++;
 		const bucket = `${this.#sessionTag}.${Math.floor(n / MESSAGES_PER_BUCKET)}`;
 		const id = `${this.#sessionTag}.${n}`;
 		const message: Message = { id, author: this.context.identity.userId, text, createdAt: Date.now() };
-		const written = this.replica.change((d) => {
+		await this.replica.change((d) => {
 			d.buckets[bucket] ??= {};
-			d.buckets[bucket]![id] = {
-				author: message.author,
-				text: new A.ImmutableString(text),
-				createdAt: message.createdAt
-			};
+			d.buckets[bucket]![id] = { author: atom(message.author), text: new A.ImmutableString(text), createdAt: message.createdAt };
 		});
-		await written;
 		return message;
+	}
+
+	#find(id: string) {
+		for (const [bucket, messages] of Object.entries(this.replica.doc.buckets ?? {}))
+			if (messages?.[id]) return { bucket, message: messages[id]! };
+		throw new CharterError('invalid-argument', `no message ${id}`);
+	}
+
+	/** Edits one of this user's own messages. */
+	async edit(id: string, text: string): Promise<void> {
+		checkText(text);
+		const { bucket, message } = this.#find(id);
+		if (message.author !== this.context.identity.userId) throw new CharterError('not-authorized', 'only the author edits a message');
+		this.space.assertCanWrite(Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL, 'SEND_MESSAGES', this.id);
+		this.#requireKey();
+		await this.replica.change((d) => {
+			const m = d.buckets[bucket]![id]!;
+			m.text = new A.ImmutableString(text);
+			m.editedAt = Date.now();
+		});
+	}
+
+	/** Deletes a message: one's own, or anyone's with MANAGE_MESSAGES. The text is cleared. */
+	async delete(id: string): Promise<void> {
+		const { bucket, message } = this.#find(id);
+		const own = message.author === this.context.identity.userId;
+		this.space.assertCanWrite(Permission.VIEW_CHANNEL | (own ? 0 : Permission.MANAGE_MESSAGES), own ? 'VIEW_CHANNEL' : 'MANAGE_MESSAGES', this.id);
+		this.#requireKey();
+		await this.replica.change((d) => {
+			const m = d.buckets[bucket]![id]!;
+			m.deleted = true;
+			m.text = new A.ImmutableString('');
+		});
+	}
+
+	/** @internal Deletes every message of a user (moderation). */
+	async deleteMessagesBy(user: UserId): Promise<number> {
+		const doomed = this.messages.filter((m) => m.author === user);
+		if (!doomed.length) return 0;
+		this.space.assertCanWrite(Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL, 'MANAGE_MESSAGES', this.id);
+		this.#requireKey();
+		await this.replica.change((d) => {
+			for (const m of doomed) {
+				const { bucket } = this.#find(m.id);
+				const stored = d.buckets[bucket]![m.id]!;
+				stored.deleted = true;
+				stored.text = new A.ImmutableString('');
+			}
+		});
+		return doomed.length;
 	}
 
 	/** @internal */
 	reevaluate(): Promise<void> {
 		return this.replica.reevaluate();
+	}
+
+	/** @internal Re-validates every entry (after a removal that may invalidate accepted ones). */
+	rebuild(): Promise<void> {
+		return this.replica.rebuild({ validator: new ChannelDocumentValidator(this.id, () => this.space.evaluation) });
 	}
 
 	/** Resolves once every entry received so far has been processed. */
@@ -132,6 +193,11 @@ export class Channel {
 
 	get stats() {
 		return this.replica.stats;
+	}
+
+	/** Entries refused, with reasons (audit). */
+	get rejections() {
+		return this.replica.rejections;
 	}
 
 	/** @internal */
@@ -144,8 +210,9 @@ export class Channel {
 		this.#listeners.clear();
 		return this.replica.close();
 	}
+}
 
-	toString(): string {
-		return `Channel(${this.name || base58.encode(channelIdBytes(this.id)).slice(0, 6)})`;
-	}
+function checkText(text: string) {
+	if (typeof text !== 'string' || text.trim().length === 0) throw new CharterError('invalid-argument', 'a message needs some text');
+	if (text.length > MAX_MESSAGE_LENGTH) throw new CharterError('invalid-argument', `a message is at most ${MAX_MESSAGE_LENGTH} characters`);
 }

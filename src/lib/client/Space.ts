@@ -1,6 +1,9 @@
 /**
- * A space: its genesis, its space document (settings, members, channels, current epochs), its
- * channels, and the lockboxes through which members receive epoch keys.
+ * A space: its genesis, its space document (settings, roles, members, bans, channels, current
+ * epochs), its channels, and the lockboxes through which members receive epoch keys.
+ *
+ * Every action is checked here before anything is sealed (a typed `not-authorized` error), and
+ * again by the same rule table as every peer will check it.
  */
 import * as A from '@automerge/automerge';
 import { cbor } from '@automerge/automerge-repo';
@@ -14,12 +17,15 @@ import {
 	type SpaceId,
 	type UserId
 } from '../identity/ids.js';
-import { verifyUserCard, type UserCard } from '../identity/certificates.js';
+import { verifyUserCard } from '../identity/certificates.js';
 import { createGenesis, GENESIS_MAGIC, verifyGenesis, type Genesis } from '../authority/genesis.js';
-import { SpaceAuthority, type DocumentRole, type MemberInfo } from '../authority/space-authority.js';
-import { SPACE_DOC_ROOT, type Durability, type SpaceDoc } from '../authority/schema.js';
-import { notYet } from '../authority/verdict.js';
-import { KeyRing } from '../encryption/keyring.js';
+import { asString, atom, SPACE_DOC_ROOT, EVERYONE, type Durability, type Overwrite, type SpaceDoc } from '../authority/schema.js';
+import { Permission, has, isPermissionBits, type PermissionName, permissionNames } from '../authority/permissions.js';
+import { SpaceState, type MemberState } from '../authority/state.js';
+import { SpaceDocumentValidator } from '../authority/document-validators.js';
+import type { SpaceEvaluation } from '../authority/space-validator.js';
+import { verifyCards } from '../authority/card-cache.js';
+import { KeyRing, type EpochKey } from '../encryption/keyring.js';
 import { LOCKBOX_MAGIC, openLockbox, parseLockbox, sealLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { entryHash, entryKey } from '../encryption/entry.js';
 import { DocumentReplica } from '../sync/replica.js';
@@ -33,6 +39,21 @@ export interface Member {
 	nickname?: string;
 	isOwner: boolean;
 	addedAt: number;
+	roles: string[];
+}
+
+export interface Role {
+	id: string;
+	name: string;
+	position: number;
+	permissions: PermissionName[];
+}
+
+export interface Ban {
+	user: UserId;
+	by: UserId;
+	at: number;
+	reason?: string;
 }
 
 interface SavedSpaceMeta {
@@ -41,15 +62,22 @@ interface SavedSpaceMeta {
 	waitingLockboxes: Uint8Array[];
 }
 
+const MAX_NAME = 100;
+
 export class Space {
 	readonly idBytes: Uint8Array;
-	#authority: SpaceAuthority | undefined;
+	readonly #documentKey: string;
+	#genesis: Genesis | undefined;
+	#validator: SpaceDocumentValidator;
 	#replica!: DocumentReplica<SpaceDoc>;
 	#keys!: KeyRing;
 	#channels = new Map<ChannelId, Channel>();
 	#opening = new Map<ChannelId, Promise<void>>();
 	#waitingLockboxes = new Map<string, ParsedLockbox>();
+	#lockboxDrops = 0;
 	#listeners = new Set<(space: Space) => void>();
+	#knownReductions = new Set<string>();
+	#rotating: Promise<void> | undefined;
 	#unsubscribeKeys: (() => void) | undefined;
 	#closed = false;
 
@@ -58,6 +86,8 @@ export class Space {
 		private readonly context: ClientContext
 	) {
 		this.idBytes = spaceIdBytes(id);
+		this.#documentKey = base58.encode(this.idBytes);
+		this.#validator = new SpaceDocumentValidator(context.signer.actor, () => context.identity.userId);
 	}
 
 	/** @internal Creates a new space owned by this client's user, with one default channel. */
@@ -65,19 +95,19 @@ export class Space {
 		const { identity } = context;
 		const genesis = await createGenesis(identity.userKey, (m) => identity.signAsIdentity(m), identity.certificate);
 		const space = new Space(genesis.space, context);
-		space.#authority = new SpaceAuthority(genesis);
+		space.#setGenesis(genesis);
 		await space.#start();
 		space.#append([genesis.bytes]);
-		const spaceEpoch = await space.#keys.createEpoch(space.idBytes);
 		const card = await identity.card();
-		await space.#sealTo(card, [spaceEpoch]);
+		await verifyCards([card.bytes]);
+		const spaceEpoch = await space.#keys.createEpoch(space.idBytes);
+		await space.#sealLockboxes([{ encryptionKey: card.encryptionKey }], [spaceEpoch]);
 		await space.#replica.change((d) => {
 			d.name = options.name;
 			d.createdAt = genesis.createdAt;
-			d.epochs[base58.encode(space.idBytes)] = base58.encode(spaceEpoch.epoch);
-			d.members[identity.userId] = { card: card.bytes, addedAt: genesis.createdAt };
+			d.epochs[space.#documentKey] = atom(base58.encode(spaceEpoch.epoch));
+			d.members[identity.userId] = { card: card.bytes, addedAt: genesis.createdAt, addedBy: atom(identity.userId), roles: {} };
 		});
-		await space.#authority.update(space.#replica.doc);
 		await space.createChannel({ name: options.channelName ?? 'general' });
 		return space;
 	}
@@ -89,21 +119,25 @@ export class Space {
 		return space;
 	}
 
+	#setGenesis(genesis: Genesis) {
+		this.#genesis = genesis;
+		this.#validator.setGenesis(genesis);
+	}
+
 	async #start(): Promise<void> {
 		const { context } = this;
 		this.#keys = await KeyRing.load(context.secrets, this.idBytes);
 		const meta = await this.#loadMeta();
-		if (meta?.genesis && !this.#authority) {
+		if (meta?.genesis && !this.#genesis) {
 			try {
-				this.#authority = new SpaceAuthority(await verifyGenesis(meta.genesis));
+				this.#setGenesis(await verifyGenesis(meta.genesis));
 			} catch {
-				/* a corrupt local record: the genesis will be read again from the envelope */
+				/* a corrupt local record: the genesis is read again from the envelope */
 			}
 		}
 		for (const bytes of meta?.waitingLockboxes ?? []) {
 			try {
-				const lockbox = parseLockbox(bytes);
-				this.#waitingLockboxes.set(hex.encode(entryHash(bytes)), lockbox);
+				this.#waitingLockboxes.set(hex.encode(entryHash(bytes)), parseLockbox(bytes));
 			} catch {
 				/* ignore */
 			}
@@ -116,11 +150,13 @@ export class Space {
 			root: SPACE_DOC_ROOT,
 			keys: this.#keys,
 			signer: context.signer,
-			authorize: (header, changes) =>
-				this.#authority ? this.#authority.authorize('space', header, changes) : notYet('no-genesis'),
+			validator: this.#validator,
 			currentEpoch: () => this.currentEpoch(this.idBytes),
-			onOtherEntry: (bytes) => this.#onOtherEntry(bytes)
+			context: () => [],
+			onOtherEntry: (bytes) => this.#onOtherEntry(bytes),
+			fullScanOnOpen: true
 		});
+		await this.#replica.reevaluate();
 		this.#replica.subscribe(() => void this.#onSpaceDocChanged());
 		this.#unsubscribeKeys = this.#keys.onChange(() => {
 			void this.#replica.reevaluate();
@@ -131,11 +167,18 @@ export class Space {
 
 	async #onSpaceDocChanged(): Promise<void> {
 		if (this.#closed) return;
-		if (this.#authority) await this.#authority.update(this.#replica.doc);
 		await this.#openWaitingLockboxes();
 		const ids = Object.keys(this.#replica.doc.channels ?? {}) as ChannelId[];
 		await Promise.all(ids.map((id) => this.#openChannel(id)));
-		for (const channel of this.#channels.values()) void channel.reevaluate();
+		const evaluation = this.evaluation;
+		let rebuild = false;
+		for (const r of evaluation?.reductions ?? [])
+			if (!this.#knownReductions.has(r.entry.id)) {
+				this.#knownReductions.add(r.entry.id);
+				rebuild = true;
+			}
+		for (const channel of this.#channels.values()) void (rebuild ? channel.rebuild() : channel.reevaluate());
+		this.#completePendingRotations();
 		this.#emit();
 	}
 
@@ -163,16 +206,18 @@ export class Space {
 	async #onOtherEntry(bytes: Uint8Array): Promise<void> {
 		const magic = bytes.subarray(0, 3);
 		if (bytesEqual(magic, GENESIS_MAGIC)) {
-			if (this.#authority) return;
+			if (this.#genesis) return;
 			let genesis: Genesis;
 			try {
 				genesis = await verifyGenesis(bytes);
 			} catch {
+				this.#lockboxDrops++;
 				return;
 			}
 			if (genesis.space !== this.id) return;
-			this.#authority = new SpaceAuthority(genesis);
+			this.#setGenesis(genesis);
 			await this.#saveMeta();
+			void this.#replica?.reevaluate();
 			return;
 		}
 		if (bytesEqual(magic, LOCKBOX_MAGIC)) {
@@ -180,6 +225,7 @@ export class Space {
 			try {
 				lockbox = parseLockbox(bytes);
 			} catch {
+				this.#lockboxDrops++;
 				return;
 			}
 			if (!this.context.identity.encryptionKeyFor(lockbox.header.recipient)) return;
@@ -189,33 +235,39 @@ export class Space {
 	}
 
 	/**
-	 * A lockbox is trusted only when the authority state says its author may hand out keys: in this
-	 * version, a device of the owner. Until then it waits.
+	 * A lockbox is used only when its author may read the document it is for, and so may this user,
+	 * in the current state. Before the space document can be read at all, a lockbox for the space
+	 * document's own key is used tentatively: epoch ids are hashes of their keys, so a key can only be
+	 * the real one, and what it decrypts is validated from the genesis on regardless of who sent it.
 	 */
 	async #openWaitingLockboxes(): Promise<void> {
 		let changed = false;
+		const state = this.evaluation?.state;
 		for (const [id, lockbox] of this.#waitingLockboxes) {
-			if (!this.#authority?.isOwnerDevice(lockbox.header.author)) continue;
+			const forSpaceDoc = bytesEqual(lockbox.header.document, this.idBytes);
+			if (state) {
+				const author = state.userOfDevice(lockbox.header.author);
+				const channel = forSpaceDoc ? undefined : channelId(lockbox.header.document);
+				const canRead = (user: UserId | undefined) =>
+					!!user && (channel ? state.can(user, Permission.VIEW_CHANNEL, channel) : state.isMember(user));
+				if (!canRead(author) || !canRead(this.context.identity.userId)) continue;
+			} else if (!forSpaceDoc) continue;
 			const pair = this.context.identity.encryptionKeyFor(lockbox.header.recipient);
 			this.#waitingLockboxes.delete(id);
 			changed = true;
 			if (!pair) continue;
 			try {
-				const key = await openLockbox(lockbox, {
-					space: this.idBytes,
-					recipientSecret: pair.secret,
-					recipientPublic: pair.publicKey
-				});
+				const key = await openLockbox(lockbox, { space: this.idBytes, recipientSecret: pair.secret, recipientPublic: pair.publicKey });
 				await this.#keys.add(lockbox.header.document, lockbox.header.epoch, key);
 			} catch {
-				/* counted by the replica as an unusable entry; nothing to materialise */
+				this.#lockboxDrops++;
 			}
 		}
 		if (changed) await this.#saveMeta();
 	}
 
 	async #loadMeta(): Promise<SavedSpaceMeta | undefined> {
-		const bytes = await this.context.local?.load(['space', base58.encode(this.idBytes)]);
+		const bytes = await this.context.local?.load(['space', this.#documentKey]);
 		if (!bytes) return undefined;
 		try {
 			return cbor.decode(bytes) as SavedSpaceMeta;
@@ -227,10 +279,10 @@ export class Space {
 	async #saveMeta(): Promise<void> {
 		const meta: SavedSpaceMeta = {
 			v: 1,
-			...(this.#authority ? { genesis: this.#authority.genesis.bytes } : {}),
+			...(this.#genesis ? { genesis: this.#genesis.bytes } : {}),
 			waitingLockboxes: [...this.#waitingLockboxes.values()].map((l) => l.bytes)
 		};
-		await this.context.local?.save(['space', base58.encode(this.idBytes)], cbor.encode(meta));
+		await this.context.local?.save(['space', this.#documentKey], cbor.encode(meta));
 	}
 
 	#append(entries: Uint8Array[]) {
@@ -240,27 +292,82 @@ export class Space {
 		);
 	}
 
-	async #sealTo(card: UserCard, epochs: { document: Uint8Array; epoch: Uint8Array; key: Uint8Array }[]) {
+	async #sealLockboxes(recipients: { encryptionKey: Uint8Array }[], epochs: EpochKey[]) {
 		const { identity } = this.context;
 		const lockboxes = await Promise.all(
-			epochs.map((e) =>
-				sealLockbox({
-					space: this.idBytes,
-					document: e.document,
-					epoch: e.epoch,
-					epochKey: e.key,
-					recipient: card.encryptionKey,
-					author: identity.deviceKey,
-					sign: (m) => identity.signAsDevice(m)
-				})
-			)
+			recipients
+				.filter((r) => r.encryptionKey.length === 32)
+				.flatMap((r) =>
+					epochs.map((e) =>
+						sealLockbox({
+							space: this.idBytes,
+							document: e.document,
+							epoch: e.epoch,
+							epochKey: e.key,
+							recipient: r.encryptionKey,
+							author: identity.deviceKey,
+							sign: (m) => identity.signAsDevice(m)
+						})
+					)
+				)
 		);
 		this.#append(lockboxes.map((l) => l.bytes));
 	}
 
+	/**
+	 * New epochs for `documents`, sealed to everyone who may read them in `state`; returns the
+	 * epochs to record in the space document (in the same change as whatever caused the rotation).
+	 */
+	async #rotate(documents: Uint8Array[], state: SpaceState): Promise<EpochKey[]> {
+		const epochs: EpochKey[] = [];
+		for (const document of documents) {
+			const epoch = await this.#keys.createEpoch(document);
+			const channel = bytesEqual(document, this.idBytes) ? undefined : channelId(document);
+			await this.#sealLockboxes(state.readers(channel), [epoch]);
+			epochs.push(epoch);
+		}
+		return epochs;
+	}
+
+	/** Completes rotations a remover left pending (e.g. went offline first), if this device can. */
+	#completePendingRotations() {
+		if (this.#rotating || this.#closed) return;
+		const pending = this.evaluation?.pendingRotations() ?? [];
+		const state = this.evaluation?.state;
+		const me = this.context.identity.userId;
+		if (!state || !pending.length || !state.isMember(me)) return;
+		const documents = pending
+			.map((name) => base58.decode(name))
+			.filter((document) => {
+				if (!this.currentEpoch(document)) return false;
+				const channel = bytesEqual(document, this.idBytes) ? undefined : channelId(document);
+				return !channel || state.can(me, Permission.VIEW_CHANNEL, channel);
+			});
+		if (!documents.length) return;
+		this.#rotating = (async () => {
+			try {
+				const epochs = await this.#rotate(documents, state);
+				await this.#replica.change((d) => {
+					for (const e of epochs) d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
+				});
+			} catch {
+				/* another member may complete it; retried on the next change */
+			} finally {
+				this.#rotating = undefined;
+			}
+		})();
+	}
+
+	// ---- state ------------------------------------------------------------------------------------
+
 	/** @internal */
-	get authority(): SpaceAuthority | undefined {
-		return this.#authority;
+	get evaluation(): SpaceEvaluation | undefined {
+		return this.#validator.evaluation;
+	}
+
+	/** @internal The authority state of the space now (valid changes only). */
+	get state(): SpaceState | undefined {
+		return this.evaluation?.state;
 	}
 
 	/** @internal The materialised space document. */
@@ -270,8 +377,8 @@ export class Space {
 
 	/** @internal The epoch new changes of a document are sealed under, if this device holds its key. */
 	currentEpoch(document: Uint8Array): Uint8Array | undefined {
-		const name = this.#replica?.doc.epochs?.[base58.encode(document)];
-		if (typeof name !== 'string') return undefined;
+		const name = asString(this.#replica?.doc.epochs?.[base58.encode(document)]);
+		if (name === undefined) return undefined;
 		let epoch: Uint8Array;
 		try {
 			epoch = base58.decode(name);
@@ -281,44 +388,94 @@ export class Space {
 		return epoch.length === ID_BYTES && this.#keys.has(document, epoch) ? epoch : undefined;
 	}
 
-	/** @internal Refuses, before anything is sealed, a write the authority layer would reject. */
-	assertCanWrite(role: DocumentRole): void {
+	#require(permission: number, name: string, channel?: ChannelId): SpaceState {
 		if (this.#closed) throw new CharterError('closed', 'this space is closed');
-		const authority = this.#authority;
-		const user = authority?.userOfDevice(this.context.identity.deviceKey);
-		if (!authority || !user) throw new CharterError('not-authorized', 'this device is not a member of the space');
-		if (role === 'space' && user !== authority.owner)
-			throw new CharterError('not-authorized', 'only the owner may change the space settings in this version');
+		const state = this.state;
+		const me = this.context.identity.userId;
+		if (!state || !state.isMember(me)) throw new CharterError('not-authorized', 'you are not a member of this space');
+		if (permission && !state.can(me, permission, channel)) throw new CharterError('not-authorized', `needs ${name}`);
+		return state;
+	}
+
+	#requireBelow(state: SpaceState, user: UserId) {
+		const me = this.context.identity.userId;
+		if (user === state.owner) throw new CharterError('not-authorized', 'nobody manages the owner');
+		if (state.rank(user) >= state.rank(me))
+			throw new CharterError('not-authorized', 'you may only manage members below your highest role');
+	}
+
+	/** @internal For channels: refuses early what the rules would refuse. */
+	assertCanWrite(permission: number, name: string, channel: ChannelId): void {
+		this.#require(permission, name, channel);
 	}
 
 	get name(): string {
-		return this.#replica.doc.name ?? '';
+		return this.#replica.doc.name?.toString() ?? '';
 	}
 
 	get owner(): UserId | undefined {
-		return this.#authority?.owner;
+		return this.#genesis?.owner;
 	}
 
 	/** True once the genesis, the space key and the space document have arrived. */
 	get ready(): boolean {
-		return !!this.#authority && this.name !== '';
+		return !!this.state && this.name !== '';
+	}
+
+	/** True while this user is a member (false after a kick or ban, or before the space arrived). */
+	get isMember(): boolean {
+		return !!this.state?.isMember(this.context.identity.userId);
+	}
+
+	get isBanned(): boolean {
+		return !!this.state?.bans.has(this.context.identity.userId);
 	}
 
 	get members(): Member[] {
-		const owner = this.#authority?.owner;
-		return (this.#authority?.members ?? []).map((m: MemberInfo) => ({
+		const state = this.state;
+		if (!state) return [];
+		return [...state.members.values()].map((m: MemberState) => ({
 			user: m.user,
-			isOwner: m.user === owner,
+			isOwner: m.user === state.owner,
 			addedAt: m.addedAt,
+			roles: m.roles,
 			...(m.nickname ? { nickname: m.nickname } : {})
 		}));
 	}
 
-	/** Channels in display order. */
+	get roles(): Role[] {
+		return [...(this.state?.roles ?? new Map())]
+			.map(([id, r]) => ({ id, name: r.name, position: r.position, permissions: permissionNames(r.permissions) }))
+			.sort((a, b) => b.position - a.position);
+	}
+
+	get bans(): Ban[] {
+		return Object.entries(this.#replica.doc.bans ?? {}).map(([user, b]) => ({
+			user: user as UserId,
+			by: asString(b.by) as UserId,
+			at: b.at,
+			...(asString(b.reason) ? { reason: asString(b.reason) } : {})
+		}));
+	}
+
+	/** The permissions a user (default: this user) holds, space-wide or in a channel. */
+	permissions(options: { user?: UserId; channel?: ChannelId } = {}): PermissionName[] {
+		const state = this.state;
+		if (!state) return [];
+		return permissionNames(state.permissions(options.user ?? this.context.identity.userId, options.channel));
+	}
+
+	can(permission: PermissionName, channel?: ChannelId): boolean {
+		return !!this.state?.can(this.context.identity.userId, Permission[permission], channel);
+	}
+
+	/** Channels this user can see, in display order. */
 	get channels(): Channel[] {
 		const records = this.#replica.doc.channels ?? {};
+		const state = this.state;
+		const me = this.context.identity.userId;
 		return [...this.#channels.values()]
-			.filter((c) => records[c.id])
+			.filter((c) => records[c.id] && (!state || state.can(me, Permission.VIEW_CHANNEL, c.id)))
 			.sort((a, b) => (records[a.id]!.position ?? 0) - (records[b.id]!.position ?? 0) || (a.id < b.id ? -1 : 1));
 	}
 
@@ -326,64 +483,265 @@ export class Space {
 		return this.#channels.get(id);
 	}
 
-	async createChannel(options: { name: string; durability?: Durability }): Promise<Channel> {
-		const name = options.name?.trim();
-		if (!name || name.length > 100) throw new CharterError('invalid-argument', 'a channel name has 1 to 100 characters');
-		this.assertCanWrite('space');
+	// ---- actions ----------------------------------------------------------------------------------
+
+	async rename(name: string): Promise<void> {
+		const trimmed = checkName(name, 'space');
+		this.#require(Permission.MANAGE_SPACE, 'MANAGE_SPACE');
+		await this.#replica.change((d) => {
+			d.name = trimmed;
+		});
+	}
+
+	async createRole(options: { name: string; permissions?: PermissionName[]; position?: number }): Promise<Role> {
+		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
+		const me = this.context.identity.userId;
+		const name = checkName(options.name, 'role');
+		const bits = bitsOf(options.permissions ?? []);
+		if (!has(state.permissions(me), bits)) throw new CharterError('not-authorized', 'you may not grant permissions you lack');
+		const below = state.rank(me);
+		const highest = Math.max(0, ...[...state.roles.values()].map((r) => r.position).filter((p) => p < below));
+		const position = options.position ?? highest + 1;
+		if (!(position >= 1 && position < below)) throw new CharterError('not-authorized', 'a role must sit below your highest role');
+		const id = `role_${base58.encode(randomBytes(8))}`;
+		await this.#replica.change((d) => {
+			d.roles[id] = { name, position, permissions: bits };
+		});
+		return { id, name, position, permissions: permissionNames(bits) };
+	}
+
+	async updateRole(id: string, changes: { name?: string; permissions?: PermissionName[]; position?: number }): Promise<void> {
+		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
+		const role = state.roles.get(id);
+		if (!role) throw new CharterError('invalid-argument', `no role ${id}`);
+		const me = this.context.identity.userId;
+		if (id !== EVERYONE && role.position >= state.rank(me)) throw new CharterError('not-authorized', 'you may only manage roles below your highest role');
+		const bits = changes.permissions ? bitsOf(changes.permissions) : undefined;
+		if (bits !== undefined && !has(state.permissions(me), bits & ~role.permissions))
+			throw new CharterError('not-authorized', 'you may not grant permissions you lack');
+		if (changes.position !== undefined && (id === EVERYONE || changes.position < 1 || changes.position >= state.rank(me)))
+			throw new CharterError('not-authorized', 'a role must sit below your highest role');
+		await this.#replica.change((d) => {
+			const r = d.roles[id]!;
+			if (changes.name !== undefined) r.name = checkName(changes.name, 'role');
+			if (bits !== undefined) r.permissions = bits;
+			if (changes.position !== undefined) r.position = changes.position;
+		});
+	}
+
+	async deleteRole(id: string): Promise<void> {
+		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
+		const role = state.roles.get(id);
+		if (!role || id === EVERYONE) throw new CharterError('invalid-argument', `no role ${id} to delete`);
+		if (role.position >= state.rank(this.context.identity.userId)) throw new CharterError('not-authorized', 'you may only manage roles below your highest role');
+		await this.#replica.change((d) => {
+			delete d.roles[id];
+		});
+	}
+
+	async assignRole(user: UserId, role: string): Promise<void> {
+		await this.#setRole(user, role, true);
+	}
+
+	async unassignRole(user: UserId, role: string): Promise<void> {
+		await this.#setRole(user, role, false);
+	}
+
+	async #setRole(user: UserId, roleId: string, on: boolean) {
+		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
+		const me = this.context.identity.userId;
+		const role = state.roles.get(roleId);
+		if (!role || roleId === EVERYONE) throw new CharterError('invalid-argument', `no role ${roleId}`);
+		if (!state.isMember(user)) throw new CharterError('invalid-argument', 'not a member');
+		if (role.position >= state.rank(me)) throw new CharterError('not-authorized', 'you may only assign roles below your highest role');
+		if (user !== me) this.#requireBelow(state, user);
+		await this.#replica.change((d) => {
+			const member = d.members[user];
+			if (!member) return;
+			if (on) member.roles[roleId] = true;
+			else delete member.roles[roleId];
+		});
+	}
+
+	async setNickname(nickname: string, user: UserId = this.context.identity.userId): Promise<void> {
+		const me = this.context.identity.userId;
+		const trimmed = nickname.trim();
+		if (trimmed.length > 32) throw new CharterError('invalid-argument', 'a nickname has at most 32 characters');
+		const state = this.#require(user === me ? Permission.CHANGE_NICKNAME : Permission.MANAGE_NICKNAMES, user === me ? 'CHANGE_NICKNAME' : 'MANAGE_NICKNAMES');
+		if (user !== me) this.#requireBelow(state, user);
+		const taken = [...state.members.values()].some((m) => m.user !== user && trimmed && m.nickname?.toLowerCase() === trimmed.toLowerCase());
+		if (taken) throw new CharterError('invalid-argument', 'that nickname is taken in this space');
+		await this.#replica.change((d) => {
+			const member = d.members[user];
+			if (member) member.nickname = atom(trimmed);
+		});
+	}
+
+	/**
+	 * Adds a user from their card (`client.memberCard()` on their side) and seals them the keys of
+	 * the space document and of every channel they may read (full history). Needs CREATE_INVITE.
+	 */
+	async addMember(cardInput: string | Uint8Array): Promise<Member> {
+		const state = this.#require(Permission.CREATE_INVITE, 'CREATE_INVITE');
+		const card = await verifyUserCard(cardInput);
+		if (state.bans.has(card.user)) throw new CharterError('not-authorized', 'that user is banned from this space');
+		if (state.isMember(card.user)) throw new CharterError('invalid-argument', 'already a member');
+		await verifyCards([card.bytes]);
+		const addedAt = Date.now();
+		const me = this.context.identity.userId;
+		const draft = A.toJS(this.#replica.doc) as SpaceDoc;
+		draft.members[card.user] = { card: card.bytes, addedAt, addedBy: me, roles: {} };
+		const after = SpaceState.derive(state.genesis, draft);
+		const epochs = this.#keys.allFor(this.idBytes);
+		for (const channel of after.channels.keys())
+			if (after.can(card.user, Permission.VIEW_CHANNEL, channel)) epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
+		await this.#sealLockboxes([card], epochs);
+		await this.#replica.change((d) => {
+			d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
+		});
+		return { user: card.user, isOwner: false, addedAt, roles: [] };
+	}
+
+	/** Removes a member (they may come back through an invite). Rotates every key they could read. */
+	async kick(user: UserId): Promise<void> {
+		await this.#remove(user, 'kick');
+	}
+
+	/**
+	 * Bans a member: they are removed, cannot be re-admitted until unbanned, their writes after this
+	 * point (or back-dated before it) are refused everywhere, and every key they could read rotates.
+	 * `deleteMessages` also deletes their messages where this user has MANAGE_MESSAGES.
+	 */
+	async ban(user: UserId, options: { reason?: string; deleteMessages?: boolean } = {}): Promise<void> {
+		await this.#remove(user, 'ban', options.reason);
+		if (options.deleteMessages)
+			for (const channel of this.#channels.values())
+				if (this.can('MANAGE_MESSAGES', channel.id)) await channel.deleteMessagesBy(user);
+	}
+
+	async unban(user: UserId): Promise<void> {
+		this.#require(Permission.BAN_MEMBERS, 'BAN_MEMBERS');
+		if (!this.#replica.doc.bans?.[user]) throw new CharterError('invalid-argument', 'that user is not banned');
+		await this.#replica.change((d) => {
+			delete d.bans[user];
+		});
+	}
+
+	/** Leaves the space. */
+	async leave(): Promise<void> {
+		const me = this.context.identity.userId;
+		const state = this.#require(0, '');
+		if (me === state.owner) throw new CharterError('not-authorized', 'the owner cannot leave their space');
+		await this.#replica.change((d) => {
+			delete d.members[me];
+		});
+	}
+
+	async #remove(user: UserId, kind: 'kick' | 'ban', reason?: string) {
+		const state = this.#require(kind === 'ban' ? Permission.BAN_MEMBERS : Permission.KICK_MEMBERS, kind === 'ban' ? 'BAN_MEMBERS' : 'KICK_MEMBERS');
+		this.#requireBelow(state, user);
+		if (kind === 'kick' && !state.isMember(user)) throw new CharterError('invalid-argument', 'not a member');
+		const me = this.context.identity.userId;
+		const at = Date.now();
+		const cutoffs: Record<string, A.ImmutableString> = {};
+		const documents: Uint8Array[] = [];
+		if (state.isMember(user)) documents.push(this.idBytes);
+		for (const channel of this.#channels.values()) {
+			cutoffs[channel.id] = atom(channel.heads.join(','));
+			if (state.can(user, Permission.VIEW_CHANNEL, channel.id)) documents.push(channelIdBytes(channel.id));
+		}
+		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
+		delete doc.members[user];
+		const after = SpaceState.derive(state.genesis, { ...doc, bans: kind === 'ban' ? { ...doc.bans, [user]: { by: me, at } } : doc.bans });
+		const epochs = await this.#rotate(documents.filter((d) => this.currentEpoch(d)), after);
+		const removalId = `rm_${base58.encode(randomBytes(8))}`;
+		await this.#replica.change((d) => {
+			if (d.members[user]) delete d.members[user];
+			if (kind === 'ban') d.bans[user] = { by: atom(me), at, ...(reason ? { reason: atom(reason.slice(0, 500)) } : {}) };
+			d.removals[removalId] = { user: atom(user), kind: atom(kind), by: atom(me), at, cutoffs };
+			for (const e of epochs) d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
+		});
+	}
+
+	async createChannel(options: { name: string; private?: boolean; durability?: Durability }): Promise<Channel> {
+		const name = checkName(options.name, 'channel');
+		const state = this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS');
 		const id = channelId(randomBytes(ID_BYTES));
 		const document = channelIdBytes(id);
 		const epoch = await this.#keys.createEpoch(document);
-		const recipients = await this.#memberCards();
-		for (const card of recipients) await this.#sealTo(card, [epoch]);
+		const me = this.context.identity.userId;
+		const overwrites: Record<string, Overwrite> = options.private
+			? { [`role:${EVERYONE}`]: { allow: 0, deny: Permission.VIEW_CHANNEL }, [`user:${me}`]: { allow: Permission.VIEW_CHANNEL, deny: 0 } }
+			: {};
+		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
+		doc.channels[id] = { name, position: 0, createdAt: 0, durability: 'replicated', overwrites };
+		await this.#sealLockboxes(SpaceState.derive(state.genesis, doc).readers(id), [epoch]);
 		await this.#replica.change((d) => {
 			d.channels[id] = {
 				name,
 				position: Object.keys(d.channels).length,
 				createdAt: Date.now(),
-				durability: options.durability ?? 'replicated'
+				durability: atom(options.durability ?? 'replicated'),
+				overwrites
 			};
-			d.epochs[base58.encode(document)] = base58.encode(epoch.epoch);
+			d.epochs[base58.encode(document)] = atom(base58.encode(epoch.epoch));
 		});
-		await this.#onSpaceDocChanged();
-		const channel = this.#channels.get(id);
-		if (!channel) throw new CharterError('unknown-channel', 'the new channel did not open');
-		return channel;
+		await this.#openChannel(id);
+		return this.#channels.get(id)!;
+	}
+
+	async updateChannel(id: ChannelId, changes: { name?: string; position?: number; durability?: Durability }): Promise<void> {
+		this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS', id);
+		if (!this.#replica.doc.channels?.[id]) throw new CharterError('unknown-channel', 'no such channel');
+		await this.#replica.change((d) => {
+			const c = d.channels[id]!;
+			if (changes.name !== undefined) c.name = checkName(changes.name, 'channel');
+			if (changes.position !== undefined) c.position = changes.position;
+			if (changes.durability !== undefined) c.durability = atom(changes.durability);
+		});
+	}
+
+	async deleteChannel(id: ChannelId): Promise<void> {
+		this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS', id);
+		await this.#replica.change((d) => {
+			delete d.channels[id];
+		});
 	}
 
 	/**
-	 * Adds a user from their card (`client.memberCard()` on their side) and seals them the keys of the
-	 * space document and of every channel. Owner only in this version; invites come later.
+	 * Sets a channel permission overwrite for a role (`{ role }`, `'everyone'` for @everyone) or a
+	 * member (`{ user }`). Whoever loses VIEW_CHANNEL loses the channel's future: its key rotates.
 	 */
-	async addMember(cardInput: string | Uint8Array): Promise<Member> {
-		this.assertCanWrite('space');
-		const card = await verifyUserCard(cardInput);
-		const epochs: { document: Uint8Array; epoch: Uint8Array; key: Uint8Array }[] = [];
-		for (const [documentName, epochName] of Object.entries(this.#replica.doc.epochs ?? {})) {
-			const document = base58.decode(documentName);
-			const epoch = base58.decode(epochName);
-			const key = this.#keys.get(document, epoch);
-			if (key) epochs.push({ document, epoch, key });
-		}
-		await this.#sealTo(card, epochs);
-		const addedAt = Date.now();
+	async setChannelPermissions(
+		channel: ChannelId,
+		target: { role: string } | { user: UserId },
+		overwrite: { allow?: PermissionName[]; deny?: PermissionName[] }
+	): Promise<void> {
+		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES', channel);
+		if (!state.channels.has(channel)) throw new CharterError('unknown-channel', 'no such channel');
+		const key = 'role' in target ? `role:${target.role}` : `user:${target.user}`;
+		const allow = bitsOf(overwrite.allow ?? []);
+		const deny = bitsOf(overwrite.deny ?? []);
+		const me = this.context.identity.userId;
+		if (!has(state.permissions(me, channel), allow)) throw new CharterError('not-authorized', 'you may not grant permissions you lack');
+		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
+		doc.channels[channel]!.overwrites = { ...doc.channels[channel]!.overwrites, [key]: { allow, deny } };
+		const after = SpaceState.derive(state.genesis, doc);
+		const losing = [...state.members.keys()].some(
+			(u) => state.can(u, Permission.VIEW_CHANNEL, channel) && !after.can(u, Permission.VIEW_CHANNEL, channel)
+		);
+		const gaining = [...after.members.values()].filter(
+			(m) => !state.can(m.user, Permission.VIEW_CHANNEL, channel) && after.can(m.user, Permission.VIEW_CHANNEL, channel)
+		);
+		const document = channelIdBytes(channel);
+		const epochs = losing && this.currentEpoch(document) ? await this.#rotate([document], after) : [];
+		if (gaining.length) await this.#sealLockboxes(gaining, this.#keys.allFor(document));
 		await this.#replica.change((d) => {
-			d.members[card.user] = { card: card.bytes, addedAt };
+			const c = d.channels[channel]!;
+			c.overwrites ??= {};
+			c.overwrites[key] = { allow, deny };
+			for (const e of epochs) d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
 		});
-		await this.#onSpaceDocChanged();
-		return { user: card.user, isOwner: false, addedAt };
-	}
-
-	async #memberCards(): Promise<UserCard[]> {
-		const cards: UserCard[] = [];
-		for (const record of Object.values(this.#replica.doc.members ?? {})) {
-			if (!(record?.card instanceof Uint8Array)) continue;
-			try {
-				cards.push(await verifyUserCard(record.card));
-			} catch {
-				/* skip */
-			}
-		}
-		return cards;
 	}
 
 	/** Calls `listener` on every change to the space, its members or its channels. */
@@ -405,13 +763,30 @@ export class Space {
 
 	/** Resolves once everything received so far has been processed in the space and its channels. */
 	async settled(): Promise<void> {
-		await this.#replica.settled();
-		await Promise.all([...this.#opening.values()]);
-		await Promise.all([...this.#channels.values()].map((c) => c.settled()));
+		for (let i = 0; i < 3; i++) {
+			await this.#replica.settled();
+			await Promise.all([...this.#opening.values()]);
+			await this.#rotating;
+			await Promise.all([...this.#channels.values()].map((c) => c.settled()));
+		}
 	}
 
 	get stats() {
-		return { space: this.#replica.stats, channels: [...this.#channels.values()].map((c) => c.stats) };
+		return {
+			space: this.#replica.stats,
+			lockboxesDropped: this.#lockboxDrops,
+			channels: [...this.#channels.values()].map((c) => c.stats)
+		};
+	}
+
+	/** Entries of the space document refused, with reasons (audit). */
+	get rejections() {
+		return this.#replica.rejections;
+	}
+
+	/** @internal */
+	get envelope() {
+		return this.#replica.envelope;
 	}
 
 	/** @internal */
@@ -419,10 +794,28 @@ export class Space {
 		if (this.#closed) return;
 		this.#closed = true;
 		this.#unsubscribeKeys?.();
+		await this.#rotating;
 		await Promise.all([...this.#opening.values()]).catch(() => undefined);
 		await Promise.all([...this.#channels.values()].map((c) => c.close()));
 		await this.#replica.close();
 		await this.#saveMeta();
 		this.#listeners.clear();
 	}
+}
+
+function checkName(name: string, what: string): string {
+	const trimmed = typeof name === 'string' ? name.trim() : '';
+	if (!trimmed || trimmed.length > MAX_NAME) throw new CharterError('invalid-argument', `a ${what} name has 1 to ${MAX_NAME} characters`);
+	return trimmed;
+}
+
+function bitsOf(names: readonly PermissionName[]): number {
+	let bits = 0;
+	for (const name of names) {
+		const bit = Permission[name];
+		if (bit === undefined) throw new CharterError('invalid-argument', `unknown permission ${String(name)}`);
+		bits |= bit;
+	}
+	if (!isPermissionBits(bits)) throw new CharterError('invalid-argument', 'unknown permissions');
+	return bits;
 }

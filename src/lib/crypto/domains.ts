@@ -24,6 +24,8 @@ export const DOMAIN = {
 	envelopeId: tag('envelope-id'),
 	/** Hash input for Automerge actor prefixes: tag ‖ device key. */
 	actor: tag('actor'),
+	/** Hash input for epoch ids: tag ‖ epoch key. */
+	epochId: tag('epoch-id'),
 	/** Hash input for entry ids: tag ‖ entry bytes. */
 	entryId: tag('entry-id')
 } as const;

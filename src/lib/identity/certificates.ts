@@ -109,8 +109,26 @@ export async function issueUserCard(
 	return verifyUserCard(concatBytes(body, sig));
 }
 
+/** Structural parse of a card, without checking signatures (for cards already verified once). */
+export function decodeUserCard(input: Uint8Array | string): UserCard {
+	return parseCard(input).card;
+}
+
 /** Parses a card (bytes or its base64url text form) and verifies it and every certificate on it. */
 export async function verifyUserCard(input: Uint8Array | string): Promise<UserCard> {
+	const { card, bodyEnd, sig, certBytes } = parseCard(input);
+	const provider = await cryptoProvider();
+	if (!(await provider.verify(sig, concatBytes(DOMAIN.userCard, card.bytes.subarray(0, bodyEnd)), card.userKey)))
+		throw new CharterError('bad-signature', 'user card signature does not verify');
+	for (const c of certBytes) {
+		const cert = await verifyDeviceCertificate(c);
+		if (!bytesEqual(cert.userKey, card.userKey))
+			throw new CharterError('bad-signature', 'user card lists a device certified by someone else');
+	}
+	return card;
+}
+
+function parseCard(input: Uint8Array | string) {
 	let bytes: Uint8Array;
 	if (typeof input === 'string') {
 		try {
@@ -133,17 +151,9 @@ export async function verifyUserCard(input: Uint8Array | string): Promise<UserCa
 	const bodyEnd = r.offset;
 	const sig = r.bytes(SIGNATURE_BYTES);
 	r.end();
-	const provider = await cryptoProvider();
-	if (!(await provider.verify(sig, concatBytes(DOMAIN.userCard, bytes.subarray(0, bodyEnd)), userKey)))
-		throw new CharterError('bad-signature', 'user card signature does not verify');
-	const devices: DeviceCertificate[] = [];
-	for (const c of certBytes) {
-		const cert = await verifyDeviceCertificate(c);
-		if (!bytesEqual(cert.userKey, userKey))
-			throw new CharterError('bad-signature', 'user card lists a device certified by someone else');
-		devices.push(cert);
-	}
-	return { user: userId(userKey), userKey, encryptionKey, encryptionGeneration, issuedAt, devices, bytes };
+	const devices = certBytes.map(parseCertificateBody);
+	const card: UserCard = { user: userId(userKey), userKey, encryptionKey, encryptionGeneration, issuedAt, devices, bytes };
+	return { card, bodyEnd, sig, certBytes };
 }
 
 export function userCardText(card: UserCard): string {

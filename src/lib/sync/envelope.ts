@@ -111,6 +111,14 @@ export class EnvelopeReader {
 		this.onEntries(entries, heads);
 	}
 
+	/** Every entry in the document's whole history (moves the reader to the current heads). */
+	collectAll(): Uint8Array[] {
+		const doc = this.handle.doc();
+		if (!doc) return [];
+		this.#heads = A.getHeads(doc);
+		return bytesWrittenBy(A.getAllChanges(doc));
+	}
+
 	stop(): void {
 		this.handle.off('heads-changed', this.#listener);
 	}

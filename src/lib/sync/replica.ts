@@ -1,13 +1,13 @@
 /**
  * A replica of one plaintext document of a space on this device, fed by its envelope document.
  *
- *   wire → verify → open → authorise → materialise      (incoming)
- *   change → seal → append to envelope                  (local; authorised by the caller first)
+ *   wire → verify → open → validate → materialise      (incoming)
+ *   change → validate → seal → append to envelope      (local)
  *
- * The plaintext document lives only here and in the never-networked local store. Entries that cannot
- * be accepted yet (no key, unknown device, missing dependencies) wait and are retried; entries that
- * fail for good are kept with their reason for audit and never materialised. Nothing here throws at
- * the network: failures are counted in `stats.dropped`.
+ * The plaintext document lives only here and in the never-networked local store. Validation is the
+ * authority layer's (a ReplicaValidator); this class moves bytes, keeps the bookkeeping (entries
+ * waiting for a key, a dependency or the space; entries refused, with their reason) and never throws
+ * at the network: failures are counted in `stats.dropped`.
  */
 import * as A from '@automerge/automerge';
 import { cbor, type DocHandle, type Repo, type StorageAdapterInterface } from '@automerge/automerge-repo';
@@ -25,6 +25,7 @@ import {
 	type ParsedEntry
 } from '../encryption/entry.js';
 import type { KeyRing } from '../encryption/keyring.js';
+import type { OpenedEntry } from '../authority/opened-entry.js';
 import type { Verdict } from '../authority/verdict.js';
 import { base58, bytesEqual, hex } from '../util/bytes.js';
 import { decodeChangeBatch, encodeChangeBatch } from './body.js';
@@ -37,7 +38,22 @@ export interface ReplicaSigner {
 	sign(message: Uint8Array): Promise<Uint8Array>;
 }
 
-export interface ReplicaOptions {
+export interface ValidationResult<T> {
+	doc: A.Doc<T>;
+	invalid: Map<string, string>;
+	waiting: Map<string, string>;
+	/** True when `doc` was rebuilt from scratch (local unsealed changes must be re-applied). */
+	recomputed: boolean;
+}
+
+/** The authority layer's side of a replica. */
+export interface ReplicaValidator<T> {
+	evaluate(all: ReadonlyMap<string, OpenedEntry>, fresh: OpenedEntry[], doc: A.Doc<T>): Promise<ValidationResult<T>>;
+	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, before: A.Doc<T>): Verdict;
+	recordLocal(entry: OpenedEntry, doc: A.Doc<T>): void;
+}
+
+export interface ReplicaOptions<T> {
 	space: Uint8Array;
 	document: Uint8Array;
 	wire: Repo;
@@ -46,11 +62,15 @@ export interface ReplicaOptions {
 	root: Uint8Array;
 	keys: KeyRing;
 	signer: ReplicaSigner;
-	authorize(header: EntryHeader, changes: A.DecodedChange[]): Verdict;
+	validator: ReplicaValidator<T>;
 	/** The epoch local changes are sealed under. */
 	currentEpoch(): Uint8Array | undefined;
+	/** Authority context sealed with local changes (channel documents: the space heads). */
+	context(): string[];
 	/** Envelope entries that are not sealed change batches (lockboxes, genesis). */
 	onOtherEntry?(bytes: Uint8Array): Promise<void>;
+	/** Read the whole envelope on open instead of resuming (small documents re-validated in full). */
+	fullScanOnOpen?: boolean;
 }
 
 export interface ReplicaStats {
@@ -61,7 +81,7 @@ export interface ReplicaStats {
 }
 
 interface SavedReplica {
-	v: 1;
+	v: 2;
 	doc: Uint8Array;
 	heads: string[];
 	pending: Uint8Array[];
@@ -77,13 +97,17 @@ export class DocumentReplica<T> {
 	#queue: Promise<void> = Promise.resolve();
 	#seen = new Set<string>();
 	#verified = new Set<string>();
+	/** Entries verified and decrypted (valid or not yet decided). */
+	#opened = new Map<string, OpenedEntry>();
+	#parsed = new Map<string, ParsedEntry>();
+	/** Entries this device cannot decide on yet: no key, no dependency, no space context. */
 	#pending = new Map<string, { entry: ParsedEntry; reason: string }>();
 	#rejected = new Map<string, { entry: ParsedEntry; reason: string }>();
 	#dropped: Record<string, number> = {};
-	#accepted = 0;
 	#listeners = new Set<(doc: A.Doc<T>) => void>();
 	#outbox: A.Change[] = [];
-	#flushing: Promise<void> | undefined;
+	#flushScheduled = false;
+	#flushed: Promise<void> | undefined;
 	#seq = 0;
 	#prev: Uint8Array = new Uint8Array(HASH_BYTES);
 	#saveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -91,20 +115,21 @@ export class DocumentReplica<T> {
 	readonly #storageKey: string[];
 
 	private constructor(
-		private readonly options: ReplicaOptions,
+		private readonly options: ReplicaOptions<T>,
 		doc: A.Doc<T>
 	) {
 		this.#doc = doc;
 		this.#storageKey = ['replica', base58.encode(options.space), base58.encode(options.document)];
 	}
 
-	static async open<T>(options: ReplicaOptions): Promise<DocumentReplica<T>> {
+	static async open<T>(options: ReplicaOptions<T>): Promise<DocumentReplica<T>> {
 		const key = ['replica', base58.encode(options.space), base58.encode(options.document)];
-		const savedBytes = options.local ? await options.local.load(key) : undefined;
+		const savedBytes = options.local && !options.fullScanOnOpen ? await options.local.load(key) : undefined;
 		let saved: SavedReplica | undefined;
 		if (savedBytes) {
 			try {
 				saved = cbor.decode(savedBytes) as SavedReplica;
+				if (saved.v !== 2) saved = undefined;
 			} catch {
 				saved = undefined;
 			}
@@ -116,18 +141,19 @@ export class DocumentReplica<T> {
 			try {
 				const entry = parseEntry(r.entry);
 				replica.#rejected.set(hex.encode(entry.hash), { entry, reason: r.reason });
-				replica.#seen.add(hex.encode(entry.hash));
 			} catch {
 				/* a corrupt audit record is not worth failing the replica for */
 			}
 		}
-		replica.#reader = new EnvelopeReader(replica.#handle, saved?.heads ?? [], (entries) =>
-			replica.#enqueue(() => replica.#ingest(entries))
-		);
-		if (saved?.pending.length) replica.#enqueue(() => replica.#ingest(saved.pending, true));
-		replica.#reader.scan();
-		await replica.#queue;
+		replica.#startReading(saved?.heads ?? [], saved?.pending ?? []);
+		await replica.settled();
 		return replica;
+	}
+
+	#startReading(heads: string[], pending: Uint8Array[]) {
+		this.#reader = new EnvelopeReader(this.#handle, heads, (entries) => void this.#enqueue(() => this.#ingest(entries)));
+		if (pending.length) void this.#enqueue(() => this.#ingest(pending));
+		this.#reader.scan();
 	}
 
 	get doc(): A.Doc<T> {
@@ -140,16 +166,27 @@ export class DocumentReplica<T> {
 
 	get stats(): ReplicaStats {
 		return {
-			accepted: this.#accepted,
+			accepted: this.#opened.size - this.#undecidedOrRefused(),
 			pending: this.#pending.size,
 			rejected: this.#rejected.size,
 			dropped: { ...this.#dropped }
 		};
 	}
 
-	/** Reasons of entries kept but not materialised, for audit and diagnostics. */
+	#undecidedOrRefused(): number {
+		let n = 0;
+		for (const id of this.#opened.keys()) if (this.#pending.has(id) || this.#rejected.has(id)) n++;
+		return n;
+	}
+
+	/** Entries kept but not materialised, with their reason, for audit and diagnostics. */
 	get rejections(): { entry: string; reason: string }[] {
 		return [...this.#rejected.entries()].map(([entry, r]) => ({ entry, reason: r.reason }));
+	}
+
+	/** Entries waiting for a key, a dependency or the space, with their reason. */
+	get waiting(): { entry: string; reason: string }[] {
+		return [...this.#pending.entries()].map(([entry, r]) => ({ entry, reason: r.reason }));
 	}
 
 	subscribe(listener: (doc: A.Doc<T>) => void): () => void {
@@ -175,26 +212,63 @@ export class DocumentReplica<T> {
 	}
 
 	/**
-	 * Applies a local change and seals it, batched with every other change of the same tick into one
-	 * entry. The caller has authorised it, and made sure an epoch key will be current when the batch is
-	 * sealed (the change may itself name that epoch). Resolves when the entry is in the envelope.
+	 * Re-validates everything from the envelope, from an empty document: used when a late entry (a
+	 * removal) may invalidate entries accepted before. Deterministic: same entries, same result.
+	 */
+	rebuild(fresh: { validator: ReplicaValidator<T> }): Promise<void> {
+		return this.#enqueue(async () => {
+			await this.#sealOutbox();
+			this.options.validator = fresh.validator;
+			this.#reader.stop();
+			this.#doc = A.load<T>(this.options.root, { actor: this.options.signer.actor });
+			this.#seen.clear();
+			this.#opened.clear();
+			this.#parsed.clear();
+			this.#pending.clear();
+			this.#rejected.clear();
+			this.#reader = new EnvelopeReader(this.#handle, [], (entries) => void this.#enqueue(() => this.#ingest(entries)));
+			const all = this.#reader.collectAll();
+			await this.#ingest(all);
+			this.#emit();
+			this.#scheduleSave();
+		});
+	}
+
+	/**
+	 * Applies a local change, checks it with the authority layer (throws `not-authorized` and leaves
+	 * nothing behind if refused) and seals it, batched with every other change of the same tick into
+	 * one entry. Resolves when the entry is in the envelope document.
 	 */
 	change(fn: A.ChangeFn<T>): Promise<void> {
-		if (this.#closed) return Promise.reject(new CharterError('closed', 'this replica is closed'));
-		const before = A.getHeads(this.#doc);
-		this.#doc = A.change(this.#doc, fn);
-		const change = A.getLastLocalChange(this.#doc);
-		if (!change || sameHeads(before, A.getHeads(this.#doc))) return Promise.resolve();
+		if (this.#closed) return Promise.reject(new CharterError('closed', 'this document is closed'));
+		const before = this.#doc;
+		const after = A.change(before, fn);
+		const change = A.getLastLocalChange(after);
+		if (!change || sameHeads(A.getHeads(before), A.getHeads(after))) return Promise.resolve();
+		const { signer } = this.options;
+		const header = { author: signer.author, session: signer.session } as EntryHeader;
+		const verdict = this.options.validator.checkLocal(
+			{ header, decoded: [A.decodeChange(change)], context: this.options.context() },
+			before
+		);
+		if (!verdict.valid) {
+			this.#doc = A.clone(before, { actor: signer.actor });
+			return Promise.reject(new CharterError('not-authorized', verdict.reason));
+		}
+		this.#doc = after;
 		this.#outbox.push(change);
 		this.#emit();
 		this.#scheduleSave();
-		this.#flushing ??= new Promise<void>((resolve, reject) => {
-			setTimeout(() => {
-				this.#flushing = undefined;
-				this.#sealOutbox().then(resolve, reject);
-			}, 0);
-		});
-		return this.#flushing;
+		if (!this.#flushScheduled) {
+			this.#flushScheduled = true;
+			this.#flushed = new Promise<void>((resolve, reject) =>
+				setTimeout(() => {
+					this.#flushScheduled = false;
+					this.#enqueue(() => this.#sealOutbox()).then(resolve, reject);
+				}, 0)
+			);
+		}
+		return this.#flushed!;
 	}
 
 	async #sealOutbox(): Promise<void> {
@@ -204,7 +278,8 @@ export class DocumentReplica<T> {
 		const epochKey = epoch && this.options.keys.get(this.options.document, epoch);
 		if (!epoch || !epochKey) throw new CharterError('unknown-epoch', 'no epoch key to write this document with');
 		const { signer } = this.options;
-		const entry = await sealEntry({
+		const context = this.options.context();
+		const sealed = await sealEntry({
 			space: this.options.space,
 			document: this.options.document,
 			epoch,
@@ -213,32 +288,36 @@ export class DocumentReplica<T> {
 			session: signer.session,
 			seq: ++this.#seq,
 			prev: this.#prev,
-			body: encodeChangeBatch(changes),
+			body: encodeChangeBatch({ context, changes }),
 			sign: (m) => signer.sign(m)
 		});
-		this.#prev = entry.hash;
-		const id = hex.encode(entry.hash);
+		this.#prev = sealed.hash;
+		const id = hex.encode(sealed.hash);
 		this.#seen.add(id);
 		this.#verified.add(id);
-		this.#accepted++;
-		appendEntries(this.#handle, [{ key: entryKey(entry.hash), bytes: entry.bytes }]);
+		const opened: OpenedEntry = { id, header: sealed.header, changes, decoded: changes.map((c) => A.decodeChange(c)), context };
+		this.#opened.set(id, opened);
+		this.#parsed.set(id, sealed);
+		this.options.validator.recordLocal(opened, this.#doc);
+		appendEntries(this.#handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
 	}
 
 	#enqueue(task: () => Promise<void>): Promise<void> {
-		const run = this.#queue.then(task).catch((error) => this.#drop('internal-error', error));
-		this.#queue = run;
+		const run = this.#queue.then(task);
+		this.#queue = run.catch((error) => this.#drop('internal-error', error));
 		return run;
 	}
 
 	#drop(reason: string, _error?: unknown) {
+		if (_error && process.env.CHARTER_DEBUG) console.error(_error);
 		this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1;
 	}
 
-	async #ingest(raw: Uint8Array[], fromSavedPending = false): Promise<void> {
+	async #ingest(raw: Uint8Array[]): Promise<void> {
 		const fresh: ParsedEntry[] = [];
 		for (const bytes of raw) {
 			const id = hex.encode(entryHash(bytes));
-			if (this.#seen.has(id) && !fromSavedPending) continue;
+			if (this.#seen.has(id)) continue;
 			this.#seen.add(id);
 			if (bytes.length >= 3 && bytesEqual(bytes.subarray(0, 3), ENTRY_MAGIC)) {
 				try {
@@ -269,83 +348,66 @@ export class DocumentReplica<T> {
 				return entry;
 			})
 		);
-		const accepted: { id: string; entry: ParsedEntry; hashes: string[] }[] = [];
-		const changes: A.Change[] = [];
+		const fresh: OpenedEntry[] = [];
 		for (const entry of checked) {
 			if (!entry) continue;
 			const id = hex.encode(entry.hash);
+			if (this.#opened.has(id)) {
+				fresh.push(this.#opened.get(id)!);
+				continue;
+			}
 			const key = this.options.keys.get(document, entry.header.epoch);
 			if (!key) {
 				this.#pending.set(id, { entry, reason: 'unknown-epoch' });
 				continue;
 			}
-			let batch: Uint8Array[];
-			let decoded: A.DecodedChange[];
 			try {
-				batch = decodeChangeBatch(decryptEntry(entry, key));
-				decoded = batch.map((c) => A.decodeChange(c));
+				const { context, changes } = decodeChangeBatch(decryptEntry(entry, key));
+				const opened: OpenedEntry = { id, header: entry.header, changes, context, decoded: changes.map((c) => A.decodeChange(c)) };
+				this.#opened.set(id, opened);
+				this.#parsed.set(id, entry);
+				this.#pending.set(id, { entry, reason: 'undecided' });
+				fresh.push(opened);
 			} catch (error) {
+				const reason = (error as CharterError).code ?? 'malformed-change';
 				this.#pending.delete(id);
-				this.#rejected.set(id, { entry, reason: (error as CharterError).code ?? 'malformed-change' });
-				this.#drop((error as CharterError).code ?? 'malformed-change');
-				continue;
-			}
-			const verdict = this.options.authorize(entry.header, decoded);
-			if (verdict.valid) {
-				accepted.push({ id, entry, hashes: decoded.map((d) => d.hash) });
-				changes.push(...batch);
-			} else if (verdict.final) {
-				this.#pending.delete(id);
-				this.#rejected.set(id, { entry, reason: verdict.reason });
-				this.#drop(verdict.reason);
-			} else {
-				this.#pending.set(id, { entry, reason: verdict.reason });
+				this.#rejected.set(id, { entry, reason });
+				this.#drop(reason);
 			}
 		}
-		if (changes.length === 0) return;
-		const before = A.getHeads(this.#doc);
-		try {
-			[this.#doc] = A.applyChanges(this.#doc, changes);
-		} catch (error) {
-			// One undecodable change must not sink the batch: fall back to one entry at a time.
-			for (const a of accepted) this.#pending.set(a.id, { entry: a.entry, reason: 'retry-single' });
-			return this.#applyOneByOne(accepted);
+		if (fresh.length === 0) return;
+		// entries still waiting on a dependency or the space get another chance with the new ones
+		const freshIds = new Set(fresh.map((e) => e.id));
+		for (const id of this.#pending.keys()) {
+			const opened = this.#opened.get(id);
+			if (opened && !freshIds.has(id)) fresh.push(opened);
 		}
-		let progressed = false;
-		for (const a of accepted) {
-			if (A.hasHeads(this.#doc, a.hashes)) {
-				this.#pending.delete(a.id);
-				this.#accepted++;
-				progressed = true;
-			} else {
-				this.#pending.set(a.id, { entry: a.entry, reason: 'missing-dependencies' });
-			}
+		const result = await this.options.validator.evaluate(this.#opened, fresh, this.#doc);
+		let doc = result.doc;
+		if (result.recomputed && this.#outbox.length) [doc] = A.applyChanges(doc, this.#outbox);
+		for (const [id, reason] of result.invalid) {
+			this.#pending.delete(id);
+			const entry = this.#parsed.get(id);
+			if (!entry) continue;
+			if (!this.#rejected.has(id)) this.#drop(reason);
+			this.#rejected.set(id, { entry, reason });
 		}
-		if (!sameHeads(before, A.getHeads(this.#doc))) {
+		// An entry refused before may be valid after a recomputation (its remover was overruled).
+		for (const id of [...this.#rejected.keys()])
+			if (this.#opened.has(id) && !result.invalid.has(id) && !result.waiting.has(id) && result.recomputed)
+				this.#rejected.delete(id);
+		for (const [id, reason] of result.waiting) {
+			const p = this.#pending.get(id);
+			if (p) p.reason = reason;
+		}
+		const decided = result.recomputed ? [...this.#opened.keys()] : fresh.map((e) => e.id);
+		for (const id of decided) if (!result.invalid.has(id) && !result.waiting.has(id)) this.#pending.delete(id);
+		const changed = !sameHeads(A.getHeads(this.#doc), A.getHeads(doc));
+		this.#doc = doc;
+		if (changed) {
 			this.#emit();
 			this.#scheduleSave();
 		}
-		// Entries that waited on dependencies may apply now.
-		const waiting = [...this.#pending.values()].filter((p) => p.reason === 'missing-dependencies');
-		if (progressed && waiting.length) await this.#process(waiting.map((p) => p.entry));
-	}
-
-	async #applyOneByOne(accepted: { id: string; entry: ParsedEntry; hashes: string[] }[]) {
-		for (const a of accepted) {
-			const key = this.options.keys.get(this.options.document, a.entry.header.epoch)!;
-			try {
-				const batch = decodeChangeBatch(decryptEntry(a.entry, key));
-				[this.#doc] = A.applyChanges(this.#doc, batch);
-				this.#pending.delete(a.id);
-				this.#accepted++;
-			} catch {
-				this.#pending.delete(a.id);
-				this.#rejected.set(a.id, { entry: a.entry, reason: 'malformed-change' });
-				this.#drop('malformed-change');
-			}
-		}
-		this.#emit();
-		this.#scheduleSave();
 	}
 
 	#emit() {
@@ -366,11 +428,11 @@ export class DocumentReplica<T> {
 		}, SAVE_DEBOUNCE_MS);
 	}
 
-	/** Persists the plaintext document and the waiting/rejected entries to the local store. */
+	/** Persists the plaintext document and the waiting/refused entries to the local store. */
 	async save(): Promise<void> {
 		if (!this.options.local) return;
 		const saved: SavedReplica = {
-			v: 1,
+			v: 2,
 			doc: A.save(this.#doc),
 			heads: this.#reader.heads,
 			pending: [...this.#pending.values()].map((p) => p.entry.bytes),
@@ -381,7 +443,7 @@ export class DocumentReplica<T> {
 
 	async close(): Promise<void> {
 		if (this.#closed) return;
-		await this.#flushing?.catch(() => undefined);
+		await this.#flushed?.catch(() => undefined);
 		this.#closed = true;
 		this.#reader.stop();
 		await this.settled();

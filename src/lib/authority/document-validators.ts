@@ -1,0 +1,71 @@
+/**
+ * The authority layer as the sync layer sees it: one ReplicaValidator per document type.
+ */
+import type * as A from '@automerge/automerge';
+import type { ChannelId, UserId } from '../identity/ids.js';
+import type { ReplicaValidator, ValidationResult } from '../sync/replica.js';
+import { ChannelValidator } from './channel-validator.js';
+import type { Genesis } from './genesis.js';
+import type { OpenedEntry } from './opened-entry.js';
+import type { ChannelDoc, SpaceDoc } from './schema.js';
+import { SpaceValidator, type SpaceEvaluation } from './space-validator.js';
+import { notYet, type Verdict } from './verdict.js';
+
+export class SpaceDocumentValidator implements ReplicaValidator<SpaceDoc> {
+	#validator: SpaceValidator | undefined;
+
+	constructor(
+		private readonly actor: string,
+		private readonly self: () => UserId
+	) {}
+
+	/** The genesis makes the space checkable; until it arrives every entry waits. */
+	setGenesis(genesis: Genesis): void {
+		this.#validator ??= new SpaceValidator(genesis, this.actor);
+	}
+
+	get evaluation(): SpaceEvaluation | undefined {
+		return this.#validator?.last;
+	}
+
+	async evaluate(
+		all: ReadonlyMap<string, OpenedEntry>,
+		fresh: OpenedEntry[],
+		doc: A.Doc<SpaceDoc>
+	): Promise<ValidationResult<SpaceDoc>> {
+		if (!this.#validator)
+			return { doc, invalid: new Map(), waiting: new Map(fresh.map((e) => [e.id, 'no genesis yet'])), recomputed: false };
+		const result = await this.#validator.evaluate(all, fresh, doc);
+		return { doc: result.doc, invalid: result.invalid, waiting: result.waiting, recomputed: result.recomputed };
+	}
+
+	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded'>, before: A.Doc<SpaceDoc>): Verdict {
+		if (!this.#validator) return notYet('no genesis yet');
+		return this.#validator.checkLocal(entry.header, entry.decoded, before);
+	}
+
+	recordLocal(entry: OpenedEntry, doc: A.Doc<SpaceDoc>): void {
+		this.#validator?.recordLocal(entry, doc, this.self());
+	}
+}
+
+export class ChannelDocumentValidator implements ReplicaValidator<ChannelDoc> {
+	readonly #validator: ChannelValidator;
+
+	constructor(channel: ChannelId, space: () => SpaceEvaluation | undefined) {
+		this.#validator = new ChannelValidator(channel, space);
+	}
+
+	async evaluate(_all: ReadonlyMap<string, OpenedEntry>, fresh: OpenedEntry[], doc: A.Doc<ChannelDoc>) {
+		const decision = this.#validator.evaluate(fresh, doc);
+		return { doc: decision.doc, invalid: decision.invalid, waiting: decision.waiting, recomputed: false };
+	}
+
+	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, before: A.Doc<ChannelDoc>): Verdict {
+		return this.#validator.checkLocal(entry, before);
+	}
+
+	recordLocal(entry: OpenedEntry): void {
+		this.#validator.recordLocal(entry);
+	}
+}

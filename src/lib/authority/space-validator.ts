@@ -1,0 +1,515 @@
+/**
+ * Validity of the space document's entries: a pure function of the set of entries received.
+ *
+ * 1. Entries are ordered topologically by their change dependencies (ties: entry hash), and each
+ *    is checked against the authority state materialised from valid entries in its causal past.
+ *    An entry depending on an invalid one is invalid (cascade); one depending on an unknown change
+ *    waits.
+ * 2. Strong removal: every valid entry R that takes something away from users (removes, bans,
+ *    demotes, denies) is taken in priority order — the signer's rank, then seniority (earlier
+ *    admission), then the smaller hash. Each entry C by an affected user that is concurrent with R
+ *    must also be valid in the state that includes R; else it is invalid. Entries concurrent with a
+ *    kick or ban that re-admit or unban that user are invalid (no concurrent re-add). A removal
+ *    invalidated this way no longer counts (mutual removal: the higher-ranked remover wins).
+ * 3. Step 2 repeats until the set of forced invalidations is stable.
+ *
+ * Entries that extend the current heads have no concurrent entries, so they take a fast path: one
+ * check against the current state, no recomputation.
+ */
+import * as A from '@automerge/automerge';
+import type { ChannelId, UserId } from '../identity/ids.js';
+import type { Genesis } from './genesis.js';
+import { checkEntry } from './entry-check.js';
+import { externalDeps, type OpenedEntry } from './opened-entry.js';
+import { PathIndex } from './paths.js';
+import { asString, SPACE_DOC_ROOT, type SpaceDoc } from './schema.js';
+import { spaceRules } from './space-rules.js';
+import { SpaceState } from './state.js';
+import { verifyCards } from './card-cache.js';
+import { base58, toBytes } from '../util/bytes.js';
+import { channelIdBytes } from '../identity/ids.js';
+import { Permission } from './permissions.js';
+
+const CARD_MAGIC = [0x43, 0x48, 0x55]; // 'CHU'
+const MAX_ROUNDS = 10;
+
+export interface Reduction {
+	entry: OpenedEntry;
+	signer: UserId;
+	/** Users who lost membership or any permission through this entry. */
+	users: Set<UserId>;
+	/** Users kicked or banned by this entry, with the channel cut-offs recorded for them. */
+	removed: Map<UserId, Record<ChannelId, string[]>>;
+	/** Per document (base58 id), users who could read it before this entry and cannot after. */
+	lostRead: Map<string, Set<UserId>>;
+}
+
+export interface SpaceEvaluation {
+	doc: A.Doc<SpaceDoc>;
+	state: SpaceState;
+	valid: OpenedEntry[];
+	invalid: Map<string, string>;
+	waiting: Map<string, string>;
+	reductions: Reduction[];
+	/** State at given heads of the valid space document, or why it cannot be had. */
+	stateAt(heads: readonly string[]): SpaceState | 'missing' | 'invalid';
+	/** Is the entry `entryId` in the causal past of (or one of the entries of) `heads`? */
+	precedes(entryId: string, heads: readonly string[]): boolean;
+	/**
+	 * Documents (base58 ids) whose current epoch some removed reader can still open: a removal took
+	 * read access away and no epoch of that document was set after it. Any member holding the key
+	 * completes the rotation.
+	 */
+	pendingRotations(): string[];
+}
+
+const ROOT = A.load<SpaceDoc>(SPACE_DOC_ROOT);
+const ROOT_CHANGES = A.getAllChanges(ROOT).map((c) => A.decodeChange(c));
+const ROOT_HASHES = new Set(ROOT_CHANGES.map((c) => c.hash));
+const MEMBERS_OBJECT = A.getObjectId(ROOT, 'members');
+const BANS_OBJECT = A.getObjectId(ROOT, 'bans');
+
+export class SpaceValidator {
+	#last: SpaceEvaluation | undefined;
+	#paths = new PathIndex();
+	#order: OpenedEntry[] = [];
+	#ancestors = new Map<string, Set<string>>();
+	#changeEntry = new Map<string, string>();
+	#signers = new Map<string, UserId>();
+	#epochSetters = new Map<string, Set<string>>();
+
+	constructor(
+		readonly genesis: Genesis,
+		private readonly actor: string
+	) {
+		for (const d of ROOT_CHANGES) this.#paths.register(d);
+	}
+
+	get last(): SpaceEvaluation | undefined {
+		return this.#last;
+	}
+
+	/**
+	 * Re-evaluates with `fresh` entries added to `all` (which already contains them). `doc` is the
+	 * replica's current document: valid entries plus this device's own changes.
+	 */
+	async evaluate(
+		all: ReadonlyMap<string, OpenedEntry>,
+		fresh: readonly OpenedEntry[],
+		doc: A.Doc<SpaceDoc>
+	): Promise<SpaceEvaluation & { recomputed: boolean }> {
+		await verifyCards(cardsIn(fresh.length && this.#last ? fresh : [...all.values()]));
+		if (this.#last && fresh.length && this.#extendsHeads(fresh, doc)) {
+			const fast = this.#fastPath(fresh, doc);
+			if (fast) return { ...fast, recomputed: false };
+		}
+		return { ...this.#recompute(all), recomputed: true };
+	}
+
+	/** Checks a local change before it is sealed, against the state of `before`. */
+	checkLocal(header: OpenedEntry['header'], decoded: A.DecodedChange[], before: A.Doc<SpaceDoc>) {
+		return checkEntry(spaceRules, this.#paths, SpaceState.derive(this.genesis, before), before, header, decoded).verdict;
+	}
+
+	/** Records a sealed local entry (already in `doc`) as valid. */
+	recordLocal(entry: OpenedEntry, doc: A.Doc<SpaceDoc>, signer: UserId): void {
+		this.#claimChanges(entry);
+		this.#recordAncestors(entry);
+		this.#signers.set(entry.id, signer);
+		this.#recordEpochSetter(entry, this.#paths.resolveBatch(entry.decoded));
+		for (const d of entry.decoded) this.#paths.register(d);
+		const deps = externalDeps(entry);
+		const beforeDoc = A.view(doc, deps);
+		const afterDoc = A.view(doc, [...deps, ...entry.decoded.map((d) => d.hash)]);
+		const last = this.#last;
+		const state = SpaceState.derive(this.genesis, doc);
+		const reduction = reductionOf(
+			entry,
+			signer,
+			SpaceState.derive(this.genesis, beforeDoc),
+			SpaceState.derive(this.genesis, afterDoc),
+			beforeDoc,
+			afterDoc,
+			this.genesis.spaceBytes
+		);
+		this.#last = this.#evaluation(
+			doc,
+			state,
+			[...(last?.valid ?? []), entry],
+			last?.invalid ?? new Map(),
+			last?.waiting ?? new Map(),
+			[...(last?.reductions ?? []), ...(reduction ? [reduction] : [])]
+		);
+	}
+
+	#extendsHeads(fresh: readonly OpenedEntry[], doc: A.Doc<SpaceDoc>): boolean {
+		let heads = new Set(A.getHeads(doc));
+		for (const entry of fresh) {
+			const deps = externalDeps(entry);
+			if (deps.length !== heads.size || !deps.every((d) => heads.has(d))) return false;
+			heads = new Set(entry.decoded.filter((d) => !entry.decoded.some((o) => o.deps.includes(d.hash))).map((d) => d.hash));
+		}
+		return true;
+	}
+
+	#fastPath(fresh: readonly OpenedEntry[], current: A.Doc<SpaceDoc>): SpaceEvaluation | undefined {
+		let doc = current;
+		const valid = [...this.#last!.valid];
+		const invalid = new Map(this.#last!.invalid);
+		const waiting = new Map(this.#last!.waiting);
+		let state = SpaceState.derive(this.genesis, doc);
+		const reductions = [...this.#last!.reductions];
+		for (const entry of fresh) {
+			const check = checkEntry(spaceRules, this.#paths, state, doc, entry.header, entry.decoded);
+			// An invalid entry takes its dependants with it; let the full pass decide.
+			if (!check.verdict.valid || !this.#claimChanges(entry)) return undefined;
+			const beforeDoc = doc;
+			[doc] = A.applyChanges(doc, entry.changes);
+			this.#recordEpochSetter(entry, check.ops);
+			for (const d of entry.decoded) this.#paths.register(d);
+			const after = SpaceState.derive(this.genesis, doc);
+			const reduction = reductionOf(entry, check.signer!, state, after, beforeDoc, doc, this.genesis.spaceBytes);
+			if (reduction) reductions.push(reduction);
+			state = after;
+			valid.push(entry);
+			this.#signers.set(entry.id, check.signer!);
+			this.#order.push(entry);
+			this.#recordAncestors(entry);
+			waiting.delete(entry.id);
+		}
+		this.#last = this.#evaluation(doc, state, valid, invalid, waiting, reductions);
+		return this.#last;
+	}
+
+	#recordEpochSetter(entry: OpenedEntry, ops: readonly { path: string[]; kind: string }[] | undefined) {
+		for (const op of ops ?? [])
+			if (op.path[0] === 'epochs' && op.path.length === 2 && op.kind === 'put') {
+				const set = this.#epochSetters.get(op.path[1]!) ?? new Set();
+				set.add(entry.id);
+				this.#epochSetters.set(op.path[1]!, set);
+			}
+	}
+
+	#claimChanges(entry: OpenedEntry): boolean {
+		for (const d of entry.decoded) {
+			const owner = this.#changeEntry.get(d.hash);
+			if (owner && owner !== entry.id) return false;
+		}
+		for (const d of entry.decoded) this.#changeEntry.set(d.hash, entry.id);
+		return true;
+	}
+
+	#recordAncestors(entry: OpenedEntry) {
+		const set = new Set<string>();
+		for (const dep of externalDeps(entry)) {
+			const owner = this.#changeEntry.get(dep);
+			if (!owner) continue;
+			set.add(owner);
+			for (const a of this.#ancestors.get(owner) ?? []) set.add(a);
+		}
+		this.#ancestors.set(entry.id, set);
+	}
+
+	#recompute(all: ReadonlyMap<string, OpenedEntry>): SpaceEvaluation {
+		// Which entry made each change; a change claimed by two entries belongs to the smaller id.
+		this.#changeEntry = new Map();
+		const duplicates = new Map<string, string>();
+		for (const entry of [...all.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+			if (!this.#claimChanges(entry)) duplicates.set(entry.id, 'duplicate changes');
+		}
+		// Topological order over entry dependencies; unknown dependencies make an entry wait.
+		const waiting = new Map<string, string>();
+		const depsOf = new Map<string, string[]>();
+		for (const entry of all.values()) {
+			if (duplicates.has(entry.id)) continue;
+			const deps: string[] = [];
+			for (const dep of externalDeps(entry)) {
+				if (ROOT_HASHES.has(dep)) continue;
+				const owner = this.#changeEntry.get(dep);
+				if (!owner || duplicates.has(owner)) waiting.set(entry.id, 'missing-dependencies');
+				else deps.push(owner);
+			}
+			depsOf.set(entry.id, deps);
+		}
+		const order = topologicalOrder(all, depsOf, waiting);
+		this.#order = order;
+		this.#ancestors = new Map();
+		for (const entry of order) {
+			const set = new Set<string>();
+			for (const d of depsOf.get(entry.id)!) {
+				set.add(d);
+				for (const a of this.#ancestors.get(d)!) set.add(a);
+			}
+			this.#ancestors.set(entry.id, set);
+		}
+
+		let forced = new Map<string, string>();
+		let result = this.#pass(order, depsOf, forced);
+		for (let round = 0; round < MAX_ROUNDS; round++) {
+			const next = this.#strongRemoval(result);
+			if (sameKeys(next, forced)) break;
+			forced = next;
+			result = this.#pass(order, depsOf, forced);
+		}
+		for (const [id, reason] of duplicates) result.invalid.set(id, reason);
+		this.#last = this.#evaluation(result.doc, SpaceState.derive(this.genesis, result.doc), result.valid, result.invalid, waiting, result.reductions);
+		return this.#last;
+	}
+
+	#pass(order: OpenedEntry[], depsOf: Map<string, string[]>, forced: Map<string, string>) {
+		let doc = A.load<SpaceDoc>(SPACE_DOC_ROOT, { actor: this.actor });
+		this.#paths = new PathIndex();
+		for (const d of ROOT_CHANGES) this.#paths.register(d);
+		this.#signers = new Map();
+		this.#epochSetters = new Map();
+		const valid: OpenedEntry[] = [];
+		const validIds = new Set<string>();
+		const invalid = new Map<string, string>();
+		const reductions: Reduction[] = [];
+		for (const entry of order) {
+			const forcedReason = forced.get(entry.id);
+			if (forcedReason) {
+				invalid.set(entry.id, forcedReason);
+				continue;
+			}
+			if (depsOf.get(entry.id)!.some((d) => !validIds.has(d))) {
+				invalid.set(entry.id, 'depends on an invalid change');
+				continue;
+			}
+			const heads = externalDeps(entry);
+			const before = A.view(doc, heads);
+			const state = SpaceState.derive(this.genesis, before);
+			const check = checkEntry(spaceRules, this.#paths, state, before, entry.header, entry.decoded);
+			if (!check.verdict.valid) {
+				invalid.set(entry.id, check.verdict.reason);
+				continue;
+			}
+			[doc] = A.applyChanges(doc, entry.changes);
+			this.#recordEpochSetter(entry, check.ops);
+			for (const d of entry.decoded) this.#paths.register(d);
+			valid.push(entry);
+			validIds.add(entry.id);
+			this.#signers.set(entry.id, check.signer!);
+			const afterDoc = A.view(doc, [...heads, ...entry.decoded.map((d) => d.hash)]);
+			const after = SpaceState.derive(this.genesis, afterDoc);
+			const reduction = reductionOf(entry, check.signer!, state, after, before, afterDoc, this.genesis.spaceBytes);
+			if (reduction) reductions.push(reduction);
+		}
+		return { doc, valid, invalid, reductions };
+	}
+
+	#strongRemoval(result: { doc: A.Doc<SpaceDoc>; valid: OpenedEntry[]; reductions: Reduction[] }): Map<string, string> {
+		const forced = new Map<string, string>();
+		const { doc } = result;
+		const priority = (r: Reduction) => {
+			const state = SpaceState.derive(this.genesis, A.view(doc, externalDeps(r.entry)));
+			return { rank: state.rank(r.signer), seniority: state.members.get(r.signer)?.addedAt ?? 0 };
+		};
+		const ordered = result.reductions
+			.map((r) => ({ r, p: priority(r) }))
+			.sort((a, b) => b.p.rank - a.p.rank || a.p.seniority - b.p.seniority || (a.r.entry.id < b.r.entry.id ? -1 : 1))
+			.map((x) => x.r);
+		for (const reduction of ordered) {
+			if (forced.has(reduction.entry.id)) continue;
+			const rId = reduction.entry.id;
+			const rAncestors = this.#ancestors.get(rId)!;
+			for (const entry of result.valid) {
+				if (entry.id === rId || forced.has(entry.id)) continue;
+				if (rAncestors.has(entry.id) || this.#ancestors.get(entry.id)?.has(rId)) continue; // not concurrent
+				const signer = this.#signers.get(entry.id)!;
+				if (readmits(entry, reduction.removed)) {
+					forced.set(entry.id, 'concurrent with the removal of that member');
+					continue;
+				}
+				if (!reduction.users.has(signer)) continue;
+				const heads = [...externalDeps(entry), ...reduction.entry.decoded.map((d) => d.hash)];
+				const before = A.view(doc, heads);
+				const state = SpaceState.derive(this.genesis, before);
+				const check = checkEntry(spaceRules, this.#paths, state, before, entry.header, entry.decoded);
+				if (!check.verdict.valid) forced.set(entry.id, `concurrent removal: ${check.verdict.reason}`);
+			}
+		}
+		return forced;
+	}
+
+	#evaluation(
+		doc: A.Doc<SpaceDoc>,
+		state: SpaceState,
+		valid: OpenedEntry[],
+		invalid: Map<string, string>,
+		waiting: Map<string, string>,
+		reductions: Reduction[]
+	): SpaceEvaluation {
+		const cache = new Map<string, SpaceState>();
+		const changeEntry = this.#changeEntry;
+		const validIds = new Set(valid.map((e) => e.id));
+		const ancestors = this.#ancestors;
+		const setters = this.#epochSetters;
+		return {
+			doc,
+			state,
+			valid,
+			invalid,
+			waiting,
+			reductions,
+			stateAt: (heads) => {
+				for (const h of heads) {
+					if (ROOT_HASHES.has(h)) continue;
+					const owner = changeEntry.get(h);
+					if (!owner) return 'missing';
+					if (!validIds.has(owner)) return invalid.has(owner) ? 'invalid' : 'missing';
+				}
+				const key = [...heads].sort().join(',');
+				let s = cache.get(key);
+				if (!s) {
+					s = SpaceState.derive(this.genesis, heads.length ? A.view(doc, [...heads]) : A.view(doc, A.getHeads(ROOT)));
+					if (cache.size > 64) cache.clear();
+					cache.set(key, s);
+				}
+				return s;
+			},
+			precedes: (entryId, heads) =>
+				heads.some((h) => {
+					const owner = changeEntry.get(h);
+					return owner === entryId || (!!owner && !!ancestors.get(owner)?.has(entryId));
+				}),
+			pendingRotations: () => {
+				const pending = new Set<string>();
+				for (const r of reductions)
+					for (const [document, users] of r.lostRead) {
+						if (users.size === 0 || pending.has(document)) continue;
+						const after = [...(setters.get(document) ?? [])].some(
+							(s) => s === r.entry.id || !!ancestors.get(s)?.has(r.entry.id)
+						);
+						if (!after) pending.add(document);
+					}
+				return [...pending];
+			}
+		};
+	}
+}
+
+function topologicalOrder(
+	all: ReadonlyMap<string, OpenedEntry>,
+	depsOf: Map<string, string[]>,
+	waiting: Map<string, string>
+): OpenedEntry[] {
+	// Anything depending (transitively) on a waiting entry waits too.
+	let changed = true;
+	while (changed) {
+		changed = false;
+		for (const [id, deps] of depsOf)
+			if (!waiting.has(id) && deps.some((d) => waiting.has(d))) {
+				waiting.set(id, 'missing-dependencies');
+				changed = true;
+			}
+	}
+	const remaining = new Map<string, number>();
+	const children = new Map<string, string[]>();
+	for (const [id, deps] of depsOf) {
+		if (waiting.has(id)) continue;
+		remaining.set(id, deps.length);
+		for (const d of deps) children.set(d, [...(children.get(d) ?? []), id]);
+	}
+	const ready = [...remaining].filter(([, n]) => n === 0).map(([id]) => id).sort();
+	const order: OpenedEntry[] = [];
+	while (ready.length) {
+		const id = ready.shift()!;
+		order.push(all.get(id)!);
+		for (const child of children.get(id) ?? []) {
+			const n = remaining.get(child)! - 1;
+			remaining.set(child, n);
+			if (n === 0) {
+				// keep `ready` sorted so the order is a pure function of the set
+				const at = ready.findIndex((r) => r > child);
+				ready.splice(at === -1 ? ready.length : at, 0, child);
+			}
+		}
+	}
+	return order;
+}
+
+/** Users who lose membership or any permission (space-wide or in any channel) through an entry. */
+function reductionOf(
+	entry: OpenedEntry,
+	signer: UserId,
+	before: SpaceState,
+	after: SpaceState,
+	beforeDoc: SpaceDoc,
+	afterDoc: SpaceDoc,
+	spaceBytes: Uint8Array
+): Reduction | undefined {
+	const users = new Set<UserId>();
+	const lostRead = new Map<string, Set<UserId>>();
+	const lose = (document: string, user: UserId) => {
+		const set = lostRead.get(document) ?? new Set();
+		set.add(user);
+		lostRead.set(document, set);
+	};
+	for (const user of before.members.keys()) {
+		if (!after.isMember(user)) lose(base58.encode(spaceBytes), user);
+		for (const channel of before.channels.keys())
+			if (before.can(user, Permission.VIEW_CHANNEL, channel) && !after.can(user, Permission.VIEW_CHANNEL, channel))
+				lose(base58.encode(channelIdBytes(channel)), user);
+	}
+	for (const user of before.members.keys()) {
+		if (!after.isMember(user)) {
+			users.add(user);
+			continue;
+		}
+		if ((before.basePermissions(user) & ~after.basePermissions(user)) !== 0) {
+			users.add(user);
+			continue;
+		}
+		for (const channel of before.channels.keys())
+			if ((before.permissions(user, channel) & ~after.permissions(user, channel)) !== 0) {
+				users.add(user);
+				break;
+			}
+	}
+	const removed = new Map<UserId, Record<ChannelId, string[]>>();
+	for (const user of before.members.keys())
+		if (!after.isMember(user) || (after.bans.has(user) && !before.bans.has(user))) removed.set(user, {});
+	for (const user of after.bans) if (!before.bans.has(user)) removed.set(user, {});
+	for (const [id, record] of Object.entries(afterDoc.removals ?? {})) {
+		const user = asString(record?.user) as UserId | undefined;
+		if (beforeDoc.removals?.[id] || !user || !removed.has(user)) continue;
+		const cutoffs: Record<ChannelId, string[]> = {};
+		for (const [channel, heads] of Object.entries(record.cutoffs ?? {})) {
+			const list = asString(heads);
+			if (list !== undefined) cutoffs[channel as ChannelId] = list.split(',').filter((h) => /^[0-9a-f]{64}$/.test(h));
+		}
+		removed.set(user, cutoffs);
+	}
+	if (users.size === 0 && removed.size === 0) return undefined;
+	return { entry, signer, users, removed, lostRead };
+}
+
+function readmits(entry: OpenedEntry, removed: Map<UserId, unknown>): boolean {
+	if (removed.size === 0) return false;
+	for (const change of entry.decoded)
+		for (const op of change.ops) {
+			const key = String(op.key ?? '');
+			if (!removed.has(key as UserId)) continue;
+			if (op.action === 'makeMap' && op.obj === MEMBERS_OBJECT) return true; // admitted again
+			if (op.action === 'del' && op.obj === BANS_OBJECT) return true; // unbanned
+		}
+	return false;
+}
+
+function cardsIn(entries: Iterable<OpenedEntry>): Uint8Array[] {
+	const cards: Uint8Array[] = [];
+	for (const entry of entries)
+		for (const change of entry.decoded)
+			for (const op of change.ops) {
+				const bytes = op.action === 'set' ? toBytes(op.value) : undefined;
+				if (bytes && bytes.length > 3 && CARD_MAGIC.every((b, i) => bytes[i] === b)) cards.push(bytes);
+			}
+	return cards;
+}
+
+function sameKeys(a: Map<string, string>, b: Map<string, string>): boolean {
+	if (a.size !== b.size) return false;
+	for (const k of a.keys()) if (!b.has(k)) return false;
+	return true;
+}

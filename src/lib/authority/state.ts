@@ -1,0 +1,163 @@
+/**
+ * The authority state of a space at one causal point, derived (purely) from the genesis and the
+ * space document as materialised from valid changes. Everything the rules ask — who is a member,
+ * which device speaks for whom, what a member may do where, who outranks whom — is answered here.
+ */
+import { decodeUserCard, type UserCard } from '../identity/certificates.js';
+import type { ChannelId, UserId } from '../identity/ids.js';
+import { hex } from '../util/bytes.js';
+import type { Genesis } from './genesis.js';
+import { ALL_PERMISSIONS, Permission, has } from './permissions.js';
+import { asString, EVERYONE, type ChannelRecord, type RoleRecord, type SpaceDoc } from './schema.js';
+
+export interface MemberState {
+	user: UserId;
+	userKey: Uint8Array;
+	encryptionKey: Uint8Array;
+	deviceKeys: Uint8Array[];
+	roles: string[];
+	addedAt: number;
+	addedBy?: UserId;
+	nickname?: string;
+}
+
+export const OWNER_RANK = Number.POSITIVE_INFINITY;
+
+export class SpaceState {
+	readonly members = new Map<UserId, MemberState>();
+	readonly roles = new Map<string, RoleRecord>();
+	readonly channels = new Map<ChannelId, ChannelRecord>();
+	readonly bans = new Set<UserId>();
+	readonly #deviceOwners = new Map<string, UserId>();
+
+	private constructor(readonly genesis: Genesis) {}
+
+	get owner(): UserId {
+		return this.genesis.owner;
+	}
+
+	/** Derives the state from a (view of a) space document. Malformed records are skipped. */
+	static derive(genesis: Genesis, doc: Partial<SpaceDoc> | undefined): SpaceState {
+		const state = new SpaceState(genesis);
+		for (const [id, role] of Object.entries(doc?.roles ?? {})) {
+			if (role && typeof role.position === 'number' && typeof role.permissions === 'number')
+				state.roles.set(id, { name: String(role.name ?? ''), position: role.position, permissions: role.permissions });
+		}
+		if (!state.roles.has(EVERYONE)) state.roles.set(EVERYONE, { name: '@everyone', position: 0, permissions: 0 });
+		for (const [id, channel] of Object.entries(doc?.channels ?? {})) if (channel) state.channels.set(id as ChannelId, channel);
+		for (const user of Object.keys(doc?.bans ?? {})) state.bans.add(user as UserId);
+
+		const owner: MemberState = {
+			user: genesis.owner,
+			userKey: genesis.ownerKey,
+			encryptionKey: new Uint8Array(0),
+			deviceKeys: [genesis.ownerDevice.deviceKey],
+			roles: [],
+			addedAt: genesis.createdAt
+		};
+		state.members.set(owner.user, owner);
+		for (const [user, record] of Object.entries(doc?.members ?? {})) {
+			if (!(record?.card instanceof Uint8Array)) continue;
+			let card: UserCard;
+			try {
+				card = cachedCard(record.card);
+			} catch {
+				continue;
+			}
+			if (card.user !== user) continue;
+			const isOwner = user === genesis.owner;
+			state.members.set(card.user, {
+				user: card.user,
+				userKey: card.userKey,
+				encryptionKey: card.encryptionKey,
+				deviceKeys: [...(isOwner ? owner.deviceKeys : []), ...card.devices.map((d) => d.deviceKey)],
+				roles: Object.keys(record.roles ?? {}).filter((r) => state.roles.has(r)),
+				addedAt: typeof record.addedAt === 'number' ? record.addedAt : 0,
+				...(asString(record.addedBy) ? { addedBy: asString(record.addedBy) as UserId } : {}),
+				...(asString(record.nickname) ? { nickname: asString(record.nickname) } : {})
+			});
+		}
+		for (const banned of state.bans) if (banned !== genesis.owner) state.members.delete(banned);
+		for (const m of state.members.values()) for (const key of m.deviceKeys) state.#deviceOwners.set(hex.encode(key), m.user);
+		return state;
+	}
+
+	isMember(user: UserId | undefined): user is UserId {
+		return !!user && this.members.has(user);
+	}
+
+	userOfDevice(deviceKey: Uint8Array): UserId | undefined {
+		return this.#deviceOwners.get(hex.encode(deviceKey));
+	}
+
+	/** Highest role position of a member; the owner outranks everyone. */
+	rank(user: UserId): number {
+		if (user === this.owner) return OWNER_RANK;
+		const member = this.members.get(user);
+		if (!member) return -1;
+		let rank = 0;
+		for (const id of member.roles) rank = Math.max(rank, this.roles.get(id)?.position ?? 0);
+		return rank;
+	}
+
+	/** Space-wide permissions: @everyone OR the member's roles; owner and administrators hold all. */
+	basePermissions(user: UserId): number {
+		if (user === this.owner) return ALL_PERMISSIONS;
+		const member = this.members.get(user);
+		if (!member) return 0;
+		let bits = this.roles.get(EVERYONE)?.permissions ?? 0;
+		for (const id of member.roles) bits |= this.roles.get(id)?.permissions ?? 0;
+		return has(bits, Permission.ADMINISTRATOR) ? ALL_PERMISSIONS : bits;
+	}
+
+	/**
+	 * Effective permissions in a channel: base permissions, then overwrites for @everyone, for the
+	 * member's roles (denies OR-ed, then allows OR-ed) and for the member — deny before allow each time.
+	 */
+	permissions(user: UserId, channel?: ChannelId): number {
+		const base = this.basePermissions(user);
+		if (!channel || base === ALL_PERMISSIONS) return base;
+		const record = this.channels.get(channel);
+		if (!record) return 0;
+		const overwrites = record.overwrites ?? {};
+		let bits = base;
+		const everyone = overwrites[`role:${EVERYONE}`];
+		if (everyone) bits = (bits & ~everyone.deny) | everyone.allow;
+		let deny = 0;
+		let allow = 0;
+		for (const role of this.members.get(user)?.roles ?? []) {
+			const o = overwrites[`role:${role}`];
+			if (o) {
+				deny |= o.deny;
+				allow |= o.allow;
+			}
+		}
+		bits = (bits & ~deny) | allow;
+		const own = overwrites[`user:${user}`];
+		if (own) bits = (bits & ~own.deny) | own.allow;
+		return bits;
+	}
+
+	can(user: UserId, permission: number, channel?: ChannelId): boolean {
+		return has(this.permissions(user, channel), permission);
+	}
+
+	/** Members who may read a channel (or, without one, the space document). */
+	readers(channel?: ChannelId): MemberState[] {
+		return [...this.members.values()].filter((m) => !channel || this.can(m.user, Permission.VIEW_CHANNEL, channel));
+	}
+}
+
+const cardCache = new Map<string, UserCard>();
+
+/** Cards are verified by the rule that admits them; derivation only re-parses (cached). */
+function cachedCard(bytes: Uint8Array): UserCard {
+	const key = hex.encode(bytes);
+	let card = cardCache.get(key);
+	if (!card) {
+		card = decodeUserCard(bytes);
+		if (cardCache.size > 10_000) cardCache.clear();
+		cardCache.set(key, card);
+	}
+	return card;
+}
