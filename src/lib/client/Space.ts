@@ -78,6 +78,7 @@ export class Space {
 	#listeners = new Set<(space: Space) => void>();
 	#knownReductions = new Set<string>();
 	#rotating: Promise<void> | undefined;
+	#updating: Promise<void> = Promise.resolve();
 	#unsubscribeKeys: (() => void) | undefined;
 	#closed = false;
 
@@ -157,7 +158,9 @@ export class Space {
 			fullScanOnOpen: true
 		});
 		await this.#replica.reevaluate();
-		this.#replica.subscribe(() => void this.#onSpaceDocChanged());
+		this.#replica.subscribe(() => {
+			this.#updating = this.#updating.then(() => this.#onSpaceDocChanged());
+		});
 		this.#unsubscribeKeys = this.#keys.onChange(() => {
 			void this.#replica.reevaluate();
 			for (const channel of this.#channels.values()) void channel.reevaluate();
@@ -350,8 +353,9 @@ export class Space {
 				await this.#replica.change((d) => {
 					for (const e of epochs) d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
 				});
-			} catch {
+			} catch (error) {
 				/* another member may complete it; retried on the next change */
+				if (typeof process !== 'undefined' && process.env?.CHARTER_DEBUG) console.error('rotation failed', error);
 			} finally {
 				this.#rotating = undefined;
 			}
@@ -765,6 +769,7 @@ export class Space {
 	async settled(): Promise<void> {
 		for (let i = 0; i < 3; i++) {
 			await this.#replica.settled();
+			await this.#updating;
 			await Promise.all([...this.#opening.values()]);
 			await this.#rotating;
 			await Promise.all([...this.#channels.values()].map((c) => c.settled()));
@@ -777,6 +782,11 @@ export class Space {
 			lockboxesDropped: this.#lockboxDrops,
 			channels: [...this.#channels.values()].map((c) => c.stats)
 		};
+	}
+
+	/** Entries of the space document still waiting (for a key, a dependency…), with reasons. */
+	get waiting() {
+		return this.#replica.waiting;
 	}
 
 	/** Entries of the space document refused, with reasons (audit). */

@@ -106,6 +106,10 @@ export class DocumentReplica<T> {
 	#dropped: Record<string, number> = {};
 	#listeners = new Set<(doc: A.Doc<T>) => void>();
 	#outbox: A.Change[] = [];
+	/** The epoch current when the batch in the outbox began: a change that rotates keys is still
+	 * sealed under the old epoch, so everyone who could read before (the removed member too) learns
+	 * of it; later entries use the new one. */
+	#outboxEpoch: Uint8Array | undefined;
 	#flushScheduled = false;
 	#flushed: Promise<void> | undefined;
 	#seq = 0;
@@ -255,6 +259,7 @@ export class DocumentReplica<T> {
 			this.#doc = A.clone(before, { actor: signer.actor });
 			return Promise.reject(new CharterError('not-authorized', verdict.reason));
 		}
+		if (this.#outbox.length === 0) this.#outboxEpoch = this.options.currentEpoch();
 		this.#doc = after;
 		this.#outbox.push(change);
 		this.#emit();
@@ -274,7 +279,8 @@ export class DocumentReplica<T> {
 	async #sealOutbox(): Promise<void> {
 		const changes = this.#outbox.splice(0);
 		if (changes.length === 0) return;
-		const epoch = this.options.currentEpoch();
+		const epoch = this.#outboxEpoch ?? this.options.currentEpoch();
+		this.#outboxEpoch = undefined;
 		const epochKey = epoch && this.options.keys.get(this.options.document, epoch);
 		if (!epoch || !epochKey) throw new CharterError('unknown-epoch', 'no epoch key to write this document with');
 		const { signer } = this.options;

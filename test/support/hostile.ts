@@ -1,0 +1,52 @@
+/**
+ * A hostile member: holds real keys (a member's device), but writes with no client-side checks —
+ * any change, sealed under any key it holds, straight into the envelope. Honest peers must refuse
+ * whatever the rules do not allow.
+ */
+import * as A from '@automerge/automerge';
+import type { Charter, Space, Channel } from '../../src/lib/index.js';
+import { Identity } from '../../src/lib/identity/identity.js';
+import type { SecretStore } from '../../src/lib/identity/secret-store.js';
+import { KeyRing } from '../../src/lib/encryption/keyring.js';
+import { entryKey, sealEntry } from '../../src/lib/encryption/entry.js';
+import { actorFor } from '../../src/lib/authority/actors.js';
+import { encodeChangeBatch } from '../../src/lib/sync/body.js';
+import { appendEntries } from '../../src/lib/sync/envelope.js';
+import { channelIdBytes } from '../../src/lib/identity/ids.js';
+import { base58, randomBytes } from '../../src/lib/util/bytes.js';
+
+export async function forge<T>(
+	client: Charter,
+	space: Space,
+	target: { channel?: Channel; actor?: string; context?: string[]; epoch?: Uint8Array; into?: Space },
+	fn: A.ChangeFn<T>
+): Promise<Uint8Array> {
+	const secrets = (client as unknown as { stores: { secrets: SecretStore } }).stores.secrets;
+	const identity = (await Identity.load(secrets))!;
+	const keys = await KeyRing.load(secrets, space.idBytes);
+	const document = target.channel ? channelIdBytes(target.channel.id) : space.idBytes;
+	const session = randomBytes(8);
+	const actor = target.actor ?? actorFor(identity.deviceKey, session);
+	const current = (target.channel ? (target.channel as unknown as { replica: { doc: A.Doc<T> } }).replica.doc : space.document) as A.Doc<T>;
+	const doc = A.change(A.clone(current, { actor }), fn);
+	const change = A.getLastLocalChange(doc)!;
+	const epochName = space.document.epochs?.[base58.encode(document)];
+	const epoch = target.epoch ?? base58.decode(String(epochName));
+	const key = keys.get(document, epoch);
+	if (!key) throw new Error('hostile member holds no key for that epoch');
+	const sealed = await sealEntry({
+		space: space.idBytes,
+		document,
+		epoch,
+		epochKey: key,
+		author: identity.deviceKey,
+		session,
+		seq: 1,
+		prev: new Uint8Array(32),
+		body: encodeChangeBatch({ context: target.context ?? (target.channel ? A.getHeads(space.document) : []), changes: [change] }),
+		sign: (m) => identity.signAsDevice(m)
+	});
+	const destination = target.into ?? space;
+	appendEntries(target.channel ? target.channel.envelope : destination.envelope, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
+	return sealed.bytes;
+}
