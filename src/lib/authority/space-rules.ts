@@ -126,8 +126,12 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 	{ pattern: 'roles/:role/name', description: 'MANAGE_ROLES names roles below their own', check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), roleBelowSigner, stringUpTo(MAX_NAME)) },
 	{ pattern: 'roles/:role/color', description: 'MANAGE_ROLES colours roles below their own', check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), roleBelowSigner, stringUpTo(16)) },
 
-	{ pattern: 'members/:user', description: 'CREATE_INVITE admits a member (not a banned one); members leave, KICK_MEMBERS removes those below', check: (ctx) => {
-		if (ctx.op.kind === 'delete') return any<SpaceDoc>(isSelf, all(requires(Permission.KICK_MEMBERS, 'KICK_MEMBERS'), memberBelowSigner))(ctx);
+	{ pattern: 'members/:user', description: 'CREATE_INVITE admits a member (not a banned one); members leave; KICK_MEMBERS or BAN_MEMBERS removes those below', check: (ctx) => {
+		if (ctx.op.kind === 'delete')
+			return any<SpaceDoc>(
+				isSelf,
+				all(any<SpaceDoc>(requires(Permission.KICK_MEMBERS, 'KICK_MEMBERS'), requires(Permission.BAN_MEMBERS, 'BAN_MEMBERS')), memberBelowSigner)
+			)(ctx);
 		if (ctx.params.user === ctx.state.owner)
 			return ctx.signer === ctx.state.owner && !ctx.before.members?.[ctx.state.owner] ? VALID : invalid('only the owner records their own card');
 		if (ctx.before.bans?.[ctx.params.user as UserId]) return invalid('that user is banned');

@@ -11,7 +11,9 @@
  *    must also be valid in the state that includes R; else it is invalid. Entries concurrent with a
  *    kick or ban that re-admit or unban that user are invalid (no concurrent re-add). A removal
  *    invalidated this way no longer counts (mutual removal: the higher-ranked remover wins).
- * 3. Step 2 repeats until the set of forced invalidations is stable.
+ * 3. Step 2 runs once over the causally valid set, removals in priority order; a removal that
+ *    was itself invalidated (or depends on an invalidated entry) is skipped. Then the pass of
+ *    step 1 runs again with those entries forced invalid, cascading to their dependants.
  *
  * Entries that extend the current heads have no concurrent entries, so they take a fast path: one
  * check against the current state, no recomputation.
@@ -31,7 +33,6 @@ import { channelIdBytes } from '../identity/ids.js';
 import { Permission } from './permissions.js';
 
 const CARD_MAGIC = [0x43, 0x48, 0x55]; // 'CHU'
-const MAX_ROUNDS = 10;
 
 export interface Reduction {
 	entry: OpenedEntry;
@@ -243,14 +244,10 @@ export class SpaceValidator {
 			this.#ancestors.set(entry.id, set);
 		}
 
-		let forced = new Map<string, string>();
-		let result = this.#pass(order, depsOf, forced);
-		for (let round = 0; round < MAX_ROUNDS; round++) {
-			const next = this.#strongRemoval(result);
-			if (sameKeys(next, forced)) break;
-			forced = next;
-			result = this.#pass(order, depsOf, forced);
-		}
+		// Causal validity first; then strong removal, taken once, in priority order, over that set.
+		const causal = this.#pass(order, depsOf, new Map());
+		const forced = this.#strongRemoval(causal);
+		const result = forced.size ? this.#pass(order, depsOf, forced) : causal;
 		for (const [id, reason] of duplicates) result.invalid.set(id, reason);
 		this.#last = this.#evaluation(result.doc, SpaceState.derive(this.genesis, result.doc), result.valid, result.invalid, waiting, result.reductions);
 		return this.#last;
@@ -309,12 +306,13 @@ export class SpaceValidator {
 			.map((r) => ({ r, p: priority(r) }))
 			.sort((a, b) => b.p.rank - a.p.rank || a.p.seniority - b.p.seniority || (a.r.entry.id < b.r.entry.id ? -1 : 1))
 			.map((x) => x.r);
+		const out = (id: string) => forced.has(id) || [...(this.#ancestors.get(id) ?? [])].some((a) => forced.has(a));
 		for (const reduction of ordered) {
-			if (forced.has(reduction.entry.id)) continue;
 			const rId = reduction.entry.id;
+			if (out(rId)) continue; // overruled by a removal of higher priority
 			const rAncestors = this.#ancestors.get(rId)!;
 			for (const entry of result.valid) {
-				if (entry.id === rId || forced.has(entry.id)) continue;
+				if (entry.id === rId || out(entry.id)) continue;
 				if (rAncestors.has(entry.id) || this.#ancestors.get(entry.id)?.has(rId)) continue; // not concurrent
 				const signer = this.#signers.get(entry.id)!;
 				if (readmits(entry, reduction.removed)) {
@@ -508,8 +506,3 @@ function cardsIn(entries: Iterable<OpenedEntry>): Uint8Array[] {
 	return cards;
 }
 
-function sameKeys(a: Map<string, string>, b: Map<string, string>): boolean {
-	if (a.size !== b.size) return false;
-	for (const k of a.keys()) if (!b.has(k)) return false;
-	return true;
-}

@@ -173,13 +173,10 @@ export class Space {
 		await this.#openWaitingLockboxes();
 		const ids = Object.keys(this.#replica.doc.channels ?? {}) as ChannelId[];
 		await Promise.all(ids.map((id) => this.#openChannel(id)));
-		const evaluation = this.evaluation;
-		let rebuild = false;
-		for (const r of evaluation?.reductions ?? [])
-			if (!this.#knownReductions.has(r.entry.id)) {
-				this.#knownReductions.add(r.entry.id);
-				rebuild = true;
-			}
+		// Channel validity depends on the set of valid removals: when it changes, re-derive channels.
+		const reductions = new Set((this.evaluation?.reductions ?? []).map((r) => r.entry.id));
+		const rebuild = reductions.size !== this.#knownReductions.size || [...reductions].some((r) => !this.#knownReductions.has(r));
+		this.#knownReductions = reductions;
 		for (const channel of this.#channels.values()) void (rebuild ? channel.rebuild() : channel.reevaluate());
 		this.#completePendingRotations();
 		this.#emit();
