@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 async function guild<N extends string>(...names: N[]) {
-	const cast = await personas('owner', ...names);
+	const cast = await personas<N | 'owner'>('owner', ...names);
 	cleanup = Object.values(cast);
 	const space = await cast.owner.client.createSpace({ name: 'Guild' });
 	for (const name of names) await space.addMember(await cast[name].client.memberCard());
@@ -114,7 +114,7 @@ describe('concurrent authority changes converge', () => {
 		await syncAll(Object.values(cast), id);
 		const reference = picture(spaceOf(cast.owner, id));
 		for (let seed = 1; seed <= 3; seed++) {
-			const observer = (await personas(`observer${seed}`))[`observer${seed}`];
+			const observer = (await personas(`observer${seed}`))[`observer${seed}`]!;
 			cleanup.push(observer);
 			await space.addMember(await observer.client.memberCard());
 			const shuffle = (n: number) => {

@@ -85,9 +85,12 @@ export class ChannelValidator {
 		return { doc, accepted, invalid: invalidMap, waiting };
 	}
 
-	/** Checks a local change against the current state before it is sealed. */
+	/** Checks a local change against the current state before it is applied (and, if allowed,
+	 * registers the objects it creates, for the next local change of the same batch). */
 	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, doc: A.Doc<ChannelDoc>): Verdict {
-		return this.#check({ ...entry, id: 'local', changes: [] }, doc);
+		const verdict = this.#check({ ...entry, id: 'local', changes: [] }, doc);
+		if (verdict.valid) for (const d of entry.decoded) this.#paths.register(d);
+		return verdict;
 	}
 
 	/** Records a sealed local entry as valid (its changes are already in the document). */

@@ -107,9 +107,11 @@ export class SpaceValidator {
 		return { ...this.#recompute(all), recomputed: true };
 	}
 
-	/** Checks a local change before it is sealed, against the state of `before`. */
+	/** Checks a local change against the state of `before` (registering its objects if allowed). */
 	checkLocal(header: OpenedEntry['header'], decoded: A.DecodedChange[], before: A.Doc<SpaceDoc>) {
-		return checkEntry(spaceRules, this.#paths, SpaceState.derive(this.genesis, before), before, header, decoded).verdict;
+		const { verdict } = checkEntry(spaceRules, this.#paths, SpaceState.derive(this.genesis, before), before, header, decoded);
+		if (verdict.valid) for (const d of decoded) this.#paths.register(d);
+		return verdict;
 	}
 
 	/** Records a sealed local entry (already in `doc`) as valid. */
@@ -118,7 +120,6 @@ export class SpaceValidator {
 		this.#recordAncestors(entry);
 		this.#signers.set(entry.id, signer);
 		this.#recordEpochSetter(entry, this.#paths.resolveBatch(entry.decoded));
-		for (const d of entry.decoded) this.#paths.register(d);
 		const deps = externalDeps(entry);
 		const beforeDoc = A.view(doc, deps);
 		const afterDoc = A.view(doc, [...deps, ...entry.decoded.map((d) => d.hash)]);

@@ -26,6 +26,7 @@ export interface Message {
 export class Channel {
 	#messages: Message[] | undefined;
 	#listeners = new Set<(messages: readonly Message[]) => void>();
+	#changeListeners = new Set<() => void>();
 	#sent = 0;
 	#sessionTag: string;
 
@@ -38,6 +39,8 @@ export class Channel {
 		this.#sessionTag = hex.encode(context.signer.session);
 		replica.subscribe(() => {
 			this.#messages = undefined;
+			for (const listener of this.#changeListeners) listener();
+			if (this.#listeners.size === 0) return; // the list is built lazily, only for subscribers
 			const messages = this.messages;
 			for (const listener of this.#listeners) listener(messages);
 		});
@@ -104,6 +107,12 @@ export class Channel {
 		this.#listeners.add(listener);
 		listener(this.messages);
 		return () => this.#listeners.delete(listener);
+	}
+
+	/** @internal Notifies of any change without building the message list. */
+	onChange(listener: () => void): () => void {
+		this.#changeListeners.add(listener);
+		return () => this.#changeListeners.delete(listener);
 	}
 
 	#requireKey() {
@@ -208,6 +217,7 @@ export class Channel {
 	/** @internal */
 	close(): Promise<void> {
 		this.#listeners.clear();
+		this.#changeListeners.clear();
 		return this.replica.close();
 	}
 }

@@ -195,7 +195,7 @@ export class Space {
 				const channel = await Channel.open(this, id, this.context, this.#keys);
 				if (this.#closed) return void (await channel.close());
 				this.#channels.set(id, channel);
-				channel.subscribe(() => this.#emit());
+				channel.onChange(() => this.#emit());
 			})();
 			this.#opening.set(id, opening);
 		}
@@ -583,24 +583,35 @@ export class Space {
 	 * the space document and of every channel they may read (full history). Needs CREATE_INVITE.
 	 */
 	async addMember(cardInput: string | Uint8Array): Promise<Member> {
+		return (await this.addMembers([cardInput]))[0]!;
+	}
+
+	/** Adds several users in one change (bulk import, bots). */
+	async addMembers(cardInputs: (string | Uint8Array)[]): Promise<Member[]> {
 		const state = this.#require(Permission.CREATE_INVITE, 'CREATE_INVITE');
-		const card = await verifyUserCard(cardInput);
-		if (state.bans.has(card.user)) throw new CharterError('not-authorized', 'that user is banned from this space');
-		if (state.isMember(card.user)) throw new CharterError('invalid-argument', 'already a member');
-		await verifyCards([card.bytes]);
+		const cards = await Promise.all(cardInputs.map((c) => verifyUserCard(c)));
+		for (const card of cards) {
+			if (state.bans.has(card.user)) throw new CharterError('not-authorized', 'that user is banned from this space');
+			if (state.isMember(card.user)) throw new CharterError('invalid-argument', 'already a member');
+		}
+		if (new Set(cards.map((c) => c.user)).size !== cards.length) throw new CharterError('invalid-argument', 'a user is listed twice');
+		await verifyCards(cards.map((c) => c.bytes));
 		const addedAt = Date.now();
 		const me = this.context.identity.userId;
 		const draft = A.toJS(this.#replica.doc) as SpaceDoc;
-		draft.members[card.user] = { card: card.bytes, addedAt, addedBy: me, roles: {} };
+		for (const card of cards) draft.members[card.user] = { card: card.bytes, addedAt, addedBy: me, roles: {} };
 		const after = SpaceState.derive(state.genesis, draft);
-		const epochs = this.#keys.allFor(this.idBytes);
-		for (const channel of after.channels.keys())
-			if (after.can(card.user, Permission.VIEW_CHANNEL, channel)) epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
-		await this.#sealLockboxes([card], epochs);
+		const spaceEpochs = this.#keys.allFor(this.idBytes);
+		for (const card of cards) {
+			const epochs = [...spaceEpochs];
+			for (const channel of after.channels.keys())
+				if (after.can(card.user, Permission.VIEW_CHANNEL, channel)) epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
+			await this.#sealLockboxes([card], epochs);
+		}
 		await this.#replica.change((d) => {
-			d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
+			for (const card of cards) d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
 		});
-		return { user: card.user, isOwner: false, addedAt, roles: [] };
+		return cards.map((card) => ({ user: card.user, isOwner: false, addedAt, roles: [] }));
 	}
 
 	/** Removes a member (they may come back through an invite). Rotates every key they could read. */

@@ -27,6 +27,8 @@ export interface CryptoProvider {
 	verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): Promise<boolean>;
 	x25519PublicKey(secret: Uint8Array): Uint8Array;
 	x25519SharedSecret(secret: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array>;
+	/** A fresh ephemeral key pair agreed with `publicKey` (ECIES sender side); the secret never leaves. */
+	x25519Ephemeral(publicKey: Uint8Array): Promise<{ ephemeralPublic: Uint8Array; shared: Uint8Array }>;
 }
 
 // PKCS#8 wrappers for raw 32-byte private keys (RFC 8410): WebCrypto imports OKP private keys only so.
@@ -121,6 +123,21 @@ function makeNativeAgreement(s: Subtle) {
 const nobleAgreement = async (secret: Uint8Array, peer: Uint8Array) =>
 	nobleX25519.getSharedSecret(secret, peer);
 
+function makeNativeEphemeral(s: Subtle) {
+	return async (peer: Uint8Array) => {
+		const pair = (await s.generateKey({ name: 'X25519' }, true, ['deriveBits'])) as CryptoKeyPair;
+		const ephemeralPublic = new Uint8Array(await s.exportKey('raw', pair.publicKey));
+		const pub = await s.importKey('raw', view(peer), { name: 'X25519' }, false, []);
+		const shared = new Uint8Array(await s.deriveBits({ name: 'X25519', public: pub }, pair.privateKey, 256));
+		return { ephemeralPublic, shared };
+	};
+}
+
+const nobleEphemeral = async (peer: Uint8Array) => {
+	const secret = nobleX25519.utils.randomSecretKey();
+	return { ephemeralPublic: nobleX25519.getPublicKey(secret), shared: nobleX25519.getSharedSecret(secret, peer) };
+};
+
 async function nativeSigningWorks(s: Subtle): Promise<boolean> {
 	try {
 		const native = makeNativeSigning(s);
@@ -168,6 +185,10 @@ export async function createCryptoProvider(
 		x25519SharedSecret: async (secret, publicKey) => {
 			if (publicKey.length !== KEY_BYTES) throw new RangeError('X25519 public key must be 32 bytes');
 			return agreement(secret, publicKey);
+		},
+		x25519Ephemeral: async (publicKey) => {
+			if (publicKey.length !== KEY_BYTES) throw new RangeError('X25519 public key must be 32 bytes');
+			return (nativeAgree && s ? makeNativeEphemeral(s) : nobleEphemeral)(publicKey);
 		}
 	};
 }

@@ -19,7 +19,6 @@ import {
 	deriveKey,
 	KEY_BYTES,
 	newNonce,
-	newX25519Secret,
 	NONCE_BYTES,
 	SIGNATURE_BYTES
 } from '../crypto/primitives.js';
@@ -91,11 +90,10 @@ function wrappingKey(shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8
 export async function sealLockbox(input: SealLockboxInput): Promise<ParsedLockbox> {
 	if (input.epochKey.length !== KEY_BYTES) throw new CharterError('invalid-argument', 'epoch key must be 32 bytes');
 	const provider = await cryptoProvider();
-	const ephemeralSecret = newX25519Secret();
-	const ephemeral = provider.x25519PublicKey(ephemeralSecret);
+	let ephemeral: Uint8Array;
 	let shared: Uint8Array;
 	try {
-		shared = await provider.x25519SharedSecret(ephemeralSecret, input.recipient);
+		({ ephemeralPublic: ephemeral, shared } = await provider.x25519Ephemeral(input.recipient));
 	} catch (cause) {
 		throw new CharterError('invalid-argument', 'recipient is not a usable X25519 key', { cause });
 	}
