@@ -49,11 +49,11 @@ export async function deliver(
 	from: Persona,
 	to: Persona,
 	spaceId: SpaceId,
-	options: { shuffle?: (n: number) => number[]; batch?: number } = {}
+	options: { shuffle?: (n: number) => number[]; batch?: number; also?: Uint8Array[] } = {}
 ): Promise<void> {
 	const space = to.client.space(spaceId) ?? (await to.client.openSpace(spaceId));
 	for (let round = 0; round < 3; round++) {
-		for (const document of documentsOf(spaceId, [from.client, to.client])) {
+		for (const document of [...documentsOf(spaceId, [from.client, to.client]), ...(options.also ?? [])]) {
 			const entries = await entriesOf(from.client, spaceId, document);
 			const order = options.shuffle ? options.shuffle(entries.length) : entries.map((_, i) => i);
 			const handle = await openEnvelope(to.client.wire, envelopeDocumentId(spaceIdBytes(spaceId), document));

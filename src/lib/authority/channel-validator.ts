@@ -15,36 +15,46 @@ import type { ChannelId } from '../identity/ids.js';
 import { checkEntry } from './entry-check.js';
 import { externalDeps, type OpenedEntry } from './opened-entry.js';
 import { PathIndex } from './paths.js';
-import { CHANNEL_DOC_ROOT, type ChannelDoc } from './schema.js';
-import { channelRules } from './channel-rules.js';
+import type { RuleSet } from './rules.js';
 import type { SpaceEvaluation } from './space-validator.js';
 import { invalid, notYet, VALID, type Verdict } from './verdict.js';
 
-const ROOT_CHANGES = A.getAllChanges(A.load(CHANNEL_DOC_ROOT)).map((c) => A.decodeChange(c));
-
-export interface ChannelDecision {
-	doc: A.Doc<ChannelDoc>;
+export interface ChannelDecision<T> {
+	doc: A.Doc<T>;
 	accepted: OpenedEntry[];
 	invalid: Map<string, string>;
 	waiting: Map<string, string>;
 }
 
-export class ChannelValidator {
+/**
+ * Validates a document that lives beside the space document — a channel, or an app's own document
+ * type — against a rule table, at the space context each entry names.
+ */
+export class ChannelValidator<T = unknown> {
 	#paths = new PathIndex();
-	#validChanges = new Set<string>(ROOT_CHANGES.map((c) => c.hash));
+	#rootChanges: A.DecodedChange[];
+	#validChanges: Set<string>;
 	#invalidChanges = new Set<string>();
 	#depsOf = new Map<string, string[]>();
 	#cutoffCache = new Map<string, Set<string> | undefined>();
 
+	/**
+	 * @param channel the channel whose permissions and cut-offs apply (undefined: space-wide rules)
+	 * @param root    the saved deterministic root of the document type
+	 */
 	constructor(
-		readonly channel: ChannelId,
+		readonly channel: ChannelId | undefined,
+		private readonly rules: RuleSet<T>,
+		root: Uint8Array,
 		private readonly space: () => SpaceEvaluation | undefined
 	) {
-		for (const c of ROOT_CHANGES) this.#paths.register(c);
+		this.#rootChanges = A.getAllChanges(A.load(root)).map((c) => A.decodeChange(c));
+		this.#validChanges = new Set(this.#rootChanges.map((c) => c.hash));
+		for (const c of this.#rootChanges) this.#paths.register(c);
 	}
 
 	/** Decides on entries (any order), applying the valid ones to `doc`. */
-	evaluate(entries: readonly OpenedEntry[], doc: A.Doc<ChannelDoc>): ChannelDecision {
+	evaluate(entries: readonly OpenedEntry[], doc: A.Doc<T>): ChannelDecision<T> {
 		for (const e of entries) for (const d of e.decoded) this.#depsOf.set(d.hash, d.deps);
 		const invalidMap = new Map<string, string>();
 		const waiting = new Map<string, string>();
@@ -87,7 +97,7 @@ export class ChannelValidator {
 
 	/** Checks a local change against the current state before it is applied (and, if allowed,
 	 * registers the objects it creates, for the next local change of the same batch). */
-	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, doc: A.Doc<ChannelDoc>): Verdict {
+	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, doc: A.Doc<T>): Verdict {
 		const verdict = this.#check({ ...entry, id: 'local', changes: [] }, doc);
 		if (verdict.valid) for (const d of entry.decoded) this.#paths.register(d);
 		return verdict;
@@ -107,23 +117,23 @@ export class ChannelValidator {
 		for (const d of entry.decoded) this.#invalidChanges.add(d.hash);
 	}
 
-	#check(entry: OpenedEntry, doc: A.Doc<ChannelDoc>): Verdict {
+	#check(entry: OpenedEntry, doc: A.Doc<T>): Verdict {
 		const space = this.space();
 		if (!space) return notYet('space not readable yet');
 		const state = space.stateAt(entry.context);
 		if (state === 'missing') return notYet('space context not received yet');
 		if (state === 'invalid') return invalid('written in an invalid space context');
-		const check = checkEntry(channelRules, this.#paths, state, doc, entry.header, entry.decoded, this.channel);
+		const check = checkEntry(this.rules, this.#paths, state, doc, entry.header, entry.decoded, this.channel);
 		if (!check.verdict.valid) return check.verdict;
 		const signer = check.signer!;
 		for (const reduction of space.reductions) {
 			if (!reduction.users.has(signer) || space.precedes(reduction.entry.id, entry.context)) continue;
 			const merged = space.stateAt([...entry.context, ...reduction.entry.decoded.map((d) => d.hash)]);
 			if (merged !== 'missing' && merged !== 'invalid') {
-				const again = checkEntry(channelRules, this.#paths, merged, doc, entry.header, entry.decoded, this.channel);
+				const again = checkEntry(this.rules, this.#paths, merged, doc, entry.header, entry.decoded, this.channel);
 				if (again.verdict.valid) continue;
 			}
-			const cutoff = reduction.removed.get(signer)?.[this.channel];
+			const cutoff = this.channel ? reduction.removed.get(signer)?.[this.channel] : undefined;
 			if (!cutoff) return invalid('written after its author lost that right');
 			const inside = this.#ancestorsOf(cutoff);
 			if (!inside) return notYet('removal cut-off not received yet');
@@ -141,7 +151,7 @@ export class ChannelValidator {
 		while (stack.length) {
 			const h = stack.pop()!;
 			if (seen.has(h)) continue;
-			const deps = this.#depsOf.get(h) ?? (ROOT_CHANGES.some((c) => c.hash === h) ? [] : undefined);
+			const deps = this.#depsOf.get(h) ?? (this.#rootChanges.some((c) => c.hash === h) ? [] : undefined);
 			if (!deps) return undefined;
 			seen.add(h);
 			stack.push(...deps);

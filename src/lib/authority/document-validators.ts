@@ -7,7 +7,9 @@ import type { ReplicaValidator, ValidationResult } from '../sync/replica.js';
 import { ChannelValidator } from './channel-validator.js';
 import type { Genesis } from './genesis.js';
 import type { OpenedEntry } from './opened-entry.js';
-import type { ChannelDoc, SpaceDoc } from './schema.js';
+import { CHANNEL_DOC_ROOT, type ChannelDoc, type SpaceDoc } from './schema.js';
+import { channelRules } from './channel-rules.js';
+import type { RuleSet } from './rules.js';
 import { SpaceValidator, type SpaceEvaluation } from './space-validator.js';
 import { notYet, type Verdict } from './verdict.js';
 
@@ -49,19 +51,20 @@ export class SpaceDocumentValidator implements ReplicaValidator<SpaceDoc> {
 	}
 }
 
-export class ChannelDocumentValidator implements ReplicaValidator<ChannelDoc> {
-	readonly #validator: ChannelValidator;
+/** Channels and app-declared document types: a rule table, checked at each entry's space context. */
+export class RuleDocumentValidator<T> implements ReplicaValidator<T> {
+	readonly #validator: ChannelValidator<T>;
 
-	constructor(channel: ChannelId, space: () => SpaceEvaluation | undefined) {
-		this.#validator = new ChannelValidator(channel, space);
+	constructor(channel: ChannelId | undefined, rules: RuleSet<T>, root: Uint8Array, space: () => SpaceEvaluation | undefined) {
+		this.#validator = new ChannelValidator<T>(channel, rules, root, space);
 	}
 
-	async evaluate(_all: ReadonlyMap<string, OpenedEntry>, fresh: OpenedEntry[], doc: A.Doc<ChannelDoc>) {
+	async evaluate(_all: ReadonlyMap<string, OpenedEntry>, fresh: OpenedEntry[], doc: A.Doc<T>) {
 		const decision = this.#validator.evaluate(fresh, doc);
 		return { doc: decision.doc, invalid: decision.invalid, waiting: decision.waiting, recomputed: false };
 	}
 
-	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, before: A.Doc<ChannelDoc>): Verdict {
+	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, before: A.Doc<T>): Verdict {
 		return this.#validator.checkLocal(entry, before);
 	}
 
@@ -69,3 +72,6 @@ export class ChannelDocumentValidator implements ReplicaValidator<ChannelDoc> {
 		this.#validator.recordLocal(entry);
 	}
 }
+
+export const channelValidator = (channel: ChannelId, space: () => SpaceEvaluation | undefined) =>
+	new RuleDocumentValidator<ChannelDoc>(channel, channelRules, CHANNEL_DOC_ROOT, space);

@@ -6,7 +6,7 @@ import { CharterError } from '../errors.js';
 import { channelIdBytes, type ChannelId, type UserId } from '../identity/ids.js';
 import { asString, atom, CHANNEL_DOC_ROOT, MESSAGES_PER_BUCKET, type ChannelDoc, type ChannelRecord, type Durability } from '../authority/schema.js';
 import { Permission } from '../authority/permissions.js';
-import { ChannelDocumentValidator } from '../authority/document-validators.js';
+import { channelValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { hex } from '../util/bytes.js';
 import type { ClientContext } from './context.js';
@@ -57,7 +57,7 @@ export class Channel {
 			root: CHANNEL_DOC_ROOT,
 			keys,
 			signer: context.signer,
-			validator: new ChannelDocumentValidator(id, () => space.evaluation),
+			validator: channelValidator(id, () => space.evaluation),
 			currentEpoch: () => space.currentEpoch(document),
 			context: () => A.getHeads(space.document)
 		});
@@ -192,7 +192,7 @@ export class Channel {
 
 	/** @internal Re-validates every entry (after a removal that may invalidate accepted ones). */
 	rebuild(): Promise<void> {
-		return this.replica.rebuild({ validator: new ChannelDocumentValidator(this.id, () => this.space.evaluation) });
+		return this.replica.rebuild({ validator: channelValidator(this.id, () => this.space.evaluation) });
 	}
 
 	/** Resolves once every entry received so far has been processed. */

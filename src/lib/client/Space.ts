@@ -32,6 +32,7 @@ import { DocumentReplica } from '../sync/replica.js';
 import { appendEntries } from '../sync/envelope.js';
 import { base58, bytesEqual, hex, randomBytes } from '../util/bytes.js';
 import { Channel } from './Channel.js';
+import { SharedDocument, type SharedDocumentType } from './SharedDocument.js';
 import type { ClientContext } from './context.js';
 
 export interface Member {
@@ -72,6 +73,7 @@ export class Space {
 	#replica!: DocumentReplica<SpaceDoc>;
 	#keys!: KeyRing;
 	#channels = new Map<ChannelId, Channel>();
+	#documents = new Map<string, Promise<SharedDocument<unknown>>>();
 	#opening = new Map<ChannelId, Promise<void>>();
 	#waitingLockboxes = new Map<string, ParsedLockbox>();
 	#lockboxDrops = 0;
@@ -178,6 +180,7 @@ export class Space {
 		const rebuild = reductions.size !== this.#knownReductions.size || [...reductions].some((r) => !this.#knownReductions.has(r));
 		this.#knownReductions = reductions;
 		for (const channel of this.#channels.values()) void (rebuild ? channel.rebuild() : channel.reevaluate());
+		for (const opening of this.#documents.values()) void opening.then((d) => (rebuild ? d.rebuild() : d.reevaluate()));
 		this.#completePendingRotations();
 		this.#emit();
 	}
@@ -484,6 +487,22 @@ export class Space {
 		return this.#channels.get(id);
 	}
 
+	/**
+	 * Opens (or creates) an app-declared document of this space, governed by the app's rule table.
+	 * The same name must always come with the same rules and init on every peer.
+	 */
+	openDocument<T>(type: SharedDocumentType<T>): Promise<SharedDocument<T>> {
+		if (this.#closed) return Promise.reject(new CharterError('closed', 'this space is closed'));
+		if (!type?.name || typeof type.init !== 'function' || !type.rules)
+			return Promise.reject(new CharterError('invalid-argument', 'a document type needs a name, rules and init'));
+		let opening = this.#documents.get(type.name);
+		if (!opening) {
+			opening = SharedDocument.open(this, type, this.context, this.#keys) as Promise<SharedDocument<unknown>>;
+			this.#documents.set(type.name, opening);
+		}
+		return opening as Promise<SharedDocument<T>>;
+	}
+
 	// ---- actions ----------------------------------------------------------------------------------
 
 	async rename(name: string): Promise<void> {
@@ -781,6 +800,7 @@ export class Space {
 			await Promise.all([...this.#opening.values()]);
 			await this.#rotating;
 			await Promise.all([...this.#channels.values()].map((c) => c.settled()));
+			await Promise.all([...this.#documents.values()].map(async (d) => (await d).settled()));
 		}
 	}
 
@@ -815,6 +835,7 @@ export class Space {
 		await this.#rotating;
 		await Promise.all([...this.#opening.values()]).catch(() => undefined);
 		await Promise.all([...this.#channels.values()].map((c) => c.close()));
+		await Promise.all([...this.#documents.values()].map(async (d) => (await d).close()));
 		await this.#replica.close();
 		await this.#saveMeta();
 		this.#listeners.clear();

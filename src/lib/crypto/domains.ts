@@ -26,6 +26,8 @@ export const DOMAIN = {
 	actor: tag('actor'),
 	/** Hash input for epoch ids: tag ‖ epoch key. */
 	epochId: tag('epoch-id'),
+	/** Hash input for app document ids: tag ‖ space id ‖ name. */
+	appDocument: tag('app-document'),
 	/** Hash input for entry ids: tag ‖ entry bytes. */
 	entryId: tag('entry-id')
 } as const;
@@ -34,5 +36,6 @@ export const DOMAIN = {
 export const KDF = {
 	identitySigning: 'charter/v1/kdf/identity-signing',
 	userEncryption: (generation: number) => `charter/v1/kdf/user-encryption/${generation}`,
-	lockbox: 'charter/v1/kdf/lockbox'
+	lockbox: 'charter/v1/kdf/lockbox',
+	appDocument: 'charter/v1/kdf/app-document'
 } as const;

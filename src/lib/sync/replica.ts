@@ -24,7 +24,10 @@ import {
 	type EntryHeader,
 	type ParsedEntry
 } from '../encryption/entry.js';
-import type { KeyRing } from '../encryption/keyring.js';
+/** Where a replica finds epoch keys (a KeyRing, or keys derived from one). */
+export interface EpochKeySource {
+	get(document: Uint8Array, epoch: Uint8Array): Uint8Array | undefined;
+}
 import type { OpenedEntry } from '../authority/opened-entry.js';
 import type { Verdict } from '../authority/verdict.js';
 import { base58, bytesEqual, hex } from '../util/bytes.js';
@@ -60,7 +63,7 @@ export interface ReplicaOptions<T> {
 	local?: StorageAdapterInterface;
 	/** Saved deterministic root of this document type. */
 	root: Uint8Array;
-	keys: KeyRing;
+	keys: EpochKeySource;
 	signer: ReplicaSigner;
 	validator: ReplicaValidator<T>;
 	/** The epoch local changes are sealed under. */
