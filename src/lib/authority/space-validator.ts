@@ -65,6 +65,8 @@ export interface SpaceEvaluation {
 }
 
 const ROOT = A.load<SpaceDoc>(SPACE_DOC_ROOT);
+/** Space entries may carry their signer's own (identity-signed) card: new devices, newcomers. */
+const SELF = { selfCertifiedDevices: true };
 const ROOT_CHANGES = A.getAllChanges(ROOT).map((c) => A.decodeChange(c));
 const ROOT_HASHES = new Set(ROOT_CHANGES.map((c) => c.hash));
 const MEMBERS_OBJECT = A.getObjectId(ROOT, 'members');
@@ -109,7 +111,7 @@ export class SpaceValidator {
 
 	/** Checks a local change against the state of `before` (registering its objects if allowed). */
 	checkLocal(header: OpenedEntry['header'], decoded: A.DecodedChange[], before: A.Doc<SpaceDoc>) {
-		const { verdict } = checkEntry(spaceRules, this.#paths, SpaceState.derive(this.genesis, before), before, header, decoded);
+		const { verdict } = checkEntry(spaceRules, this.#paths, SpaceState.derive(this.genesis, before), before, header, decoded, undefined, SELF);
 		if (verdict.valid) for (const d of decoded) this.#paths.register(d);
 		return verdict;
 	}
@@ -162,7 +164,7 @@ export class SpaceValidator {
 		let state = SpaceState.derive(this.genesis, doc);
 		const reductions = [...this.#last!.reductions];
 		for (const entry of fresh) {
-			const check = checkEntry(spaceRules, this.#paths, state, doc, entry.header, entry.decoded);
+			const check = checkEntry(spaceRules, this.#paths, state, doc, entry.header, entry.decoded, undefined, SELF);
 			// An invalid entry takes its dependants with it; let the full pass decide.
 			if (!check.verdict.valid || !this.#claimChanges(entry)) return undefined;
 			const beforeDoc = doc;
@@ -277,7 +279,7 @@ export class SpaceValidator {
 			const heads = externalDeps(entry);
 			const before = A.view(doc, heads);
 			const state = SpaceState.derive(this.genesis, before);
-			const check = checkEntry(spaceRules, this.#paths, state, before, entry.header, entry.decoded);
+			const check = checkEntry(spaceRules, this.#paths, state, before, entry.header, entry.decoded, undefined, SELF);
 			if (!check.verdict.valid) {
 				invalid.set(entry.id, check.verdict.reason);
 				continue;
@@ -324,7 +326,7 @@ export class SpaceValidator {
 				const heads = [...externalDeps(entry), ...reduction.entry.decoded.map((d) => d.hash)];
 				const before = A.view(doc, heads);
 				const state = SpaceState.derive(this.genesis, before);
-				const check = checkEntry(spaceRules, this.#paths, state, before, entry.header, entry.decoded);
+				const check = checkEntry(spaceRules, this.#paths, state, before, entry.header, entry.decoded, undefined, SELF);
 				if (!check.verdict.valid) forced.set(entry.id, `concurrent removal: ${check.verdict.reason}`);
 			}
 		}

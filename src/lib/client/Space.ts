@@ -17,7 +17,7 @@ import {
 	type SpaceId,
 	type UserId
 } from '../identity/ids.js';
-import { verifyUserCard } from '../identity/certificates.js';
+import { decodeUserCard, verifyUserCard } from '../identity/certificates.js';
 import { createGenesis, GENESIS_MAGIC, verifyGenesis, type Genesis } from '../authority/genesis.js';
 import { asString, atom, SPACE_DOC_ROOT, EVERYONE, type Durability, type Overwrite, type SpaceDoc } from '../authority/schema.js';
 import { Permission, has, isPermissionBits, type PermissionName, permissionNames } from '../authority/permissions.js';
@@ -182,7 +182,37 @@ export class Space {
 		for (const channel of this.#channels.values()) void (rebuild ? channel.rebuild() : channel.reevaluate());
 		for (const opening of this.#documents.values()) void opening.then((d) => (rebuild ? d.rebuild() : d.reevaluate()));
 		this.#completePendingRotations();
+		this.#registerThisDevice();
 		this.#emit();
+	}
+
+	#registering: Promise<void> | undefined;
+
+	/**
+	 * A member's new device (restored from the phrase, or linked) puts itself on the member's card
+	 * in this space, signing with the identity key — after that its entries are accepted everywhere.
+	 */
+	#registerThisDevice() {
+		const state = this.state;
+		const { identity } = this.context;
+		if (this.#registering || this.#closed || !state?.isMember(identity.userId)) return;
+		if (state.userOfDevice(identity.deviceKey)) return;
+		this.#registering = (async () => {
+			try {
+				const record = this.#replica.doc.members?.[identity.userId];
+				const existing = record?.card instanceof Uint8Array ? decodeUserCard(record.card).devices : [];
+				const card = await identity.cardWith(existing);
+				await verifyCards([card.bytes]);
+				await this.#replica.change((d) => {
+					const member = d.members[identity.userId];
+					if (member) member.card = card.bytes;
+				});
+			} catch {
+				/* retried on the next change of the space */
+			} finally {
+				this.#registering = undefined;
+			}
+		})();
 	}
 
 	#openChannel(id: ChannelId): Promise<void> {
@@ -799,6 +829,7 @@ export class Space {
 			await this.#updating;
 			await Promise.all([...this.#opening.values()]);
 			await this.#rotating;
+			await this.#registering;
 			await Promise.all([...this.#channels.values()].map((c) => c.settled()));
 			await Promise.all([...this.#documents.values()].map(async (d) => (await d).settled()));
 		}

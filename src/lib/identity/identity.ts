@@ -129,12 +129,18 @@ export class Identity {
 
 	/** The public card another member needs to add this user to a space. */
 	async card(): Promise<UserCard> {
+		return this.cardWith([]);
+	}
+
+	/** A card listing `others` (this user's other devices, e.g. from a space's record) and this one. */
+	async cardWith(others: readonly DeviceCertificate[]): Promise<UserCard> {
+		const devices = [...others.filter((d) => d.device !== this.deviceId && d.user === this.userId), this.certificate];
 		return issueUserCard(
 			this.userKey,
 			(m) => this.signAsIdentity(m),
 			this.encryptionKey.publicKey,
 			this.encryptionKey.generation,
-			[this.certificate]
+			devices
 		);
 	}
 }
