@@ -145,7 +145,7 @@ export class Channel {
 	async edit(id: string, text: string): Promise<void> {
 		checkText(text);
 		const { bucket, message } = this.#find(id);
-		if (message.author !== this.context.identity.userId) throw new CharterError('not-authorized', 'only the author edits a message');
+		if (asString(message.author) !== this.context.identity.userId) throw new CharterError('not-authorized', 'only the author edits a message');
 		this.space.assertCanWrite(Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL, 'SEND_MESSAGES', this.id);
 		this.#requireKey();
 		await this.replica.change((d) => {
@@ -158,7 +158,7 @@ export class Channel {
 	/** Deletes a message: one's own, or anyone's with MANAGE_MESSAGES. The text is cleared. */
 	async delete(id: string): Promise<void> {
 		const { bucket, message } = this.#find(id);
-		const own = message.author === this.context.identity.userId;
+		const own = asString(message.author) === this.context.identity.userId;
 		this.space.assertCanWrite(Permission.VIEW_CHANNEL | (own ? 0 : Permission.MANAGE_MESSAGES), own ? 'VIEW_CHANNEL' : 'MANAGE_MESSAGES', this.id);
 		this.#requireKey();
 		await this.replica.change((d) => {
