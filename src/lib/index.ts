@@ -22,4 +22,5 @@ export {
 	type EntryHeader
 } from './encryption/entry.js';
 export { envelopeDocumentId, bytesWrittenBy } from './sync/envelope.js';
+export type { PeerSyncStatus, PeerDocumentLag } from './sync/peer-status.js';
 export { createCryptoProvider, cryptoProvider, type CryptoProvider } from './crypto/primitives.js';

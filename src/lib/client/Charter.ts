@@ -20,6 +20,7 @@ import { SESSION_BYTES } from '../encryption/entry.js';
 import { browserStores, memoryStores, nodeStores, type PlatformStores } from '../platform.js';
 import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
+import { PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
 import type { ClientContext } from './context.js';
 
 void A; // Automerge's full build must load (and initialise its wasm) before automerge-repo's slim one.
@@ -39,6 +40,8 @@ export interface CharterOptions {
 	stores?: Partial<PlatformStores>;
 	/** Name recorded in this device's certificate. */
 	deviceName?: string;
+	/** A storing peer out of step this long is reported as suspect by `syncStatus()` (default 15 s). */
+	suspectAfterMs?: number;
 }
 
 export interface IdentityInfo {
@@ -55,12 +58,16 @@ export class Charter {
 	#listeners = new Set<(client: Charter) => void>();
 	#closed = false;
 	readonly #session = randomBytes(SESSION_BYTES);
+	readonly #peers: PeerWatch;
 
 	private constructor(
 		readonly wire: Repo,
 		private readonly stores: PlatformStores,
-		private readonly deviceName: string
-	) {}
+		private readonly deviceName: string,
+		suspectAfterMs?: number
+	) {
+		this.#peers = new PeerWatch(wire, suspectAfterMs);
+	}
 
 	static async open(options: CharterOptions = {}): Promise<Charter> {
 		for (const url of options.syncServers ?? [])
@@ -84,7 +91,7 @@ export class Charter {
 			peerId: `charter-${hex.encode(randomBytes(8))}` as PeerId,
 			enableRemoteHeadsGossiping: true
 		});
-		const client = new Charter(wire, stores, options.deviceName ?? defaultDeviceName());
+		const client = new Charter(wire, stores, options.deviceName ?? defaultDeviceName(), options.suspectAfterMs);
 		client.#identity = await Identity.load(stores.secrets);
 		if (client.#identity) await client.#openKnownSpaces();
 		return client;
@@ -155,10 +162,19 @@ export class Charter {
 		return this.wire.peers;
 	}
 
+	/**
+	 * Per connected peer: how many documents it holds exactly as we do, which lag (and how long), and
+	 * whether it looks suspect — behind, or withholding what it claims to hold.
+	 */
+	syncStatus(): PeerSyncStatus[] {
+		return this.#peers.status();
+	}
+
 	/** Persists everything and disconnects. */
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		this.#peers.stop();
 		await Promise.all(this.spaces.map((s) => s.close()));
 		await this.wire.flush().catch(() => undefined);
 		await this.wire.shutdown().catch(() => undefined);

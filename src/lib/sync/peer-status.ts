@@ -1,0 +1,92 @@
+/**
+ * Which peers hold what. A sync server tells us, through the sync protocol, the heads it has of
+ * each document (`handle.getSyncInfo(storageId)`). Comparing them with ours shows a peer that is
+ * behind — or one that withholds: it claims changes it never delivers, or never confirms what we
+ * send it. A peer out of step for longer than a threshold is reported as suspect, so the app can
+ * say so instead of silently trusting one relay.
+ */
+import * as A from '@automerge/automerge';
+import { decodeHeads, type DocumentId, type PeerId, type Repo, type StorageId } from '@automerge/automerge-repo';
+
+export interface PeerDocumentLag {
+	documentId: DocumentId;
+	/** Changes we hold that the peer has not confirmed (-1: the peer's heads are unknown to us). */
+	missingAtPeer: number;
+	/** Heads the peer claims that we have never received. */
+	claimedButUndelivered: number;
+	/** How long this document has been out of step with the peer. */
+	forMs: number;
+}
+
+export interface PeerSyncStatus {
+	peer: PeerId;
+	storageId?: StorageId;
+	/** Documents the peer holds exactly as we do. */
+	inSync: number;
+	lagging: PeerDocumentLag[];
+	/** Out of step on some document for longer than the threshold: behind, or withholding. */
+	suspect: boolean;
+}
+
+export class PeerWatch {
+	#since = new Map<string, number>();
+	#timer: ReturnType<typeof setInterval> | undefined;
+
+	constructor(
+		private readonly repo: Repo,
+		readonly thresholdMs = 15_000,
+		pollMs = 2_000
+	) {
+		this.#timer = setInterval(() => this.status(), pollMs);
+		(this.#timer as { unref?: () => void }).unref?.();
+	}
+
+	status(): PeerSyncStatus[] {
+		const now = Date.now();
+		const out: PeerSyncStatus[] = [];
+		const seen = new Set<string>();
+		for (const peer of this.repo.peers) {
+			const storageId = this.repo.getStorageIdOfPeer(peer);
+			const status: PeerSyncStatus = { peer, ...(storageId ? { storageId } : {}), inSync: 0, lagging: [], suspect: false };
+			if (!storageId) {
+				out.push(status); // an ephemeral peer (another client) promises no storage
+				continue;
+			}
+			for (const handle of Object.values(this.repo.handles)) {
+				if (!handle.isReady()) continue;
+				const doc = handle.doc();
+				const ours = A.getHeads(doc);
+				const info = handle.getSyncInfo(storageId);
+				const theirs = info ? decodeHeads(info.lastHeads) : undefined;
+				const key = `${peer}|${handle.documentId}`;
+				if (theirs && sameHeads(ours, theirs)) {
+					status.inSync++;
+					this.#since.delete(key);
+					continue;
+				}
+				seen.add(key);
+				const since = this.#since.get(key) ?? now;
+				this.#since.set(key, since);
+				const unknown = theirs ? theirs.filter((h) => !A.hasHeads(doc, [h])).length : 0;
+				let missing = -1;
+				if (theirs && unknown === 0) missing = A.getChangesSince(doc, theirs).length;
+				const lag = { documentId: handle.documentId, missingAtPeer: missing, claimedButUndelivered: unknown, forMs: now - since };
+				status.lagging.push(lag);
+				if (lag.forMs >= this.thresholdMs) status.suspect = true;
+			}
+			out.push(status);
+		}
+		for (const key of this.#since.keys()) if (!seen.has(key)) this.#since.delete(key);
+		return out;
+	}
+
+	stop(): void {
+		if (this.#timer) clearInterval(this.#timer);
+	}
+}
+
+function sameHeads(a: readonly string[], b: readonly string[]): boolean {
+	if (a.length !== b.length) return false;
+	const set = new Set(a);
+	return b.every((h) => set.has(h));
+}
