@@ -1,0 +1,62 @@
+/**
+ * Bytes held per document and in total, for quotas. Seeded from the data directory at start
+ * (NodeFSStorageAdapter keeps one directory per document: <id[0..2]>/<id[2..]>/…) and grown by the
+ * change bytes accepted since.
+ */
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Limits } from './config.js';
+import type { RejectionReason } from './metrics.js';
+
+export class StorageLedger {
+	#bytes = new Map<string, number>();
+	#total = 0;
+
+	constructor(
+		private readonly dataDir: string,
+		private readonly limits: Limits
+	) {
+		if (!existsSync(dataDir)) return;
+		for (const prefix of readdirSync(dataDir)) {
+			const dir = join(dataDir, prefix);
+			if (prefix.length !== 2 || !statSync(dir).isDirectory()) continue;
+			for (const rest of readdirSync(dir)) {
+				const size = sizeOf(join(dir, rest));
+				this.#bytes.set(prefix + rest, size);
+				this.#total += size;
+			}
+		}
+	}
+
+	get documents(): number {
+		return this.#bytes.size;
+	}
+
+	get totalBytes(): number {
+		return this.#total;
+	}
+
+	has(documentId: string): boolean {
+		return this.#bytes.has(documentId);
+	}
+
+	wouldExceed(documentId: string, incoming: number): RejectionReason | undefined {
+		const current = this.#bytes.get(documentId) ?? 0;
+		if (this.limits.maxDocumentBytes && current + incoming > this.limits.maxDocumentBytes) return 'document-quota';
+		if (this.limits.maxTotalBytes && this.#total + incoming > this.limits.maxTotalBytes) return 'total-quota';
+		return undefined;
+	}
+
+	add(documentId: string, bytes: number): void {
+		this.#bytes.set(documentId, (this.#bytes.get(documentId) ?? 0) + bytes);
+		this.#total += bytes;
+	}
+}
+
+function sizeOf(path: string): number {
+	const info = statSync(path);
+	if (!info.isDirectory()) return info.size;
+	let total = 0;
+	for (const entry of readdirSync(path)) total += sizeOf(join(path, entry));
+	return total;
+}
