@@ -59,6 +59,15 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		super(server);
 	}
 
+	#attached!: () => void;
+	/** Resolves once the repo has attached this adapter: listen only then, or early sockets go unheard. */
+	readonly attached = new Promise<void>((resolve) => (this.#attached = resolve));
+
+	override connect(...args: Parameters<NodeWSServerAdapter['connect']>): void {
+		super.connect(...args);
+		this.#attached();
+	}
+
 	override send(message: Parameters<NodeWSServerAdapter['send']>[0]): void {
 		const documentId = (message as WireMessage).documentId;
 		const data = (message as WireMessage).data;
@@ -105,6 +114,7 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 	}
 
 	async #guard(bytes: Uint8Array, socket: WebSocket, state: ConnectionState): Promise<void> {
+		if (state.closed) return;
 		const size = bytes.byteLength;
 		this.metrics.messagesIn.inc();
 		this.metrics.bytesIn.inc(size);
@@ -122,6 +132,7 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		let message: WireMessage;
 		try {
 			message = cbor.decode(bytes) as WireMessage;
+			this.log.trace({ type: message.type, documentId: message.documentId, size }, 'message');
 		} catch {
 			return this.#reject(socket, state, 'malformed', CLOSE.malformed);
 		}

@@ -103,6 +103,7 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 		// Like the stock sync server, announce nothing to clients; replicate everything with peer servers.
 		sharePolicy: async (peerId) => peerServers.has(peerId) || peerId.startsWith(SERVER_PREFIX)
 	});
+	await serverAdapter.attached;
 	await new Promise<void>((resolve, reject) => {
 		http.once('error', reject);
 		http.listen(options.port ?? 3030, options.host ?? '127.0.0.1', () => resolve());
