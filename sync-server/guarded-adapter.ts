@@ -163,9 +163,9 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 				if (quota) return this.#reject(socket, state, quota, CLOSE.quotaExceeded, { documentId });
 				this.ledger.add(documentId, incoming);
 				this.metrics.changesStored.inc(changes.length);
-			} else if (!this.ledger.has(documentId) && this.admission) {
-				return; // nothing to store for a document we do not hold and may not create
 			}
+			// change-free sync messages (heads, haves) pass: they store nothing and let the client
+			// learn that we lack the document, so it sends the changes that admission can judge
 			this.#lastReceived.set(documentId, performance.now());
 		}
 		super.receiveMessage(bytes, socket as never);

@@ -121,7 +121,8 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 		async close() {
 			ready = false;
 			for (const client of wss.clients) client.close(1001, 'server shutting down');
-			await repo.flush().catch((err) => log.error({ err }, 'flush failed'));
+			const held = Object.values(repo.handles).filter((h) => h.isReady()).map((h) => h.documentId);
+			await repo.flush(held).catch((err) => log.error({ err }, 'flush failed'));
 			await repo.shutdown().catch(() => undefined);
 			await new Promise<void>((resolve) => wss.close(() => resolve()));
 			await new Promise<void>((resolve) => http.close(() => resolve()));

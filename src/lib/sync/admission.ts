@@ -9,6 +9,7 @@
  * relay can refuse foreign spaces. (Anyone can still sign junk *for* an allowed space id: quotas
  * and creation caps bound that — see docs/self-hosting.md.)
  */
+import * as A from '@automerge/automerge';
 import { parseEntry, verifyEntrySignature } from '../encryption/entry.js';
 import { GENESIS_MAGIC, verifyGenesis } from '../authority/genesis.js';
 import { spaceId, spaceIdBytes, userId, type SpaceId, type UserId } from '../identity/ids.js';
@@ -35,12 +36,7 @@ export interface AdmissionDecision {
 export async function admitEnvelope(documentId: string, changes: Uint8Array[], policy: AdmissionPolicy): Promise<AdmissionDecision> {
 	const spaces = new Set([...(policy.spaces ?? [])].map(String));
 	const owners = new Set([...(policy.owners ?? [])].map(String));
-	let decoded: Uint8Array[];
-	try {
-		decoded = bytesWrittenBy(changes);
-	} catch {
-		return { admitted: false, reason: 'not automerge changes' };
-	}
+	const decoded = bytesWrittenBy(expandChanges(changes));
 	const genesisSpaces = new Map<string, UserId>();
 	for (const bytes of decoded) {
 		if (!bytesEqual(bytes.subarray(0, 3), GENESIS_MAGIC)) continue;
@@ -71,4 +67,27 @@ export async function admitEnvelope(documentId: string, changes: Uint8Array[], p
 			return { admitted: true, space: id, reason: 'allowed genesis' };
 	}
 	return { admitted: false, reason: 'no entry of an allowed space binds to this document' };
+}
+
+/**
+ * Items of a sync message are single changes, or — on a first sync, when the peer has nothing — a
+ * whole compressed document. Either way, return the changes.
+ */
+function expandChanges(items: Uint8Array[]): Uint8Array[] {
+	const out: Uint8Array[] = [];
+	for (const item of items) {
+		try {
+			A.decodeChange(item);
+			out.push(item);
+			continue;
+		} catch {
+			/* not a single change */
+		}
+		try {
+			out.push(...A.getAllChanges(A.load(item)));
+		} catch {
+			/* neither: ignored */
+		}
+	}
+	return out;
 }
