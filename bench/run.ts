@@ -4,6 +4,12 @@
  * and prints the ratio. Parameters live in the scenario files.
  */
 import { rotationCost, validationCost, AUTHORITY_PARAMS } from './authority.js';
+import { serverLoad, soak, SERVER_PARAMS } from './server.js';
+
+const flag = (name: string, fallback: number) => {
+	const i = process.argv.indexOf(`--${name}`);
+	return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
 
 type Row = Record<string, string | number>;
 
@@ -13,6 +19,22 @@ function table(title: string, rows: Row[]) {
 }
 
 const scenarios: Record<string, () => Promise<void>> = {
+	async server() {
+		const soakSeconds = flag('soak', 0);
+		if (soakSeconds) {
+			table(`Soak: clients connecting and disconnecting for ${soakSeconds} s, then a restart`, [await soak(soakSeconds)]);
+			return;
+		}
+		const clients = flag('clients', SERVER_PARAMS.clients);
+		const seconds = flag('seconds', SERVER_PARAMS.seconds);
+		const rows: Row[] = [];
+		for (const kind of ['charter', 'stock'] as const) {
+			const r = await serverLoad(kind, clients, seconds);
+			rows.push({ server: kind === 'charter' ? 'charter sync server' : 'plain automerge-repo', clients: r.clients, held: r.held, 'connect all ms': r.connectMs.toFixed(0), 'reply p50 ms': r.p50.toFixed(1), 'reply p99 ms': r.p99.toFixed(1), 'rss MB': r.rssMb.toFixed(0) });
+		}
+		rows.push({ server: 'ratio charter/plain', clients: '', held: '', 'connect all ms': (Number(rows[0]!['connect all ms']) / Number(rows[1]!['connect all ms'])).toFixed(2), 'reply p50 ms': (Number(rows[0]!['reply p50 ms']) / Number(rows[1]!['reply p50 ms'])).toFixed(2), 'reply p99 ms': (Number(rows[0]!['reply p99 ms']) / Number(rows[1]!['reply p99 ms'])).toFixed(2), 'rss MB': (Number(rows[0]!['rss MB']) / Number(rows[1]!['rss MB'])).toFixed(2) });
+		table(`Sync server: ${clients} concurrent WebSocket clients on loopback, held ${seconds} s`, rows);
+	},
 	async authority() {
 		const rows: Row[] = [];
 		for (const size of AUTHORITY_PARAMS.sizes) {
@@ -26,7 +48,7 @@ const scenarios: Record<string, () => Promise<void>> = {
 	}
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !all[i - 1]?.startsWith('--'));
 for (const name of wanted.length ? wanted : Object.keys(scenarios)) {
 	const scenario = scenarios[name];
 	if (!scenario) {
