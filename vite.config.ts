@@ -1,15 +1,42 @@
 import { sveltekit } from '@sveltejs/kit/vite';
-import { defineConfig } from 'vite';
-import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
 
-// Automerge's "browser" build imports .wasm as an ES module; its base64 build runs anywhere and
-// initialises the wasm that automerge-repo's slim import then shares.
-const automergeBase64 = fileURLToPath(
-	new URL('./node_modules/@automerge/automerge/dist/mjs/entrypoints/fullfat_base64.js', import.meta.url)
-);
+/**
+ * Automerge is WebAssembly. Its "browser" entry imports the .wasm file as an ES module (which needs
+ * vite-plugin-wasm), and its base64 entry inlines 4.9 MB of base64 into a JS chunk and initialises
+ * through a deprecated wasm-bindgen call. Instead, in the browser build, `@automerge/automerge`
+ * becomes this module: the .wasm ships as a separate asset, is compiled while it streams, and
+ * initialises the one `slim` instance that automerge-repo shares, before any importer runs
+ * (top-level await). Only public package exports are used. Node (the SSR build, tests, the sync
+ * server) keeps Automerge's own Node entry.
+ */
+const AUTOMERGE = '\0charter:automerge';
+function automergeWasm(): Plugin {
+	return {
+		name: 'charter:automerge-wasm',
+		enforce: 'pre',
+		applyToEnvironment: (environment) => environment.config.consumer === 'client',
+		resolveId(id) {
+			if (id === '@automerge/automerge') return AUTOMERGE;
+		},
+		load(id) {
+			if (id !== AUTOMERGE) return;
+			return [
+				"import wasmUrl from '@automerge/automerge/automerge.wasm?url';",
+				"import { initializeWasm, isWasmInitialized } from '@automerge/automerge/slim';",
+				'if (!isWasmInitialized()) await initializeWasm(fetch(wasmUrl));',
+				"export * from '@automerge/automerge/slim';"
+			].join('\n');
+		}
+	};
+}
 
 export default defineConfig({
-	plugins: [sveltekit()],
-	resolve: { alias: [{ find: /^@automerge\/automerge$/, replacement: automergeBase64 }] },
-	build: { target: 'es2022', chunkSizeWarningLimit: 4096 }
+	plugins: [automergeWasm(), sveltekit()],
+	optimizeDeps: {
+		// One pre-bundled copy of Automerge for `vite dev`, shared by the module above and automerge-repo.
+		include: ['@automerge/automerge/slim', '@automerge/automerge-repo'],
+		exclude: ['@automerge/automerge']
+	},
+	build: { target: 'es2022', chunkSizeWarningLimit: 1024 }
 });

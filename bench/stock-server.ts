@@ -10,7 +10,7 @@ import { NodeWSServerAdapter } from '@automerge/automerge-repo-network-websocket
 import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
 
 const dataDir = process.argv[process.argv.indexOf('--data') + 1] ?? './.stock-data';
-const http = createServer((req, res) => res.end(req.url === '/healthz' ? '{"ok":true}' : ''));
+const http = createServer((req, res) => res.end(req.url === '/healthz' ? JSON.stringify({ ok: true, rssBytes: process.memoryUsage().rss }) : ''));
 const wss = new WebSocketServer({ server: http });
 new Repo({ network: [new NodeWSServerAdapter(wss as never)], storage: new NodeFSStorageAdapter(dataDir), sharePolicy: async () => false });
 await new Promise((r) => setTimeout(r, 100));

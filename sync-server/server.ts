@@ -61,7 +61,8 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 	let ready = false;
 	const http = createServer((req: IncomingMessage, res: ServerResponse) => {
 		const path = (req.url ?? '/').split('?')[0];
-		if (path === '/healthz') return json(res, 200, { ok: true, peerId: repo.peerId, documents: ledger.documents });
+		if (path === '/healthz')
+			return json(res, 200, { ok: true, peerId: repo.peerId, documents: ledger.documents, connections: wss.clients.size, rssBytes: process.memoryUsage().rss });
 		if (path === '/readyz') return json(res, ready ? 200 : 503, { ready });
 		if (path === '/metrics') {
 			metrics.documents.set(ledger.documents);

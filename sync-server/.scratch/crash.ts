@@ -1,0 +1,15 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { WebSocket } from 'ws';
+import { startSyncServer } from '../server.ts';
+process.on('uncaughtException', (e) => { console.log('UNCAUGHT', e.message); process.exit(1); });
+const s = await startSyncServer({ port: 0, dataDir: await mkdtemp(join(tmpdir(), 'x-')), limits: { maxMessageBytes: 4096 }, logger: pino({ level: 'silent' }) });
+const ws = new WebSocket(s.wsUrl);
+await new Promise((r) => ws.on('open', r));
+ws.send(new Uint8Array(3 * 1024 * 1024));
+ws.on('close', (c) => console.log('closed', c));
+await new Promise((r) => setTimeout(r, 1000));
+console.log('alive');
+await s.close();
