@@ -1,6 +1,6 @@
 /**
  * Configuration from flags and environment (flags win). Every option has a safe default for a
- * single small server; `--help` lists them all.
+ * single small server; `--help` lists them all. Bad input throws ConfigError (the CLI exits 2).
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
@@ -26,7 +26,13 @@ export interface SyncServerConfig {
 	dataDir: string;
 	staticDir?: string;
 	logLevel: string;
+	/** WebSocket URLs of other sync servers this one dials and replicates with. */
 	peers: string[];
+	/**
+	 * Shared secret of a group of peered servers. A connection that presents it is a peer server:
+	 * it gets every document announced and is exempt from per-connection limits.
+	 */
+	peerToken?: string;
 	/** Admission: only envelope documents of these spaces (ids) or owners (user ids). Empty = any. */
 	allow: string[];
 	limits: Limits;
@@ -41,42 +47,54 @@ export const DEFAULT_LIMITS: Limits = {
 	maxTotalBytes: 0
 };
 
+/** Each limit's flag and environment variable. */
+const LIMIT_OPTIONS: Record<keyof Limits, { flag: string; env: string; min: number }> = {
+	maxMessageBytes: { flag: 'max-message-bytes', env: 'CHARTER_MAX_MESSAGE_BYTES', min: 1024 },
+	messagesPerSecond: { flag: 'messages-per-second', env: 'CHARTER_MESSAGES_PER_SECOND', min: 1 },
+	bytesPerSecond: { flag: 'bytes-per-second', env: 'CHARTER_BYTES_PER_SECOND', min: 1024 },
+	documentsPerHour: { flag: 'documents-per-hour', env: 'CHARTER_DOCUMENTS_PER_HOUR', min: 0 },
+	maxDocumentBytes: { flag: 'max-document-bytes', env: 'CHARTER_MAX_DOCUMENT_BYTES', min: 0 },
+	maxTotalBytes: { flag: 'max-total-bytes', env: 'CHARTER_MAX_TOTAL_BYTES', min: 0 }
+};
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 export const HELP = `Charter sync server — stores and relays ciphertext envelope documents; holds no keys.
 
 Usage: npm run sync-server -- [options]
 
   --port <n>                 port (env PORT, default 3030; 0 picks a free port)
-  --host <addr>              address to bind (env HOST, default 127.0.0.1)
+  --host <addr>              address to bind (env HOST, default 127.0.0.1; 0.0.0.0 for all)
   --data <dir>               storage directory (env CHARTER_DATA, default ./.charter-data/sync-server)
-  --static <dir>             also serve this directory (the built web client) on the same port
-  --log-level <level>        fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL, default info)
-  --peer <ws-url>            replicate with another sync server (repeatable; env CHARTER_PEERS, comma-separated)
+  --static <dir>             also serve this directory (the built web client) on the same port,
+                             unknown paths fall back to index.html (env CHARTER_STATIC)
+  --log-level <level>        ${LOG_LEVELS.join('|')} (env LOG_LEVEL, default info)
+  --peer <ws-url>            replicate with another sync server (repeatable; env CHARTER_PEERS,
+                             comma-separated)
+  --peer-token <secret>      shared secret of a group of peered servers (env CHARTER_PEER_TOKEN);
+                             sent when dialing --peer, and lets servers that present it replicate
+                             both ways without client limits
   --spaces-allow <ids>       store only envelope documents of these space ids or owner user ids
                              (comma-separated or repeated; env CHARTER_SPACES_ALLOW). Default: store any.
-  --max-message-bytes <n>    largest client message (default ${DEFAULT_LIMITS.maxMessageBytes})
-  --messages-per-second <n>  per-connection message rate (default ${DEFAULT_LIMITS.messagesPerSecond})
-  --bytes-per-second <n>     per-connection byte rate (default ${DEFAULT_LIMITS.bytesPerSecond})
-  --documents-per-hour <n>   new documents per connection per hour (default ${DEFAULT_LIMITS.documentsPerHour})
-  --max-document-bytes <n>   storage quota per document, 0 = none (default ${DEFAULT_LIMITS.maxDocumentBytes})
-  --max-total-bytes <n>      storage quota for the server, 0 = none (default 0)
+  --max-message-bytes <n>    largest client message (env CHARTER_MAX_MESSAGE_BYTES, default ${DEFAULT_LIMITS.maxMessageBytes})
+  --messages-per-second <n>  per-connection message rate, bursts 2× (env CHARTER_MESSAGES_PER_SECOND, default ${DEFAULT_LIMITS.messagesPerSecond})
+  --bytes-per-second <n>     per-connection byte rate, bursts 4× (env CHARTER_BYTES_PER_SECOND, default ${DEFAULT_LIMITS.bytesPerSecond})
+  --documents-per-hour <n>   new documents per connection per hour (env CHARTER_DOCUMENTS_PER_HOUR, default ${DEFAULT_LIMITS.documentsPerHour})
+  --max-document-bytes <n>   storage quota per document, 0 = none (env CHARTER_MAX_DOCUMENT_BYTES, default ${DEFAULT_LIMITS.maxDocumentBytes})
+  --max-total-bytes <n>      storage quota for the server, 0 = none (env CHARTER_MAX_TOTAL_BYTES, default 0)
   --help                     show this help
 
 Endpoints: WebSocket on any path; GET /healthz, /readyz, /metrics (Prometheus).
+Close codes: 4008 rate limited, 4009 message too big, 4013 storage quota, 4029 too many new
+documents, 4400 malformed message (see docs/self-hosting.md).
 `;
 
 export class ConfigError extends Error {}
 
-const LIMIT_FLAGS: Record<string, keyof Limits> = {
-	'max-message-bytes': 'maxMessageBytes',
-	'messages-per-second': 'messagesPerSecond',
-	'bytes-per-second': 'bytesPerSecond',
-	'documents-per-hour': 'documentsPerHour',
-	'max-document-bytes': 'maxDocumentBytes',
-	'max-total-bytes': 'maxTotalBytes'
-};
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerConfig | 'help' {
-	let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+	let values: Values;
 	try {
 		({ values } = parseArgs({
 			args: argv,
@@ -87,39 +105,61 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerC
 				static: { type: 'string' },
 				'log-level': { type: 'string' },
 				peer: { type: 'string', multiple: true },
+				'peer-token': { type: 'string' },
 				'spaces-allow': { type: 'string', multiple: true },
-				...Object.fromEntries(Object.keys(LIMIT_FLAGS).map((f) => [f, { type: 'string' as const }])),
+				...Object.fromEntries(Object.values(LIMIT_OPTIONS).map((o) => [o.flag, { type: 'string' as const }])),
 				help: { type: 'boolean' }
 			},
-			strict: true
+			strict: true,
+			allowPositionals: false
 		}));
 	} catch (error) {
 		throw new ConfigError((error as Error).message);
 	}
 	if (values.help) return 'help';
-	const number = (name: string, raw: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => {
-		const n = Number(raw);
-		if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${name} must be an integer from ${min} to ${max}, got ${String(raw)}`);
-		return n;
-	};
-	const list = (v: unknown, fallback: string | undefined) =>
-		(Array.isArray(v) ? v.map(String) : fallback ? [fallback] : []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+
 	const limits: Limits = { ...DEFAULT_LIMITS };
-	for (const [flag, key] of Object.entries(LIMIT_FLAGS)) if (values[flag] !== undefined) limits[key] = number(flag, values[flag], key === 'maxMessageBytes' ? 1024 : 0);
+	for (const [key, option] of Object.entries(LIMIT_OPTIONS) as [keyof Limits, (typeof LIMIT_OPTIONS)[keyof Limits]][]) {
+		const raw = values[option.flag] ?? env[option.env];
+		if (raw !== undefined && raw !== '') limits[key] = integer(option.flag, raw, option.min);
+	}
+
 	const peers = list(values.peer, env.CHARTER_PEERS);
-	for (const peer of peers) if (!/^wss?:\/\//.test(peer)) throw new ConfigError(`--peer must be a ws:// or wss:// URL, got ${peer}`);
+	for (const peer of peers) if (!/^wss?:\/\/[^\s]+$/.test(peer)) throw new ConfigError(`--peer must be a ws:// or wss:// URL, got ${peer}`);
+	const peerToken = String(values['peer-token'] ?? env.CHARTER_PEER_TOKEN ?? '') || undefined;
+	if (peerToken !== undefined && peerToken.length < 16) throw new ConfigError('--peer-token must be at least 16 characters (use a random secret)');
+
 	const allow = list(values['spaces-allow'], env.CHARTER_SPACES_ALLOW);
 	for (const id of allow) if (!/^(space|user)_[1-9A-HJ-NP-Za-km-z]+$/.test(id)) throw new ConfigError(`--spaces-allow takes space_… or user_… ids, got ${id}`);
+
 	const level = String(values['log-level'] ?? env.LOG_LEVEL ?? 'info');
-	if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new ConfigError(`unknown --log-level ${level}`);
+	if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${level}`);
+
+	const staticDir = values.static ?? env.CHARTER_STATIC;
 	return {
-		port: number('port', values.port ?? env.PORT ?? 3030, 0, 65535),
+		port: integer('port', values.port ?? env.PORT ?? 3030, 0, 65535),
 		host: String(values.host ?? env.HOST ?? '127.0.0.1'),
 		dataDir: resolve(String(values.data ?? env.CHARTER_DATA ?? '.charter-data/sync-server')),
-		...(values.static ? { staticDir: resolve(String(values.static)) } : {}),
+		...(staticDir ? { staticDir: resolve(String(staticDir)) } : {}),
 		logLevel: level,
 		peers,
+		...(peerToken ? { peerToken } : {}),
 		allow,
 		limits
 	};
+}
+
+function integer(name: string, raw: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+	const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : typeof raw === 'number' ? raw : NaN;
+	if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${name} must be an integer from ${min} to ${max}, got ${String(raw)}`);
+	return n;
+}
+
+/** Repeated flags win over the environment; both may hold comma-separated values. */
+function list(flagValues: unknown, fallback: string | undefined): string[] {
+	const raw = Array.isArray(flagValues) ? flagValues.map(String) : fallback ? [fallback] : [];
+	return raw
+		.flatMap((s) => s.split(','))
+		.map((s) => s.trim())
+		.filter(Boolean);
 }

@@ -1,173 +1,202 @@
 /**
- * The stock automerge-repo WebSocket server adapter, with the limits a public relay needs:
- * message size, per-connection rates, new-document caps, storage quotas and an optional admission
- * policy. A tripped limit closes the connection with a documented code and counts a rejection;
- * nothing already stored is touched. Only message envelopes (type, document id, sizes) and, for
- * admission of a new document, entry headers and signatures are looked at — never entry bodies.
+ * The stock automerge-repo WebSocket server adapter with the limits a public relay needs: message
+ * size, per-connection rates, a cap on new documents, storage quotas and an optional admission
+ * policy. A tripped limit closes the connection with a documented code (close-codes.ts) and counts a
+ * rejection; what was accepted before is untouched and stays stored. Only the wire envelope and the
+ * sizes of the changes inside sync messages are looked at (wire-envelope.ts) — and, for admission
+ * of a new document, whatever the admission hook chooses to check.
  */
-import * as A from '@automerge/automerge';
-import { cbor } from '@automerge/automerge-repo';
-import { NodeWSServerAdapter } from '@automerge/automerge-repo-network-websocket';
-import type { WebSocket } from 'ws';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { cbor, type PeerId } from '@automerge/automerge-repo';
+import { NodeWSServerAdapter } from '@automerge/automerge-repo-network-websocket';
+import type { Admission } from './admission.js';
+import { CLOSE } from './close-codes.js';
 import type { Limits } from './config.js';
 import type { Metrics, RejectionReason } from './metrics.js';
+import type { PeerGroup } from './peering.js';
+import { CreationWindow, RateLimiter } from './rate-limiter.js';
 import type { StorageLedger } from './storage-ledger.js';
+import { changesIn, decodeEnvelope, totalBytes, writesDocument, type WireEnvelope } from './wire-envelope.js';
 
-/** WebSocket close codes (4000–4999 are application codes). */
-export const CLOSE = {
-	rateLimited: 4008,
-	messageTooBig: 4009,
-	quotaExceeded: 4013,
-	tooManyDocuments: 4029,
-	malformed: 4400
-} as const;
+export { CLOSE } from './close-codes.js';
+export type { Admission } from './admission.js';
 
-export interface Admission {
-	/** Decides whether a document the server does not hold may be created by these changes. */
-	admit(documentId: string, changes: Uint8Array[]): Promise<boolean>;
-}
+/** Keep at most this many "waiting for the server's next message" timestamps (for the latency histogram). */
+const LATENCY_PROBES = 10_000;
 
-interface ConnectionState {
-	messageTokens: number;
-	byteTokens: number;
-	refilledAt: number;
-	created: number[];
+interface Connection {
+	trusted: boolean;
+	rate: RateLimiter;
+	creations: CreationWindow;
+	/** Messages are judged one after another, so an async admission check cannot reorder them. */
 	queue: Promise<void>;
 	closed: boolean;
 }
 
-interface WireMessage {
-	type?: string;
-	documentId?: string;
-	senderId?: string;
-	data?: Uint8Array;
+export interface GuardDependencies {
+	limits: Limits;
+	metrics: Metrics;
+	ledger: StorageLedger;
+	peers: PeerGroup;
+	log: Logger;
+	admission?: Admission;
 }
 
 export class GuardedServerAdapter extends NodeWSServerAdapter {
-	#connections = new WeakMap<object, ConnectionState>();
-	#lastReceived = new Map<string, number>();
-
-	constructor(
-		server: ConstructorParameters<typeof NodeWSServerAdapter>[0],
-		private readonly limits: Limits,
-		private readonly metrics: Metrics,
-		private readonly ledger: StorageLedger,
-		private readonly log: Logger,
-		private readonly admission?: Admission
-	) {
-		super(server);
-	}
-
+	readonly #connections = new WeakMap<object, Connection>();
+	readonly #receivedAt = new Map<string, number>();
+	readonly #wss: WebSocketServer;
+	readonly #deps: GuardDependencies;
+	#quiet = false;
 	#attached!: () => void;
 	/** Resolves once the repo has attached this adapter: listen only then, or early sockets go unheard. */
 	readonly attached = new Promise<void>((resolve) => (this.#attached = resolve));
 
+	constructor(wss: WebSocketServer, deps: GuardDependencies) {
+		super(wss as never);
+		this.#wss = wss;
+		this.#deps = deps;
+	}
+
 	override connect(...args: Parameters<NodeWSServerAdapter['connect']>): void {
+		// registered before the stock adapter's own listener, so every socket is set up first
+		this.#wss.on('connection', (socket, request) => this.#opened(socket, request));
 		super.connect(...args);
 		this.#attached();
 	}
 
+	#opened(socket: WebSocket, request: IncomingMessage): void {
+		const { limits, metrics, peers, log } = this.#deps;
+		peers.recognise(socket, request);
+		const trusted = peers.isTrustedSocket(socket);
+		this.#connections.set(socket, {
+			trusted,
+			rate: new RateLimiter(limits.messagesPerSecond, limits.bytesPerSecond),
+			creations: new CreationWindow(limits.documentsPerHour),
+			queue: Promise.resolve(),
+			closed: false
+		});
+		metrics.connections.inc();
+		metrics.connectionsTotal.inc();
+		log.debug({ remote: request.socket.remoteAddress, trusted }, 'connection opened');
+		// ws reports a frame above its hard maxPayload ceiling as an 'error' (then closes with
+		// 1009); with no listener, that error would crash the whole server
+		socket.on('error', (error: Error & { code?: string }) => {
+			if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') metrics.rejections.inc({ reason: 'message-too-big' });
+			log.warn({ code: error.code, message: error.message }, 'connection error');
+		});
+		socket.on('close', (code) => {
+			metrics.connections.dec();
+			log.debug({ code }, 'connection closed');
+		});
+	}
+
 	override send(message: Parameters<NodeWSServerAdapter['send']>[0]): void {
-		const documentId = (message as WireMessage).documentId;
-		const data = (message as WireMessage).data;
-		if (documentId && (message as WireMessage).type === 'sync') {
-			const received = this.#lastReceived.get(documentId);
-			if (received !== undefined) {
-				this.metrics.relayLatency.observe((performance.now() - received) / 1000);
-				this.#lastReceived.delete(documentId);
+		const socket = this.sockets[message.targetId];
+		const data = (message as WireEnvelope).data;
+		if (!socket || data?.byteLength === 0) return super.send(message); // the stock adapter logs or throws
+		const documentId = (message as WireEnvelope).documentId;
+		if (documentId) {
+			const receivedAt = this.#receivedAt.get(documentId);
+			if (receivedAt !== undefined) {
+				this.#deps.metrics.relayLatency.observe((performance.now() - receivedAt) / 1000);
+				this.#receivedAt.delete(documentId);
 			}
 		}
-		if (data) this.metrics.bytesOut.inc(data.byteLength);
-		super.send(message);
+		// encoded here, once, so the byte counter sees exactly what goes on the wire
+		const encoded = cbor.encode(message);
+		this.#deps.metrics.messagesOut.inc();
+		this.#deps.metrics.bytesOut.inc(encoded.byteLength);
+		socket.send(encoded.buffer.slice(encoded.byteOffset, encoded.byteOffset + encoded.byteLength));
+	}
+
+	/**
+	 * Shutting down: close every connection ("going away") and ignore whatever still arrives, so
+	 * the final flush is really final.
+	 */
+	quiesce(): void {
+		this.#quiet = true;
+		for (const socket of this.#wss.clients) socket.close(CLOSE.shuttingDown, 'server shutting down');
 	}
 
 	override receiveMessage(messageBytes: Uint8Array, socket: WebSocket): void {
-		const state = this.#state(socket);
-		if (state.closed) return;
-		state.queue = state.queue
-			.then(() => this.#guard(messageBytes, socket, state))
-			.catch((error) => this.log.error({ err: error }, 'message guard failed'));
-	}
-
-	#state(socket: WebSocket): ConnectionState {
-		let state = this.#connections.get(socket);
-		if (!state) {
-			state = {
-				messageTokens: this.limits.messagesPerSecond * 2,
-				byteTokens: this.limits.bytesPerSecond * 4,
-				refilledAt: performance.now(),
-				created: [],
-				queue: Promise.resolve(),
-				closed: false
-			};
-			this.#connections.set(socket, state);
+		const connection = this.#connections.get(socket);
+		if (!connection || connection.closed || this.#quiet) return;
+		const { limits, metrics } = this.#deps;
+		const size = messageBytes.byteLength;
+		metrics.messagesIn.inc();
+		metrics.bytesIn.inc(size);
+		// size and rate are judged on arrival, before any queueing, so a flood cannot pile up in memory
+		if (!connection.trusted) {
+			if (size > limits.maxMessageBytes) return this.#reject(socket, connection, 'message-too-big', CLOSE.messageTooBig, { size });
+			if (!connection.rate.take(size)) return this.#reject(socket, connection, 'rate-limited', CLOSE.rateLimited);
 		}
-		return state;
+		connection.queue = connection.queue
+			.then(() => this.#judge(messageBytes, socket, connection))
+			.catch((error: unknown) => this.#deps.log.error({ err: error }, 'message guard failed'));
 	}
 
-	#reject(socket: WebSocket, state: ConnectionState, reason: RejectionReason, code: number, detail: Record<string, unknown> = {}) {
-		this.metrics.rejections.inc({ reason });
-		this.log.warn({ reason, code, ...detail }, 'connection closed: limit tripped');
-		state.closed = true;
-		socket.close(code, reason);
-	}
+	async #judge(bytes: Uint8Array, socket: WebSocket, connection: Connection): Promise<void> {
+		if (connection.closed) return;
+		const { peers, ledger, metrics, limits, admission, log } = this.#deps;
+		const message = decodeEnvelope(bytes);
+		if (!message) return this.#reject(socket, connection, 'malformed', CLOSE.malformed);
+		log.trace({ type: message.type, documentId: message.documentId, size: bytes.byteLength }, 'message');
 
-	async #guard(bytes: Uint8Array, socket: WebSocket, state: ConnectionState): Promise<void> {
-		if (state.closed) return;
-		const size = bytes.byteLength;
-		this.metrics.messagesIn.inc();
-		this.metrics.bytesIn.inc(size);
-		if (size > this.limits.maxMessageBytes) return this.#reject(socket, state, 'message-too-big', CLOSE.messageTooBig, { size });
-
-		const now = performance.now();
-		const elapsed = (now - state.refilledAt) / 1000;
-		state.refilledAt = now;
-		state.messageTokens = Math.min(this.limits.messagesPerSecond * 2, state.messageTokens + elapsed * this.limits.messagesPerSecond);
-		state.byteTokens = Math.min(this.limits.bytesPerSecond * 4, state.byteTokens + elapsed * this.limits.bytesPerSecond);
-		state.messageTokens -= 1;
-		state.byteTokens -= size;
-		if (state.messageTokens < 0 || state.byteTokens < 0) return this.#reject(socket, state, 'rate-limited', CLOSE.rateLimited);
-
-		let message: WireMessage;
-		try {
-			message = cbor.decode(bytes) as WireMessage;
-			this.log.trace({ type: message.type, documentId: message.documentId, size }, 'message');
-		} catch {
-			return this.#reject(socket, state, 'malformed', CLOSE.malformed);
+		if (message.type === 'join' && typeof message.senderId === 'string') {
+			if (connection.trusted) peers.joined(message.senderId as PeerId, 'dialed in with the peer token');
+			else if (peers.isServer(message.senderId))
+				return this.#reject(socket, connection, 'impersonation', CLOSE.impersonation, { peerId: message.senderId });
 		}
-		const { documentId, type, data } = message;
-		if (type === 'sync' && documentId && data instanceof Uint8Array) {
-			let changes: Uint8Array[] = [];
-			try {
-				changes = A.decodeSyncMessage(data).changes;
-			} catch {
-				return this.#reject(socket, state, 'malformed', CLOSE.malformed);
-			}
-			const incoming = changes.reduce((n, c) => n + c.byteLength, 0);
+
+		if (writesDocument(message)) {
+			const { documentId } = message;
+			const changes = changesIn(message.data);
+			if (!changes) return this.#reject(socket, connection, 'malformed', CLOSE.malformed);
 			if (changes.length) {
-				const known = this.ledger.has(documentId);
-				if (!known) {
-					const hourAgo = Date.now() - 3_600_000;
-					state.created = state.created.filter((t) => t > hourAgo);
-					if (state.created.length >= this.limits.documentsPerHour)
-						return this.#reject(socket, state, 'too-many-documents', CLOSE.tooManyDocuments, { documentId });
-					if (this.admission && !(await this.admission.admit(documentId, changes))) {
-						this.metrics.rejections.inc({ reason: 'admission' });
-						this.log.info({ documentId }, 'document refused by the admission policy');
-						return; // dropped: other documents on this connection may be fine
+				if (!ledger.has(documentId)) {
+					if (!connection.trusted && !connection.creations.allows())
+						return this.#reject(socket, connection, 'too-many-documents', CLOSE.tooManyDocuments, { documentId });
+					if (admission && !(await admission.admit(documentId, changes))) {
+						metrics.rejections.inc({ reason: 'admission' });
+						log.info({ documentId }, 'document refused by the admission policy');
+						return; // dropped; other documents on this connection may be fine
 					}
-					state.created.push(Date.now());
+					connection.creations.record();
 				}
-				const quota = this.ledger.wouldExceed(documentId, incoming);
-				if (quota) return this.#reject(socket, state, quota, CLOSE.quotaExceeded, { documentId });
-				this.ledger.add(documentId, incoming);
-				this.metrics.changesStored.inc(changes.length);
+				const incoming = totalBytes(changes);
+				const quota = connection.trusted ? undefined : ledger.wouldExceed(documentId, incoming);
+				if (quota) return this.#reject(socket, connection, quota, CLOSE.quotaExceeded, { documentId });
+				ledger.add(documentId, incoming);
+				metrics.changesStored.inc(changes.length);
 			}
 			// change-free sync messages (heads, haves) pass: they store nothing and let the client
 			// learn that we lack the document, so it sends the changes that admission can judge
-			this.#lastReceived.set(documentId, performance.now());
+			this.#noteReceived(documentId);
 		}
 		super.receiveMessage(bytes, socket as never);
 	}
+
+	#noteReceived(documentId: string): void {
+		if (this.#receivedAt.size >= LATENCY_PROBES) this.#receivedAt.clear();
+		this.#receivedAt.set(documentId, performance.now());
+	}
+
+	#reject(socket: WebSocket, connection: Connection, reason: RejectionReason, code: number, detail: Record<string, unknown> = {}): void {
+		this.#deps.metrics.rejections.inc({ reason });
+		this.#deps.log.warn({ reason, code, ...detail }, 'connection closed: limit tripped');
+		connection.closed = true;
+		socket.close(code, reason);
+	}
+}
+
+/** Trusted peers (dialed servers) bypass the guard; their writes still count towards the ledger. */
+export function accountPeerWrite(message: WireEnvelope, ledger: StorageLedger, metrics: Metrics): void {
+	if (!writesDocument(message)) return;
+	const changes = changesIn(message.data);
+	if (!changes?.length) return;
+	ledger.add(message.documentId, totalBytes(changes));
+	metrics.changesStored.inc(changes.length);
 }

@@ -1,35 +1,48 @@
-/** Prometheus metrics of one sync server (its own registry, so several can live in one process). */
+/**
+ * Prometheus metrics of one sync server (its own registry, so several servers can live in one
+ * process, as they do in tests and benchmarks). Names are listed in docs/self-hosting.md.
+ */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type RejectionReason =
-	| 'message-too-big'
-	| 'rate-limited'
-	| 'too-many-documents'
-	| 'document-quota'
-	| 'total-quota'
-	| 'admission'
-	| 'malformed';
+export const REJECTION_REASONS = [
+	'message-too-big',
+	'rate-limited',
+	'too-many-documents',
+	'document-quota',
+	'total-quota',
+	'admission',
+	'impersonation',
+	'malformed'
+] as const;
+
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 export function createMetrics() {
 	const registry = new Registry();
 	collectDefaultMetrics({ register: registry, prefix: 'charter_sync_process_' });
-	return {
+	const metrics = {
 		registry,
-		connections: new Gauge({ name: 'charter_sync_connections', help: 'Open WebSocket connections', registers: [registry] }),
+		connections: new Gauge({ name: 'charter_sync_connections', help: 'Open WebSocket connections (clients and peer servers dialing in)', registers: [registry] }),
 		connectionsTotal: new Counter({ name: 'charter_sync_connections_total', help: 'WebSocket connections accepted', registers: [registry] }),
-		documents: new Gauge({ name: 'charter_sync_documents', help: 'Documents held (on disk or in memory)', registers: [registry] }),
-		messagesIn: new Counter({ name: 'charter_sync_messages_in_total', help: 'Messages received from peers', registers: [registry] }),
-		bytesIn: new Counter({ name: 'charter_sync_bytes_in_total', help: 'Bytes received from peers', registers: [registry] }),
-		bytesOut: new Counter({ name: 'charter_sync_bytes_out_total', help: 'Bytes sent to peers', registers: [registry] }),
-		changesStored: new Counter({ name: 'charter_sync_changes_received_total', help: 'Automerge changes received in sync messages (entries and their envelopes)', registers: [registry] }),
+		peerServers: new Gauge({ name: 'charter_sync_peer_servers', help: 'Peer sync servers currently connected (dialed or dialing in with the peer token)', registers: [registry] }),
+		documents: new Gauge({ name: 'charter_sync_documents', help: 'Documents held (on disk or received since start)', registers: [registry] }),
+		storedBytes: new Gauge({ name: 'charter_sync_stored_bytes', help: 'Bytes held as counted for quotas (disk at start plus change bytes accepted since)', registers: [registry] }),
+		messagesIn: new Counter({ name: 'charter_sync_messages_in_total', help: 'Messages received from clients', registers: [registry] }),
+		messagesOut: new Counter({ name: 'charter_sync_messages_out_total', help: 'Messages sent to clients', registers: [registry] }),
+		bytesIn: new Counter({ name: 'charter_sync_bytes_in_total', help: 'Bytes received from clients (whole wire messages)', registers: [registry] }),
+		bytesOut: new Counter({ name: 'charter_sync_bytes_out_total', help: 'Bytes sent to clients (whole wire messages)', registers: [registry] }),
+		changesStored: new Counter({ name: 'charter_sync_changes_received_total', help: 'Automerge changes received in sync messages (opaque; counted, never read)', registers: [registry] }),
 		rejections: new Counter({ name: 'charter_sync_rejections_total', help: 'Messages or connections refused, by reason', labelNames: ['reason'], registers: [registry] }),
 		relayLatency: new Histogram({
 			name: 'charter_sync_relay_latency_seconds',
-			help: 'From receiving a sync message for a document to sending the next sync message for it to another peer',
+			help: 'From receiving a sync message for a document to the next sync message the server sends for it (its reply or the relay to another peer)',
 			buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
 			registers: [registry]
 		})
 	};
+	// every reason shows from the start (as 0), so alerts and dashboards need no special cases
+	for (const reason of REJECTION_REASONS) metrics.rejections.inc({ reason }, 0);
+	return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

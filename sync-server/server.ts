@@ -1,139 +1,146 @@
 /**
  * Charter's sync server: a stock automerge-repo peer (WebSocket + nodefs storage) that holds no keys
  * and never reads entry bodies. It stores envelope documents — ciphertext — and relays them, within
- * limits, optionally only for allowed spaces, optionally replicating with other sync servers.
+ * limits, optionally only for admitted documents, optionally replicating with other sync servers.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
-import sirv from 'sirv';
 import { pino, type Logger } from 'pino';
-import { Repo, type PeerId } from '@automerge/automerge-repo';
-import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import { Repo, type DocumentId, type PeerId, type StorageId } from '@automerge/automerge-repo';
 import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
-import { admitEnvelope } from '../src/lib/index.js';
+import { allowListAdmission, type Admission } from './admission.js';
 import { DEFAULT_LIMITS, type Limits, type SyncServerConfig } from './config.js';
+import { accountPeerWrite, GuardedServerAdapter } from './guarded-adapter.js';
+import { createRequestHandler } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { GuardedServerAdapter, type Admission } from './guarded-adapter.js';
+import { PeerGroup } from './peering.js';
+import { preloadDocuments } from './preload.js';
 import { StorageLedger } from './storage-ledger.js';
+import type { WireEnvelope } from './wire-envelope.js';
 
-export interface SyncServerOptions extends Partial<Omit<SyncServerConfig, 'limits'>> {
+export interface SyncServerOptions extends Partial<Omit<SyncServerConfig, 'limits' | 'dataDir'>> {
 	dataDir: string;
 	limits?: Partial<Limits>;
-	/** Custom admission (overrides `allow`). */
+	/** Custom admission of new documents (overrides `allow`). Default: admit everything. */
 	admission?: Admission;
+	/** Log here instead of a new pino logger on stderr. */
 	logger?: Logger;
+	/** How long a dialed peer waits before reconnecting (ms, default 3000). */
+	peerRetryMs?: number;
 }
 
 export interface RunningSyncServer {
+	/** http://host:port — health, metrics, static files. */
 	url: string;
+	/** ws://host:port — the automerge-repo endpoint. */
 	wsUrl: string;
 	port: number;
 	repo: Repo;
+	/** Announced to every peer; clients see `remote-heads` for it once the server holds their heads. */
+	storageId: StorageId;
+	peerId: PeerId;
 	metrics: Metrics;
+	/** Graceful: stop accepting, close connections, flush storage, shut the repo down. */
 	close(): Promise<void>;
 }
 
-const SERVER_PREFIX = 'sync-server-';
+/** A readable prefix: operators see at a glance which peer ids in logs are servers. */
+const PEER_ID_PREFIX = 'sync-server-';
 
 export async function startSyncServer(options: SyncServerOptions): Promise<RunningSyncServer> {
 	const log = options.logger ?? pino({ level: options.logLevel ?? 'info' }, pino.destination(2));
 	const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+	const host = options.host ?? '127.0.0.1';
 	await mkdir(options.dataDir, { recursive: true });
 	const metrics = createMetrics();
 	const ledger = new StorageLedger(options.dataDir, limits);
-	const admission: Admission | undefined =
-		options.admission ??
-		(options.allow?.length
-			? {
-					admit: async (documentId, changes) => {
-						const decision = await admitEnvelope(documentId, changes, {
-							spaces: options.allow!.filter((id) => id.startsWith('space_')),
-							owners: options.allow!.filter((id) => id.startsWith('user_'))
-						});
-						return decision.admitted;
-					}
-				}
-			: undefined);
-
-	const statics = options.staticDir ? sirv(options.staticDir, { single: true, etag: true }) : undefined;
+	const peers = new PeerGroup(options.peerToken, log, metrics);
+	const admission = options.admission ?? (options.allow?.length ? allowListAdmission(options.allow) : undefined);
 	let ready = false;
-	const http = createServer((req: IncomingMessage, res: ServerResponse) => {
-		const path = (req.url ?? '/').split('?')[0];
-		if (path === '/healthz')
-			return json(res, 200, { ok: true, peerId: repo.peerId, documents: ledger.documents, connections: wss.clients.size, rssBytes: process.memoryUsage().rss });
-		if (path === '/readyz') return json(res, ready ? 200 : 503, { ready });
-		if (path === '/metrics') {
-			metrics.documents.set(ledger.documents);
-			void metrics.registry.metrics().then((text) => {
-				res.writeHead(200, { 'content-type': metrics.registry.contentType });
-				res.end(text);
-			});
-			return;
-		}
-		if (statics) return statics(req, res, () => json(res, 404, { error: 'not found' }));
-		json(res, 404, { error: 'not found' });
-	});
-	// ws enforces a hard ceiling; the guarded adapter closes earlier, with its own code and metric.
+
+	const http = createServer(
+		createRequestHandler(
+			metrics,
+			{
+				ready: () => ready,
+				health: (): Record<string, unknown> => ({
+					storageId,
+					peerId: repo.peerId,
+					documents: ledger.documents,
+					connections: wss.clients.size,
+					rssBytes: process.memoryUsage.rss(),
+					heapUsedBytes: process.memoryUsage().heapUsed
+				}),
+				refreshGauges: () => {
+					metrics.documents.set(ledger.documents);
+					metrics.storedBytes.set(ledger.totalBytes);
+				}
+			},
+			options.staticDir
+		)
+	);
+	// ws's hard ceiling on a frame; the guard closes earlier (at maxMessageBytes) with its own code
 	const wss = new WebSocketServer({ server: http, maxPayload: Math.max(limits.maxMessageBytes * 2, 1024 * 1024) });
-	wss.on('connection', (socket, req) => {
-		metrics.connections.inc();
-		metrics.connectionsTotal.inc();
-		log.debug({ remote: req.socket.remoteAddress }, 'connection opened');
-		socket.on('close', (code) => {
-			metrics.connections.dec();
-			log.debug({ code }, 'connection closed');
-		});
-	});
-	const serverAdapter = new GuardedServerAdapter(wss as never, limits, metrics, ledger, log, admission);
-	const peerServers = new Set<PeerId>();
-	const peerAdapters = (options.peers ?? []).map((url) => {
-		const adapter = new WebSocketClientAdapter(url);
-		adapter.on('peer-candidate', ({ peerId }) => {
-			peerServers.add(peerId);
-			log.info({ url, peerId }, 'peered with sync server');
-		});
+	const serverAdapter = new GuardedServerAdapter(wss, { limits, metrics, ledger, peers, log, admission });
+	const dialers = (options.peers ?? []).map((url) => {
+		const adapter = peers.dial(url, options.peerRetryMs ?? 3000);
+		adapter.on('message', (message) => accountPeerWrite(message as WireEnvelope, ledger, metrics));
 		return adapter;
 	});
-	const storage = new NodeFSStorageAdapter(options.dataDir);
 	const repo = new Repo({
-		network: [serverAdapter, ...peerAdapters],
-		storage,
-		peerId: `${SERVER_PREFIX}${Math.random().toString(36).slice(2, 10)}` as PeerId,
-		// Like the stock sync server, announce nothing to clients; replicate everything with peer servers.
-		sharePolicy: async (peerId) => peerServers.has(peerId) || peerId.startsWith(SERVER_PREFIX)
+		network: [serverAdapter, ...dialers],
+		storage: new NodeFSStorageAdapter(options.dataDir),
+		peerId: `${PEER_ID_PREFIX}${randomBytes(6).toString('hex')}` as PeerId,
+		// like the stock sync server, announce nothing to clients; everything to peer servers
+		sharePolicy: peers.sharePolicy
 	});
+	serverAdapter.on('peer-disconnected', ({ peerId }) => peers.left(peerId));
+	const storageId = (await repo.storageId())!; // also proves the data directory is writable
 	await serverAdapter.attached;
 	await new Promise<void>((resolve, reject) => {
 		http.once('error', reject);
-		http.listen(options.port ?? 3030, options.host ?? '127.0.0.1', () => resolve());
+		http.listen(options.port ?? 3030, host, () => {
+			http.off('error', reject);
+			resolve();
+		});
 	});
 	ready = true;
 	const { port } = http.address() as AddressInfo;
-	const host = (options.host ?? '127.0.0.1').includes(':') ? `[${options.host}]` : (options.host ?? '127.0.0.1');
-	log.info({ port, host, dataDir: options.dataDir, peers: options.peers ?? [], admission: !!admission, documents: ledger.documents }, 'sync server listening');
+	const shownHost = host.includes(':') ? `[${host}]` : host;
+	log.info({ port, host, dataDir: options.dataDir, storageId, peerId: repo.peerId, peers: options.peers ?? [], admission: !!admission, documents: ledger.documents }, 'sync server listening');
+
+	// repos announce only documents they hold in memory: a server in a peer group loads what it has
+	// on disk, so a restarted server pushes its backlog to peers and answers for every document
+	const preload = dialers.length || peers.enabled ? preloadDocuments(repo, [...ledger.ids()] as DocumentId[], log) : undefined;
+
+	let closing: Promise<void> | undefined;
+	const close = async () => {
+		ready = false;
+		const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
+		await preload?.stop();
+		serverAdapter.quiesce();
+		const held = Object.values(repo.handles)
+			.filter((handle) => handle.isReady())
+			.map((handle) => handle.documentId);
+		await repo.flush(held).catch((error: unknown) => log.error({ err: error }, 'flush failed'));
+		// automerge-repo 2.5.6 can reject here if a handle that never became available is cached
+		await repo.shutdown().catch(() => undefined);
+		await new Promise<void>((resolve) => wss.close(() => resolve()));
+		http.closeAllConnections();
+		await stopped;
+		log.info('sync server stopped; storage flushed');
+	};
 	return {
-		url: `http://${host}:${port}`,
-		wsUrl: `ws://${host}:${port}`,
+		url: `http://${shownHost}:${port}`,
+		wsUrl: `ws://${shownHost}:${port}`,
 		port,
 		repo,
+		storageId,
+		peerId: repo.peerId,
 		metrics,
-		async close() {
-			ready = false;
-			for (const client of wss.clients) client.close(1001, 'server shutting down');
-			const held = Object.values(repo.handles).filter((h) => h.isReady()).map((h) => h.documentId);
-			await repo.flush(held).catch((err) => log.error({ err }, 'flush failed'));
-			await repo.shutdown().catch(() => undefined);
-			await new Promise<void>((resolve) => wss.close(() => resolve()));
-			await new Promise<void>((resolve) => http.close(() => resolve()));
-			http.closeAllConnections?.();
-			log.info('sync server stopped; storage flushed');
-		}
+		close: () => (closing ??= close())
 	};
-}
-
-function json(res: ServerResponse, status: number, body: unknown) {
-	res.writeHead(status, { 'content-type': 'application/json' });
-	res.end(JSON.stringify(body));
 }

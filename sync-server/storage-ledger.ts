@@ -1,10 +1,12 @@
 /**
- * Bytes held per document and in total, for quotas. Seeded from the data directory at start
- * (NodeFSStorageAdapter keeps one directory per document: <id[0..2]>/<id[2..]>/…) and grown by the
- * change bytes accepted since.
+ * Bytes held per document and in total, for quotas and the documents gauge. Seeded from the data
+ * directory at start (NodeFSStorageAdapter keeps one directory per document,
+ * <id[0..2]>/<id[2..]>/…) and grown by the change bytes accepted since. Compaction on disk only ever
+ * shrinks what is stored, so the ledger errs on the side of refusing.
  */
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { isValidDocumentId } from '@automerge/automerge-repo';
 import type { Limits } from './config.js';
 import type { RejectionReason } from './metrics.js';
 
@@ -13,14 +15,16 @@ export class StorageLedger {
 	#total = 0;
 
 	constructor(
-		private readonly dataDir: string,
-		private readonly limits: Limits
+		dataDir: string,
+		private readonly limits: Pick<Limits, 'maxDocumentBytes' | 'maxTotalBytes'>
 	) {
 		if (!existsSync(dataDir)) return;
 		for (const prefix of readdirSync(dataDir)) {
 			const dir = join(dataDir, prefix);
 			if (prefix.length !== 2 || !statSync(dir).isDirectory()) continue;
 			for (const rest of readdirSync(dir)) {
+				// the same layout also holds the adapter's own "storage-adapter-id" key: skip non-documents
+				if (!isValidDocumentId(prefix + rest)) continue;
 				const size = sizeOf(join(dir, rest));
 				this.#bytes.set(prefix + rest, size);
 				this.#total += size;
@@ -36,11 +40,16 @@ export class StorageLedger {
 		return this.#total;
 	}
 
+	/** Every document id held (on disk at start, or received since). */
+	ids(): IterableIterator<string> {
+		return this.#bytes.keys();
+	}
+
 	has(documentId: string): boolean {
 		return this.#bytes.has(documentId);
 	}
 
-	wouldExceed(documentId: string, incoming: number): RejectionReason | undefined {
+	wouldExceed(documentId: string, incoming: number): Extract<RejectionReason, 'document-quota' | 'total-quota'> | undefined {
 		const current = this.#bytes.get(documentId) ?? 0;
 		if (this.limits.maxDocumentBytes && current + incoming > this.limits.maxDocumentBytes) return 'document-quota';
 		if (this.limits.maxTotalBytes && this.#total + incoming > this.limits.maxTotalBytes) return 'total-quota';

@@ -14,6 +14,8 @@ type Mode = 'duplicate' | 'reorder' | 'drop' | 'replay' | 'tamper';
 
 interface Relay {
 	url: string;
+	/** Frames whose ciphertext was forged in transit. */
+	readonly tampered: number;
 	/** Stop misbehaving (after which lost sync rounds must recover). */
 	heal(): void;
 	close(): Promise<void>;
@@ -21,8 +23,18 @@ interface Relay {
 
 const toBuffer = (d: RawData): Buffer => (Buffer.isBuffer(d) ? d : Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d));
 
+/**
+ * Corrupts a frame in transit (cuts its tail), so it no longer parses. (A relay that forges
+ * well-formed Automerge changes instead is the equivocation attack described in the threat model.)
+ */
+function tamperCiphertext(frame: Buffer, random: () => number): Buffer {
+	if (frame.length < 16 || random() < 0.5) return frame;
+	return frame.subarray(0, frame.length - 1 - Math.floor(random() * 8));
+}
+
 async function hostileRelay(target: string, mode: Mode): Promise<Relay> {
 	let hostile = true;
+	let tampered = 0;
 	let seed = 42;
 	const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
 	const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -52,9 +64,9 @@ async function hostileRelay(target: string, mode: Mode): Promise<Relay> {
 					return to.send(old);
 				}
 				case 'tamper': {
-					const copy = Buffer.from(frame);
-					if (random() < 0.5) copy[Math.floor(random() * copy.length)]! ^= 1 << Math.floor(random() * 8);
-					return to.send(copy);
+					const forged = tamperCiphertext(frame, random);
+					if (forged !== frame) tampered++;
+					return to.send(forged);
 				}
 			}
 		};
@@ -71,6 +83,9 @@ async function hostileRelay(target: string, mode: Mode): Promise<Relay> {
 	});
 	return {
 		url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+		get tampered() {
+			return tampered;
+		},
 		heal: () => {
 			hostile = false;
 			// drop every connection so peers reconnect and run a clean sync round
@@ -118,6 +133,7 @@ describe('a hostile relay that misbehaves in transit', () => {
 			await eventually(() => bobSpace.channels[0]?.messages.length === sent.length, `bob to converge under ${mode}`, 40_000);
 			expect(bobSpace.channels[0]!.messages.map((m) => m.text)).toEqual(sent);
 			expect(space.channels[0]!.messages.map((m) => m.text)).toEqual(sent);
+			if (mode === 'tamper') expect(relay.tampered).toBeGreaterThan(0);
 			expect(bobSpace.rejections).toEqual([]);
 		}, 60_000);
 	}

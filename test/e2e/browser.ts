@@ -1,7 +1,8 @@
-/** Debian's Chromium through playwright-core; never a downloaded browser. */
+/** Debian's Chromium driven by playwright-core; never a downloaded browser. */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export function chromiumPath(): string {
 	const fromEnv = process.env.CHROMIUM_PATH;
@@ -9,16 +10,37 @@ export function chromiumPath(): string {
 	try {
 		return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
 	} catch {
-		throw new Error('chromium is not installed: apt-get install -y chromium (see .ci/run)');
+		throw new Error('chromium is not on PATH: apt-get install -y chromium (.ci/run does it)');
 	}
 }
 
 export function launch(): Promise<Browser> {
 	return chromium.launch({
 		executablePath: chromiumPath(),
-		args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+		args: [
+			'--no-sandbox',
+			'--disable-gpu',
+			'--disable-quic',
+			'--no-first-run',
+			'--disable-background-networking',
+			'--disable-component-update',
+			'--disable-sync'
+		]
 	});
 }
 
+/** Where screenshots go (git-ignored). */
 export const ARTIFACTS = 'test-results/screenshots';
 mkdirSync(ARTIFACTS, { recursive: true });
+export const screenshot = (page: Page, name: string) =>
+	page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+/** Collects uncaught exceptions and console errors/warnings of a page, to assert there are none. */
+export function watchProblems(page: Page, label = 'page'): string[] {
+	const problems: string[] = [];
+	page.on('pageerror', (e) => problems.push(`${label} uncaught: ${e.message}`));
+	page.on('console', (m) => {
+		if (m.type() === 'error' || m.type() === 'warning') problems.push(`${label} console.${m.type()}: ${m.text()}`);
+	});
+	return problems;
+}

@@ -1,0 +1,49 @@
+/**
+ * Per-connection token buckets for messages and bytes. A bucket starts full, refills continuously
+ * at the sustained rate and holds a burst of a few seconds' worth, so a client's catch-up sync after
+ * being offline passes while a flood trips within a second or two.
+ */
+export const MESSAGE_BURST_SECONDS = 2;
+export const BYTE_BURST_SECONDS = 4;
+
+export class RateLimiter {
+	#messages: number;
+	#bytes: number;
+	#refilledAt = performance.now();
+
+	constructor(
+		private readonly messagesPerSecond: number,
+		private readonly bytesPerSecond: number
+	) {
+		this.#messages = messagesPerSecond * MESSAGE_BURST_SECONDS;
+		this.#bytes = bytesPerSecond * BYTE_BURST_SECONDS;
+	}
+
+	/** Takes one message of `size` bytes; false when either bucket runs dry. */
+	take(size: number): boolean {
+		const now = performance.now();
+		const elapsed = (now - this.#refilledAt) / 1000;
+		this.#refilledAt = now;
+		this.#messages = Math.min(this.messagesPerSecond * MESSAGE_BURST_SECONDS, this.#messages + elapsed * this.messagesPerSecond) - 1;
+		this.#bytes = Math.min(this.bytesPerSecond * BYTE_BURST_SECONDS, this.#bytes + elapsed * this.bytesPerSecond) - size;
+		return this.#messages >= 0 && this.#bytes >= 0;
+	}
+}
+
+/** A sliding one-hour window of document creations for one connection. */
+export class CreationWindow {
+	#times: number[] = [];
+
+	constructor(private readonly perHour: number) {}
+
+	/** True if one more creation fits in the last hour (does not record it). */
+	allows(now = Date.now()): boolean {
+		const hourAgo = now - 3_600_000;
+		while (this.#times.length && this.#times[0]! <= hourAgo) this.#times.shift();
+		return this.#times.length < this.perHour;
+	}
+
+	record(now = Date.now()): void {
+		this.#times.push(now);
+	}
+}

@@ -1,0 +1,49 @@
+/**
+ * The only parsing the sync server does of what peers send: automerge-repo's CBOR envelope
+ * (type, sender, document id) and, for messages that can add to a document, the list of change
+ * byte strings inside the Automerge sync message — to count and size them. The change bytes are
+ * passed on as they are; their contents (Charter's sealed entries) are never opened here.
+ */
+import * as A from '@automerge/automerge';
+import { cbor } from '@automerge/automerge-repo';
+
+export interface WireEnvelope {
+	type: string;
+	senderId?: string;
+	targetId?: string;
+	documentId?: string;
+	data?: Uint8Array;
+}
+
+/** The message types whose `data` is an Automerge sync message the repo applies to a document. */
+const DOCUMENT_WRITING_TYPES = new Set(['sync', 'request']);
+
+export function decodeEnvelope(bytes: Uint8Array): WireEnvelope | undefined {
+	try {
+		const message = cbor.decode(bytes) as unknown;
+		if (typeof message !== 'object' || message === null || typeof (message as WireEnvelope).type !== 'string') return undefined;
+		return message as WireEnvelope;
+	} catch {
+		return undefined;
+	}
+}
+
+/** Whether the repo would apply this message's data to a document. */
+export function writesDocument(message: WireEnvelope): message is WireEnvelope & { documentId: string; data: Uint8Array } {
+	return DOCUMENT_WRITING_TYPES.has(message.type) && typeof message.documentId === 'string' && message.data instanceof Uint8Array;
+}
+
+/** The raw changes a sync message carries, or undefined if it is not a sync message at all. */
+export function changesIn(syncMessage: Uint8Array): Uint8Array[] | undefined {
+	try {
+		return A.decodeSyncMessage(syncMessage).changes;
+	} catch {
+		return undefined;
+	}
+}
+
+export function totalBytes(chunks: Uint8Array[]): number {
+	let total = 0;
+	for (const chunk of chunks) total += chunk.byteLength;
+	return total;
+}
