@@ -6,7 +6,7 @@ const config = {
 	preprocess: vitePreprocess(),
 	kit: {
 		// A static SPA: every route falls back to index.html; the sync server serves it.
-		adapter: adapter({ pages: 'build', assets: 'build', fallback: 'index.html', strict: false })
+		adapter: adapter({ pages: 'build', assets: 'build', fallback: 'index.html' })
 	}
 };
 

@@ -31,8 +31,35 @@ function automergeWasm(): Plugin {
 	};
 }
 
+/**
+ * The library picks its storage per platform with lazy imports, so browsers never run the Node
+ * branch; but a bundler still follows it. Keep automerge-repo's Node file-system adapter (and
+ * rimraf, glob… behind it) out of the browser bundle.
+ */
+const NODE_ONLY = '\0charter:node-only-storage';
+function nodeOnlyStorage(): Plugin {
+	return {
+		name: 'charter:node-only-storage',
+		enforce: 'pre',
+		applyToEnvironment: (environment) => environment.config.consumer === 'client',
+		resolveId(id) {
+			if (id === '@automerge/automerge-repo-storage-nodefs') return NODE_ONLY;
+		},
+		load(id) {
+			if (id !== NODE_ONLY) return;
+			return [
+				'export class NodeFSStorageAdapter {',
+				'\tconstructor() {',
+				"\t\tthrow new Error('NodeFSStorageAdapter runs in Node only; browsers store in IndexedDB');",
+				'\t}',
+				'}'
+			].join('\n');
+		}
+	};
+}
+
 export default defineConfig({
-	plugins: [automergeWasm(), sveltekit()],
+	plugins: [automergeWasm(), nodeOnlyStorage(), sveltekit()],
 	optimizeDeps: {
 		// One pre-bundled copy of Automerge for `vite dev`, shared by the module above and automerge-repo.
 		include: ['@automerge/automerge/slim', '@automerge/automerge-repo'],

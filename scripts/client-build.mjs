@@ -11,7 +11,14 @@ export const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const buildDir = join(root, 'build');
 
 /** What the client is built from: a change to any of these makes `build/` stale. */
-const SOURCES = ['src', 'static', 'svelte.config.js', 'vite.config.ts', 'package.json', 'package-lock.json'];
+const SOURCES = [
+	'src',
+	'static',
+	'svelte.config.js',
+	'vite.config.ts',
+	'package.json',
+	'package-lock.json'
+];
 
 /** Newest modification time under `path` (0 when it does not exist). */
 function newest(path) {
@@ -40,12 +47,17 @@ export function clientIsStale() {
 export function buildClient({ force = false, quiet = false } = {}) {
 	if (!force && !clientIsStale()) return false;
 	if (!quiet) console.log('Building the web client…');
-	const result = spawnSync(join(root, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'error'], {
-		cwd: root,
-		stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
-		env: { ...process.env, NODE_ENV: 'production' }
-	});
+	const result = spawnSync(
+		join(root, 'node_modules', '.bin', 'vite'),
+		['build', '--logLevel', 'error'],
+		{
+			cwd: root,
+			stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+			env: { ...process.env, NODE_ENV: 'production' }
+		}
+	);
 	if (result.error) throw result.error;
-	if (result.status !== 0) throw new Error(`vite build failed (exit ${result.status ?? result.signal})`);
+	if (result.status !== 0)
+		throw new Error(`vite build failed (exit ${result.status ?? result.signal})`);
 	return true;
 }

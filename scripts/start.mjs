@@ -19,7 +19,14 @@ try {
 }
 
 const data = resolve(process.env.CHARTER_DATA ?? join(root, '.charter-data', 'sync-server'));
-const args = [join(root, 'sync-server', 'main.ts'), '--static', buildDir, '--data', data, ...process.argv.slice(2)];
+const args = [
+	join(root, 'sync-server', 'main.ts'),
+	'--static',
+	buildDir,
+	'--data',
+	data,
+	...process.argv.slice(2)
+];
 
 // Its own process group, so a terminal's Ctrl+C reaches the server once (forwarded below), not once
 // from the terminal and again from us: a second SIGINT would cut its final save short.

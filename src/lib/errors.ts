@@ -19,6 +19,12 @@ export type CharterErrorCode =
 	| 'unknown-space'
 	| 'unknown-channel'
 	| 'not-authorized'
+	| 'invalid-invite'
+	| 'invite-unknown'
+	| 'invite-revoked'
+	| 'invite-expired'
+	| 'invite-used-up'
+	| 'unavailable'
 	| 'closed';
 
 export class CharterError extends Error {

@@ -40,7 +40,8 @@ export function watchProblems(page: Page, label = 'page'): string[] {
 	const problems: string[] = [];
 	page.on('pageerror', (e) => problems.push(`${label} uncaught: ${e.message}`));
 	page.on('console', (m) => {
-		if (m.type() === 'error' || m.type() === 'warning') problems.push(`${label} console.${m.type()}: ${m.text()}`);
+		if (m.type() === 'error' || m.type() === 'warning')
+			problems.push(`${label} console.${m.type()}: ${m.text()}`);
 	});
 	return problems;
 }

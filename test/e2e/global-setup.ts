@@ -18,7 +18,9 @@ export async function setup(project: TestProject) {
 	const child = server.child;
 	child.once('exit', (code, signal) => {
 		if (stopping) return;
-		console.error(`\nThe sync server under test exited (code ${code}, signal ${signal}):\n${stderr}`);
+		console.error(
+			`\nThe sync server under test exited (code ${code}, signal ${signal}):\n${stderr}`
+		);
 	});
 	project.provide('baseUrl', server.url);
 	project.provide('wsUrl', server.wsUrl);

@@ -60,7 +60,9 @@ describe('the web client in Chromium', () => {
 
 	it('✓ after a reload everything is still there (IndexedDB)', async () => {
 		await tab.reload();
-		await expect.poll(() => messages(tab).allTextContents(), { timeout: 20_000 }).toEqual(['hello from chromium']);
+		await expect
+			.poll(() => messages(tab).allTextContents(), { timeout: 20_000 })
+			.toEqual(['hello from chromium']);
 		expect(await tab.getByTestId('space-name').textContent()).toBe('Reading circle');
 		expect(await tab.getByTestId('user-id').textContent()).toBe(userId);
 		await screenshot(tab, '4-after-reload');
@@ -70,7 +72,9 @@ describe('the web client in Chromium', () => {
 		const second = await laptop.newPage();
 		const seen = watchProblems(second, 'tab 2');
 		await second.goto(inject('baseUrl'));
-		await expect.poll(() => messages(second).allTextContents(), { timeout: 20_000 }).toEqual(['hello from chromium']);
+		await expect
+			.poll(() => messages(second).allTextContents(), { timeout: 20_000 })
+			.toEqual(['hello from chromium']);
 		await second.getByLabel('Message', { exact: true }).fill('reply from the second tab');
 		await second.getByRole('button', { name: 'Send' }).click();
 		await expect
@@ -99,6 +103,8 @@ describe('the web client in Chromium', () => {
 			.poll(() => messages(page).allTextContents(), { timeout: 20_000 })
 			.toEqual(['hello from chromium', 'reply from the second tab']);
 		expect(await page.getByTestId('space-name').textContent()).toBe('Reading circle');
+		const spaceList = page.getByRole('navigation', { name: 'Spaces' }).getByRole('listitem');
+		await expect.poll(() => spaceList.allTextContents()).toEqual(['Reading circle']);
 		await screenshot(page, '6-restored-device');
 		await desktop.close();
 		problems.push(...seen);

@@ -18,12 +18,13 @@ import { base58, randomBytes } from '../../src/lib/util/bytes.js';
 export async function forge<T>(
 	client: Charter,
 	space: Space,
-	target: { channel?: Channel; actor?: string; context?: string[]; epoch?: Uint8Array; into?: Space },
+	target: { channel?: Channel; actor?: string; context?: string[]; epoch?: Uint8Array; into?: Space; keysFrom?: Charter },
 	fn: A.ChangeFn<T>
 ): Promise<Uint8Array> {
 	const secrets = (client as unknown as { stores: { secrets: SecretStore } }).stores.secrets;
 	const identity = (await Identity.load(secrets))!;
-	const keys = await KeyRing.load(secrets, space.idBytes);
+	const keySource = target.keysFrom ? (target.keysFrom as unknown as { stores: { secrets: SecretStore } }).stores.secrets : secrets;
+	const keys = await KeyRing.load(keySource, space.idBytes);
 	const document = target.channel ? channelIdBytes(target.channel.id) : space.idBytes;
 	const session = randomBytes(8);
 	const actor = target.actor ?? actorFor(identity.deviceKey, session);

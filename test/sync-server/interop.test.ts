@@ -1,5 +1,6 @@
 /**
- * The server stays a standard automerge-repo sync server, and Charter works through a stock one.
+ * The server stays a standard automerge-repo sync server: unmodified automerge-repo clients sync
+ * through it, what it confirmed survives a restart, and Charter works through a stock server too.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:http';
@@ -7,33 +8,66 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
-import { Repo } from '@automerge/automerge-repo';
+import { Repo, type DocHandle } from '@automerge/automerge-repo';
 import { NodeWSServerAdapter, WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
 import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
 import { Charter } from '../../src/lib/index.js';
-import { startSyncServerProcess } from '../support/sync-server-process.js';
-import { eventually } from '../support/wait.js';
+import { startSyncServer, type RunningSyncServer } from '../../sync-server/server.js';
+import { until } from './raw-client.js';
+
+const silent = pino({ level: 'silent' });
+const cleanup: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+	for (const c of cleanup.reverse()) await c().catch(() => undefined);
+});
+
+function client(server: RunningSyncServer): Repo {
+	const repo = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
+	cleanup.push(() => repo.shutdown());
+	return repo;
+}
+
+/** What `guaranteed` durability waits for: the server's storage id reports our current heads. */
+function confirmedBy(server: RunningSyncServer, handle: DocHandle<unknown>) {
+	return until(() => {
+		const theirs = handle.getSyncInfo(server.storageId)?.lastHeads;
+		return theirs !== undefined && JSON.stringify([...theirs].sort()) === JSON.stringify([...handle.heads()].sort());
+	}, 'the server to confirm our heads');
+}
 
 describe('interoperability', () => {
-	const cleanup: (() => Promise<unknown>)[] = [];
-	afterAll(async () => {
-		for (const c of cleanup.reverse()) await c().catch(() => undefined);
-	});
-
-	it('✓ unmodified automerge-repo clients sync plain documents through Charter\'s server', async () => {
-		const server = await startSyncServerProcess();
-		cleanup.push(() => server.stop());
-		const a = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
-		const b = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
-		cleanup.push(() => a.shutdown(), () => b.shutdown());
-		const handle = a.create<{ title: string; items: string[] }>({ title: 'groceries', items: ['milk'] });
-		const seen = await b.find<{ title: string; items: string[] }>(handle.url);
+	it('✓ one unmodified automerge-repo client creates, another finds it and sees later changes', async () => {
+		const server = await startSyncServer({ port: 0, dataDir: await mkdtemp(join(tmpdir(), 'charter-interop-')), logger: silent });
+		cleanup.push(() => server.close());
+		const handle = client(server).create<{ title: string; items: string[] }>({ title: 'groceries', items: ['milk'] });
+		const seen = await client(server).find<{ title: string; items: string[] }>(handle.url);
 		expect(seen.doc().title).toBe('groceries');
 		handle.change((d) => {
 			d.items.push('eggs');
 		});
-		await eventually(() => seen.doc().items.length === 2, 'b to see the change');
+		await until(() => seen.doc().items.length === 2, 'the second client to see the change');
+	});
+
+	it('✓ what the server confirmed (remote-heads for its storage id) is there after a restart', async () => {
+		const dataDir = await mkdtemp(join(tmpdir(), 'charter-interop-restart-'));
+		const first = await startSyncServer({ port: 0, dataDir, logger: silent });
+		const writer = client(first);
+		const handle = writer.create<{ items: string[] }>({ items: [] });
+		for (let i = 0; i < 30; i++)
+			handle.change((d) => {
+				d.items.push(`item ${i}`);
+			});
+		await confirmedBy(first, handle);
+		await writer.shutdown().catch(() => undefined);
+		await first.close();
+
+		const second = await startSyncServer({ port: 0, dataDir, logger: silent });
+		cleanup.push(() => second.close());
+		expect(second.storageId).toBe(first.storageId); // the same storage, so confirmations stay meaningful
+		const reader = await client(second).find<{ items: string[] }>(handle.url);
+		expect(reader.doc().items).toHaveLength(30);
 	});
 
 	it('✓ Charter clients sync through a stock automerge-repo sync server', async () => {
@@ -48,8 +82,9 @@ describe('interoperability', () => {
 		await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
 		const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
 		cleanup.push(async () => {
-			await stock.shutdown();
+			await stock.shutdown().catch(() => undefined);
 			wss.close();
+			http.closeAllConnections();
 			http.close();
 		});
 		const alice = await Charter.open({ inMemory: true, syncServers: [url] });
@@ -61,6 +96,6 @@ describe('interoperability', () => {
 		await space.addMember(await bob.memberCard());
 		await space.channels[0]!.send('works anywhere');
 		const bobSpace = await bob.openSpace(space.id);
-		await eventually(() => bobSpace.channels[0]?.messages[0]?.text === 'works anywhere', 'bob to read through the stock server');
+		await until(() => bobSpace.channels[0]?.messages[0]?.text === 'works anywhere', 'bob to read through the stock server');
 	});
 });

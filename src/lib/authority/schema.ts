@@ -30,6 +30,25 @@ export interface MemberRecord {
 	addedBy: Atom<UserId>;
 	nickname?: Atom;
 	roles: Record<string, true>;
+	/** Set when the member joined with an invite: which one, and the proof of holding its secret. */
+	invite?: { id: Atom; proof: Uint8Array };
+}
+
+export interface InviteRecord {
+	/** Ed25519 key derived from the invite secret (verifies join proofs). */
+	key: Uint8Array;
+	/** X25519 key derived from the invite secret (epoch keys are sealed to it). */
+	encryptionKey: Uint8Array;
+	roles: Record<string, true>;
+	/** 0 = unlimited. */
+	maxUses: number;
+	/** Milliseconds since the epoch; 0 = never. */
+	expiresAt: number;
+	createdBy: Atom<UserId>;
+	createdAt: number;
+	/** Users who joined with it (monotonic: counts uses even after they leave). */
+	uses: Record<UserId, true>;
+	revoked?: boolean;
 }
 
 export interface Overwrite {
@@ -73,6 +92,7 @@ export interface SpaceDoc {
 	channels: Record<ChannelId, ChannelRecord>;
 	bans: Record<UserId, BanRecord>;
 	removals: Record<string, RemovalRecord>;
+	invites: Record<string, InviteRecord>;
 	/** Current epoch id (base58) of each document of the space, keyed by document id (base58). */
 	epochs: Record<string, Atom>;
 }
@@ -101,6 +121,7 @@ export const SPACE_DOC_ROOT: Uint8Array = A.save(
 		d.channels = {};
 		d.bans = {};
 		d.removals = {};
+		d.invites = {};
 		d.epochs = {};
 	})
 );

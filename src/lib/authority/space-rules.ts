@@ -9,6 +9,8 @@ import { all, any, requires, RuleSet, valueAt, type Rule, type RuleCheck, type R
 import { asString, DURABILITIES, EVERYONE, type SpaceDoc } from './schema.js';
 import { VALID, invalid } from './verdict.js';
 import { isVerifiedCardFor } from './card-cache.js';
+import { verifyInviteProof } from './invites.js';
+import { userKey } from '../identity/ids.js';
 
 type Ctx = RuleContext<SpaceDoc>;
 type Check = RuleCheck<SpaceDoc>;
@@ -136,18 +138,24 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 			return ctx.signer === ctx.state.owner && !ctx.before.members?.[ctx.state.owner] ? VALID : invalid('only the owner records their own card');
 		if (ctx.before.bans?.[ctx.params.user as UserId]) return invalid('that user is banned');
 		if (ctx.state.isMember(ctx.params.user as UserId)) return invalid('already a member');
+		if (ctx.params.user === ctx.signer) return selfJoin(ctx);
 		return requires(Permission.CREATE_INVITE, 'CREATE_INVITE')(ctx);
 	} },
 	{ pattern: 'members/:user/card', description: 'the verified card of the member, set on admission or by the member', check: all(any<SpaceDoc>(createdWithParent, isSelf), newMemberCard) },
 	{ pattern: 'members/:user/addedAt', description: 'set on admission', check: createdWithParent },
 	{ pattern: 'members/:user/addedBy', description: 'set on admission to the admitting user', check: all(createdWithParent, (ctx) => (ctx.op.value === ctx.signer ? VALID : invalid('addedBy must be the signer'))) },
 	{ pattern: 'members/:user/roles', description: 'created with the member', check: createdWithParent },
-	{ pattern: 'members/:user/roles/:role', description: 'MANAGE_ROLES gives or takes roles below their own, to members below them or themselves', check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), (ctx) => {
+	{ pattern: 'members/:user/invite', description: 'set by a newcomer joining with an invite', check: createdWithParent },
+	{ pattern: 'members/:user/invite/:field', description: 'set by a newcomer joining with an invite', check: (ctx) => (ctx.createdHere(['members', ctx.params.user!]) ? VALID : invalid('set when joining')) },
+	{ pattern: 'members/:user/roles/:role', description: 'a newcomer takes the roles their invite grants; MANAGE_ROLES gives or takes roles below their own, to members below them or themselves', check: (ctx) =>
+		ctx.params.user === ctx.signer && ctx.createdHere(['members', ctx.signer])
+			? inviteGrants(ctx)
+			: all<SpaceDoc>(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), (ctx) => {
 		const role = ctx.state.roles.get(ctx.params.role!);
 		if (!role || ctx.params.role === EVERYONE) return invalid('no such role');
 		if (role.position >= rankOf(ctx, ctx.signer)) return invalid('may only assign roles below your highest role');
 		return ctx.params.user === ctx.signer ? VALID : memberBelowSigner(ctx);
-	}) },
+	})(ctx) },
 	{ pattern: 'members/:user/nickname', description: 'CHANGE_NICKNAME for oneself, MANAGE_NICKNAMES for members below', check: all(stringUpTo(MAX_NICKNAME), any<SpaceDoc>(createdWithParent, all(isSelf, requires(Permission.CHANGE_NICKNAME, 'CHANGE_NICKNAME')), all(requires(Permission.MANAGE_NICKNAMES, 'MANAGE_NICKNAMES'), memberBelowSigner))) },
 
 	{ pattern: 'bans/:user', description: 'BAN_MEMBERS bans members below them and unbans', check: all(requires(Permission.BAN_MEMBERS, 'BAN_MEMBERS'), (ctx) => (ctx.op.kind === 'delete' ? VALID : memberBelowSigner(ctx))) },
@@ -163,7 +171,53 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 	{ pattern: 'channels/:channel/overwrites/:target/deny', description: 'MANAGE_ROLES denies for roles and members below them', check: channelScoped(all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), overwriteTarget, (ctx) => (isPermissionBits(ctx.op.value) || ctx.op.kind === 'delete' ? VALID : invalid('unknown permission bits')))) },
 	{ pattern: 'channels/:channel/:field', description: 'MANAGE_CHANNELS edits name, position and creation time', check: all(requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS'), (ctx) => (['name', 'position', 'createdAt'].includes(ctx.params.field!) ? VALID : invalid('unknown channel field'))) },
 
+	{ pattern: 'invites/:invite', description: 'CREATE_INVITE creates invites; they are revoked, never deleted', check: (ctx) => (ctx.op.kind === 'make' ? requires<SpaceDoc>(Permission.CREATE_INVITE, 'CREATE_INVITE')(ctx) : invalid('invites are revoked, not removed')) },
+	{ pattern: 'invites/:invite/roles', description: 'created with the invite', check: createdWithParent },
+	{ pattern: 'invites/:invite/roles/:role', description: 'an invite grants only roles its creator could assign', check: all((ctx) => (ctx.createdHere(['invites', ctx.params.invite!]) ? VALID : invalid('set when the invite is created')), requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), (ctx) => {
+		const role = ctx.state.roles.get(ctx.params.role!);
+		return role && ctx.params.role !== EVERYONE && role.position < rankOf(ctx, ctx.signer) ? VALID : invalid('may only grant roles below your highest role');
+	}) },
+	{ pattern: 'invites/:invite/uses', description: 'created with the invite', check: createdWithParent },
+	{ pattern: 'invites/:invite/uses/:user', description: 'a newcomer records their own use, in their join', check: (ctx) =>
+		ctx.op.kind === 'put' && ctx.params.user === ctx.signer && ctx.createdHere(['members', ctx.signer]) && valueAt(ctx, ['members', ctx.signer, 'invite', 'id']) === ctx.params.invite
+			? VALID
+			: invalid('uses are recorded only by the joining member, once') },
+	{ pattern: 'invites/:invite/revoked', description: 'the creator or MANAGE_SPACE revokes', check: (ctx) => {
+		if (ctx.op.kind !== 'put' || ctx.op.value !== true) return invalid('an invite is only ever revoked');
+		const creator = asString(ctx.before.invites?.[ctx.params.invite!]?.createdBy);
+		return creator === ctx.signer || ctx.state.can(ctx.signer, Permission.MANAGE_SPACE) ? VALID : invalid('only its creator or MANAGE_SPACE revokes an invite');
+	} },
+	{ pattern: 'invites/:invite/:field', description: 'set when the invite is created', check: all(createdWithParent, (ctx) => (ctx.params.field !== 'createdBy' || ctx.op.value === ctx.signer ? VALID : invalid('createdBy must be the signer'))) },
+
 	{ pattern: 'epochs/:document', description: 'members rotate keys of documents they can read', check: epochWriter }
 ];
 
 export const spaceRules = new RuleSet<SpaceDoc>(SPACE_RULES);
+
+/** A newcomer admits themselves with an invite: valid, unrevoked, unexpired, not used up, and proven. */
+function selfJoin(ctx: Ctx) {
+	const user = ctx.params.user as UserId;
+	const id = asString(valueAt(ctx, ['members', user, 'invite', 'id']));
+	const proof = valueAt(ctx, ['members', user, 'invite', 'proof']);
+	const invite = id ? ctx.before.invites?.[id] : undefined;
+	if (!id || !invite) return invalid('joining needs an invite of this space');
+	if (invite.revoked) return invalid('invite revoked');
+	const addedAt = valueAt(ctx, ['members', user, 'addedAt']);
+	if (invite.expiresAt && !(typeof addedAt === 'number' && addedAt <= invite.expiresAt)) return invalid('invite expired');
+	if (invite.maxUses && Object.keys(invite.uses ?? {}).length >= invite.maxUses) return invalid('invite used up');
+	if (valueAt(ctx, ['invites', id, 'uses', user]) !== true) return invalid('a join records its use of the invite');
+	if (!(proof instanceof Uint8Array) || !(invite.key instanceof Uint8Array)) return invalid('joining needs a proof of the invite secret');
+	let key: Uint8Array;
+	try {
+		key = userKey(user);
+	} catch {
+		return invalid('not a user id');
+	}
+	return verifyInviteProof(proof, invite.key, ctx.state.genesis.spaceBytes, id, key) ? VALID : invalid('the invite proof does not verify');
+}
+
+function inviteGrants(ctx: Ctx) {
+	const id = asString(valueAt(ctx, ['members', ctx.signer, 'invite', 'id']));
+	const granted = id ? ctx.before.invites?.[id]?.roles : undefined;
+	return granted?.[ctx.params.role!] ? VALID : invalid('the invite does not grant that role');
+}

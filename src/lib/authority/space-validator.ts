@@ -250,6 +250,7 @@ export class SpaceValidator {
 		// Causal validity first; then strong removal, taken once, in priority order, over that set.
 		const causal = this.#pass(order, depsOf, new Map());
 		const forced = this.#strongRemoval(causal);
+		for (const [id, reason] of this.#inviteLimits(causal)) if (!forced.has(id)) forced.set(id, reason);
 		const result = forced.size ? this.#pass(order, depsOf, forced) : causal;
 		for (const [id, reason] of duplicates) result.invalid.set(id, reason);
 		this.#last = this.#evaluation(result.doc, SpaceState.derive(this.genesis, result.doc), result.valid, result.invalid, waiting, result.reductions);
@@ -329,6 +330,36 @@ export class SpaceValidator {
 				const check = checkEntry(spaceRules, this.#paths, state, before, entry.header, entry.decoded, undefined, SELF);
 				if (!check.verdict.valid) forced.set(entry.id, `concurrent removal: ${check.verdict.reason}`);
 			}
+		}
+		return forced;
+	}
+
+	/**
+	 * Joins are checked at their causal point, so two concurrent joins can each take the last use of
+	 * an invite, and a join can race its invite's revocation. Both resolve here, deterministically:
+	 * the first `maxUses` joins in topological order (ties by entry hash) keep their place, and joins
+	 * concurrent with a revocation of their invite are void.
+	 */
+	#inviteLimits(result: { doc: A.Doc<SpaceDoc>; valid: OpenedEntry[] }): Map<string, string> {
+		const forced = new Map<string, string>();
+		const joins = new Map<string, OpenedEntry[]>();
+		const revocations = new Map<string, OpenedEntry[]>();
+		for (const entry of result.valid) {
+			for (const op of this.#paths.resolveBatch(entry.decoded) ?? []) {
+				if (op.kind !== 'put' || op.path[0] !== 'invites') continue;
+				const id = op.path[1]!;
+				const bucket = op.path[2] === 'uses' && op.path.length === 4 ? joins : op.path[2] === 'revoked' ? revocations : undefined;
+				if (bucket) bucket.set(id, [...(bucket.get(id) ?? []), entry]);
+			}
+		}
+		for (const [id, list] of joins) {
+			const maxUses = result.doc.invites?.[id]?.maxUses ?? 0;
+			if (maxUses) for (const extra of list.slice(maxUses)) forced.set(extra.id, 'invite used up');
+			for (const revocation of revocations.get(id) ?? [])
+				for (const join of list) {
+					const concurrent = !this.#ancestors.get(revocation.id)?.has(join.id) && !this.#ancestors.get(join.id)?.has(revocation.id);
+					if (concurrent) forced.set(join.id, 'invite revoked concurrently');
+				}
 		}
 		return forced;
 	}

@@ -138,6 +138,29 @@ export class SpaceState {
 		return bits;
 	}
 
+	/** What a member holding exactly these roles could do (for invites, before anyone holds them). */
+	rolesCan(roles: readonly string[], permission: number, channel?: ChannelId): boolean {
+		let bits = this.roles.get(EVERYONE)?.permissions ?? 0;
+		for (const id of roles) bits |= this.roles.get(id)?.permissions ?? 0;
+		if (has(bits, Permission.ADMINISTRATOR)) return true;
+		if (channel) {
+			const overwrites = this.channels.get(channel)?.overwrites ?? {};
+			const everyone = overwrites[`role:${EVERYONE}`];
+			if (everyone) bits = (bits & ~everyone.deny) | everyone.allow;
+			let deny = 0;
+			let allow = 0;
+			for (const role of roles) {
+				const o = overwrites[`role:${role}`];
+				if (o) {
+					deny |= o.deny;
+					allow |= o.allow;
+				}
+			}
+			bits = (bits & ~deny) | allow;
+		}
+		return has(bits, permission);
+	}
+
 	can(user: UserId, permission: number, channel?: ChannelId): boolean {
 		return has(this.permissions(user, channel), permission);
 	}

@@ -20,6 +20,7 @@ import { SESSION_BYTES } from '../encryption/entry.js';
 import { browserStores, memoryStores, nodeStores, type PlatformStores } from '../platform.js';
 import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
+import { parseInviteLink } from '../authority/invites.js';
 import { PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
 import type { ClientContext } from './context.js';
 
@@ -59,6 +60,7 @@ export class Charter {
 	#closed = false;
 	readonly #session = randomBytes(SESSION_BYTES);
 	readonly #peers: PeerWatch;
+	readonly #endpoints: string[] = [];
 
 	private constructor(
 		readonly wire: Repo,
@@ -92,6 +94,7 @@ export class Charter {
 			enableRemoteHeadsGossiping: true
 		});
 		const client = new Charter(wire, stores, options.deviceName ?? defaultDeviceName(), options.suspectAfterMs);
+		client.#endpoints.push(...(options.syncServers ?? []));
 		client.#identity = await Identity.load(stores.secrets);
 		if (client.#identity) await client.#openKnownSpaces();
 		return client;
@@ -146,6 +149,36 @@ export class Charter {
 		const existing = this.#spaces.get(id);
 		if (existing) return existing;
 		const space = await Space.open(this.#requireContext(), id);
+		await this.#track(space);
+		return space;
+	}
+
+	/**
+	 * Joins a space with an invite link. Works with every member offline, as long as some peer that
+	 * holds the space — this client's sync servers, or the endpoints the link names — is reachable.
+	 * Refused with `invite-revoked`, `invite-expired`, `invite-used-up` or `invalid-invite`.
+	 */
+	async joinSpace(link: string, options: { timeoutMs?: number } = {}): Promise<Space> {
+		const invite = parseInviteLink(link);
+		const context = this.#requireContext();
+		for (const endpoint of invite.endpoints)
+			if (!this.#endpoints.includes(endpoint)) {
+				this.#endpoints.push(endpoint);
+				this.wire.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(endpoint));
+			}
+		const existing = this.#spaces.get(invite.space);
+		if (existing?.isMember) return existing;
+		if (existing) {
+			this.#spaces.delete(invite.space);
+			await existing.close();
+		}
+		const space = await Space.open(context, invite.space, invite.secret);
+		try {
+			await space.join(options.timeoutMs);
+		} catch (error) {
+			await space.close();
+			throw error;
+		}
 		await this.#track(space);
 		return space;
 	}
@@ -221,7 +254,8 @@ export class Charter {
 					session: this.#session,
 					actor: actorFor(identity.deviceKey, this.#session),
 					sign: (m) => identity.signAsDevice(m)
-				}
+				},
+				endpoints: this.#endpoints
 			};
 		}
 		return this.#context;

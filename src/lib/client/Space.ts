@@ -32,6 +32,13 @@ import { DocumentReplica } from '../sync/replica.js';
 import { appendEntries } from '../sync/envelope.js';
 import { base58, bytesEqual, hex, randomBytes } from '../util/bytes.js';
 import { Channel } from './Channel.js';
+import {
+	encodeInviteLink,
+	inviteKeys,
+	newInviteSecret,
+	signInviteProof,
+	type InviteKeys
+} from '../authority/invites.js';
 import { SharedDocument, type SharedDocumentType } from './SharedDocument.js';
 import type { ClientContext } from './context.js';
 
@@ -48,6 +55,19 @@ export interface Role {
 	name: string;
 	position: number;
 	permissions: PermissionName[];
+}
+
+export interface Invite {
+	id: string;
+	roles: string[];
+	maxUses: number;
+	uses: number;
+	expiresAt: number;
+	createdBy: UserId;
+	createdAt: number;
+	revoked: boolean;
+	/** Usable now: not revoked, not expired, not used up. */
+	active: boolean;
 }
 
 export interface Ban {
@@ -83,6 +103,8 @@ export class Space {
 	#updating: Promise<void> = Promise.resolve();
 	#unsubscribeKeys: (() => void) | undefined;
 	#closed = false;
+	/** The invite this client is joining with (its X25519 key receives the pre-sealed epoch keys). */
+	#invite: InviteKeys | undefined;
 
 	private constructor(
 		readonly id: SpaceId,
@@ -116,8 +138,9 @@ export class Space {
 	}
 
 	/** @internal Opens a space known by id; content arrives as peers deliver its envelopes. */
-	static async open(context: ClientContext, id: SpaceId): Promise<Space> {
+	static async open(context: ClientContext, id: SpaceId, invite?: Uint8Array): Promise<Space> {
 		const space = new Space(id, context);
+		if (invite) space.#invite = inviteKeys(invite);
 		await space.#start();
 		return space;
 	}
@@ -261,10 +284,18 @@ export class Space {
 				this.#lockboxDrops++;
 				return;
 			}
-			if (!this.context.identity.encryptionKeyFor(lockbox.header.recipient)) return;
+			if (!this.#recipientKey(lockbox.header.recipient)) return;
 			this.#waitingLockboxes.set(hex.encode(entryHash(bytes)), lockbox);
 			await this.#openWaitingLockboxes();
 		}
+	}
+
+	#recipientKey(publicKey: Uint8Array): { secret: Uint8Array; publicKey: Uint8Array } | undefined {
+		const own = this.context.identity.encryptionKeyFor(publicKey);
+		if (own) return own;
+		if (this.#invite && bytesEqual(this.#invite.encryptionKey, publicKey))
+			return { secret: this.#invite.encryptionSecret, publicKey: this.#invite.encryptionKey };
+		return undefined;
 	}
 
 	/**
@@ -283,9 +314,10 @@ export class Space {
 				const channel = forSpaceDoc ? undefined : channelId(lockbox.header.document);
 				const canRead = (user: UserId | undefined) =>
 					!!user && (channel ? state.can(user, Permission.VIEW_CHANNEL, channel) : state.isMember(user));
-				if (!canRead(author) || !canRead(this.context.identity.userId)) continue;
+				const forInvite = !!this.#invite && bytesEqual(this.#invite.encryptionKey, lockbox.header.recipient);
+				if (!canRead(author) || (!forInvite && !canRead(this.context.identity.userId))) continue;
 			} else if (!forSpaceDoc) continue;
-			const pair = this.context.identity.encryptionKeyFor(lockbox.header.recipient);
+			const pair = this.#recipientKey(lockbox.header.recipient);
 			this.#waitingLockboxes.delete(id);
 			changed = true;
 			if (!pair) continue;
@@ -356,10 +388,18 @@ export class Space {
 		for (const document of documents) {
 			const epoch = await this.#keys.createEpoch(document);
 			const channel = bytesEqual(document, this.idBytes) ? undefined : channelId(document);
-			await this.#sealLockboxes(state.readers(channel), [epoch]);
+			await this.#sealLockboxes([...state.readers(channel), ...this.#activeInviteKeys(channel)], [epoch]);
 			epochs.push(epoch);
 		}
 		return epochs;
+	}
+
+	/** Active invites whose roles may read `channel` (or the space document): they keep working offline. */
+	#activeInviteKeys(channel?: ChannelId): { encryptionKey: Uint8Array }[] {
+		const state = this.state;
+		return this.invites
+			.filter((i) => i.active && (!channel || !state || state.rolesCan(i.roles, Permission.VIEW_CHANNEL, channel)))
+			.map((i) => ({ encryptionKey: this.#replica.doc.invites[i.id]!.encryptionKey }));
 	}
 
 	/** Completes rotations a remover left pending (e.g. went offline first), if this device can. */
@@ -515,6 +555,119 @@ export class Space {
 
 	channel(id: ChannelId): Channel | undefined {
 		return this.#channels.get(id);
+	}
+
+	get invites(): Invite[] {
+		const now = Date.now();
+		return Object.entries(this.#replica.doc.invites ?? {}).map(([id, r]) => {
+			const uses = Object.keys(r.uses ?? {}).length;
+			const revoked = r.revoked === true;
+			const expired = !!r.expiresAt && r.expiresAt < now;
+			return {
+				id,
+				roles: Object.keys(r.roles ?? {}),
+				maxUses: r.maxUses ?? 0,
+				uses,
+				expiresAt: r.expiresAt ?? 0,
+				createdBy: asString(r.createdBy) as UserId,
+				createdAt: r.createdAt ?? 0,
+				revoked,
+				active: !revoked && !expired && (!r.maxUses || uses < r.maxUses)
+			};
+		});
+	}
+
+	/**
+	 * Creates an invite: a link with a one-time secret that lets whoever holds it join — with every
+	 * member offline, as long as a peer holding the space (one of `endpoints`) is reachable. The
+	 * space's and the readable channels' keys are pre-sealed to the invite.
+	 */
+	async createInvite(options: { roles?: string[]; maxUses?: number; expiresAt?: number; endpoints?: string[] } = {}): Promise<{ id: string; link: string }> {
+		const state = this.#require(Permission.CREATE_INVITE, 'CREATE_INVITE');
+		const me = this.context.identity.userId;
+		const roles = options.roles ?? [];
+		for (const role of roles) {
+			const record = state.roles.get(role);
+			if (!record || role === EVERYONE) throw new CharterError('invalid-argument', `no role ${role}`);
+			if (!state.can(me, Permission.MANAGE_ROLES) || record.position >= state.rank(me))
+				throw new CharterError('not-authorized', 'an invite may grant only roles you could assign');
+		}
+		const maxUses = options.maxUses ?? 0;
+		const expiresAt = options.expiresAt ?? 0;
+		if (!Number.isInteger(maxUses) || maxUses < 0) throw new CharterError('invalid-argument', 'maxUses is a whole number ≥ 0 (0 = unlimited)');
+		if (!Number.isFinite(expiresAt) || expiresAt < 0 || (expiresAt && expiresAt <= Date.now())) throw new CharterError('invalid-argument', 'expiresAt must be in the future (or 0 for never)');
+		const endpoints = options.endpoints ?? this.context.endpoints;
+		for (const e of endpoints) if (!/^wss?:\/\/\S+$/.test(e)) throw new CharterError('invalid-argument', `not a ws:// or wss:// endpoint: ${e}`);
+		const secret = newInviteSecret();
+		const keys = inviteKeys(secret);
+		const epochs = this.#keys.allFor(this.idBytes);
+		for (const channel of state.channels.keys())
+			if (state.rolesCan(roles, Permission.VIEW_CHANNEL, channel)) epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
+		await this.#sealLockboxes([{ encryptionKey: keys.encryptionKey }], epochs);
+		await this.#replica.change((d) => {
+			d.invites[keys.id] = {
+				key: keys.signingKey,
+				encryptionKey: keys.encryptionKey,
+				roles: Object.fromEntries(roles.map((r) => [r, true as const])),
+				maxUses,
+				expiresAt,
+				createdBy: atom(me),
+				createdAt: Date.now(),
+				uses: {}
+			};
+		});
+		return { id: keys.id, link: encodeInviteLink({ space: this.id, secret, endpoints }) };
+	}
+
+	async revokeInvite(id: string): Promise<void> {
+		const state = this.#require(0, '');
+		const record = this.#replica.doc.invites?.[id];
+		if (!record) throw new CharterError('invite-unknown', `no invite ${id}`);
+		const me = this.context.identity.userId;
+		if (asString(record.createdBy) !== me && !state.can(me, Permission.MANAGE_SPACE))
+			throw new CharterError('not-authorized', 'only its creator or MANAGE_SPACE revokes an invite');
+		await this.#replica.change((d) => {
+			d.invites[id]!.revoked = true;
+		});
+	}
+
+	/** @internal Joins with the invite this space was opened with, once its record has arrived. */
+	async join(timeoutMs = 30_000): Promise<void> {
+		const invite = this.#invite;
+		if (!invite) throw new CharterError('invalid-invite', 'no invite to join with');
+		const me = this.context.identity.userId;
+		const deadline = Date.now() + timeoutMs;
+		let readySince = 0;
+		while (!this.#replica.doc.invites?.[invite.id]) {
+			if (this.state?.isMember(me)) return;
+			// the space has arrived but not this invite (or no key for it): give late entries a moment
+			if (this.#genesis) readySince ||= Date.now();
+			if (readySince && Date.now() - readySince > 3000) throw new CharterError('invite-unknown', 'this space has no such invite (a damaged link?)');
+			if (Date.now() > deadline) throw new CharterError('unavailable', 'no reachable peer holds this space (or the link is damaged)');
+			await new Promise((r) => setTimeout(r, 100));
+			await this.settled();
+		}
+		if (this.state?.isMember(me)) return;
+		const status = this.invites.find((i) => i.id === invite.id)!;
+		if (status.revoked) throw new CharterError('invite-revoked', 'this invite was revoked');
+		if (status.expiresAt && status.expiresAt < Date.now()) throw new CharterError('invite-expired', 'this invite has expired');
+		if (status.maxUses && status.uses >= status.maxUses) throw new CharterError('invite-used-up', 'this invite has been used up');
+		if (this.state?.bans.has(me)) throw new CharterError('not-authorized', 'you are banned from this space');
+		const card = await this.context.identity.card();
+		await verifyCards([card.bytes]);
+		const proof = signInviteProof(invite, this.idBytes, this.context.identity.userKey);
+		const addedAt = Date.now();
+		await this.#replica.change((d) => {
+			d.members[me] = {
+				card: card.bytes,
+				addedAt,
+				addedBy: atom(me),
+				roles: Object.fromEntries(status.roles.map((r) => [r, true as const])),
+				invite: { id: atom(invite.id), proof }
+			};
+			d.invites[invite.id]!.uses[me] = true;
+		});
+		await this.settled();
 	}
 
 	/**

@@ -12,4 +12,6 @@ export interface ClientContext {
 	local?: StorageAdapterInterface;
 	secrets: SecretStore;
 	signer: ReplicaSigner;
+	/** Sync servers and peers this client dials: the bootstrap endpoints put into invites. */
+	endpoints: string[];
 }

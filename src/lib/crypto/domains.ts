@@ -28,6 +28,10 @@ export const DOMAIN = {
 	epochId: tag('epoch-id'),
 	/** Hash input for app document ids: tag ‖ space id ‖ name. */
 	appDocument: tag('app-document'),
+	/** Hash input for invite ids: tag ‖ invite signing key. */
+	inviteId: tag('invite-id'),
+	/** Invite key signs a join: tag ‖ space id ‖ invite id ‖ newcomer identity key. */
+	inviteProof: tag('invite-proof'),
 	/** Hash input for entry ids: tag ‖ entry bytes. */
 	entryId: tag('entry-id')
 } as const;
@@ -37,5 +41,7 @@ export const KDF = {
 	identitySigning: 'charter/v1/kdf/identity-signing',
 	userEncryption: (generation: number) => `charter/v1/kdf/user-encryption/${generation}`,
 	lockbox: 'charter/v1/kdf/lockbox',
-	appDocument: 'charter/v1/kdf/app-document'
+	appDocument: 'charter/v1/kdf/app-document',
+	inviteSigning: 'charter/v1/kdf/invite-signing',
+	inviteEncryption: 'charter/v1/kdf/invite-encryption'
 } as const;

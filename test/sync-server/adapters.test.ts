@@ -1,0 +1,69 @@
+/**
+ * automerge-repo's own shared suites against the adapters this server configures: the guarded
+ * WebSocket server adapter (with WebSocket client adapters, the way clients and peer servers dial
+ * it) and nodefs storage.
+ */
+import '@automerge/automerge-repo';
+import { describe } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import { pino } from 'pino';
+import { WebSocketServer } from 'ws';
+import { runStorageAdapterTests } from '@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js';
+import { runNetworkAdapterTests } from '@automerge/automerge-repo/helpers/tests/network-adapter-tests.js';
+import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
+import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import { DEFAULT_LIMITS } from '../../sync-server/config.js';
+import { GuardedServerAdapter } from '../../sync-server/guarded-adapter.js';
+import { createMetrics } from '../../sync-server/metrics.js';
+import { PeerDialAdapter, PeerGroup } from '../../sync-server/peering.js';
+import { StorageLedger } from '../../sync-server/storage-ledger.js';
+
+const silent = pino({ level: 'silent' });
+
+describe('storage: NodeFSStorageAdapter (the server’s data directory)', () => {
+	runStorageAdapterTests(async () => {
+		const dir = await mkdtemp(join(tmpdir(), 'charter-storage-'));
+		return { adapter: new NodeFSStorageAdapter(dir), teardown: () => rm(dir, { recursive: true, force: true }) };
+	});
+});
+
+async function guardedServer() {
+	const dir = await mkdtemp(join(tmpdir(), 'charter-guarded-'));
+	const http = createServer();
+	const wss = new WebSocketServer({ server: http });
+	const metrics = createMetrics();
+	const adapter = new GuardedServerAdapter(wss, {
+		limits: DEFAULT_LIMITS,
+		metrics,
+		ledger: new StorageLedger(dir, DEFAULT_LIMITS),
+		peers: new PeerGroup(undefined, silent, metrics),
+		log: silent
+	});
+	await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+	const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+	const teardown = () => {
+		for (const client of wss.clients) client.terminate();
+		wss.close();
+		http.close();
+		void rm(dir, { recursive: true, force: true });
+	};
+	return { adapter, url, teardown };
+}
+
+describe('network: guarded WebSocket server + stock WebSocket clients', () => {
+	runNetworkAdapterTests(async () => {
+		const { adapter, url, teardown } = await guardedServer();
+		return { adapters: [adapter, new WebSocketClientAdapter(url), new WebSocketClientAdapter(url)], teardown };
+	});
+});
+
+describe('network: guarded WebSocket server + peer dialing adapters', () => {
+	runNetworkAdapterTests(async () => {
+		const { adapter, url, teardown } = await guardedServer();
+		return { adapters: [adapter, new PeerDialAdapter(url, 1000, silent), new PeerDialAdapter(url, 1000, silent)], teardown };
+	});
+});

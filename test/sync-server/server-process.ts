@@ -1,0 +1,58 @@
+/**
+ * The sync server CLI as one real child process (`node --import tsx sync-server/main.ts`, no tsx
+ * wrapper process in between, so a SIGKILL really kills the server).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export interface ServerProcess {
+	url: string;
+	wsUrl: string;
+	dataDir: string;
+	child: ChildProcess;
+	stdout: () => string;
+	stderr: () => string;
+	/** Sends the signal and resolves with the exit code. */
+	stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const root = resolve(import.meta.dirname, '../..');
+
+export async function spawnServer(options: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+	const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'charter-sync-')));
+	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'sync-server/main.ts'), '--port', '0', '--data', dataDir, ...(options.args ?? [])], {
+		cwd: root,
+		stdio: ['ignore', 'pipe', 'pipe'],
+		env: { ...process.env, LOG_LEVEL: 'warn', ...options.env }
+	});
+	let out = '';
+	let err = '';
+	child.stderr!.on('data', (d) => (err += d));
+	const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+	const url = await new Promise<string>((resolveUrl, reject) => {
+		const timer = setTimeout(() => reject(new Error(`sync server did not start:\n${out}\n${err}`)), 20_000);
+		child.stdout!.on('data', (d) => {
+			out += d;
+			const match = /listening on (http:\/\/\S+)/.exec(out);
+			if (match) {
+				clearTimeout(timer);
+				resolveUrl(match[1]!);
+			}
+		});
+		void exited.then((code) => reject(new Error(`sync server exited with ${code}:\n${out}\n${err}`)));
+	});
+	return {
+		url,
+		wsUrl: url.replace(/^http/, 'ws'),
+		dataDir,
+		child,
+		stdout: () => out,
+		stderr: () => err,
+		stop(signal = 'SIGTERM') {
+			if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+			return exited;
+		}
+	};
+}
