@@ -22,17 +22,13 @@ if (config === 'help') {
 	process.exit(0);
 }
 
-let server: RunningSyncServer;
-try {
-	server = await startSyncServer(config);
-} catch (error) {
-	const { code, message } = error as NodeJS.ErrnoException;
-	console.error(`charter sync server: could not start: ${code === 'EADDRINUSE' ? `port ${config.port} on ${config.host} is already in use` : message}`);
-	process.exit(1);
-}
-console.log(`Charter sync server listening on ${server.url}`);
-
+// signals are handled from the first moment, so a SIGTERM during startup still closes cleanly
 let stopping = false;
+const starting: Promise<RunningSyncServer | undefined> = startSyncServer(config).catch((error: NodeJS.ErrnoException) => {
+	const reason = error.code === 'EADDRINUSE' ? `port ${(config as SyncServerConfig).port} on ${(config as SyncServerConfig).host} is already in use` : error.message;
+	console.error(`charter sync server: could not start: ${reason}`);
+	process.exit(1);
+});
 const stop = async (signal: string) => {
 	if (stopping) return;
 	stopping = true;
@@ -40,8 +36,11 @@ const stop = async (signal: string) => {
 		console.error(`charter sync server: graceful close after ${signal} took over ${CLOSE_DEADLINE_MS} ms; exiting`);
 		process.exit(1);
 	}, CLOSE_DEADLINE_MS).unref();
-	await server.close();
+	await (await starting)?.close();
 	process.exit(0);
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+
+const server = await starting;
+if (server && !stopping) console.log(`Charter sync server listening on ${server.url}`);

@@ -19,7 +19,7 @@ export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 export function createMetrics() {
 	const registry = new Registry();
-	collectDefaultMetrics({ register: registry, prefix: 'charter_sync_process_' });
+	collectDefaultMetrics({ register: registry, prefix: 'charter_sync_' });
 	const metrics = {
 		registry,
 		connections: new Gauge({ name: 'charter_sync_connections', help: 'Open WebSocket connections (clients and peer servers dialing in)', registers: [registry] }),

@@ -18,6 +18,7 @@ import { createRequestHandler } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PeerGroup } from './peering.js';
 import { preloadDocuments } from './preload.js';
+import { settleStorageId } from './storage-identity.js';
 import { StorageLedger } from './storage-ledger.js';
 import type { WireEnvelope } from './wire-envelope.js';
 
@@ -90,23 +91,31 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 		adapter.on('message', (message) => accountPeerWrite(message as WireEnvelope, ledger, metrics));
 		return adapter;
 	});
+	const storage = new NodeFSStorageAdapter(options.dataDir);
+	const storageId = await settleStorageId(storage); // also proves the data directory is writable
 	const repo = new Repo({
 		network: [serverAdapter, ...dialers],
-		storage: new NodeFSStorageAdapter(options.dataDir),
+		storage,
 		peerId: `${PEER_ID_PREFIX}${randomBytes(6).toString('hex')}` as PeerId,
 		// like the stock sync server, announce nothing to clients; everything to peer servers
 		sharePolicy: peers.sharePolicy
 	});
 	serverAdapter.on('peer-disconnected', ({ peerId }) => peers.left(peerId));
-	const storageId = (await repo.storageId())!; // also proves the data directory is writable
+	wss.on('error', (error) => log.error({ err: error }, 'WebSocket server error'));
 	await serverAdapter.attached;
-	await new Promise<void>((resolve, reject) => {
-		http.once('error', reject);
-		http.listen(options.port ?? 3030, host, () => {
-			http.off('error', reject);
-			resolve();
+	try {
+		await new Promise<void>((resolve, reject) => {
+			http.once('error', reject);
+			http.listen(options.port ?? 3030, host, () => {
+				http.off('error', reject);
+				resolve();
+			});
 		});
-	});
+	} catch (error) {
+		await repo.shutdown().catch(() => undefined);
+		wss.close();
+		throw error;
+	}
 	ready = true;
 	const { port } = http.address() as AddressInfo;
 	const shownHost = host.includes(':') ? `[${host}]` : host;

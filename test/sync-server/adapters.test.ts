@@ -57,7 +57,7 @@ async function guardedServer() {
 describe('network: guarded WebSocket server + stock WebSocket clients', () => {
 	runNetworkAdapterTests(async () => {
 		const { adapter, url, teardown } = await guardedServer();
-		return { adapters: [adapter, new WebSocketClientAdapter(url), new WebSocketClientAdapter(url)], teardown };
+		return { adapters: [adapter, new WebSocketClientAdapter(url, 1000), new WebSocketClientAdapter(url, 1000)], teardown };
 	});
 });
 

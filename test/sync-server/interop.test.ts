@@ -25,7 +25,7 @@ afterAll(async () => {
 
 function client(server: RunningSyncServer): Repo {
 	const repo = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
-	cleanup.push(() => repo.shutdown());
+	cleanup.push(async () => repo.shutdown()); // async: a second shutdown throws synchronously
 	return repo;
 }
 

@@ -122,6 +122,7 @@ export class Channel {
 
 	async send(text: string): Promise<Message> {
 		checkText(text);
+		await this.space.ensureDeviceRegistered();
 		this.space.assertCanWrite(Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL, 'SEND_MESSAGES', this.id);
 		this.#requireKey();
 		const n = this.#sent++;
@@ -144,6 +145,7 @@ export class Channel {
 	/** Edits one of this user's own messages. */
 	async edit(id: string, text: string): Promise<void> {
 		checkText(text);
+		await this.space.ensureDeviceRegistered();
 		const { bucket, message } = this.#find(id);
 		if (asString(message.author) !== this.context.identity.userId) throw new CharterError('not-authorized', 'only the author edits a message');
 		this.space.assertCanWrite(Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL, 'SEND_MESSAGES', this.id);

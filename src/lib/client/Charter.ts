@@ -21,6 +21,7 @@ import { browserStores, memoryStores, nodeStores, type PlatformStores } from '..
 import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
 import { parseInviteLink } from '../authority/invites.js';
+import { AccountDocument, accountIdOf } from '../sync/account.js';
 import { PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
 import type { ClientContext } from './context.js';
 
@@ -61,6 +62,7 @@ export class Charter {
 	readonly #session = randomBytes(SESSION_BYTES);
 	readonly #peers: PeerWatch;
 	readonly #endpoints: string[] = [];
+	#account: AccountDocument | undefined;
 
 	private constructor(
 		readonly wire: Repo,
@@ -96,7 +98,10 @@ export class Charter {
 		const client = new Charter(wire, stores, options.deviceName ?? defaultDeviceName(), options.suspectAfterMs);
 		client.#endpoints.push(...(options.syncServers ?? []));
 		client.#identity = await Identity.load(stores.secrets);
-		if (client.#identity) await client.#openKnownSpaces();
+		if (client.#identity) {
+			await client.#openKnownSpaces();
+			await client.#openAccount();
+		}
 		return client;
 	}
 
@@ -110,6 +115,7 @@ export class Charter {
 		this.#assertOpen();
 		const { identity, phrase } = await Identity.create(this.stores.secrets, this.deviceName);
 		this.#identity = identity;
+		await this.#openAccount();
 		this.#emit();
 		return { phrase, userId: identity.userId };
 	}
@@ -118,6 +124,7 @@ export class Charter {
 	async restoreIdentity(phrase: string): Promise<{ userId: UserId }> {
 		this.#assertOpen();
 		this.#identity = await Identity.restore(this.stores.secrets, phrase, this.deviceName);
+		await this.#openAccount();
 		this.#emit();
 		return { userId: this.#identity.userId };
 	}
@@ -208,14 +215,47 @@ export class Charter {
 		if (this.#closed) return;
 		this.#closed = true;
 		this.#peers.stop();
+		await this.#account?.settled();
+		this.#account?.stop();
 		await Promise.all(this.spaces.map((s) => s.close()));
 		await this.wire.flush().catch(() => undefined);
 		await this.wire.shutdown().catch(() => undefined);
 		this.#listeners.clear();
 	}
 
+	/**
+	 * The user's own list of spaces, shared by all their devices: a restored or linked device opens
+	 * every space the user belongs to as the list arrives.
+	 */
+	async #openAccount() {
+		const identity = this.#identity;
+		if (!identity || this.#account) return;
+		this.#account = await AccountDocument.open(this.wire, {
+			userKey: identity.userKey,
+			deviceKey: identity.deviceKey,
+			accountKey: identity.accountKey(accountIdOf(identity.userKey)),
+			sign: (m) => identity.signAsDevice(m)
+		});
+		this.#account.onChange(() => void this.#openFromAccount());
+		await this.#openFromAccount();
+		for (const id of this.#spaces.keys()) void this.#account.record(id);
+	}
+
+	async #openFromAccount() {
+		for (const id of this.#account?.spaces ?? []) {
+			if (this.#spaces.has(id) || this.#closed) continue;
+			const space = await Space.open(this.#requireContext(), id);
+			if (this.#spaces.has(id)) {
+				await space.close();
+				continue;
+			}
+			await this.#track(space);
+		}
+	}
+
 	async #track(space: Space) {
 		this.#spaces.set(space.id, space);
+		void this.#account?.record(space.id);
 		space.subscribe(() => this.#emit());
 		await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));
 		this.#emit();

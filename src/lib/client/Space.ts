@@ -211,6 +211,18 @@ export class Space {
 
 	#registering: Promise<void> | undefined;
 
+	/** @internal Before writing: a device new to this space puts itself on the user's card first. */
+	async ensureDeviceRegistered(): Promise<void> {
+		for (let i = 0; i < 3; i++) {
+			const state = this.state;
+			const { identity } = this.context;
+			if (!state?.isMember(identity.userId) || state.userOfDevice(identity.deviceKey)) return;
+			this.#registerThisDevice();
+			await this.#registering;
+			await this.#replica.settled();
+		}
+	}
+
 	/**
 	 * A member's new device (restored from the phrase, or linked) puts itself on the member's card
 	 * in this space, signing with the identity key — after that its entries are accepted everywhere.
@@ -667,6 +679,10 @@ export class Space {
 			};
 			d.invites[invite.id]!.uses[me] = true;
 		});
+		// Keys arrived sealed to the invite; keep them sealed to this user too, so the user's other
+		// devices and a restore from the phrase can read this space.
+		const held = [this.idBytes, ...[...(this.state?.channels.keys() ?? [])].map((c) => channelIdBytes(c))].flatMap((d) => this.#keys.allFor(d));
+		await this.#sealLockboxes([{ encryptionKey: this.context.identity.encryptionKey.publicKey }], held);
 		await this.settled();
 	}
 

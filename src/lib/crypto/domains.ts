@@ -32,6 +32,8 @@ export const DOMAIN = {
 	inviteId: tag('invite-id'),
 	/** Invite key signs a join: tag ‖ space id ‖ invite id ‖ newcomer identity key. */
 	inviteProof: tag('invite-proof'),
+	/** Hash input for a user's account document id: tag ‖ identity key. */
+	account: tag('account'),
 	/** Hash input for entry ids: tag ‖ entry bytes. */
 	entryId: tag('entry-id')
 } as const;
@@ -43,5 +45,6 @@ export const KDF = {
 	lockbox: 'charter/v1/kdf/lockbox',
 	appDocument: 'charter/v1/kdf/app-document',
 	inviteSigning: 'charter/v1/kdf/invite-signing',
-	inviteEncryption: 'charter/v1/kdf/invite-encryption'
+	inviteEncryption: 'charter/v1/kdf/invite-encryption',
+	account: 'charter/v1/kdf/account'
 } as const;

@@ -4,7 +4,8 @@
  * object and the SecretStore; everything else in Charter receives only public keys and signatures.
  */
 import { CharterError } from '../errors.js';
-import { cryptoProvider, KEY_BYTES } from '../crypto/primitives.js';
+import { cryptoProvider, deriveKey, KEY_BYTES } from '../crypto/primitives.js';
+import { KDF } from '../crypto/domains.js';
 import { randomBytes, utf8 } from '../util/bytes.js';
 import { deviceId, userId, type DeviceId, type UserId } from './ids.js';
 import { createRecoveryPhrase, rootSecretsFromPhrase } from './phrase.js';
@@ -125,6 +126,11 @@ export class Identity {
 
 	async signAsIdentity(message: Uint8Array): Promise<Uint8Array> {
 		return (await cryptoProvider()).sign(this.identitySeed, message);
+	}
+
+	/** The key of the user's private account document (derived from the identity seed). */
+	accountKey(accountId: Uint8Array): Uint8Array {
+		return deriveKey(this.identitySeed, accountId, KDF.account);
 	}
 
 	/** The public card another member needs to add this user to a space. */

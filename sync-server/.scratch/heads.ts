@@ -1,0 +1,14 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Repo } from '@automerge/automerge-repo';
+import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import { startSyncServer } from '../server.ts';
+const s = await startSyncServer({ port: 0, dataDir: await mkdtemp(join(tmpdir(), 'x-')), logger: pino({ level: 'silent' }) });
+const repo = new Repo({ network: [new WebSocketClientAdapter(s.wsUrl)] });
+const h = repo.create({ a: 1 });
+h.on('remote-heads', (e) => console.log('remote-heads', e));
+await new Promise((r) => setTimeout(r, 1000));
+console.log('server storageId', s.storageId, 'client meta', repo.peerMetadataByPeerId, h.getSyncInfo(s.storageId));
+await repo.shutdown(); await s.close();
