@@ -1,22 +1,26 @@
 /**
- * Charter on the sync server. Admission: with --spaces-allow the server stores only envelope
+ * Charter on the sync server. Admission: with an allow list the server stores only envelope
  * documents of allowed spaces, told from entry headers and signatures alone. Peering: Charter
  * clients spread over two peered servers chat, and survive losing one.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
 import { Charter } from '../../src/lib/index.js';
-import { spawnServer, type ServerProcess } from './server-process.js';
+import { startSyncServer, type SyncServerOptions } from '../../sync-server/server.js';
 import { metric, until } from './raw-client.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
-	for (const c of cleanup.reverse()) await c().catch(() => undefined);
+	for (const c of cleanup.reverse()) await Promise.resolve().then(c).catch(() => undefined);
 });
 
-async function server(args: string[] = []): Promise<ServerProcess> {
-	const s = await spawnServer({ args });
-	cleanup.push(() => s.stop('SIGKILL'));
+async function server(options: Partial<SyncServerOptions> = {}) {
+	const s = await startSyncServer({ port: 0, dataDir: await mkdtemp(join(tmpdir(), 'charter-admission-')), logger: pino({ level: 'silent' }), peerRetryMs: 500, ...options });
+	cleanup.push(() => s.close());
 	return s;
 }
 
@@ -38,7 +42,7 @@ describe('admission by space', () => {
 		await allowed.channels[0]!.send('welcome here');
 		await foreign.channels[0]!.send('not here');
 
-		const relay = await server(['--spaces-allow', allowed.id]);
+		const relay = await server({ allow: [allowed.id] });
 		owner.wire.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(relay.wsUrl));
 		await until(async () => (await metric(relay.url, 'charter_sync_rejections_total', '{reason="admission"}')) > 0, 'the foreign space to be refused');
 
@@ -46,18 +50,19 @@ describe('admission by space', () => {
 		const seenAllowed = await reader.wire.find<{ entries: Record<string, unknown> }>(allowed.channels[0]!.envelope.documentId);
 		await until(() => Object.keys(seenAllowed.doc().entries).length > 0, 'the allowed channel to be served');
 		const foreignEntries = await reader.wire
-			.find<{ entries?: Record<string, unknown> }>(foreign.channels[0]!.envelope.documentId, { signal: AbortSignal.timeout(3000) })
+			.find<{ entries?: Record<string, unknown> }>(foreign.channels[0]!.envelope.documentId, { signal: AbortSignal.timeout(1500) })
 			.then((h) => Object.keys(h.doc()?.entries ?? {}).length)
 			.catch(() => 0);
 		expect(foreignEntries).toBe(0);
+		expect(relay.repo.handles[foreign.channels[0]!.envelope.documentId as never]?.isReady()).toBeFalsy();
 	});
 });
 
 describe('Charter over peered sync servers', () => {
 	it('✓ members on different servers chat; losing a server loses nothing', async () => {
-		const token = 'charter-group-secret-0123456789';
-		const a = await server(['--peer-token', token]);
-		const b = await server(['--peer-token', token, '--peer', a.wsUrl]);
+		const peerToken = 'charter-group-secret-0123456789';
+		const a = await server({ peerToken });
+		const b = await server({ peerToken, peers: [a.wsUrl] });
 		const alice = await client([a.wsUrl]);
 		const bob = await client([b.wsUrl, a.wsUrl]);
 		const space = await alice.createSpace({ name: 'Redundant' });
@@ -70,7 +75,7 @@ describe('Charter over peered sync servers', () => {
 		const onB = await carol.wire.find<{ entries: Record<string, unknown> }>(space.channels[0]!.envelope.documentId);
 		await until(() => Object.keys(onB.doc().entries).length === 1, 'server B to hold the channel');
 		// A goes away; Bob keeps chatting through B
-		await a.stop('SIGKILL');
+		await a.close();
 		await bobSpace.channels[0]!.send('still here without A');
 		const later = await client([b.wsUrl]);
 		const fromB = await later.wire.find<{ entries: Record<string, unknown> }>(space.channels[0]!.envelope.documentId);

@@ -20,7 +20,7 @@ import { until } from './raw-client.js';
 const silent = pino({ level: 'silent' });
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
-	for (const c of cleanup.reverse()) await c().catch(() => undefined);
+	for (const c of cleanup.reverse()) await Promise.resolve().then(c).catch(() => undefined);
 });
 
 function client(server: RunningSyncServer): Repo {

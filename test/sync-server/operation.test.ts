@@ -80,11 +80,14 @@ describe('the CLI process', () => {
 
 	it('✓ a port already in use is a clear error, not a stack trace', async () => {
 		const first = await spawnServer();
-		const port = new URL(first.url).port;
-		const second = cli(['--port', port, '--data', join(first.dataDir, 'second')]);
-		expect(second.status).toBe(1);
-		expect(second.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
-		await first.stop();
+		try {
+			const port = new URL(first.url).port;
+			const second = cli(['--port', port, '--data', join(first.dataDir, 'second')]);
+			expect(second.status).toBe(1);
+			expect(second.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+		} finally {
+			await first.stop('SIGKILL');
+		}
 	});
 
 });

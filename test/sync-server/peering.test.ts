@@ -20,7 +20,7 @@ const TOKEN = 'peer-token-for-the-test-group';
 const silent = pino({ level: 'silent' });
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
-	for (const c of cleanup.reverse()) await c().catch(() => undefined);
+	for (const c of cleanup.reverse()) await Promise.resolve().then(c).catch(() => undefined);
 });
 
 type Server = ServerProcess | RunningSyncServer;
@@ -83,16 +83,17 @@ describe('peered sync servers', () => {
 	});
 
 	it('✓ a restarted server pushes its stored backlog to a new, empty peer', async () => {
-		const b = await server();
+		const dataDir = await mkdtemp(join(tmpdir(), 'charter-backlog-'));
+		const b = await server({ dataDir });
 		const notes = Array.from({ length: 5 }, (_, i) => client(b.wsUrl).create({ note: `backlog ${i}` }));
 		await until(() => holds(b, 5), 'B to hold the backlog');
 		await b.close();
 
-		const c = await server(); // empty
-		const restarted = await server({ peers: [c.wsUrl], dataDir: (await import('./server-process.js')) && undefined });
-		void restarted;
-		expect(c).toBeDefined();
-		void notes;
+		const c = await server(); // empty, and nobody will ask it for these documents
+		const restarted = await server({ peers: [c.wsUrl], dataDir });
+		await until(() => holds(c, 5), 'C to receive the backlog');
+		await restarted.close();
+		for (const [i, n] of notes.entries()) expect(await read(c, n.url)).toBe(`backlog ${i}`);
 	});
 
 	it('✓ a client cannot pose as a peer server by reusing its peer id', async () => {

@@ -27,6 +27,10 @@ export async function spawnServer(options: { dataDir?: string; args?: string[]; 
 		stdio: ['ignore', 'pipe', 'pipe'],
 		env: { ...process.env, LOG_LEVEL: 'warn', ...options.env }
 	});
+	// never outlive the test process, whatever happens to its cleanup
+	const reap = () => child.kill('SIGKILL');
+	process.once('exit', reap);
+	child.once('exit', () => process.off('exit', reap));
 	let out = '';
 	let err = '';
 	child.stderr!.on('data', (d) => (err += d));

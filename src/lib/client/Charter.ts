@@ -22,6 +22,20 @@ import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
 import { parseInviteLink } from '../authority/invites.js';
 import { AccountDocument, accountIdOf } from '../sync/account.js';
+import { appendEntries, bytesWrittenBy, envelopeDocumentId, openEnvelope } from '../sync/envelope.js';
+import {
+	encodeLinkCode,
+	linkRendezvousId,
+	newLinkSecret,
+	openLinkRequest,
+	openLinkResponse,
+	parseLinkCode,
+	sealLinkRequest,
+	sealLinkResponse
+} from '../identity/device-link.js';
+import { cryptoProvider, newX25519Secret } from '../crypto/primitives.js';
+import { decodeUserCard, type DeviceCertificate } from '../identity/certificates.js';
+import { deviceId } from '../identity/ids.js';
 import { PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
 import type { ClientContext } from './context.js';
 
@@ -168,11 +182,7 @@ export class Charter {
 	async joinSpace(link: string, options: { timeoutMs?: number } = {}): Promise<Space> {
 		const invite = parseInviteLink(link);
 		const context = this.#requireContext();
-		for (const endpoint of invite.endpoints)
-			if (!this.#endpoints.includes(endpoint)) {
-				this.#endpoints.push(endpoint);
-				this.wire.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(endpoint));
-			}
+		this.#dial(invite.endpoints);
 		const existing = this.#spaces.get(invite.space);
 		if (existing?.isMember) return existing;
 		if (existing) {
@@ -188,6 +198,107 @@ export class Charter {
 		}
 		await this.#track(space);
 		return space;
+	}
+
+	/**
+	 * On an existing device: a one-time code to show the new device (as text or a QR code). `linked`
+	 * resolves when a device has used it (it receives this user's keys over an encrypted one-time
+	 * channel), and rejects after `timeoutMs` (default 10 minutes). Anyone holding the code before the
+	 * new device uses it could link instead: show it only to the new device.
+	 */
+	async linkDevice(options: { timeoutMs?: number } = {}): Promise<{ code: string; linked: Promise<{ deviceId: DeviceId; name: string }> }> {
+		const identity = this.#requireIdentity();
+		const secret = newLinkSecret();
+		const code = encodeLinkCode({ secret, endpoints: this.#endpoints });
+		const handle = await openEnvelope(this.wire, envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16)));
+		const linked = new Promise<{ deviceId: DeviceId; name: string }>((resolve, reject) => {
+			let done = false;
+			const finish = () => {
+				done = true;
+				handle.off('heads-changed', check);
+				clearTimeout(timer);
+			};
+			const check = async () => {
+				if (done) return;
+				for (const bytes of bytesWrittenBy(A.getAllChanges(handle.doc()))) {
+					const request = openLinkRequest(secret, bytes);
+					if (!request || done) continue;
+					finish();
+					const bundle = await identity.bundleFor(request.deviceKey, request.name);
+					appendEntries(handle, [{ key: 'response', bytes: await sealLinkResponse(secret, request.ephemeral, bundle) }]);
+					return resolve({ deviceId: deviceId(request.deviceKey), name: request.name });
+				}
+			};
+			const timer = setTimeout(() => {
+				if (done) return;
+				finish();
+				reject(new CharterError('unavailable', 'no device used the link code in time'));
+			}, options.timeoutMs ?? 600_000);
+			handle.on('heads-changed', check);
+			void check();
+		});
+		linked.catch(() => undefined);
+		return { code, linked };
+	}
+
+	/**
+	 * On a new device with no identity yet: becomes a device of the user whose device showed `code`.
+	 * Then every space of that user appears (from their account document) and this device registers
+	 * itself on the user's card in each.
+	 */
+	async acceptDeviceLink(code: string, options: { timeoutMs?: number } = {}): Promise<{ userId: UserId; deviceId: DeviceId }> {
+		this.#assertOpen();
+		if (this.#identity) throw new CharterError('identity-exists', 'this client already has an identity');
+		const { secret, endpoints } = parseLinkCode(code);
+		this.#dial(endpoints);
+		const handle = await openEnvelope(this.wire, envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16)));
+		const provider = await cryptoProvider();
+		const deviceSeed = randomBytes(32);
+		const ephemeralSecret = newX25519Secret();
+		const ephemeral = provider.x25519PublicKey(ephemeralSecret);
+		appendEntries(handle, [
+			{ key: 'request', bytes: sealLinkRequest(secret, { deviceKey: await provider.ed25519PublicKey(deviceSeed), ephemeral, name: this.deviceName }) }
+		]);
+		const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+		for (;;) {
+			for (const bytes of bytesWrittenBy(A.getAllChanges(handle.doc()))) {
+				const bundle = await openLinkResponse(secret, ephemeralSecret, ephemeral, bytes);
+				if (!bundle) continue;
+				this.#identity = await Identity.installLinked(this.stores.secrets, bundle, deviceSeed);
+				await this.#openAccount();
+				this.#emit();
+				return { userId: this.#identity.userId, deviceId: this.#identity.deviceId };
+			}
+			if (Date.now() > deadline) throw new CharterError('unavailable', 'the existing device did not answer (is it online with the code still open?)');
+			await new Promise((r) => setTimeout(r, 100));
+		}
+	}
+
+	/** This user's devices, as certified on their cards in the spaces this client holds. */
+	get devices(): { deviceId: DeviceId; name: string; issuedAt: number; thisDevice: boolean }[] {
+		const identity = this.#identity;
+		if (!identity) return [];
+		const found = new Map<string, { deviceId: DeviceId; name: string; issuedAt: number; thisDevice: boolean }>();
+		const add = (c: DeviceCertificate) => found.set(c.device, { deviceId: c.device, name: c.name, issuedAt: c.issuedAt, thisDevice: c.device === identity.deviceId });
+		add(identity.certificate);
+		for (const space of this.spaces) {
+			const record = space.document.members?.[identity.userId];
+			if (record?.card instanceof Uint8Array)
+				try {
+					decodeUserCard(record.card).devices.forEach(add);
+				} catch {
+					/* skip */
+				}
+		}
+		return [...found.values()].sort((a, b) => a.issuedAt - b.issuedAt);
+	}
+
+	#dial(endpoints: string[]) {
+		for (const endpoint of endpoints)
+			if (!this.#endpoints.includes(endpoint)) {
+				this.#endpoints.push(endpoint);
+				this.wire.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(endpoint));
+			}
 	}
 
 	/** Calls `listener` whenever the identity or the list of spaces changes. */

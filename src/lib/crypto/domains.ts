@@ -34,6 +34,8 @@ export const DOMAIN = {
 	inviteProof: tag('invite-proof'),
 	/** Hash input for a user's account document id: tag ‖ identity key. */
 	account: tag('account'),
+	/** Hash input for a device-link rendezvous document: tag ‖ link secret. */
+	deviceLink: tag('device-link'),
 	/** Hash input for entry ids: tag ‖ entry bytes. */
 	entryId: tag('entry-id')
 } as const;
@@ -46,5 +48,6 @@ export const KDF = {
 	appDocument: 'charter/v1/kdf/app-document',
 	inviteSigning: 'charter/v1/kdf/invite-signing',
 	inviteEncryption: 'charter/v1/kdf/invite-encryption',
-	account: 'charter/v1/kdf/account'
+	account: 'charter/v1/kdf/account',
+	deviceLink: 'charter/v1/kdf/device-link'
 } as const;

@@ -128,6 +128,42 @@ export class Identity {
 		return (await cryptoProvider()).sign(this.identitySeed, message);
 	}
 
+	/**
+	 * Installs the keys a linked device received (identity seed, encryption generations) with its own
+	 * device seed and the certificate the existing device issued for it.
+	 */
+	static async installLinked(
+		store: SecretStore,
+		received: { identitySeed: Uint8Array; certificate: Uint8Array; encryption: { generation: number; secret: Uint8Array }[] },
+		deviceSeed: Uint8Array
+	): Promise<Identity> {
+		if (await store.get(SLOT.identitySeed)) throw new CharterError('identity-exists', 'this data directory already holds an identity');
+		const provider = await cryptoProvider();
+		const certificate = await verifyDeviceCertificate(received.certificate);
+		const deviceKey = await provider.ed25519PublicKey(deviceSeed);
+		const userKey = await provider.ed25519PublicKey(received.identitySeed);
+		if (!certificate.deviceKey.every((b, i) => b === deviceKey[i]) || !certificate.userKey.every((b, i) => b === userKey[i]))
+			throw new CharterError('bad-signature', 'the link did not certify this device for that identity');
+		await store.set(SLOT.identitySeed, received.identitySeed);
+		for (const e of received.encryption) await store.set(SLOT.encryption(e.generation), e.secret);
+		await store.set(SLOT.deviceSeed, deviceSeed);
+		await store.set(SLOT.deviceCertificate, received.certificate);
+		const loaded = await Identity.load(store);
+		if (!loaded) throw new CharterError('no-identity', 'identity could not be read back from its store');
+		return loaded;
+	}
+
+	/** What a device being linked receives: the identity seed, a certificate for it, the encryption keys. */
+	async bundleFor(deviceKey: Uint8Array, name: string) {
+		const provider = await cryptoProvider();
+		const certificate = await issueDeviceCertificate(this.userKey, (m) => provider.sign(this.identitySeed, m), deviceKey, name);
+		return {
+			identitySeed: this.identitySeed,
+			certificate: certificate.bytes,
+			encryption: this.encryptionKeys.map((k) => ({ generation: k.generation, secret: k.secret }))
+		};
+	}
+
 	/** The key of the user's private account document (derived from the identity seed). */
 	accountKey(accountId: Uint8Array): Uint8Array {
 		return deriveKey(this.identitySeed, accountId, KDF.account);

@@ -1,0 +1,20 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Repo } from '@automerge/automerge-repo';
+import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import { startSyncServer } from '../server.ts';
+const log = pino({ level: 'silent' });
+const t = 'x'.repeat(20);
+const a = await startSyncServer({ port: 0, dataDir: await mkdtemp(join(tmpdir(), 'x-')), logger: log, peerToken: t });
+const b = await startSyncServer({ port: 0, dataDir: await mkdtemp(join(tmpdir(), 'x-')), logger: log, peerToken: t, peers: [a.wsUrl] });
+const repo = new Repo({ network: [new WebSocketClientAdapter(a.wsUrl)] });
+const h = repo.create({ a: 1 });
+await new Promise((r) => setTimeout(r, 500));
+await a.close(); // b's dialer now retries
+await new Promise((r) => setTimeout(r, 500));
+await repo.shutdown();
+await b.close();
+console.log('closed at', performance.now().toFixed(0));
+process.on('exit', () => console.log('exit at', performance.now().toFixed(0)));
