@@ -87,7 +87,7 @@ async function quickCard() {
 	const userKey = await provider.ed25519PublicKey(identitySeed);
 	const deviceKey = await provider.ed25519PublicKey(randomBytes(32));
 	const sign = (m: Uint8Array) => provider.sign(identitySeed, m);
-	const cert = await issueDeviceCertificate(userKey, sign, deviceKey, 'bench');
+	const cert = await issueDeviceCertificate(userKey, sign, deviceKey, provider.x25519PublicKey(newX25519Secret()), 'bench');
 	return issueUserCard(userKey, sign, provider.x25519PublicKey(newX25519Secret()), 0, [cert]);
 }
 

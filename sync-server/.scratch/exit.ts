@@ -16,5 +16,5 @@ await a.close(); // b's dialer now retries
 await new Promise((r) => setTimeout(r, 500));
 await repo.shutdown();
 await b.close();
-console.log('closed at', performance.now().toFixed(0));
+console.log('closed at', performance.now().toFixed(0)); setTimeout(() => console.log(process.getActiveResourcesInfo()), 2000).unref();
 process.on('exit', () => console.log('exit at', performance.now().toFixed(0)));

@@ -11,7 +11,7 @@ import * as A from '@automerge/automerge';
 import { cbor, Repo, type NetworkAdapterInterface, type PeerId, type StorageAdapterInterface } from '@automerge/automerge-repo';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
 import { CharterError } from '../errors.js';
-import { Identity } from '../identity/identity.js';
+import { deviceEncryptionPublic, Identity } from '../identity/identity.js';
 import { userCardText } from '../identity/certificates.js';
 import { isSpaceId, type DeviceId, type SpaceId, type UserId } from '../identity/ids.js';
 import type { SecretStore } from '../identity/secret-store.js';
@@ -224,7 +224,7 @@ export class Charter {
 					const request = openLinkRequest(secret, bytes);
 					if (!request || done) continue;
 					finish();
-					const bundle = await identity.bundleFor(request.deviceKey, request.name);
+					const bundle = await identity.bundleFor(request.deviceKey, request.deviceEncryptionKey, request.name);
 					appendEntries(handle, [{ key: 'response', bytes: await sealLinkResponse(secret, request.ephemeral, bundle) }]);
 					return resolve({ deviceId: deviceId(request.deviceKey), name: request.name });
 				}
@@ -257,7 +257,15 @@ export class Charter {
 		const ephemeralSecret = newX25519Secret();
 		const ephemeral = provider.x25519PublicKey(ephemeralSecret);
 		appendEntries(handle, [
-			{ key: 'request', bytes: sealLinkRequest(secret, { deviceKey: await provider.ed25519PublicKey(deviceSeed), ephemeral, name: this.deviceName }) }
+			{
+				key: 'request',
+				bytes: sealLinkRequest(secret, {
+					deviceKey: await provider.ed25519PublicKey(deviceSeed),
+					deviceEncryptionKey: deviceEncryptionPublic(deviceSeed, provider),
+					ephemeral,
+					name: this.deviceName
+				})
+			}
 		]);
 		const deadline = Date.now() + (options.timeoutMs ?? 120_000);
 		for (;;) {

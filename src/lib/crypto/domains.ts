@@ -49,5 +49,7 @@ export const KDF = {
 	inviteSigning: 'charter/v1/kdf/invite-signing',
 	inviteEncryption: 'charter/v1/kdf/invite-encryption',
 	account: 'charter/v1/kdf/account',
-	deviceLink: 'charter/v1/kdf/device-link'
+	deviceLink: 'charter/v1/kdf/device-link',
+	recovery: 'charter/v1/kdf/recovery',
+	deviceEncryption: 'charter/v1/kdf/device-encryption'
 } as const;

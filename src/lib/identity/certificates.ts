@@ -1,7 +1,9 @@
 /**
  * Signed statements made by an identity key: device certificates and the user's public card.
  *
- * DeviceCertificate = 'CHC' ‖ v1 ‖ user key (32) ‖ device key (32) ‖ issuedAt (u64 ms) ‖ name ‖ sig (64)
+ * DeviceCertificate = 'CHC' ‖ v1 ‖ user key (32) ‖ device key (32) ‖ device X25519 key (32) ‖
+ *                     issuedAt (u64 ms) ‖ name ‖ sig (64)
+ *   (the device's own X25519 key receives the user's new encryption key when another device is revoked)
  * UserCard          = 'CHU' ‖ v1 ‖ user key (32) ‖ encryption key (32) ‖ generation (u32) ‖
  *                     issuedAt (u64) ‖ n (u8) ‖ n × (u16 length ‖ certificate) ‖ sig (64)
  * Signatures are Ed25519 by the identity key over DOMAIN tag ‖ everything before the signature.
@@ -24,6 +26,7 @@ export interface DeviceCertificate {
 	device: DeviceId;
 	userKey: Uint8Array;
 	deviceKey: Uint8Array;
+	deviceEncryptionKey: Uint8Array;
 	issuedAt: number;
 	name: string;
 	bytes: Uint8Array;
@@ -45,6 +48,7 @@ export async function issueDeviceCertificate(
 	userKeyBytes: Uint8Array,
 	signWithIdentity: Signer,
 	deviceKeyBytes: Uint8Array,
+	deviceEncryptionKey: Uint8Array,
 	name: string,
 	issuedAt = Date.now()
 ): Promise<DeviceCertificate> {
@@ -54,6 +58,7 @@ export async function issueDeviceCertificate(
 		.u8(VERSION)
 		.bytes(userKeyBytes, KEY_BYTES)
 		.bytes(deviceKeyBytes, KEY_BYTES)
+		.bytes(deviceEncryptionKey, KEY_BYTES)
 		.u64(issuedAt)
 		.string(trimmed)
 		.finish();
@@ -67,12 +72,13 @@ function parseCertificateBody(bytes: Uint8Array): DeviceCertificate {
 	if (r.u8() !== VERSION) throw new CharterError('unsupported-version', 'unsupported device certificate version');
 	const userKey = r.bytes(KEY_BYTES);
 	const deviceKey = r.bytes(KEY_BYTES);
+	const deviceEncryptionKey = r.bytes(KEY_BYTES);
 	const issuedAt = r.u64();
 	const name = r.string();
 	if (name.length > MAX_DEVICE_NAME) throw new CharterError('malformed', 'device name too long');
 	r.bytes(SIGNATURE_BYTES);
 	r.end();
-	return { user: userId(userKey), device: deviceId(deviceKey), userKey, deviceKey, issuedAt, name, bytes };
+	return { user: userId(userKey), device: deviceId(deviceKey), userKey, deviceKey, deviceEncryptionKey, issuedAt, name, bytes };
 }
 
 /** Parses and checks the identity signature. Throws `malformed` or `bad-signature`. */

@@ -4,10 +4,11 @@
  *
  *   code      = 'charter-link:' ‖ base64url('CHK' ‖ 1 ‖ secret (32) ‖ u8 n ‖ n × (u16 len ‖ endpoint))
  *   document  = envelopeDocumentId(SHA-256(DOMAIN.deviceLink ‖ secret)[0..16], 0…0)
- *   request   = 'CHQ' ‖ nonce (24) ‖ XChaCha20-Poly1305(K, nonce, device key ‖ ephemeral X25519 key ‖ name)
+ *   request   = 'CHQ' ‖ nonce (24) ‖ XChaCha20-Poly1305(K, nonce, device key ‖ device X25519 key ‖ ephemeral X25519 key ‖ name)
  *   response  = 'CHR' ‖ ephemeral X25519 key (32) ‖ nonce (24) ‖ XChaCha20-Poly1305(K', nonce, bundle)
  *   K  = HKDF(secret, "charter/v1/kdf/device-link"),  K' = HKDF(X25519(ephemerals) ‖ secret, same info)
- *   bundle = identity seed ‖ certificate of the new device ‖ the user's encryption-key generations
+ *   bundle = identity seed ‖ certificate of the new device ‖ the user's encryption-key generations ‖
+ *            recovery public key (never the phrase or the recovery secret)
  *
  * Only a holder of the code can make a request or read the response; the response is additionally
  * bound to the requester's ephemeral key, so a relay that learns the code afterwards learns nothing.
@@ -31,6 +32,7 @@ export interface LinkCode {
 
 export interface LinkRequest {
 	deviceKey: Uint8Array;
+	deviceEncryptionKey: Uint8Array;
 	ephemeral: Uint8Array;
 	name: string;
 }
@@ -39,6 +41,7 @@ export interface LinkBundle {
 	identitySeed: Uint8Array;
 	certificate: Uint8Array;
 	encryption: { generation: number; secret: Uint8Array }[];
+	recoveryPublic: Uint8Array;
 }
 
 export const newLinkSecret = () => randomBytes(32);
@@ -72,7 +75,7 @@ const linkKey = (secret: Uint8Array) => deriveKey(secret, new Uint8Array(), KDF.
 
 export function sealLinkRequest(secret: Uint8Array, request: LinkRequest): Uint8Array {
 	const nonce = newNonce();
-	const body = new BinaryWriter().bytes(request.deviceKey, 32).bytes(request.ephemeral, 32).string(request.name.slice(0, 64)).finish();
+	const body = new BinaryWriter().bytes(request.deviceKey, 32).bytes(request.deviceEncryptionKey, 32).bytes(request.ephemeral, 32).string(request.name.slice(0, 64)).finish();
 	return concatBytes(REQUEST, nonce, aeadSeal(linkKey(secret), nonce, body, REQUEST));
 }
 
@@ -81,7 +84,7 @@ export function openLinkRequest(secret: Uint8Array, bytes: Uint8Array): LinkRequ
 	try {
 		const body = aeadOpen(linkKey(secret), bytes.subarray(3, 3 + NONCE_BYTES), bytes.subarray(3 + NONCE_BYTES), REQUEST);
 		const r = new BinaryReader(body, 'link request');
-		const request = { deviceKey: r.bytes(32), ephemeral: r.bytes(32), name: r.string() };
+		const request = { deviceKey: r.bytes(32), deviceEncryptionKey: r.bytes(32), ephemeral: r.bytes(32), name: r.string() };
 		r.end();
 		return request;
 	} catch {
@@ -94,6 +97,7 @@ export async function sealLinkResponse(secret: Uint8Array, requesterEphemeral: U
 	const { ephemeralPublic, shared } = await provider.x25519Ephemeral(requesterEphemeral);
 	const w = new BinaryWriter().bytes(bundle.identitySeed, 32).u16(bundle.certificate.length).bytes(bundle.certificate).u8(bundle.encryption.length);
 	for (const e of bundle.encryption) w.u32(e.generation).bytes(e.secret, 32);
+	w.bytes(bundle.recoveryPublic, 32);
 	const nonce = newNonce();
 	const key = deriveKey(concatBytes(shared, secret), new Uint8Array(), KDF.deviceLink);
 	return concatBytes(RESPONSE, ephemeralPublic, nonce, aeadSeal(key, nonce, w.finish(), concatBytes(RESPONSE, requesterEphemeral)));
@@ -111,8 +115,9 @@ export async function openLinkResponse(secret: Uint8Array, ephemeralSecret: Uint
 		const certificate = Uint8Array.from(r.bytes(r.u16()));
 		const encryption: LinkBundle['encryption'] = [];
 		for (let i = r.u8(); i > 0; i--) encryption.push({ generation: r.u32(), secret: Uint8Array.from(r.bytes(32)) });
+		const recoveryPublic = Uint8Array.from(r.bytes(32));
 		r.end();
-		return { identitySeed, certificate, encryption };
+		return { identitySeed, certificate, encryption, recoveryPublic };
 	} catch {
 		return undefined;
 	}

@@ -9,6 +9,14 @@ import { KDF } from '../crypto/domains.js';
 import { randomBytes, utf8 } from '../util/bytes.js';
 import { deviceId, userId, type DeviceId, type UserId } from './ids.js';
 import { createRecoveryPhrase, rootSecretsFromPhrase } from './phrase.js';
+
+function deviceEncryptionSecret(deviceSeed: Uint8Array): Uint8Array {
+	return deriveKey(deviceSeed, new Uint8Array(), KDF.deviceEncryption);
+}
+
+export function deviceEncryptionPublic(deviceSeed: Uint8Array, provider: { x25519PublicKey(secret: Uint8Array): Uint8Array }): Uint8Array {
+	return provider.x25519PublicKey(deviceEncryptionSecret(deviceSeed));
+}
 import {
 	issueDeviceCertificate,
 	issueUserCard,
@@ -20,6 +28,7 @@ import type { SecretStore } from './secret-store.js';
 
 const SLOT = {
 	identitySeed: 'identity/seed',
+	recoveryPublic: 'identity/recovery-public',
 	encryptionGeneration: 'identity/encryption-generation',
 	encryption: (generation: number) => `identity/encryption/${generation}`,
 	deviceSeed: 'device/seed',
@@ -33,6 +42,8 @@ export interface EncryptionKeyPair {
 }
 
 export class Identity {
+	#recoverySecret: Uint8Array | undefined;
+
 	private constructor(
 		readonly userId: UserId,
 		readonly userKey: Uint8Array,
@@ -41,7 +52,8 @@ export class Identity {
 		readonly deviceKey: Uint8Array,
 		private readonly deviceSeed: Uint8Array,
 		readonly certificate: DeviceCertificate,
-		private readonly encryptionKeys: EncryptionKeyPair[]
+		private readonly encryptionKeys: EncryptionKeyPair[],
+		readonly recoveryPublic: Uint8Array
 	) {}
 
 	/** A fresh identity: returns it with the phrase, which is shown to the user once and never stored. */
@@ -67,12 +79,16 @@ export class Identity {
 			userKey,
 			(m) => provider.sign(root.identitySeed, m),
 			deviceKey,
+			deviceEncryptionPublic(deviceSeed, provider),
 			deviceName
 		);
 		await store.set(SLOT.deviceSeed, deviceSeed);
 		await store.set(SLOT.deviceCertificate, certificate.bytes);
+		await store.set(SLOT.recoveryPublic, provider.x25519PublicKey(root.recoverySecret));
 		const loaded = await Identity.load(store);
 		if (!loaded) throw new CharterError('no-identity', 'identity could not be read back from its store');
+		// held in memory for this session only: it opens the generations sealed for recovery
+		loaded.#recoverySecret = root.recoverySecret;
 		return loaded;
 	}
 
@@ -103,7 +119,8 @@ export class Identity {
 			deviceKey,
 			deviceSeed,
 			certificate,
-			encryptionKeys
+			encryptionKeys,
+			(await store.get(SLOT.recoveryPublic)) ?? new Uint8Array(0)
 		);
 	}
 
@@ -134,7 +151,7 @@ export class Identity {
 	 */
 	static async installLinked(
 		store: SecretStore,
-		received: { identitySeed: Uint8Array; certificate: Uint8Array; encryption: { generation: number; secret: Uint8Array }[] },
+		received: { identitySeed: Uint8Array; certificate: Uint8Array; encryption: { generation: number; secret: Uint8Array }[]; recoveryPublic: Uint8Array },
 		deviceSeed: Uint8Array
 	): Promise<Identity> {
 		if (await store.get(SLOT.identitySeed)) throw new CharterError('identity-exists', 'this data directory already holds an identity');
@@ -148,20 +165,44 @@ export class Identity {
 		for (const e of received.encryption) await store.set(SLOT.encryption(e.generation), e.secret);
 		await store.set(SLOT.deviceSeed, deviceSeed);
 		await store.set(SLOT.deviceCertificate, received.certificate);
+		await store.set(SLOT.recoveryPublic, received.recoveryPublic);
 		const loaded = await Identity.load(store);
 		if (!loaded) throw new CharterError('no-identity', 'identity could not be read back from its store');
 		return loaded;
 	}
 
 	/** What a device being linked receives: the identity seed, a certificate for it, the encryption keys. */
-	async bundleFor(deviceKey: Uint8Array, name: string) {
+	async bundleFor(deviceKey: Uint8Array, deviceEncryptionKey: Uint8Array, name: string) {
 		const provider = await cryptoProvider();
-		const certificate = await issueDeviceCertificate(this.userKey, (m) => provider.sign(this.identitySeed, m), deviceKey, name);
+		const certificate = await issueDeviceCertificate(this.userKey, (m) => provider.sign(this.identitySeed, m), deviceKey, deviceEncryptionKey, name);
 		return {
 			identitySeed: this.identitySeed,
 			certificate: certificate.bytes,
-			encryption: this.encryptionKeys.map((k) => ({ generation: k.generation, secret: k.secret }))
+			encryption: this.encryptionKeys.map((k) => ({ generation: k.generation, secret: k.secret })),
+			recoveryPublic: this.recoveryPublic
 		};
+	}
+
+	/** This device's own X25519 key pair (in its certificate): receives new encryption generations. */
+	async deviceEncryption(): Promise<{ secret: Uint8Array; publicKey: Uint8Array }> {
+		const provider = await cryptoProvider();
+		const secret = deviceEncryptionSecret(this.deviceSeed);
+		return { secret, publicKey: provider.x25519PublicKey(secret) };
+	}
+
+	/** The recovery secret, when this session restored from the phrase (never stored). */
+	get recoverySecret(): Uint8Array | undefined {
+		return this.#recoverySecret;
+	}
+
+	/** Adds (and keeps) a new encryption-key generation; it becomes the current one if newest. */
+	async addEncryptionGeneration(store: SecretStore, generation: number, secret: Uint8Array): Promise<boolean> {
+		if (this.encryptionKeys.some((k) => k.generation === generation)) return false;
+		const provider = await cryptoProvider();
+		await store.set(SLOT.encryption(generation), secret);
+		this.encryptionKeys.push({ generation, secret, publicKey: provider.x25519PublicKey(secret) });
+		this.encryptionKeys.sort((a, b) => b.generation - a.generation);
+		return true;
 	}
 
 	/** The key of the user's private account document (derived from the identity seed). */

@@ -37,6 +37,12 @@ export interface RootSecrets {
 	identitySeed: Uint8Array;
 	/** Derives the X25519 secret of one encryption-key generation. */
 	encryptionSecret(generation: number): Uint8Array;
+	/**
+	 * X25519 secret known only to holders of the phrase (never given to linked devices): later
+	 * encryption-key generations are sealed to its public key, so a restore finds them and a revoked
+	 * linked device cannot.
+	 */
+	recoverySecret: Uint8Array;
 }
 
 const SALT = utf8.encode('charter/v1/root');
@@ -55,6 +61,7 @@ export async function rootSecretsFromPhrase(phrase: string): Promise<RootSecrets
 	const seed = await mnemonicToSeed(normalized);
 	return {
 		identitySeed: deriveKey(seed, SALT, KDF.identitySigning),
-		encryptionSecret: (generation) => deriveKey(seed, SALT, KDF.userEncryption(generation))
+		encryptionSecret: (generation) => deriveKey(seed, SALT, KDF.userEncryption(generation)),
+		recoverySecret: deriveKey(seed, SALT, KDF.recovery)
 	};
 }
