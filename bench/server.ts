@@ -1,33 +1,45 @@
 /**
- * Sync server load: N concurrent WebSocket clients on loopback, each pushing a small document and
- * waiting for the server's sync reply; reports connections held, reply latency p50/p99 and server
- * memory — for Charter's server and, side by side, a plain automerge-repo server. `--soak S` instead
- * runs S seconds of clients connecting and disconnecting, then checks that nothing was lost.
+ * Sync server load, measured with real automerge-repo clients (Repo + WebSocketClientAdapter, one
+ * WebSocket each) on loopback against the server running as its own process:
  *
- *   npm run bench -- server [--clients 1000] [--seconds 10] [--soak 60]
+ *   load  N clients connect (in batches), each creates a small document and waits for the server to
+ *         confirm it (`remote-heads` for the server's storage id — what Charter's "guaranteed"
+ *         durability waits for); then all stay connected for S seconds, each changing its document
+ *         every few seconds and timing the confirmation again. Reports connections held, confirm
+ *         latency p50/p99 (first sync and steady state) and the server's RSS and heap.
+ *   soak  for S seconds, waves of clients connect, write, edit earlier documents and disconnect;
+ *         then the server restarts on the same data directory and every confirmed value is checked.
+ *
+ *   tsx bench/server.ts [--clients 200] [--seconds 10] [--stock] [--soak 120]
+ *   npm run bench -- server [--clients 1000] [--seconds 10] [--soak 60]   (side by side with plain)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import * as A from '@automerge/automerge';
-import { cbor, generateAutomergeUrl, parseAutomergeUrl, Repo } from '@automerge/automerge-repo';
+import { fileURLToPath } from 'node:url';
+import { Repo, type AutomergeUrl, type DocHandle } from '@automerge/automerge-repo';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
-import { WebSocket } from 'ws';
 
-export const SERVER_PARAMS = { clients: 1000, seconds: 10, connectBatch: 100 };
+export const SERVER_PARAMS = { clients: 1000, seconds: 10, connectBatch: 100, changeEveryMs: 5000 };
 const root = resolve(import.meta.dirname, '..');
 
-interface Started {
+type Kind = 'charter' | 'stock';
+
+interface ServerProcess {
 	url: string;
+	wsUrl: string;
+	dataDir: string;
 	child: ChildProcess;
+	stop(): Promise<void>;
 }
 
-async function start(kind: 'charter' | 'stock', dataDir?: string): Promise<Started & { data: string }> {
+/** One process, no tsx wrapper in between, so /proc/<pid> is the server itself. */
+async function startServer(kind: Kind, dataDir?: string): Promise<ServerProcess> {
 	const data = dataDir ?? (await mkdtemp(join(tmpdir(), `bench-${kind}-`)));
 	const script = kind === 'charter' ? join(root, 'sync-server/main.ts') : join(root, 'bench/stock-server.ts');
-	const args = kind === 'charter' ? ['--port', '0', '--data', data, '--log-level', 'warn', '--messages-per-second', '100000', '--documents-per-hour', '1000000'] : ['--data', data];
-	const child = spawn(process.execPath, [join(root, 'node_modules/tsx/dist/cli.mjs'), script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+	const args = kind === 'charter' ? ['--port', '0', '--data', data, '--log-level', 'warn'] : ['--data', data];
+	const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
 	const url = await new Promise<string>((resolveUrl, reject) => {
 		let out = '';
 		child.stdout!.on('data', (d) => {
@@ -37,97 +49,234 @@ async function start(kind: 'charter' | 'stock', dataDir?: string): Promise<Start
 		});
 		child.once('exit', (code) => reject(new Error(`${kind} server exited ${code}`)));
 	});
-	return { url, child, data };
+	const exited = new Promise<void>((r) => child.once('exit', () => r()));
+	return {
+		url,
+		wsUrl: url.replace(/^http/, 'ws'),
+		dataDir: data,
+		child,
+		stop: () => {
+			child.kill('SIGTERM');
+			return exited;
+		}
+	};
 }
 
-/** The server process's own resident memory (tsx runs it in a child of the pid we spawned). */
-async function rssMb(url: string): Promise<number> {
-	const health = (await (await fetch(`${url}/healthz`)).json()) as { rssBytes: number };
-	return health.rssBytes / (1024 * 1024);
+async function serverMemory(server: ServerProcess): Promise<{ rssMb: number; heapMb: number | undefined }> {
+	const status = await readFile(`/proc/${server.child.pid}/status`, 'utf8');
+	const rssMb = Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+	const health = (await (await fetch(`${server.url}/healthz`)).json().catch(() => ({}))) as { heapUsedBytes?: number };
+	return { rssMb, heapMb: health.heapUsedBytes === undefined ? undefined : health.heapUsedBytes / 2 ** 20 };
 }
 
-function percentile(sorted: number[], p: number) {
+function percentile(sorted: number[], p: number): number {
 	return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 }
 
-/** One protocol-level client: join, push a small document, time the server's first sync reply. */
-function loadClient(wsUrl: string, latencies: number[]): Promise<WebSocket> {
-	return new Promise((resolveSocket, reject) => {
-		const socket = new WebSocket(wsUrl);
-		const senderId = `bench-${Math.random().toString(36).slice(2)}`;
-		let serverId = '';
-		let sentAt = 0;
-		socket.on('error', (error) => (sentAt || !serverId ? reject(error) : undefined)); // later errors: the run is over
-		socket.on('open', () => socket.send(cbor.encode({ type: 'join', senderId, peerMetadata: { isEphemeral: true }, supportedProtocolVersions: ['1'] })));
-		socket.on('message', (data) => {
-			const message = cbor.decode(data as Uint8Array) as { type: string; senderId: string };
-			if (message.type === 'peer') {
-				serverId = message.senderId;
-				const doc = A.change(A.init<{ entries: Record<string, Uint8Array> }>(), (d) => {
-					d.entries = { e: crypto.getRandomValues(new Uint8Array(256)) };
-				});
-				const [, sync] = A.generateSyncMessage(doc, A.initSyncState());
-				sentAt = performance.now();
-				socket.send(cbor.encode({ type: 'sync', senderId, targetId: serverId, documentId: parseAutomergeUrl(generateAutomergeUrl()).documentId, data: sync! }));
-			} else if (sentAt) {
-				latencies.push(performance.now() - sentAt);
-				sentAt = 0;
-				resolveSocket(socket);
-			}
-		});
+const sameHeads = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((h) => b.includes(h));
+
+/** Milliseconds until a server (any storage id) reports our current heads. */
+function confirmation(handle: DocHandle<unknown>, timeoutMs = 30_000): Promise<number> {
+	const started = performance.now();
+	const want = handle.heads();
+	return new Promise((resolveMs, reject) => {
+		const timer = setTimeout(() => {
+			handle.off('remote-heads', listener);
+			reject(new Error('not confirmed'));
+		}, timeoutMs);
+		const listener = ({ heads }: { heads: readonly string[] }) => {
+			if (!sameHeads(heads, want)) return;
+			clearTimeout(timer);
+			handle.off('remote-heads', listener);
+			resolveMs(performance.now() - started);
+		};
+		handle.on('remote-heads', listener);
 	});
 }
 
-
-export async function serverLoad(kind: 'charter' | 'stock', clients = SERVER_PARAMS.clients, seconds = SERVER_PARAMS.seconds) {
-	const server = await start(kind);
-	const wsUrl = server.url.replace('http', 'ws');
-	const latencies: number[] = [];
-	const sockets: WebSocket[] = [];
-	const started = performance.now();
-	for (let i = 0; i < clients; i += SERVER_PARAMS.connectBatch) {
-		const batch = await Promise.allSettled(Array.from({ length: Math.min(SERVER_PARAMS.connectBatch, clients - i) }, () => loadClient(wsUrl, latencies)));
-		for (const r of batch) if (r.status === 'fulfilled') sockets.push(r.value);
-	}
-	const connectMs = performance.now() - started;
-	await new Promise((r) => setTimeout(r, seconds * 1000));
-	const held = sockets.filter((s) => s.readyState === WebSocket.OPEN).length;
-	const memory = await rssMb(server.url);
-	for (const s of sockets) s.terminate();
-	server.child.kill('SIGTERM');
-	latencies.sort((a, b) => a - b);
-	return { kind, clients, held, connectMs, p50: percentile(latencies, 50), p99: percentile(latencies, 99), rssMb: memory };
+interface Client {
+	repo: Repo;
+	handle: DocHandle<{ entries: Record<string, Uint8Array>; edits: number }>;
 }
 
-/** Clients come and go for `seconds`; afterwards every document they wrote must be on the server. */
-export async function soak(seconds: number) {
-	const server = await start('charter');
-	const wsUrl = server.url.replace('http', 'ws');
-	const written: { url: string; value: number }[] = [];
+/** A client like Charter's wire repo: a small envelope-like document of opaque entries. */
+async function connectClient(wsUrl: string, latencies: number[]): Promise<Client> {
+	const repo = new Repo({ network: [new WebSocketClientAdapter(wsUrl)] });
+	const handle = repo.create<Client['handle'] extends DocHandle<infer T> ? T : never>({ entries: { e0: crypto.getRandomValues(new Uint8Array(256)) }, edits: 0 });
+	latencies.push(await confirmation(handle));
+	return { repo, handle };
+}
+
+async function shutdown(repo: Repo): Promise<void> {
+	// a stock client's shutdown can throw synchronously (e.g. on a socket that never opened)
+	await Promise.resolve()
+		.then(() => repo.shutdown())
+		.catch(() => undefined);
+}
+
+export interface ServerBenchOptions {
+	kind?: Kind;
+	clients?: number;
+	seconds?: number;
+	connectBatch?: number;
+	changeEveryMs?: number;
+}
+
+export interface ServerBenchResult {
+	kind: Kind;
+	clients: number;
+	held: number;
+	failed: number;
+	connectMs: number;
+	firstSync: { p50: number; p99: number };
+	steady: { changes: number; p50: number; p99: number };
+	rssMb: number;
+	heapMb: number | undefined;
+	idleRssMb: number;
+}
+
+export async function runServerBench(options: ServerBenchOptions = {}): Promise<ServerBenchResult> {
+	const { kind = 'charter', clients = 200, seconds = 10, connectBatch = SERVER_PARAMS.connectBatch, changeEveryMs = SERVER_PARAMS.changeEveryMs } = options;
+	const server = await startServer(kind);
+	const idle = await serverMemory(server);
+	const firstSync: number[] = [];
+	const connected: Client[] = [];
+	let failed = 0;
+	const started = performance.now();
+	for (let i = 0; i < clients; i += connectBatch) {
+		const batch = await Promise.allSettled(Array.from({ length: Math.min(connectBatch, clients - i) }, () => connectClient(server.wsUrl, firstSync)));
+		for (const r of batch) r.status === 'fulfilled' ? connected.push(r.value) : failed++;
+	}
+	const connectMs = performance.now() - started;
+
+	// steady state: every client changes its document every changeEveryMs (staggered), timing each confirmation
+	const steady: number[] = [];
+	const deadline = performance.now() + seconds * 1000;
+	await Promise.all(
+		connected.map(async ({ handle }, i) => {
+			await new Promise((r) => setTimeout(r, (i / connected.length) * changeEveryMs));
+			while (performance.now() + changeEveryMs < deadline) {
+				handle.change((d) => {
+					d.edits++;
+					d.entries[`e${d.edits}`] = crypto.getRandomValues(new Uint8Array(256));
+				});
+				steady.push(await confirmation(handle).catch(() => NaN));
+				await new Promise((r) => setTimeout(r, changeEveryMs));
+			}
+		})
+	);
+	const held = connected.filter(({ repo }) => repo.peers.length > 0).length;
+	const memory = await serverMemory(server);
+	await Promise.all(connected.map(({ repo }) => shutdown(repo)));
+	await server.stop();
+	firstSync.sort((a, b) => a - b);
+	const confirmed = steady.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+	return {
+		kind,
+		clients,
+		held,
+		failed: failed + (steady.length - confirmed.length),
+		connectMs,
+		firstSync: { p50: percentile(firstSync, 50), p99: percentile(firstSync, 99) },
+		steady: { changes: confirmed.length, p50: percentile(confirmed, 50), p99: percentile(confirmed, 99) },
+		rssMb: memory.rssMb,
+		heapMb: memory.heapMb,
+		idleRssMb: idle.rssMb
+	};
+}
+
+/** The shape bench/run.ts prints side by side (Charter's server vs plain automerge-repo). */
+export async function serverLoad(kind: Kind, clients = SERVER_PARAMS.clients, seconds = SERVER_PARAMS.seconds) {
+	const r = await runServerBench({ kind, clients, seconds });
+	return { kind, clients, held: r.held, connectMs: r.connectMs, p50: r.steady.p50, p99: r.steady.p99, rssMb: r.rssMb };
+}
+
+/**
+ * Clients come and go for `seconds`: each wave connects 20 clients that create a document, edit one
+ * document from an earlier wave, wait for the server's confirmation and disconnect. Afterwards the
+ * server restarts on its data directory and every confirmed value must be there.
+ */
+export async function soak(seconds: number, wave = 20) {
+	let server = await startServer('charter');
+	const rssStart = (await serverMemory(server)).rssMb;
+	const expected = new Map<AutomergeUrl, number>();
 	const deadline = Date.now() + seconds * 1000;
 	let rounds = 0;
+	let unconfirmed = 0;
 	while (Date.now() < deadline) {
-		const repos = Array.from({ length: 20 }, () => new Repo({ network: [new WebSocketClientAdapter(wsUrl)] }));
-		for (const repo of repos) {
-			const value = written.length;
-			const handle = repo.create<{ value: number }>({ value });
-			written.push({ url: handle.url, value });
-		}
-		await new Promise((r) => setTimeout(r, 400));
-		await Promise.all(repos.map((r) => r.shutdown().catch(() => undefined)));
+		const earlier = [...expected.keys()];
+		await Promise.all(
+			Array.from({ length: wave }, async (_, i) => {
+				const repo = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
+				try {
+					const mine = repo.create<{ value: number }>({ value: rounds * wave + i });
+					const writes = [confirmation(mine, 10_000).then(() => expected.set(mine.url, mine.doc().value))];
+					const other = earlier[Math.floor(Math.random() * earlier.length)];
+					if (other) {
+						const handle = await repo.find<{ value: number }>(other, { signal: AbortSignal.timeout(10_000) });
+						handle.change((d) => {
+							d.value += 1_000_000;
+						});
+						const value = handle.doc().value;
+						writes.push(confirmation(handle, 10_000).then(() => expected.set(other, Math.max(expected.get(other) ?? 0, value))));
+					}
+					await Promise.all(writes);
+				} catch {
+					unconfirmed++;
+				} finally {
+					await shutdown(repo);
+				}
+			})
+		);
 		rounds++;
 	}
-	server.child.kill('SIGTERM');
-	await new Promise((r) => server.child.once('exit', r));
-	// restart on the same data directory and read everything back
-	const again = await start('charter', server.data);
-	const checker = new Repo({ network: [new WebSocketClientAdapter(again.url.replace('http', 'ws'))] });
+	const rssEnd = (await serverMemory(server)).rssMb;
+	await server.stop();
+	server = await startServer('charter', server.dataDir);
+	const checker = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
 	let found = 0;
-	for (const w of written) {
-		const handle = await checker.find<{ value: number }>(w.url as never, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
-		if (handle?.doc()?.value === w.value) found++;
+	for (const [url, value] of expected) {
+		const handle = await checker.find<{ value: number }>(url, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+		if (handle && handle.doc().value >= value) found++;
 	}
-	await checker.shutdown().catch(() => undefined);
-	again.child.kill('SIGTERM');
-	return { seconds, rounds, documents: written.length, found, lost: written.length - found };
+	await shutdown(checker);
+	await server.stop();
+	return { seconds, rounds, clients: rounds * wave, documents: expected.size, unconfirmed, found, lost: expected.size - found, 'rss start MB': rssStart.toFixed(0), 'rss end MB': rssEnd.toFixed(0) };
+}
+
+function printLoad(rows: ServerBenchResult[], seconds: number) {
+	console.log(`\nSync server: concurrent automerge-repo WebSocket clients on loopback, held ${seconds} s`);
+	console.table(
+		rows.map((r) => ({
+			server: r.kind === 'charter' ? 'charter sync server' : 'plain automerge-repo',
+			clients: r.clients,
+			held: r.held,
+			failed: r.failed,
+			'connect all s': (r.connectMs / 1000).toFixed(1),
+			'first sync p50/p99 ms': `${r.firstSync.p50.toFixed(0)} / ${r.firstSync.p99.toFixed(0)}`,
+			'steady changes': r.steady.changes,
+			'steady p50/p99 ms': `${r.steady.p50.toFixed(0)} / ${r.steady.p99.toFixed(0)}`,
+			'rss idle→held MB': `${r.idleRssMb.toFixed(0)} → ${r.rssMb.toFixed(0)}`,
+			'heap MB': r.heapMb === undefined ? '' : r.heapMb.toFixed(0)
+		}))
+	);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+	const flag = (name: string, fallback: number) => {
+		const i = process.argv.indexOf(`--${name}`);
+		return i > 0 ? Number(process.argv[i + 1]) : fallback;
+	};
+	const soakSeconds = flag('soak', 0);
+	if (soakSeconds) {
+		console.log(`\nSoak: waves of clients connecting, writing, editing and leaving for ${soakSeconds} s, then a restart`);
+		console.table([await soak(soakSeconds)]);
+	} else {
+		const seconds = flag('seconds', 10);
+		const clients = flag('clients', 200);
+		const rows = [await runServerBench({ clients, seconds })];
+		if (process.argv.includes('--stock')) rows.push(await runServerBench({ kind: 'stock', clients, seconds }));
+		printLoad(rows, seconds);
+	}
+	process.exit(0);
 }

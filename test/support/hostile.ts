@@ -32,8 +32,10 @@ export async function forge<T>(
 	const doc = A.change(A.clone(current, { actor }), fn);
 	const change = A.getLastLocalChange(doc)!;
 	const epochName = space.document.epochs?.[base58.encode(document)];
-	const epoch = target.epoch ?? base58.decode(String(epochName));
-	const key = keys.get(document, epoch);
+	// the current epoch, or (a removed or revoked device) any older one it still holds
+	let epoch = target.epoch ?? base58.decode(String(epochName));
+	let key = keys.get(document, epoch);
+	if (!key && !target.epoch) [epoch, key] = [keys.allFor(document)[0]?.epoch ?? epoch, keys.allFor(document)[0]?.key];
 	if (!key) throw new Error('hostile member holds no key for that epoch');
 	const sealed = await sealEntry({
 		space: space.idBytes,

@@ -11,6 +11,7 @@ import { VALID, invalid } from './verdict.js';
 import { isVerifiedCardFor } from './card-cache.js';
 import { verifyInviteProof } from './invites.js';
 import { userKey } from '../identity/ids.js';
+import { decodeUserCard } from '../identity/certificates.js';
 
 type Ctx = RuleContext<SpaceDoc>;
 type Check = RuleCheck<SpaceDoc>;
@@ -141,7 +142,9 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 		if (ctx.params.user === ctx.signer) return selfJoin(ctx);
 		return requires(Permission.CREATE_INVITE, 'CREATE_INVITE')(ctx);
 	} },
-	{ pattern: 'members/:user/card', description: 'the verified card of the member, set on admission or by the member', check: all(any<SpaceDoc>(createdWithParent, isSelf), newMemberCard) },
+	{ pattern: 'members/:user/card', description: 'the verified card of the member, set on admission or by the member; never listing a revoked device', check: all(any<SpaceDoc>(createdWithParent, isSelf), newMemberCard, noRevokedDevice) },
+	{ pattern: 'members/:user/revokedDevices', description: 'the member\'s own list of revoked devices', check: any<SpaceDoc>(createdWithParent, isSelf) },
+	{ pattern: 'members/:user/revokedDevices/:device', description: 'a member revokes their own devices, for good', check: all(isSelf, (ctx) => (ctx.op.kind === 'put' && ctx.op.value === true ? VALID : invalid('a revocation is permanent'))) },
 	{ pattern: 'members/:user/addedAt', description: 'set on admission', check: createdWithParent },
 	{ pattern: 'members/:user/addedBy', description: 'set on admission to the admitting user', check: all(createdWithParent, (ctx) => (ctx.op.value === ctx.signer ? VALID : invalid('addedBy must be the signer'))) },
 	{ pattern: 'members/:user/roles', description: 'created with the member', check: createdWithParent },
@@ -193,6 +196,19 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 ];
 
 export const spaceRules = new RuleSet<SpaceDoc>(SPACE_RULES);
+
+/** A card may not bring back a device its member revoked (before, or in this same entry). */
+function noRevokedDevice(ctx: Ctx) {
+	const user = ctx.params.user as UserId;
+	const revoked = new Set(Object.keys(ctx.before.members?.[user]?.revokedDevices ?? {}));
+	for (const op of ctx.ops) if (op.kind === 'put' && op.path.length === 4 && op.path[0] === 'members' && op.path[1] === user && op.path[2] === 'revokedDevices') revoked.add(op.path[3]!);
+	if (!revoked.size || !(ctx.op.value instanceof Uint8Array)) return VALID;
+	try {
+		return decodeUserCard(ctx.op.value).devices.some((d) => revoked.has(d.device)) ? invalid('the card lists a revoked device') : VALID;
+	} catch {
+		return invalid('not a card');
+	}
+}
 
 /** A newcomer admits themselves with an invite: valid, unrevoked, unexpired, not used up, and proven. */
 function selfJoin(ctx: Ctx) {

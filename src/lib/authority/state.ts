@@ -4,7 +4,7 @@
  * which device speaks for whom, what a member may do where, who outranks whom — is answered here.
  */
 import { decodeUserCard, type UserCard } from '../identity/certificates.js';
-import type { ChannelId, UserId } from '../identity/ids.js';
+import { deviceId, type ChannelId, type UserId } from '../identity/ids.js';
 import { hex } from '../util/bytes.js';
 import type { Genesis } from './genesis.js';
 import { ALL_PERMISSIONS, Permission, has } from './permissions.js';
@@ -66,11 +66,13 @@ export class SpaceState {
 			}
 			if (card.user !== user) continue;
 			const isOwner = user === genesis.owner;
+			const revoked = record.revokedDevices ?? {};
+			const live = (key: Uint8Array) => !revoked[deviceId(key)];
 			state.members.set(card.user, {
 				user: card.user,
 				userKey: card.userKey,
 				encryptionKey: card.encryptionKey,
-				deviceKeys: [...(isOwner ? owner.deviceKeys : []), ...card.devices.map((d) => d.deviceKey)],
+				deviceKeys: [...(isOwner ? owner.deviceKeys : []), ...card.devices.map((d) => d.deviceKey)].filter(live),
 				roles: Object.keys(record.roles ?? {}).filter((r) => state.roles.has(r)),
 				addedAt: typeof record.addedAt === 'number' ? record.addedAt : 0,
 				...(asString(record.addedBy) ? { addedBy: asString(record.addedBy) as UserId } : {}),

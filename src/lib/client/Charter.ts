@@ -21,7 +21,9 @@ import { browserStores, memoryStores, nodeStores, type PlatformStores } from '..
 import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
 import { parseInviteLink } from '../authority/invites.js';
-import { AccountDocument, accountIdOf } from '../sync/account.js';
+import { AccountDocument, accountIdOf, generationOf } from '../sync/account.js';
+import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
+import { bytesEqual } from '../util/bytes.js';
 import { appendEntries, bytesWrittenBy, envelopeDocumentId, openEnvelope } from '../sync/envelope.js';
 import {
 	encodeLinkCode,
@@ -282,23 +284,66 @@ export class Charter {
 		}
 	}
 
-	/** This user's devices, as certified on their cards in the spaces this client holds. */
-	get devices(): { deviceId: DeviceId; name: string; issuedAt: number; thisDevice: boolean }[] {
+	/**
+	 * Revokes one of this user's other devices: a new encryption key for the user (sealed to the
+	 * remaining devices and to the recovery key, never to the revoked one), a new card without the
+	 * device in every space, the revocation recorded for good, and every key it could read rotated.
+	 * The revoked device can read nothing new, and everything it signs from now on is refused.
+	 */
+	async revokeDevice(device: DeviceId): Promise<void> {
+		const identity = this.#requireIdentity();
+		if (device === identity.deviceId) throw new CharterError('invalid-argument', 'revoke this device from another one of your devices');
+		const certs = this.#deviceCertificates();
+		if (!certs.some((c) => c.device === device)) throw new CharterError('invalid-argument', `no device ${device} of yours`);
+		const generation = Math.max(...identity.allEncryptionKeys.map((k) => k.generation)) + 1;
+		const secret = newX25519Secret();
+		const recipients = certs.filter((c) => c.device !== device && c.device !== identity.deviceId).map((c) => c.deviceEncryptionKey);
+		if (identity.recoveryPublic.length === 32) recipients.push(identity.recoveryPublic);
+		await this.#account!.shareGeneration(generation, secret, recipients);
+		await identity.addEncryptionGeneration(this.stores.secrets, generation, secret);
+		for (const space of this.spaces) await space.revokeDevice(device);
+		this.#emit();
+	}
+
+	async #installKeyShare(lockbox: ParsedLockbox) {
 		const identity = this.#identity;
-		if (!identity) return [];
-		const found = new Map<string, { deviceId: DeviceId; name: string; issuedAt: number; thisDevice: boolean }>();
-		const add = (c: DeviceCertificate) => found.set(c.device, { deviceId: c.device, name: c.name, issuedAt: c.issuedAt, thisDevice: c.device === identity.deviceId });
-		add(identity.certificate);
+		if (!identity) return;
+		const own = await identity.deviceEncryption();
+		const recovery = identity.recoverySecret;
+		const candidates = [own, ...(recovery ? [{ secret: recovery, publicKey: (await cryptoProvider()).x25519PublicKey(recovery) }] : [])];
+		const key = candidates.find((c) => bytesEqual(c.publicKey, lockbox.header.recipient));
+		if (!key) return;
+		try {
+			const secret = await openLockbox(lockbox, { space: lockbox.header.space, recipientSecret: key.secret, recipientPublic: key.publicKey });
+			if (await identity.addEncryptionGeneration(this.stores.secrets, generationOf(lockbox.header.document), secret))
+				for (const space of this.spaces) await space.rescanLockboxes();
+		} catch {
+			/* not for us after all, or damaged */
+		}
+	}
+
+	#deviceCertificates(): DeviceCertificate[] {
+		const identity = this.#identity!;
+		const found = new Map<string, DeviceCertificate>([[identity.deviceId, identity.certificate]]);
 		for (const space of this.spaces) {
 			const record = space.document.members?.[identity.userId];
 			if (record?.card instanceof Uint8Array)
 				try {
-					decodeUserCard(record.card).devices.forEach(add);
+					for (const c of decodeUserCard(record.card).devices) if (!record.revokedDevices?.[c.device]) found.set(c.device, c);
 				} catch {
 					/* skip */
 				}
 		}
-		return [...found.values()].sort((a, b) => a.issuedAt - b.issuedAt);
+		return [...found.values()];
+	}
+
+	/** This user's devices (not revoked), as certified on their cards in the spaces this client holds. */
+	get devices(): { deviceId: DeviceId; name: string; issuedAt: number; thisDevice: boolean }[] {
+		const identity = this.#identity;
+		if (!identity) return [];
+		return this.#deviceCertificates()
+			.map((c) => ({ deviceId: c.device, name: c.name, issuedAt: c.issuedAt, thisDevice: c.device === identity.deviceId }))
+			.sort((a, b) => a.issuedAt - b.issuedAt);
 	}
 
 	#dial(endpoints: string[]) {
@@ -356,6 +401,8 @@ export class Charter {
 			sign: (m) => identity.signAsDevice(m)
 		});
 		this.#account.onChange(() => void this.#openFromAccount());
+		this.#account.onKeyShare((lockbox) => this.#installKeyShare(lockbox));
+		for (const share of this.#account.keyShares) await this.#installKeyShare(share);
 		await this.#openFromAccount();
 		for (const id of this.#spaces.keys()) void this.#account.record(id);
 	}

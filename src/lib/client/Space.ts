@@ -14,6 +14,7 @@ import {
 	ID_BYTES,
 	spaceIdBytes,
 	type ChannelId,
+	type DeviceId,
 	type SpaceId,
 	type UserId
 } from '../identity/ids.js';
@@ -29,7 +30,7 @@ import { KeyRing, type EpochKey } from '../encryption/keyring.js';
 import { LOCKBOX_MAGIC, openLockbox, parseLockbox, sealLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { entryHash, entryKey } from '../encryption/entry.js';
 import { DocumentReplica } from '../sync/replica.js';
-import { appendEntries } from '../sync/envelope.js';
+import { appendEntries, bytesWrittenBy } from '../sync/envelope.js';
 import { base58, bytesEqual, hex, randomBytes } from '../util/bytes.js';
 import { Channel } from './Channel.js';
 import {
@@ -855,6 +856,41 @@ export class Space {
 		await this.#replica.change((d) => {
 			delete d.bans[user];
 		});
+	}
+
+	/**
+	 * @internal Called by `client.revokeDevice`: puts this user's new card (new encryption key,
+	 * without the device) and the revocation in the space, and rotates every key the device could
+	 * read — sealed to everyone still allowed, this user at the new encryption key.
+	 */
+	async revokeDevice(device: DeviceId): Promise<void> {
+		const state = this.state;
+		const { identity } = this.context;
+		if (!state?.isMember(identity.userId)) return;
+		const record = this.#replica.doc.members?.[identity.userId];
+		const existing = record?.card instanceof Uint8Array ? decodeUserCard(record.card).devices : [];
+		const card = await identity.cardWith(existing.filter((d) => d.device !== device));
+		await verifyCards([card.bytes]);
+		const draft = A.toJS(this.#replica.doc) as SpaceDoc;
+		if (draft.members[identity.userId]) draft.members[identity.userId]!.card = card.bytes;
+		const after = SpaceState.derive(state.genesis, draft);
+		const documents = [this.idBytes, ...[...state.channels.keys()].filter((c) => state.can(identity.userId, Permission.VIEW_CHANNEL, c)).map((c) => channelIdBytes(c))];
+		const epochs = await this.#rotate(documents.filter((d) => this.currentEpoch(d)), after);
+		await this.#replica.change((d) => {
+			const member = d.members[identity.userId];
+			if (!member) return;
+			member.card = card.bytes;
+			member.revokedDevices ??= {};
+			member.revokedDevices[device] = true;
+			for (const e of epochs) d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
+		});
+	}
+
+	/** @internal After this user gained an encryption key: lockboxes skipped before may open now. */
+	async rescanLockboxes(): Promise<void> {
+		const handle = this.#replica.envelope;
+		for (const bytes of bytesWrittenBy(A.getAllChanges(handle.doc())))
+			if (bytesEqual(bytes.subarray(0, 3), LOCKBOX_MAGIC)) await this.#onOtherEntry(bytes);
 	}
 
 	/** Leaves the space. */

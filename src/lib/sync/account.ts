@@ -14,6 +14,7 @@ import { DOMAIN } from '../crypto/domains.js';
 import { hash } from '../crypto/primitives.js';
 import { decryptEntry, entryKey, HASH_BYTES, parseEntry, sealEntry, verifyEntrySignature } from '../encryption/entry.js';
 import { epochIdOf } from '../encryption/keyring.js';
+import { LOCKBOX_MAGIC, parseLockbox, sealLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { ID_BYTES, isSpaceId, type SpaceId } from '../identity/ids.js';
 import { bytesEqual, randomBytes, utf8 } from '../util/bytes.js';
 import { appendEntries, bytesWrittenBy, envelopeDocumentId, EnvelopeReader, openEnvelope, type EnvelopeDoc } from './envelope.js';
@@ -35,6 +36,8 @@ export interface AccountKeys {
 export class AccountDocument {
 	#records = new Map<SpaceId, SpaceRecord>();
 	#listeners = new Set<() => void>();
+	#shareListeners = new Set<(lockbox: ParsedLockbox) => void | Promise<void>>();
+	#seenShares = new Set<string>();
 	#reader: EnvelopeReader;
 	readonly #account: Uint8Array;
 	readonly #epoch: Uint8Array;
@@ -93,9 +96,52 @@ export class AccountDocument {
 		appendEntries(this.handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
 	}
 
+	/** Encryption-key generations sealed to this user's devices or recovery key (after a revocation). */
+	onKeyShare(listener: (lockbox: ParsedLockbox) => void | Promise<void>): () => void {
+		this.#shareListeners.add(listener);
+		return () => this.#shareListeners.delete(listener);
+	}
+
+	get keyShares(): ParsedLockbox[] {
+		return this.#shares;
+	}
+
+	#shares: ParsedLockbox[] = [];
+
+	/** Seals a new encryption-key generation to each recipient key (devices, recovery). */
+	async shareGeneration(generation: number, secret: Uint8Array, recipients: Uint8Array[]): Promise<void> {
+		const lockboxes = await Promise.all(
+			recipients.map((recipient) =>
+				sealLockbox({
+					space: this.#account,
+					document: generationDocument(generation),
+					epoch: epochIdOf(secret),
+					epochKey: secret,
+					recipient,
+					author: this.keys.deviceKey,
+					sign: (m) => this.keys.sign(m)
+				})
+			)
+		);
+		appendEntries(this.handle, lockboxes.map((l) => ({ key: entryKey(hash(l.bytes)), bytes: l.bytes })));
+	}
+
 	async #ingest(entries: Uint8Array[]): Promise<void> {
 		const records: SpaceRecord[] = [];
 		for (const bytes of entries) {
+			if (bytesEqual(bytes.subarray(0, 3), LOCKBOX_MAGIC)) {
+				try {
+					const lockbox = parseLockbox(bytes);
+					const id = Array.from(hash(bytes).subarray(0, 8)).join(',');
+					if (!bytesEqual(lockbox.header.space, this.#account) || this.#seenShares.has(id)) continue;
+					this.#seenShares.add(id);
+					this.#shares.push(lockbox);
+					for (const l of this.#shareListeners) await l(lockbox);
+				} catch {
+					/* junk */
+				}
+				continue;
+			}
 			try {
 				const entry = parseEntry(bytes);
 				if (!bytesEqual(entry.header.space, this.#account) || !bytesEqual(entry.header.epoch, this.#epoch)) continue;
@@ -133,4 +179,15 @@ export class AccountDocument {
 
 export function accountIdOf(userKey: Uint8Array): Uint8Array {
 	return hash(DOMAIN.account, userKey).subarray(0, ID_BYTES);
+}
+
+/** The generation number travels in the lockbox's document field: u32 big-endian, then zeros. */
+export function generationDocument(generation: number): Uint8Array {
+	const out = new Uint8Array(ID_BYTES);
+	new DataView(out.buffer).setUint32(0, generation, false);
+	return out;
+}
+
+export function generationOf(document: Uint8Array): number {
+	return new DataView(document.buffer, document.byteOffset, document.byteLength).getUint32(0, false);
 }
