@@ -9,6 +9,7 @@ export { SharedDocument, type SharedDocumentType } from './client/SharedDocument
 export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';
 export { createRecoveryPhrase, isValidRecoveryPhrase, RECOVERY_PHRASE_WORDS } from './identity/phrase.js';
 export type { UserId, DeviceId, SpaceId, ChannelId } from './identity/ids.js';
+export { verifyProfile, MAX_AVATAR_BYTES, MAX_DISPLAY_NAME, type Profile } from './identity/profile.js';
 export { MemorySecretStore, IndexedDBSecretStore, type SecretStore } from './identity/secret-store.js';
 export type { Durability } from './authority/schema.js';
 export { EVERYONE } from './authority/schema.js';

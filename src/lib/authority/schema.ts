@@ -32,6 +32,8 @@ export interface MemberRecord {
 	roles: Record<string, true>;
 	/** Set when the member joined with an invite: which one, and the proof of holding its secret. */
 	invite?: { id: Atom; proof: Uint8Array };
+	/** The member's signed profile (display name, avatar), written by the member. */
+	profile?: Uint8Array;
 	/** Devices this member revoked (device ids): never accepted again, whatever card lists them. */
 	revokedDevices?: Record<string, true>;
 }

@@ -12,6 +12,7 @@ import { isVerifiedCardFor } from './card-cache.js';
 import { verifyInviteProof } from './invites.js';
 import { userKey } from '../identity/ids.js';
 import { decodeUserCard } from '../identity/certificates.js';
+import { verifyProfile } from '../identity/profile.js';
 
 type Ctx = RuleContext<SpaceDoc>;
 type Check = RuleCheck<SpaceDoc>;
@@ -143,6 +144,14 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 		return requires(Permission.CREATE_INVITE, 'CREATE_INVITE')(ctx);
 	} },
 	{ pattern: 'members/:user/card', description: 'the verified card of the member, set on admission or by the member; never listing a revoked device', check: all(any<SpaceDoc>(createdWithParent, isSelf), newMemberCard, noRevokedDevice) },
+	{ pattern: 'members/:user/profile', description: 'the member\'s own signed profile', check: all(isSelf, (ctx) => {
+		if (!(ctx.op.value instanceof Uint8Array)) return invalid('a profile is signed bytes');
+		try {
+			return verifyProfile(ctx.op.value).user === ctx.params.user ? VALID : invalid('the profile is someone else\'s');
+		} catch {
+			return invalid('the profile does not verify');
+		}
+	}) },
 	{ pattern: 'members/:user/revokedDevices', description: 'the member\'s own list of revoked devices', check: any<SpaceDoc>(createdWithParent, isSelf) },
 	{ pattern: 'members/:user/revokedDevices/:device', description: 'a member revokes their own devices, for good', check: all(isSelf, (ctx) => (ctx.op.kind === 'put' && ctx.op.value === true ? VALID : invalid('a revocation is permanent'))) },
 	{ pattern: 'members/:user/addedAt', description: 'set on admission', check: createdWithParent },

@@ -38,6 +38,7 @@ import {
 import { cryptoProvider, newX25519Secret } from '../crypto/primitives.js';
 import { decodeUserCard, type DeviceCertificate } from '../identity/certificates.js';
 import { deviceId } from '../identity/ids.js';
+import { signProfile, type Profile } from '../identity/profile.js';
 import { PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
 import type { ClientContext } from './context.js';
 
@@ -337,6 +338,20 @@ export class Charter {
 		return [...found.values()];
 	}
 
+	/**
+	 * Sets this user's display name and avatar (≤ 64 KiB): signed by the identity key and written into
+	 * every space this user belongs to — so only co-members ever see it.
+	 */
+	async setProfile(input: { displayName: string; avatar?: Uint8Array }): Promise<Profile> {
+		const identity = this.#requireIdentity();
+		const profile = await signProfile(identity.userKey, (m) => identity.signAsIdentity(m), input);
+		this.#profile = profile;
+		for (const space of this.spaces) await space.setProfile(profile);
+		return profile;
+	}
+
+	#profile: Profile | undefined;
+
 	/** This user's devices (not revoked), as certified on their cards in the spaces this client holds. */
 	get devices(): { deviceId: DeviceId; name: string; issuedAt: number; thisDevice: boolean }[] {
 		const identity = this.#identity;
@@ -421,6 +436,7 @@ export class Charter {
 
 	async #track(space: Space) {
 		this.#spaces.set(space.id, space);
+		if (this.#profile && space.isMember) void space.setProfile(this.#profile).catch(() => undefined);
 		void this.#account?.record(space.id);
 		space.subscribe(() => this.#emit());
 		await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));

@@ -33,6 +33,7 @@ import { DocumentReplica } from '../sync/replica.js';
 import { appendEntries, bytesWrittenBy } from '../sync/envelope.js';
 import { base58, bytesEqual, hex, randomBytes } from '../util/bytes.js';
 import { Channel } from './Channel.js';
+import { verifyProfile, type Profile } from '../identity/profile.js';
 import {
 	encodeInviteLink,
 	inviteKeys,
@@ -45,6 +46,8 @@ import type { ClientContext } from './context.js';
 
 export interface Member {
 	user: UserId;
+	/** From the member's signed profile, if they set one. */
+	displayName?: string;
 	nickname?: string;
 	isOwner: boolean;
 	addedAt: number;
@@ -523,11 +526,34 @@ export class Space {
 		if (!state) return [];
 		return [...state.members.values()].map((m: MemberState) => ({
 			user: m.user,
+			...(this.profile(m.user)?.displayName ? { displayName: this.profile(m.user)!.displayName } : {}),
 			isOwner: m.user === state.owner,
 			addedAt: m.addedAt,
 			roles: m.roles,
 			...(m.nickname ? { nickname: m.nickname } : {})
 		}));
+	}
+
+	/** A member's signed profile (display name, avatar), as they last set it in this space. */
+	profile(user: UserId): Profile | undefined {
+		const bytes = this.#replica.doc.members?.[user]?.profile;
+		if (!(bytes instanceof Uint8Array)) return undefined;
+		try {
+			const profile = verifyProfile(bytes);
+			return profile.user === user ? profile : undefined;
+		} catch {
+			return undefined;
+		}
+	}
+
+	/** @internal Called by `client.setProfile`. */
+	async setProfile(profile: Profile): Promise<void> {
+		const me = this.context.identity.userId;
+		if (!this.state?.isMember(me)) return;
+		await this.#replica.change((d) => {
+			const member = d.members[me];
+			if (member) member.profile = profile.bytes;
+		});
 	}
 
 	get roles(): Role[] {

@@ -36,6 +36,8 @@ export const DOMAIN = {
 	account: tag('account'),
 	/** Hash input for a device-link rendezvous document: tag ‖ link secret. */
 	deviceLink: tag('device-link'),
+	/** Identity key signs a profile: tag ‖ profile body. */
+	profile: tag('profile'),
 	/** Hash input for entry ids: tag ‖ entry bytes. */
 	entryId: tag('entry-id')
 } as const;

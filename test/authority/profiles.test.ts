@@ -1,0 +1,43 @@
+/**
+ * Profiles are signed metadata, not authority: members see each other's display names and avatars;
+ * nobody can set someone else's; a forged profile is refused.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { personas, shutdown, syncAll, userOf } from '../support/personas.js';
+import { forge } from '../support/hostile.js';
+import { signProfile } from '../../src/lib/identity/profile.js';
+import type { SpaceDoc } from '../../src/lib/authority/schema.js';
+
+describe('profiles', async () => {
+	const cast = await personas('ana', 'ben');
+	afterAll(() => shutdown(Object.values(cast)));
+	const space = await cast.ana.client.createSpace({ name: 'Club' });
+	await space.addMember(await cast.ben.client.memberCard());
+	await syncAll(Object.values(cast), space.id);
+
+	it('✓ a member sets a display name and avatar that co-members see, verified', async () => {
+		const avatar = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+		await cast.ben.client.setProfile({ displayName: 'Ben the Baker', avatar });
+		await syncAll(Object.values(cast), space.id);
+		const seen = space.profile(userOf(cast.ben))!;
+		expect(seen.displayName).toBe('Ben the Baker');
+		expect(seen.avatar).toEqual(avatar);
+		expect(space.members.find((m) => m.user === userOf(cast.ben))!.displayName).toBe('Ben the Baker');
+		await expect(cast.ben.client.setProfile({ displayName: '' })).rejects.toMatchObject({ code: 'invalid-argument' });
+		await expect(cast.ben.client.setProfile({ displayName: 'x', avatar: new Uint8Array(70_000) })).rejects.toMatchObject({ code: 'too-large' });
+	});
+
+	it('✓ nobody sets someone else\'s profile', async () => {
+		// Ana signs a profile with her own key and tries to put it on Ben's record
+		const anaIdentity = (await import('../../src/lib/identity/identity.js')).Identity;
+		const secrets = (cast.ana.client as unknown as { stores: { secrets: import('../../src/lib/identity/secret-store.js').SecretStore } }).stores.secrets;
+		const ana = (await anaIdentity.load(secrets))!;
+		const fake = await signProfile(ana.userKey, (m) => ana.signAsIdentity(m), { displayName: 'Ben is silly' });
+		await forge<SpaceDoc>(cast.ana.client, space, {}, (d) => {
+			d.members[userOf(cast.ben)]!.profile = fake.bytes;
+		});
+		await space.settled();
+		expect(space.profile(userOf(cast.ben))!.displayName).toBe('Ben the Baker');
+		expect(space.rejections.map((r) => r.reason)).toContain('only for oneself');
+	});
+});
