@@ -1070,6 +1070,8 @@ export class Space {
 		return {
 			space: this.#replica.stats,
 			lockboxesDropped: this.#lockboxDrops,
+			/** Lockboxes for this user whose author is not (yet) allowed to hand out that key. */
+			lockboxesWaiting: this.#waitingLockboxes.size,
 			channels: [...this.#channels.values()].map((c) => c.stats)
 		};
 	}
