@@ -42,6 +42,7 @@ describe('recovery from the phrase on a fresh machine', async () => {
 		await eventually(() => garden.channels[0]?.messages.length === 1, 'history');
 		await garden.channels[0]!.send('written from the new machine');
 		const friends = fresh.spaces.find((s) => s.name === 'Friends')!;
+		await eventually(() => friends.channels[0], 'the friends\' channel to open');
 		await friends.channels[0]!.send('hi from my new machine');
 		await eventually(() => theirs.channels[0]!.messages.some((m) => m.text === 'hi from my new machine' && m.author === userId), 'the friend to see it, authored by Dana');
 	});
