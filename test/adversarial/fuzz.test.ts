@@ -84,6 +84,24 @@ describe('fuzzing the parsers', async () => {
 		}), runs);
 	});
 
+	it('✓ invite links, device-link codes and profiles', async () => {
+		const { encodeInviteLink, parseInviteLink } = await import('../../src/lib/authority/invites.js');
+		const { encodeLinkCode, parseLinkCode } = await import('../../src/lib/identity/device-link.js');
+		const { signProfile, verifyProfile } = await import('../../src/lib/identity/profile.js');
+		const invite = encodeInviteLink({ space: genesis.space, secret: randomBytes(32), endpoints: ['ws://127.0.0.1:3030'] });
+		const link = encodeLinkCode({ secret: randomBytes(32), endpoints: ['ws://127.0.0.1:3030'] });
+		const profile = await signProfile(identity.userKey, (m) => identity.signAsIdentity(m), { displayName: 'Fuzz', avatar: randomBytes(40) });
+		const mutateText = (text: string) =>
+			fc.oneof(
+				fc.string({ maxLength: 200 }),
+				fc.tuple(fc.nat(text.length - 1), fc.constantFrom('A', '-', '_', '0', '%', ' ')).map(([i, c]) => text.slice(0, i) + c + text.slice(i + 1)),
+				fc.nat(text.length).map((n) => text.slice(0, n))
+			);
+		await fc.assert(fc.asyncProperty(mutateText(invite), async (text) => onlyTypedErrors(() => parseInviteLink(text))), runs);
+		await fc.assert(fc.asyncProperty(mutateText(link), async (text) => onlyTypedErrors(() => parseLinkCode(text))), runs);
+		await fc.assert(fc.asyncProperty(mutations(profile.bytes), async (bytes) => onlyTypedErrors(() => verifyProfile(bytes))), runs);
+	});
+
 	it('✓ the client API: phrases, space ids and member cards', async () => {
 		const client = await Charter.open({ inMemory: true });
 		await client.createIdentity();

@@ -15,7 +15,11 @@ import { startSyncServerProcess, type SyncServerProcess } from '../support/sync-
 import { eventually } from '../support/wait.js';
 import { forge } from '../support/hostile.js';
 import { entriesOf } from '../support/personas.js';
-import { parseEntry } from '../../src/lib/encryption/entry.js';
+import { entryKey, parseEntry, sealEntry } from '../../src/lib/encryption/entry.js';
+import { Identity } from '../../src/lib/identity/identity.js';
+import { KeyRing } from '../../src/lib/encryption/keyring.js';
+import { appendEntries } from '../../src/lib/sync/envelope.js';
+import type { SecretStore } from '../../src/lib/identity/secret-store.js';
 import type { ChannelDoc } from '../../src/lib/authority/schema.js';
 
 type Envelope = { entries: Record<string, unknown> };
@@ -27,6 +31,17 @@ let mallory: Repo;
 let space: Space;
 let bobPhrase: string;
 const texts = (s: Space) => s.channels.find((c) => c.name === 'general')!.messages.map((m) => m.text);
+
+/** A member seals a body that is not a change batch, under the real key, with their real device key. */
+async function sealGarbage(client: Charter, s: Space, channel: string) {
+	const secrets = (client as unknown as { stores: { secrets: SecretStore } }).stores.secrets;
+	const identity = (await Identity.load(secrets))!;
+	const keys = await KeyRing.load(secrets, s.idBytes);
+	const document = channelIdBytes(channel);
+	const held = keys.allFor(document)[0]!;
+	const sealed = await sealEntry({ space: s.idBytes, document, epoch: held.epoch, epochKey: held.key, author: identity.deviceKey, session: crypto.getRandomValues(new Uint8Array(8)), seq: 1, prev: new Uint8Array(32), body: new TextEncoder().encode('not automerge at all'), sign: (m) => identity.signAsDevice(m) });
+	appendEntries(s.channel(channel as never)!.envelope, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
+}
 
 /** The genuine sealed entries in a channel's envelope history (whatever the current map says). */
 async function sealedEntries(client: Charter, s: Space, channel: string): Promise<Uint8Array[]> {
@@ -142,13 +157,16 @@ describe('a hostile raw automerge-repo peer', () => {
 		expect(other.channels[0]!.messages.map((m) => m.text)).toEqual(['other space message']);
 	});
 
-	it('✓ a member\'s entries with a foreign actor or a body that is not Automerge are refused', async () => {
+	it('✓ a member\'s entries with a foreign actor, or whose body is not Automerge changes, are refused', async () => {
 		const bobSpace = bob.space(space.id)!;
 		const bobGeneral = bobSpace.channels[0]!;
 		await forge<ChannelDoc>(bob, bobSpace, { channel: bobGeneral, actor: 'ab'.repeat(20) }, (d) => {
 			d.buckets['x'] = {};
 		});
 		await eventually(() => space.channels[0]!.rejections.some((r) => r.reason === 'actor-not-signer'), 'actor mismatch to be refused', 30_000);
+		// a validly sealed and signed entry whose plaintext is not a batch of Automerge changes
+		await sealGarbage(bob, bobSpace, bobGeneral.id);
+		await eventually(() => (space.channels[0]!.stats.dropped['malformed'] ?? 0) >= 1, 'the garbage body to be refused', 30_000);
 		expect(texts(space)).toEqual(texts(bobSpace));
 		expect(A.getHeads(space.document)).toEqual(A.getHeads(bobSpace.document));
 	});
