@@ -40,10 +40,17 @@ export async function validationCost(size: number, incoming = AUTHORITY_PARAMS.i
 	await deliver(a, b, space.id);
 	const channel = space.channels[0]!;
 	const channelDoc = channelIdBytes(channel.id);
-	const before = new Set((await entriesOf(alice, space.id, channelDoc)).map((e) => entryKey(entryHash(e))));
+	const before = new Set(
+		(await entriesOf(alice, space.id, channelDoc)).map((e) => entryKey(entryHash(e)))
+	);
 	for (let i = 0; i < incoming; i++) await channel.send(`late ${i}`);
-	const fresh = (await entriesOf(alice, space.id, channelDoc)).filter((e) => !before.has(entryKey(entryHash(e))));
-	const handle = await openEnvelope(bob.wire, envelopeDocumentId(spaceIdBytes(space.id), channelDoc));
+	const fresh = (await entriesOf(alice, space.id, channelDoc)).filter(
+		(e) => !before.has(entryKey(entryHash(e)))
+	);
+	const handle = await openEnvelope(
+		bob.wire,
+		envelopeDocumentId(spaceIdBytes(space.id), channelDoc)
+	);
 	const bobChannel = bob.space(space.id)!.channel(channel.id)!;
 	const start = performance.now();
 	for (const bytes of fresh) {
@@ -51,7 +58,8 @@ export async function validationCost(size: number, incoming = AUTHORITY_PARAMS.i
 		await bobChannel.settled();
 	}
 	const charterUs = ((performance.now() - start) * 1000) / fresh.length;
-	if (bobChannel.messages.length !== size + incoming) throw new Error(`bob has ${bobChannel.messages.length} messages`);
+	if (bobChannel.messages.length !== size + incoming)
+		throw new Error(`bob has ${bobChannel.messages.length} messages`);
 	await alice.close();
 	await bob.close();
 
@@ -62,7 +70,11 @@ export async function validationCost(size: number, incoming = AUTHORITY_PARAMS.i
 			for (let j = i; j < Math.min(size, i + 100); j++) {
 				const bucket = `w.${Math.floor(j / 128)}`;
 				d.buckets[bucket] ??= {};
-				d.buckets[bucket]![`w.${j}`] = { author: new A.ImmutableString('u'), text: new A.ImmutableString(`message ${j}`), createdAt: j };
+				d.buckets[bucket]![`w.${j}`] = {
+					author: new A.ImmutableString('u'),
+					text: new A.ImmutableString(`message ${j}`),
+					createdAt: j
+				};
 			}
 		});
 	let reader = A.clone(writer);
@@ -71,7 +83,11 @@ export async function validationCost(size: number, incoming = AUTHORITY_PARAMS.i
 		writer = A.change(writer, (d) => {
 			const bucket = `v.${Math.floor(i / 128)}`;
 			d.buckets[bucket] ??= {};
-			d.buckets[bucket]![`v.${i}`] = { author: new A.ImmutableString('u'), text: new A.ImmutableString(`late ${i}`), createdAt: i };
+			d.buckets[bucket]![`v.${i}`] = {
+				author: new A.ImmutableString('u'),
+				text: new A.ImmutableString(`late ${i}`),
+				createdAt: i
+			};
 		});
 		changes.push(A.getLastLocalChange(writer)!);
 	}
@@ -87,7 +103,13 @@ async function quickCard() {
 	const userKey = await provider.ed25519PublicKey(identitySeed);
 	const deviceKey = await provider.ed25519PublicKey(randomBytes(32));
 	const sign = (m: Uint8Array) => provider.sign(identitySeed, m);
-	const cert = await issueDeviceCertificate(userKey, sign, deviceKey, provider.x25519PublicKey(newX25519Secret()), 'bench');
+	const cert = await issueDeviceCertificate(
+		userKey,
+		sign,
+		deviceKey,
+		provider.x25519PublicKey(newX25519Secret()),
+		'bench'
+	);
 	return issueUserCard(userKey, sign, provider.x25519PublicKey(newX25519Secret()), 0, [cert]);
 }
 
@@ -97,8 +119,10 @@ export async function rotationCost(members = AUTHORITY_PARAMS.members) {
 	await owner.createIdentity();
 	const space = await owner.createSpace({ name: 'big' });
 	const cards = await Promise.all(Array.from({ length: members - 1 }, () => quickCard()));
-	for (let i = 0; i < cards.length; i += 250) await space.addMembers(cards.slice(i, i + 250).map((c) => c.bytes));
-	if (space.members.length !== members) throw new Error(`space has ${space.members.length} members`);
+	for (let i = 0; i < cards.length; i += 250)
+		await space.addMembers(cards.slice(i, i + 250).map((c) => c.bytes));
+	if (space.members.length !== members)
+		throw new Error(`space has ${space.members.length} members`);
 	const start = performance.now();
 	await space.ban(cards[0]!.user);
 	const ms = performance.now() - start;

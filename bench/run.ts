@@ -22,7 +22,9 @@ const scenarios: Record<string, () => Promise<void>> = {
 	async server() {
 		const soakSeconds = flag('soak', 0);
 		if (soakSeconds) {
-			table(`Soak: clients connecting and disconnecting for ${soakSeconds} s, then a restart`, [await soak(soakSeconds)]);
+			table(`Soak: clients connecting and disconnecting for ${soakSeconds} s, then a restart`, [
+				await soak(soakSeconds)
+			]);
 			return;
 		}
 		const clients = flag('clients', SERVER_PARAMS.clients);
@@ -30,25 +32,77 @@ const scenarios: Record<string, () => Promise<void>> = {
 		const rows: Row[] = [];
 		for (const kind of ['charter', 'stock'] as const) {
 			const r = await serverLoad(kind, clients, seconds);
-			rows.push({ server: kind === 'charter' ? 'charter sync server' : 'plain automerge-repo', clients: r.clients, held: r.held, 'connect all ms': r.connectMs.toFixed(0), 'reply p50 ms': r.p50.toFixed(1), 'reply p99 ms': r.p99.toFixed(1), 'rss MB': r.rssMb.toFixed(0) });
+			rows.push({
+				server: kind === 'charter' ? 'charter sync server' : 'plain automerge-repo',
+				clients: r.clients,
+				held: r.held,
+				'connect all ms': r.connectMs.toFixed(0),
+				'reply p50 ms': r.p50.toFixed(1),
+				'reply p99 ms': r.p99.toFixed(1),
+				'rss MB': r.rssMb.toFixed(0)
+			});
 		}
-		rows.push({ server: 'ratio charter/plain', clients: '', held: '', 'connect all ms': (Number(rows[0]!['connect all ms']) / Number(rows[1]!['connect all ms'])).toFixed(2), 'reply p50 ms': (Number(rows[0]!['reply p50 ms']) / Number(rows[1]!['reply p50 ms'])).toFixed(2), 'reply p99 ms': (Number(rows[0]!['reply p99 ms']) / Number(rows[1]!['reply p99 ms'])).toFixed(2), 'rss MB': (Number(rows[0]!['rss MB']) / Number(rows[1]!['rss MB'])).toFixed(2) });
-		table(`Sync server: ${clients} concurrent WebSocket clients on loopback, held ${seconds} s`, rows);
+		rows.push({
+			server: 'ratio charter/plain',
+			clients: '',
+			held: '',
+			'connect all ms': (
+				Number(rows[0]!['connect all ms']) / Number(rows[1]!['connect all ms'])
+			).toFixed(2),
+			'reply p50 ms': (Number(rows[0]!['reply p50 ms']) / Number(rows[1]!['reply p50 ms'])).toFixed(
+				2
+			),
+			'reply p99 ms': (Number(rows[0]!['reply p99 ms']) / Number(rows[1]!['reply p99 ms'])).toFixed(
+				2
+			),
+			'rss MB': (Number(rows[0]!['rss MB']) / Number(rows[1]!['rss MB'])).toFixed(2)
+		});
+		table(
+			`Sync server: ${clients} concurrent WebSocket clients on loopback, held ${seconds} s`,
+			rows
+		);
 	},
 	async authority() {
 		const rows: Row[] = [];
 		for (const size of AUTHORITY_PARAMS.sizes) {
 			const r = await validationCost(size);
-			rows.push({ 'channel messages': size, 'charter µs/change': r.charterUs.toFixed(0), 'plain automerge µs/change': r.plainUs.toFixed(0), ratio: (r.charterUs / r.plainUs).toFixed(2) });
+			rows.push({
+				'channel messages': size,
+				'charter µs/change': r.charterUs.toFixed(0),
+				'plain automerge µs/change': r.plainUs.toFixed(0),
+				ratio: (r.charterUs / r.plainUs).toFixed(2)
+			});
 		}
-		rows.push({ 'channel messages': 'growth 10k/1k', 'charter µs/change': (Number(rows[1]!['charter µs/change']) / Number(rows[0]!['charter µs/change'])).toFixed(2), 'plain automerge µs/change': (Number(rows[1]!['plain automerge µs/change']) / Number(rows[0]!['plain automerge µs/change'])).toFixed(2), ratio: '' });
-		table('Validation cost per incoming change (verify + decrypt + authorise + apply vs apply)', rows);
+		rows.push({
+			'channel messages': 'growth 10k/1k',
+			'charter µs/change': (
+				Number(rows[1]!['charter µs/change']) / Number(rows[0]!['charter µs/change'])
+			).toFixed(2),
+			'plain automerge µs/change': (
+				Number(rows[1]!['plain automerge µs/change']) /
+				Number(rows[0]!['plain automerge µs/change'])
+			).toFixed(2),
+			ratio: ''
+		});
+		table(
+			'Validation cost per incoming change (verify + decrypt + authorise + apply vs apply)',
+			rows
+		);
 		const rotation = await rotationCost();
-		table('Key rotation after a ban', [{ members: rotation.members, lockboxes: rotation.lockboxes, ms: rotation.ms.toFixed(0), target: '< 1000 ms' }]);
+		table('Key rotation after a ban', [
+			{
+				members: rotation.members,
+				lockboxes: rotation.lockboxes,
+				ms: rotation.ms.toFixed(0),
+				target: '< 1000 ms'
+			}
+		]);
 	}
 };
 
-const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !all[i - 1]?.startsWith('--'));
+const wanted = process.argv
+	.slice(2)
+	.filter((a, i, all) => !a.startsWith('-') && !all[i - 1]?.startsWith('--'));
 for (const name of wanted.length ? wanted : Object.keys(scenarios)) {
 	const scenario = scenarios[name];
 	if (!scenario) {

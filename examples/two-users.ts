@@ -16,18 +16,24 @@ const server = process.argv[2] ?? `ws://127.0.0.1:${process.env.PORT ?? 3030}`;
 async function waitFor(channel: Channel, count: number) {
 	const deadline = Date.now() + 30_000;
 	while (channel.messages.length < count) {
-		if (Date.now() > deadline) throw new Error(`no message after 30 s — is a sync server running at ${server}?`);
+		if (Date.now() > deadline)
+			throw new Error(`no message after 30 s — is a sync server running at ${server}?`);
 		await new Promise((r) => setTimeout(r, 50));
 	}
 }
 
-const dirs = [await mkdtemp(join(tmpdir(), 'charter-alice-')), await mkdtemp(join(tmpdir(), 'charter-bob-'))];
+const dirs = [
+	await mkdtemp(join(tmpdir(), 'charter-alice-')),
+	await mkdtemp(join(tmpdir(), 'charter-bob-'))
+];
 const alice = await Charter.open({ dataDir: dirs[0], syncServers: [server] });
 const bob = await Charter.open({ dataDir: dirs[1], syncServers: [server] });
 try {
 	await alice.createIdentity();
 	await bob.createIdentity();
-	console.log(`alice is ${alice.identity!.userId}\nbob   is ${bob.identity!.userId}\nsync server ${server}`);
+	console.log(
+		`alice is ${alice.identity!.userId}\nbob   is ${bob.identity!.userId}\nsync server ${server}`
+	);
 
 	const space = await alice.createSpace({ name: 'Example space' });
 	await space.addMember(await bob.memberCard());

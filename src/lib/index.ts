@@ -7,14 +7,38 @@ export { parseInviteLink, type InviteLink } from './authority/invites.js';
 export { Channel, type Message, MAX_MESSAGE_LENGTH } from './client/Channel.js';
 export { SharedDocument, type SharedDocumentType } from './client/SharedDocument.js';
 export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';
-export { createRecoveryPhrase, isValidRecoveryPhrase, RECOVERY_PHRASE_WORDS } from './identity/phrase.js';
+export {
+	createRecoveryPhrase,
+	isValidRecoveryPhrase,
+	RECOVERY_PHRASE_WORDS
+} from './identity/phrase.js';
 export type { UserId, DeviceId, SpaceId, ChannelId } from './identity/ids.js';
-export { verifyProfile, MAX_AVATAR_BYTES, MAX_DISPLAY_NAME, type Profile } from './identity/profile.js';
-export { MemorySecretStore, IndexedDBSecretStore, type SecretStore } from './identity/secret-store.js';
+export {
+	verifyProfile,
+	MAX_AVATAR_BYTES,
+	MAX_DISPLAY_NAME,
+	type Profile
+} from './identity/profile.js';
+export {
+	MemorySecretStore,
+	IndexedDBSecretStore,
+	type SecretStore
+} from './identity/secret-store.js';
 export type { Durability } from './authority/schema.js';
 export { EVERYONE } from './authority/schema.js';
 export { Permission, PERMISSION_NAMES, type PermissionName } from './authority/permissions.js';
-export { RuleSet, requires, all, any, allow, deny, valueAt, type Rule, type RuleCheck, type RuleContext } from './authority/rules.js';
+export {
+	RuleSet,
+	requires,
+	all,
+	any,
+	allow,
+	deny,
+	valueAt,
+	type Rule,
+	type RuleCheck,
+	type RuleContext
+} from './authority/rules.js';
 export { VALID, invalid, type Verdict } from './authority/verdict.js';
 export { PathIndex, type ResolvedOp } from './authority/paths.js';
 export {

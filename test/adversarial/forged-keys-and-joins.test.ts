@@ -27,13 +27,27 @@ describe('forged keys and joins', async () => {
 	it('✓ a lockbox written by a non-member is never used', async () => {
 		const memberCard = await verifyUserCard(await cast.member.client.memberCard());
 		const outsiderId = (await import('../../src/lib/identity/identity.js')).Identity;
-		const secrets = (cast.outsider.client as unknown as { stores: { secrets: import('../../src/lib/identity/secret-store.js').SecretStore } }).stores.secrets;
+		const secrets = (
+			cast.outsider.client as unknown as {
+				stores: { secrets: import('../../src/lib/identity/secret-store.js').SecretStore };
+			}
+		).stores.secrets;
 		const outsider = (await outsiderId.load(secrets))!;
 		const bogus = newKey();
 		const document = channelIdBytes(space.channels[0]!.id);
-		const lockbox = await sealLockbox({ space: space.idBytes, document, epoch: epochIdOf(bogus), epochKey: bogus, recipient: memberCard.encryptionKey, author: outsider.deviceKey, sign: (m) => outsider.signAsDevice(m) });
+		const lockbox = await sealLockbox({
+			space: space.idBytes,
+			document,
+			epoch: epochIdOf(bogus),
+			epochKey: bogus,
+			recipient: memberCard.encryptionKey,
+			author: outsider.deviceKey,
+			sign: (m) => outsider.signAsDevice(m)
+		});
 		const memberSpace = cast.member.client.space(space.id)!;
-		appendEntries(memberSpace.envelope, [{ key: entryKey(entryHash(lockbox.bytes)), bytes: lockbox.bytes }]);
+		appendEntries(memberSpace.envelope, [
+			{ key: entryKey(entryHash(lockbox.bytes)), bytes: lockbox.bytes }
+		]);
 		await memberSpace.settled();
 		expect(memberSpace.stats.lockboxesWaiting).toBe(1);
 		await space.channels[0]!.send('still readable');
@@ -48,13 +62,28 @@ describe('forged keys and joins', async () => {
 		const card = await verifyUserCard(await cast.outsider.client.memberCard());
 		await verifyCards([card.bytes]);
 		const outsiderId = (await import('../../src/lib/identity/identity.js')).Identity;
-		const secrets = (cast.outsider.client as unknown as { stores: { secrets: import('../../src/lib/identity/secret-store.js').SecretStore } }).stores.secrets;
+		const secrets = (
+			cast.outsider.client as unknown as {
+				stores: { secrets: import('../../src/lib/identity/secret-store.js').SecretStore };
+			}
+		).stores.secrets;
 		const outsider = (await outsiderId.load(secrets))!;
 		const proof = signInviteProof(invite, space.idBytes, outsider.userKey);
-		await forge<SpaceDoc>(cast.outsider.client, space, { into: space, keysFrom: cast.owner.client }, (d) => {
-			d.members[userOf(cast.outsider)] = { card: card.bytes, addedAt: Date.now(), addedBy: atom(userOf(cast.outsider)), roles: {}, invite: { id: atom(invite.id), proof } };
-			d.invites[invite.id]!.uses[userOf(cast.outsider)] = true;
-		});
+		await forge<SpaceDoc>(
+			cast.outsider.client,
+			space,
+			{ into: space, keysFrom: cast.owner.client },
+			(d) => {
+				d.members[userOf(cast.outsider)] = {
+					card: card.bytes,
+					addedAt: Date.now(),
+					addedBy: atom(userOf(cast.outsider)),
+					roles: {},
+					invite: { id: atom(invite.id), proof }
+				};
+				d.invites[invite.id]!.uses[userOf(cast.outsider)] = true;
+			}
+		);
 		await space.settled();
 		expect(space.members.map((m) => m.user)).not.toContain(userOf(cast.outsider));
 		expect(space.rejections.map((r) => r.reason)).toContain('invite expired');

@@ -28,91 +28,189 @@ async function onlyTypedErrors(fn: () => unknown | Promise<unknown>) {
 function mutations(valid: Uint8Array): fc.Arbitrary<Uint8Array> {
 	return fc.oneof(
 		fc.uint8Array({ maxLength: 600 }),
-		fc.tuple(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 })).map(([flips]) => {
-			const out = Uint8Array.from(valid);
-			for (const [i, x] of flips) out[i]! ^= x;
-			return out;
-		}),
+		fc
+			.tuple(
+				fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })), {
+					minLength: 1,
+					maxLength: 4
+				})
+			)
+			.map(([flips]) => {
+				const out = Uint8Array.from(valid);
+				for (const [i, x] of flips) out[i]! ^= x;
+				return out;
+			}),
 		fc.nat(valid.length).map((n) => valid.subarray(0, n)),
-		fc.uint8Array({ minLength: 1, maxLength: 64 }).map((tail) => Uint8Array.from([...valid, ...tail]))
+		fc
+			.uint8Array({ minLength: 1, maxLength: 64 })
+			.map((tail) => Uint8Array.from([...valid, ...tail]))
 	);
 }
 
 describe('fuzzing the parsers', async () => {
 	const { identity } = await Identity.create(new MemorySecretStore(), 'fuzz');
 	const card = await identity.card();
-	const genesis = await createGenesis(identity.userKey, (m) => identity.signAsIdentity(m), identity.certificate);
+	const genesis = await createGenesis(
+		identity.userKey,
+		(m) => identity.signAsIdentity(m),
+		identity.certificate
+	);
 	const space = randomBytes(16);
 	const document = randomBytes(16);
 	const epochKey = newKey();
-	const entry = await sealEntry({ space, document, epoch: randomBytes(16), epochKey, author: identity.deviceKey, session: randomBytes(8), seq: 1, prev: new Uint8Array(32), body: encodeChangeBatch({ context: [], changes: [A.getLastLocalChange(A.change(A.init<{ a?: number }>(), (d) => { d.a = 1; }))!] }), sign: (m) => identity.signAsDevice(m) });
+	const entry = await sealEntry({
+		space,
+		document,
+		epoch: randomBytes(16),
+		epochKey,
+		author: identity.deviceKey,
+		session: randomBytes(8),
+		seq: 1,
+		prev: new Uint8Array(32),
+		body: encodeChangeBatch({
+			context: [],
+			changes: [
+				A.getLastLocalChange(
+					A.change(A.init<{ a?: number }>(), (d) => {
+						d.a = 1;
+					})
+				)!
+			]
+		}),
+		sign: (m) => identity.signAsDevice(m)
+	});
 	const recipient = x25519.utils.randomSecretKey();
-	const lockbox = await sealLockbox({ space, document, epoch: randomBytes(16), epochKey, recipient: x25519.getPublicKey(recipient), author: identity.deviceKey, sign: (m) => identity.signAsDevice(m) });
+	const lockbox = await sealLockbox({
+		space,
+		document,
+		epoch: randomBytes(16),
+		epochKey,
+		recipient: x25519.getPublicKey(recipient),
+		author: identity.deviceKey,
+		sign: (m) => identity.signAsDevice(m)
+	});
 	const runs = { numRuns: 200 };
 
 	it('✓ sealed entries', async () => {
-		await fc.assert(fc.asyncProperty(mutations(entry.bytes), async (bytes) => {
-			await onlyTypedErrors(async () => openEntry(parseEntry(bytes), { space, document, epochKey: () => epochKey }));
-		}), runs);
+		await fc.assert(
+			fc.asyncProperty(mutations(entry.bytes), async (bytes) => {
+				await onlyTypedErrors(async () =>
+					openEntry(parseEntry(bytes), { space, document, epochKey: () => epochKey })
+				);
+			}),
+			runs
+		);
 	});
 
 	it('✓ lockboxes', async () => {
-		await fc.assert(fc.asyncProperty(mutations(lockbox.bytes), async (bytes) => {
-			await onlyTypedErrors(async () => openLockbox(parseLockbox(bytes), { space, recipientSecret: recipient, recipientPublic: x25519.getPublicKey(recipient) }));
-		}), runs);
+		await fc.assert(
+			fc.asyncProperty(mutations(lockbox.bytes), async (bytes) => {
+				await onlyTypedErrors(async () =>
+					openLockbox(parseLockbox(bytes), {
+						space,
+						recipientSecret: recipient,
+						recipientPublic: x25519.getPublicKey(recipient)
+					})
+				);
+			}),
+			runs
+		);
 	});
 
 	it('✓ user cards (bytes and text), device certificates and genesis records', async () => {
-		await fc.assert(fc.asyncProperty(mutations(card.bytes), async (bytes) => {
-			await onlyTypedErrors(() => verifyUserCard(bytes));
-		}), runs);
-		await fc.assert(fc.asyncProperty(fc.string({ maxLength: 300 }), async (text) => {
-			await onlyTypedErrors(() => verifyUserCard(text));
-		}), runs);
-		await fc.assert(fc.asyncProperty(mutations(identity.certificate.bytes), async (bytes) => {
-			await onlyTypedErrors(() => verifyDeviceCertificate(bytes));
-		}), runs);
-		await fc.assert(fc.asyncProperty(mutations(genesis.bytes), async (bytes) => {
-			await onlyTypedErrors(() => verifyGenesis(bytes));
-		}), runs);
+		await fc.assert(
+			fc.asyncProperty(mutations(card.bytes), async (bytes) => {
+				await onlyTypedErrors(() => verifyUserCard(bytes));
+			}),
+			runs
+		);
+		await fc.assert(
+			fc.asyncProperty(fc.string({ maxLength: 300 }), async (text) => {
+				await onlyTypedErrors(() => verifyUserCard(text));
+			}),
+			runs
+		);
+		await fc.assert(
+			fc.asyncProperty(mutations(identity.certificate.bytes), async (bytes) => {
+				await onlyTypedErrors(() => verifyDeviceCertificate(bytes));
+			}),
+			runs
+		);
+		await fc.assert(
+			fc.asyncProperty(mutations(genesis.bytes), async (bytes) => {
+				await onlyTypedErrors(() => verifyGenesis(bytes));
+			}),
+			runs
+		);
 	});
 
 	it('✓ change batches (the decrypted body)', async () => {
 		const body = encodeChangeBatch({ context: ['ab'.repeat(32)], changes: [randomBytes(40)] });
-		await fc.assert(fc.asyncProperty(mutations(body), async (bytes) => {
-			await onlyTypedErrors(() => decodeChangeBatch(bytes));
-		}), runs);
+		await fc.assert(
+			fc.asyncProperty(mutations(body), async (bytes) => {
+				await onlyTypedErrors(() => decodeChangeBatch(bytes));
+			}),
+			runs
+		);
 	});
 
 	it('✓ invite links, device-link codes and profiles', async () => {
-		const { encodeInviteLink, parseInviteLink } = await import('../../src/lib/authority/invites.js');
+		const { encodeInviteLink, parseInviteLink } =
+			await import('../../src/lib/authority/invites.js');
 		const { encodeLinkCode, parseLinkCode } = await import('../../src/lib/identity/device-link.js');
 		const { signProfile, verifyProfile } = await import('../../src/lib/identity/profile.js');
-		const invite = encodeInviteLink({ space: genesis.space, secret: randomBytes(32), endpoints: ['ws://127.0.0.1:3030'] });
+		const invite = encodeInviteLink({
+			space: genesis.space,
+			secret: randomBytes(32),
+			endpoints: ['ws://127.0.0.1:3030']
+		});
 		const link = encodeLinkCode({ secret: randomBytes(32), endpoints: ['ws://127.0.0.1:3030'] });
-		const profile = await signProfile(identity.userKey, (m) => identity.signAsIdentity(m), { displayName: 'Fuzz', avatar: randomBytes(40) });
+		const profile = await signProfile(identity.userKey, (m) => identity.signAsIdentity(m), {
+			displayName: 'Fuzz',
+			avatar: randomBytes(40)
+		});
 		const mutateText = (text: string) =>
 			fc.oneof(
 				fc.string({ maxLength: 200 }),
-				fc.tuple(fc.nat(text.length - 1), fc.constantFrom('A', '-', '_', '0', '%', ' ')).map(([i, c]) => text.slice(0, i) + c + text.slice(i + 1)),
+				fc
+					.tuple(fc.nat(text.length - 1), fc.constantFrom('A', '-', '_', '0', '%', ' '))
+					.map(([i, c]) => text.slice(0, i) + c + text.slice(i + 1)),
 				fc.nat(text.length).map((n) => text.slice(0, n))
 			);
-		await fc.assert(fc.asyncProperty(mutateText(invite), async (text) => onlyTypedErrors(() => parseInviteLink(text))), runs);
-		await fc.assert(fc.asyncProperty(mutateText(link), async (text) => onlyTypedErrors(() => parseLinkCode(text))), runs);
-		await fc.assert(fc.asyncProperty(mutations(profile.bytes), async (bytes) => onlyTypedErrors(() => verifyProfile(bytes))), runs);
+		await fc.assert(
+			fc.asyncProperty(mutateText(invite), async (text) =>
+				onlyTypedErrors(() => parseInviteLink(text))
+			),
+			runs
+		);
+		await fc.assert(
+			fc.asyncProperty(mutateText(link), async (text) =>
+				onlyTypedErrors(() => parseLinkCode(text))
+			),
+			runs
+		);
+		await fc.assert(
+			fc.asyncProperty(mutations(profile.bytes), async (bytes) =>
+				onlyTypedErrors(() => verifyProfile(bytes))
+			),
+			runs
+		);
 	});
 
 	it('✓ the client API: phrases, space ids and member cards', async () => {
 		const client = await Charter.open({ inMemory: true });
 		await client.createIdentity();
 		const space = await client.createSpace({ name: 'fuzz' });
-		await fc.assert(fc.asyncProperty(fc.string({ maxLength: 200 }), async (text) => {
-			await onlyTypedErrors(() => client.openSpace(text));
-			await onlyTypedErrors(() => space.addMember(text));
-			const other = await Charter.open({ inMemory: true });
-			await onlyTypedErrors(() => other.restoreIdentity(text));
-			await other.close();
-		}), { numRuns: 60 });
+		await fc.assert(
+			fc.asyncProperty(fc.string({ maxLength: 200 }), async (text) => {
+				await onlyTypedErrors(() => client.openSpace(text));
+				await onlyTypedErrors(() => space.addMember(text));
+				const other = await Charter.open({ inMemory: true });
+				await onlyTypedErrors(() => other.restoreIdentity(text));
+				await other.close();
+			}),
+			{ numRuns: 60 }
+		);
 		await expect(client.openSpace('space_nope')).rejects.toBeInstanceOf(CharterError);
 		await client.close();
 	});

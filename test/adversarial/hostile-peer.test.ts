@@ -30,7 +30,8 @@ let bob: Charter;
 let mallory: Repo;
 let space: Space;
 let bobPhrase: string;
-const texts = (s: Space) => s.channels.find((c) => c.name === 'general')!.messages.map((m) => m.text);
+const texts = (s: Space) =>
+	s.channels.find((c) => c.name === 'general')!.messages.map((m) => m.text);
 
 /** A member seals a body that is not a change batch, under the real key, with their real device key. */
 async function sealGarbage(client: Charter, s: Space, channel: string) {
@@ -39,8 +40,21 @@ async function sealGarbage(client: Charter, s: Space, channel: string) {
 	const keys = await KeyRing.load(secrets, s.idBytes);
 	const document = channelIdBytes(channel);
 	const held = keys.allFor(document)[0]!;
-	const sealed = await sealEntry({ space: s.idBytes, document, epoch: held.epoch, epochKey: held.key, author: identity.deviceKey, session: crypto.getRandomValues(new Uint8Array(8)), seq: 1, prev: new Uint8Array(32), body: new TextEncoder().encode('not automerge at all'), sign: (m) => identity.signAsDevice(m) });
-	appendEntries(s.channel(channel as never)!.envelope, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
+	const sealed = await sealEntry({
+		space: s.idBytes,
+		document,
+		epoch: held.epoch,
+		epochKey: held.key,
+		author: identity.deviceKey,
+		session: crypto.getRandomValues(new Uint8Array(8)),
+		seq: 1,
+		prev: new Uint8Array(32),
+		body: new TextEncoder().encode('not automerge at all'),
+		sign: (m) => identity.signAsDevice(m)
+	});
+	appendEntries(s.channel(channel as never)!.envelope, [
+		{ key: entryKey(sealed.hash), bytes: sealed.bytes }
+	]);
 }
 
 /** The genuine sealed entries in a channel's envelope history (whatever the current map says). */
@@ -85,8 +99,13 @@ afterAll(async () => {
 describe('a hostile raw automerge-repo peer', () => {
 	it('✓ deleting, overwriting and replacing every entry loses nothing', async () => {
 		const general = space.channels[0]!;
-		const handle = await malloryOpens(envelopeDocumentId(space.idBytes, channelIdBytes(general.id)));
-		await eventually(() => Object.keys(handle.doc()?.entries ?? {}).length >= 3, 'mallory to see entries');
+		const handle = await malloryOpens(
+			envelopeDocumentId(space.idBytes, channelIdBytes(general.id))
+		);
+		await eventually(
+			() => Object.keys(handle.doc()?.entries ?? {}).length >= 3,
+			'mallory to see entries'
+		);
 		handle.change((d) => {
 			for (const key of Object.keys(d.entries)) d.entries[key] = new Uint8Array([0xde, 0xad]);
 		});
@@ -106,7 +125,10 @@ describe('a hostile raw automerge-repo peer', () => {
 		const bob2 = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
 		await bob2.restoreIdentity(bobPhrase);
 		const fresh = await bob2.openSpace(space.id);
-		await eventually(() => fresh.channels[0]?.messages.length === 4, 'restored device to read history');
+		await eventually(
+			() => fresh.channels[0]?.messages.length === 4,
+			'restored device to read history'
+		);
 		expect(texts(fresh)).toEqual(['one', 'two', 'three', 'after the vandalism']);
 		await bob2.close();
 	});
@@ -132,11 +154,21 @@ describe('a hostile raw automerge-repo peer', () => {
 		});
 		await general.send('still here');
 		const bobGeneral = bob.space(space.id)!.channels[0]!;
-		await eventually(() => bobGeneral.messages.some((m) => m.text === 'still here'), 'bob to keep syncing', 30_000);
-		await eventually(() => (bobGeneral.stats.dropped['bad-signature'] ?? 0) >= 2, 'drops to be counted', 30_000);
+		await eventually(
+			() => bobGeneral.messages.some((m) => m.text === 'still here'),
+			'bob to keep syncing',
+			30_000
+		);
+		await eventually(
+			() => (bobGeneral.stats.dropped['bad-signature'] ?? 0) >= 2,
+			'drops to be counted',
+			30_000
+		);
 		const dropped = bobGeneral.stats.dropped;
 		expect(dropped['bad-signature']).toBeGreaterThanOrEqual(2); // forged and tampered
-		expect((dropped['unexpected-entry'] ?? 0) + (dropped['malformed'] ?? 0) + (dropped['too-large'] ?? 0)).toBeGreaterThanOrEqual(200);
+		expect(
+			(dropped['unexpected-entry'] ?? 0) + (dropped['malformed'] ?? 0) + (dropped['too-large'] ?? 0)
+		).toBeGreaterThanOrEqual(200);
 		expect(texts(bob.space(space.id)!)).toEqual(texts(space));
 	});
 
@@ -146,27 +178,49 @@ describe('a hostile raw automerge-repo peer', () => {
 		const real = await sealedEntries(alice, space, general.id);
 		expect(real.length).toBeGreaterThan(3);
 		const other = await alice.createSpace({ name: 'Elsewhere' });
-		const intoSecond = await malloryOpens(envelopeDocumentId(space.idBytes, channelIdBytes(second.id)));
-		const intoOther = await malloryOpens(envelopeDocumentId(spaceIdBytes(other.id), channelIdBytes(other.channels[0]!.id)));
-		intoSecond.change((d) => real.forEach((bytes, i) => ((d.entries as Record<string, Uint8Array>)[`r${i}`] = bytes)));
-		intoOther.change((d) => real.forEach((bytes, i) => ((d.entries as Record<string, Uint8Array>)[`r${i}`] = bytes)));
+		const intoSecond = await malloryOpens(
+			envelopeDocumentId(space.idBytes, channelIdBytes(second.id))
+		);
+		const intoOther = await malloryOpens(
+			envelopeDocumentId(spaceIdBytes(other.id), channelIdBytes(other.channels[0]!.id))
+		);
+		intoSecond.change((d) =>
+			real.forEach((bytes, i) => ((d.entries as Record<string, Uint8Array>)[`r${i}`] = bytes))
+		);
+		intoOther.change((d) =>
+			real.forEach((bytes, i) => ((d.entries as Record<string, Uint8Array>)[`r${i}`] = bytes))
+		);
 		await second.send('second channel message');
 		await other.channels[0]!.send('other space message');
-		await eventually(() => (second.stats.dropped['wrong-document'] ?? 0) >= 1 && (other.channels[0]!.stats.dropped['wrong-space'] ?? 0) >= 1, 'replays to be refused', 30_000);
+		await eventually(
+			() =>
+				(second.stats.dropped['wrong-document'] ?? 0) >= 1 &&
+				(other.channels[0]!.stats.dropped['wrong-space'] ?? 0) >= 1,
+			'replays to be refused',
+			30_000
+		);
 		expect(second.messages.map((m) => m.text)).toEqual(['second channel message']);
 		expect(other.channels[0]!.messages.map((m) => m.text)).toEqual(['other space message']);
 	});
 
-	it('✓ a member\'s entries with a foreign actor, or whose body is not Automerge changes, are refused', async () => {
+	it("✓ a member's entries with a foreign actor, or whose body is not Automerge changes, are refused", async () => {
 		const bobSpace = bob.space(space.id)!;
 		const bobGeneral = bobSpace.channels[0]!;
 		await forge<ChannelDoc>(bob, bobSpace, { channel: bobGeneral, actor: 'ab'.repeat(20) }, (d) => {
 			d.buckets['x'] = {};
 		});
-		await eventually(() => space.channels[0]!.rejections.some((r) => r.reason === 'actor-not-signer'), 'actor mismatch to be refused', 30_000);
+		await eventually(
+			() => space.channels[0]!.rejections.some((r) => r.reason === 'actor-not-signer'),
+			'actor mismatch to be refused',
+			30_000
+		);
 		// a validly sealed and signed entry whose plaintext is not a batch of Automerge changes
 		await sealGarbage(bob, bobSpace, bobGeneral.id);
-		await eventually(() => (space.channels[0]!.stats.dropped['malformed'] ?? 0) >= 1, 'the garbage body to be refused', 30_000);
+		await eventually(
+			() => (space.channels[0]!.stats.dropped['malformed'] ?? 0) >= 1,
+			'the garbage body to be refused',
+			30_000
+		);
 		expect(texts(space)).toEqual(texts(bobSpace));
 		expect(A.getHeads(space.document)).toEqual(A.getHeads(bobSpace.document));
 	});

@@ -21,7 +21,8 @@ interface Relay {
 	close(): Promise<void>;
 }
 
-const toBuffer = (d: RawData): Buffer => (Buffer.isBuffer(d) ? d : Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d));
+const toBuffer = (d: RawData): Buffer =>
+	Buffer.isBuffer(d) ? d : Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d);
 
 /**
  * Corrupts a frame in transit (cuts its tail), so it no longer parses. (A relay that forges
@@ -36,7 +37,7 @@ async function hostileRelay(target: string, mode: Mode): Promise<Relay> {
 	let hostile = true;
 	let tampered = 0;
 	let seed = 42;
-	const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+	const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 	const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
 	await new Promise<void>((r) => server.once('listening', () => r()));
 	const sockets = new Set<WebSocket>();
@@ -47,7 +48,8 @@ async function hostileRelay(target: string, mode: Mode): Promise<Relay> {
 		const pending: Buffer[] = [];
 		upstream.on('open', () => pending.splice(0).forEach((m) => upstream.send(m)));
 		const forward = (to: WebSocket, frame: Buffer) => {
-			if (to.readyState !== WebSocket.OPEN) return to === upstream ? void pending.push(frame) : undefined;
+			if (to.readyState !== WebSocket.OPEN)
+				return to === upstream ? void pending.push(frame) : undefined;
 			if (!hostile) return to.send(frame);
 			seen.push(frame);
 			switch (mode) {
@@ -55,7 +57,10 @@ async function hostileRelay(target: string, mode: Mode): Promise<Relay> {
 					to.send(frame);
 					return to.send(frame);
 				case 'reorder':
-					return void setTimeout(() => to.readyState === WebSocket.OPEN && to.send(frame), Math.floor(random() * 80));
+					return void setTimeout(
+						() => to.readyState === WebSocket.OPEN && to.send(frame),
+						Math.floor(random() * 80)
+					);
 				case 'drop':
 					return random() < 0.3 ? undefined : to.send(frame);
 				case 'replay': {
@@ -113,7 +118,10 @@ describe('a hostile relay that misbehaves in transit', () => {
 			cleanup.push(() => relay.close());
 			const alice = await Charter.open({ inMemory: true, syncServers: [relay.url] });
 			const bob = await Charter.open({ inMemory: true, syncServers: [relay.url] });
-			cleanup.push(() => alice.close(), () => bob.close());
+			cleanup.push(
+				() => alice.close(),
+				() => bob.close()
+			);
 			await alice.createIdentity();
 			await bob.createIdentity();
 			const space = await alice.createSpace({ name: `Relay ${mode}` });
@@ -130,7 +138,11 @@ describe('a hostile relay that misbehaves in transit', () => {
 			relay.heal();
 			await space.channels[0]!.send('after healing');
 			sent.push('after healing');
-			await eventually(() => bobSpace.channels[0]?.messages.length === sent.length, `bob to converge under ${mode}`, 40_000);
+			await eventually(
+				() => bobSpace.channels[0]?.messages.length === sent.length,
+				`bob to converge under ${mode}`,
+				40_000
+			);
 			expect(bobSpace.channels[0]!.messages.map((m) => m.text)).toEqual(sent);
 			expect(space.channels[0]!.messages.map((m) => m.text)).toEqual(sent);
 			if (mode === 'tamper') expect(relay.tampered).toBeGreaterThan(0);

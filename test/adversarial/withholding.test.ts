@@ -11,7 +11,8 @@ import { Charter } from '../../src/lib/index.js';
 import { startSyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
 
-const toBuffer = (d: RawData): Buffer => (Buffer.isBuffer(d) ? d : Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d));
+const toBuffer = (d: RawData): Buffer =>
+	Buffer.isBuffer(d) ? d : Array.isArray(d) ? Buffer.concat(d) : Buffer.from(d);
 
 /** Forwards everything client → server, but only the handshake (first frame) server → client. */
 async function withholdingRelay(target: string) {
@@ -24,7 +25,11 @@ async function withholdingRelay(target: string) {
 		const pending: Buffer[] = [];
 		let fromServer = 0;
 		upstream.on('open', () => pending.splice(0).forEach((m) => upstream.send(m)));
-		client.on('message', (d) => (upstream.readyState === WebSocket.OPEN ? upstream.send(toBuffer(d)) : pending.push(toBuffer(d))));
+		client.on('message', (d) =>
+			upstream.readyState === WebSocket.OPEN
+				? upstream.send(toBuffer(d))
+				: pending.push(toBuffer(d))
+		);
 		upstream.on('message', (d) => {
 			if (fromServer++ === 0 && client.readyState === WebSocket.OPEN) client.send(toBuffer(d));
 		});
@@ -44,8 +49,15 @@ describe('a sync server that withholds data from one client', async () => {
 	const honest = await startSyncServerProcess();
 	const withholding = await startSyncServerProcess();
 	const relay = await withholdingRelay(withholding.wsUrl);
-	const alice = await Charter.open({ inMemory: true, syncServers: [honest.wsUrl, relay.url], suspectAfterMs: 1500 });
-	const bob = await Charter.open({ inMemory: true, syncServers: [honest.wsUrl, withholding.wsUrl] });
+	const alice = await Charter.open({
+		inMemory: true,
+		syncServers: [honest.wsUrl, relay.url],
+		suspectAfterMs: 1500
+	});
+	const bob = await Charter.open({
+		inMemory: true,
+		syncServers: [honest.wsUrl, withholding.wsUrl]
+	});
 	afterAll(async () => {
 		await alice.close();
 		await bob.close();
@@ -61,19 +73,33 @@ describe('a sync server that withholds data from one client', async () => {
 		await space.addMember(await alice.memberCard());
 		await space.channels[0]!.send('can you read this?');
 		const aliceSpace = await alice.openSpace(space.id);
-		await eventually(() => aliceSpace.channels[0]?.messages.length === 1, 'alice to read via the honest server');
+		await eventually(
+			() => aliceSpace.channels[0]?.messages.length === 1,
+			'alice to read via the honest server'
+		);
 		await aliceSpace.channels[0]!.send('yes');
 
-		const status = await eventually(() => {
-			const s = alice.syncStatus();
-			const bad = s.find((p) => p.suspect);
-			const good = s.find((p) => !p.suspect && p.storageId && p.inSync > 0);
-			return bad && good ? { bad, good } : undefined;
-		}, 'alice to flag the withholding server', 20_000);
+		const status = await eventually(
+			() => {
+				const s = alice.syncStatus();
+				const bad = s.find((p) => p.suspect);
+				const good = s.find((p) => !p.suspect && p.storageId && p.inSync > 0);
+				return bad && good ? { bad, good } : undefined;
+			},
+			'alice to flag the withholding server',
+			20_000
+		);
 		expect(status.bad.lagging.length).toBeGreaterThan(0);
 		expect(status.bad.lagging.every((l) => l.forMs >= 1500)).toBe(true);
 		expect(status.good.lagging).toEqual([]);
 		// and the honest server is not flagged from Bob's side either
-		await eventually(() => bob.syncStatus().filter((p) => p.storageId).every((p) => !p.suspect && p.lagging.length === 0), 'bob to be in sync with both');
+		await eventually(
+			() =>
+				bob
+					.syncStatus()
+					.filter((p) => p.storageId)
+					.every((p) => !p.suspect && p.lagging.length === 0),
+			'bob to be in sync with both'
+		);
 	});
 });

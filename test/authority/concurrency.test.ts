@@ -6,7 +6,15 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Space, SpaceId } from '../../src/lib/index.js';
-import { deliver, personas, picture, shutdown, syncAll, userOf, type Persona } from '../support/personas.js';
+import {
+	deliver,
+	personas,
+	picture,
+	shutdown,
+	syncAll,
+	userOf,
+	type Persona
+} from '../support/personas.js';
 
 let cleanup: Persona[] = [];
 afterEach(async () => {
@@ -23,7 +31,8 @@ async function guild<N extends string>(...names: N[]) {
 }
 
 const spaceOf = (p: Persona, id: SpaceId): Space => p.client.space(id)!;
-const isMember = (p: Persona, id: SpaceId, who: Persona) => spaceOf(p, id).members.some((m) => m.user === userOf(who));
+const isMember = (p: Persona, id: SpaceId, who: Persona) =>
+	spaceOf(p, id).members.some((m) => m.user === userOf(who));
 
 function expectSamePicture(people: Persona[], id: SpaceId) {
 	const [first, ...rest] = people.map((p) => picture(spaceOf(p, id)));
@@ -31,7 +40,7 @@ function expectSamePicture(people: Persona[], id: SpaceId) {
 }
 
 describe('concurrent authority changes converge', () => {
-	it('✓ concurrent demotion and admin action: the demoted admin\'s kick is void', async () => {
+	it("✓ concurrent demotion and admin action: the demoted admin's kick is void", async () => {
 		const { cast, space, id } = await guild('admin', 'member');
 		const mod = await space.createRole({ name: 'Mod', permissions: ['KICK_MEMBERS'] });
 		await space.assignRole(userOf(cast.admin), mod.id);
@@ -41,7 +50,9 @@ describe('concurrent authority changes converge', () => {
 		await spaceOf(cast.admin, id).kick(userOf(cast.member));
 		await syncAll(Object.values(cast), id);
 		for (const p of [cast.owner, cast.admin]) expect(isMember(p, id, cast.member)).toBe(true);
-		expect(spaceOf(cast.owner, id).rejections.some((r) => r.reason.startsWith('concurrent removal'))).toBe(true);
+		expect(
+			spaceOf(cast.owner, id).rejections.some((r) => r.reason.startsWith('concurrent removal'))
+		).toBe(true);
 		expectSamePicture([cast.owner, cast.admin, cast.member], id);
 	});
 
@@ -68,7 +79,10 @@ describe('concurrent authority changes converge', () => {
 
 	it('✓ no concurrent re-add of a member being removed', async () => {
 		const { cast, space, id } = await guild('admin', 'member');
-		const mod = await space.createRole({ name: 'Mod', permissions: ['KICK_MEMBERS', 'BAN_MEMBERS'] });
+		const mod = await space.createRole({
+			name: 'Mod',
+			permissions: ['KICK_MEMBERS', 'BAN_MEMBERS']
+		});
 		await space.assignRole(userOf(cast.admin), mod.id);
 		await syncAll(Object.values(cast), id);
 		await spaceOf(cast.admin, id).kick(userOf(cast.member));
@@ -98,13 +112,20 @@ describe('concurrent authority changes converge', () => {
 		await space.ban(userOf(cast.inviter));
 		await syncAll([cast.owner, cast.inviter, newcomer.newcomer], id);
 		expect(isMember(cast.owner, id, newcomer.newcomer)).toBe(false);
-		expect(spaceOf(cast.owner, id).channels[0]!.messages.map((m) => m.text)).not.toContain('hello, I am new');
-		expect(spaceOf(cast.owner, id).rejections.map((r) => r.reason)).toEqual(expect.arrayContaining([expect.stringMatching(/concurrent removal/)]));
+		expect(spaceOf(cast.owner, id).channels[0]!.messages.map((m) => m.text)).not.toContain(
+			'hello, I am new'
+		);
+		expect(spaceOf(cast.owner, id).rejections.map((r) => r.reason)).toEqual(
+			expect.arrayContaining([expect.stringMatching(/concurrent removal/)])
+		);
 	});
 
 	it('✓ whatever the delivery order, a newcomer reading the history sees the same space', async () => {
 		const { cast, space, id } = await guild('admin', 'member');
-		const mod = await space.createRole({ name: 'Mod', permissions: ['KICK_MEMBERS', 'BAN_MEMBERS', 'MANAGE_MESSAGES'] });
+		const mod = await space.createRole({
+			name: 'Mod',
+			permissions: ['KICK_MEMBERS', 'BAN_MEMBERS', 'MANAGE_MESSAGES']
+		});
 		await space.assignRole(userOf(cast.admin), mod.id);
 		await syncAll(Object.values(cast), id);
 		await spaceOf(cast.member, id).channels[0]!.send('first');
@@ -129,10 +150,14 @@ describe('concurrent authority changes converge', () => {
 			};
 			await deliver(cast.owner, observer, id, { shuffle, batch: 1 });
 			const seen = picture(spaceOf(observer, id));
-			expect({ ...seen, members: seen.members.filter((m) => m.user !== userOf(observer)) }).toEqual({
-				...picture(spaceOf(cast.owner, id)),
-				members: picture(spaceOf(cast.owner, id)).members.filter((m) => m.user !== userOf(observer))
-			});
+			expect({ ...seen, members: seen.members.filter((m) => m.user !== userOf(observer)) }).toEqual(
+				{
+					...picture(spaceOf(cast.owner, id)),
+					members: picture(spaceOf(cast.owner, id)).members.filter(
+						(m) => m.user !== userOf(observer)
+					)
+				}
+			);
 		}
 		expect(reference.bans).toEqual([]);
 	});

@@ -6,7 +6,15 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Charter, isCharterError, type SpaceId } from '../../src/lib/index.js';
-import { deliver, personas, picture, shutdown, syncAll, userOf, type Persona } from '../support/personas.js';
+import {
+	deliver,
+	personas,
+	picture,
+	shutdown,
+	syncAll,
+	userOf,
+	type Persona
+} from '../support/personas.js';
 
 type Command =
 	| { kind: 'send'; actor: number; text: string }
@@ -16,11 +24,31 @@ type Command =
 	| { kind: 'sync'; from: number; to: number };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
-	fc.record({ kind: fc.constant('send' as const), actor: fc.integer({ min: 0, max: 3 }), text: fc.constantFrom('hi', 'yo', 'ok', 'gm') }),
-	fc.record({ kind: fc.constantFrom('ban' as const, 'kick' as const, 'unban' as const), actor: fc.integer({ min: 0, max: 1 }), target: fc.integer({ min: 1, max: 3 }) }),
-	fc.record({ kind: fc.constant('role' as const), target: fc.integer({ min: 1, max: 3 }), on: fc.boolean() }),
-	fc.record({ kind: fc.constant('rename' as const), actor: fc.integer({ min: 0, max: 1 }), name: fc.constantFrom('Guild', 'Hall', 'Den') }),
-	fc.record({ kind: fc.constant('sync' as const), from: fc.integer({ min: 0, max: 3 }), to: fc.integer({ min: 0, max: 3 }) })
+	fc.record({
+		kind: fc.constant('send' as const),
+		actor: fc.integer({ min: 0, max: 3 }),
+		text: fc.constantFrom('hi', 'yo', 'ok', 'gm')
+	}),
+	fc.record({
+		kind: fc.constantFrom('ban' as const, 'kick' as const, 'unban' as const),
+		actor: fc.integer({ min: 0, max: 1 }),
+		target: fc.integer({ min: 1, max: 3 })
+	}),
+	fc.record({
+		kind: fc.constant('role' as const),
+		target: fc.integer({ min: 1, max: 3 }),
+		on: fc.boolean()
+	}),
+	fc.record({
+		kind: fc.constant('rename' as const),
+		actor: fc.integer({ min: 0, max: 1 }),
+		name: fc.constantFrom('Guild', 'Hall', 'Den')
+	}),
+	fc.record({
+		kind: fc.constant('sync' as const),
+		from: fc.integer({ min: 0, max: 3 }),
+		to: fc.integer({ min: 0, max: 3 })
+	})
 );
 
 async function run(commands: Command[], seed: number) {
@@ -31,7 +59,10 @@ async function run(commands: Command[], seed: number) {
 	const space = await owner.createSpace({ name: 'Guild' });
 	const id: SpaceId = space.id;
 	for (const p of people.slice(1)) await space.addMember(await p.client.memberCard());
-	const mod = await space.createRole({ name: 'Mod', permissions: ['KICK_MEMBERS', 'BAN_MEMBERS', 'MANAGE_SPACE'] });
+	const mod = await space.createRole({
+		name: 'Mod',
+		permissions: ['KICK_MEMBERS', 'BAN_MEMBERS', 'MANAGE_SPACE']
+	});
 	await space.assignRole(userOf(others.admin), mod.id);
 	await syncAll(people, id);
 	try {
@@ -45,7 +76,10 @@ async function run(commands: Command[], seed: number) {
 				const s = actor.client.space(id)!;
 				if (c.kind === 'send') await s.channels[0]?.send(c.text);
 				else if (c.kind === 'rename') await s.rename(c.name);
-				else if (c.kind === 'role') await (c.on ? s.assignRole(userOf(people[c.target]!), mod.id) : s.unassignRole(userOf(people[c.target]!), mod.id));
+				else if (c.kind === 'role')
+					await (c.on
+						? s.assignRole(userOf(people[c.target]!), mod.id)
+						: s.unassignRole(userOf(people[c.target]!), mod.id));
 				else if (c.kind === 'ban') await s.ban(userOf(people[c.target]!));
 				else if (c.kind === 'kick') await s.kick(userOf(people[c.target]!));
 				else await s.unban(userOf(people[c.target]!));
@@ -84,8 +118,10 @@ async function run(commands: Command[], seed: number) {
 describe('convergence under any partition and delivery order', () => {
 	it('✓ honest peers and a fresh device agree, for random scripts', async () => {
 		await fc.assert(
-			fc.asyncProperty(fc.array(command, { minLength: 3, maxLength: 10 }), fc.integer({ min: 1, max: 1_000_000 }), (commands, seed) =>
-				run(commands, seed)
+			fc.asyncProperty(
+				fc.array(command, { minLength: 3, maxLength: 10 }),
+				fc.integer({ min: 1, max: 1_000_000 }),
+				(commands, seed) => run(commands, seed)
 			),
 			{ numRuns: Number(process.env.CHARTER_PROPERTY_RUNS ?? 12), endOnFailure: true }
 		);

@@ -5,7 +5,15 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Charter } from '../../src/lib/index.js';
-import { deliver, personas, picture, shutdown, syncAll, userOf, type Persona } from '../support/personas.js';
+import {
+	deliver,
+	personas,
+	picture,
+	shutdown,
+	syncAll,
+	userOf,
+	type Persona
+} from '../support/personas.js';
 
 describe('offline multi-device editing of space settings', async () => {
 	const { owner } = await personas('owner');
@@ -20,7 +28,11 @@ describe('offline multi-device editing of space settings', async () => {
 
 	const space = await owner.client.createSpace({ name: 'Studio' });
 	await space.addMember(await laptopClient.memberCard());
-	const admin = await space.createRole({ name: 'Admin', permissions: ['MANAGE_ROLES', 'MANAGE_CHANNELS', 'MANAGE_SPACE', 'KICK_MEMBERS'], position: 5 });
+	const admin = await space.createRole({
+		name: 'Admin',
+		permissions: ['MANAGE_ROLES', 'MANAGE_CHANNELS', 'MANAGE_SPACE', 'KICK_MEMBERS'],
+		position: 5
+	});
 	await space.assignRole(userOf(laptop), admin.id);
 	await syncAll(everyone, space.id);
 
@@ -30,7 +42,9 @@ describe('offline multi-device editing of space settings', async () => {
 		expect(phoneClient.identity!.deviceId).not.toBe(laptopClient.identity!.deviceId);
 		const seen = space.members.find((m) => m.user === userOf(laptop))!;
 		expect(seen.roles).toEqual([admin.id]);
-		expect(space.state!.userOfDevice(space.state!.members.get(userOf(laptop))!.deviceKeys.at(-1)!)).toBe(userOf(laptop));
+		expect(
+			space.state!.userOfDevice(space.state!.members.get(userOf(laptop))!.deviceKeys.at(-1)!)
+		).toBe(userOf(laptop));
 		expect(space.state!.members.get(userOf(laptop))!.deviceKeys).toHaveLength(2);
 		expect(phoneClient.space(space.id)!.can('MANAGE_CHANNELS')).toBe(true);
 	});
@@ -48,7 +62,12 @@ describe('offline multi-device editing of space settings', async () => {
 		for (const p of everyone) {
 			const s = p.client.space(space.id)!;
 			expect(s.name).toBe('Studio 54');
-			expect(s.roles.map((r) => r.name).sort()).toEqual(['@everyone', 'Admin', 'Helpers', 'Moderators']);
+			expect(s.roles.map((r) => r.name).sort()).toEqual([
+				'@everyone',
+				'Admin',
+				'Helpers',
+				'Moderators'
+			]);
 			expect(s.channels.map((c) => c.name).sort()).toEqual(['events', 'lobby']);
 			expect(s.roles.find((r) => r.id === helpers.id)!.permissions).toEqual(['KICK_MEMBERS']);
 		}

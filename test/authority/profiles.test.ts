@@ -22,17 +22,29 @@ describe('profiles', async () => {
 		const seen = space.profile(userOf(cast.ben))!;
 		expect(seen.displayName).toBe('Ben the Baker');
 		expect(seen.avatar).toEqual(avatar);
-		expect(space.members.find((m) => m.user === userOf(cast.ben))!.displayName).toBe('Ben the Baker');
-		await expect(cast.ben.client.setProfile({ displayName: '' })).rejects.toMatchObject({ code: 'invalid-argument' });
-		await expect(cast.ben.client.setProfile({ displayName: 'x', avatar: new Uint8Array(70_000) })).rejects.toMatchObject({ code: 'too-large' });
+		expect(space.members.find((m) => m.user === userOf(cast.ben))!.displayName).toBe(
+			'Ben the Baker'
+		);
+		await expect(cast.ben.client.setProfile({ displayName: '' })).rejects.toMatchObject({
+			code: 'invalid-argument'
+		});
+		await expect(
+			cast.ben.client.setProfile({ displayName: 'x', avatar: new Uint8Array(70_000) })
+		).rejects.toMatchObject({ code: 'too-large' });
 	});
 
-	it('✓ nobody sets someone else\'s profile', async () => {
+	it("✓ nobody sets someone else's profile", async () => {
 		// Ana signs a profile with her own key and tries to put it on Ben's record
 		const anaIdentity = (await import('../../src/lib/identity/identity.js')).Identity;
-		const secrets = (cast.ana.client as unknown as { stores: { secrets: import('../../src/lib/identity/secret-store.js').SecretStore } }).stores.secrets;
+		const secrets = (
+			cast.ana.client as unknown as {
+				stores: { secrets: import('../../src/lib/identity/secret-store.js').SecretStore };
+			}
+		).stores.secrets;
 		const ana = (await anaIdentity.load(secrets))!;
-		const fake = await signProfile(ana.userKey, (m) => ana.signAsIdentity(m), { displayName: 'Ben is silly' });
+		const fake = await signProfile(ana.userKey, (m) => ana.signAsIdentity(m), {
+			displayName: 'Ben is silly'
+		});
 		await forge<SpaceDoc>(cast.ana.client, space, {}, (d) => {
 			d.members[userOf(cast.ben)]!.profile = fake.bytes;
 		});

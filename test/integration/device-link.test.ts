@@ -10,7 +10,11 @@ import { eventually } from '../support/wait.js';
 
 describe('linking a device', async () => {
 	const server = await startSyncServerProcess();
-	const laptop = await Charter.open({ inMemory: true, syncServers: [server.wsUrl], deviceName: 'laptop' });
+	const laptop = await Charter.open({
+		inMemory: true,
+		syncServers: [server.wsUrl],
+		deviceName: 'laptop'
+	});
 	const phone = await Charter.open({ inMemory: true, deviceName: 'phone' });
 	const friend = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
 	afterAll(async () => {
@@ -32,19 +36,31 @@ describe('linking a device', async () => {
 		const device = await linked;
 		expect(device).toEqual({ deviceId: accepted.deviceId, name: 'phone' });
 
-		await eventually(() => phone.spaces[0]?.channels[0]?.messages.length === 1, 'the phone to read the space');
+		await eventually(
+			() => phone.spaces[0]?.channels[0]?.messages.length === 1,
+			'the phone to read the space'
+		);
 		await phone.spaces[0]!.channels[0]!.send('from the phone');
 		const friendSpace = await friend.openSpace(space.id);
-		await eventually(() => friendSpace.channels[0]?.messages.length === 2, 'the friend to read both');
-		expect(new Set(friendSpace.channels[0]!.messages.map((m) => m.author))).toEqual(new Set([userId]));
+		await eventually(
+			() => friendSpace.channels[0]?.messages.length === 2,
+			'the friend to read both'
+		);
+		expect(new Set(friendSpace.channels[0]!.messages.map((m) => m.author))).toEqual(
+			new Set([userId])
+		);
 		await eventually(() => laptop.devices.length === 2, 'the laptop to list both devices');
 		expect(laptop.devices.map((d) => d.name).sort()).toEqual(['laptop', 'phone']);
 	});
 
 	it('✓ a damaged code, or a device that already has an identity, is refused', async () => {
 		const other = await Charter.open({ inMemory: true });
-		await expect(other.acceptDeviceLink('charter-link:nonsense')).rejects.toMatchObject({ code: 'invalid-argument' });
-		await expect(phone.acceptDeviceLink('charter-link:x')).rejects.toMatchObject({ code: 'identity-exists' });
+		await expect(other.acceptDeviceLink('charter-link:nonsense')).rejects.toMatchObject({
+			code: 'invalid-argument'
+		});
+		await expect(phone.acceptDeviceLink('charter-link:x')).rejects.toMatchObject({
+			code: 'identity-exists'
+		});
 		await other.close();
 	});
 });

@@ -18,7 +18,11 @@ async function person() {
 	await c.createIdentity();
 	return c;
 }
-const codeOf = async (p: Promise<unknown>) => p.then(() => 'joined', (e) => (isCharterError(e) ? e.code : `untyped: ${e}`));
+const codeOf = async (p: Promise<unknown>) =>
+	p.then(
+		() => 'joined',
+		(e) => (isCharterError(e) ? e.code : `untyped: ${e}`)
+	);
 
 beforeAll(async () => {
 	server = await startSyncServerProcess();
@@ -66,8 +70,11 @@ describe('invites', () => {
 		expect(await codeOf((await person()).joinSpace(single.link))).toBe('invite-used-up');
 		// a damaged secret names an invite this space never had
 		const at = 'charter-invite:'.length + 40;
-		const damaged = single.link.slice(0, at) + (single.link[at] === 'A' ? 'B' : 'A') + single.link.slice(at + 1);
-		expect(await codeOf((await person()).joinSpace(damaged, { timeoutMs: 5000 }))).toBe('invite-unknown');
+		const damaged =
+			single.link.slice(0, at) + (single.link[at] === 'A' ? 'B' : 'A') + single.link.slice(at + 1);
+		expect(await codeOf((await person()).joinSpace(damaged, { timeoutMs: 5000 }))).toBe(
+			'invite-unknown'
+		);
 		expect(await codeOf((await person()).joinSpace('hello'))).toBe('invalid-invite');
 	});
 
@@ -80,11 +87,31 @@ describe('invites', () => {
 		const b = await person();
 		const results = await Promise.all([codeOf(a.joinSpace(link)), codeOf(b.joinSpace(link))]);
 		expect(results.filter((r) => r === 'joined').length).toBeGreaterThanOrEqual(1);
-		const members = () => space.members.map((m) => m.user).filter((u) => u !== owner.identity!.userId).sort();
-		const settled = () => members().length === 1 && (space.rejections.some((r) => r.reason === 'invite used up') || results.includes('invite-used-up'));
-		await eventually(settled, 'the owner to settle on one newcomer, having seen both joins', 20_000);
+		const members = () =>
+			space.members
+				.map((m) => m.user)
+				.filter((u) => u !== owner.identity!.userId)
+				.sort();
+		const settled = () =>
+			members().length === 1 &&
+			(space.rejections.some((r) => r.reason === 'invite used up') ||
+				results.includes('invite-used-up'));
+		await eventually(
+			settled,
+			'the owner to settle on one newcomer, having seen both joins',
+			20_000
+		);
 		const views = [a, b].map((c) => c.space(space.id)).filter((s) => s !== undefined);
-		for (const view of views) await eventually(() => view.members.filter((m) => m.user !== owner.identity!.userId).map((m) => m.user).join() === members().join(), 'every view to agree', 20_000);
+		for (const view of views)
+			await eventually(
+				() =>
+					view.members
+						.filter((m) => m.user !== owner.identity!.userId)
+						.map((m) => m.user)
+						.join() === members().join(),
+				'every view to agree',
+				20_000
+			);
 		expect(settled()).toBe(true);
 	});
 
@@ -98,11 +125,20 @@ describe('invites', () => {
 		const proof = space.document.members[alice.identity!.userId]!.invite!.proof;
 		// mallory holds alice's proof (and, for the test, the space key) and writes her own join with it
 		const mallory = await person();
-		const card = await (async () => (await import('../../src/lib/identity/certificates.js')).verifyUserCard(await mallory.memberCard()))();
+		const card = await (async () =>
+			(await import('../../src/lib/identity/certificates.js')).verifyUserCard(
+				await mallory.memberCard()
+			))();
 		const { verifyCards } = await import('../../src/lib/authority/card-cache.js');
 		await verifyCards([card.bytes]);
 		await forge<SpaceDoc>(mallory, space, { into: space, keysFrom: owner }, (d) => {
-			d.members[mallory.identity!.userId] = { card: card.bytes, addedAt: Date.now(), addedBy: atom(mallory.identity!.userId), roles: {}, invite: { id: atom(id), proof } };
+			d.members[mallory.identity!.userId] = {
+				card: card.bytes,
+				addedAt: Date.now(),
+				addedBy: atom(mallory.identity!.userId),
+				roles: {},
+				invite: { id: atom(id), proof }
+			};
 			d.invites[id]!.uses[mallory.identity!.userId] = true;
 		});
 		await space.settled();

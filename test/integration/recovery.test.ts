@@ -19,12 +19,15 @@ describe('recovery from the phrase on a fresh machine', async () => {
 	});
 
 	it('✓ restores the identity, finds every space again, reads and writes as the same user', async () => {
-		const laptop = await Charter.open({ dataDir: await mkdtemp(join(tmpdir(), 'dana-laptop-')), syncServers: [server.wsUrl] });
+		const laptop = await Charter.open({
+			dataDir: await mkdtemp(join(tmpdir(), 'dana-laptop-')),
+			syncServers: [server.wsUrl]
+		});
 		const { phrase, userId } = await laptop.createIdentity();
 		const friend = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
 		cleanup.push(() => friend.close());
 		await friend.createIdentity();
-		const own = await laptop.createSpace({ name: 'Dana\'s garden' });
+		const own = await laptop.createSpace({ name: "Dana's garden" });
 		await own.channels[0]!.send('tomatoes planted');
 		const theirs = await friend.createSpace({ name: 'Friends' });
 		const { link } = await theirs.createInvite();
@@ -32,18 +35,31 @@ describe('recovery from the phrase on a fresh machine', async () => {
 		await new Promise((r) => setTimeout(r, 800));
 		await laptop.close(); // the laptop is gone
 
-		const fresh = await Charter.open({ dataDir: await mkdtemp(join(tmpdir(), 'dana-new-')), syncServers: [server.wsUrl] });
+		const fresh = await Charter.open({
+			dataDir: await mkdtemp(join(tmpdir(), 'dana-new-')),
+			syncServers: [server.wsUrl]
+		});
 		cleanup.push(() => fresh.close());
 		expect(fresh.identity).toBeUndefined();
 		expect((await fresh.restoreIdentity(phrase)).userId).toBe(userId);
-		await eventually(() => fresh.spaces.length === 2 && fresh.spaces.every((s) => s.ready), 'both spaces to come back', 20_000);
-		expect(fresh.spaces.map((s) => s.name).sort()).toEqual(['Dana\'s garden', 'Friends']);
-		const garden = fresh.spaces.find((s) => s.name === 'Dana\'s garden')!;
+		await eventually(
+			() => fresh.spaces.length === 2 && fresh.spaces.every((s) => s.ready),
+			'both spaces to come back',
+			20_000
+		);
+		expect(fresh.spaces.map((s) => s.name).sort()).toEqual(["Dana's garden", 'Friends']);
+		const garden = fresh.spaces.find((s) => s.name === "Dana's garden")!;
 		await eventually(() => garden.channels[0]?.messages.length === 1, 'history');
 		await garden.channels[0]!.send('written from the new machine');
 		const friends = fresh.spaces.find((s) => s.name === 'Friends')!;
-		await eventually(() => friends.channels[0], 'the friends\' channel to open');
+		await eventually(() => friends.channels[0], "the friends' channel to open");
 		await friends.channels[0]!.send('hi from my new machine');
-		await eventually(() => theirs.channels[0]!.messages.some((m) => m.text === 'hi from my new machine' && m.author === userId), 'the friend to see it, authored by Dana');
+		await eventually(
+			() =>
+				theirs.channels[0]!.messages.some(
+					(m) => m.text === 'hi from my new machine' && m.author === userId
+				),
+			'the friend to see it, authored by Dana'
+		);
 	});
 });

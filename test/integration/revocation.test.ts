@@ -13,10 +13,18 @@ import * as A from '@automerge/automerge';
 
 describe('revoking a device', async () => {
 	const server = await startSyncServerProcess();
-	const laptop = await Charter.open({ inMemory: true, syncServers: [server.wsUrl], deviceName: 'laptop' });
+	const laptop = await Charter.open({
+		inMemory: true,
+		syncServers: [server.wsUrl],
+		deviceName: 'laptop'
+	});
 	const phone = await Charter.open({ inMemory: true, deviceName: 'phone' });
 	const friend = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
-	const restored = await Charter.open({ inMemory: true, syncServers: [server.wsUrl], deviceName: 'new laptop' });
+	const restored = await Charter.open({
+		inMemory: true,
+		syncServers: [server.wsUrl],
+		deviceName: 'new laptop'
+	});
 	afterAll(async () => {
 		for (const c of [laptop, phone, friend, restored]) await c.close();
 		await server.stop();
@@ -31,31 +39,63 @@ describe('revoking a device', async () => {
 		const { code, linked } = await laptop.linkDevice();
 		const phoneDevice = (await phone.acceptDeviceLink(code)).deviceId;
 		await linked;
-		await eventually(() => phone.spaces[0]?.channels[0] !== undefined && phone.spaces[0]!.isMember, 'the phone to open the space');
+		await eventually(
+			() => phone.spaces[0]?.channels[0] !== undefined && phone.spaces[0]!.isMember,
+			'the phone to open the space'
+		);
 		await phone.spaces[0]!.channels[0]!.send('sent from the phone before');
-		await eventually(() => space.channels[0]!.messages.length === 1, 'the friend to read the phone');
+		await eventually(
+			() => space.channels[0]!.messages.length === 1,
+			'the friend to read the phone'
+		);
 
 		await laptop.revokeDevice(phoneDevice);
 		expect(laptop.devices.map((d) => d.name)).toEqual(['laptop']);
-		await eventually(() => space.document.members[userId]?.revokedDevices?.[phoneDevice] === true, 'the friend to see the revocation');
+		await eventually(
+			() => space.document.members[userId]?.revokedDevices?.[phoneDevice] === true,
+			'the friend to see the revocation'
+		);
 		await space.channels[0]!.send('after the revocation');
 
 		// the phone keeps syncing, but cannot read the new message
 		await new Promise((r) => setTimeout(r, 1500));
-		const phoneChannel = phone.spaces[0]!.channels[0] ?? phone.spaces[0]!.channel(space.channels[0]!.id)!;
+		const phoneChannel =
+			phone.spaces[0]!.channels[0] ?? phone.spaces[0]!.channel(space.channels[0]!.id)!;
 		expect(phoneChannel.messages.map((m) => m.text)).not.toContain('after the revocation');
 
 		// whatever it signs now is refused by everyone
-		await forge<ChannelDoc>(phone, phone.spaces[0]!, { channel: phoneChannel, context: A.getHeads(phone.spaces[0]!.document) }, (d) => {
-			d.buckets['stolen'] = { 'stolen.0': { author: atom(userId), text: new A.ImmutableString('sent by the thief'), createdAt: Date.now() } };
-		});
-		await eventually(() => space.channels[0]!.rejections.some((r) => r.reason === 'not a member device'), 'the thief\'s entry to be refused');
+		await forge<ChannelDoc>(
+			phone,
+			phone.spaces[0]!,
+			{ channel: phoneChannel, context: A.getHeads(phone.spaces[0]!.document) },
+			(d) => {
+				d.buckets['stolen'] = {
+					'stolen.0': {
+						author: atom(userId),
+						text: new A.ImmutableString('sent by the thief'),
+						createdAt: Date.now()
+					}
+				};
+			}
+		);
+		await eventually(
+			() => space.channels[0]!.rejections.some((r) => r.reason === 'not a member device'),
+			"the thief's entry to be refused"
+		);
 		expect(space.channels[0]!.messages.map((m) => m.text)).not.toContain('sent by the thief');
 		expect(space.channels[0]!.messages.map((m) => m.text)).toContain('sent from the phone before');
 
 		// the laptop reads on; a restore from the phrase reads everything, through the recovery key
-		await eventually(() => laptop.spaces[0]!.channels[0]!.messages.some((m) => m.text === 'after the revocation'), 'the laptop to read on');
+		await eventually(
+			() => laptop.spaces[0]!.channels[0]!.messages.some((m) => m.text === 'after the revocation'),
+			'the laptop to read on'
+		);
 		await restored.restoreIdentity(phrase);
-		await eventually(() => restored.spaces[0]?.channels[0]?.messages.some((m) => m.text === 'after the revocation'), 'the restored device to read on', 20_000);
+		await eventually(
+			() =>
+				restored.spaces[0]?.channels[0]?.messages.some((m) => m.text === 'after the revocation'),
+			'the restored device to read on',
+			20_000
+		);
 	});
 });

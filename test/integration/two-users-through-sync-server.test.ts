@@ -65,7 +65,10 @@ describe('two users through a ciphertext-only sync server', () => {
 		const bobChannel = bobSpace.channels[0]!;
 		expect(bobSpace.name).toBe(SPACE_NAME);
 		expect(bobChannel.name).toBe(CHANNEL_NAME);
-		expect(bobChannel.messages[0]).toMatchObject({ text: ALICE_SAYS, author: alice.identity!.userId });
+		expect(bobChannel.messages[0]).toMatchObject({
+			text: ALICE_SAYS,
+			author: alice.identity!.userId
+		});
 		expect(bobSpace.members.map((m) => m.user).sort()).toEqual(
 			[alice.identity!.userId, bob.identity!.userId].sort()
 		);
@@ -108,7 +111,10 @@ describe('two users through a ciphertext-only sync server', () => {
 		const alice2 = await Charter.open({ dataDir: freshDir, syncServers: [recorder.url] });
 		await alice2.restoreIdentity(alicePhrase);
 		const space = await alice2.openSpace(spaceId);
-		await eventually(() => space.channels[0]?.messages.length === 2, 'restored Alice to read history');
+		await eventually(
+			() => space.channels[0]?.messages.length === 2,
+			'restored Alice to read history'
+		);
 		expect(space.channels[0]!.messages.map((m) => m.text)).toEqual([ALICE_SAYS, BOB_REPLIES]);
 		await alice2.close();
 	});
@@ -127,7 +133,10 @@ describe('two users through a ciphertext-only sync server', () => {
 		const secrets: Buffer[] = [];
 		for (const dir of [aliceDir, bobDir]) {
 			expect((await stat(join(dir, 'secrets.json'))).mode & 0o777).toBe(0o600);
-			const json = JSON.parse(await readFile(join(dir, 'secrets.json'), 'utf8')) as Record<string, string>;
+			const json = JSON.parse(await readFile(join(dir, 'secrets.json'), 'utf8')) as Record<
+				string,
+				string
+			>;
 			// key material only (the file also records small counters such as the key generation)
 			for (const value of Object.values(json)) {
 				const bytes = Buffer.from(base64url.decode(value));
@@ -137,9 +146,15 @@ describe('two users through a ciphertext-only sync server', () => {
 		expect(secrets.length).toBeGreaterThanOrEqual(8); // identity, encryption, device seeds + epoch keys
 
 		const forbidden: [string, Buffer][] = [
-			...[SPACE_NAME, CHANNEL_NAME, ALICE_SAYS, BOB_REPLIES, 'swordfish', 'rosebud', alicePhrase].map(
-				(s): [string, Buffer] => [s, Buffer.from(s, 'utf8')]
-			),
+			...[
+				SPACE_NAME,
+				CHANNEL_NAME,
+				ALICE_SAYS,
+				BOB_REPLIES,
+				'swordfish',
+				'rosebud',
+				alicePhrase
+			].map((s): [string, Buffer] => [s, Buffer.from(s, 'utf8')]),
 			...secrets.map((s, i): [string, Buffer] => [`secret #${i}`, s])
 		];
 		for (const [what, needle] of forbidden) {

@@ -18,24 +18,38 @@ import { base58, randomBytes } from '../../src/lib/util/bytes.js';
 export async function forge<T>(
 	client: Charter,
 	space: Space,
-	target: { channel?: Channel; actor?: string; context?: string[]; epoch?: Uint8Array; into?: Space; keysFrom?: Charter },
+	target: {
+		channel?: Channel;
+		actor?: string;
+		context?: string[];
+		epoch?: Uint8Array;
+		into?: Space;
+		keysFrom?: Charter;
+	},
 	fn: A.ChangeFn<T>
 ): Promise<Uint8Array> {
 	const secrets = (client as unknown as { stores: { secrets: SecretStore } }).stores.secrets;
 	const identity = (await Identity.load(secrets))!;
-	const keySource = target.keysFrom ? (target.keysFrom as unknown as { stores: { secrets: SecretStore } }).stores.secrets : secrets;
+	const keySource = target.keysFrom
+		? (target.keysFrom as unknown as { stores: { secrets: SecretStore } }).stores.secrets
+		: secrets;
 	const keys = await KeyRing.load(keySource, space.idBytes);
 	const document = target.channel ? channelIdBytes(target.channel.id) : space.idBytes;
 	const session = randomBytes(8);
 	const actor = target.actor ?? actorFor(identity.deviceKey, session);
-	const current = (target.channel ? (target.channel as unknown as { replica: { doc: A.Doc<T> } }).replica.doc : space.document) as A.Doc<T>;
+	const current = (
+		target.channel
+			? (target.channel as unknown as { replica: { doc: A.Doc<T> } }).replica.doc
+			: space.document
+	) as A.Doc<T>;
 	const doc = A.change(A.clone(current, { actor }), fn);
 	const change = A.getLastLocalChange(doc)!;
 	const epochName = space.document.epochs?.[base58.encode(document)];
 	// the current epoch, or (a removed or revoked device) any older one it still holds
 	let epoch = target.epoch ?? base58.decode(String(epochName));
 	let key = keys.get(document, epoch);
-	if (!key && !target.epoch) [epoch, key] = [keys.allFor(document)[0]?.epoch ?? epoch, keys.allFor(document)[0]?.key];
+	if (!key && !target.epoch)
+		[epoch, key] = [keys.allFor(document)[0]?.epoch ?? epoch, keys.allFor(document)[0]?.key];
 	if (!key) throw new Error('hostile member holds no key for that epoch');
 	const sealed = await sealEntry({
 		space: space.idBytes,
@@ -46,10 +60,15 @@ export async function forge<T>(
 		session,
 		seq: 1,
 		prev: new Uint8Array(32),
-		body: encodeChangeBatch({ context: target.context ?? (target.channel ? A.getHeads(space.document) : []), changes: [change] }),
+		body: encodeChangeBatch({
+			context: target.context ?? (target.channel ? A.getHeads(space.document) : []),
+			changes: [change]
+		}),
 		sign: (m) => identity.signAsDevice(m)
 	});
 	const destination = target.into ?? space;
-	appendEntries(target.channel ? target.channel.envelope : destination.envelope, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
+	appendEntries(target.channel ? target.channel.envelope : destination.envelope, [
+		{ key: entryKey(sealed.hash), bytes: sealed.bytes }
+	]);
 	return sealed.bytes;
 }

@@ -5,7 +5,12 @@
  */
 import * as A from '@automerge/automerge';
 import { Charter, type Space, type SpaceId } from '../../src/lib/index.js';
-import { appendEntries, bytesWrittenBy, envelopeDocumentId, openEnvelope } from '../../src/lib/sync/envelope.js';
+import {
+	appendEntries,
+	bytesWrittenBy,
+	envelopeDocumentId,
+	openEnvelope
+} from '../../src/lib/sync/envelope.js';
 import { entryHash, entryKey } from '../../src/lib/encryption/entry.js';
 import { channelIdBytes, spaceIdBytes } from '../../src/lib/identity/ids.js';
 
@@ -36,8 +41,15 @@ function documentsOf(spaceId: SpaceId, clients: Charter[]): Uint8Array[] {
 	return [...docs.values()];
 }
 
-export async function entriesOf(client: Charter, spaceId: SpaceId, document: Uint8Array): Promise<Uint8Array[]> {
-	const handle = await openEnvelope(client.wire, envelopeDocumentId(spaceIdBytes(spaceId), document));
+export async function entriesOf(
+	client: Charter,
+	spaceId: SpaceId,
+	document: Uint8Array
+): Promise<Uint8Array[]> {
+	const handle = await openEnvelope(
+		client.wire,
+		envelopeDocumentId(spaceIdBytes(spaceId), document)
+	);
 	return bytesWrittenBy(A.getAllChanges(handle.doc()));
 }
 
@@ -53,14 +65,23 @@ export async function deliver(
 ): Promise<void> {
 	const space = to.client.space(spaceId) ?? (await to.client.openSpace(spaceId));
 	for (let round = 0; round < 3; round++) {
-		for (const document of [...documentsOf(spaceId, [from.client, to.client]), ...(options.also ?? [])]) {
+		for (const document of [
+			...documentsOf(spaceId, [from.client, to.client]),
+			...(options.also ?? [])
+		]) {
 			const entries = await entriesOf(from.client, spaceId, document);
 			const order = options.shuffle ? options.shuffle(entries.length) : entries.map((_, i) => i);
-			const handle = await openEnvelope(to.client.wire, envelopeDocumentId(spaceIdBytes(spaceId), document));
+			const handle = await openEnvelope(
+				to.client.wire,
+				envelopeDocumentId(spaceIdBytes(spaceId), document)
+			);
 			const batch = Math.max(1, options.batch ?? entries.length);
 			for (let i = 0; i < order.length; i += batch) {
 				const slice = order.slice(i, i + batch).map((k) => entries[k]!);
-				appendEntries(handle, slice.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes })));
+				appendEntries(
+					handle,
+					slice.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
+				);
 				await space.settled();
 			}
 		}
@@ -78,12 +99,21 @@ export async function syncAll(people: Persona[], spaceId: SpaceId): Promise<void
 export function picture(space: Space) {
 	return {
 		name: space.name,
-		members: space.members.map((m) => ({ user: m.user, roles: [...m.roles].sort(), nickname: m.nickname ?? '' })).sort((a, b) => (a.user < b.user ? -1 : 1)),
-		roles: space.roles.map((r) => ({ id: r.id, name: r.name, position: r.position, permissions: r.permissions })).sort((a, b) => (a.id < b.id ? -1 : 1)),
+		members: space.members
+			.map((m) => ({ user: m.user, roles: [...m.roles].sort(), nickname: m.nickname ?? '' }))
+			.sort((a, b) => (a.user < b.user ? -1 : 1)),
+		roles: space.roles
+			.map((r) => ({ id: r.id, name: r.name, position: r.position, permissions: r.permissions }))
+			.sort((a, b) => (a.id < b.id ? -1 : 1)),
 		bans: space.bans.map((b) => b.user).sort(),
 		channels: Object.keys(space.document.channels ?? {}).sort(),
 		messages: Object.fromEntries(
-			[...Object.keys(space.document.channels ?? {})].sort().map((id) => [id, space.channel(id as never)?.messages.map((m) => `${m.author}:${m.text}`) ?? null])
+			[...Object.keys(space.document.channels ?? {})]
+				.sort()
+				.map((id) => [
+					id,
+					space.channel(id as never)?.messages.map((m) => `${m.author}:${m.text}`) ?? null
+				])
 		)
 	};
 }

@@ -14,18 +14,33 @@ export interface SyncServerProcess {
 
 const root = resolve(import.meta.dirname, '../..');
 
-export async function startSyncServerProcess(options: { dataDir?: string; args?: string[] } = {}): Promise<SyncServerProcess> {
+export async function startSyncServerProcess(
+	options: { dataDir?: string; args?: string[] } = {}
+): Promise<SyncServerProcess> {
 	const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'charter-server-')));
 	const child = spawn(
 		process.execPath,
-		[join(root, 'node_modules/tsx/dist/cli.mjs'), join(root, 'sync-server/main.ts'), '--port', '0', '--host', '127.0.0.1', '--data', dataDir, ...(options.args ?? [])],
+		[
+			join(root, 'node_modules/tsx/dist/cli.mjs'),
+			join(root, 'sync-server/main.ts'),
+			'--port',
+			'0',
+			'--host',
+			'127.0.0.1',
+			'--data',
+			dataDir,
+			...(options.args ?? [])
+		],
 		{ cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } }
 	);
 	let stderr = '';
 	child.stderr!.on('data', (d) => (stderr += d));
 	const url = await new Promise<string>((resolveUrl, reject) => {
 		let out = '';
-		const timer = setTimeout(() => reject(new Error(`sync server did not start:\n${out}\n${stderr}`)), 30_000);
+		const timer = setTimeout(
+			() => reject(new Error(`sync server did not start:\n${out}\n${stderr}`)),
+			30_000
+		);
 		child.stdout!.on('data', (d) => {
 			out += d;
 			const match = /listening on (http:\/\/\S+)/.exec(out);
@@ -34,7 +49,9 @@ export async function startSyncServerProcess(options: { dataDir?: string; args?:
 				resolveUrl(match[1]!);
 			}
 		});
-		child.once('exit', (code) => reject(new Error(`sync server exited with ${code}:\n${out}\n${stderr}`)));
+		child.once('exit', (code) =>
+			reject(new Error(`sync server exited with ${code}:\n${out}\n${stderr}`))
+		);
 	});
 	return {
 		url,

@@ -1,4 +1,8 @@
-export async function eventually<T>(probe: () => T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+	probe: () => T | undefined | false,
+	what: string,
+	timeoutMs = 20_000
+): Promise<T> {
 	const start = Date.now();
 	for (;;) {
 		const value = probe();

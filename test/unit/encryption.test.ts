@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { sealEntry, parseEntry, openEntry, type ParsedEntry } from '../../src/lib/encryption/entry.js';
+import {
+	sealEntry,
+	parseEntry,
+	openEntry,
+	type ParsedEntry
+} from '../../src/lib/encryption/entry.js';
 import { openLockbox, parseLockbox, sealLockbox } from '../../src/lib/encryption/lockbox.js';
 import { createCryptoProvider, newKey } from '../../src/lib/crypto/primitives.js';
 import { CharterError } from '../../src/lib/errors.js';
@@ -15,7 +20,10 @@ const epochKey = newKey();
 async function deviceKeys() {
 	const provider = await createCryptoProvider();
 	const seed = randomBytes(32);
-	return { publicKey: await provider.ed25519PublicKey(seed), sign: (m: Uint8Array) => provider.sign(seed, m) };
+	return {
+		publicKey: await provider.ed25519PublicKey(seed),
+		sign: (m: Uint8Array) => provider.sign(seed, m)
+	};
 }
 
 async function sealed(body = utf8.encode('meet at noon')): Promise<ParsedEntry> {
@@ -34,7 +42,11 @@ async function sealed(body = utf8.encode('meet at noon')): Promise<ParsedEntry> 
 	});
 }
 
-const context = { space, document, epochKey: (e: Uint8Array) => (e.every((b, i) => b === epoch[i]) ? epochKey : undefined) };
+const context = {
+	space,
+	document,
+	epochKey: (e: Uint8Array) => (e.every((b, i) => b === epoch[i]) ? epochKey : undefined)
+};
 
 async function openCode(bytes: Uint8Array, ctx = context): Promise<string> {
 	try {
@@ -72,21 +84,35 @@ describe('sealed entries', () => {
 		}
 		// every field is covered: magic → malformed, length → too-large/malformed, version, ids → wrong context, rest → signature
 		expect([...seen].sort()).toEqual(
-			['bad-signature', 'malformed', 'too-large', 'unsupported-version', 'wrong-document', 'wrong-space'].sort()
+			[
+				'bad-signature',
+				'malformed',
+				'too-large',
+				'unsupported-version',
+				'wrong-document',
+				'wrong-space'
+			].sort()
 		);
 	});
 
 	it('✓ wrong key, wrong space, wrong document and unknown epoch are told apart', async () => {
 		const entry = await sealed();
-		expect(await openCode(entry.bytes, { ...context, epochKey: () => newKey() })).toBe('decryption-failed');
-		expect(await openCode(entry.bytes, { ...context, epochKey: () => undefined })).toBe('unknown-epoch');
+		expect(await openCode(entry.bytes, { ...context, epochKey: () => newKey() })).toBe(
+			'decryption-failed'
+		);
+		expect(await openCode(entry.bytes, { ...context, epochKey: () => undefined })).toBe(
+			'unknown-epoch'
+		);
 		expect(await openCode(entry.bytes, { ...context, space: randomBytes(16) })).toBe('wrong-space');
-		expect(await openCode(entry.bytes, { ...context, document: randomBytes(16) })).toBe('wrong-document');
+		expect(await openCode(entry.bytes, { ...context, document: randomBytes(16) })).toBe(
+			'wrong-document'
+		);
 	});
 
 	it('✓ truncations and random bytes never throw anything but typed errors', async () => {
 		const entry = await sealed();
-		for (let n = 0; n < entry.bytes.length; n += 7) expect(await openCode(entry.bytes.subarray(0, n))).not.toBe('opened');
+		for (let n = 0; n < entry.bytes.length; n += 7)
+			expect(await openCode(entry.bytes.subarray(0, n))).not.toBe('opened');
 		await fc.assert(
 			fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), async (bytes) => {
 				expect(await openCode(bytes)).not.toBe('opened');
@@ -116,7 +142,15 @@ describe('sealed entries', () => {
 describe('lockboxes', () => {
 	async function lockboxFor(recipientPublic: Uint8Array) {
 		const author = await deviceKeys();
-		return sealLockbox({ space, document, epoch, epochKey, recipient: recipientPublic, author: author.publicKey, sign: author.sign });
+		return sealLockbox({
+			space,
+			document,
+			epoch,
+			epochKey,
+			recipient: recipientPublic,
+			author: author.publicKey,
+			sign: author.sign
+		});
 	}
 
 	it('✓ only the recipient opens it, and gets the epoch key', async () => {
@@ -124,15 +158,29 @@ describe('lockboxes', () => {
 		const carol = nobleX25519Pair();
 		const lockbox = await lockboxFor(bob.publicKey);
 		const parsed = parseLockbox(lockbox.bytes);
-		expect(await openLockbox(parsed, { space, recipientSecret: bob.secret, recipientPublic: bob.publicKey })).toEqual(epochKey);
+		expect(
+			await openLockbox(parsed, {
+				space,
+				recipientSecret: bob.secret,
+				recipientPublic: bob.publicKey
+			})
+		).toEqual(epochKey);
 		await expect(
-			openLockbox(parsed, { space, recipientSecret: carol.secret, recipientPublic: carol.publicKey })
+			openLockbox(parsed, {
+				space,
+				recipientSecret: carol.secret,
+				recipientPublic: carol.publicKey
+			})
 		).rejects.toMatchObject({ code: 'wrong-recipient' });
 		await expect(
 			openLockbox(parsed, { space, recipientSecret: carol.secret, recipientPublic: bob.publicKey })
 		).rejects.toMatchObject({ code: 'decryption-failed' });
 		await expect(
-			openLockbox(parsed, { space: randomBytes(16), recipientSecret: bob.secret, recipientPublic: bob.publicKey })
+			openLockbox(parsed, {
+				space: randomBytes(16),
+				recipientSecret: bob.secret,
+				recipientPublic: bob.publicKey
+			})
 		).rejects.toMatchObject({ code: 'wrong-space' });
 	});
 
@@ -144,7 +192,11 @@ describe('lockboxes', () => {
 			tampered[i]! ^= 0x01;
 			let code = 'opened';
 			try {
-				await openLockbox(parseLockbox(tampered), { space, recipientSecret: bob.secret, recipientPublic: bob.publicKey });
+				await openLockbox(parseLockbox(tampered), {
+					space,
+					recipientSecret: bob.secret,
+					recipientPublic: bob.publicKey
+				});
 			} catch (error) {
 				expect(error).toBeInstanceOf(CharterError);
 				code = (error as CharterError).code;

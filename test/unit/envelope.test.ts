@@ -49,7 +49,9 @@ describe('envelope documents', () => {
 		const b = await openEnvelope(hostile, id);
 		appendEntries(a, [{ key: 'a', bytes: Uint8Array.of(1) }]);
 		appendEntries(b, [{ key: 'b', bytes: Uint8Array.of(2) }]);
-		await until(() => Object.keys(a.doc().entries).length === 2 && Object.keys(b.doc().entries).length === 2);
+		await until(
+			() => Object.keys(a.doc().entries).length === 2 && Object.keys(b.doc().entries).length === 2
+		);
 	});
 
 	it('✓ reading is append-only in meaning: deleting, overwriting or replacing entries loses nothing', async () => {
@@ -57,10 +59,15 @@ describe('envelope documents', () => {
 		const id = envelopeDocumentId(randomBytes(16), randomBytes(16));
 		const handle = await openEnvelope(honest, id);
 		const seen = new Set<string>();
-		const reader = new EnvelopeReader(handle, [], (entries) => entries.forEach((e) => seen.add(hex.encode(e))));
+		const reader = new EnvelopeReader(handle, [], (entries) =>
+			entries.forEach((e) => seen.add(hex.encode(e)))
+		);
 		cleanups.push(() => reader.stop());
 		const originals = [randomBytes(40), randomBytes(40), randomBytes(40)];
-		appendEntries(handle, originals.map((bytes, i) => ({ key: `k${i}`, bytes })));
+		appendEntries(
+			handle,
+			originals.map((bytes, i) => ({ key: `k${i}`, bytes }))
+		);
 
 		const attacker = await openEnvelope(hostile, id);
 		await until(() => Object.keys(attacker.doc()?.entries ?? {}).length === 3);
@@ -82,7 +89,9 @@ describe('envelope documents', () => {
 		await until(() => seen.has(hex.encode(late)));
 		// A fresh reader of the attacked document, starting from nothing, also finds every entry.
 		const fresh = new Set<string>();
-		const second = new EnvelopeReader(handle, [], (entries) => entries.forEach((e) => fresh.add(hex.encode(e))));
+		const second = new EnvelopeReader(handle, [], (entries) =>
+			entries.forEach((e) => fresh.add(hex.encode(e)))
+		);
 		second.scan();
 		second.stop();
 		for (const original of [...originals, late]) expect(fresh.has(hex.encode(original))).toBe(true);

@@ -30,7 +30,11 @@ describe('recovery phrase', () => {
 
 	it('✓ restoring the same phrase yields the same user, with a new device', async () => {
 		const { identity, phrase } = await Identity.create(new MemorySecretStore(), 'laptop');
-		const restored = await Identity.restore(new MemorySecretStore(), `  ${phrase.toUpperCase()}  `, 'phone');
+		const restored = await Identity.restore(
+			new MemorySecretStore(),
+			`  ${phrase.toUpperCase()}  `,
+			'phone'
+		);
 		expect(restored.userId).toBe(identity.userId);
 		expect(restored.encryptionKey.publicKey).toEqual(identity.encryptionKey.publicKey);
 		expect(restored.deviceId).not.toBe(identity.deviceId);
@@ -42,7 +46,9 @@ describe('recovery phrase', () => {
 		expect(await codeOf(Identity.restore(new MemorySecretStore(), phrase.join(' '), 'x'))).toBe(
 			'invalid-recovery-phrase'
 		);
-		expect(await codeOf(Identity.restore(new MemorySecretStore(), 'too short', 'x'))).toBe('invalid-recovery-phrase');
+		expect(await codeOf(Identity.restore(new MemorySecretStore(), 'too short', 'x'))).toBe(
+			'invalid-recovery-phrase'
+		);
 	});
 
 	it('✓ a store holding an identity refuses a second one', async () => {

@@ -5,7 +5,15 @@
  */
 import type { UserId } from '../identity/ids.js';
 import { Permission } from './permissions.js';
-import { all, any, requires, RuleSet, type Rule, type RuleCheck, type RuleContext } from './rules.js';
+import {
+	all,
+	any,
+	requires,
+	RuleSet,
+	type Rule,
+	type RuleCheck,
+	type RuleContext
+} from './rules.js';
 import { asString, type ChannelDoc } from './schema.js';
 import { VALID, invalid } from './verdict.js';
 
@@ -16,27 +24,84 @@ const MAX_TEXT = 4000;
 
 const messagePath = (ctx: Ctx) => ['buckets', ctx.params.bucket!, ctx.params.message!];
 const existingAuthor = (ctx: Ctx): UserId | undefined =>
-	asString(ctx.before.buckets?.[ctx.params.bucket!]?.[ctx.params.message!]?.author) as UserId | undefined;
+	asString(ctx.before.buckets?.[ctx.params.bucket!]?.[ctx.params.message!]?.author) as
+		UserId | undefined;
 const isNew = (ctx: Ctx) => ctx.createdHere(messagePath(ctx));
-const signerIsAuthor: Check = (ctx) => (existingAuthor(ctx) === ctx.signer ? VALID : invalid('only the author may'));
-const onCreation: Check = (ctx) => (isNew(ctx) ? VALID : invalid('set only when the message is created'));
+const signerIsAuthor: Check = (ctx) =>
+	existingAuthor(ctx) === ctx.signer ? VALID : invalid('only the author may');
+const onCreation: Check = (ctx) =>
+	isNew(ctx) ? VALID : invalid('set only when the message is created');
 const view = requires<ChannelDoc>(Permission.VIEW_CHANNEL, 'VIEW_CHANNEL');
 const send = requires<ChannelDoc>(Permission.SEND_MESSAGES, 'SEND_MESSAGES');
 const moderate = requires<ChannelDoc>(Permission.MANAGE_MESSAGES, 'MANAGE_MESSAGES');
 
 const textValue: Check = (ctx) => {
 	const value = ctx.op.value;
-	return typeof value === 'string' && value.length <= MAX_TEXT ? VALID : invalid('text must be a string of at most 4000');
+	return typeof value === 'string' && value.length <= MAX_TEXT
+		? VALID
+		: invalid('text must be a string of at most 4000');
 };
 
 export const CHANNEL_RULES: readonly Rule<ChannelDoc>[] = [
-	{ pattern: 'buckets/:bucket', description: 'SEND_MESSAGES opens a message bucket', check: all(view, send, (ctx) => (ctx.op.kind === 'make' ? VALID : invalid('buckets are only created'))) },
-	{ pattern: 'buckets/:bucket/:message', description: 'SEND_MESSAGES creates a message; the author or MANAGE_MESSAGES removes it', check: all(view, (ctx) => (ctx.op.kind === 'make' ? send(ctx) : ctx.op.kind === 'delete' ? any<ChannelDoc>(signerIsAuthor, moderate)(ctx) : invalid('a message is a map'))) },
-	{ pattern: 'buckets/:bucket/:message/author', description: 'set on creation, to the signer', check: all(view, onCreation, (ctx) => (ctx.op.value === ctx.signer ? VALID : invalid('author must be the signer'))) },
-	{ pattern: 'buckets/:bucket/:message/createdAt', description: 'set on creation', check: all(view, onCreation, (ctx) => (typeof ctx.op.value === 'number' ? VALID : invalid('createdAt is a number'))) },
-	{ pattern: 'buckets/:bucket/:message/text', description: 'written on creation or edited by the author; MANAGE_MESSAGES may only clear it', check: all(view, textValue, any<ChannelDoc>(all(onCreation, send), all(signerIsAuthor, send), all(moderate, (ctx) => (ctx.op.value === '' ? VALID : invalid('moderators only clear text'))))) },
-	{ pattern: 'buckets/:bucket/:message/editedAt', description: 'the author marks an edit', check: all(view, signerIsAuthor) },
-	{ pattern: 'buckets/:bucket/:message/deleted', description: 'the author or MANAGE_MESSAGES deletes', check: all(view, any<ChannelDoc>(signerIsAuthor, moderate), (ctx) => (ctx.op.value === true ? VALID : invalid('deleted is only ever set to true'))) }
+	{
+		pattern: 'buckets/:bucket',
+		description: 'SEND_MESSAGES opens a message bucket',
+		check: all(view, send, (ctx) =>
+			ctx.op.kind === 'make' ? VALID : invalid('buckets are only created')
+		)
+	},
+	{
+		pattern: 'buckets/:bucket/:message',
+		description: 'SEND_MESSAGES creates a message; the author or MANAGE_MESSAGES removes it',
+		check: all(view, (ctx) =>
+			ctx.op.kind === 'make'
+				? send(ctx)
+				: ctx.op.kind === 'delete'
+					? any<ChannelDoc>(signerIsAuthor, moderate)(ctx)
+					: invalid('a message is a map')
+		)
+	},
+	{
+		pattern: 'buckets/:bucket/:message/author',
+		description: 'set on creation, to the signer',
+		check: all(view, onCreation, (ctx) =>
+			ctx.op.value === ctx.signer ? VALID : invalid('author must be the signer')
+		)
+	},
+	{
+		pattern: 'buckets/:bucket/:message/createdAt',
+		description: 'set on creation',
+		check: all(view, onCreation, (ctx) =>
+			typeof ctx.op.value === 'number' ? VALID : invalid('createdAt is a number')
+		)
+	},
+	{
+		pattern: 'buckets/:bucket/:message/text',
+		description: 'written on creation or edited by the author; MANAGE_MESSAGES may only clear it',
+		check: all(
+			view,
+			textValue,
+			any<ChannelDoc>(
+				all(onCreation, send),
+				all(signerIsAuthor, send),
+				all(moderate, (ctx) =>
+					ctx.op.value === '' ? VALID : invalid('moderators only clear text')
+				)
+			)
+		)
+	},
+	{
+		pattern: 'buckets/:bucket/:message/editedAt',
+		description: 'the author marks an edit',
+		check: all(view, signerIsAuthor)
+	},
+	{
+		pattern: 'buckets/:bucket/:message/deleted',
+		description: 'the author or MANAGE_MESSAGES deletes',
+		check: all(view, any<ChannelDoc>(signerIsAuthor, moderate), (ctx) =>
+			ctx.op.value === true ? VALID : invalid('deleted is only ever set to true')
+		)
+	}
 ];
 
 export const channelRules = new RuleSet<ChannelDoc>(CHANNEL_RULES);

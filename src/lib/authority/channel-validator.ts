@@ -91,7 +91,8 @@ export class ChannelValidator<T = unknown> {
 			}
 			remaining = next;
 		}
-		for (const entry of remaining) if (!waiting.has(entry.id)) waiting.set(entry.id, 'missing-dependencies');
+		for (const entry of remaining)
+			if (!waiting.has(entry.id)) waiting.set(entry.id, 'missing-dependencies');
 		return { doc, accepted, invalid: invalidMap, waiting };
 	}
 
@@ -123,21 +124,42 @@ export class ChannelValidator<T = unknown> {
 		const state = space.stateAt(entry.context);
 		if (state === 'missing') return notYet('space context not received yet');
 		if (state === 'invalid') return invalid('written in an invalid space context');
-		const check = checkEntry(this.rules, this.#paths, state, doc, entry.header, entry.decoded, this.channel);
+		const check = checkEntry(
+			this.rules,
+			this.#paths,
+			state,
+			doc,
+			entry.header,
+			entry.decoded,
+			this.channel
+		);
 		if (!check.verdict.valid) return check.verdict;
 		const signer = check.signer!;
 		for (const reduction of space.reductions) {
-			if (!reduction.users.has(signer) || space.precedes(reduction.entry.id, entry.context)) continue;
-			const merged = space.stateAt([...entry.context, ...reduction.entry.decoded.map((d) => d.hash)]);
+			if (!reduction.users.has(signer) || space.precedes(reduction.entry.id, entry.context))
+				continue;
+			const merged = space.stateAt([
+				...entry.context,
+				...reduction.entry.decoded.map((d) => d.hash)
+			]);
 			if (merged !== 'missing' && merged !== 'invalid') {
-				const again = checkEntry(this.rules, this.#paths, merged, doc, entry.header, entry.decoded, this.channel);
+				const again = checkEntry(
+					this.rules,
+					this.#paths,
+					merged,
+					doc,
+					entry.header,
+					entry.decoded,
+					this.channel
+				);
 				if (again.verdict.valid) continue;
 			}
 			const cutoff = this.channel ? reduction.removed.get(signer)?.[this.channel] : undefined;
 			if (!cutoff) return invalid('written after its author lost that right');
 			const inside = this.#ancestorsOf(cutoff);
 			if (!inside) return notYet('removal cut-off not received yet');
-			if (!entry.decoded.every((d) => inside.has(d.hash))) return invalid('written after its author was removed');
+			if (!entry.decoded.every((d) => inside.has(d.hash)))
+				return invalid('written after its author was removed');
 		}
 		return VALID;
 	}
@@ -151,7 +173,8 @@ export class ChannelValidator<T = unknown> {
 		while (stack.length) {
 			const h = stack.pop()!;
 			if (seen.has(h)) continue;
-			const deps = this.#depsOf.get(h) ?? (this.#rootChanges.some((c) => c.hash === h) ? [] : undefined);
+			const deps =
+				this.#depsOf.get(h) ?? (this.#rootChanges.some((c) => c.hash === h) ? [] : undefined);
 			if (!deps) return undefined;
 			seen.add(h);
 			stack.push(...deps);

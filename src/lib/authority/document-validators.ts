@@ -36,9 +36,19 @@ export class SpaceDocumentValidator implements ReplicaValidator<SpaceDoc> {
 		doc: A.Doc<SpaceDoc>
 	): Promise<ValidationResult<SpaceDoc>> {
 		if (!this.#validator)
-			return { doc, invalid: new Map(), waiting: new Map(fresh.map((e) => [e.id, 'no genesis yet'])), recomputed: false };
+			return {
+				doc,
+				invalid: new Map(),
+				waiting: new Map(fresh.map((e) => [e.id, 'no genesis yet'])),
+				recomputed: false
+			};
 		const result = await this.#validator.evaluate(all, fresh, doc);
-		return { doc: result.doc, invalid: result.invalid, waiting: result.waiting, recomputed: result.recomputed };
+		return {
+			doc: result.doc,
+			invalid: result.invalid,
+			waiting: result.waiting,
+			recomputed: result.recomputed
+		};
 	}
 
 	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded'>, before: A.Doc<SpaceDoc>): Verdict {
@@ -55,16 +65,29 @@ export class SpaceDocumentValidator implements ReplicaValidator<SpaceDoc> {
 export class RuleDocumentValidator<T> implements ReplicaValidator<T> {
 	readonly #validator: ChannelValidator<T>;
 
-	constructor(channel: ChannelId | undefined, rules: RuleSet<T>, root: Uint8Array, space: () => SpaceEvaluation | undefined) {
+	constructor(
+		channel: ChannelId | undefined,
+		rules: RuleSet<T>,
+		root: Uint8Array,
+		space: () => SpaceEvaluation | undefined
+	) {
 		this.#validator = new ChannelValidator<T>(channel, rules, root, space);
 	}
 
 	async evaluate(_all: ReadonlyMap<string, OpenedEntry>, fresh: OpenedEntry[], doc: A.Doc<T>) {
 		const decision = this.#validator.evaluate(fresh, doc);
-		return { doc: decision.doc, invalid: decision.invalid, waiting: decision.waiting, recomputed: false };
+		return {
+			doc: decision.doc,
+			invalid: decision.invalid,
+			waiting: decision.waiting,
+			recomputed: false
+		};
 	}
 
-	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, before: A.Doc<T>): Verdict {
+	checkLocal(
+		entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>,
+		before: A.Doc<T>
+	): Verdict {
 		return this.#validator.checkLocal(entry, before);
 	}
 

@@ -32,24 +32,37 @@ export function checkEntry<Doc>(
 	options: { selfCertifiedDevices?: boolean } = {}
 ): EntryCheck {
 	const expectedActor = actorFor(header.author, header.session);
-	for (const change of decoded) if (change.actor !== expectedActor) return { verdict: invalid('actor-not-signer') };
+	for (const change of decoded)
+		if (change.actor !== expectedActor) return { verdict: invalid('actor-not-signer') };
 	const ops = paths.resolveBatch(decoded);
 	let signer = state.userOfDevice(header.author);
 	// A device not yet known may still speak if this very entry carries its user's card listing it
 	// (a member's new device registering itself; a newcomer joining). The card is signed by the
 	// user's identity key and the rules decide what that user may do.
-	if (!signer && ops && options.selfCertifiedDevices) signer = selfCertifiedSigner(ops, header.author);
+	if (!signer && ops && options.selfCertifiedDevices)
+		signer = selfCertifiedSigner(ops, header.author);
 	if (!signer) return { verdict: invalid('not a member device') };
 	if (!ops) return { verdict: invalid('touches an unknown object'), signer };
-	return { verdict: rules.authorize(ops, { signer, state, before, ...(channel ? { channel } : {}) }), signer, ops };
+	return {
+		verdict: rules.authorize(ops, { signer, state, before, ...(channel ? { channel } : {}) }),
+		signer,
+		ops
+	};
 }
 
 function selfCertifiedSigner(ops: readonly ResolvedOp[], device: Uint8Array): UserId | undefined {
 	for (const op of ops) {
-		if (op.kind !== 'put' || op.path.length !== 3 || op.path[0] !== 'members' || op.path[2] !== 'card') continue;
+		if (
+			op.kind !== 'put' ||
+			op.path.length !== 3 ||
+			op.path[0] !== 'members' ||
+			op.path[2] !== 'card'
+		)
+			continue;
 		if (!(op.value instanceof Uint8Array) || !isVerifiedCardFor(op.value, op.path[1]!)) continue;
 		try {
-			if (decodeUserCard(op.value).devices.some((d) => bytesEqual(d.deviceKey, device))) return op.path[1] as UserId;
+			if (decodeUserCard(op.value).devices.some((d) => bytesEqual(d.deviceKey, device)))
+				return op.path[1] as UserId;
 		} catch {
 			/* not a card */
 		}

@@ -56,7 +56,8 @@ export async function createGenesis(
 export async function verifyGenesis(bytes: Uint8Array): Promise<Genesis> {
 	const r = new BinaryReader(bytes, 'genesis');
 	if (!bytesEqual(r.bytes(3), GENESIS_MAGIC)) throw new CharterError('malformed', 'not a genesis');
-	if (r.u8() !== VERSION) throw new CharterError('unsupported-version', 'unsupported genesis version');
+	if (r.u8() !== VERSION)
+		throw new CharterError('unsupported-version', 'unsupported genesis version');
 	const spaceBytes = r.bytes(ID_BYTES);
 	const ownerKey = r.bytes(KEY_BYTES);
 	const salt = r.bytes(ID_BYTES);
@@ -68,10 +69,20 @@ export async function verifyGenesis(bytes: Uint8Array): Promise<Genesis> {
 	if (!bytesEqual(deriveSpaceId(ownerKey, salt), spaceBytes))
 		throw new CharterError('bad-signature', 'space id is not derived from the claimed owner');
 	const provider = await cryptoProvider();
-	if (!(await provider.verify(sig, concatBytes(DOMAIN.genesis, bytes.subarray(0, bodyEnd)), ownerKey)))
+	if (
+		!(await provider.verify(sig, concatBytes(DOMAIN.genesis, bytes.subarray(0, bodyEnd)), ownerKey))
+	)
 		throw new CharterError('bad-signature', 'genesis signature does not verify');
 	const ownerDevice = await verifyDeviceCertificate(certBytes);
 	if (!bytesEqual(ownerDevice.userKey, ownerKey))
 		throw new CharterError('bad-signature', 'genesis device is not certified by the owner');
-	return { space: spaceId(spaceBytes), spaceBytes, owner: userId(ownerKey), ownerKey, createdAt, ownerDevice, bytes };
+	return {
+		space: spaceId(spaceBytes),
+		spaceBytes,
+		owner: userId(ownerKey),
+		ownerKey,
+		createdAt,
+		ownerDevice,
+		bytes
+	};
 }

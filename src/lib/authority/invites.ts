@@ -47,7 +47,13 @@ export function inviteKeys(secret: Uint8Array): InviteKeys {
 	const signingSeed = deriveKey(secret, salt, KDF.inviteSigning);
 	const encryptionSecret = deriveKey(secret, salt, KDF.inviteEncryption);
 	const signingKey = nobleEd.getPublicKey(signingSeed);
-	return { id: inviteIdOf(signingKey), signingSeed, signingKey, encryptionSecret, encryptionKey: x25519.getPublicKey(encryptionSecret) };
+	return {
+		id: inviteIdOf(signingKey),
+		signingSeed,
+		signingKey,
+		encryptionSecret,
+		encryptionKey: x25519.getPublicKey(encryptionSecret)
+	};
 }
 
 export function inviteIdOf(signingKey: Uint8Array): string {
@@ -55,7 +61,12 @@ export function inviteIdOf(signingKey: Uint8Array): string {
 }
 
 export function encodeInviteLink(link: InviteLink): string {
-	const w = new BinaryWriter().bytes(MAGIC).u8(1).bytes(spaceIdBytes(link.space), ID_BYTES).bytes(link.secret, SECRET_BYTES).u8(link.endpoints.length);
+	const w = new BinaryWriter()
+		.bytes(MAGIC)
+		.u8(1)
+		.bytes(spaceIdBytes(link.space), ID_BYTES)
+		.bytes(link.secret, SECRET_BYTES)
+		.u8(link.endpoints.length);
 	for (const e of link.endpoints) w.string(e);
 	return PREFIX + base64url.encode(w.finish());
 }
@@ -64,7 +75,9 @@ export function encodeInviteLink(link: InviteLink): string {
 export function parseInviteLink(text: string): InviteLink {
 	if (typeof text !== 'string') throw new CharterError('invalid-invite', 'an invite is text');
 	const trimmed = text.trim();
-	const payload = trimmed.startsWith(PREFIX) ? trimmed.slice(PREFIX.length) : (/[#/]join\/([A-Za-z0-9_-]+)$/.exec(trimmed)?.[1] ?? trimmed);
+	const payload = trimmed.startsWith(PREFIX)
+		? trimmed.slice(PREFIX.length)
+		: (/[#/]join\/([A-Za-z0-9_-]+)$/.exec(trimmed)?.[1] ?? trimmed);
 	let bytes: Uint8Array;
 	try {
 		bytes = base64url.decode(payload);
@@ -73,14 +86,17 @@ export function parseInviteLink(text: string): InviteLink {
 	}
 	try {
 		const r = new BinaryReader(bytes, 'invite');
-		if (!bytesEqual(r.bytes(3), MAGIC) || r.u8() !== 1) throw new CharterError('invalid-invite', 'this is not an invite link');
+		if (!bytesEqual(r.bytes(3), MAGIC) || r.u8() !== 1)
+			throw new CharterError('invalid-invite', 'this is not an invite link');
 		const space = spaceId(r.bytes(ID_BYTES));
 		const secret = r.bytes(SECRET_BYTES);
 		const n = r.u8();
 		const endpoints: string[] = [];
 		for (let i = 0; i < n; i++) endpoints.push(r.string());
 		r.end();
-		for (const e of endpoints) if (!/^wss?:\/\/\S+$/.test(e)) throw new CharterError('invalid-invite', 'the invite names an invalid endpoint');
+		for (const e of endpoints)
+			if (!/^wss?:\/\/\S+$/.test(e))
+				throw new CharterError('invalid-invite', 'the invite names an invalid endpoint');
 		return { space, secret: Uint8Array.from(secret), endpoints };
 	} catch (error) {
 		if (error instanceof CharterError && error.code === 'invalid-invite') throw error;
@@ -92,14 +108,27 @@ function proofMessage(space: Uint8Array, inviteId: string, userKey: Uint8Array) 
 	return concatBytes(DOMAIN.inviteProof, space, utf8.encode(inviteId), userKey);
 }
 
-export function signInviteProof(keys: InviteKeys, space: Uint8Array, userKey: Uint8Array): Uint8Array {
+export function signInviteProof(
+	keys: InviteKeys,
+	space: Uint8Array,
+	userKey: Uint8Array
+): Uint8Array {
 	return nobleEd.sign(proofMessage(space, keys.id, userKey), keys.signingSeed);
 }
 
 /** Synchronous (rules are): a join is rare, and noble verifies one signature in about a millisecond. */
-export function verifyInviteProof(proof: Uint8Array, inviteKey: Uint8Array, space: Uint8Array, inviteId: string, userKey: Uint8Array): boolean {
+export function verifyInviteProof(
+	proof: Uint8Array,
+	inviteKey: Uint8Array,
+	space: Uint8Array,
+	inviteId: string,
+	userKey: Uint8Array
+): boolean {
 	try {
-		return inviteIdOf(inviteKey) === inviteId && nobleEd.verify(proof, proofMessage(space, inviteId, userKey), inviteKey);
+		return (
+			inviteIdOf(inviteKey) === inviteId &&
+			nobleEd.verify(proof, proofMessage(space, inviteId, userKey), inviteKey)
+		);
 	} catch {
 		return false;
 	}

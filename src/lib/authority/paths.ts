@@ -33,7 +33,10 @@ export class PathIndex {
 	#objects = new Map<string, ObjectInfo>([['_root', { path: [], type: 'map' }]]);
 
 	/** Resolves a change's ops without registering anything (overlaying objects it creates itself). */
-	resolve(change: A.DecodedChange, overlay = new Map<string, ObjectInfo>()): ResolvedOp[] | undefined {
+	resolve(
+		change: A.DecodedChange,
+		overlay = new Map<string, ObjectInfo>()
+	): ResolvedOp[] | undefined {
 		const out: ResolvedOp[] = [];
 		for (let i = 0; i < change.ops.length; i++) {
 			const op = change.ops[i]!;
@@ -43,14 +46,20 @@ export class PathIndex {
 			const inSequence = target.type === 'list' || target.type === 'text';
 			if (inSequence) {
 				out.push({ kind: 'edit', path: target.path, container: target.type });
-				if (made) overlay.set(`${change.startOp + i}@${change.actor}`, { path: target.path, type: made });
+				if (made)
+					overlay.set(`${change.startOp + i}@${change.actor}`, { path: target.path, type: made });
 				continue;
 			}
 			const path = [...target.path, String(op.key)];
 			if (made) {
 				overlay.set(`${change.startOp + i}@${change.actor}`, { path, type: made });
 				out.push({ kind: 'make', path, container: made });
-			} else if (op.action === 'set') out.push({ kind: 'put', path, value: Array.isArray(op.value) ? toBytes(op.value) : op.value });
+			} else if (op.action === 'set')
+				out.push({
+					kind: 'put',
+					path,
+					value: Array.isArray(op.value) ? toBytes(op.value) : op.value
+				});
 			else if (op.action === 'del') out.push({ kind: 'delete', path });
 			else if (op.action === 'inc') out.push({ kind: 'increment', path, value: op.value });
 			else out.push({ kind: 'edit', path, container: target.type });

@@ -63,5 +63,10 @@ export function permissionsFromNames(names: readonly PermissionName[]): number {
 }
 
 export function isPermissionBits(value: unknown): value is number {
-	return typeof value === 'number' && Number.isInteger(value) && value >= 0 && (value & ~ALL_PERMISSIONS) === 0;
+	return (
+		typeof value === 'number' &&
+		Number.isInteger(value) &&
+		value >= 0 &&
+		(value & ~ALL_PERMISSIONS) === 0
+	);
 }

@@ -47,10 +47,15 @@ interface CompiledRule<Doc> extends Rule<Doc> {
 export class RuleSet<Doc = unknown> {
 	readonly #rules: CompiledRule<Doc>[];
 	constructor(readonly table: RuleTable<Doc>) {
-		this.#rules = table.map((rule) => ({ ...rule, segments: rule.pattern.split('/').filter(Boolean) }));
+		this.#rules = table.map((rule) => ({
+			...rule,
+			segments: rule.pattern.split('/').filter(Boolean)
+		}));
 	}
 
-	match(path: readonly string[]): { rule: CompiledRule<Doc>; params: Record<string, string> } | undefined {
+	match(
+		path: readonly string[]
+	): { rule: CompiledRule<Doc>; params: Record<string, string> } | undefined {
 		outer: for (const rule of this.#rules) {
 			const params: Record<string, string> = {};
 			const segs = rule.segments;
@@ -70,7 +75,10 @@ export class RuleSet<Doc = unknown> {
 	}
 
 	/** Checks every op; the first refusal is the verdict. */
-	authorize(ops: readonly ResolvedOp[], base: Omit<RuleContext<Doc>, 'op' | 'params' | 'ops' | 'createdHere'>): Verdict {
+	authorize(
+		ops: readonly ResolvedOp[],
+		base: Omit<RuleContext<Doc>, 'op' | 'params' | 'ops' | 'createdHere'>
+	): Verdict {
 		const created = ops.filter((o) => o.kind === 'make').map((o) => o.path.join('/'));
 		const createdHere = (path: readonly string[]) => {
 			const key = path.join('/');
@@ -88,7 +96,10 @@ export class RuleSet<Doc = unknown> {
 
 // ---- building blocks for rule tables --------------------------------------------------------------
 
-export const allow = <Doc>(): RuleCheck<Doc> => () => VALID;
+export const allow =
+	<Doc>(): RuleCheck<Doc> =>
+	() =>
+		VALID;
 export const deny =
 	<Doc>(reason: string): RuleCheck<Doc> =>
 	() =>
@@ -122,7 +133,11 @@ export const any =
 	};
 
 export const when =
-	<Doc>(condition: (ctx: RuleContext<Doc>) => boolean, check: RuleCheck<Doc>, otherwise: RuleCheck<Doc>): RuleCheck<Doc> =>
+	<Doc>(
+		condition: (ctx: RuleContext<Doc>) => boolean,
+		check: RuleCheck<Doc>,
+		otherwise: RuleCheck<Doc>
+	): RuleCheck<Doc> =>
 	(ctx) =>
 		condition(ctx) ? check(ctx) : otherwise(ctx);
 

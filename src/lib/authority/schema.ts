@@ -121,7 +121,9 @@ export const SPACE_DOC_ROOT: Uint8Array = A.save(
 		d.name = '';
 		d.createdAt = 0;
 		d.members = {};
-		d.roles = { [EVERYONE]: { name: '@everyone', position: 0, permissions: DEFAULT_EVERYONE_PERMISSIONS } };
+		d.roles = {
+			[EVERYONE]: { name: '@everyone', position: 0, permissions: DEFAULT_EVERYONE_PERMISSIONS }
+		};
 		d.channels = {};
 		d.bans = {};
 		d.removals = {};

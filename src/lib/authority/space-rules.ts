@@ -5,7 +5,16 @@
  */
 import type { ChannelId, UserId } from '../identity/ids.js';
 import { Permission, has, isPermissionBits } from './permissions.js';
-import { all, any, requires, RuleSet, valueAt, type Rule, type RuleCheck, type RuleContext } from './rules.js';
+import {
+	all,
+	any,
+	requires,
+	RuleSet,
+	valueAt,
+	type Rule,
+	type RuleCheck,
+	type RuleContext
+} from './rules.js';
 import { asString, DURABILITIES, EVERYONE, type SpaceDoc } from './schema.js';
 import { VALID, invalid } from './verdict.js';
 import { isVerifiedCardFor } from './card-cache.js';
@@ -22,15 +31,21 @@ const MAX_NICKNAME = 32;
 
 const ownerOnly: Check = (ctx) => (ctx.signer === ctx.state.owner ? VALID : invalid('owner only'));
 const createdWithParent: Check = (ctx) =>
-	ctx.createdHere(ctx.op.path.slice(0, -1)) ? VALID : invalid(`${ctx.op.path.join('/')} is set only on creation`);
-const notDelete: Check = (ctx) => (ctx.op.kind === 'delete' ? invalid('may not be deleted') : VALID);
+	ctx.createdHere(ctx.op.path.slice(0, -1))
+		? VALID
+		: invalid(`${ctx.op.path.join('/')} is set only on creation`);
+const notDelete: Check = (ctx) =>
+	ctx.op.kind === 'delete' ? invalid('may not be deleted') : VALID;
 
 const stringUpTo =
 	(max: number): Check =>
 	(ctx) => {
-		if (ctx.op.kind === 'edit' || (ctx.op.kind === 'make' && ctx.op.container === 'text')) return VALID;
+		if (ctx.op.kind === 'edit' || (ctx.op.kind === 'make' && ctx.op.container === 'text'))
+			return VALID;
 		if (ctx.op.kind === 'delete') return VALID;
-		return typeof ctx.op.value === 'string' && ctx.op.value.length <= max ? VALID : invalid(`must be a string of at most ${max}`);
+		return typeof ctx.op.value === 'string' && ctx.op.value.length <= max
+			? VALID
+			: invalid(`must be a string of at most ${max}`);
 	};
 
 const rankOf = (ctx: Ctx, user: UserId) => ctx.state.rank(user);
@@ -43,7 +58,8 @@ const roleBelowSigner: Check = (ctx) => {
 	const created = ctx.createdHere(['roles', role]);
 	if (existing && !created && existing.position >= signerRank && role !== EVERYONE)
 		return invalid('may only manage roles below your highest role');
-	const position = (valueAt(ctx, ['roles', role, 'position']) as number | undefined) ?? existing?.position;
+	const position =
+		(valueAt(ctx, ['roles', role, 'position']) as number | undefined) ?? existing?.position;
 	if (role !== EVERYONE && (typeof position !== 'number' || position >= signerRank || position < 1))
 		return invalid('a role must sit below your highest role and above @everyone');
 	return VALID;
@@ -53,21 +69,27 @@ const roleBelowSigner: Check = (ctx) => {
 const grantsOnlyHeld =
 	(previous: (ctx: Ctx) => number): Check =>
 	(ctx) => {
-		if (ctx.op.kind !== 'put') return ctx.op.kind === 'delete' ? VALID : invalid('permissions must be a number');
+		if (ctx.op.kind !== 'put')
+			return ctx.op.kind === 'delete' ? VALID : invalid('permissions must be a number');
 		const bits = ctx.op.value;
 		if (!isPermissionBits(bits)) return invalid('unknown permission bits');
 		const added = bits & ~previous(ctx);
-		return has(ctx.state.permissions(ctx.signer, ctx.channel), added) ? VALID : invalid('may not grant permissions you lack');
+		return has(ctx.state.permissions(ctx.signer, ctx.channel), added)
+			? VALID
+			: invalid('may not grant permissions you lack');
 	};
 
 /** The member named in the path must rank strictly below the signer. */
 const memberBelowSigner: Check = (ctx) => {
 	const target = ctx.params.user as UserId;
 	if (target === ctx.state.owner) return invalid('nobody manages the owner');
-	return rankOf(ctx, target) < rankOf(ctx, ctx.signer) ? VALID : invalid('may only manage members below your highest role');
+	return rankOf(ctx, target) < rankOf(ctx, ctx.signer)
+		? VALID
+		: invalid('may only manage members below your highest role');
 };
 
-const isSelf: Check = (ctx) => (ctx.params.user === ctx.signer ? VALID : invalid('only for oneself'));
+const isSelf: Check = (ctx) =>
+	ctx.params.user === ctx.signer ? VALID : invalid('only for oneself');
 
 const channelScoped =
 	(check: Check): Check =>
@@ -79,17 +101,23 @@ const overwriteTarget: Check = (ctx) => {
 	if (key === `role:${EVERYONE}`) return VALID;
 	if (key.startsWith('role:')) {
 		const role = ctx.state.roles.get(key.slice(5));
-		return role && role.position < rankOf(ctx, ctx.signer) ? VALID : invalid('may only overwrite roles below yours');
+		return role && role.position < rankOf(ctx, ctx.signer)
+			? VALID
+			: invalid('may only overwrite roles below yours');
 	}
 	if (key.startsWith('user:')) {
 		const user = key.slice(5) as UserId;
-		return user === ctx.signer || rankOf(ctx, user) < rankOf(ctx, ctx.signer) ? VALID : invalid('may only overwrite members below you');
+		return user === ctx.signer || rankOf(ctx, user) < rankOf(ctx, ctx.signer)
+			? VALID
+			: invalid('may only overwrite members below you');
 	}
 	return invalid('overwrite key must be role:<id> or user:<id>');
 };
 
 const previousOverwrite = (field: 'allow' | 'deny') => (ctx: Ctx) =>
-	ctx.state.channels.get(ctx.params.channel as ChannelId)?.overwrites?.[ctx.params.target ?? '']?.[field] ?? 0;
+	ctx.state.channels.get(ctx.params.channel as ChannelId)?.overwrites?.[ctx.params.target ?? '']?.[
+		field
+	] ?? 0;
 
 const removalTarget = (ctx: Ctx): UserId | undefined => {
 	const base = ['removals', ctx.params.removal!];
@@ -103,105 +131,345 @@ const removalAllowed: Check = (ctx) => {
 	const kind = valueAt(ctx, [...base, 'kind']);
 	const user = removalTarget(ctx);
 	if (typeof user !== 'string') return invalid('a removal names its user');
-	const needed = kind === 'ban' ? Permission.BAN_MEMBERS : kind === 'kick' ? Permission.KICK_MEMBERS : 0;
+	const needed =
+		kind === 'ban' ? Permission.BAN_MEMBERS : kind === 'kick' ? Permission.KICK_MEMBERS : 0;
 	if (!needed) return invalid('a removal is a kick or a ban');
-	if (!ctx.state.can(ctx.signer, needed)) return invalid(kind === 'ban' ? 'needs BAN_MEMBERS' : 'needs KICK_MEMBERS');
+	if (!ctx.state.can(ctx.signer, needed))
+		return invalid(kind === 'ban' ? 'needs BAN_MEMBERS' : 'needs KICK_MEMBERS');
 	return memberBelowSigner({ ...ctx, params: { ...ctx.params, user } });
 };
 
 const newMemberCard: Check = (ctx) =>
-	ctx.op.kind === 'put' && ctx.op.value instanceof Uint8Array && isVerifiedCardFor(ctx.op.value, ctx.params.user!)
+	ctx.op.kind === 'put' &&
+	ctx.op.value instanceof Uint8Array &&
+	isVerifiedCardFor(ctx.op.value, ctx.params.user!)
 		? VALID
 		: invalid('a member record needs a verified card of that user');
 
 const epochWriter: Check = (ctx) => {
-	if (ctx.op.kind !== 'put' || typeof ctx.op.value !== 'string') return invalid('an epoch is a base58 id');
+	if (ctx.op.kind !== 'put' || typeof ctx.op.value !== 'string')
+		return invalid('an epoch is a base58 id');
 	if (!ctx.state.isMember(ctx.signer)) return invalid('not a member');
 	return VALID; // the channel-visibility part is checked by the Space before it writes; see docs
 };
 
 export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
-	{ pattern: 'name', description: 'MANAGE_SPACE renames the space', check: all(requires(Permission.MANAGE_SPACE, 'MANAGE_SPACE'), notDelete, stringUpTo(MAX_NAME)) },
+	{
+		pattern: 'name',
+		description: 'MANAGE_SPACE renames the space',
+		check: all(requires(Permission.MANAGE_SPACE, 'MANAGE_SPACE'), notDelete, stringUpTo(MAX_NAME))
+	},
 	{ pattern: 'createdAt', description: 'set once by the owner', check: ownerOnly },
 
-	{ pattern: 'roles/:role', description: 'MANAGE_ROLES creates or deletes roles below their own', check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), (ctx) => (ctx.params.role === EVERYONE ? invalid('@everyone cannot be replaced') : VALID), roleBelowSigner) },
-	{ pattern: 'roles/:role/permissions', description: 'MANAGE_ROLES grants only permissions they hold, on roles below their own', check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), roleBelowSigner, grantsOnlyHeld((ctx) => (ctx.createdHere(['roles', ctx.params.role!]) ? 0 : (ctx.state.roles.get(ctx.params.role!)?.permissions ?? 0)))) },
-	{ pattern: 'roles/:role/position', description: 'MANAGE_ROLES orders roles below their own', check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), (ctx) => (ctx.params.role === EVERYONE ? invalid('@everyone stays at the bottom') : VALID), roleBelowSigner) },
-	{ pattern: 'roles/:role/name', description: 'MANAGE_ROLES names roles below their own', check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), roleBelowSigner, stringUpTo(MAX_NAME)) },
-	{ pattern: 'roles/:role/color', description: 'MANAGE_ROLES colours roles below their own', check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), roleBelowSigner, stringUpTo(16)) },
+	{
+		pattern: 'roles/:role',
+		description: 'MANAGE_ROLES creates or deletes roles below their own',
+		check: all(
+			requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'),
+			(ctx) => (ctx.params.role === EVERYONE ? invalid('@everyone cannot be replaced') : VALID),
+			roleBelowSigner
+		)
+	},
+	{
+		pattern: 'roles/:role/permissions',
+		description: 'MANAGE_ROLES grants only permissions they hold, on roles below their own',
+		check: all(
+			requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'),
+			roleBelowSigner,
+			grantsOnlyHeld((ctx) =>
+				ctx.createdHere(['roles', ctx.params.role!])
+					? 0
+					: (ctx.state.roles.get(ctx.params.role!)?.permissions ?? 0)
+			)
+		)
+	},
+	{
+		pattern: 'roles/:role/position',
+		description: 'MANAGE_ROLES orders roles below their own',
+		check: all(
+			requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'),
+			(ctx) => (ctx.params.role === EVERYONE ? invalid('@everyone stays at the bottom') : VALID),
+			roleBelowSigner
+		)
+	},
+	{
+		pattern: 'roles/:role/name',
+		description: 'MANAGE_ROLES names roles below their own',
+		check: all(
+			requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'),
+			roleBelowSigner,
+			stringUpTo(MAX_NAME)
+		)
+	},
+	{
+		pattern: 'roles/:role/color',
+		description: 'MANAGE_ROLES colours roles below their own',
+		check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), roleBelowSigner, stringUpTo(16))
+	},
 
-	{ pattern: 'members/:user', description: 'CREATE_INVITE admits a member (not a banned one); members leave; KICK_MEMBERS or BAN_MEMBERS removes those below', check: (ctx) => {
-		if (ctx.op.kind === 'delete')
-			return any<SpaceDoc>(
-				isSelf,
-				all(any<SpaceDoc>(requires(Permission.KICK_MEMBERS, 'KICK_MEMBERS'), requires(Permission.BAN_MEMBERS, 'BAN_MEMBERS')), memberBelowSigner)
-			)(ctx);
-		if (ctx.params.user === ctx.state.owner)
-			return ctx.signer === ctx.state.owner && !ctx.before.members?.[ctx.state.owner] ? VALID : invalid('only the owner records their own card');
-		if (ctx.before.bans?.[ctx.params.user as UserId]) return invalid('that user is banned');
-		if (ctx.state.isMember(ctx.params.user as UserId)) return invalid('already a member');
-		if (ctx.params.user === ctx.signer) return selfJoin(ctx);
-		return requires(Permission.CREATE_INVITE, 'CREATE_INVITE')(ctx);
-	} },
-	{ pattern: 'members/:user/card', description: 'the verified card of the member, set on admission or by the member; never listing a revoked device', check: all(any<SpaceDoc>(createdWithParent, isSelf), newMemberCard, noRevokedDevice) },
-	{ pattern: 'members/:user/profile', description: 'the member\'s own signed profile', check: all(isSelf, (ctx) => {
-		if (!(ctx.op.value instanceof Uint8Array)) return invalid('a profile is signed bytes');
-		try {
-			return verifyProfile(ctx.op.value).user === ctx.params.user ? VALID : invalid('the profile is someone else\'s');
-		} catch {
-			return invalid('the profile does not verify');
+	{
+		pattern: 'members/:user',
+		description:
+			'CREATE_INVITE admits a member (not a banned one); members leave; KICK_MEMBERS or BAN_MEMBERS removes those below',
+		check: (ctx) => {
+			if (ctx.op.kind === 'delete')
+				return any<SpaceDoc>(
+					isSelf,
+					all(
+						any<SpaceDoc>(
+							requires(Permission.KICK_MEMBERS, 'KICK_MEMBERS'),
+							requires(Permission.BAN_MEMBERS, 'BAN_MEMBERS')
+						),
+						memberBelowSigner
+					)
+				)(ctx);
+			if (ctx.params.user === ctx.state.owner)
+				return ctx.signer === ctx.state.owner && !ctx.before.members?.[ctx.state.owner]
+					? VALID
+					: invalid('only the owner records their own card');
+			if (ctx.before.bans?.[ctx.params.user as UserId]) return invalid('that user is banned');
+			if (ctx.state.isMember(ctx.params.user as UserId)) return invalid('already a member');
+			if (ctx.params.user === ctx.signer) return selfJoin(ctx);
+			return requires(Permission.CREATE_INVITE, 'CREATE_INVITE')(ctx);
 		}
-	}) },
-	{ pattern: 'members/:user/revokedDevices', description: 'the member\'s own list of revoked devices', check: any<SpaceDoc>(createdWithParent, isSelf) },
-	{ pattern: 'members/:user/revokedDevices/:device', description: 'a member revokes their own devices, for good', check: all(isSelf, (ctx) => (ctx.op.kind === 'put' && ctx.op.value === true ? VALID : invalid('a revocation is permanent'))) },
+	},
+	{
+		pattern: 'members/:user/card',
+		description:
+			'the verified card of the member, set on admission or by the member; never listing a revoked device',
+		check: all(any<SpaceDoc>(createdWithParent, isSelf), newMemberCard, noRevokedDevice)
+	},
+	{
+		pattern: 'members/:user/profile',
+		description: "the member's own signed profile",
+		check: all(isSelf, (ctx) => {
+			if (!(ctx.op.value instanceof Uint8Array)) return invalid('a profile is signed bytes');
+			try {
+				return verifyProfile(ctx.op.value).user === ctx.params.user
+					? VALID
+					: invalid("the profile is someone else's");
+			} catch {
+				return invalid('the profile does not verify');
+			}
+		})
+	},
+	{
+		pattern: 'members/:user/revokedDevices',
+		description: "the member's own list of revoked devices",
+		check: any<SpaceDoc>(createdWithParent, isSelf)
+	},
+	{
+		pattern: 'members/:user/revokedDevices/:device',
+		description: 'a member revokes their own devices, for good',
+		check: all(isSelf, (ctx) =>
+			ctx.op.kind === 'put' && ctx.op.value === true ? VALID : invalid('a revocation is permanent')
+		)
+	},
 	{ pattern: 'members/:user/addedAt', description: 'set on admission', check: createdWithParent },
-	{ pattern: 'members/:user/addedBy', description: 'set on admission to the admitting user', check: all(createdWithParent, (ctx) => (ctx.op.value === ctx.signer ? VALID : invalid('addedBy must be the signer'))) },
-	{ pattern: 'members/:user/roles', description: 'created with the member', check: createdWithParent },
-	{ pattern: 'members/:user/invite', description: 'set by a newcomer joining with an invite', check: createdWithParent },
-	{ pattern: 'members/:user/invite/:field', description: 'set by a newcomer joining with an invite', check: (ctx) => (ctx.createdHere(['members', ctx.params.user!]) ? VALID : invalid('set when joining')) },
-	{ pattern: 'members/:user/roles/:role', description: 'a newcomer takes the roles their invite grants; MANAGE_ROLES gives or takes roles below their own, to members below them or themselves', check: (ctx) =>
-		ctx.params.user === ctx.signer && ctx.createdHere(['members', ctx.signer])
-			? inviteGrants(ctx)
-			: all<SpaceDoc>(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), (ctx) => {
-		const role = ctx.state.roles.get(ctx.params.role!);
-		if (!role || ctx.params.role === EVERYONE) return invalid('no such role');
-		if (role.position >= rankOf(ctx, ctx.signer)) return invalid('may only assign roles below your highest role');
-		return ctx.params.user === ctx.signer ? VALID : memberBelowSigner(ctx);
-	})(ctx) },
-	{ pattern: 'members/:user/nickname', description: 'CHANGE_NICKNAME for oneself, MANAGE_NICKNAMES for members below', check: all(stringUpTo(MAX_NICKNAME), any<SpaceDoc>(createdWithParent, all(isSelf, requires(Permission.CHANGE_NICKNAME, 'CHANGE_NICKNAME')), all(requires(Permission.MANAGE_NICKNAMES, 'MANAGE_NICKNAMES'), memberBelowSigner))) },
+	{
+		pattern: 'members/:user/addedBy',
+		description: 'set on admission to the admitting user',
+		check: all(createdWithParent, (ctx) =>
+			ctx.op.value === ctx.signer ? VALID : invalid('addedBy must be the signer')
+		)
+	},
+	{
+		pattern: 'members/:user/roles',
+		description: 'created with the member',
+		check: createdWithParent
+	},
+	{
+		pattern: 'members/:user/invite',
+		description: 'set by a newcomer joining with an invite',
+		check: createdWithParent
+	},
+	{
+		pattern: 'members/:user/invite/:field',
+		description: 'set by a newcomer joining with an invite',
+		check: (ctx) =>
+			ctx.createdHere(['members', ctx.params.user!]) ? VALID : invalid('set when joining')
+	},
+	{
+		pattern: 'members/:user/roles/:role',
+		description:
+			'a newcomer takes the roles their invite grants; MANAGE_ROLES gives or takes roles below their own, to members below them or themselves',
+		check: (ctx) =>
+			ctx.params.user === ctx.signer && ctx.createdHere(['members', ctx.signer])
+				? inviteGrants(ctx)
+				: all<SpaceDoc>(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), (ctx) => {
+						const role = ctx.state.roles.get(ctx.params.role!);
+						if (!role || ctx.params.role === EVERYONE) return invalid('no such role');
+						if (role.position >= rankOf(ctx, ctx.signer))
+							return invalid('may only assign roles below your highest role');
+						return ctx.params.user === ctx.signer ? VALID : memberBelowSigner(ctx);
+					})(ctx)
+	},
+	{
+		pattern: 'members/:user/nickname',
+		description: 'CHANGE_NICKNAME for oneself, MANAGE_NICKNAMES for members below',
+		check: all(
+			stringUpTo(MAX_NICKNAME),
+			any<SpaceDoc>(
+				createdWithParent,
+				all(isSelf, requires(Permission.CHANGE_NICKNAME, 'CHANGE_NICKNAME')),
+				all(requires(Permission.MANAGE_NICKNAMES, 'MANAGE_NICKNAMES'), memberBelowSigner)
+			)
+		)
+	},
 
-	{ pattern: 'bans/:user', description: 'BAN_MEMBERS bans members below them and unbans', check: all(requires(Permission.BAN_MEMBERS, 'BAN_MEMBERS'), (ctx) => (ctx.op.kind === 'delete' ? VALID : memberBelowSigner(ctx))) },
+	{
+		pattern: 'bans/:user',
+		description: 'BAN_MEMBERS bans members below them and unbans',
+		check: all(requires(Permission.BAN_MEMBERS, 'BAN_MEMBERS'), (ctx) =>
+			ctx.op.kind === 'delete' ? VALID : memberBelowSigner(ctx)
+		)
+	},
 	{ pattern: 'bans/:user/*', description: 'set with the ban', check: createdWithParent },
-	{ pattern: 'removals/:removal', description: 'a kick or ban record, by someone allowed to remove that member', check: (ctx) => (ctx.op.kind === 'delete' ? invalid('removal records are permanent') : removalAllowed(ctx)) },
-	{ pattern: 'removals/:removal/**', description: 'set with the removal record', check: (ctx) => (ctx.createdHere(['removals', ctx.params.removal!]) ? VALID : invalid('removal records are written once')) },
+	{
+		pattern: 'removals/:removal',
+		description: 'a kick or ban record, by someone allowed to remove that member',
+		check: (ctx) =>
+			ctx.op.kind === 'delete' ? invalid('removal records are permanent') : removalAllowed(ctx)
+	},
+	{
+		pattern: 'removals/:removal/**',
+		description: 'set with the removal record',
+		check: (ctx) =>
+			ctx.createdHere(['removals', ctx.params.removal!])
+				? VALID
+				: invalid('removal records are written once')
+	},
 
-	{ pattern: 'channels/:channel', description: 'MANAGE_CHANNELS creates and deletes channels', check: requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS') },
-	{ pattern: 'channels/:channel/durability', description: 'MANAGE_CHANNELS sets durability', check: all(requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS'), (ctx) => (DURABILITIES.includes(ctx.op.value as never) ? VALID : invalid('unknown durability'))) },
-	{ pattern: 'channels/:channel/overwrites', description: 'created with the channel', check: (ctx) => (ctx.createdHere(['channels', ctx.params.channel!]) ? VALID : invalid('created with the channel')) },
-	{ pattern: 'channels/:channel/overwrites/:target', description: 'MANAGE_ROLES in the channel overwrites roles and members below them', check: channelScoped(all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), overwriteTarget)) },
-	{ pattern: 'channels/:channel/overwrites/:target/allow', description: 'only permissions the signer holds in the channel', check: channelScoped(all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), overwriteTarget, grantsOnlyHeld(previousOverwrite('allow')))) },
-	{ pattern: 'channels/:channel/overwrites/:target/deny', description: 'MANAGE_ROLES denies for roles and members below them', check: channelScoped(all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), overwriteTarget, (ctx) => (isPermissionBits(ctx.op.value) || ctx.op.kind === 'delete' ? VALID : invalid('unknown permission bits')))) },
-	{ pattern: 'channels/:channel/:field', description: 'MANAGE_CHANNELS edits name, position and creation time', check: all(requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS'), (ctx) => (['name', 'position', 'createdAt'].includes(ctx.params.field!) ? VALID : invalid('unknown channel field'))) },
+	{
+		pattern: 'channels/:channel',
+		description: 'MANAGE_CHANNELS creates and deletes channels',
+		check: requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS')
+	},
+	{
+		pattern: 'channels/:channel/durability',
+		description: 'MANAGE_CHANNELS sets durability',
+		check: all(requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS'), (ctx) =>
+			DURABILITIES.includes(ctx.op.value as never) ? VALID : invalid('unknown durability')
+		)
+	},
+	{
+		pattern: 'channels/:channel/overwrites',
+		description: 'created with the channel',
+		check: (ctx) =>
+			ctx.createdHere(['channels', ctx.params.channel!])
+				? VALID
+				: invalid('created with the channel')
+	},
+	{
+		pattern: 'channels/:channel/overwrites/:target',
+		description: 'MANAGE_ROLES in the channel overwrites roles and members below them',
+		check: channelScoped(all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), overwriteTarget))
+	},
+	{
+		pattern: 'channels/:channel/overwrites/:target/allow',
+		description: 'only permissions the signer holds in the channel',
+		check: channelScoped(
+			all(
+				requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'),
+				overwriteTarget,
+				grantsOnlyHeld(previousOverwrite('allow'))
+			)
+		)
+	},
+	{
+		pattern: 'channels/:channel/overwrites/:target/deny',
+		description: 'MANAGE_ROLES denies for roles and members below them',
+		check: channelScoped(
+			all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), overwriteTarget, (ctx) =>
+				isPermissionBits(ctx.op.value) || ctx.op.kind === 'delete'
+					? VALID
+					: invalid('unknown permission bits')
+			)
+		)
+	},
+	{
+		pattern: 'channels/:channel/:field',
+		description: 'MANAGE_CHANNELS edits name, position and creation time',
+		check: all(requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS'), (ctx) =>
+			['name', 'position', 'createdAt'].includes(ctx.params.field!)
+				? VALID
+				: invalid('unknown channel field')
+		)
+	},
 
-	{ pattern: 'invites/:invite', description: 'CREATE_INVITE creates invites; they are revoked, never deleted', check: (ctx) => (ctx.op.kind === 'make' ? requires<SpaceDoc>(Permission.CREATE_INVITE, 'CREATE_INVITE')(ctx) : invalid('invites are revoked, not removed')) },
-	{ pattern: 'invites/:invite/roles', description: 'created with the invite', check: createdWithParent },
-	{ pattern: 'invites/:invite/roles/:role', description: 'an invite grants only roles its creator could assign', check: all((ctx) => (ctx.createdHere(['invites', ctx.params.invite!]) ? VALID : invalid('set when the invite is created')), requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), (ctx) => {
-		const role = ctx.state.roles.get(ctx.params.role!);
-		return role && ctx.params.role !== EVERYONE && role.position < rankOf(ctx, ctx.signer) ? VALID : invalid('may only grant roles below your highest role');
-	}) },
-	{ pattern: 'invites/:invite/uses', description: 'created with the invite', check: createdWithParent },
-	{ pattern: 'invites/:invite/uses/:user', description: 'a newcomer records their own use, in their join', check: (ctx) =>
-		ctx.op.kind === 'put' && ctx.params.user === ctx.signer && ctx.createdHere(['members', ctx.signer]) && valueAt(ctx, ['members', ctx.signer, 'invite', 'id']) === ctx.params.invite
-			? VALID
-			: invalid('uses are recorded only by the joining member, once') },
-	{ pattern: 'invites/:invite/revoked', description: 'the creator or MANAGE_SPACE revokes', check: (ctx) => {
-		if (ctx.op.kind !== 'put' || ctx.op.value !== true) return invalid('an invite is only ever revoked');
-		const creator = asString(ctx.before.invites?.[ctx.params.invite!]?.createdBy);
-		return creator === ctx.signer || ctx.state.can(ctx.signer, Permission.MANAGE_SPACE) ? VALID : invalid('only its creator or MANAGE_SPACE revokes an invite');
-	} },
-	{ pattern: 'invites/:invite/:field', description: 'set when the invite is created', check: all(createdWithParent, (ctx) => (ctx.params.field !== 'createdBy' || ctx.op.value === ctx.signer ? VALID : invalid('createdBy must be the signer'))) },
+	{
+		pattern: 'invites/:invite',
+		description: 'CREATE_INVITE creates invites; they are revoked, never deleted',
+		check: (ctx) =>
+			ctx.op.kind === 'make'
+				? requires<SpaceDoc>(Permission.CREATE_INVITE, 'CREATE_INVITE')(ctx)
+				: invalid('invites are revoked, not removed')
+	},
+	{
+		pattern: 'invites/:invite/roles',
+		description: 'created with the invite',
+		check: createdWithParent
+	},
+	{
+		pattern: 'invites/:invite/roles/:role',
+		description: 'an invite grants only roles its creator could assign',
+		check: all(
+			(ctx) =>
+				ctx.createdHere(['invites', ctx.params.invite!])
+					? VALID
+					: invalid('set when the invite is created'),
+			requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'),
+			(ctx) => {
+				const role = ctx.state.roles.get(ctx.params.role!);
+				return role && ctx.params.role !== EVERYONE && role.position < rankOf(ctx, ctx.signer)
+					? VALID
+					: invalid('may only grant roles below your highest role');
+			}
+		)
+	},
+	{
+		pattern: 'invites/:invite/uses',
+		description: 'created with the invite',
+		check: createdWithParent
+	},
+	{
+		pattern: 'invites/:invite/uses/:user',
+		description: 'a newcomer records their own use, in their join',
+		check: (ctx) =>
+			ctx.op.kind === 'put' &&
+			ctx.params.user === ctx.signer &&
+			ctx.createdHere(['members', ctx.signer]) &&
+			valueAt(ctx, ['members', ctx.signer, 'invite', 'id']) === ctx.params.invite
+				? VALID
+				: invalid('uses are recorded only by the joining member, once')
+	},
+	{
+		pattern: 'invites/:invite/revoked',
+		description: 'the creator or MANAGE_SPACE revokes',
+		check: (ctx) => {
+			if (ctx.op.kind !== 'put' || ctx.op.value !== true)
+				return invalid('an invite is only ever revoked');
+			const creator = asString(ctx.before.invites?.[ctx.params.invite!]?.createdBy);
+			return creator === ctx.signer || ctx.state.can(ctx.signer, Permission.MANAGE_SPACE)
+				? VALID
+				: invalid('only its creator or MANAGE_SPACE revokes an invite');
+		}
+	},
+	{
+		pattern: 'invites/:invite/:field',
+		description: 'set when the invite is created',
+		check: all(createdWithParent, (ctx) =>
+			ctx.params.field !== 'createdBy' || ctx.op.value === ctx.signer
+				? VALID
+				: invalid('createdBy must be the signer')
+		)
+	},
 
-	{ pattern: 'epochs/:document', description: 'members rotate keys of documents they can read', check: epochWriter }
+	{
+		pattern: 'epochs/:document',
+		description: 'members rotate keys of documents they can read',
+		check: epochWriter
+	}
 ];
 
 export const spaceRules = new RuleSet<SpaceDoc>(SPACE_RULES);
@@ -210,10 +478,20 @@ export const spaceRules = new RuleSet<SpaceDoc>(SPACE_RULES);
 function noRevokedDevice(ctx: Ctx) {
 	const user = ctx.params.user as UserId;
 	const revoked = new Set(Object.keys(ctx.before.members?.[user]?.revokedDevices ?? {}));
-	for (const op of ctx.ops) if (op.kind === 'put' && op.path.length === 4 && op.path[0] === 'members' && op.path[1] === user && op.path[2] === 'revokedDevices') revoked.add(op.path[3]!);
+	for (const op of ctx.ops)
+		if (
+			op.kind === 'put' &&
+			op.path.length === 4 &&
+			op.path[0] === 'members' &&
+			op.path[1] === user &&
+			op.path[2] === 'revokedDevices'
+		)
+			revoked.add(op.path[3]!);
 	if (!revoked.size || !(ctx.op.value instanceof Uint8Array)) return VALID;
 	try {
-		return decodeUserCard(ctx.op.value).devices.some((d) => revoked.has(d.device)) ? invalid('the card lists a revoked device') : VALID;
+		return decodeUserCard(ctx.op.value).devices.some((d) => revoked.has(d.device))
+			? invalid('the card lists a revoked device')
+			: VALID;
 	} catch {
 		return invalid('not a card');
 	}
@@ -228,17 +506,23 @@ function selfJoin(ctx: Ctx) {
 	if (!id || !invite) return invalid('joining needs an invite of this space');
 	if (invite.revoked) return invalid('invite revoked');
 	const addedAt = valueAt(ctx, ['members', user, 'addedAt']);
-	if (invite.expiresAt && !(typeof addedAt === 'number' && addedAt <= invite.expiresAt)) return invalid('invite expired');
-	if (invite.maxUses && Object.keys(invite.uses ?? {}).length >= invite.maxUses) return invalid('invite used up');
-	if (valueAt(ctx, ['invites', id, 'uses', user]) !== true) return invalid('a join records its use of the invite');
-	if (!(proof instanceof Uint8Array) || !(invite.key instanceof Uint8Array)) return invalid('joining needs a proof of the invite secret');
+	if (invite.expiresAt && !(typeof addedAt === 'number' && addedAt <= invite.expiresAt))
+		return invalid('invite expired');
+	if (invite.maxUses && Object.keys(invite.uses ?? {}).length >= invite.maxUses)
+		return invalid('invite used up');
+	if (valueAt(ctx, ['invites', id, 'uses', user]) !== true)
+		return invalid('a join records its use of the invite');
+	if (!(proof instanceof Uint8Array) || !(invite.key instanceof Uint8Array))
+		return invalid('joining needs a proof of the invite secret');
 	let key: Uint8Array;
 	try {
 		key = userKey(user);
 	} catch {
 		return invalid('not a user id');
 	}
-	return verifyInviteProof(proof, invite.key, ctx.state.genesis.spaceBytes, id, key) ? VALID : invalid('the invite proof does not verify');
+	return verifyInviteProof(proof, invite.key, ctx.state.genesis.spaceBytes, id, key)
+		? VALID
+		: invalid('the invite proof does not verify');
 }
 
 function inviteGrants(ctx: Ctx) {

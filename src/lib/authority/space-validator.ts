@@ -111,7 +111,16 @@ export class SpaceValidator {
 
 	/** Checks a local change against the state of `before` (registering its objects if allowed). */
 	checkLocal(header: OpenedEntry['header'], decoded: A.DecodedChange[], before: A.Doc<SpaceDoc>) {
-		const { verdict } = checkEntry(spaceRules, this.#paths, SpaceState.derive(this.genesis, before), before, header, decoded, undefined, SELF);
+		const { verdict } = checkEntry(
+			spaceRules,
+			this.#paths,
+			SpaceState.derive(this.genesis, before),
+			before,
+			header,
+			decoded,
+			undefined,
+			SELF
+		);
 		if (verdict.valid) for (const d of decoded) this.#paths.register(d);
 		return verdict;
 	}
@@ -151,7 +160,11 @@ export class SpaceValidator {
 		for (const entry of fresh) {
 			const deps = externalDeps(entry);
 			if (deps.length !== heads.size || !deps.every((d) => heads.has(d))) return false;
-			heads = new Set(entry.decoded.filter((d) => !entry.decoded.some((o) => o.deps.includes(d.hash))).map((d) => d.hash));
+			heads = new Set(
+				entry.decoded
+					.filter((d) => !entry.decoded.some((o) => o.deps.includes(d.hash)))
+					.map((d) => d.hash)
+			);
 		}
 		return true;
 	}
@@ -164,7 +177,16 @@ export class SpaceValidator {
 		let state = SpaceState.derive(this.genesis, doc);
 		const reductions = [...this.#last!.reductions];
 		for (const entry of fresh) {
-			const check = checkEntry(spaceRules, this.#paths, state, doc, entry.header, entry.decoded, undefined, SELF);
+			const check = checkEntry(
+				spaceRules,
+				this.#paths,
+				state,
+				doc,
+				entry.header,
+				entry.decoded,
+				undefined,
+				SELF
+			);
 			// An invalid entry takes its dependants with it; let the full pass decide.
 			if (!check.verdict.valid || !this.#claimChanges(entry)) return undefined;
 			const beforeDoc = doc;
@@ -172,7 +194,15 @@ export class SpaceValidator {
 			this.#recordEpochSetter(entry, check.ops);
 			for (const d of entry.decoded) this.#paths.register(d);
 			const after = SpaceState.derive(this.genesis, doc);
-			const reduction = reductionOf(entry, check.signer!, state, after, beforeDoc, doc, this.genesis.spaceBytes);
+			const reduction = reductionOf(
+				entry,
+				check.signer!,
+				state,
+				after,
+				beforeDoc,
+				doc,
+				this.genesis.spaceBytes
+			);
 			if (reduction) reductions.push(reduction);
 			state = after;
 			valid.push(entry);
@@ -185,7 +215,10 @@ export class SpaceValidator {
 		return this.#last;
 	}
 
-	#recordEpochSetter(entry: OpenedEntry, ops: readonly { path: string[]; kind: string }[] | undefined) {
+	#recordEpochSetter(
+		entry: OpenedEntry,
+		ops: readonly { path: string[]; kind: string }[] | undefined
+	) {
 		for (const op of ops ?? [])
 			if (op.path[0] === 'epochs' && op.path.length === 2 && op.kind === 'put') {
 				const set = this.#epochSetters.get(op.path[1]!) ?? new Set();
@@ -250,10 +283,18 @@ export class SpaceValidator {
 		// Causal validity first; then strong removal, taken once, in priority order, over that set.
 		const causal = this.#pass(order, depsOf, new Map());
 		const forced = this.#strongRemoval(causal);
-		for (const [id, reason] of this.#inviteLimits(causal)) if (!forced.has(id)) forced.set(id, reason);
+		for (const [id, reason] of this.#inviteLimits(causal))
+			if (!forced.has(id)) forced.set(id, reason);
 		const result = forced.size ? this.#pass(order, depsOf, forced) : causal;
 		for (const [id, reason] of duplicates) result.invalid.set(id, reason);
-		this.#last = this.#evaluation(result.doc, SpaceState.derive(this.genesis, result.doc), result.valid, result.invalid, waiting, result.reductions);
+		this.#last = this.#evaluation(
+			result.doc,
+			SpaceState.derive(this.genesis, result.doc),
+			result.valid,
+			result.invalid,
+			waiting,
+			result.reductions
+		);
 		return this.#last;
 	}
 
@@ -280,7 +321,16 @@ export class SpaceValidator {
 			const heads = externalDeps(entry);
 			const before = A.view(doc, heads);
 			const state = SpaceState.derive(this.genesis, before);
-			const check = checkEntry(spaceRules, this.#paths, state, before, entry.header, entry.decoded, undefined, SELF);
+			const check = checkEntry(
+				spaceRules,
+				this.#paths,
+				state,
+				before,
+				entry.header,
+				entry.decoded,
+				undefined,
+				SELF
+			);
 			if (!check.verdict.valid) {
 				invalid.set(entry.id, check.verdict.reason);
 				continue;
@@ -293,13 +343,25 @@ export class SpaceValidator {
 			this.#signers.set(entry.id, check.signer!);
 			const afterDoc = A.view(doc, [...heads, ...entry.decoded.map((d) => d.hash)]);
 			const after = SpaceState.derive(this.genesis, afterDoc);
-			const reduction = reductionOf(entry, check.signer!, state, after, before, afterDoc, this.genesis.spaceBytes);
+			const reduction = reductionOf(
+				entry,
+				check.signer!,
+				state,
+				after,
+				before,
+				afterDoc,
+				this.genesis.spaceBytes
+			);
 			if (reduction) reductions.push(reduction);
 		}
 		return { doc, valid, invalid, reductions };
 	}
 
-	#strongRemoval(result: { doc: A.Doc<SpaceDoc>; valid: OpenedEntry[]; reductions: Reduction[] }): Map<string, string> {
+	#strongRemoval(result: {
+		doc: A.Doc<SpaceDoc>;
+		valid: OpenedEntry[];
+		reductions: Reduction[];
+	}): Map<string, string> {
 		const forced = new Map<string, string>();
 		const { doc } = result;
 		const priority = (r: Reduction) => {
@@ -308,9 +370,15 @@ export class SpaceValidator {
 		};
 		const ordered = result.reductions
 			.map((r) => ({ r, p: priority(r) }))
-			.sort((a, b) => b.p.rank - a.p.rank || a.p.seniority - b.p.seniority || (a.r.entry.id < b.r.entry.id ? -1 : 1))
+			.sort(
+				(a, b) =>
+					b.p.rank - a.p.rank ||
+					a.p.seniority - b.p.seniority ||
+					(a.r.entry.id < b.r.entry.id ? -1 : 1)
+			)
 			.map((x) => x.r);
-		const out = (id: string) => forced.has(id) || [...(this.#ancestors.get(id) ?? [])].some((a) => forced.has(a));
+		const out = (id: string) =>
+			forced.has(id) || [...(this.#ancestors.get(id) ?? [])].some((a) => forced.has(a));
 		for (const reduction of ordered) {
 			const rId = reduction.entry.id;
 			if (out(rId)) continue; // overruled by a removal of higher priority
@@ -327,8 +395,18 @@ export class SpaceValidator {
 				const heads = [...externalDeps(entry), ...reduction.entry.decoded.map((d) => d.hash)];
 				const before = A.view(doc, heads);
 				const state = SpaceState.derive(this.genesis, before);
-				const check = checkEntry(spaceRules, this.#paths, state, before, entry.header, entry.decoded, undefined, SELF);
-				if (!check.verdict.valid) forced.set(entry.id, `concurrent removal: ${check.verdict.reason}`);
+				const check = checkEntry(
+					spaceRules,
+					this.#paths,
+					state,
+					before,
+					entry.header,
+					entry.decoded,
+					undefined,
+					SELF
+				);
+				if (!check.verdict.valid)
+					forced.set(entry.id, `concurrent removal: ${check.verdict.reason}`);
 			}
 		}
 		return forced;
@@ -348,7 +426,12 @@ export class SpaceValidator {
 			for (const op of this.#paths.resolveBatch(entry.decoded) ?? []) {
 				if (op.kind !== 'put' || op.path[0] !== 'invites') continue;
 				const id = op.path[1]!;
-				const bucket = op.path[2] === 'uses' && op.path.length === 4 ? joins : op.path[2] === 'revoked' ? revocations : undefined;
+				const bucket =
+					op.path[2] === 'uses' && op.path.length === 4
+						? joins
+						: op.path[2] === 'revoked'
+							? revocations
+							: undefined;
 				if (bucket) bucket.set(id, [...(bucket.get(id) ?? []), entry]);
 			}
 		}
@@ -357,7 +440,9 @@ export class SpaceValidator {
 			if (maxUses) for (const extra of list.slice(maxUses)) forced.set(extra.id, 'invite used up');
 			for (const revocation of revocations.get(id) ?? [])
 				for (const join of list) {
-					const concurrent = !this.#ancestors.get(revocation.id)?.has(join.id) && !this.#ancestors.get(join.id)?.has(revocation.id);
+					const concurrent =
+						!this.#ancestors.get(revocation.id)?.has(join.id) &&
+						!this.#ancestors.get(join.id)?.has(revocation.id);
 					if (concurrent) forced.set(join.id, 'invite revoked concurrently');
 				}
 		}
@@ -394,7 +479,10 @@ export class SpaceValidator {
 				const key = [...heads].sort().join(',');
 				let s = cache.get(key);
 				if (!s) {
-					s = SpaceState.derive(this.genesis, heads.length ? A.view(doc, [...heads]) : A.view(doc, A.getHeads(ROOT)));
+					s = SpaceState.derive(
+						this.genesis,
+						heads.length ? A.view(doc, [...heads]) : A.view(doc, A.getHeads(ROOT))
+					);
 					if (cache.size > 64) cache.clear();
 					cache.set(key, s);
 				}
@@ -443,7 +531,10 @@ function topologicalOrder(
 		remaining.set(id, deps.length);
 		for (const d of deps) children.set(d, [...(children.get(d) ?? []), id]);
 	}
-	const ready = [...remaining].filter(([, n]) => n === 0).map(([id]) => id).sort();
+	const ready = [...remaining]
+		.filter(([, n]) => n === 0)
+		.map(([id]) => id)
+		.sort();
 	const order: OpenedEntry[] = [];
 	while (ready.length) {
 		const id = ready.shift()!;
@@ -481,7 +572,10 @@ function reductionOf(
 	for (const user of before.members.keys()) {
 		if (!after.isMember(user)) lose(base58.encode(spaceBytes), user);
 		for (const channel of before.channels.keys())
-			if (before.can(user, Permission.VIEW_CHANNEL, channel) && !after.can(user, Permission.VIEW_CHANNEL, channel))
+			if (
+				before.can(user, Permission.VIEW_CHANNEL, channel) &&
+				!after.can(user, Permission.VIEW_CHANNEL, channel)
+			)
 				lose(base58.encode(channelIdBytes(channel)), user);
 	}
 	for (const user of before.members.keys()) {
@@ -501,7 +595,8 @@ function reductionOf(
 	}
 	const removed = new Map<UserId, Record<ChannelId, string[]>>();
 	for (const user of before.members.keys())
-		if (!after.isMember(user) || (after.bans.has(user) && !before.bans.has(user))) removed.set(user, {});
+		if (!after.isMember(user) || (after.bans.has(user) && !before.bans.has(user)))
+			removed.set(user, {});
 	for (const user of after.bans) if (!before.bans.has(user)) removed.set(user, {});
 	for (const [id, record] of Object.entries(afterDoc.removals ?? {})) {
 		const user = asString(record?.user) as UserId | undefined;
@@ -509,7 +604,8 @@ function reductionOf(
 		const cutoffs: Record<ChannelId, string[]> = {};
 		for (const [channel, heads] of Object.entries(record.cutoffs ?? {})) {
 			const list = asString(heads);
-			if (list !== undefined) cutoffs[channel as ChannelId] = list.split(',').filter((h) => /^[0-9a-f]{64}$/.test(h));
+			if (list !== undefined)
+				cutoffs[channel as ChannelId] = list.split(',').filter((h) => /^[0-9a-f]{64}$/.test(h));
 		}
 		removed.set(user, cutoffs);
 	}
@@ -535,8 +631,8 @@ function cardsIn(entries: Iterable<OpenedEntry>): Uint8Array[] {
 		for (const change of entry.decoded)
 			for (const op of change.ops) {
 				const bytes = op.action === 'set' ? toBytes(op.value) : undefined;
-				if (bytes && bytes.length > 3 && CARD_MAGIC.every((b, i) => bytes[i] === b)) cards.push(bytes);
+				if (bytes && bytes.length > 3 && CARD_MAGIC.every((b, i) => bytes[i] === b))
+					cards.push(bytes);
 			}
 	return cards;
 }
-

@@ -8,7 +8,13 @@ import { deviceId, type ChannelId, type UserId } from '../identity/ids.js';
 import { hex } from '../util/bytes.js';
 import type { Genesis } from './genesis.js';
 import { ALL_PERMISSIONS, Permission, has } from './permissions.js';
-import { asString, EVERYONE, type ChannelRecord, type RoleRecord, type SpaceDoc } from './schema.js';
+import {
+	asString,
+	EVERYONE,
+	type ChannelRecord,
+	type RoleRecord,
+	type SpaceDoc
+} from './schema.js';
 
 export interface MemberState {
 	user: UserId;
@@ -41,10 +47,16 @@ export class SpaceState {
 		const state = new SpaceState(genesis);
 		for (const [id, role] of Object.entries(doc?.roles ?? {})) {
 			if (role && typeof role.position === 'number' && typeof role.permissions === 'number')
-				state.roles.set(id, { name: String(role.name ?? ''), position: role.position, permissions: role.permissions });
+				state.roles.set(id, {
+					name: String(role.name ?? ''),
+					position: role.position,
+					permissions: role.permissions
+				});
 		}
-		if (!state.roles.has(EVERYONE)) state.roles.set(EVERYONE, { name: '@everyone', position: 0, permissions: 0 });
-		for (const [id, channel] of Object.entries(doc?.channels ?? {})) if (channel) state.channels.set(id as ChannelId, channel);
+		if (!state.roles.has(EVERYONE))
+			state.roles.set(EVERYONE, { name: '@everyone', position: 0, permissions: 0 });
+		for (const [id, channel] of Object.entries(doc?.channels ?? {}))
+			if (channel) state.channels.set(id as ChannelId, channel);
 		for (const user of Object.keys(doc?.bans ?? {})) state.bans.add(user as UserId);
 
 		const owner: MemberState = {
@@ -72,7 +84,10 @@ export class SpaceState {
 				user: card.user,
 				userKey: card.userKey,
 				encryptionKey: card.encryptionKey,
-				deviceKeys: [...(isOwner ? owner.deviceKeys : []), ...card.devices.map((d) => d.deviceKey)].filter(live),
+				deviceKeys: [
+					...(isOwner ? owner.deviceKeys : []),
+					...card.devices.map((d) => d.deviceKey)
+				].filter(live),
 				roles: Object.keys(record.roles ?? {}).filter((r) => state.roles.has(r)),
 				addedAt: typeof record.addedAt === 'number' ? record.addedAt : 0,
 				...(asString(record.addedBy) ? { addedBy: asString(record.addedBy) as UserId } : {}),
@@ -80,7 +95,8 @@ export class SpaceState {
 			});
 		}
 		for (const banned of state.bans) if (banned !== genesis.owner) state.members.delete(banned);
-		for (const m of state.members.values()) for (const key of m.deviceKeys) state.#deviceOwners.set(hex.encode(key), m.user);
+		for (const m of state.members.values())
+			for (const key of m.deviceKeys) state.#deviceOwners.set(hex.encode(key), m.user);
 		return state;
 	}
 
@@ -169,7 +185,9 @@ export class SpaceState {
 
 	/** Members who may read a channel (or, without one, the space document). */
 	readers(channel?: ChannelId): MemberState[] {
-		return [...this.members.values()].filter((m) => !channel || this.can(m.user, Permission.VIEW_CHANNEL, channel));
+		return [...this.members.values()].filter(
+			(m) => !channel || this.can(m.user, Permission.VIEW_CHANNEL, channel)
+		);
 	}
 }
 

@@ -4,7 +4,15 @@
 import * as A from '@automerge/automerge';
 import { CharterError } from '../errors.js';
 import { channelIdBytes, type ChannelId, type UserId } from '../identity/ids.js';
-import { asString, atom, CHANNEL_DOC_ROOT, MESSAGES_PER_BUCKET, type ChannelDoc, type ChannelRecord, type Durability } from '../authority/schema.js';
+import {
+	asString,
+	atom,
+	CHANNEL_DOC_ROOT,
+	MESSAGES_PER_BUCKET,
+	type ChannelDoc,
+	type ChannelRecord,
+	type Durability
+} from '../authority/schema.js';
 import { Permission } from '../authority/permissions.js';
 import { channelValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
@@ -47,7 +55,12 @@ export class Channel {
 	}
 
 	/** @internal Opened by its Space. */
-	static async open(space: Space, id: ChannelId, context: ClientContext, keys: KeyRing): Promise<Channel> {
+	static async open(
+		space: Space,
+		id: ChannelId,
+		context: ClientContext,
+		keys: KeyRing
+	): Promise<Channel> {
 		const document = channelIdBytes(id);
 		const replica = await DocumentReplica.open<ChannelDoc>({
 			space: space.idBytes,
@@ -123,15 +136,28 @@ export class Channel {
 	async send(text: string): Promise<Message> {
 		checkText(text);
 		await this.space.ensureDeviceRegistered();
-		this.space.assertCanWrite(Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL, 'SEND_MESSAGES', this.id);
+		this.space.assertCanWrite(
+			Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL,
+			'SEND_MESSAGES',
+			this.id
+		);
 		this.#requireKey();
 		const n = this.#sent++;
 		const bucket = `${this.#sessionTag}.${Math.floor(n / MESSAGES_PER_BUCKET)}`;
 		const id = `${this.#sessionTag}.${n}`;
-		const message: Message = { id, author: this.context.identity.userId, text, createdAt: Date.now() };
+		const message: Message = {
+			id,
+			author: this.context.identity.userId,
+			text,
+			createdAt: Date.now()
+		};
 		await this.replica.change((d) => {
 			d.buckets[bucket] ??= {};
-			d.buckets[bucket]![id] = { author: atom(message.author), text: new A.ImmutableString(text), createdAt: message.createdAt };
+			d.buckets[bucket]![id] = {
+				author: atom(message.author),
+				text: new A.ImmutableString(text),
+				createdAt: message.createdAt
+			};
 		});
 		return message;
 	}
@@ -147,8 +173,13 @@ export class Channel {
 		checkText(text);
 		await this.space.ensureDeviceRegistered();
 		const { bucket, message } = this.#find(id);
-		if (asString(message.author) !== this.context.identity.userId) throw new CharterError('not-authorized', 'only the author edits a message');
-		this.space.assertCanWrite(Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL, 'SEND_MESSAGES', this.id);
+		if (asString(message.author) !== this.context.identity.userId)
+			throw new CharterError('not-authorized', 'only the author edits a message');
+		this.space.assertCanWrite(
+			Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL,
+			'SEND_MESSAGES',
+			this.id
+		);
 		this.#requireKey();
 		await this.replica.change((d) => {
 			const m = d.buckets[bucket]![id]!;
@@ -161,7 +192,11 @@ export class Channel {
 	async delete(id: string): Promise<void> {
 		const { bucket, message } = this.#find(id);
 		const own = asString(message.author) === this.context.identity.userId;
-		this.space.assertCanWrite(Permission.VIEW_CHANNEL | (own ? 0 : Permission.MANAGE_MESSAGES), own ? 'VIEW_CHANNEL' : 'MANAGE_MESSAGES', this.id);
+		this.space.assertCanWrite(
+			Permission.VIEW_CHANNEL | (own ? 0 : Permission.MANAGE_MESSAGES),
+			own ? 'VIEW_CHANNEL' : 'MANAGE_MESSAGES',
+			this.id
+		);
 		this.#requireKey();
 		await this.replica.change((d) => {
 			const m = d.buckets[bucket]![id]!;
@@ -174,7 +209,11 @@ export class Channel {
 	async deleteMessagesBy(user: UserId): Promise<number> {
 		const doomed = this.messages.filter((m) => m.author === user);
 		if (!doomed.length) return 0;
-		this.space.assertCanWrite(Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL, 'MANAGE_MESSAGES', this.id);
+		this.space.assertCanWrite(
+			Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL,
+			'MANAGE_MESSAGES',
+			this.id
+		);
 		this.#requireKey();
 		await this.replica.change((d) => {
 			for (const m of doomed) {
@@ -194,7 +233,9 @@ export class Channel {
 
 	/** @internal Re-validates every entry (after a removal that may invalidate accepted ones). */
 	rebuild(): Promise<void> {
-		return this.replica.rebuild({ validator: channelValidator(this.id, () => this.space.evaluation) });
+		return this.replica.rebuild({
+			validator: channelValidator(this.id, () => this.space.evaluation)
+		});
 	}
 
 	/** Resolves once every entry received so far has been processed. */
@@ -225,6 +266,11 @@ export class Channel {
 }
 
 function checkText(text: string) {
-	if (typeof text !== 'string' || text.trim().length === 0) throw new CharterError('invalid-argument', 'a message needs some text');
-	if (text.length > MAX_MESSAGE_LENGTH) throw new CharterError('invalid-argument', `a message is at most ${MAX_MESSAGE_LENGTH} characters`);
+	if (typeof text !== 'string' || text.trim().length === 0)
+		throw new CharterError('invalid-argument', 'a message needs some text');
+	if (text.length > MAX_MESSAGE_LENGTH)
+		throw new CharterError(
+			'invalid-argument',
+			`a message is at most ${MAX_MESSAGE_LENGTH} characters`
+		);
 }

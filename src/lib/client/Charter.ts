@@ -8,7 +8,13 @@
  *   await space.channels[0].send('hello');
  */
 import * as A from '@automerge/automerge';
-import { cbor, Repo, type NetworkAdapterInterface, type PeerId, type StorageAdapterInterface } from '@automerge/automerge-repo';
+import {
+	cbor,
+	Repo,
+	type NetworkAdapterInterface,
+	type PeerId,
+	type StorageAdapterInterface
+} from '@automerge/automerge-repo';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
 import { CharterError } from '../errors.js';
 import { deviceEncryptionPublic, Identity } from '../identity/identity.js';
@@ -24,7 +30,12 @@ import { parseInviteLink } from '../authority/invites.js';
 import { AccountDocument, accountIdOf, generationOf } from '../sync/account.js';
 import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { bytesEqual } from '../util/bytes.js';
-import { appendEntries, bytesWrittenBy, envelopeDocumentId, openEnvelope } from '../sync/envelope.js';
+import {
+	appendEntries,
+	bytesWrittenBy,
+	envelopeDocumentId,
+	openEnvelope
+} from '../sync/envelope.js';
 import {
 	encodeLinkCode,
 	linkRendezvousId,
@@ -93,7 +104,10 @@ export class Charter {
 	static async open(options: CharterOptions = {}): Promise<Charter> {
 		for (const url of options.syncServers ?? [])
 			if (!/^wss?:\/\/.+/.test(url))
-				throw new CharterError('invalid-argument', `sync server URL must start with ws:// or wss://: ${url}`);
+				throw new CharterError(
+					'invalid-argument',
+					`sync server URL must start with ws:// or wss://: ${url}`
+				);
 		const defaults = options.inMemory
 			? await memoryStores()
 			: options.dataDir
@@ -112,7 +126,12 @@ export class Charter {
 			peerId: `charter-${hex.encode(randomBytes(8))}` as PeerId,
 			enableRemoteHeadsGossiping: true
 		});
-		const client = new Charter(wire, stores, options.deviceName ?? defaultDeviceName(), options.suspectAfterMs);
+		const client = new Charter(
+			wire,
+			stores,
+			options.deviceName ?? defaultDeviceName(),
+			options.suspectAfterMs
+		);
 		client.#endpoints.push(...(options.syncServers ?? []));
 		client.#identity = await Identity.load(stores.secrets);
 		if (client.#identity) {
@@ -161,7 +180,8 @@ export class Charter {
 
 	async createSpace(options: { name: string; channelName?: string }): Promise<Space> {
 		const name = options?.name?.trim();
-		if (!name || name.length > 100) throw new CharterError('invalid-argument', 'a space name has 1 to 100 characters');
+		if (!name || name.length > 100)
+			throw new CharterError('invalid-argument', 'a space name has 1 to 100 characters');
 		const space = await Space.create(this.#requireContext(), { ...options, name });
 		await this.#track(space);
 		return space;
@@ -169,7 +189,8 @@ export class Charter {
 
 	/** Opens a space this user was added to; its content arrives as peers deliver it. */
 	async openSpace(id: SpaceId | string): Promise<Space> {
-		if (!isSpaceId(id)) throw new CharterError('invalid-argument', `not a space id: ${String(id).slice(0, 60)}`);
+		if (!isSpaceId(id))
+			throw new CharterError('invalid-argument', `not a space id: ${String(id).slice(0, 60)}`);
 		const existing = this.#spaces.get(id);
 		if (existing) return existing;
 		const space = await Space.open(this.#requireContext(), id);
@@ -209,11 +230,16 @@ export class Charter {
 	 * channel), and rejects after `timeoutMs` (default 10 minutes). Anyone holding the code before the
 	 * new device uses it could link instead: show it only to the new device.
 	 */
-	async linkDevice(options: { timeoutMs?: number } = {}): Promise<{ code: string; linked: Promise<{ deviceId: DeviceId; name: string }> }> {
+	async linkDevice(
+		options: { timeoutMs?: number } = {}
+	): Promise<{ code: string; linked: Promise<{ deviceId: DeviceId; name: string }> }> {
 		const identity = this.#requireIdentity();
 		const secret = newLinkSecret();
 		const code = encodeLinkCode({ secret, endpoints: this.#endpoints });
-		const handle = await openEnvelope(this.wire, envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16)));
+		const handle = await openEnvelope(
+			this.wire,
+			envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16))
+		);
 		const linked = new Promise<{ deviceId: DeviceId; name: string }>((resolve, reject) => {
 			let done = false;
 			const finish = () => {
@@ -227,8 +253,14 @@ export class Charter {
 					const request = openLinkRequest(secret, bytes);
 					if (!request || done) continue;
 					finish();
-					const bundle = await identity.bundleFor(request.deviceKey, request.deviceEncryptionKey, request.name);
-					appendEntries(handle, [{ key: 'response', bytes: await sealLinkResponse(secret, request.ephemeral, bundle) }]);
+					const bundle = await identity.bundleFor(
+						request.deviceKey,
+						request.deviceEncryptionKey,
+						request.name
+					);
+					appendEntries(handle, [
+						{ key: 'response', bytes: await sealLinkResponse(secret, request.ephemeral, bundle) }
+					]);
 					return resolve({ deviceId: deviceId(request.deviceKey), name: request.name });
 				}
 			};
@@ -249,12 +281,19 @@ export class Charter {
 	 * Then every space of that user appears (from their account document) and this device registers
 	 * itself on the user's card in each.
 	 */
-	async acceptDeviceLink(code: string, options: { timeoutMs?: number } = {}): Promise<{ userId: UserId; deviceId: DeviceId }> {
+	async acceptDeviceLink(
+		code: string,
+		options: { timeoutMs?: number } = {}
+	): Promise<{ userId: UserId; deviceId: DeviceId }> {
 		this.#assertOpen();
-		if (this.#identity) throw new CharterError('identity-exists', 'this client already has an identity');
+		if (this.#identity)
+			throw new CharterError('identity-exists', 'this client already has an identity');
 		const { secret, endpoints } = parseLinkCode(code);
 		this.#dial(endpoints);
-		const handle = await openEnvelope(this.wire, envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16)));
+		const handle = await openEnvelope(
+			this.wire,
+			envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16))
+		);
 		const provider = await cryptoProvider();
 		const deviceSeed = randomBytes(32);
 		const ephemeralSecret = newX25519Secret();
@@ -280,7 +319,11 @@ export class Charter {
 				this.#emit();
 				return { userId: this.#identity.userId, deviceId: this.#identity.deviceId };
 			}
-			if (Date.now() > deadline) throw new CharterError('unavailable', 'the existing device did not answer (is it online with the code still open?)');
+			if (Date.now() > deadline)
+				throw new CharterError(
+					'unavailable',
+					'the existing device did not answer (is it online with the code still open?)'
+				);
 			await new Promise((r) => setTimeout(r, 100));
 		}
 	}
@@ -293,12 +336,19 @@ export class Charter {
 	 */
 	async revokeDevice(device: DeviceId): Promise<void> {
 		const identity = this.#requireIdentity();
-		if (device === identity.deviceId) throw new CharterError('invalid-argument', 'revoke this device from another one of your devices');
+		if (device === identity.deviceId)
+			throw new CharterError(
+				'invalid-argument',
+				'revoke this device from another one of your devices'
+			);
 		const certs = this.#deviceCertificates();
-		if (!certs.some((c) => c.device === device)) throw new CharterError('invalid-argument', `no device ${device} of yours`);
+		if (!certs.some((c) => c.device === device))
+			throw new CharterError('invalid-argument', `no device ${device} of yours`);
 		const generation = Math.max(...identity.allEncryptionKeys.map((k) => k.generation)) + 1;
 		const secret = newX25519Secret();
-		const recipients = certs.filter((c) => c.device !== device && c.device !== identity.deviceId).map((c) => c.deviceEncryptionKey);
+		const recipients = certs
+			.filter((c) => c.device !== device && c.device !== identity.deviceId)
+			.map((c) => c.deviceEncryptionKey);
 		if (identity.recoveryPublic.length === 32) recipients.push(identity.recoveryPublic);
 		await this.#account!.shareGeneration(generation, secret, recipients);
 		await identity.addEncryptionGeneration(this.stores.secrets, generation, secret);
@@ -311,12 +361,27 @@ export class Charter {
 		if (!identity) return;
 		const own = await identity.deviceEncryption();
 		const recovery = identity.recoverySecret;
-		const candidates = [own, ...(recovery ? [{ secret: recovery, publicKey: (await cryptoProvider()).x25519PublicKey(recovery) }] : [])];
+		const candidates = [
+			own,
+			...(recovery
+				? [{ secret: recovery, publicKey: (await cryptoProvider()).x25519PublicKey(recovery) }]
+				: [])
+		];
 		const key = candidates.find((c) => bytesEqual(c.publicKey, lockbox.header.recipient));
 		if (!key) return;
 		try {
-			const secret = await openLockbox(lockbox, { space: lockbox.header.space, recipientSecret: key.secret, recipientPublic: key.publicKey });
-			if (await identity.addEncryptionGeneration(this.stores.secrets, generationOf(lockbox.header.document), secret))
+			const secret = await openLockbox(lockbox, {
+				space: lockbox.header.space,
+				recipientSecret: key.secret,
+				recipientPublic: key.publicKey
+			});
+			if (
+				await identity.addEncryptionGeneration(
+					this.stores.secrets,
+					generationOf(lockbox.header.document),
+					secret
+				)
+			)
 				for (const space of this.spaces) await space.rescanLockboxes();
 		} catch {
 			/* not for us after all, or damaged */
@@ -330,7 +395,8 @@ export class Charter {
 			const record = space.document.members?.[identity.userId];
 			if (record?.card instanceof Uint8Array)
 				try {
-					for (const c of decodeUserCard(record.card).devices) if (!record.revokedDevices?.[c.device]) found.set(c.device, c);
+					for (const c of decodeUserCard(record.card).devices)
+						if (!record.revokedDevices?.[c.device]) found.set(c.device, c);
 				} catch {
 					/* skip */
 				}
@@ -357,7 +423,12 @@ export class Charter {
 		const identity = this.#identity;
 		if (!identity) return [];
 		return this.#deviceCertificates()
-			.map((c) => ({ deviceId: c.device, name: c.name, issuedAt: c.issuedAt, thisDevice: c.device === identity.deviceId }))
+			.map((c) => ({
+				deviceId: c.device,
+				name: c.name,
+				issuedAt: c.issuedAt,
+				thisDevice: c.device === identity.deviceId
+			}))
 			.sort((a, b) => a.issuedAt - b.issuedAt);
 	}
 
@@ -436,7 +507,8 @@ export class Charter {
 
 	async #track(space: Space) {
 		this.#spaces.set(space.id, space);
-		if (this.#profile && space.isMember) void space.setProfile(this.#profile).catch(() => undefined);
+		if (this.#profile && space.isMember)
+			void space.setProfile(this.#profile).catch(() => undefined);
 		void this.#account?.record(space.id);
 		space.subscribe(() => this.#emit());
 		await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));
@@ -453,13 +525,15 @@ export class Charter {
 			return;
 		}
 		if (!Array.isArray(ids)) return;
-		for (const id of ids) if (isSpaceId(id)) this.#spaces.set(id, await Space.open(this.#requireContext(), id));
+		for (const id of ids)
+			if (isSpaceId(id)) this.#spaces.set(id, await Space.open(this.#requireContext(), id));
 		for (const space of this.#spaces.values()) space.subscribe(() => this.#emit());
 	}
 
 	#requireIdentity(): Identity {
 		this.#assertOpen();
-		if (!this.#identity) throw new CharterError('no-identity', 'create or restore an identity first');
+		if (!this.#identity)
+			throw new CharterError('no-identity', 'create or restore an identity first');
 		return this.#identity;
 	}
 
@@ -499,7 +573,8 @@ export class Charter {
 }
 
 function defaultDeviceName(): string {
-	if (typeof navigator !== 'undefined' && navigator.userAgent) return navigator.userAgent.slice(0, 60);
+	if (typeof navigator !== 'undefined' && navigator.userAgent)
+		return navigator.userAgent.slice(0, 60);
 	if (typeof process !== 'undefined' && process.platform) return `node on ${process.platform}`;
 	return 'device';
 }

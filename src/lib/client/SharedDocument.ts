@@ -43,10 +43,21 @@ export class SharedDocument<T> {
 	}
 
 	/** @internal Opened by `space.openDocument()`. */
-	static async open<T>(space: Space, type: SharedDocumentType<T>, context: ClientContext, ring: KeyRing): Promise<SharedDocument<T>> {
-		const document = hash(DOMAIN.appDocument, space.idBytes, utf8.encode(type.name)).subarray(0, ID_BYTES);
-		const root = A.save(A.change(A.init<T>({ actor: ROOT_ACTOR }), { time: 0 }, (d) => type.init(d as T)));
-		const validator = () => new RuleDocumentValidator<T>(undefined, type.rules, root, () => space.evaluation);
+	static async open<T>(
+		space: Space,
+		type: SharedDocumentType<T>,
+		context: ClientContext,
+		ring: KeyRing
+	): Promise<SharedDocument<T>> {
+		const document = hash(DOMAIN.appDocument, space.idBytes, utf8.encode(type.name)).subarray(
+			0,
+			ID_BYTES
+		);
+		const root = A.save(
+			A.change(A.init<T>({ actor: ROOT_ACTOR }), { time: 0 }, (d) => type.init(d as T))
+		);
+		const validator = () =>
+			new RuleDocumentValidator<T>(undefined, type.rules, root, () => space.evaluation);
 		const derived = (epoch: Uint8Array) => {
 			const spaceKey = ring.get(space.idBytes, epoch);
 			return spaceKey && deriveKey(spaceKey, document, KDF.appDocument);
@@ -73,7 +84,8 @@ export class SharedDocument<T> {
 
 	/** Changes the document; refused with `not-authorized` if the rules refuse it. */
 	async change(fn: A.ChangeFn<T>): Promise<void> {
-		if (!this.space.isMember) throw new CharterError('not-authorized', 'you are not a member of this space');
+		if (!this.space.isMember)
+			throw new CharterError('not-authorized', 'you are not a member of this space');
 		await this.replica.change(fn);
 	}
 

@@ -20,14 +20,34 @@ import {
 } from '../identity/ids.js';
 import { decodeUserCard, verifyUserCard } from '../identity/certificates.js';
 import { createGenesis, GENESIS_MAGIC, verifyGenesis, type Genesis } from '../authority/genesis.js';
-import { asString, atom, SPACE_DOC_ROOT, EVERYONE, type Durability, type Overwrite, type SpaceDoc } from '../authority/schema.js';
-import { Permission, has, isPermissionBits, type PermissionName, permissionNames } from '../authority/permissions.js';
+import {
+	asString,
+	atom,
+	SPACE_DOC_ROOT,
+	EVERYONE,
+	type Durability,
+	type Overwrite,
+	type SpaceDoc
+} from '../authority/schema.js';
+import {
+	Permission,
+	has,
+	isPermissionBits,
+	type PermissionName,
+	permissionNames
+} from '../authority/permissions.js';
 import { SpaceState, type MemberState } from '../authority/state.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
 import type { SpaceEvaluation } from '../authority/space-validator.js';
 import { verifyCards } from '../authority/card-cache.js';
 import { KeyRing, type EpochKey } from '../encryption/keyring.js';
-import { LOCKBOX_MAGIC, openLockbox, parseLockbox, sealLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
+import {
+	LOCKBOX_MAGIC,
+	openLockbox,
+	parseLockbox,
+	sealLockbox,
+	type ParsedLockbox
+} from '../encryption/lockbox.js';
 import { entryHash, entryKey } from '../encryption/entry.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { appendEntries, bytesWrittenBy } from '../sync/envelope.js';
@@ -116,13 +136,23 @@ export class Space {
 	) {
 		this.idBytes = spaceIdBytes(id);
 		this.#documentKey = base58.encode(this.idBytes);
-		this.#validator = new SpaceDocumentValidator(context.signer.actor, () => context.identity.userId);
+		this.#validator = new SpaceDocumentValidator(
+			context.signer.actor,
+			() => context.identity.userId
+		);
 	}
 
 	/** @internal Creates a new space owned by this client's user, with one default channel. */
-	static async create(context: ClientContext, options: { name: string; channelName?: string }): Promise<Space> {
+	static async create(
+		context: ClientContext,
+		options: { name: string; channelName?: string }
+	): Promise<Space> {
 		const { identity } = context;
-		const genesis = await createGenesis(identity.userKey, (m) => identity.signAsIdentity(m), identity.certificate);
+		const genesis = await createGenesis(
+			identity.userKey,
+			(m) => identity.signAsIdentity(m),
+			identity.certificate
+		);
 		const space = new Space(genesis.space, context);
 		space.#setGenesis(genesis);
 		await space.#start();
@@ -135,7 +165,12 @@ export class Space {
 			d.name = options.name;
 			d.createdAt = genesis.createdAt;
 			d.epochs[space.#documentKey] = atom(base58.encode(spaceEpoch.epoch));
-			d.members[identity.userId] = { card: card.bytes, addedAt: genesis.createdAt, addedBy: atom(identity.userId), roles: {} };
+			d.members[identity.userId] = {
+				card: card.bytes,
+				addedAt: genesis.createdAt,
+				addedBy: atom(identity.userId),
+				roles: {}
+			};
 		});
 		await space.createChannel({ name: options.channelName ?? 'general' });
 		return space;
@@ -204,10 +239,14 @@ export class Space {
 		await Promise.all(ids.map((id) => this.#openChannel(id)));
 		// Channel validity depends on the set of valid removals: when it changes, re-derive channels.
 		const reductions = new Set((this.evaluation?.reductions ?? []).map((r) => r.entry.id));
-		const rebuild = reductions.size !== this.#knownReductions.size || [...reductions].some((r) => !this.#knownReductions.has(r));
+		const rebuild =
+			reductions.size !== this.#knownReductions.size ||
+			[...reductions].some((r) => !this.#knownReductions.has(r));
 		this.#knownReductions = reductions;
-		for (const channel of this.#channels.values()) void (rebuild ? channel.rebuild() : channel.reevaluate());
-		for (const opening of this.#documents.values()) void opening.then((d) => (rebuild ? d.rebuild() : d.reevaluate()));
+		for (const channel of this.#channels.values())
+			void (rebuild ? channel.rebuild() : channel.reevaluate());
+		for (const opening of this.#documents.values())
+			void opening.then((d) => (rebuild ? d.rebuild() : d.reevaluate()));
 		this.#completePendingRotations();
 		this.#registerThisDevice();
 		this.#emit();
@@ -239,7 +278,8 @@ export class Space {
 		this.#registering = (async () => {
 			try {
 				const record = this.#replica.doc.members?.[identity.userId];
-				const existing = record?.card instanceof Uint8Array ? decodeUserCard(record.card).devices : [];
+				const existing =
+					record?.card instanceof Uint8Array ? decodeUserCard(record.card).devices : [];
 				const card = await identity.cardWith(existing);
 				await verifyCards([card.bytes]);
 				await this.#replica.change((d) => {
@@ -329,8 +369,10 @@ export class Space {
 				const author = state.userOfDevice(lockbox.header.author);
 				const channel = forSpaceDoc ? undefined : channelId(lockbox.header.document);
 				const canRead = (user: UserId | undefined) =>
-					!!user && (channel ? state.can(user, Permission.VIEW_CHANNEL, channel) : state.isMember(user));
-				const forInvite = !!this.#invite && bytesEqual(this.#invite.encryptionKey, lockbox.header.recipient);
+					!!user &&
+					(channel ? state.can(user, Permission.VIEW_CHANNEL, channel) : state.isMember(user));
+				const forInvite =
+					!!this.#invite && bytesEqual(this.#invite.encryptionKey, lockbox.header.recipient);
 				if (!canRead(author) || (!forInvite && !canRead(this.context.identity.userId))) continue;
 			} else if (!forSpaceDoc) continue;
 			const pair = this.#recipientKey(lockbox.header.recipient);
@@ -338,7 +380,11 @@ export class Space {
 			changed = true;
 			if (!pair) continue;
 			try {
-				const key = await openLockbox(lockbox, { space: this.idBytes, recipientSecret: pair.secret, recipientPublic: pair.publicKey });
+				const key = await openLockbox(lockbox, {
+					space: this.idBytes,
+					recipientSecret: pair.secret,
+					recipientPublic: pair.publicKey
+				});
 				await this.#keys.add(lockbox.header.document, lockbox.header.epoch, key);
 			} catch {
 				this.#lockboxDrops++;
@@ -404,7 +450,10 @@ export class Space {
 		for (const document of documents) {
 			const epoch = await this.#keys.createEpoch(document);
 			const channel = bytesEqual(document, this.idBytes) ? undefined : channelId(document);
-			await this.#sealLockboxes([...state.readers(channel), ...this.#activeInviteKeys(channel)], [epoch]);
+			await this.#sealLockboxes(
+				[...state.readers(channel), ...this.#activeInviteKeys(channel)],
+				[epoch]
+			);
 			epochs.push(epoch);
 		}
 		return epochs;
@@ -414,7 +463,11 @@ export class Space {
 	#activeInviteKeys(channel?: ChannelId): { encryptionKey: Uint8Array }[] {
 		const state = this.state;
 		return this.invites
-			.filter((i) => i.active && (!channel || !state || state.rolesCan(i.roles, Permission.VIEW_CHANNEL, channel)))
+			.filter(
+				(i) =>
+					i.active &&
+					(!channel || !state || state.rolesCan(i.roles, Permission.VIEW_CHANNEL, channel))
+			)
 			.map((i) => ({ encryptionKey: this.#replica.doc.invites[i.id]!.encryptionKey }));
 	}
 
@@ -437,11 +490,13 @@ export class Space {
 			try {
 				const epochs = await this.#rotate(documents, state);
 				await this.#replica.change((d) => {
-					for (const e of epochs) d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
+					for (const e of epochs)
+						d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
 				});
 			} catch (error) {
 				/* another member may complete it; retried on the next change */
-				if (typeof process !== 'undefined' && process.env?.CHARTER_DEBUG) console.error('rotation failed', error);
+				if (typeof process !== 'undefined' && process.env?.CHARTER_DEBUG)
+					console.error('rotation failed', error);
 			} finally {
 				this.#rotating = undefined;
 			}
@@ -482,8 +537,10 @@ export class Space {
 		if (this.#closed) throw new CharterError('closed', 'this space is closed');
 		const state = this.state;
 		const me = this.context.identity.userId;
-		if (!state || !state.isMember(me)) throw new CharterError('not-authorized', 'you are not a member of this space');
-		if (permission && !state.can(me, permission, channel)) throw new CharterError('not-authorized', `needs ${name}`);
+		if (!state || !state.isMember(me))
+			throw new CharterError('not-authorized', 'you are not a member of this space');
+		if (permission && !state.can(me, permission, channel))
+			throw new CharterError('not-authorized', `needs ${name}`);
 		return state;
 	}
 
@@ -491,7 +548,10 @@ export class Space {
 		const me = this.context.identity.userId;
 		if (user === state.owner) throw new CharterError('not-authorized', 'nobody manages the owner');
 		if (state.rank(user) >= state.rank(me))
-			throw new CharterError('not-authorized', 'you may only manage members below your highest role');
+			throw new CharterError(
+				'not-authorized',
+				'you may only manage members below your highest role'
+			);
 	}
 
 	/** @internal For channels: refuses early what the rules would refuse. */
@@ -526,7 +586,9 @@ export class Space {
 		if (!state) return [];
 		return [...state.members.values()].map((m: MemberState) => ({
 			user: m.user,
-			...(this.profile(m.user)?.displayName ? { displayName: this.profile(m.user)!.displayName } : {}),
+			...(this.profile(m.user)?.displayName
+				? { displayName: this.profile(m.user)!.displayName }
+				: {}),
 			isOwner: m.user === state.owner,
 			addedAt: m.addedAt,
 			roles: m.roles,
@@ -558,7 +620,12 @@ export class Space {
 
 	get roles(): Role[] {
 		return [...(this.state?.roles ?? new Map())]
-			.map(([id, r]) => ({ id, name: r.name, position: r.position, permissions: permissionNames(r.permissions) }))
+			.map(([id, r]) => ({
+				id,
+				name: r.name,
+				position: r.position,
+				permissions: permissionNames(r.permissions)
+			}))
 			.sort((a, b) => b.position - a.position);
 	}
 
@@ -575,7 +642,9 @@ export class Space {
 	permissions(options: { user?: UserId; channel?: ChannelId } = {}): PermissionName[] {
 		const state = this.state;
 		if (!state) return [];
-		return permissionNames(state.permissions(options.user ?? this.context.identity.userId, options.channel));
+		return permissionNames(
+			state.permissions(options.user ?? this.context.identity.userId, options.channel)
+		);
 	}
 
 	can(permission: PermissionName, channel?: ChannelId): boolean {
@@ -589,7 +658,10 @@ export class Space {
 		const me = this.context.identity.userId;
 		return [...this.#channels.values()]
 			.filter((c) => records[c.id] && (!state || state.can(me, Permission.VIEW_CHANNEL, c.id)))
-			.sort((a, b) => (records[a.id]!.position ?? 0) - (records[b.id]!.position ?? 0) || (a.id < b.id ? -1 : 1));
+			.sort(
+				(a, b) =>
+					(records[a.id]!.position ?? 0) - (records[b.id]!.position ?? 0) || (a.id < b.id ? -1 : 1)
+			);
 	}
 
 	channel(id: ChannelId): Channel | undefined {
@@ -621,27 +693,38 @@ export class Space {
 	 * member offline, as long as a peer holding the space (one of `endpoints`) is reachable. The
 	 * space's and the readable channels' keys are pre-sealed to the invite.
 	 */
-	async createInvite(options: { roles?: string[]; maxUses?: number; expiresAt?: number; endpoints?: string[] } = {}): Promise<{ id: string; link: string }> {
+	async createInvite(
+		options: { roles?: string[]; maxUses?: number; expiresAt?: number; endpoints?: string[] } = {}
+	): Promise<{ id: string; link: string }> {
 		const state = this.#require(Permission.CREATE_INVITE, 'CREATE_INVITE');
 		const me = this.context.identity.userId;
 		const roles = options.roles ?? [];
 		for (const role of roles) {
 			const record = state.roles.get(role);
-			if (!record || role === EVERYONE) throw new CharterError('invalid-argument', `no role ${role}`);
+			if (!record || role === EVERYONE)
+				throw new CharterError('invalid-argument', `no role ${role}`);
 			if (!state.can(me, Permission.MANAGE_ROLES) || record.position >= state.rank(me))
 				throw new CharterError('not-authorized', 'an invite may grant only roles you could assign');
 		}
 		const maxUses = options.maxUses ?? 0;
 		const expiresAt = options.expiresAt ?? 0;
-		if (!Number.isInteger(maxUses) || maxUses < 0) throw new CharterError('invalid-argument', 'maxUses is a whole number ≥ 0 (0 = unlimited)');
-		if (!Number.isFinite(expiresAt) || expiresAt < 0 || (expiresAt && expiresAt <= Date.now())) throw new CharterError('invalid-argument', 'expiresAt must be in the future (or 0 for never)');
+		if (!Number.isInteger(maxUses) || maxUses < 0)
+			throw new CharterError('invalid-argument', 'maxUses is a whole number ≥ 0 (0 = unlimited)');
+		if (!Number.isFinite(expiresAt) || expiresAt < 0 || (expiresAt && expiresAt <= Date.now()))
+			throw new CharterError(
+				'invalid-argument',
+				'expiresAt must be in the future (or 0 for never)'
+			);
 		const endpoints = options.endpoints ?? this.context.endpoints;
-		for (const e of endpoints) if (!/^wss?:\/\/\S+$/.test(e)) throw new CharterError('invalid-argument', `not a ws:// or wss:// endpoint: ${e}`);
+		for (const e of endpoints)
+			if (!/^wss?:\/\/\S+$/.test(e))
+				throw new CharterError('invalid-argument', `not a ws:// or wss:// endpoint: ${e}`);
 		const secret = newInviteSecret();
 		const keys = inviteKeys(secret);
 		const epochs = this.#keys.allFor(this.idBytes);
 		for (const channel of state.channels.keys())
-			if (state.rolesCan(roles, Permission.VIEW_CHANNEL, channel)) epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
+			if (state.rolesCan(roles, Permission.VIEW_CHANNEL, channel))
+				epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
 		await this.#sealLockboxes([{ encryptionKey: keys.encryptionKey }], epochs);
 		await this.#replica.change((d) => {
 			d.invites[keys.id] = {
@@ -664,7 +747,10 @@ export class Space {
 		if (!record) throw new CharterError('invite-unknown', `no invite ${id}`);
 		const me = this.context.identity.userId;
 		if (asString(record.createdBy) !== me && !state.can(me, Permission.MANAGE_SPACE))
-			throw new CharterError('not-authorized', 'only its creator or MANAGE_SPACE revokes an invite');
+			throw new CharterError(
+				'not-authorized',
+				'only its creator or MANAGE_SPACE revokes an invite'
+			);
 		await this.#replica.change((d) => {
 			d.invites[id]!.revoked = true;
 		});
@@ -681,17 +767,25 @@ export class Space {
 			if (this.state?.isMember(me)) return;
 			// the space has arrived but not this invite (or no key for it): give late entries a moment
 			if (this.#genesis) readySince ||= Date.now();
-			if (readySince && Date.now() - readySince > 3000) throw new CharterError('invite-unknown', 'this space has no such invite (a damaged link?)');
-			if (Date.now() > deadline) throw new CharterError('unavailable', 'no reachable peer holds this space (or the link is damaged)');
+			if (readySince && Date.now() - readySince > 3000)
+				throw new CharterError('invite-unknown', 'this space has no such invite (a damaged link?)');
+			if (Date.now() > deadline)
+				throw new CharterError(
+					'unavailable',
+					'no reachable peer holds this space (or the link is damaged)'
+				);
 			await new Promise((r) => setTimeout(r, 100));
 			await this.settled();
 		}
 		if (this.state?.isMember(me)) return;
 		const status = this.invites.find((i) => i.id === invite.id)!;
 		if (status.revoked) throw new CharterError('invite-revoked', 'this invite was revoked');
-		if (status.expiresAt && status.expiresAt < Date.now()) throw new CharterError('invite-expired', 'this invite has expired');
-		if (status.maxUses && status.uses >= status.maxUses) throw new CharterError('invite-used-up', 'this invite has been used up');
-		if (this.state?.bans.has(me)) throw new CharterError('not-authorized', 'you are banned from this space');
+		if (status.expiresAt && status.expiresAt < Date.now())
+			throw new CharterError('invite-expired', 'this invite has expired');
+		if (status.maxUses && status.uses >= status.maxUses)
+			throw new CharterError('invite-used-up', 'this invite has been used up');
+		if (this.state?.bans.has(me))
+			throw new CharterError('not-authorized', 'you are banned from this space');
 		const card = await this.context.identity.card();
 		await verifyCards([card.bytes]);
 		const proof = signInviteProof(invite, this.idBytes, this.context.identity.userKey);
@@ -708,8 +802,14 @@ export class Space {
 		});
 		// Keys arrived sealed to the invite; keep them sealed to this user too, so the user's other
 		// devices and a restore from the phrase can read this space.
-		const held = [this.idBytes, ...[...(this.state?.channels.keys() ?? [])].map((c) => channelIdBytes(c))].flatMap((d) => this.#keys.allFor(d));
-		await this.#sealLockboxes([{ encryptionKey: this.context.identity.encryptionKey.publicKey }], held);
+		const held = [
+			this.idBytes,
+			...[...(this.state?.channels.keys() ?? [])].map((c) => channelIdBytes(c))
+		].flatMap((d) => this.#keys.allFor(d));
+		await this.#sealLockboxes(
+			[{ encryptionKey: this.context.identity.encryptionKey.publicKey }],
+			held
+		);
 		await this.settled();
 	}
 
@@ -720,10 +820,14 @@ export class Space {
 	openDocument<T>(type: SharedDocumentType<T>): Promise<SharedDocument<T>> {
 		if (this.#closed) return Promise.reject(new CharterError('closed', 'this space is closed'));
 		if (!type?.name || typeof type.init !== 'function' || !type.rules)
-			return Promise.reject(new CharterError('invalid-argument', 'a document type needs a name, rules and init'));
+			return Promise.reject(
+				new CharterError('invalid-argument', 'a document type needs a name, rules and init')
+			);
 		let opening = this.#documents.get(type.name);
 		if (!opening) {
-			opening = SharedDocument.open(this, type, this.context, this.#keys) as Promise<SharedDocument<unknown>>;
+			opening = SharedDocument.open(this, type, this.context, this.#keys) as Promise<
+				SharedDocument<unknown>
+			>;
 			this.#documents.set(type.name, opening);
 		}
 		return opening as Promise<SharedDocument<T>>;
@@ -739,16 +843,25 @@ export class Space {
 		});
 	}
 
-	async createRole(options: { name: string; permissions?: PermissionName[]; position?: number }): Promise<Role> {
+	async createRole(options: {
+		name: string;
+		permissions?: PermissionName[];
+		position?: number;
+	}): Promise<Role> {
 		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
 		const me = this.context.identity.userId;
 		const name = checkName(options.name, 'role');
 		const bits = bitsOf(options.permissions ?? []);
-		if (!has(state.permissions(me), bits)) throw new CharterError('not-authorized', 'you may not grant permissions you lack');
+		if (!has(state.permissions(me), bits))
+			throw new CharterError('not-authorized', 'you may not grant permissions you lack');
 		const below = state.rank(me);
-		const highest = Math.max(0, ...[...state.roles.values()].map((r) => r.position).filter((p) => p < below));
+		const highest = Math.max(
+			0,
+			...[...state.roles.values()].map((r) => r.position).filter((p) => p < below)
+		);
 		const position = options.position ?? highest + 1;
-		if (!(position >= 1 && position < below)) throw new CharterError('not-authorized', 'a role must sit below your highest role');
+		if (!(position >= 1 && position < below))
+			throw new CharterError('not-authorized', 'a role must sit below your highest role');
 		const id = `role_${base58.encode(randomBytes(8))}`;
 		await this.#replica.change((d) => {
 			d.roles[id] = { name, position, permissions: bits };
@@ -756,16 +869,23 @@ export class Space {
 		return { id, name, position, permissions: permissionNames(bits) };
 	}
 
-	async updateRole(id: string, changes: { name?: string; permissions?: PermissionName[]; position?: number }): Promise<void> {
+	async updateRole(
+		id: string,
+		changes: { name?: string; permissions?: PermissionName[]; position?: number }
+	): Promise<void> {
 		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
 		const role = state.roles.get(id);
 		if (!role) throw new CharterError('invalid-argument', `no role ${id}`);
 		const me = this.context.identity.userId;
-		if (id !== EVERYONE && role.position >= state.rank(me)) throw new CharterError('not-authorized', 'you may only manage roles below your highest role');
+		if (id !== EVERYONE && role.position >= state.rank(me))
+			throw new CharterError('not-authorized', 'you may only manage roles below your highest role');
 		const bits = changes.permissions ? bitsOf(changes.permissions) : undefined;
 		if (bits !== undefined && !has(state.permissions(me), bits & ~role.permissions))
 			throw new CharterError('not-authorized', 'you may not grant permissions you lack');
-		if (changes.position !== undefined && (id === EVERYONE || changes.position < 1 || changes.position >= state.rank(me)))
+		if (
+			changes.position !== undefined &&
+			(id === EVERYONE || changes.position < 1 || changes.position >= state.rank(me))
+		)
 			throw new CharterError('not-authorized', 'a role must sit below your highest role');
 		await this.#replica.change((d) => {
 			const r = d.roles[id]!;
@@ -778,8 +898,10 @@ export class Space {
 	async deleteRole(id: string): Promise<void> {
 		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
 		const role = state.roles.get(id);
-		if (!role || id === EVERYONE) throw new CharterError('invalid-argument', `no role ${id} to delete`);
-		if (role.position >= state.rank(this.context.identity.userId)) throw new CharterError('not-authorized', 'you may only manage roles below your highest role');
+		if (!role || id === EVERYONE)
+			throw new CharterError('invalid-argument', `no role ${id} to delete`);
+		if (role.position >= state.rank(this.context.identity.userId))
+			throw new CharterError('not-authorized', 'you may only manage roles below your highest role');
 		await this.#replica.change((d) => {
 			delete d.roles[id];
 		});
@@ -797,9 +919,11 @@ export class Space {
 		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
 		const me = this.context.identity.userId;
 		const role = state.roles.get(roleId);
-		if (!role || roleId === EVERYONE) throw new CharterError('invalid-argument', `no role ${roleId}`);
+		if (!role || roleId === EVERYONE)
+			throw new CharterError('invalid-argument', `no role ${roleId}`);
 		if (!state.isMember(user)) throw new CharterError('invalid-argument', 'not a member');
-		if (role.position >= state.rank(me)) throw new CharterError('not-authorized', 'you may only assign roles below your highest role');
+		if (role.position >= state.rank(me))
+			throw new CharterError('not-authorized', 'you may only assign roles below your highest role');
 		if (user !== me) this.#requireBelow(state, user);
 		await this.#replica.change((d) => {
 			const member = d.members[user];
@@ -812,10 +936,16 @@ export class Space {
 	async setNickname(nickname: string, user: UserId = this.context.identity.userId): Promise<void> {
 		const me = this.context.identity.userId;
 		const trimmed = nickname.trim();
-		if (trimmed.length > 32) throw new CharterError('invalid-argument', 'a nickname has at most 32 characters');
-		const state = this.#require(user === me ? Permission.CHANGE_NICKNAME : Permission.MANAGE_NICKNAMES, user === me ? 'CHANGE_NICKNAME' : 'MANAGE_NICKNAMES');
+		if (trimmed.length > 32)
+			throw new CharterError('invalid-argument', 'a nickname has at most 32 characters');
+		const state = this.#require(
+			user === me ? Permission.CHANGE_NICKNAME : Permission.MANAGE_NICKNAMES,
+			user === me ? 'CHANGE_NICKNAME' : 'MANAGE_NICKNAMES'
+		);
 		if (user !== me) this.#requireBelow(state, user);
-		const taken = [...state.members.values()].some((m) => m.user !== user && trimmed && m.nickname?.toLowerCase() === trimmed.toLowerCase());
+		const taken = [...state.members.values()].some(
+			(m) => m.user !== user && trimmed && m.nickname?.toLowerCase() === trimmed.toLowerCase()
+		);
 		if (taken) throw new CharterError('invalid-argument', 'that nickname is taken in this space');
 		await this.#replica.change((d) => {
 			const member = d.members[user];
@@ -836,25 +966,30 @@ export class Space {
 		const state = this.#require(Permission.CREATE_INVITE, 'CREATE_INVITE');
 		const cards = await Promise.all(cardInputs.map((c) => verifyUserCard(c)));
 		for (const card of cards) {
-			if (state.bans.has(card.user)) throw new CharterError('not-authorized', 'that user is banned from this space');
+			if (state.bans.has(card.user))
+				throw new CharterError('not-authorized', 'that user is banned from this space');
 			if (state.isMember(card.user)) throw new CharterError('invalid-argument', 'already a member');
 		}
-		if (new Set(cards.map((c) => c.user)).size !== cards.length) throw new CharterError('invalid-argument', 'a user is listed twice');
+		if (new Set(cards.map((c) => c.user)).size !== cards.length)
+			throw new CharterError('invalid-argument', 'a user is listed twice');
 		await verifyCards(cards.map((c) => c.bytes));
 		const addedAt = Date.now();
 		const me = this.context.identity.userId;
 		const draft = A.toJS(this.#replica.doc) as SpaceDoc;
-		for (const card of cards) draft.members[card.user] = { card: card.bytes, addedAt, addedBy: me, roles: {} };
+		for (const card of cards)
+			draft.members[card.user] = { card: card.bytes, addedAt, addedBy: me, roles: {} };
 		const after = SpaceState.derive(state.genesis, draft);
 		const spaceEpochs = this.#keys.allFor(this.idBytes);
 		for (const card of cards) {
 			const epochs = [...spaceEpochs];
 			for (const channel of after.channels.keys())
-				if (after.can(card.user, Permission.VIEW_CHANNEL, channel)) epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
+				if (after.can(card.user, Permission.VIEW_CHANNEL, channel))
+					epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
 			await this.#sealLockboxes([card], epochs);
 		}
 		await this.#replica.change((d) => {
-			for (const card of cards) d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
+			for (const card of cards)
+				d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
 		});
 		return cards.map((card) => ({ user: card.user, isOwner: false, addedAt, roles: [] }));
 	}
@@ -869,7 +1004,10 @@ export class Space {
 	 * point (or back-dated before it) are refused everywhere, and every key they could read rotates.
 	 * `deleteMessages` also deletes their messages where this user has MANAGE_MESSAGES.
 	 */
-	async ban(user: UserId, options: { reason?: string; deleteMessages?: boolean } = {}): Promise<void> {
+	async ban(
+		user: UserId,
+		options: { reason?: string; deleteMessages?: boolean } = {}
+	): Promise<void> {
 		await this.#remove(user, 'ban', options.reason);
 		if (options.deleteMessages)
 			for (const channel of this.#channels.values())
@@ -878,7 +1016,8 @@ export class Space {
 
 	async unban(user: UserId): Promise<void> {
 		this.#require(Permission.BAN_MEMBERS, 'BAN_MEMBERS');
-		if (!this.#replica.doc.bans?.[user]) throw new CharterError('invalid-argument', 'that user is not banned');
+		if (!this.#replica.doc.bans?.[user])
+			throw new CharterError('invalid-argument', 'that user is not banned');
 		await this.#replica.change((d) => {
 			delete d.bans[user];
 		});
@@ -900,8 +1039,16 @@ export class Space {
 		const draft = A.toJS(this.#replica.doc) as SpaceDoc;
 		if (draft.members[identity.userId]) draft.members[identity.userId]!.card = card.bytes;
 		const after = SpaceState.derive(state.genesis, draft);
-		const documents = [this.idBytes, ...[...state.channels.keys()].filter((c) => state.can(identity.userId, Permission.VIEW_CHANNEL, c)).map((c) => channelIdBytes(c))];
-		const epochs = await this.#rotate(documents.filter((d) => this.currentEpoch(d)), after);
+		const documents = [
+			this.idBytes,
+			...[...state.channels.keys()]
+				.filter((c) => state.can(identity.userId, Permission.VIEW_CHANNEL, c))
+				.map((c) => channelIdBytes(c))
+		];
+		const epochs = await this.#rotate(
+			documents.filter((d) => this.currentEpoch(d)),
+			after
+		);
 		await this.#replica.change((d) => {
 			const member = d.members[identity.userId];
 			if (!member) return;
@@ -923,16 +1070,21 @@ export class Space {
 	async leave(): Promise<void> {
 		const me = this.context.identity.userId;
 		const state = this.#require(0, '');
-		if (me === state.owner) throw new CharterError('not-authorized', 'the owner cannot leave their space');
+		if (me === state.owner)
+			throw new CharterError('not-authorized', 'the owner cannot leave their space');
 		await this.#replica.change((d) => {
 			delete d.members[me];
 		});
 	}
 
 	async #remove(user: UserId, kind: 'kick' | 'ban', reason?: string) {
-		const state = this.#require(kind === 'ban' ? Permission.BAN_MEMBERS : Permission.KICK_MEMBERS, kind === 'ban' ? 'BAN_MEMBERS' : 'KICK_MEMBERS');
+		const state = this.#require(
+			kind === 'ban' ? Permission.BAN_MEMBERS : Permission.KICK_MEMBERS,
+			kind === 'ban' ? 'BAN_MEMBERS' : 'KICK_MEMBERS'
+		);
 		this.#requireBelow(state, user);
-		if (kind === 'kick' && !state.isMember(user)) throw new CharterError('invalid-argument', 'not a member');
+		if (kind === 'kick' && !state.isMember(user))
+			throw new CharterError('invalid-argument', 'not a member');
 		const me = this.context.identity.userId;
 		const at = Date.now();
 		const cutoffs: Record<string, A.ImmutableString> = {};
@@ -940,22 +1092,38 @@ export class Space {
 		if (state.isMember(user)) documents.push(this.idBytes);
 		for (const channel of this.#channels.values()) {
 			cutoffs[channel.id] = atom(channel.heads.join(','));
-			if (state.can(user, Permission.VIEW_CHANNEL, channel.id)) documents.push(channelIdBytes(channel.id));
+			if (state.can(user, Permission.VIEW_CHANNEL, channel.id))
+				documents.push(channelIdBytes(channel.id));
 		}
 		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
 		delete doc.members[user];
-		const after = SpaceState.derive(state.genesis, { ...doc, bans: kind === 'ban' ? { ...doc.bans, [user]: { by: me, at } } : doc.bans });
-		const epochs = await this.#rotate(documents.filter((d) => this.currentEpoch(d)), after);
+		const after = SpaceState.derive(state.genesis, {
+			...doc,
+			bans: kind === 'ban' ? { ...doc.bans, [user]: { by: me, at } } : doc.bans
+		});
+		const epochs = await this.#rotate(
+			documents.filter((d) => this.currentEpoch(d)),
+			after
+		);
 		const removalId = `rm_${base58.encode(randomBytes(8))}`;
 		await this.#replica.change((d) => {
 			if (d.members[user]) delete d.members[user];
-			if (kind === 'ban') d.bans[user] = { by: atom(me), at, ...(reason ? { reason: atom(reason.slice(0, 500)) } : {}) };
+			if (kind === 'ban')
+				d.bans[user] = {
+					by: atom(me),
+					at,
+					...(reason ? { reason: atom(reason.slice(0, 500)) } : {})
+				};
 			d.removals[removalId] = { user: atom(user), kind: atom(kind), by: atom(me), at, cutoffs };
 			for (const e of epochs) d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
 		});
 	}
 
-	async createChannel(options: { name: string; private?: boolean; durability?: Durability }): Promise<Channel> {
+	async createChannel(options: {
+		name: string;
+		private?: boolean;
+		durability?: Durability;
+	}): Promise<Channel> {
 		const name = checkName(options.name, 'channel');
 		const state = this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS');
 		const id = channelId(randomBytes(ID_BYTES));
@@ -963,7 +1131,10 @@ export class Space {
 		const epoch = await this.#keys.createEpoch(document);
 		const me = this.context.identity.userId;
 		const overwrites: Record<string, Overwrite> = options.private
-			? { [`role:${EVERYONE}`]: { allow: 0, deny: Permission.VIEW_CHANNEL }, [`user:${me}`]: { allow: Permission.VIEW_CHANNEL, deny: 0 } }
+			? {
+					[`role:${EVERYONE}`]: { allow: 0, deny: Permission.VIEW_CHANNEL },
+					[`user:${me}`]: { allow: Permission.VIEW_CHANNEL, deny: 0 }
+				}
 			: {};
 		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
 		doc.channels[id] = { name, position: 0, createdAt: 0, durability: 'replicated', overwrites };
@@ -982,9 +1153,13 @@ export class Space {
 		return this.#channels.get(id)!;
 	}
 
-	async updateChannel(id: ChannelId, changes: { name?: string; position?: number; durability?: Durability }): Promise<void> {
+	async updateChannel(
+		id: ChannelId,
+		changes: { name?: string; position?: number; durability?: Durability }
+	): Promise<void> {
 		this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS', id);
-		if (!this.#replica.doc.channels?.[id]) throw new CharterError('unknown-channel', 'no such channel');
+		if (!this.#replica.doc.channels?.[id])
+			throw new CharterError('unknown-channel', 'no such channel');
 		await this.#replica.change((d) => {
 			const c = d.channels[id]!;
 			if (changes.name !== undefined) c.name = checkName(changes.name, 'channel');
@@ -1015,18 +1190,27 @@ export class Space {
 		const allow = bitsOf(overwrite.allow ?? []);
 		const deny = bitsOf(overwrite.deny ?? []);
 		const me = this.context.identity.userId;
-		if (!has(state.permissions(me, channel), allow)) throw new CharterError('not-authorized', 'you may not grant permissions you lack');
+		if (!has(state.permissions(me, channel), allow))
+			throw new CharterError('not-authorized', 'you may not grant permissions you lack');
 		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
-		doc.channels[channel]!.overwrites = { ...doc.channels[channel]!.overwrites, [key]: { allow, deny } };
+		doc.channels[channel]!.overwrites = {
+			...doc.channels[channel]!.overwrites,
+			[key]: { allow, deny }
+		};
 		const after = SpaceState.derive(state.genesis, doc);
 		const losing = [...state.members.keys()].some(
-			(u) => state.can(u, Permission.VIEW_CHANNEL, channel) && !after.can(u, Permission.VIEW_CHANNEL, channel)
+			(u) =>
+				state.can(u, Permission.VIEW_CHANNEL, channel) &&
+				!after.can(u, Permission.VIEW_CHANNEL, channel)
 		);
 		const gaining = [...after.members.values()].filter(
-			(m) => !state.can(m.user, Permission.VIEW_CHANNEL, channel) && after.can(m.user, Permission.VIEW_CHANNEL, channel)
+			(m) =>
+				!state.can(m.user, Permission.VIEW_CHANNEL, channel) &&
+				after.can(m.user, Permission.VIEW_CHANNEL, channel)
 		);
 		const document = channelIdBytes(channel);
-		const epochs = losing && this.currentEpoch(document) ? await this.#rotate([document], after) : [];
+		const epochs =
+			losing && this.currentEpoch(document) ? await this.#rotate([document], after) : [];
 		if (gaining.length) await this.#sealLockboxes(gaining, this.#keys.allFor(document));
 		await this.#replica.change((d) => {
 			const c = d.channels[channel]!;
@@ -1108,7 +1292,8 @@ export class Space {
 
 function checkName(name: string, what: string): string {
 	const trimmed = typeof name === 'string' ? name.trim() : '';
-	if (!trimmed || trimmed.length > MAX_NAME) throw new CharterError('invalid-argument', `a ${what} name has 1 to ${MAX_NAME} characters`);
+	if (!trimmed || trimmed.length > MAX_NAME)
+		throw new CharterError('invalid-argument', `a ${what} name has 1 to ${MAX_NAME} characters`);
 	return trimmed;
 }
 
@@ -1116,7 +1301,8 @@ function bitsOf(names: readonly PermissionName[]): number {
 	let bits = 0;
 	for (const name of names) {
 		const bit = Permission[name];
-		if (bit === undefined) throw new CharterError('invalid-argument', `unknown permission ${String(name)}`);
+		if (bit === undefined)
+			throw new CharterError('invalid-argument', `unknown permission ${String(name)}`);
 		bits |= bit;
 	}
 	if (!isPermissionBits(bits)) throw new CharterError('invalid-argument', 'unknown permissions');

@@ -28,7 +28,9 @@ export interface CryptoProvider {
 	x25519PublicKey(secret: Uint8Array): Uint8Array;
 	x25519SharedSecret(secret: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array>;
 	/** A fresh ephemeral key pair agreed with `publicKey` (ECIES sender side); the secret never leaves. */
-	x25519Ephemeral(publicKey: Uint8Array): Promise<{ ephemeralPublic: Uint8Array; shared: Uint8Array }>;
+	x25519Ephemeral(
+		publicKey: Uint8Array
+	): Promise<{ ephemeralPublic: Uint8Array; shared: Uint8Array }>;
 }
 
 // PKCS#8 wrappers for raw 32-byte private keys (RFC 8410): WebCrypto imports OKP private keys only so.
@@ -79,9 +81,13 @@ function makeNativeSigning(s: Subtle) {
 		const id = hex.encode(sha256(seed));
 		let key = privateKeys.get(id);
 		if (!key) {
-			key = s.importKey('pkcs8', view(concatBytes(ED25519_PKCS8_PREFIX, seed)), { name: 'Ed25519' }, false, [
-				'sign'
-			]);
+			key = s.importKey(
+				'pkcs8',
+				view(concatBytes(ED25519_PKCS8_PREFIX, seed)),
+				{ name: 'Ed25519' },
+				false,
+				['sign']
+			);
 			privateKeys.set(id, key);
 		}
 		return key;
@@ -102,7 +108,12 @@ function makeNativeSigning(s: Subtle) {
 		verify: async (signature: Uint8Array, message: Uint8Array, raw: Uint8Array) => {
 			if (signature.length !== SIGNATURE_BYTES || raw.length !== KEY_BYTES) return false;
 			try {
-				return await s.verify({ name: 'Ed25519' }, await publicKey(raw), view(signature), view(message));
+				return await s.verify(
+					{ name: 'Ed25519' },
+					await publicKey(raw),
+					view(signature),
+					view(message)
+				);
 			} catch {
 				return false;
 			}
@@ -112,9 +123,13 @@ function makeNativeSigning(s: Subtle) {
 
 function makeNativeAgreement(s: Subtle) {
 	return async (secret: Uint8Array, peer: Uint8Array): Promise<Uint8Array> => {
-		const priv = await s.importKey('pkcs8', view(concatBytes(X25519_PKCS8_PREFIX, secret)), { name: 'X25519' }, false, [
-			'deriveBits'
-		]);
+		const priv = await s.importKey(
+			'pkcs8',
+			view(concatBytes(X25519_PKCS8_PREFIX, secret)),
+			{ name: 'X25519' },
+			false,
+			['deriveBits']
+		);
 		const pub = await s.importKey('raw', view(peer), { name: 'X25519' }, false, []);
 		return new Uint8Array(await s.deriveBits({ name: 'X25519', public: pub }, priv, 256));
 	};
@@ -128,14 +143,19 @@ function makeNativeEphemeral(s: Subtle) {
 		const pair = (await s.generateKey({ name: 'X25519' }, true, ['deriveBits'])) as CryptoKeyPair;
 		const ephemeralPublic = new Uint8Array(await s.exportKey('raw', pair.publicKey));
 		const pub = await s.importKey('raw', view(peer), { name: 'X25519' }, false, []);
-		const shared = new Uint8Array(await s.deriveBits({ name: 'X25519', public: pub }, pair.privateKey, 256));
+		const shared = new Uint8Array(
+			await s.deriveBits({ name: 'X25519', public: pub }, pair.privateKey, 256)
+		);
 		return { ephemeralPublic, shared };
 	};
 }
 
 const nobleEphemeral = async (peer: Uint8Array) => {
 	const secret = nobleX25519.utils.randomSecretKey();
-	return { ephemeralPublic: nobleX25519.getPublicKey(secret), shared: nobleX25519.getSharedSecret(secret, peer) };
+	return {
+		ephemeralPublic: nobleX25519.getPublicKey(secret),
+		shared: nobleX25519.getSharedSecret(secret, peer)
+	};
 };
 
 async function nativeSigningWorks(s: Subtle): Promise<boolean> {
@@ -183,11 +203,13 @@ export async function createCryptoProvider(
 		verify: signing.verify,
 		x25519PublicKey: (secret) => nobleX25519.getPublicKey(secret),
 		x25519SharedSecret: async (secret, publicKey) => {
-			if (publicKey.length !== KEY_BYTES) throw new RangeError('X25519 public key must be 32 bytes');
+			if (publicKey.length !== KEY_BYTES)
+				throw new RangeError('X25519 public key must be 32 bytes');
 			return agreement(secret, publicKey);
 		},
 		x25519Ephemeral: async (publicKey) => {
-			if (publicKey.length !== KEY_BYTES) throw new RangeError('X25519 public key must be 32 bytes');
+			if (publicKey.length !== KEY_BYTES)
+				throw new RangeError('X25519 public key must be 32 bytes');
 			return (nativeAgree && s ? makeNativeEphemeral(s) : nobleEphemeral)(publicKey);
 		}
 	};
@@ -201,12 +223,22 @@ export function cryptoProvider(): Promise<CryptoProvider> {
 	return defaultProvider;
 }
 
-export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array) {
+export function aeadSeal(
+	key: Uint8Array,
+	nonce: Uint8Array,
+	plaintext: Uint8Array,
+	aad: Uint8Array
+) {
 	return xchacha20poly1305(key, nonce, aad).encrypt(plaintext);
 }
 
 /** Throws on authentication failure; callers turn that into a typed error. */
-export function aeadOpen(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array) {
+export function aeadOpen(
+	key: Uint8Array,
+	nonce: Uint8Array,
+	ciphertext: Uint8Array,
+	aad: Uint8Array
+) {
 	return xchacha20poly1305(key, nonce, aad).decrypt(ciphertext);
 }
 

@@ -70,11 +70,14 @@ export function entryKey(entryHashBytes: Uint8Array): string {
 /** Structural parse only (no crypto). Throws `malformed`, `too-large` or `unsupported-version`. */
 export function parseEntry(bytes: Uint8Array): ParsedEntry {
 	if (!(bytes instanceof Uint8Array)) throw new CharterError('malformed', 'entry is not bytes');
-	if (bytes.length > MAX_ENTRY_BYTES) throw new CharterError('too-large', `entry over ${MAX_ENTRY_BYTES} bytes`);
+	if (bytes.length > MAX_ENTRY_BYTES)
+		throw new CharterError('too-large', `entry over ${MAX_ENTRY_BYTES} bytes`);
 	const r = new BinaryReader(bytes, 'entry');
-	if (!bytesEqual(r.bytes(3), ENTRY_MAGIC)) throw new CharterError('malformed', 'not a sealed entry');
+	if (!bytesEqual(r.bytes(3), ENTRY_MAGIC))
+		throw new CharterError('malformed', 'not a sealed entry');
 	const version = r.u8();
-	if (version !== ENTRY_VERSION) throw new CharterError('unsupported-version', `entry version ${version}`);
+	if (version !== ENTRY_VERSION)
+		throw new CharterError('unsupported-version', `entry version ${version}`);
 	const header: EntryHeader = {
 		space: r.bytes(ID_BYTES),
 		document: r.bytes(ID_BYTES),
@@ -103,7 +106,11 @@ export function parseEntry(bytes: Uint8Array): ParsedEntry {
 
 export async function verifyEntrySignature(entry: ParsedEntry): Promise<boolean> {
 	const provider = await cryptoProvider();
-	return provider.verify(entry.signature, concatBytes(DOMAIN.entry, entry.signedBytes), entry.header.author);
+	return provider.verify(
+		entry.signature,
+		concatBytes(DOMAIN.entry, entry.signedBytes),
+		entry.header.author
+	);
 }
 
 export interface SealEntryInput {
@@ -120,7 +127,8 @@ export interface SealEntryInput {
 }
 
 export async function sealEntry(input: SealEntryInput): Promise<ParsedEntry> {
-	if (input.epochKey.length !== KEY_BYTES) throw new CharterError('invalid-argument', 'epoch key must be 32 bytes');
+	if (input.epochKey.length !== KEY_BYTES)
+		throw new CharterError('invalid-argument', 'epoch key must be 32 bytes');
 	const nonce = newNonce();
 	const headerBytes = new BinaryWriter()
 		.bytes(ENTRY_MAGIC)
@@ -138,7 +146,8 @@ export async function sealEntry(input: SealEntryInput): Promise<ParsedEntry> {
 	const signed = new BinaryWriter().bytes(headerBytes).blob(ciphertext).finish();
 	const signature = await input.sign(concatBytes(DOMAIN.entry, signed));
 	const bytes = concatBytes(signed, signature);
-	if (bytes.length > MAX_ENTRY_BYTES) throw new CharterError('too-large', `entry over ${MAX_ENTRY_BYTES} bytes`);
+	if (bytes.length > MAX_ENTRY_BYTES)
+		throw new CharterError('too-large', `entry over ${MAX_ENTRY_BYTES} bytes`);
 	return parseEntry(bytes);
 }
 
@@ -153,7 +162,10 @@ export interface OpenEntryContext {
  * Checks context, verifies the signature, then decrypts. Every failure is a typed CharterError:
  * `wrong-space`, `wrong-document`, `bad-signature`, `unknown-epoch`, `decryption-failed`.
  */
-export async function openEntry(entry: ParsedEntry, context: OpenEntryContext): Promise<Uint8Array> {
+export async function openEntry(
+	entry: ParsedEntry,
+	context: OpenEntryContext
+): Promise<Uint8Array> {
 	if (!bytesEqual(entry.header.space, context.space))
 		throw new CharterError('wrong-space', 'entry belongs to another space');
 	if (!bytesEqual(entry.header.document, context.document))
@@ -170,6 +182,8 @@ export function decryptEntry(entry: ParsedEntry, key: Uint8Array): Uint8Array {
 	try {
 		return aeadOpen(key, entry.header.nonce, entry.ciphertext, entry.headerBytes);
 	} catch (cause) {
-		throw new CharterError('decryption-failed', 'entry does not decrypt under the epoch key', { cause });
+		throw new CharterError('decryption-failed', 'entry does not decrypt under the epoch key', {
+			cause
+		});
 	}
 }

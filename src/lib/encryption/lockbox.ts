@@ -55,7 +55,8 @@ export function parseLockbox(bytes: Uint8Array): ParsedLockbox {
 	const r = new BinaryReader(bytes, 'lockbox');
 	if (!bytesEqual(r.bytes(3), LOCKBOX_MAGIC)) throw new CharterError('malformed', 'not a lockbox');
 	const version = r.u8();
-	if (version !== VERSION) throw new CharterError('unsupported-version', `lockbox version ${version}`);
+	if (version !== VERSION)
+		throw new CharterError('unsupported-version', `lockbox version ${version}`);
 	const header: LockboxHeader = {
 		space: r.bytes(ID_BYTES),
 		document: r.bytes(ID_BYTES),
@@ -70,7 +71,14 @@ export function parseLockbox(bytes: Uint8Array): ParsedLockbox {
 	const signedEnd = r.offset;
 	const signature = r.bytes(SIGNATURE_BYTES);
 	r.end();
-	return { header, headerBytes, ciphertext, signature, signedBytes: bytes.subarray(0, signedEnd), bytes };
+	return {
+		header,
+		headerBytes,
+		ciphertext,
+		signature,
+		signedBytes: bytes.subarray(0, signedEnd),
+		bytes
+	};
 }
 
 export interface SealLockboxInput {
@@ -88,7 +96,8 @@ function wrappingKey(shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8
 }
 
 export async function sealLockbox(input: SealLockboxInput): Promise<ParsedLockbox> {
-	if (input.epochKey.length !== KEY_BYTES) throw new CharterError('invalid-argument', 'epoch key must be 32 bytes');
+	if (input.epochKey.length !== KEY_BYTES)
+		throw new CharterError('invalid-argument', 'epoch key must be 32 bytes');
 	const provider = await cryptoProvider();
 	let ephemeral: Uint8Array;
 	let shared: Uint8Array;
@@ -109,7 +118,12 @@ export async function sealLockbox(input: SealLockboxInput): Promise<ParsedLockbo
 		.bytes(input.author, KEY_BYTES)
 		.bytes(nonce, NONCE_BYTES)
 		.finish();
-	const ciphertext = aeadSeal(wrappingKey(shared, ephemeral, input.recipient), nonce, input.epochKey, headerBytes);
+	const ciphertext = aeadSeal(
+		wrappingKey(shared, ephemeral, input.recipient),
+		nonce,
+		input.epochKey,
+		headerBytes
+	);
 	const signed = new BinaryWriter().bytes(headerBytes).blob(ciphertext).finish();
 	const signature = await input.sign(concatBytes(DOMAIN.lockbox, signed));
 	return parseLockbox(concatBytes(signed, signature));
@@ -117,7 +131,11 @@ export async function sealLockbox(input: SealLockboxInput): Promise<ParsedLockbo
 
 export async function verifyLockboxSignature(lockbox: ParsedLockbox): Promise<boolean> {
 	const provider = await cryptoProvider();
-	return provider.verify(lockbox.signature, concatBytes(DOMAIN.lockbox, lockbox.signedBytes), lockbox.header.author);
+	return provider.verify(
+		lockbox.signature,
+		concatBytes(DOMAIN.lockbox, lockbox.signedBytes),
+		lockbox.header.author
+	);
 }
 
 /**
@@ -137,7 +155,10 @@ export async function openLockbox(
 		throw new CharterError('bad-signature', 'lockbox signature does not verify');
 	const provider = await cryptoProvider();
 	try {
-		const shared = await provider.x25519SharedSecret(context.recipientSecret, lockbox.header.ephemeral);
+		const shared = await provider.x25519SharedSecret(
+			context.recipientSecret,
+			lockbox.header.ephemeral
+		);
 		const key = aeadOpen(
 			wrappingKey(shared, lockbox.header.ephemeral, lockbox.header.recipient),
 			lockbox.header.nonce,

@@ -68,8 +68,10 @@ export async function issueDeviceCertificate(
 
 function parseCertificateBody(bytes: Uint8Array): DeviceCertificate {
 	const r = new BinaryReader(bytes, 'device certificate');
-	if (!bytesEqual(r.bytes(3), CERT_MAGIC)) throw new CharterError('malformed', 'not a device certificate');
-	if (r.u8() !== VERSION) throw new CharterError('unsupported-version', 'unsupported device certificate version');
+	if (!bytesEqual(r.bytes(3), CERT_MAGIC))
+		throw new CharterError('malformed', 'not a device certificate');
+	if (r.u8() !== VERSION)
+		throw new CharterError('unsupported-version', 'unsupported device certificate version');
 	const userKey = r.bytes(KEY_BYTES);
 	const deviceKey = r.bytes(KEY_BYTES);
 	const deviceEncryptionKey = r.bytes(KEY_BYTES);
@@ -78,7 +80,16 @@ function parseCertificateBody(bytes: Uint8Array): DeviceCertificate {
 	if (name.length > MAX_DEVICE_NAME) throw new CharterError('malformed', 'device name too long');
 	r.bytes(SIGNATURE_BYTES);
 	r.end();
-	return { user: userId(userKey), device: deviceId(deviceKey), userKey, deviceKey, deviceEncryptionKey, issuedAt, name, bytes };
+	return {
+		user: userId(userKey),
+		device: deviceId(deviceKey),
+		userKey,
+		deviceKey,
+		deviceEncryptionKey,
+		issuedAt,
+		name,
+		bytes
+	};
 }
 
 /** Parses and checks the identity signature. Throws `malformed` or `bad-signature`. */
@@ -100,7 +111,8 @@ export async function issueUserCard(
 	devices: DeviceCertificate[],
 	issuedAt = Date.now()
 ): Promise<UserCard> {
-	if (devices.length > MAX_DEVICES_ON_CARD) throw new CharterError('too-large', 'too many devices on one card');
+	if (devices.length > MAX_DEVICES_ON_CARD)
+		throw new CharterError('too-large', 'too many devices on one card');
 	const w = new BinaryWriter()
 		.bytes(CARD_MAGIC)
 		.u8(VERSION)
@@ -124,7 +136,13 @@ export function decodeUserCard(input: Uint8Array | string): UserCard {
 export async function verifyUserCard(input: Uint8Array | string): Promise<UserCard> {
 	const { card, bodyEnd, sig, certBytes } = parseCard(input);
 	const provider = await cryptoProvider();
-	if (!(await provider.verify(sig, concatBytes(DOMAIN.userCard, card.bytes.subarray(0, bodyEnd)), card.userKey)))
+	if (
+		!(await provider.verify(
+			sig,
+			concatBytes(DOMAIN.userCard, card.bytes.subarray(0, bodyEnd)),
+			card.userKey
+		))
+	)
 		throw new CharterError('bad-signature', 'user card signature does not verify');
 	for (const c of certBytes) {
 		const cert = await verifyDeviceCertificate(c);
@@ -145,20 +163,30 @@ function parseCard(input: Uint8Array | string) {
 	} else bytes = input;
 	const r = new BinaryReader(bytes, 'user card');
 	if (!bytesEqual(r.bytes(3), CARD_MAGIC)) throw new CharterError('malformed', 'not a user card');
-	if (r.u8() !== VERSION) throw new CharterError('unsupported-version', 'unsupported user card version');
+	if (r.u8() !== VERSION)
+		throw new CharterError('unsupported-version', 'unsupported user card version');
 	const userKey = r.bytes(KEY_BYTES);
 	const encryptionKey = r.bytes(KEY_BYTES);
 	const encryptionGeneration = r.u32();
 	const issuedAt = r.u64();
 	const count = r.u8();
-	if (count > MAX_DEVICES_ON_CARD) throw new CharterError('too-large', 'too many devices on one card');
+	if (count > MAX_DEVICES_ON_CARD)
+		throw new CharterError('too-large', 'too many devices on one card');
 	const certBytes: Uint8Array[] = [];
 	for (let i = 0; i < count; i++) certBytes.push(r.bytes(r.u16()));
 	const bodyEnd = r.offset;
 	const sig = r.bytes(SIGNATURE_BYTES);
 	r.end();
 	const devices = certBytes.map(parseCertificateBody);
-	const card: UserCard = { user: userId(userKey), userKey, encryptionKey, encryptionGeneration, issuedAt, devices, bytes };
+	const card: UserCard = {
+		user: userId(userKey),
+		userKey,
+		encryptionKey,
+		encryptionGeneration,
+		issuedAt,
+		devices,
+		bytes
+	};
 	return { card, bodyEnd, sig, certBytes };
 }
 

@@ -15,7 +15,15 @@
  */
 import { CharterError } from '../errors.js';
 import { DOMAIN, KDF } from '../crypto/domains.js';
-import { aeadOpen, aeadSeal, cryptoProvider, deriveKey, hash, newNonce, NONCE_BYTES } from '../crypto/primitives.js';
+import {
+	aeadOpen,
+	aeadSeal,
+	cryptoProvider,
+	deriveKey,
+	hash,
+	newNonce,
+	NONCE_BYTES
+} from '../crypto/primitives.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
 import { base64url, bytesEqual, concatBytes, randomBytes, utf8 } from '../util/bytes.js';
 import { ID_BYTES } from './ids.js';
@@ -51,7 +59,11 @@ export function linkRendezvousId(secret: Uint8Array): Uint8Array {
 }
 
 export function encodeLinkCode(code: LinkCode): string {
-	const w = new BinaryWriter().bytes(CODE_MAGIC).u8(1).bytes(code.secret, 32).u8(code.endpoints.length);
+	const w = new BinaryWriter()
+		.bytes(CODE_MAGIC)
+		.u8(1)
+		.bytes(code.secret, 32)
+		.u8(code.endpoints.length);
 	for (const e of code.endpoints) w.string(e);
 	return PREFIX + base64url.encode(w.finish());
 }
@@ -75,16 +87,31 @@ const linkKey = (secret: Uint8Array) => deriveKey(secret, new Uint8Array(), KDF.
 
 export function sealLinkRequest(secret: Uint8Array, request: LinkRequest): Uint8Array {
 	const nonce = newNonce();
-	const body = new BinaryWriter().bytes(request.deviceKey, 32).bytes(request.deviceEncryptionKey, 32).bytes(request.ephemeral, 32).string(request.name.slice(0, 64)).finish();
+	const body = new BinaryWriter()
+		.bytes(request.deviceKey, 32)
+		.bytes(request.deviceEncryptionKey, 32)
+		.bytes(request.ephemeral, 32)
+		.string(request.name.slice(0, 64))
+		.finish();
 	return concatBytes(REQUEST, nonce, aeadSeal(linkKey(secret), nonce, body, REQUEST));
 }
 
 export function openLinkRequest(secret: Uint8Array, bytes: Uint8Array): LinkRequest | undefined {
 	if (!bytesEqual(bytes.subarray(0, 3), REQUEST)) return undefined;
 	try {
-		const body = aeadOpen(linkKey(secret), bytes.subarray(3, 3 + NONCE_BYTES), bytes.subarray(3 + NONCE_BYTES), REQUEST);
+		const body = aeadOpen(
+			linkKey(secret),
+			bytes.subarray(3, 3 + NONCE_BYTES),
+			bytes.subarray(3 + NONCE_BYTES),
+			REQUEST
+		);
 		const r = new BinaryReader(body, 'link request');
-		const request = { deviceKey: r.bytes(32), deviceEncryptionKey: r.bytes(32), ephemeral: r.bytes(32), name: r.string() };
+		const request = {
+			deviceKey: r.bytes(32),
+			deviceEncryptionKey: r.bytes(32),
+			ephemeral: r.bytes(32),
+			name: r.string()
+		};
 		r.end();
 		return request;
 	} catch {
@@ -92,29 +119,53 @@ export function openLinkRequest(secret: Uint8Array, bytes: Uint8Array): LinkRequ
 	}
 }
 
-export async function sealLinkResponse(secret: Uint8Array, requesterEphemeral: Uint8Array, bundle: LinkBundle): Promise<Uint8Array> {
+export async function sealLinkResponse(
+	secret: Uint8Array,
+	requesterEphemeral: Uint8Array,
+	bundle: LinkBundle
+): Promise<Uint8Array> {
 	const provider = await cryptoProvider();
 	const { ephemeralPublic, shared } = await provider.x25519Ephemeral(requesterEphemeral);
-	const w = new BinaryWriter().bytes(bundle.identitySeed, 32).u16(bundle.certificate.length).bytes(bundle.certificate).u8(bundle.encryption.length);
+	const w = new BinaryWriter()
+		.bytes(bundle.identitySeed, 32)
+		.u16(bundle.certificate.length)
+		.bytes(bundle.certificate)
+		.u8(bundle.encryption.length);
 	for (const e of bundle.encryption) w.u32(e.generation).bytes(e.secret, 32);
 	w.bytes(bundle.recoveryPublic, 32);
 	const nonce = newNonce();
 	const key = deriveKey(concatBytes(shared, secret), new Uint8Array(), KDF.deviceLink);
-	return concatBytes(RESPONSE, ephemeralPublic, nonce, aeadSeal(key, nonce, w.finish(), concatBytes(RESPONSE, requesterEphemeral)));
+	return concatBytes(
+		RESPONSE,
+		ephemeralPublic,
+		nonce,
+		aeadSeal(key, nonce, w.finish(), concatBytes(RESPONSE, requesterEphemeral))
+	);
 }
 
-export async function openLinkResponse(secret: Uint8Array, ephemeralSecret: Uint8Array, ephemeralPublic: Uint8Array, bytes: Uint8Array): Promise<LinkBundle | undefined> {
+export async function openLinkResponse(
+	secret: Uint8Array,
+	ephemeralSecret: Uint8Array,
+	ephemeralPublic: Uint8Array,
+	bytes: Uint8Array
+): Promise<LinkBundle | undefined> {
 	if (!bytesEqual(bytes.subarray(0, 3), RESPONSE)) return undefined;
 	try {
 		const provider = await cryptoProvider();
 		const shared = await provider.x25519SharedSecret(ephemeralSecret, bytes.subarray(3, 35));
 		const key = deriveKey(concatBytes(shared, secret), new Uint8Array(), KDF.deviceLink);
-		const body = aeadOpen(key, bytes.subarray(35, 35 + NONCE_BYTES), bytes.subarray(35 + NONCE_BYTES), concatBytes(RESPONSE, ephemeralPublic));
+		const body = aeadOpen(
+			key,
+			bytes.subarray(35, 35 + NONCE_BYTES),
+			bytes.subarray(35 + NONCE_BYTES),
+			concatBytes(RESPONSE, ephemeralPublic)
+		);
 		const r = new BinaryReader(body, 'link response');
 		const identitySeed = Uint8Array.from(r.bytes(32));
 		const certificate = Uint8Array.from(r.bytes(r.u16()));
 		const encryption: LinkBundle['encryption'] = [];
-		for (let i = r.u8(); i > 0; i--) encryption.push({ generation: r.u32(), secret: Uint8Array.from(r.bytes(32)) });
+		for (let i = r.u8(); i > 0; i--)
+			encryption.push({ generation: r.u32(), secret: Uint8Array.from(r.bytes(32)) });
 		const recoveryPublic = Uint8Array.from(r.bytes(32));
 		r.end();
 		return { identitySeed, certificate, encryption, recoveryPublic };

@@ -30,7 +30,9 @@ export class FileSecretStore implements SecretStore {
 	}
 
 	async #persist(values: Map<string, Uint8Array>): Promise<void> {
-		const text = JSON.stringify(Object.fromEntries([...values].map(([k, v]) => [k, base64url.encode(v)])));
+		const text = JSON.stringify(
+			Object.fromEntries([...values].map(([k, v]) => [k, base64url.encode(v)]))
+		);
 		const write = async () => {
 			const tmp = `${this.path}.${process.pid}.tmp`;
 			const handle = await open(tmp, 'w', 0o600);

@@ -14,7 +14,10 @@ function deviceEncryptionSecret(deviceSeed: Uint8Array): Uint8Array {
 	return deriveKey(deviceSeed, new Uint8Array(), KDF.deviceEncryption);
 }
 
-export function deviceEncryptionPublic(deviceSeed: Uint8Array, provider: { x25519PublicKey(secret: Uint8Array): Uint8Array }): Uint8Array {
+export function deviceEncryptionPublic(
+	deviceSeed: Uint8Array,
+	provider: { x25519PublicKey(secret: Uint8Array): Uint8Array }
+): Uint8Array {
 	return provider.x25519PublicKey(deviceEncryptionSecret(deviceSeed));
 }
 import {
@@ -57,7 +60,10 @@ export class Identity {
 	) {}
 
 	/** A fresh identity: returns it with the phrase, which is shown to the user once and never stored. */
-	static async create(store: SecretStore, deviceName: string): Promise<{ identity: Identity; phrase: string }> {
+	static async create(
+		store: SecretStore,
+		deviceName: string
+	): Promise<{ identity: Identity; phrase: string }> {
 		const phrase = createRecoveryPhrase();
 		return { identity: await Identity.restore(store, phrase, deviceName), phrase };
 	}
@@ -86,7 +92,8 @@ export class Identity {
 		await store.set(SLOT.deviceCertificate, certificate.bytes);
 		await store.set(SLOT.recoveryPublic, provider.x25519PublicKey(root.recoverySecret));
 		const loaded = await Identity.load(store);
-		if (!loaded) throw new CharterError('no-identity', 'identity could not be read back from its store');
+		if (!loaded)
+			throw new CharterError('no-identity', 'identity could not be read back from its store');
 		// held in memory for this session only: it opens the generations sealed for recovery
 		loaded.#recoverySecret = root.recoverySecret;
 		return loaded;
@@ -151,30 +158,49 @@ export class Identity {
 	 */
 	static async installLinked(
 		store: SecretStore,
-		received: { identitySeed: Uint8Array; certificate: Uint8Array; encryption: { generation: number; secret: Uint8Array }[]; recoveryPublic: Uint8Array },
+		received: {
+			identitySeed: Uint8Array;
+			certificate: Uint8Array;
+			encryption: { generation: number; secret: Uint8Array }[];
+			recoveryPublic: Uint8Array;
+		},
 		deviceSeed: Uint8Array
 	): Promise<Identity> {
-		if (await store.get(SLOT.identitySeed)) throw new CharterError('identity-exists', 'this data directory already holds an identity');
+		if (await store.get(SLOT.identitySeed))
+			throw new CharterError('identity-exists', 'this data directory already holds an identity');
 		const provider = await cryptoProvider();
 		const certificate = await verifyDeviceCertificate(received.certificate);
 		const deviceKey = await provider.ed25519PublicKey(deviceSeed);
 		const userKey = await provider.ed25519PublicKey(received.identitySeed);
-		if (!certificate.deviceKey.every((b, i) => b === deviceKey[i]) || !certificate.userKey.every((b, i) => b === userKey[i]))
-			throw new CharterError('bad-signature', 'the link did not certify this device for that identity');
+		if (
+			!certificate.deviceKey.every((b, i) => b === deviceKey[i]) ||
+			!certificate.userKey.every((b, i) => b === userKey[i])
+		)
+			throw new CharterError(
+				'bad-signature',
+				'the link did not certify this device for that identity'
+			);
 		await store.set(SLOT.identitySeed, received.identitySeed);
 		for (const e of received.encryption) await store.set(SLOT.encryption(e.generation), e.secret);
 		await store.set(SLOT.deviceSeed, deviceSeed);
 		await store.set(SLOT.deviceCertificate, received.certificate);
 		await store.set(SLOT.recoveryPublic, received.recoveryPublic);
 		const loaded = await Identity.load(store);
-		if (!loaded) throw new CharterError('no-identity', 'identity could not be read back from its store');
+		if (!loaded)
+			throw new CharterError('no-identity', 'identity could not be read back from its store');
 		return loaded;
 	}
 
 	/** What a device being linked receives: the identity seed, a certificate for it, the encryption keys. */
 	async bundleFor(deviceKey: Uint8Array, deviceEncryptionKey: Uint8Array, name: string) {
 		const provider = await cryptoProvider();
-		const certificate = await issueDeviceCertificate(this.userKey, (m) => provider.sign(this.identitySeed, m), deviceKey, deviceEncryptionKey, name);
+		const certificate = await issueDeviceCertificate(
+			this.userKey,
+			(m) => provider.sign(this.identitySeed, m),
+			deviceKey,
+			deviceEncryptionKey,
+			name
+		);
 		return {
 			identitySeed: this.identitySeed,
 			certificate: certificate.bytes,
@@ -196,7 +222,11 @@ export class Identity {
 	}
 
 	/** Adds (and keeps) a new encryption-key generation; it becomes the current one if newest. */
-	async addEncryptionGeneration(store: SecretStore, generation: number, secret: Uint8Array): Promise<boolean> {
+	async addEncryptionGeneration(
+		store: SecretStore,
+		generation: number,
+		secret: Uint8Array
+	): Promise<boolean> {
 		if (this.encryptionKeys.some((k) => k.generation === generation)) return false;
 		const provider = await cryptoProvider();
 		await store.set(SLOT.encryption(generation), secret);
@@ -217,7 +247,10 @@ export class Identity {
 
 	/** A card listing `others` (this user's other devices, e.g. from a space's record) and this one. */
 	async cardWith(others: readonly DeviceCertificate[]): Promise<UserCard> {
-		const devices = [...others.filter((d) => d.device !== this.deviceId && d.user === this.userId), this.certificate];
+		const devices = [
+			...others.filter((d) => d.device !== this.deviceId && d.user === this.userId),
+			this.certificate
+		];
 		return issueUserCard(
 			this.userKey,
 			(m) => this.signAsIdentity(m),

@@ -28,16 +28,19 @@ function decode(prefix: Prefixed, id: string, length: number, what: string): Uin
 	} catch {
 		throw new CharterError('invalid-argument', `not a ${what}: bad base58`);
 	}
-	if (bytes.length !== length) throw new CharterError('invalid-argument', `not a ${what}: wrong length`);
+	if (bytes.length !== length)
+		throw new CharterError('invalid-argument', `not a ${what}: wrong length`);
 	return bytes;
 }
 
 export const userId = (publicKey: Uint8Array): UserId => encode('user_', publicKey);
 export const userKey = (id: UserId | string): Uint8Array => decode('user_', id, 32, 'user id');
 export const deviceId = (publicKey: Uint8Array): DeviceId => encode('device_', publicKey);
-export const deviceKey = (id: DeviceId | string): Uint8Array => decode('device_', id, 32, 'device id');
+export const deviceKey = (id: DeviceId | string): Uint8Array =>
+	decode('device_', id, 32, 'device id');
 export const spaceId = (bytes: Uint8Array): SpaceId => encode('space_', bytes);
-export const spaceIdBytes = (id: SpaceId | string): Uint8Array => decode('space_', id, ID_BYTES, 'space id');
+export const spaceIdBytes = (id: SpaceId | string): Uint8Array =>
+	decode('space_', id, ID_BYTES, 'space id');
 export const channelId = (bytes: Uint8Array): ChannelId => encode('chan_', bytes);
 export const channelIdBytes = (id: ChannelId | string): Uint8Array =>
 	decode('chan_', id, ID_BYTES, 'channel id');

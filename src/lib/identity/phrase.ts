@@ -19,14 +19,18 @@ export function createRecoveryPhrase(): string {
 
 /** Lower-cases and collapses whitespace so a phrase typed by hand matches the one shown. */
 export function normalizeRecoveryPhrase(phrase: string): string {
-	if (typeof phrase !== 'string') throw new CharterError('invalid-recovery-phrase', 'recovery phrase must be a string');
+	if (typeof phrase !== 'string')
+		throw new CharterError('invalid-recovery-phrase', 'recovery phrase must be a string');
 	return phrase.normalize('NFKD').trim().toLowerCase().split(/\s+/).join(' ');
 }
 
 export function isValidRecoveryPhrase(phrase: string): boolean {
 	try {
 		const normalized = normalizeRecoveryPhrase(phrase);
-		return normalized.split(' ').length === RECOVERY_PHRASE_WORDS && validateMnemonic(normalized, wordlist);
+		return (
+			normalized.split(' ').length === RECOVERY_PHRASE_WORDS &&
+			validateMnemonic(normalized, wordlist)
+		);
 	} catch {
 		return false;
 	}

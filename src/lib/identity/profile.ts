@@ -36,17 +36,29 @@ export async function signProfile(
 ): Promise<Profile> {
 	const displayName = String(input.displayName ?? '').trim();
 	if (!displayName || displayName.length > MAX_DISPLAY_NAME)
-		throw new CharterError('invalid-argument', `a display name has 1 to ${MAX_DISPLAY_NAME} characters`);
+		throw new CharterError(
+			'invalid-argument',
+			`a display name has 1 to ${MAX_DISPLAY_NAME} characters`
+		);
 	const avatar = input.avatar ?? new Uint8Array(0);
-	if (avatar.length > MAX_AVATAR_BYTES) throw new CharterError('too-large', `an avatar is at most ${MAX_AVATAR_BYTES} bytes`);
-	const body = new BinaryWriter().bytes(MAGIC).u8(1).bytes(userKey, KEY_BYTES).u64(updatedAt).string(displayName).blob(avatar).finish();
+	if (avatar.length > MAX_AVATAR_BYTES)
+		throw new CharterError('too-large', `an avatar is at most ${MAX_AVATAR_BYTES} bytes`);
+	const body = new BinaryWriter()
+		.bytes(MAGIC)
+		.u8(1)
+		.bytes(userKey, KEY_BYTES)
+		.u64(updatedAt)
+		.string(displayName)
+		.blob(avatar)
+		.finish();
 	return verifyProfile(concatBytes(body, await sign(concatBytes(DOMAIN.profile, body))));
 }
 
 /** Parses and checks a profile (synchronously: rules call it). Throws `malformed` or `bad-signature`. */
 export function verifyProfile(bytes: Uint8Array): Profile {
 	const r = new BinaryReader(bytes, 'profile');
-	if (!bytesEqual(r.bytes(3), MAGIC) || r.u8() !== 1) throw new CharterError('malformed', 'not a profile');
+	if (!bytesEqual(r.bytes(3), MAGIC) || r.u8() !== 1)
+		throw new CharterError('malformed', 'not a profile');
 	const key = r.bytes(KEY_BYTES);
 	const updatedAt = r.u64();
 	const displayName = r.string();
@@ -54,7 +66,8 @@ export function verifyProfile(bytes: Uint8Array): Profile {
 	const bodyEnd = r.offset;
 	const sig = r.bytes(SIGNATURE_BYTES);
 	r.end();
-	if (!displayName || displayName.length > MAX_DISPLAY_NAME) throw new CharterError('malformed', 'bad display name');
+	if (!displayName || displayName.length > MAX_DISPLAY_NAME)
+		throw new CharterError('malformed', 'bad display name');
 	let ok = false;
 	try {
 		ok = nobleEd.verify(sig, concatBytes(DOMAIN.profile, bytes.subarray(0, bodyEnd)), key);
@@ -62,5 +75,11 @@ export function verifyProfile(bytes: Uint8Array): Profile {
 		ok = false;
 	}
 	if (!ok) throw new CharterError('bad-signature', 'profile signature does not verify');
-	return { user: userId(key), displayName, ...(avatar.length ? { avatar: Uint8Array.from(avatar) } : {}), updatedAt, bytes };
+	return {
+		user: userId(key),
+		displayName,
+		...(avatar.length ? { avatar: Uint8Array.from(avatar) } : {}),
+		updatedAt,
+		bytes
+	};
 }

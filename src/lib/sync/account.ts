@@ -12,12 +12,31 @@ import * as A from '@automerge/automerge';
 import type { Repo } from '@automerge/automerge-repo';
 import { DOMAIN } from '../crypto/domains.js';
 import { hash } from '../crypto/primitives.js';
-import { decryptEntry, entryKey, HASH_BYTES, parseEntry, sealEntry, verifyEntrySignature } from '../encryption/entry.js';
+import {
+	decryptEntry,
+	entryKey,
+	HASH_BYTES,
+	parseEntry,
+	sealEntry,
+	verifyEntrySignature
+} from '../encryption/entry.js';
 import { epochIdOf } from '../encryption/keyring.js';
-import { LOCKBOX_MAGIC, parseLockbox, sealLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
+import {
+	LOCKBOX_MAGIC,
+	parseLockbox,
+	sealLockbox,
+	type ParsedLockbox
+} from '../encryption/lockbox.js';
 import { ID_BYTES, isSpaceId, type SpaceId } from '../identity/ids.js';
 import { bytesEqual, randomBytes, utf8 } from '../util/bytes.js';
-import { appendEntries, bytesWrittenBy, envelopeDocumentId, EnvelopeReader, openEnvelope, type EnvelopeDoc } from './envelope.js';
+import {
+	appendEntries,
+	bytesWrittenBy,
+	envelopeDocumentId,
+	EnvelopeReader,
+	openEnvelope,
+	type EnvelopeDoc
+} from './envelope.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 
 export interface SpaceRecord {
@@ -109,7 +128,11 @@ export class AccountDocument {
 	#shares: ParsedLockbox[] = [];
 
 	/** Seals a new encryption-key generation to each recipient key (devices, recovery). */
-	async shareGeneration(generation: number, secret: Uint8Array, recipients: Uint8Array[]): Promise<void> {
+	async shareGeneration(
+		generation: number,
+		secret: Uint8Array,
+		recipients: Uint8Array[]
+	): Promise<void> {
 		const lockboxes = await Promise.all(
 			recipients.map((recipient) =>
 				sealLockbox({
@@ -123,7 +146,10 @@ export class AccountDocument {
 				})
 			)
 		);
-		appendEntries(this.handle, lockboxes.map((l) => ({ key: entryKey(hash(l.bytes)), bytes: l.bytes })));
+		appendEntries(
+			this.handle,
+			lockboxes.map((l) => ({ key: entryKey(hash(l.bytes)), bytes: l.bytes }))
+		);
 	}
 
 	async #ingest(entries: Uint8Array[]): Promise<void> {
@@ -133,7 +159,8 @@ export class AccountDocument {
 				try {
 					const lockbox = parseLockbox(bytes);
 					const id = Array.from(hash(bytes).subarray(0, 8)).join(',');
-					if (!bytesEqual(lockbox.header.space, this.#account) || this.#seenShares.has(id)) continue;
+					if (!bytesEqual(lockbox.header.space, this.#account) || this.#seenShares.has(id))
+						continue;
 					this.#seenShares.add(id);
 					this.#shares.push(lockbox);
 					for (const l of this.#shareListeners) await l(lockbox);
@@ -144,11 +171,18 @@ export class AccountDocument {
 			}
 			try {
 				const entry = parseEntry(bytes);
-				if (!bytesEqual(entry.header.space, this.#account) || !bytesEqual(entry.header.epoch, this.#epoch)) continue;
+				if (
+					!bytesEqual(entry.header.space, this.#account) ||
+					!bytesEqual(entry.header.epoch, this.#epoch)
+				)
+					continue;
 				if (!(await verifyEntrySignature(entry))) continue;
-				const body = JSON.parse(utf8.decode(decryptEntry(entry, this.keys.accountKey))) as { spaces?: unknown };
+				const body = JSON.parse(utf8.decode(decryptEntry(entry, this.keys.accountKey))) as {
+					spaces?: unknown;
+				};
 				for (const r of Array.isArray(body.spaces) ? body.spaces : [])
-					if (r && isSpaceId(r.id) && typeof r.at === 'number') records.push({ id: r.id, at: r.at, ...(r.left === true ? { left: true } : {}) });
+					if (r && isSpaceId(r.id) && typeof r.at === 'number')
+						records.push({ id: r.id, at: r.at, ...(r.left === true ? { left: true } : {}) });
 			} catch {
 				/* not ours, or junk: ignored */
 			}
@@ -189,5 +223,8 @@ export function generationDocument(generation: number): Uint8Array {
 }
 
 export function generationOf(document: Uint8Array): number {
-	return new DataView(document.buffer, document.byteOffset, document.byteLength).getUint32(0, false);
+	return new DataView(document.buffer, document.byteOffset, document.byteLength).getUint32(
+		0,
+		false
+	);
 }

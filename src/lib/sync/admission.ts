@@ -33,7 +33,11 @@ export interface AdmissionDecision {
  * Decides on the Automerge changes a sync message would add to a document the server does not
  * hold yet. `changes` are raw change bytes (e.g. from `Automerge.decodeSyncMessage(data).changes`).
  */
-export async function admitEnvelope(documentId: string, changes: Uint8Array[], policy: AdmissionPolicy): Promise<AdmissionDecision> {
+export async function admitEnvelope(
+	documentId: string,
+	changes: Uint8Array[],
+	policy: AdmissionPolicy
+): Promise<AdmissionDecision> {
 	const spaces = new Set([...(policy.spaces ?? [])].map(String));
 	const owners = new Set([...(policy.owners ?? [])].map(String));
 	const decoded = bytesWrittenBy(expandChanges(changes));
@@ -63,7 +67,10 @@ export async function admitEnvelope(documentId: string, changes: Uint8Array[], p
 	}
 	for (const [space, owner] of genesisSpaces) {
 		const id = space as SpaceId;
-		if ((spaces.has(id) || owners.has(owner)) && envelopeDocumentId(spaceIdBytes(id), spaceIdBytes(id)) === documentId)
+		if (
+			(spaces.has(id) || owners.has(owner)) &&
+			envelopeDocumentId(spaceIdBytes(id), spaceIdBytes(id)) === documentId
+		)
 			return { admitted: true, space: id, reason: 'allowed genesis' };
 	}
 	return { admitted: false, reason: 'no entry of an allowed space binds to this document' };

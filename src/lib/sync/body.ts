@@ -31,14 +31,17 @@ export function encodeChangeBatch({ context, changes }: ChangeBatch): Uint8Array
 
 export function decodeChangeBatch(body: Uint8Array): ChangeBatch {
 	const r = new BinaryReader(body, 'entry body');
-	if (!bytesEqual(r.bytes(3), MAGIC)) throw new CharterError('malformed', 'entry body is not a change batch');
-	if (r.u8() !== VERSION) throw new CharterError('unsupported-version', 'unsupported change batch version');
+	if (!bytesEqual(r.bytes(3), MAGIC))
+		throw new CharterError('malformed', 'entry body is not a change batch');
+	if (r.u8() !== VERSION)
+		throw new CharterError('unsupported-version', 'unsupported change batch version');
 	const contextCount = r.u8();
 	if (contextCount > MAX_CONTEXT) throw new CharterError('malformed', 'too many context heads');
 	const context: string[] = [];
 	for (let i = 0; i < contextCount; i++) context.push(hex.encode(r.bytes(32)));
 	const count = r.u32();
-	if (count === 0 || count > MAX_CHANGES) throw new CharterError('malformed', 'change batch has a bad count');
+	if (count === 0 || count > MAX_CHANGES)
+		throw new CharterError('malformed', 'change batch has a bad count');
 	const changes: Uint8Array[] = [];
 	for (let i = 0; i < count; i++) changes.push(r.blob(MAX_ENTRY_BYTES));
 	r.end();

@@ -39,14 +39,18 @@ export const ENVELOPE_ROOT: Uint8Array = A.save(
 /** Deterministic automerge-repo document id of the envelope of one document of one space. */
 export function envelopeDocumentId(space: Uint8Array, document: Uint8Array): DocumentId {
 	const id = hash(DOMAIN.envelopeId, space, document).subarray(0, 16);
-	return parseAutomergeUrl(stringifyAutomergeUrl({ documentId: id as unknown as DocumentId })).documentId;
+	return parseAutomergeUrl(stringifyAutomergeUrl({ documentId: id as unknown as DocumentId }))
+		.documentId;
 }
 
 /**
  * Opens an envelope in a repo: from the repo's cache or storage when present, otherwise created from
  * the shared root (and then merged with whatever peers hold).
  */
-export async function openEnvelope(repo: Repo, documentId: DocumentId): Promise<DocHandle<EnvelopeDoc>> {
+export async function openEnvelope(
+	repo: Repo,
+	documentId: DocumentId
+): Promise<DocHandle<EnvelopeDoc>> {
 	const cached = repo.handles[documentId] as DocHandle<EnvelopeDoc> | undefined;
 	if (cached?.isReady()) return cached;
 	const stored = repo.storageSubsystem ? await repo.storageSubsystem.loadDoc(documentId) : null;
@@ -124,7 +128,10 @@ export class EnvelopeReader {
 	}
 }
 
-export function appendEntries(handle: DocHandle<EnvelopeDoc>, entries: { key: string; bytes: Uint8Array }[]) {
+export function appendEntries(
+	handle: DocHandle<EnvelopeDoc>,
+	entries: { key: string; bytes: Uint8Array }[]
+) {
 	if (entries.length === 0) return;
 	handle.change((d) => {
 		if (typeof d.entries !== 'object' || d.entries === null) d.entries = {};

@@ -6,7 +6,13 @@
  * say so instead of silently trusting one relay.
  */
 import * as A from '@automerge/automerge';
-import { decodeHeads, type DocumentId, type PeerId, type Repo, type StorageId } from '@automerge/automerge-repo';
+import {
+	decodeHeads,
+	type DocumentId,
+	type PeerId,
+	type Repo,
+	type StorageId
+} from '@automerge/automerge-repo';
 
 export interface PeerDocumentLag {
 	documentId: DocumentId;
@@ -47,7 +53,13 @@ export class PeerWatch {
 		const seen = new Set<string>();
 		for (const peer of this.repo.peers) {
 			const storageId = this.repo.getStorageIdOfPeer(peer);
-			const status: PeerSyncStatus = { peer, ...(storageId ? { storageId } : {}), inSync: 0, lagging: [], suspect: false };
+			const status: PeerSyncStatus = {
+				peer,
+				...(storageId ? { storageId } : {}),
+				inSync: 0,
+				lagging: [],
+				suspect: false
+			};
 			if (!storageId) {
 				out.push(status); // an ephemeral peer (another client) promises no storage
 				continue;
@@ -70,7 +82,12 @@ export class PeerWatch {
 				const unknown = theirs ? theirs.filter((h) => !A.hasHeads(doc, [h])).length : 0;
 				let missing = -1;
 				if (theirs && unknown === 0) missing = A.getChangesSince(doc, theirs).length;
-				const lag = { documentId: handle.documentId, missingAtPeer: missing, claimedButUndelivered: unknown, forMs: now - since };
+				const lag = {
+					documentId: handle.documentId,
+					missingAtPeer: missing,
+					claimedButUndelivered: unknown,
+					forMs: now - since
+				};
 				status.lagging.push(lag);
 				if (lag.forMs >= this.thresholdMs) status.suspect = true;
 			}

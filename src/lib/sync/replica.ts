@@ -10,7 +10,12 @@
  * at the network: failures are counted in `stats.dropped`.
  */
 import * as A from '@automerge/automerge';
-import { cbor, type DocHandle, type Repo, type StorageAdapterInterface } from '@automerge/automerge-repo';
+import {
+	cbor,
+	type DocHandle,
+	type Repo,
+	type StorageAdapterInterface
+} from '@automerge/automerge-repo';
 import { CharterError } from '../errors.js';
 import {
 	decryptEntry,
@@ -32,7 +37,13 @@ import type { OpenedEntry } from '../authority/opened-entry.js';
 import type { Verdict } from '../authority/verdict.js';
 import { base58, bytesEqual, hex } from '../util/bytes.js';
 import { decodeChangeBatch, encodeChangeBatch } from './body.js';
-import { appendEntries, EnvelopeReader, envelopeDocumentId, openEnvelope, type EnvelopeDoc } from './envelope.js';
+import {
+	appendEntries,
+	EnvelopeReader,
+	envelopeDocumentId,
+	openEnvelope,
+	type EnvelopeDoc
+} from './envelope.js';
 
 export interface ReplicaSigner {
 	author: Uint8Array;
@@ -51,7 +62,11 @@ export interface ValidationResult<T> {
 
 /** The authority layer's side of a replica. */
 export interface ReplicaValidator<T> {
-	evaluate(all: ReadonlyMap<string, OpenedEntry>, fresh: OpenedEntry[], doc: A.Doc<T>): Promise<ValidationResult<T>>;
+	evaluate(
+		all: ReadonlyMap<string, OpenedEntry>,
+		fresh: OpenedEntry[],
+		doc: A.Doc<T>
+	): Promise<ValidationResult<T>>;
 	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, before: A.Doc<T>): Verdict;
 	recordLocal(entry: OpenedEntry, doc: A.Doc<T>): void;
 }
@@ -131,7 +146,8 @@ export class DocumentReplica<T> {
 
 	static async open<T>(options: ReplicaOptions<T>): Promise<DocumentReplica<T>> {
 		const key = ['replica', base58.encode(options.space), base58.encode(options.document)];
-		const savedBytes = options.local && !options.fullScanOnOpen ? await options.local.load(key) : undefined;
+		const savedBytes =
+			options.local && !options.fullScanOnOpen ? await options.local.load(key) : undefined;
 		let saved: SavedReplica | undefined;
 		if (savedBytes) {
 			try {
@@ -143,7 +159,10 @@ export class DocumentReplica<T> {
 		}
 		const doc = A.load<T>(saved?.doc ?? options.root, { actor: options.signer.actor });
 		const replica = new DocumentReplica<T>(options, doc);
-		replica.#handle = await openEnvelope(options.wire, envelopeDocumentId(options.space, options.document));
+		replica.#handle = await openEnvelope(
+			options.wire,
+			envelopeDocumentId(options.space, options.document)
+		);
 		for (const r of saved?.rejected ?? []) {
 			try {
 				const entry = parseEntry(r.entry);
@@ -158,7 +177,11 @@ export class DocumentReplica<T> {
 	}
 
 	#startReading(heads: string[], pending: Uint8Array[]) {
-		this.#reader = new EnvelopeReader(this.#handle, heads, (entries) => void this.#enqueue(() => this.#ingest(entries)));
+		this.#reader = new EnvelopeReader(
+			this.#handle,
+			heads,
+			(entries) => void this.#enqueue(() => this.#ingest(entries))
+		);
 		if (pending.length) void this.#enqueue(() => this.#ingest(pending));
 		this.#reader.scan();
 	}
@@ -233,7 +256,11 @@ export class DocumentReplica<T> {
 			this.#parsed.clear();
 			this.#pending.clear();
 			this.#rejected.clear();
-			this.#reader = new EnvelopeReader(this.#handle, [], (entries) => void this.#enqueue(() => this.#ingest(entries)));
+			this.#reader = new EnvelopeReader(
+				this.#handle,
+				[],
+				(entries) => void this.#enqueue(() => this.#ingest(entries))
+			);
 			const all = this.#reader.collectAll();
 			await this.#ingest(all);
 			this.#emit();
@@ -285,7 +312,8 @@ export class DocumentReplica<T> {
 		const epoch = this.#outboxEpoch ?? this.options.currentEpoch();
 		this.#outboxEpoch = undefined;
 		const epochKey = epoch && this.options.keys.get(this.options.document, epoch);
-		if (!epoch || !epochKey) throw new CharterError('unknown-epoch', 'no epoch key to write this document with');
+		if (!epoch || !epochKey)
+			throw new CharterError('unknown-epoch', 'no epoch key to write this document with');
 		const { signer } = this.options;
 		const context = this.options.context();
 		const sealed = await sealEntry({
@@ -304,7 +332,13 @@ export class DocumentReplica<T> {
 		const id = hex.encode(sealed.hash);
 		this.#seen.add(id);
 		this.#verified.add(id);
-		const opened: OpenedEntry = { id, header: sealed.header, changes, decoded: changes.map((c) => A.decodeChange(c)), context };
+		const opened: OpenedEntry = {
+			id,
+			header: sealed.header,
+			changes,
+			decoded: changes.map((c) => A.decodeChange(c)),
+			context
+		};
 		this.#opened.set(id, opened);
 		this.#parsed.set(id, sealed);
 		this.options.validator.recordLocal(opened, this.#doc);
@@ -372,7 +406,13 @@ export class DocumentReplica<T> {
 			}
 			try {
 				const { context, changes } = decodeChangeBatch(decryptEntry(entry, key));
-				const opened: OpenedEntry = { id, header: entry.header, changes, context, decoded: changes.map((c) => A.decodeChange(c)) };
+				const opened: OpenedEntry = {
+					id,
+					header: entry.header,
+					changes,
+					context,
+					decoded: changes.map((c) => A.decodeChange(c))
+				};
 				this.#opened.set(id, opened);
 				this.#parsed.set(id, entry);
 				this.#pending.set(id, { entry, reason: 'undecided' });
@@ -403,14 +443,20 @@ export class DocumentReplica<T> {
 		}
 		// An entry refused before may be valid after a recomputation (its remover was overruled).
 		for (const id of [...this.#rejected.keys()])
-			if (this.#opened.has(id) && !result.invalid.has(id) && !result.waiting.has(id) && result.recomputed)
+			if (
+				this.#opened.has(id) &&
+				!result.invalid.has(id) &&
+				!result.waiting.has(id) &&
+				result.recomputed
+			)
 				this.#rejected.delete(id);
 		for (const [id, reason] of result.waiting) {
 			const p = this.#pending.get(id);
 			if (p) p.reason = reason;
 		}
 		const decided = result.recomputed ? [...this.#opened.keys()] : fresh.map((e) => e.id);
-		for (const id of decided) if (!result.invalid.has(id) && !result.waiting.has(id)) this.#pending.delete(id);
+		for (const id of decided)
+			if (!result.invalid.has(id) && !result.waiting.has(id)) this.#pending.delete(id);
 		const changed = !sameHeads(A.getHeads(this.#doc), A.getHeads(doc));
 		this.#doc = doc;
 		if (changed) {
@@ -445,7 +491,10 @@ export class DocumentReplica<T> {
 			doc: A.save(this.#doc),
 			heads: this.#reader.heads,
 			pending: [...this.#pending.values()].map((p) => p.entry.bytes),
-			rejected: [...this.#rejected.values()].map((r) => ({ entry: r.entry.bytes, reason: r.reason }))
+			rejected: [...this.#rejected.values()].map((r) => ({
+				entry: r.entry.bytes,
+				reason: r.reason
+			}))
 		};
 		await this.options.local.save(this.#storageKey, cbor.encode(saved));
 	}

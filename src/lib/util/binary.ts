@@ -56,7 +56,8 @@ export class BinaryReader {
 	/** A u32-length-prefixed byte string. */
 	blob(max: number): Uint8Array {
 		const length = this.u32();
-		if (length > max) throw new CharterError('too-large', `${this.what} has a field over ${max} bytes`);
+		if (length > max)
+			throw new CharterError('too-large', `${this.what} has a field over ${max} bytes`);
 		return this.bytes(length);
 	}
 
@@ -74,7 +75,10 @@ export class BinaryWriter {
 	#parts: Uint8Array[] = [];
 	bytes(value: Uint8Array, expectedLength?: number): this {
 		if (expectedLength !== undefined && value.length !== expectedLength)
-			throw new CharterError('invalid-argument', `expected ${expectedLength} bytes, got ${value.length}`);
+			throw new CharterError(
+				'invalid-argument',
+				`expected ${expectedLength} bytes, got ${value.length}`
+			);
 		this.#parts.push(value);
 		return this;
 	}
