@@ -23,7 +23,13 @@ import { isSpaceId, type DeviceId, type SpaceId, type UserId } from '../identity
 import type { SecretStore } from '../identity/secret-store.js';
 import { actorFor } from '../authority/actors.js';
 import { SESSION_BYTES } from '../encryption/entry.js';
-import { browserStores, memoryStores, nodeStores, type PlatformStores } from '../platform.js';
+import {
+	browserStores,
+	listenForPeers,
+	memoryStores,
+	nodeStores,
+	type PlatformStores
+} from '../platform.js';
 import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
 import { parseInviteLink } from '../authority/invites.js';
@@ -72,6 +78,10 @@ export interface CharterOptions {
 	deviceName?: string;
 	/** A storing peer out of step this long is reported as suspect by `syncStatus()` (default 15 s). */
 	suspectAfterMs?: number;
+	/** Node: also accept direct WebSocket connections from peers on this port (0 = any free port). */
+	listen?: { port: number; host?: string };
+	/** Browser: sync with other tabs of this origin over BroadcastChannel (default true). */
+	tabs?: boolean;
 }
 
 export interface IdentityInfo {
@@ -91,6 +101,12 @@ export class Charter {
 	readonly #peers: PeerWatch;
 	readonly #endpoints: string[] = [];
 	#account: AccountDocument | undefined;
+	#listening: { url: string; close(): Promise<void> } | undefined;
+
+	/** The WebSocket URL peers can dial, when opened with `listen`. */
+	get listeningUrl(): string | undefined {
+		return this.#listening?.url;
+	}
 
 	private constructor(
 		readonly wire: Repo,
@@ -120,6 +136,23 @@ export class Charter {
 			...(options.syncServers ?? []).map((url) => new WebSocketClientAdapter(url)),
 			...(options.network ?? [])
 		];
+		const listening = options.listen
+			? await listenForPeers(options.listen.port, options.listen.host)
+			: undefined;
+		if (listening) network.push(listening.adapter);
+		if (
+			options.tabs !== false &&
+			typeof BroadcastChannel !== 'undefined' &&
+			typeof window !== 'undefined'
+		) {
+			const { BroadcastChannelNetworkAdapter } =
+				await import('@automerge/automerge-repo-network-broadcastchannel');
+			network.push(
+				new BroadcastChannelNetworkAdapter({
+					channelName: `${options.databaseName ?? 'charter'}-tabs`
+				})
+			);
+		}
 		const wire = new Repo({
 			network,
 			storage: stores.wire,
@@ -133,6 +166,7 @@ export class Charter {
 			options.suspectAfterMs
 		);
 		client.#endpoints.push(...(options.syncServers ?? []));
+		client.#listening = listening;
 		client.#identity = await Identity.load(stores.secrets);
 		if (client.#identity) {
 			await client.#openKnownSpaces();
@@ -470,6 +504,7 @@ export class Charter {
 		await Promise.all(this.spaces.map((s) => s.close()));
 		await this.wire.flush().catch(() => undefined);
 		await this.wire.shutdown().catch(() => undefined);
+		await this.#listening?.close();
 		this.#listeners.clear();
 	}
 
