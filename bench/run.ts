@@ -4,6 +4,7 @@
  * and prints the ratio. Parameters live in the scenario files.
  */
 import { rotationCost, validationCost, AUTHORITY_PARAMS } from './authority.js';
+import { coldSync, sendToVisible, SYNC_PARAMS } from './sync.js';
 import { serverLoad, soak, SERVER_PARAMS } from './server.js';
 
 const flag = (name: string, fallback: number) => {
@@ -19,6 +20,35 @@ function table(title: string, rows: Row[]) {
 }
 
 const scenarios: Record<string, () => Promise<void>> = {
+	async sync() {
+		const messages = flag('messages', SYNC_PARAMS.messages);
+		const cold = await coldSync(messages);
+		table(
+			`Cold sync of a ${messages}-message channel to a new device, until every message is readable`,
+			[
+				{
+					charter_ms: cold.charterMs.toFixed(0),
+					plain_automerge_repo_ms: cold.plainMs.toFixed(0),
+					ratio: (cold.charterMs / cold.plainMs).toFixed(2),
+					target: '≤ 2×'
+				}
+			]
+		);
+		const latency = await sendToVisible(flag('samples', SYNC_PARAMS.latencySamples));
+		table(
+			`Send → visible on another client through the sync server (${latency.samples} messages)`,
+			[
+				{
+					charter_p50_ms: latency.charterP50.toFixed(1),
+					charter_p99_ms: latency.charterP99.toFixed(1),
+					plain_p50_ms: latency.plainP50.toFixed(1),
+					plain_p99_ms: latency.plainP99.toFixed(1),
+					ratio_p50: (latency.charterP50 / latency.plainP50).toFixed(2),
+					target: 'p50 ≤ 1.3×, p99 < 50 ms'
+				}
+			]
+		);
+	},
 	async server() {
 		const soakSeconds = flag('soak', 0);
 		if (soakSeconds) {
