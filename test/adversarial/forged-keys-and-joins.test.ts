@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as A from '@automerge/automerge';
 import { personas, deliver, shutdown, syncAll, userOf } from '../support/personas.js';
-import { forge } from '../support/hostile.js';
+import { forge, identityOf } from '../support/hostile.js';
 import { sealLockbox } from '../../src/lib/encryption/lockbox.js';
 import { epochIdOf } from '../../src/lib/encryption/keyring.js';
 import { appendEntries } from '../../src/lib/sync/envelope.js';
@@ -26,13 +26,7 @@ describe('forged keys and joins', async () => {
 
 	it('✓ a lockbox written by a non-member is never used', async () => {
 		const memberCard = await verifyUserCard(await cast.member.client.memberCard());
-		const outsiderId = (await import('../../src/lib/identity/identity.js')).Identity;
-		const secrets = (
-			cast.outsider.client as unknown as {
-				stores: { secrets: import('../../src/lib/identity/secret-store.js').SecretStore };
-			}
-		).stores.secrets;
-		const outsider = (await outsiderId.load(secrets))!;
+		const outsider = await identityOf(cast.outsider.client);
 		const bogus = newKey();
 		const document = channelIdBytes(space.channels[0]!.id);
 		const lockbox = await sealLockbox({
@@ -61,13 +55,7 @@ describe('forged keys and joins', async () => {
 		const invite = inviteKeys(parseInviteLink(link).secret);
 		const card = await verifyUserCard(await cast.outsider.client.memberCard());
 		await verifyCards([card.bytes]);
-		const outsiderId = (await import('../../src/lib/identity/identity.js')).Identity;
-		const secrets = (
-			cast.outsider.client as unknown as {
-				stores: { secrets: import('../../src/lib/identity/secret-store.js').SecretStore };
-			}
-		).stores.secrets;
-		const outsider = (await outsiderId.load(secrets))!;
+		const outsider = await identityOf(cast.outsider.client);
 		const proof = signInviteProof(invite, space.idBytes, outsider.userKey);
 		await forge<SpaceDoc>(
 			cast.outsider.client,

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { personas, shutdown, syncAll, userOf } from '../support/personas.js';
-import { forge } from '../support/hostile.js';
+import { forge, identityOf } from '../support/hostile.js';
 import { signProfile } from '../../src/lib/identity/profile.js';
 import type { SpaceDoc } from '../../src/lib/authority/schema.js';
 
@@ -35,13 +35,7 @@ describe('profiles', async () => {
 
 	it("✓ nobody sets someone else's profile", async () => {
 		// Ana signs a profile with her own key and tries to put it on Ben's record
-		const anaIdentity = (await import('../../src/lib/identity/identity.js')).Identity;
-		const secrets = (
-			cast.ana.client as unknown as {
-				stores: { secrets: import('../../src/lib/identity/secret-store.js').SecretStore };
-			}
-		).stores.secrets;
-		const ana = (await anaIdentity.load(secrets))!;
+		const ana = await identityOf(cast.ana.client);
 		const fake = await signProfile(ana.userKey, (m) => ana.signAsIdentity(m), {
 			displayName: 'Ben is silly'
 		});

@@ -72,3 +72,9 @@ export async function forge<T>(
 	]);
 	return sealed.bytes;
 }
+
+/** The identity (with its secrets) a client holds: for tests that act as that client's device. */
+export async function identityOf(client: Charter): Promise<Identity> {
+	const secrets = (client as unknown as { stores: { secrets: SecretStore } }).stores.secrets;
+	return (await Identity.load(secrets))!;
+}

@@ -109,18 +109,14 @@ export class SpaceValidator {
 		return { ...this.#recompute(all), recomputed: true };
 	}
 
+	/** The space rule table applied to one entry, against a state and the document it derives from. */
+	#check(state: SpaceState, before: SpaceDoc, entry: Pick<OpenedEntry, 'header' | 'decoded'>) {
+		return checkEntry(spaceRules, this.#paths, state, before, entry.header, entry.decoded, undefined, SELF);
+	}
+
 	/** Checks a local change against the state of `before` (registering its objects if allowed). */
 	checkLocal(header: OpenedEntry['header'], decoded: A.DecodedChange[], before: A.Doc<SpaceDoc>) {
-		const { verdict } = checkEntry(
-			spaceRules,
-			this.#paths,
-			SpaceState.derive(this.genesis, before),
-			before,
-			header,
-			decoded,
-			undefined,
-			SELF
-		);
+		const { verdict } = this.#check(SpaceState.derive(this.genesis, before), before, { header, decoded });
 		if (verdict.valid) for (const d of decoded) this.#paths.register(d);
 		return verdict;
 	}
@@ -177,16 +173,7 @@ export class SpaceValidator {
 		let state = SpaceState.derive(this.genesis, doc);
 		const reductions = [...this.#last!.reductions];
 		for (const entry of fresh) {
-			const check = checkEntry(
-				spaceRules,
-				this.#paths,
-				state,
-				doc,
-				entry.header,
-				entry.decoded,
-				undefined,
-				SELF
-			);
+			const check = this.#check(state, doc, entry);
 			// An invalid entry takes its dependants with it; let the full pass decide.
 			if (!check.verdict.valid || !this.#claimChanges(entry)) return undefined;
 			const beforeDoc = doc;
@@ -321,16 +308,7 @@ export class SpaceValidator {
 			const heads = externalDeps(entry);
 			const before = A.view(doc, heads);
 			const state = SpaceState.derive(this.genesis, before);
-			const check = checkEntry(
-				spaceRules,
-				this.#paths,
-				state,
-				before,
-				entry.header,
-				entry.decoded,
-				undefined,
-				SELF
-			);
+			const check = this.#check(state, before, entry);
 			if (!check.verdict.valid) {
 				invalid.set(entry.id, check.verdict.reason);
 				continue;
@@ -395,16 +373,7 @@ export class SpaceValidator {
 				const heads = [...externalDeps(entry), ...reduction.entry.decoded.map((d) => d.hash)];
 				const before = A.view(doc, heads);
 				const state = SpaceState.derive(this.genesis, before);
-				const check = checkEntry(
-					spaceRules,
-					this.#paths,
-					state,
-					before,
-					entry.header,
-					entry.decoded,
-					undefined,
-					SELF
-				);
+				const check = this.#check(state, before, entry);
 				if (!check.verdict.valid)
 					forced.set(entry.id, `concurrent removal: ${check.verdict.reason}`);
 			}
