@@ -68,6 +68,28 @@ describe('the web client in Chromium', () => {
 		await screenshot(tab, '4-after-reload');
 	});
 
+	it('✓ with the network cut, a reload still opens the app with its spaces and messages (PWA)', async () => {
+		// a page of its own: while offline the browser reports failed WebSocket connections, as it should
+		const page = await laptop.newPage();
+		await page.goto(inject('baseUrl'));
+		await messages(page).first().waitFor();
+		await page.evaluate(async () => {
+			const registration = await navigator.serviceWorker.ready;
+			if (!navigator.serviceWorker.controller)
+				await new Promise((r) =>
+					navigator.serviceWorker.addEventListener('controllerchange', r, { once: true })
+				);
+			return registration.active?.state;
+		});
+		await laptop.setOffline(true);
+		await page.reload();
+		await messages(page).first().waitFor({ timeout: 20_000 });
+		expect(await messages(page).allTextContents()).toContain('hello from chromium');
+		await screenshot(page, '4b-offline-reload');
+		await laptop.setOffline(false);
+		await page.close();
+	});
+
 	it('✓ a second tab sees the message, and its reply reaches the first tab', async () => {
 		const second = await laptop.newPage();
 		const seen = watchProblems(second, 'tab 2');
