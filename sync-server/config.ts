@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 export interface Limits {
 	/** Largest WebSocket message a client may send (bytes). */
 	maxMessageBytes: number;
-	/** Sustained messages per second per connection (bursts up to 2×). */
+	/** Sustained messages per second per connection (bursts up to 10×). */
 	messagesPerSecond: number;
 	/** Sustained bytes per second per connection (bursts up to 4×). */
 	bytesPerSecond: number;
@@ -40,7 +40,7 @@ export interface SyncServerConfig {
 
 export const DEFAULT_LIMITS: Limits = {
 	maxMessageBytes: 16 * 1024 * 1024,
-	messagesPerSecond: 500,
+	messagesPerSecond: 2000,
 	bytesPerSecond: 16 * 1024 * 1024,
 	documentsPerHour: 2000,
 	maxDocumentBytes: 512 * 1024 * 1024,
@@ -77,7 +77,7 @@ Usage: npm run sync-server -- [options]
   --spaces-allow <ids>       store only envelope documents of these space ids or owner user ids
                              (comma-separated or repeated; env CHARTER_SPACES_ALLOW). Default: store any.
   --max-message-bytes <n>    largest client message (env CHARTER_MAX_MESSAGE_BYTES, default ${DEFAULT_LIMITS.maxMessageBytes})
-  --messages-per-second <n>  per-connection message rate, bursts 2× (env CHARTER_MESSAGES_PER_SECOND, default ${DEFAULT_LIMITS.messagesPerSecond})
+  --messages-per-second <n>  per-connection message rate, bursts 10× (env CHARTER_MESSAGES_PER_SECOND, default ${DEFAULT_LIMITS.messagesPerSecond})
   --bytes-per-second <n>     per-connection byte rate, bursts 4× (env CHARTER_BYTES_PER_SECOND, default ${DEFAULT_LIMITS.bytesPerSecond})
   --documents-per-hour <n>   new documents per connection per hour (env CHARTER_DOCUMENTS_PER_HOUR, default ${DEFAULT_LIMITS.documentsPerHour})
   --max-document-bytes <n>   storage quota per document, 0 = none (env CHARTER_MAX_DOCUMENT_BYTES, default ${DEFAULT_LIMITS.maxDocumentBytes})
@@ -107,7 +107,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerC
 				peer: { type: 'string', multiple: true },
 				'peer-token': { type: 'string' },
 				'spaces-allow': { type: 'string', multiple: true },
-				...Object.fromEntries(Object.values(LIMIT_OPTIONS).map((o) => [o.flag, { type: 'string' as const }])),
+				...Object.fromEntries(
+					Object.values(LIMIT_OPTIONS).map((o) => [o.flag, { type: 'string' as const }])
+				),
 				help: { type: 'boolean' }
 			},
 			strict: true,
@@ -119,21 +121,30 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerC
 	if (values.help) return 'help';
 
 	const limits: Limits = { ...DEFAULT_LIMITS };
-	for (const [key, option] of Object.entries(LIMIT_OPTIONS) as [keyof Limits, (typeof LIMIT_OPTIONS)[keyof Limits]][]) {
+	for (const [key, option] of Object.entries(LIMIT_OPTIONS) as [
+		keyof Limits,
+		(typeof LIMIT_OPTIONS)[keyof Limits]
+	][]) {
 		const raw = values[option.flag] ?? env[option.env];
 		if (raw !== undefined && raw !== '') limits[key] = integer(option.flag, raw, option.min);
 	}
 
 	const peers = list(values.peer, env.CHARTER_PEERS);
-	for (const peer of peers) if (!/^wss?:\/\/[^\s]+$/.test(peer)) throw new ConfigError(`--peer must be a ws:// or wss:// URL, got ${peer}`);
+	for (const peer of peers)
+		if (!/^wss?:\/\/[^\s]+$/.test(peer))
+			throw new ConfigError(`--peer must be a ws:// or wss:// URL, got ${peer}`);
 	const peerToken = String(values['peer-token'] ?? env.CHARTER_PEER_TOKEN ?? '') || undefined;
-	if (peerToken !== undefined && peerToken.length < 16) throw new ConfigError('--peer-token must be at least 16 characters (use a random secret)');
+	if (peerToken !== undefined && peerToken.length < 16)
+		throw new ConfigError('--peer-token must be at least 16 characters (use a random secret)');
 
 	const allow = list(values['spaces-allow'], env.CHARTER_SPACES_ALLOW);
-	for (const id of allow) if (!/^(space|user)_[1-9A-HJ-NP-Za-km-z]+$/.test(id)) throw new ConfigError(`--spaces-allow takes space_… or user_… ids, got ${id}`);
+	for (const id of allow)
+		if (!/^(space|user)_[1-9A-HJ-NP-Za-km-z]+$/.test(id))
+			throw new ConfigError(`--spaces-allow takes space_… or user_… ids, got ${id}`);
 
 	const level = String(values['log-level'] ?? env.LOG_LEVEL ?? 'info');
-	if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${level}`);
+	if (!(LOG_LEVELS as readonly string[]).includes(level))
+		throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${level}`);
 
 	const staticDir = values.static ?? env.CHARTER_STATIC;
 	return {
@@ -150,8 +161,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerC
 }
 
 function integer(name: string, raw: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-	const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : typeof raw === 'number' ? raw : NaN;
-	if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`--${name} must be an integer from ${min} to ${max}, got ${String(raw)}`);
+	const n =
+		typeof raw === 'string' && raw.trim() !== ''
+			? Number(raw)
+			: typeof raw === 'number'
+				? raw
+				: NaN;
+	if (!Number.isInteger(n) || n < min || n > max)
+		throw new ConfigError(`--${name} must be an integer from ${min} to ${max}, got ${String(raw)}`);
 	return n;
 }
 

@@ -18,7 +18,13 @@ import type { Metrics, RejectionReason } from './metrics.js';
 import type { PeerGroup } from './peering.js';
 import { CreationWindow, RateLimiter } from './rate-limiter.js';
 import type { StorageLedger } from './storage-ledger.js';
-import { changesIn, decodeEnvelope, totalBytes, writesDocument, type WireEnvelope } from './wire-envelope.js';
+import {
+	changesIn,
+	decodeEnvelope,
+	totalBytes,
+	writesDocument,
+	type WireEnvelope
+} from './wire-envelope.js';
 
 export { CLOSE } from './close-codes.js';
 export type { Admission } from './admission.js';
@@ -84,7 +90,8 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		// ws reports a frame above its hard maxPayload ceiling as an 'error' (then closes with
 		// 1009); with no listener, that error would crash the whole server
 		socket.on('error', (error: Error & { code?: string }) => {
-			if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') metrics.rejections.inc({ reason: 'message-too-big' });
+			if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+				metrics.rejections.inc({ reason: 'message-too-big' });
 			log.warn({ code: error.code, message: error.message }, 'connection error');
 		});
 		socket.on('close', (code) => {
@@ -118,7 +125,8 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 	 */
 	quiesce(): void {
 		this.#quiet = true;
-		for (const socket of this.#wss.clients) socket.close(CLOSE.shuttingDown, 'server shutting down');
+		for (const socket of this.#wss.clients)
+			socket.close(CLOSE.shuttingDown, 'server shutting down');
 	}
 
 	override receiveMessage(messageBytes: Uint8Array, socket: WebSocket): void {
@@ -130,8 +138,10 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		metrics.bytesIn.inc(size);
 		// size and rate are judged on arrival, before any queueing, so a flood cannot pile up in memory
 		if (!connection.trusted) {
-			if (size > limits.maxMessageBytes) return this.#reject(socket, connection, 'message-too-big', CLOSE.messageTooBig, { size });
-			if (!connection.rate.take(size)) return this.#reject(socket, connection, 'rate-limited', CLOSE.rateLimited);
+			if (size > limits.maxMessageBytes)
+				return this.#reject(socket, connection, 'message-too-big', CLOSE.messageTooBig, { size });
+			if (!connection.rate.take(size))
+				return this.#reject(socket, connection, 'rate-limited', CLOSE.rateLimited);
 		}
 		connection.queue = connection.queue
 			.then(() => this.#judge(messageBytes, socket, connection))
@@ -140,15 +150,22 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 
 	async #judge(bytes: Uint8Array, socket: WebSocket, connection: Connection): Promise<void> {
 		if (connection.closed) return;
-		const { peers, ledger, metrics, limits, admission, log } = this.#deps;
+		const { peers, ledger, metrics, admission, log } = this.#deps;
 		const message = decodeEnvelope(bytes);
 		if (!message) return this.#reject(socket, connection, 'malformed', CLOSE.malformed);
-		log.trace({ type: message.type, documentId: message.documentId, size: bytes.byteLength }, 'message');
+		if (log.isLevelEnabled('trace'))
+			log.trace(
+				{ type: message.type, documentId: message.documentId, size: bytes.byteLength },
+				'message'
+			);
 
 		if (message.type === 'join' && typeof message.senderId === 'string') {
-			if (connection.trusted) peers.joined(message.senderId as PeerId, 'dialed in with the peer token');
+			if (connection.trusted)
+				peers.joined(message.senderId as PeerId, 'dialed in with the peer token');
 			else if (peers.isServer(message.senderId))
-				return this.#reject(socket, connection, 'impersonation', CLOSE.impersonation, { peerId: message.senderId });
+				return this.#reject(socket, connection, 'impersonation', CLOSE.impersonation, {
+					peerId: message.senderId
+				});
 		}
 
 		if (writesDocument(message)) {
@@ -158,7 +175,9 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 			if (changes.length) {
 				if (!ledger.has(documentId)) {
 					if (!connection.trusted && !connection.creations.allows())
-						return this.#reject(socket, connection, 'too-many-documents', CLOSE.tooManyDocuments, { documentId });
+						return this.#reject(socket, connection, 'too-many-documents', CLOSE.tooManyDocuments, {
+							documentId
+						});
 					if (admission && !(await admission.admit(documentId, changes))) {
 						metrics.rejections.inc({ reason: 'admission' });
 						log.info({ documentId }, 'document refused by the admission policy');
@@ -168,7 +187,8 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 				}
 				const incoming = totalBytes(changes);
 				const quota = connection.trusted ? undefined : ledger.wouldExceed(documentId, incoming);
-				if (quota) return this.#reject(socket, connection, quota, CLOSE.quotaExceeded, { documentId });
+				if (quota)
+					return this.#reject(socket, connection, quota, CLOSE.quotaExceeded, { documentId });
 				ledger.add(documentId, incoming);
 				metrics.changesStored.inc(changes.length);
 			}
@@ -184,7 +204,13 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		this.#receivedAt.set(documentId, performance.now());
 	}
 
-	#reject(socket: WebSocket, connection: Connection, reason: RejectionReason, code: number, detail: Record<string, unknown> = {}): void {
+	#reject(
+		socket: WebSocket,
+		connection: Connection,
+		reason: RejectionReason,
+		code: number,
+		detail: Record<string, unknown> = {}
+	): void {
 		this.#deps.metrics.rejections.inc({ reason });
 		this.#deps.log.warn({ reason, code, ...detail }, 'connection closed: limit tripped');
 		connection.closed = true;
@@ -193,7 +219,11 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 }
 
 /** Trusted peers (dialed servers) bypass the guard; their writes still count towards the ledger. */
-export function accountPeerWrite(message: WireEnvelope, ledger: StorageLedger, metrics: Metrics): void {
+export function accountPeerWrite(
+	message: WireEnvelope,
+	ledger: StorageLedger,
+	metrics: Metrics
+): void {
 	if (!writesDocument(message)) return;
 	const changes = changesIn(message.data);
 	if (!changes?.length) return;

@@ -22,17 +22,67 @@ export function createMetrics() {
 	collectDefaultMetrics({ register: registry, prefix: 'charter_sync_' });
 	const metrics = {
 		registry,
-		connections: new Gauge({ name: 'charter_sync_connections', help: 'Open WebSocket connections (clients and peer servers dialing in)', registers: [registry] }),
-		connectionsTotal: new Counter({ name: 'charter_sync_connections_total', help: 'WebSocket connections accepted', registers: [registry] }),
-		peerServers: new Gauge({ name: 'charter_sync_peer_servers', help: 'Peer sync servers currently connected (dialed or dialing in with the peer token)', registers: [registry] }),
-		documents: new Gauge({ name: 'charter_sync_documents', help: 'Documents held (on disk or received since start)', registers: [registry] }),
-		storedBytes: new Gauge({ name: 'charter_sync_stored_bytes', help: 'Bytes held as counted for quotas (disk at start plus change bytes accepted since)', registers: [registry] }),
-		messagesIn: new Counter({ name: 'charter_sync_messages_in_total', help: 'Messages received from clients', registers: [registry] }),
-		messagesOut: new Counter({ name: 'charter_sync_messages_out_total', help: 'Messages sent to clients', registers: [registry] }),
-		bytesIn: new Counter({ name: 'charter_sync_bytes_in_total', help: 'Bytes received from clients (whole wire messages)', registers: [registry] }),
-		bytesOut: new Counter({ name: 'charter_sync_bytes_out_total', help: 'Bytes sent to clients (whole wire messages)', registers: [registry] }),
-		changesStored: new Counter({ name: 'charter_sync_changes_received_total', help: 'Automerge changes received in sync messages (opaque; counted, never read)', registers: [registry] }),
-		rejections: new Counter({ name: 'charter_sync_rejections_total', help: 'Messages or connections refused, by reason', labelNames: ['reason'], registers: [registry] }),
+		connections: new Gauge({
+			name: 'charter_sync_connections',
+			help: 'Open WebSocket connections (clients and peer servers dialing in)',
+			registers: [registry]
+		}),
+		connectionsTotal: new Counter({
+			name: 'charter_sync_connections_total',
+			help: 'WebSocket connections accepted',
+			registers: [registry]
+		}),
+		peerServers: new Gauge({
+			name: 'charter_sync_peer_servers',
+			help: 'Peer sync servers currently connected (dialed or dialing in with the peer token)',
+			registers: [registry]
+		}),
+		documents: new Gauge({
+			name: 'charter_sync_documents',
+			help: 'Documents held (on disk or received since start)',
+			registers: [registry]
+		}),
+		storedBytes: new Gauge({
+			name: 'charter_sync_stored_bytes',
+			help: 'Bytes held as counted for quotas (disk at start plus change bytes accepted since)',
+			registers: [registry]
+		}),
+		messagesIn: new Counter({
+			name: 'charter_sync_messages_in_total',
+			help: 'Messages received from clients',
+			registers: [registry]
+		}),
+		messagesOut: new Counter({
+			name: 'charter_sync_messages_out_total',
+			help: 'Messages sent to clients',
+			registers: [registry]
+		}),
+		bytesIn: new Counter({
+			name: 'charter_sync_bytes_in_total',
+			help: 'Bytes received from clients (whole wire messages)',
+			registers: [registry]
+		}),
+		bytesOut: new Counter({
+			name: 'charter_sync_bytes_out_total',
+			help: 'Bytes sent to clients (whole wire messages)',
+			registers: [registry]
+		}),
+		changesStored: new Counter({
+			name: 'charter_sync_changes_received_total',
+			help: 'Automerge changes received in sync messages (opaque; counted, never read)',
+			registers: [registry]
+		}),
+		internalErrors: new Counter({
+			name: 'charter_sync_internal_errors_total',
+			help: 'Promise rejections no code handled (automerge-repo fires some and forgets them); logged, the server carries on',
+			registers: [registry]
+		}),
+		rejections: new Counter({
+			name: 'charter_sync_rejections_total',
+			help: 'Messages or connections refused, by reason',
+			labelNames: ['reason'],
+			registers: [registry]
+		}),
 		relayLatency: new Histogram({
 			name: 'charter_sync_relay_latency_seconds',
 			help: 'From receiving a sync message for a document to the next sync message the server sends for it (its reply or the relay to another peer)',

@@ -43,8 +43,13 @@ export class PeerGroup {
 	recognise(socket: object, request: IncomingMessage): void {
 		if (!this.#tokenDigest) return;
 		const presented = new URL(request.url ?? '/', 'http://x').searchParams.get(PEER_TOKEN_PARAM);
-		if (presented && timingSafeEqual(digest(presented), this.#tokenDigest)) this.#trustedSockets.add(socket);
-		else if (presented) this.log.warn({ remote: request.socket.remoteAddress }, 'wrong peer token; treated as a client');
+		if (presented && timingSafeEqual(digest(presented), this.#tokenDigest))
+			this.#trustedSockets.add(socket);
+		else if (presented)
+			this.log.warn(
+				{ remote: request.socket.remoteAddress },
+				'wrong peer token; treated as a client'
+			);
 	}
 
 	isTrustedSocket(socket: object): boolean {
@@ -73,7 +78,11 @@ export class PeerGroup {
 		const target = new URL(url);
 		if (this.token) target.searchParams.set(PEER_TOKEN_PARAM, this.token);
 		const shown = url; // logged without the token
-		const adapter = new PeerDialAdapter(target.toString(), retryMs, this.log.child({ peer: shown }));
+		const adapter = new PeerDialAdapter(
+			target.toString(),
+			retryMs,
+			this.log.child({ peer: shown })
+		);
 		adapter.on('peer-candidate', ({ peerId }) => this.joined(peerId, `dialed ${shown}`));
 		adapter.on('peer-disconnected', ({ peerId }) => this.left(peerId));
 		return adapter;
@@ -81,11 +90,15 @@ export class PeerGroup {
 }
 
 /**
- * The stock WebSocket client adapter, made safe to run inside a server for days: it throws from
- * its socket error handler on anything but ECONNREFUSED (a peer that dies mid-connection would take
- * this server down with it), throws when asked to send while the socket is closing, and can revive
- * itself from a retry timer after disconnect(). Here all three only log and wait for a reconnect;
- * automerge-repo's sync protocol resends whatever was lost once the peer is back.
+ * The stock WebSocket client adapter, made safe to run inside a server for days. The stock one
+ *  - throws from its socket error handler on anything but ECONNREFUSED, so a peer that dies
+ *    mid-connection would take this server down with it;
+ *  - throws when asked to send while the socket is closing;
+ *  - on disconnect() while still connecting, closes a socket it has just removed its error listener
+ *    from, and ws's "closed before the connection was established" error then crashes the process;
+ *  - can revive itself from a retry timer after disconnect().
+ * Here all of these only log, or wait for a reconnect; automerge-repo's sync protocol resends
+ * whatever was lost once the peer is back.
  */
 export class PeerDialAdapter extends WebSocketClientAdapter {
 	#stopped = false;
@@ -98,7 +111,10 @@ export class PeerDialAdapter extends WebSocketClientAdapter {
 		super(url, retryMs);
 		this.onError = (event) => {
 			const error = (event as { error?: { code?: string; message?: string } }).error;
-			this.log.warn({ code: error?.code, message: error?.message }, 'peer connection failed; retrying');
+			this.log.warn(
+				{ code: error?.code, message: error?.message },
+				'peer connection failed; retrying'
+			);
 		};
 	}
 
@@ -114,7 +130,9 @@ export class PeerDialAdapter extends WebSocketClientAdapter {
 
 	override disconnect(): void {
 		this.#stopped = true;
-		if (this.socket) super.disconnect();
+		if (!this.socket) return;
+		this.socket.addEventListener('error', () => undefined); // outlives the stock listeners
+		super.disconnect();
 	}
 }
 

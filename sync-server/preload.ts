@@ -8,7 +8,11 @@ import type { DocumentId, Repo } from '@automerge/automerge-repo';
 
 const CONCURRENCY = 4;
 
-export function preloadDocuments(repo: Repo, ids: DocumentId[], log: Logger): { done: Promise<void>; stop(): Promise<void> } {
+export function preloadDocuments(
+	repo: Repo,
+	ids: DocumentId[],
+	log: Logger
+): { done: Promise<void>; stop(): Promise<void> } {
 	const abort = new AbortController();
 	const queue = [...ids];
 	let loaded = 0;
@@ -17,13 +21,19 @@ export function preloadDocuments(repo: Repo, ids: DocumentId[], log: Logger): { 
 			const id = queue.pop()!;
 			await repo.find(id, { signal: abort.signal }).then(
 				() => loaded++,
-				(error: Error) => abort.signal.aborted || log.warn({ documentId: id, message: error.message }, 'stored document did not load')
+				(error: Error) =>
+					abort.signal.aborted ||
+					log.warn({ documentId: id, message: error.message }, 'stored document did not load')
 			);
 		}
 	};
 	const started = performance.now();
 	const done = Promise.all(Array.from({ length: CONCURRENCY }, worker)).then(() => {
-		if (ids.length) log.info({ loaded, of: ids.length, ms: Math.round(performance.now() - started) }, 'stored documents loaded for peering');
+		if (ids.length)
+			log.info(
+				{ loaded, of: ids.length, ms: Math.round(performance.now() - started) },
+				'stored documents loaded for peering'
+			);
 	});
 	return {
 		done,

@@ -1,9 +1,10 @@
 /**
  * Per-connection token buckets for messages and bytes. A bucket starts full, refills continuously
- * at the sustained rate and holds a burst of a few seconds' worth, so a client's catch-up sync after
- * being offline passes while a flood trips within a second or two.
+ * at the sustained rate and holds a burst of several seconds' worth. Honest clients are bursty: a
+ * device opening Charter syncs every space and channel document at once (a few messages each),
+ * so the message burst is generous; a flood still trips within seconds.
  */
-export const MESSAGE_BURST_SECONDS = 2;
+export const MESSAGE_BURST_SECONDS = 10;
 export const BYTE_BURST_SECONDS = 4;
 
 export class RateLimiter {
@@ -24,8 +25,16 @@ export class RateLimiter {
 		const now = performance.now();
 		const elapsed = (now - this.#refilledAt) / 1000;
 		this.#refilledAt = now;
-		this.#messages = Math.min(this.messagesPerSecond * MESSAGE_BURST_SECONDS, this.#messages + elapsed * this.messagesPerSecond) - 1;
-		this.#bytes = Math.min(this.bytesPerSecond * BYTE_BURST_SECONDS, this.#bytes + elapsed * this.bytesPerSecond) - size;
+		this.#messages =
+			Math.min(
+				this.messagesPerSecond * MESSAGE_BURST_SECONDS,
+				this.#messages + elapsed * this.messagesPerSecond
+			) - 1;
+		this.#bytes =
+			Math.min(
+				this.bytesPerSecond * BYTE_BURST_SECONDS,
+				this.#bytes + elapsed * this.bytesPerSecond
+			) - size;
 		return this.#messages >= 0 && this.#bytes >= 0;
 	}
 }

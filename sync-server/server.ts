@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import { pino, type Logger } from 'pino';
 import { Repo, type DocumentId, type PeerId, type StorageId } from '@automerge/automerge-repo';
-import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
 import { allowListAdmission, type Admission } from './admission.js';
+import { DurableNodeFSStorageAdapter } from './durable-storage.js';
 import { DEFAULT_LIMITS, type Limits, type SyncServerConfig } from './config.js';
 import { accountPeerWrite, GuardedServerAdapter } from './guarded-adapter.js';
 import { createRequestHandler } from './http.js';
@@ -59,7 +59,8 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 	const metrics = createMetrics();
 	const ledger = new StorageLedger(options.dataDir, limits);
 	const peers = new PeerGroup(options.peerToken, log, metrics);
-	const admission = options.admission ?? (options.allow?.length ? allowListAdmission(options.allow) : undefined);
+	const admission =
+		options.admission ?? (options.allow?.length ? allowListAdmission(options.allow) : undefined);
 	let ready = false;
 
 	const http = createServer(
@@ -84,14 +85,24 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 		)
 	);
 	// ws's hard ceiling on a frame; the guard closes earlier (at maxMessageBytes) with its own code
-	const wss = new WebSocketServer({ server: http, maxPayload: Math.max(limits.maxMessageBytes * 2, 1024 * 1024) });
-	const serverAdapter = new GuardedServerAdapter(wss, { limits, metrics, ledger, peers, log, admission });
+	const wss = new WebSocketServer({
+		server: http,
+		maxPayload: Math.max(limits.maxMessageBytes * 2, 1024 * 1024)
+	});
+	const serverAdapter = new GuardedServerAdapter(wss, {
+		limits,
+		metrics,
+		ledger,
+		peers,
+		log,
+		admission
+	});
 	const dialers = (options.peers ?? []).map((url) => {
 		const adapter = peers.dial(url, options.peerRetryMs ?? 3000);
 		adapter.on('message', (message) => accountPeerWrite(message as WireEnvelope, ledger, metrics));
 		return adapter;
 	});
-	const storage = new NodeFSStorageAdapter(options.dataDir);
+	const storage = await new DurableNodeFSStorageAdapter(options.dataDir).open();
 	const storageId = await settleStorageId(storage); // also proves the data directory is writable
 	const repo = new Repo({
 		network: [serverAdapter, ...dialers],
@@ -119,11 +130,26 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 	ready = true;
 	const { port } = http.address() as AddressInfo;
 	const shownHost = host.includes(':') ? `[${host}]` : host;
-	log.info({ port, host, dataDir: options.dataDir, storageId, peerId: repo.peerId, peers: options.peers ?? [], admission: !!admission, documents: ledger.documents }, 'sync server listening');
+	log.info(
+		{
+			port,
+			host,
+			dataDir: options.dataDir,
+			storageId,
+			peerId: repo.peerId,
+			peers: options.peers ?? [],
+			admission: !!admission,
+			documents: ledger.documents
+		},
+		'sync server listening'
+	);
 
 	// repos announce only documents they hold in memory: a server in a peer group loads what it has
 	// on disk, so a restarted server pushes its backlog to peers and answers for every document
-	const preload = dialers.length || peers.enabled ? preloadDocuments(repo, [...ledger.ids()] as DocumentId[], log) : undefined;
+	const preload =
+		dialers.length || peers.enabled
+			? preloadDocuments(repo, [...ledger.ids()] as DocumentId[], log)
+			: undefined;
 
 	let closing: Promise<void> | undefined;
 	const close = async () => {

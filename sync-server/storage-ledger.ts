@@ -49,10 +49,15 @@ export class StorageLedger {
 		return this.#bytes.has(documentId);
 	}
 
-	wouldExceed(documentId: string, incoming: number): Extract<RejectionReason, 'document-quota' | 'total-quota'> | undefined {
+	wouldExceed(
+		documentId: string,
+		incoming: number
+	): Extract<RejectionReason, 'document-quota' | 'total-quota'> | undefined {
 		const current = this.#bytes.get(documentId) ?? 0;
-		if (this.limits.maxDocumentBytes && current + incoming > this.limits.maxDocumentBytes) return 'document-quota';
-		if (this.limits.maxTotalBytes && this.#total + incoming > this.limits.maxTotalBytes) return 'total-quota';
+		if (this.limits.maxDocumentBytes && current + incoming > this.limits.maxDocumentBytes)
+			return 'document-quota';
+		if (this.limits.maxTotalBytes && this.#total + incoming > this.limits.maxTotalBytes)
+			return 'total-quota';
 		return undefined;
 	}
 

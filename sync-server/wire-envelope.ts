@@ -5,7 +5,7 @@
  * passed on as they are; their contents (Charter's sealed entries) are never opened here.
  */
 import * as A from '@automerge/automerge';
-import { cbor } from '@automerge/automerge-repo';
+import { cbor, isValidDocumentId } from '@automerge/automerge-repo';
 
 export interface WireEnvelope {
 	type: string;
@@ -18,19 +18,40 @@ export interface WireEnvelope {
 /** The message types whose `data` is an Automerge sync message the repo applies to a document. */
 const DOCUMENT_WRITING_TYPES = new Set(['sync', 'request']);
 
+/** Message types the repo routes to a document: they must name a valid one. */
+const DOCUMENT_TYPES = new Set(['sync', 'request', 'ephemeral', 'doc-unavailable']);
+
+/**
+ * The envelope, or undefined if the bytes are not a well-formed automerge-repo message. Stricter than
+ * the repo itself, which answers some malformed messages by logging them whole.
+ */
 export function decodeEnvelope(bytes: Uint8Array): WireEnvelope | undefined {
+	let message: unknown;
 	try {
-		const message = cbor.decode(bytes) as unknown;
-		if (typeof message !== 'object' || message === null || typeof (message as WireEnvelope).type !== 'string') return undefined;
-		return message as WireEnvelope;
+		message = cbor.decode(bytes);
 	} catch {
 		return undefined;
 	}
+	if (typeof message !== 'object' || message === null) return undefined;
+	const { type, senderId, documentId } = message as Record<string, unknown>;
+	if (typeof type !== 'string' || typeof senderId !== 'string') return undefined;
+	if (
+		DOCUMENT_TYPES.has(type) &&
+		(typeof documentId !== 'string' || !isValidDocumentId(documentId))
+	)
+		return undefined;
+	return message as WireEnvelope;
 }
 
 /** Whether the repo would apply this message's data to a document. */
-export function writesDocument(message: WireEnvelope): message is WireEnvelope & { documentId: string; data: Uint8Array } {
-	return DOCUMENT_WRITING_TYPES.has(message.type) && typeof message.documentId === 'string' && message.data instanceof Uint8Array;
+export function writesDocument(
+	message: WireEnvelope
+): message is WireEnvelope & { documentId: string; data: Uint8Array } {
+	return (
+		DOCUMENT_WRITING_TYPES.has(message.type) &&
+		typeof message.documentId === 'string' &&
+		message.data instanceof Uint8Array
+	);
 }
 
 /** The raw changes a sync message carries, or undefined if it is not a sync message at all. */

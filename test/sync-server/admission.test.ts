@@ -15,11 +15,20 @@ import { metric, until } from './raw-client.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
-	for (const c of cleanup.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+	for (const c of cleanup.reverse())
+		await Promise.resolve()
+			.then(c)
+			.catch(() => undefined);
 });
 
 async function server(options: Partial<SyncServerOptions> = {}) {
-	const s = await startSyncServer({ port: 0, dataDir: await mkdtemp(join(tmpdir(), 'charter-admission-')), logger: pino({ level: 'silent' }), peerRetryMs: 500, ...options });
+	const s = await startSyncServer({
+		port: 0,
+		dataDir: await mkdtemp(join(tmpdir(), 'charter-admission-')),
+		logger: pino({ level: 'silent' }),
+		peerRetryMs: 500,
+		...options
+	});
 	cleanup.push(() => s.close());
 	return s;
 }
@@ -44,17 +53,30 @@ describe('admission by space', () => {
 
 		const relay = await server({ allow: [allowed.id] });
 		owner.wire.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(relay.wsUrl));
-		await until(async () => (await metric(relay.url, 'charter_sync_rejections_total', '{reason="admission"}')) > 0, 'the foreign space to be refused');
+		await until(
+			async () =>
+				(await metric(relay.url, 'charter_sync_rejections_total', '{reason="admission"}')) > 0,
+			'the foreign space to be refused'
+		);
 
 		const reader = await client([relay.wsUrl]);
-		const seenAllowed = await reader.wire.find<{ entries: Record<string, unknown> }>(allowed.channels[0]!.envelope.documentId);
-		await until(() => Object.keys(seenAllowed.doc().entries).length > 0, 'the allowed channel to be served');
+		const seenAllowed = await reader.wire.find<{ entries: Record<string, unknown> }>(
+			allowed.channels[0]!.envelope.documentId
+		);
+		await until(
+			() => Object.keys(seenAllowed.doc().entries).length > 0,
+			'the allowed channel to be served'
+		);
 		const foreignEntries = await reader.wire
-			.find<{ entries?: Record<string, unknown> }>(foreign.channels[0]!.envelope.documentId, { signal: AbortSignal.timeout(1500) })
+			.find<{ entries?: Record<string, unknown> }>(foreign.channels[0]!.envelope.documentId, {
+				signal: AbortSignal.timeout(1500)
+			})
 			.then((h) => Object.keys(h.doc()?.entries ?? {}).length)
 			.catch(() => 0);
 		expect(foreignEntries).toBe(0);
-		expect(relay.repo.handles[foreign.channels[0]!.envelope.documentId as never]?.isReady()).toBeFalsy();
+		expect(
+			relay.repo.handles[foreign.channels[0]!.envelope.documentId as never]?.isReady()
+		).toBeFalsy();
 	});
 });
 
@@ -72,13 +94,17 @@ describe('Charter over peered sync servers', () => {
 		await until(() => bobSpace.channels[0]?.messages.length === 1, 'bob to read');
 		// a client that only knows B reads what Alice wrote to A
 		const carol = await client([b.wsUrl]);
-		const onB = await carol.wire.find<{ entries: Record<string, unknown> }>(space.channels[0]!.envelope.documentId);
+		const onB = await carol.wire.find<{ entries: Record<string, unknown> }>(
+			space.channels[0]!.envelope.documentId
+		);
 		await until(() => Object.keys(onB.doc().entries).length === 1, 'server B to hold the channel');
 		// A goes away; Bob keeps chatting through B
 		await a.close();
 		await bobSpace.channels[0]!.send('still here without A');
 		const later = await client([b.wsUrl]);
-		const fromB = await later.wire.find<{ entries: Record<string, unknown> }>(space.channels[0]!.envelope.documentId);
+		const fromB = await later.wire.find<{ entries: Record<string, unknown> }>(
+			space.channels[0]!.envelope.documentId
+		);
 		await until(() => Object.keys(fromB.doc().entries).length === 2, 'B to serve both messages');
 	});
 });

@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
 import { Repo, type DocHandle } from '@automerge/automerge-repo';
-import { NodeWSServerAdapter, WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import {
+	NodeWSServerAdapter,
+	WebSocketClientAdapter
+} from '@automerge/automerge-repo-network-websocket';
 import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
 import { Charter } from '../../src/lib/index.js';
 import { startSyncServer, type RunningSyncServer } from '../../sync-server/server.js';
@@ -20,7 +23,10 @@ import { until } from './raw-client.js';
 const silent = pino({ level: 'silent' });
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
-	for (const c of cleanup.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+	for (const c of cleanup.reverse())
+		await Promise.resolve()
+			.then(c)
+			.catch(() => undefined);
 });
 
 function client(server: RunningSyncServer): Repo {
@@ -33,15 +39,25 @@ function client(server: RunningSyncServer): Repo {
 function confirmedBy(server: RunningSyncServer, handle: DocHandle<unknown>) {
 	return until(() => {
 		const theirs = handle.getSyncInfo(server.storageId)?.lastHeads;
-		return theirs !== undefined && JSON.stringify([...theirs].sort()) === JSON.stringify([...handle.heads()].sort());
+		return (
+			theirs !== undefined &&
+			JSON.stringify([...theirs].sort()) === JSON.stringify([...handle.heads()].sort())
+		);
 	}, 'the server to confirm our heads');
 }
 
 describe('interoperability', () => {
 	it('✓ one unmodified automerge-repo client creates, another finds it and sees later changes', async () => {
-		const server = await startSyncServer({ port: 0, dataDir: await mkdtemp(join(tmpdir(), 'charter-interop-')), logger: silent });
+		const server = await startSyncServer({
+			port: 0,
+			dataDir: await mkdtemp(join(tmpdir(), 'charter-interop-')),
+			logger: silent
+		});
 		cleanup.push(() => server.close());
-		const handle = client(server).create<{ title: string; items: string[] }>({ title: 'groceries', items: ['milk'] });
+		const handle = client(server).create<{ title: string; items: string[] }>({
+			title: 'groceries',
+			items: ['milk']
+		});
 		const seen = await client(server).find<{ title: string; items: string[] }>(handle.url);
 		expect(seen.doc().title).toBe('groceries');
 		handle.change((d) => {
@@ -89,13 +105,19 @@ describe('interoperability', () => {
 		});
 		const alice = await Charter.open({ inMemory: true, syncServers: [url] });
 		const bob = await Charter.open({ inMemory: true, syncServers: [url] });
-		cleanup.push(() => alice.close(), () => bob.close());
+		cleanup.push(
+			() => alice.close(),
+			() => bob.close()
+		);
 		await alice.createIdentity();
 		await bob.createIdentity();
 		const space = await alice.createSpace({ name: 'Through stock' });
 		await space.addMember(await bob.memberCard());
 		await space.channels[0]!.send('works anywhere');
 		const bobSpace = await bob.openSpace(space.id);
-		await until(() => bobSpace.channels[0]?.messages[0]?.text === 'works anywhere', 'bob to read through the stock server');
+		await until(
+			() => bobSpace.channels[0]?.messages[0]?.text === 'works anywhere',
+			'bob to read through the stock server'
+		);
 	});
 });

@@ -8,9 +8,13 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { generateAutomergeUrl, parseAutomergeUrl, Repo } from '@automerge/automerge-repo';
+import { cbor, generateAutomergeUrl, parseAutomergeUrl, Repo } from '@automerge/automerge-repo';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
-import { startSyncServer, type RunningSyncServer, type SyncServerOptions } from '../../sync-server/server.js';
+import {
+	startSyncServer,
+	type RunningSyncServer,
+	type SyncServerOptions
+} from '../../sync-server/server.js';
 import { CLOSE, WS_MESSAGE_TOO_BIG } from '../../sync-server/close-codes.js';
 import type { Limits } from '../../sync-server/config.js';
 import { metric, rawClient, until } from './raw-client.js';
@@ -23,7 +27,13 @@ afterEach(async () => {
 });
 
 async function serve(limits: Partial<Limits>, more: Partial<SyncServerOptions> = {}) {
-	const server = await startSyncServer({ port: 0, dataDir: await mkdtemp(join(tmpdir(), 'charter-limits-')), limits, logger: silent, ...more });
+	const server = await startSyncServer({
+		port: 0,
+		dataDir: await mkdtemp(join(tmpdir(), 'charter-limits-')),
+		limits,
+		logger: silent,
+		...more
+	});
 	servers.push(server);
 	return server;
 }
@@ -32,7 +42,10 @@ async function serve(limits: Partial<Limits>, more: Partial<SyncServerOptions> =
 async function storeSomething(server: RunningSyncServer): Promise<string> {
 	const repo = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
 	const handle = repo.create<{ note: string }>({ note: 'kept safe' });
-	await until(() => handle.getSyncInfo(server.storageId)?.lastHeads?.length, 'the server to confirm the document');
+	await until(
+		() => handle.getSyncInfo(server.storageId)?.lastHeads?.length,
+		'the server to confirm the document'
+	);
 	await repo.shutdown().catch(() => undefined);
 	return handle.documentId;
 }
@@ -40,14 +53,17 @@ async function storeSomething(server: RunningSyncServer): Promise<string> {
 async function stillThere(server: RunningSyncServer, documentId: string) {
 	const repo = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
 	try {
-		const handle = await repo.find<{ note: string }>(documentId as never, { signal: AbortSignal.timeout(5000) });
+		const handle = await repo.find<{ note: string }>(documentId as never, {
+			signal: AbortSignal.timeout(5000)
+		});
 		return handle.doc().note;
 	} finally {
 		await repo.shutdown().catch(() => undefined);
 	}
 }
 
-const rejections = (server: RunningSyncServer, reason: string) => metric(server.url, 'charter_sync_rejections_total', `{reason="${reason}"}`);
+const rejections = (server: RunningSyncServer, reason: string) =>
+	metric(server.url, 'charter_sync_rejections_total', `{reason="${reason}"}`);
 
 describe('sync server limits', () => {
 	it('✓ a message over --max-message-bytes closes with 4009 and counts message-too-big', async () => {
@@ -71,10 +87,10 @@ describe('sync server limits', () => {
 	});
 
 	it('✓ a burst over the message rate closes with 4008 and counts rate-limited', async () => {
-		const server = await serve({ messagesPerSecond: 5 });
+		const server = await serve({ messagesPerSecond: 5 }); // a burst of 10 s = 50 messages
 		const kept = await storeSomething(server);
 		const raw = await rawClient(server.wsUrl);
-		for (let i = 0; i < 40; i++) raw.pushDocument(new Uint8Array([i]));
+		for (let i = 0; i < 80; i++) raw.pushDocument(new Uint8Array([i]));
 		expect((await raw.closed).code).toBe(CLOSE.rateLimited);
 		expect(await rejections(server, 'rate-limited')).toBe(1);
 		expect(await stillThere(server, kept)).toBe('kept safe');
@@ -95,7 +111,10 @@ describe('sync server limits', () => {
 		for (let i = 0; i < 5; i++) raw.pushDocument(new Uint8Array([i + 2]));
 		expect((await raw.closed).code).toBe(CLOSE.tooManyDocuments);
 		expect(await rejections(server, 'too-many-documents')).toBe(1);
-		await until(() => server.repo.handles[first as never]?.isReady(), 'the first document to be held');
+		await until(
+			() => server.repo.handles[first as never]?.isReady(),
+			'the first document to be held'
+		);
 		// the cap is per connection: an honest client elsewhere is unaffected
 		expect(await stillThere(server, await storeSomething(server))).toBe('kept safe');
 	});
@@ -138,27 +157,53 @@ describe('sync server limits', () => {
 		expect((await raw.closed).code).toBe(CLOSE.malformed);
 		expect(await rejections(server, 'malformed')).toBe(1);
 	});
+
+	it('✓ a message naming no valid document closes with 4400 too (the repo would log it whole)', async () => {
+		const server = await serve({});
+		const raw = await rawClient(server.wsUrl);
+		raw.sendRaw(
+			cbor.encode({
+				type: 'ephemeral',
+				senderId: 'raw',
+				targetId: raw.serverPeerId,
+				documentId: 'not-a-document',
+				data: new Uint8Array([1])
+			})
+		);
+		expect((await raw.closed).code).toBe(CLOSE.malformed);
+	});
 });
 
 describe('admission hook', () => {
 	it('✓ refuses new documents it does not admit, counts them, and keeps the connection', async () => {
 		const welcome = new Set<string>();
 		const asked: string[] = [];
-		const server = await serve({}, { admission: { admit: (documentId) => (asked.push(documentId), welcome.has(documentId)) } });
+		const server = await serve(
+			{},
+			{ admission: { admit: (documentId) => (asked.push(documentId), welcome.has(documentId)) } }
+		);
 		const raw = await rawClient(server.wsUrl);
 		const allowedId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
 		welcome.add(allowedId);
 		const refused = raw.pushDocument(new Uint8Array([1, 2, 3]));
 		raw.pushDocument(new Uint8Array([4, 5, 6]), { documentId: allowedId });
-		await until(() => server.repo.handles[allowedId as never]?.isReady(), 'the admitted document to be held');
-		expect(await metric(server.url, 'charter_sync_rejections_total', '{reason="admission"}')).toBe(1);
+		await until(
+			() => server.repo.handles[allowedId as never]?.isReady(),
+			'the admitted document to be held'
+		);
+		expect(await metric(server.url, 'charter_sync_rejections_total', '{reason="admission"}')).toBe(
+			1
+		);
 		expect(asked).toEqual([refused, allowedId]);
 		expect(server.repo.handles[refused as never]?.isReady()).toBeFalsy();
 		// documents already held are not asked about again
 		raw.pushDocument(new Uint8Array([7]), { documentId: allowedId });
 		await new Promise((r) => setTimeout(r, 100));
 		expect(asked).toHaveLength(2);
-		const stillOpen = await Promise.race([raw.closed.then(() => false), new Promise((r) => setTimeout(() => r(true), 100))]);
+		const stillOpen = await Promise.race([
+			raw.closed.then(() => false),
+			new Promise((r) => setTimeout(() => r(true), 100))
+		]);
 		expect(stillOpen).toBe(true);
 		raw.close();
 	});

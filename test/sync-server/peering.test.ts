@@ -6,6 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtemp } from 'node:fs/promises';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -20,7 +21,10 @@ const TOKEN = 'peer-token-for-the-test-group';
 const silent = pino({ level: 'silent' });
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
-	for (const c of cleanup.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+	for (const c of cleanup.reverse())
+		await Promise.resolve()
+			.then(c)
+			.catch(() => undefined);
 });
 
 type Server = ServerProcess | RunningSyncServer;
@@ -31,7 +35,9 @@ async function processServer(args: string[] = []): Promise<ServerProcess> {
 	return s;
 }
 
-async function server(options: { peers?: string[]; dataDir?: string; peerToken?: string | null } = {}): Promise<RunningSyncServer> {
+async function server(
+	options: { peers?: string[]; dataDir?: string; peerToken?: string | null } = {}
+): Promise<RunningSyncServer> {
 	const s = await startSyncServer({
 		port: 0,
 		dataDir: options.dataDir ?? (await mkdtemp(join(tmpdir(), 'charter-peering-'))),
@@ -51,7 +57,9 @@ function client(...urls: string[]): Repo {
 }
 
 async function read(s: Server, doc: AutomergeUrl): Promise<string | undefined> {
-	const handle = await client(s.wsUrl).find<{ note: string }>(doc, { signal: AbortSignal.timeout(8000) });
+	const handle = await client(s.wsUrl).find<{ note: string }>(doc, {
+		signal: AbortSignal.timeout(8000)
+	});
 	return handle.doc().note;
 }
 
@@ -62,7 +70,10 @@ describe('peered sync servers', () => {
 	it('✓ replicate both ways without being asked; a client of the survivor reads everything after a SIGKILL', async () => {
 		const a = await processServer();
 		const b = await processServer(['--peer', a.wsUrl]);
-		await until(async () => (await peerCount(a)) === 1 && (await peerCount(b)) === 1, 'A and B to see each other as peers');
+		await until(
+			async () => (await peerCount(a)) === 1 && (await peerCount(b)) === 1,
+			'A and B to see each other as peers'
+		);
 
 		// Alice writes on A, Bob on B; nobody ever asks the other server for these documents
 		const fromA = client(a.wsUrl).create({ note: 'written on A' });
@@ -76,7 +87,10 @@ describe('peered sync servers', () => {
 		daves.change((d) => {
 			d.note = 'edited after A died';
 		});
-		await until(async () => (await read(b, fromA.url)) === 'edited after A died', 'B to serve Dave’s edit');
+		await until(
+			async () => (await read(b, fromA.url)) === 'edited after A died',
+			'B to serve Dave’s edit'
+		);
 		expect(await read(b, fromB.url)).toBe('written on B');
 		expect((await health(b.url)).ok).toBe(true); // B survived its peer's abrupt death
 		expect(await peerCount(b)).toBe(0);
@@ -85,7 +99,9 @@ describe('peered sync servers', () => {
 	it('✓ a restarted server pushes its stored backlog to a new, empty peer', async () => {
 		const dataDir = await mkdtemp(join(tmpdir(), 'charter-backlog-'));
 		const b = await server({ dataDir });
-		const notes = Array.from({ length: 5 }, (_, i) => client(b.wsUrl).create({ note: `backlog ${i}` }));
+		const notes = Array.from({ length: 5 }, (_, i) =>
+			client(b.wsUrl).create({ note: `backlog ${i}` })
+		);
 		await until(() => holds(b, 5), 'B to hold the backlog');
 		await b.close();
 
@@ -102,8 +118,23 @@ describe('peered sync servers', () => {
 		await until(async () => (await peerCount(a)) === 1, 'A to see B');
 		const impostor = await rawClient(a.wsUrl, b.peerId);
 		expect((await impostor.closed).code).toBe(CLOSE.impersonation);
-		expect(await metric(a.url, 'charter_sync_rejections_total', '{reason="impersonation"}')).toBe(1);
+		expect(await metric(a.url, 'charter_sync_rejections_total', '{reason="impersonation"}')).toBe(
+			1
+		);
 		expect(await peerCount(a)).toBe(1); // B's own connection was not displaced
+	});
+
+	it('✓ shutting down while a peer connection is still being established is clean', async () => {
+		// a TCP listener that never answers the WebSocket handshake keeps the dial "connecting"
+		const silentPeer = createNetServer(() => undefined);
+		await new Promise<void>((r) => silentPeer.listen(0, '127.0.0.1', () => r()));
+		cleanup.push(async () => silentPeer.close());
+		const s = await server({
+			peers: [`ws://127.0.0.1:${(silentPeer.address() as AddressInfo).port}`]
+		});
+		await new Promise((r) => setTimeout(r, 100));
+		await s.close(); // the stock adapter would throw "closed before the connection was established" here
+		expect(await peerCount(s).catch(() => 'closed')).toBe('closed');
 	});
 
 	it('✓ without the token a dialing server is just a client: it pulls on demand but gets nothing announced', async () => {

@@ -20,13 +20,28 @@ export interface ServerProcess {
 
 const root = resolve(import.meta.dirname, '../..');
 
-export async function spawnServer(options: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
+export async function spawnServer(
+	options: { dataDir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}
+): Promise<ServerProcess> {
 	const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'charter-sync-')));
-	const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'sync-server/main.ts'), '--port', '0', '--data', dataDir, ...(options.args ?? [])], {
-		cwd: root,
-		stdio: ['ignore', 'pipe', 'pipe'],
-		env: { ...process.env, LOG_LEVEL: 'warn', ...options.env }
-	});
+	const child = spawn(
+		process.execPath,
+		[
+			'--import',
+			'tsx',
+			join(root, 'sync-server/main.ts'),
+			'--port',
+			'0',
+			'--data',
+			dataDir,
+			...(options.args ?? [])
+		],
+		{
+			cwd: root,
+			stdio: ['ignore', 'pipe', 'pipe'],
+			env: { ...process.env, LOG_LEVEL: 'warn', ...options.env }
+		}
+	);
 	// never outlive the test process, whatever happens to its cleanup
 	const reap = () => child.kill('SIGKILL');
 	process.once('exit', reap);
@@ -36,7 +51,10 @@ export async function spawnServer(options: { dataDir?: string; args?: string[]; 
 	child.stderr!.on('data', (d) => (err += d));
 	const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
 	const url = await new Promise<string>((resolveUrl, reject) => {
-		const timer = setTimeout(() => reject(new Error(`sync server did not start:\n${out}\n${err}`)), 20_000);
+		const timer = setTimeout(
+			() => reject(new Error(`sync server did not start:\n${out}\n${err}`)),
+			20_000
+		);
 		child.stdout!.on('data', (d) => {
 			out += d;
 			const match = /listening on (http:\/\/\S+)/.exec(out);
@@ -45,7 +63,9 @@ export async function spawnServer(options: { dataDir?: string; args?: string[]; 
 				resolveUrl(match[1]!);
 			}
 		});
-		void exited.then((code) => reject(new Error(`sync server exited with ${code}:\n${out}\n${err}`)));
+		void exited.then((code) =>
+			reject(new Error(`sync server exited with ${code}:\n${out}\n${err}`))
+		);
 	});
 	return {
 		url,
