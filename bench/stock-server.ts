@@ -10,9 +10,21 @@ import { NodeWSServerAdapter } from '@automerge/automerge-repo-network-websocket
 import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
 
 const dataDir = process.argv[process.argv.indexOf('--data') + 1] ?? './.stock-data';
-const http = createServer((req, res) => res.end(req.url === '/healthz' ? JSON.stringify({ ok: true, rssBytes: process.memoryUsage().rss }) : ''));
+const http = createServer((req, res) =>
+	res.end(
+		req.url === '/healthz' ? JSON.stringify({ ok: true, rssBytes: process.memoryUsage().rss }) : ''
+	)
+);
 const wss = new WebSocketServer({ server: http });
-new Repo({ network: [new NodeWSServerAdapter(wss as never)], storage: new NodeFSStorageAdapter(dataDir), sharePolicy: async () => false });
+new Repo({
+	network: [new NodeWSServerAdapter(wss as never)],
+	storage: new NodeFSStorageAdapter(dataDir),
+	sharePolicy: async () => false
+});
 await new Promise((r) => setTimeout(r, 100));
-http.listen(0, '127.0.0.1', () => console.log(`Charter sync server listening on http://127.0.0.1:${(http.address() as AddressInfo).port}`));
+http.listen(0, '127.0.0.1', () =>
+	console.log(
+		`Charter sync server listening on http://127.0.0.1:${(http.address() as AddressInfo).port}`
+	)
+);
 process.on('SIGTERM', () => process.exit(0));

@@ -14,13 +14,19 @@ import { WebSocketServer } from 'ws';
 import { runStorageAdapterTests } from '@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js';
 import { runNetworkAdapterTests } from '@automerge/automerge-repo/helpers/tests/network-adapter-tests.js';
 import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
-import { NodeWSServerAdapter, WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import {
+	NodeWSServerAdapter,
+	WebSocketClientAdapter
+} from '@automerge/automerge-repo-network-websocket';
 import { MessageChannelNetworkAdapter } from '@automerge/automerge-repo-network-messagechannel';
 
 describe('storage: NodeFSStorageAdapter', () => {
 	runStorageAdapterTests(async () => {
 		const dir = await mkdtemp(join(tmpdir(), 'charter-storage-'));
-		return { adapter: new NodeFSStorageAdapter(dir), teardown: () => rm(dir, { recursive: true, force: true }) };
+		return {
+			adapter: new NodeFSStorageAdapter(dir),
+			teardown: () => rm(dir, { recursive: true, force: true })
+		};
 	});
 });
 
@@ -32,7 +38,11 @@ describe('network: WebSocket server + clients on loopback', () => {
 		const { port } = http.address() as AddressInfo;
 		const url = `ws://127.0.0.1:${port}`;
 		return {
-			adapters: [new NodeWSServerAdapter(wss as never), new WebSocketClientAdapter(url), new WebSocketClientAdapter(url)],
+			adapters: [
+				new NodeWSServerAdapter(wss as never),
+				new WebSocketClientAdapter(url),
+				new WebSocketClientAdapter(url)
+			],
 			teardown: () => {
 				for (const client of wss.clients) client.terminate();
 				http.close();

@@ -111,12 +111,24 @@ export class SpaceValidator {
 
 	/** The space rule table applied to one entry, against a state and the document it derives from. */
 	#check(state: SpaceState, before: SpaceDoc, entry: Pick<OpenedEntry, 'header' | 'decoded'>) {
-		return checkEntry(spaceRules, this.#paths, state, before, entry.header, entry.decoded, undefined, SELF);
+		return checkEntry(
+			spaceRules,
+			this.#paths,
+			state,
+			before,
+			entry.header,
+			entry.decoded,
+			undefined,
+			SELF
+		);
 	}
 
 	/** Checks a local change against the state of `before` (registering its objects if allowed). */
 	checkLocal(header: OpenedEntry['header'], decoded: A.DecodedChange[], before: A.Doc<SpaceDoc>) {
-		const { verdict } = this.#check(SpaceState.derive(this.genesis, before), before, { header, decoded });
+		const { verdict } = this.#check(SpaceState.derive(this.genesis, before), before, {
+			header,
+			decoded
+		});
 		if (verdict.valid) for (const d of decoded) this.#paths.register(d);
 		return verdict;
 	}
