@@ -13,6 +13,8 @@ import { eventually } from '../support/wait.js';
 type Mode = 'duplicate' | 'reorder' | 'drop' | 'replay' | 'tamper';
 
 interface Relay {
+	/** Start misbehaving (the clients have joined the space by then). */
+	misbehave(): void;
 	url: string;
 	/** Frames whose ciphertext was forged in transit. */
 	readonly tampered: number;
@@ -34,7 +36,7 @@ function tamperCiphertext(frame: Buffer, random: () => number): Buffer {
 }
 
 async function hostileRelay(target: string, mode: Mode): Promise<Relay> {
-	let hostile = true;
+	let hostile = false;
 	let tampered = 0;
 	let seed = 42;
 	const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
@@ -91,6 +93,9 @@ async function hostileRelay(target: string, mode: Mode): Promise<Relay> {
 		get tampered() {
 			return tampered;
 		},
+		misbehave: () => {
+			hostile = true;
+		},
 		heal: () => {
 			hostile = false;
 			// drop every connection so peers reconnect and run a clean sync round
@@ -127,6 +132,11 @@ describe('a hostile relay that misbehaves in transit', () => {
 			const space = await alice.createSpace({ name: `Relay ${mode}` });
 			await space.addMember(await bob.memberCard());
 			const bobSpace = await bob.openSpace(space.id);
+			await eventually(
+				() => bobSpace.channels[0],
+				'bob to open the space before the relay turns hostile'
+			);
+			relay.misbehave();
 			const sent: string[] = [];
 			for (let i = 0; i < 8; i++) {
 				const text = `${mode} ${i}`;
@@ -139,7 +149,11 @@ describe('a hostile relay that misbehaves in transit', () => {
 			await space.channels[0]!.send('after healing');
 			sent.push('after healing');
 			// Bob writes too, so a fresh sync round starts from his side as well once he reconnects
-			await new Promise((r) => setTimeout(r, 6000));
+			await eventually(
+				() => bobSpace.channels[0],
+				`bob to receive the channel under ${mode}`,
+				60_000
+			);
 			await bobSpace.channels[0]!.send('bob after healing');
 			sent.push('bob after healing');
 			await eventually(
@@ -155,6 +169,6 @@ describe('a hostile relay that misbehaves in transit', () => {
 			expect([...space.channels[0]!.messages.map((m) => m.text)].sort()).toEqual([...sent].sort());
 			if (mode === 'tamper') expect(relay.tampered).toBeGreaterThan(0);
 			expect(bobSpace.rejections).toEqual([]);
-		}, 90_000);
+		}, 150_000);
 	}
 });
