@@ -1,34 +1,20 @@
 /**
- * automerge-repo's own shared adapter suites, run against every adapter Charter configures: nodefs
- * storage (clients and the sync server), WebSocket client/server (sync servers, home nodes), and
- * MessageChannel (tests, workers).
+ * automerge-repo's own shared network suite, run against the adapters clients configure: the stock
+ * WebSocket server adapter (`Charter.open({ listen })`, peer to peer) with WebSocket clients, and
+ * MessageChannel (tests, workers). Storage adapters and the sync server's guarded WebSocket adapter
+ * run the shared suites in test/sync-server/adapters.test.ts.
  */
 import '@automerge/automerge-repo';
 import { describe } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { runStorageAdapterTests } from '@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js';
 import { runNetworkAdapterTests } from '@automerge/automerge-repo/helpers/tests/network-adapter-tests.js';
-import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
 import {
 	NodeWSServerAdapter,
 	WebSocketClientAdapter
 } from '@automerge/automerge-repo-network-websocket';
 import { MessageChannelNetworkAdapter } from '@automerge/automerge-repo-network-messagechannel';
-
-describe('storage: NodeFSStorageAdapter', () => {
-	runStorageAdapterTests(async () => {
-		const dir = await mkdtemp(join(tmpdir(), 'charter-storage-'));
-		return {
-			adapter: new NodeFSStorageAdapter(dir),
-			teardown: () => rm(dir, { recursive: true, force: true })
-		};
-	});
-});
 
 describe('network: WebSocket server + clients on loopback', () => {
 	runNetworkAdapterTests(async () => {

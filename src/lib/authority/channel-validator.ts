@@ -183,5 +183,3 @@ export class ChannelValidator<T = unknown> {
 		return seen;
 	}
 }
-
-export { VALID };

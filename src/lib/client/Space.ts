@@ -493,10 +493,8 @@ export class Space {
 					for (const e of epochs)
 						d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
 				});
-			} catch (error) {
+			} catch {
 				/* another member may complete it; retried on the next change */
-				if (typeof process !== 'undefined' && process.env?.CHARTER_DEBUG)
-					console.error('rotation failed', error);
 			} finally {
 				this.#rotating = undefined;
 			}
@@ -584,28 +582,37 @@ export class Space {
 	get members(): Member[] {
 		const state = this.state;
 		if (!state) return [];
-		return [...state.members.values()].map((m: MemberState) => ({
-			user: m.user,
-			...(this.profile(m.user)?.displayName
-				? { displayName: this.profile(m.user)!.displayName }
-				: {}),
-			isOwner: m.user === state.owner,
-			addedAt: m.addedAt,
-			roles: m.roles,
-			...(m.nickname ? { nickname: m.nickname } : {})
-		}));
+		return [...state.members.values()].map((m: MemberState) => {
+			const displayName = this.profile(m.user)?.displayName;
+			return {
+				user: m.user,
+				...(displayName ? { displayName } : {}),
+				isOwner: m.user === state.owner,
+				addedAt: m.addedAt,
+				roles: m.roles,
+				...(m.nickname ? { nickname: m.nickname } : {})
+			};
+		});
 	}
+
+	/** Verified profiles by their bytes: a signature is checked once, not on every render. */
+	#profiles = new Map<string, Profile | null>();
 
 	/** A member's signed profile (display name, avatar), as they last set it in this space. */
 	profile(user: UserId): Profile | undefined {
 		const bytes = this.#replica.doc.members?.[user]?.profile;
 		if (!(bytes instanceof Uint8Array)) return undefined;
-		try {
-			const profile = verifyProfile(bytes);
-			return profile.user === user ? profile : undefined;
-		} catch {
-			return undefined;
+		const key = hex.encode(bytes);
+		let profile = this.#profiles.get(key);
+		if (profile === undefined) {
+			try {
+				profile = verifyProfile(bytes);
+			} catch {
+				profile = null;
+			}
+			this.#profiles.set(key, profile);
 		}
+		return profile?.user === user ? profile : undefined;
 	}
 
 	/** @internal Called by `client.setProfile`. */

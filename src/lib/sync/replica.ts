@@ -352,7 +352,6 @@ export class DocumentReplica<T> {
 	}
 
 	#drop(reason: string, _error?: unknown) {
-		if (_error && process.env.CHARTER_DEBUG) console.error(_error);
 		this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1;
 	}
 

@@ -32,16 +32,6 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 	return diff === 0;
 }
 
-/** True when `needle` occurs anywhere in `haystack` (used by leak tests and relays' self-checks). */
-export function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
-	if (needle.length === 0) return true;
-	outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-		for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-		return true;
-	}
-	return false;
-}
-
 export function u32be(value: number): Uint8Array {
 	const out = new Uint8Array(4);
 	new DataView(out.buffer).setUint32(0, value >>> 0, false);
