@@ -1,0 +1,147 @@
+/**
+ * The web client's shared state: the open client, what is selected, which dialog is open, and the
+ * notices (errors and confirmations) shown to the user. One instance per page, found by context.
+ */
+import { getContext, setContext } from 'svelte';
+import { isCharterError, type Charter, type Space } from '../../index.js';
+import { liveCharter, liveSpace, type LiveCharter } from '../index.svelte.js';
+
+export type DialogName =
+	'' | 'add-space' | 'space-settings' | 'user-settings' | 'sync' | 'create-channel';
+
+export interface Notice {
+	id: number;
+	kind: 'error' | 'info';
+	text: string;
+}
+
+const KEY = Symbol('charter-app');
+const SERVERS_KEY = 'charter.syncServers';
+const LAST_KEY = 'charter.last';
+
+/** The sync server that serves this page, as a WebSocket URL. */
+export function originServer(): string {
+	return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
+}
+
+/** Sync servers chosen in settings (this browser), or the page's own origin. */
+export function configuredServers(): string[] {
+	try {
+		const saved = JSON.parse(localStorage.getItem(SERVERS_KEY) ?? 'null') as unknown;
+		if (Array.isArray(saved) && saved.every((s) => typeof s === 'string')) return saved;
+	} catch {
+		/* fall through */
+	}
+	return [originServer()];
+}
+
+export function saveServers(servers: string[]) {
+	localStorage.setItem(SERVERS_KEY, JSON.stringify(servers));
+}
+
+export function describeError(e: unknown): string {
+	if (isCharterError(e)) return e.message.charAt(0).toUpperCase() + e.message.slice(1);
+	return e instanceof Error ? e.message : String(e);
+}
+
+export class App {
+	client = $state.raw<Charter>();
+	live = $state.raw<LiveCharter>();
+	failure = $state('');
+	notices = $state<Notice[]>([]);
+	busy = $state(false);
+	dialog = $state<DialogName>('');
+	settingsTab = $state('overview');
+	userTab = $state('profile');
+	/** Shown once after creating an identity, until the user has confirmed it. */
+	phrase = $state('');
+	spaceId = $state('');
+	channelId = $state('');
+	drawerOpen = $state(false);
+	membersOpen = $state(true);
+	/** Invite links created in this session, by invite id (a link is shown only when created). */
+	inviteLinks = $state<Record<string, string>>({});
+	#noticeId = 0;
+
+	constructor() {
+		try {
+			const last = JSON.parse(localStorage.getItem(LAST_KEY) ?? '{}') as Record<string, string>;
+			this.spaceId = last.space ?? '';
+			this.channelId = last.channel ?? '';
+		} catch {
+			/* nothing remembered */
+		}
+	}
+
+	attach(client: Charter) {
+		this.client = client;
+		this.live = liveCharter(client);
+	}
+
+	/** The selected space (or the first one). */
+	get space(): Space | undefined {
+		const spaces = this.live?.spaces ?? [];
+		return spaces.find((s) => s.id === this.spaceId) ?? spaces[0];
+	}
+
+	select(spaceId: string, channelId = '') {
+		this.spaceId = spaceId;
+		this.channelId = channelId;
+		this.drawerOpen = false;
+		localStorage.setItem(LAST_KEY, JSON.stringify({ space: spaceId, channel: channelId }));
+	}
+
+	/** The selected channel of the selected space (or its first). */
+	get channel() {
+		const space = this.space;
+		if (!space) return undefined;
+		const channels = liveSpace(space).channels;
+		return channels.find((c) => c.id === this.channelId) ?? channels[0];
+	}
+
+	notify(text: string, kind: Notice['kind'] = 'info', ms = kind === 'error' ? 8000 : 3500) {
+		const id = ++this.#noticeId;
+		this.notices = [...this.notices, { id, kind, text }];
+		setTimeout(() => this.dismiss(id), ms);
+	}
+
+	dismiss(id: number) {
+		this.notices = this.notices.filter((n) => n.id !== id);
+	}
+
+	/** Runs an action; a refusal (CharterError) or failure becomes an error notice. */
+	async act<T>(fn: (client: Charter) => Promise<T>, done?: string): Promise<T | undefined> {
+		const client = this.client;
+		if (!client) return undefined;
+		this.busy = true;
+		try {
+			const result = await fn(client);
+			if (done) this.notify(done);
+			return result;
+		} catch (e) {
+			this.notify(describeError(e), 'error');
+			return undefined;
+		} finally {
+			this.busy = false;
+		}
+	}
+
+	openSettings(tab = 'overview') {
+		this.settingsTab = tab;
+		this.dialog = 'space-settings';
+	}
+
+	openUser(tab = 'profile') {
+		this.userTab = tab;
+		this.dialog = 'user-settings';
+	}
+}
+
+export function provideApp(app: App) {
+	setContext(KEY, app);
+	return app;
+}
+
+export function useApp(): App {
+	return getContext<App>(KEY);
+}

@@ -1,0 +1,300 @@
+/**
+ * Svelte 5 bindings for Charter: reactive views over a client, its spaces and their channels.
+ *
+ * Each view is backed by `createSubscriber` (svelte/reactivity): reading a getter inside an effect
+ * or a component's template subscribes to the underlying object, and the subscription ends when the
+ * last effect reading it is destroyed — so navigating away from a space or channel leaks nothing.
+ * Spaces and channels change in place; every getter therefore returns a fresh snapshot (new arrays,
+ * new objects) so that Svelte sees the change.
+ *
+ *   const live = liveCharter(client);
+ *   {#each live.spaces as space (space.id)} {liveSpace(space).name} {/each}
+ */
+import { createSubscriber } from 'svelte/reactivity';
+import {
+	Permission,
+	type Ban,
+	type Channel,
+	type Charter,
+	type Durability,
+	type Invite,
+	type Member,
+	type Message,
+	type PeerSyncStatus,
+	type PermissionName,
+	type Profile,
+	type Role,
+	type Space,
+	type UserId
+} from '../index.js';
+
+/**
+ * A `createSubscriber` over a `subscribe(listener) => unsubscribe` source. Charter's `subscribe`
+ * calls the listener at once; that first call is skipped (the getter is reading the value anyway).
+ */
+export function subscriberOf(subscribe: (listener: () => void) => () => void): () => void {
+	return createSubscriber((update) => {
+		let started = false;
+		const stop = subscribe(() => {
+			if (started) update();
+		});
+		started = true;
+		return stop;
+	});
+}
+
+/** A reactive view of a client: identity, spaces, devices. */
+export class LiveCharter {
+	readonly #track: () => void;
+
+	constructor(readonly client: Charter) {
+		this.#track = subscriberOf((listener) => client.subscribe(listener));
+	}
+
+	get identity() {
+		this.#track();
+		return this.client.identity;
+	}
+
+	get spaces(): Space[] {
+		this.#track();
+		return this.client.spaces;
+	}
+
+	get devices() {
+		this.#track();
+		return this.client.devices;
+	}
+
+	/** This user's own signed profile, as found in any space that holds it. */
+	get profile(): Profile | undefined {
+		this.#track();
+		const me = this.client.identity?.userId;
+		if (!me) return undefined;
+		let newest: Profile | undefined;
+		for (const space of this.client.spaces) {
+			const p = space.profile(me);
+			if (p && (!newest || p.updatedAt > newest.updatedAt)) newest = p;
+		}
+		return newest;
+	}
+}
+
+export interface ChannelView {
+	id: Channel['id'];
+	name: string;
+	durability: Durability;
+	position: number;
+	/** @everyone is denied VIEW_CHANNEL. */
+	isPrivate: boolean;
+	/** Permission overwrites, by `role:<id>` or `user:<id>`. */
+	overwrites: { target: string; allow: PermissionName[]; deny: PermissionName[] }[];
+	channel: Channel;
+}
+
+const PERMISSION_LIST = Object.keys(Permission) as PermissionName[];
+const names = (bits: number) => PERMISSION_LIST.filter((p) => (bits & Permission[p]) !== 0);
+
+/** A reactive view of one space. */
+export class LiveSpace {
+	readonly #track: () => void;
+
+	constructor(readonly space: Space) {
+		this.#track = subscriberOf((listener) => space.subscribe(listener));
+	}
+
+	get id() {
+		return this.space.id;
+	}
+
+	get name(): string {
+		this.#track();
+		return this.space.name;
+	}
+
+	get ready(): boolean {
+		this.#track();
+		return this.space.ready;
+	}
+
+	get isMember(): boolean {
+		this.#track();
+		return this.space.isMember;
+	}
+
+	get isBanned(): boolean {
+		this.#track();
+		return this.space.isBanned;
+	}
+
+	get owner(): UserId | undefined {
+		this.#track();
+		return this.space.owner;
+	}
+
+	get channels(): ChannelView[] {
+		this.#track();
+		return this.space.channels.map((channel) => {
+			const record = channel.record;
+			const overwrites = Object.entries(record?.overwrites ?? {}).map(([target, o]) => ({
+				target,
+				allow: names(o.allow),
+				deny: names(o.deny)
+			}));
+			const everyone = record?.overwrites?.['role:everyone'];
+			return {
+				id: channel.id,
+				name: channel.name,
+				durability: channel.durability,
+				position: record?.position ?? 0,
+				isPrivate: !!everyone && (everyone.deny & Permission.VIEW_CHANNEL) !== 0,
+				overwrites,
+				channel
+			};
+		});
+	}
+
+	get members(): Member[] {
+		this.#track();
+		return this.space.members;
+	}
+
+	get roles(): Role[] {
+		this.#track();
+		return this.space.roles;
+	}
+
+	get bans(): Ban[] {
+		this.#track();
+		return this.space.bans;
+	}
+
+	get invites(): Invite[] {
+		this.#track();
+		return this.space.invites.sort((a, b) => b.createdAt - a.createdAt);
+	}
+
+	/** Entries of the space and its channels that peers sent and this device refused, with reasons. */
+	get rejections(): { entry: string; reason: string; where: string }[] {
+		this.#track();
+		return [
+			...this.space.rejections.map((r) => ({ ...r, where: 'space' })),
+			...this.space.channels.flatMap((c) =>
+				c.rejections.map((r) => ({ ...r, where: `#${c.name}` }))
+			)
+		];
+	}
+
+	/** Space entries waiting for a key or a dependency. */
+	get waiting(): { entry: string; reason: string }[] {
+		this.#track();
+		return [...this.space.waiting];
+	}
+
+	can(permission: PermissionName, channel?: Channel['id']): boolean {
+		this.#track();
+		return this.space.can(permission, channel);
+	}
+
+	profile(user: UserId): Profile | undefined {
+		this.#track();
+		return this.space.profile(user);
+	}
+
+	/** How to call a member here: nickname, then display name, then a short id. */
+	displayName(user: UserId): string {
+		this.#track();
+		const member = this.space.members.find((m) => m.user === user);
+		return (
+			member?.nickname ||
+			member?.displayName ||
+			this.space.profile(user)?.displayName ||
+			shortId(user)
+		);
+	}
+}
+
+/** A reactive view of one channel's messages. */
+export class LiveChannel {
+	readonly #track: () => void;
+
+	constructor(readonly channel: Channel) {
+		this.#track = subscriberOf((listener) => channel.subscribe(listener));
+	}
+
+	/** A new array after every change (the channel rebuilds its list lazily). */
+	get messages(): readonly Message[] {
+		this.#track();
+		return this.channel.messages;
+	}
+}
+
+/** Online/offline and what the connected peers hold, polled once a second while shown. */
+export class LiveSync {
+	readonly #track: () => void;
+
+	constructor(
+		readonly client: Charter,
+		intervalMs = 1000
+	) {
+		this.#track = createSubscriber((update) => {
+			const timer = setInterval(update, intervalMs);
+			const stop = client.subscribe(update);
+			addEventListener('online', update);
+			addEventListener('offline', update);
+			return () => {
+				clearInterval(timer);
+				stop();
+				removeEventListener('online', update);
+				removeEventListener('offline', update);
+			};
+		});
+	}
+
+	get peers(): string[] {
+		this.#track();
+		return [...this.client.peers];
+	}
+
+	get status(): PeerSyncStatus[] {
+		this.#track();
+		return this.client.syncStatus();
+	}
+
+	/** The browser has a network and at least one peer is connected. */
+	get online(): boolean {
+		this.#track();
+		return (typeof navigator === 'undefined' || navigator.onLine) && this.client.peers.length > 0;
+	}
+}
+
+const spaces = new WeakMap<Space, LiveSpace>();
+const channels = new WeakMap<Channel, LiveChannel>();
+const clients = new WeakMap<Charter, LiveCharter>();
+
+/** The (cached) reactive view of a client. */
+export function liveCharter(client: Charter): LiveCharter {
+	let live = clients.get(client);
+	if (!live) clients.set(client, (live = new LiveCharter(client)));
+	return live;
+}
+
+/** The (cached) reactive view of a space. */
+export function liveSpace(space: Space): LiveSpace {
+	let live = spaces.get(space);
+	if (!live) spaces.set(space, (live = new LiveSpace(space)));
+	return live;
+}
+
+/** The (cached) reactive view of a channel. */
+export function liveChannel(channel: Channel): LiveChannel {
+	let live = channels.get(channel);
+	if (!live) channels.set(channel, (live = new LiveChannel(channel)));
+	return live;
+}
+
+/** `user_3xK…q9` → `3xK9…q9Zt`: short enough for a list, distinct enough to tell apart. */
+export function shortId(user: string): string {
+	const body = user.replace(/^[a-z]+_/, '');
+	return body.length > 10 ? `${body.slice(0, 6)}…${body.slice(-4)}` : body;
+}
