@@ -35,12 +35,18 @@ mkdirSync(ARTIFACTS, { recursive: true });
 export const screenshot = (page: Page, name: string) =>
 	page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
-/** Collects uncaught exceptions and console errors/warnings of a page, to assert there are none. */
-export function watchProblems(page: Page, label = 'page'): string[] {
+/**
+ * Collects uncaught exceptions and console errors/warnings of a page, to assert there are none.
+ * `offline`: the page's network will be cut, so the browser's own reports of failed WebSocket
+ * connections are expected and ignored.
+ */
+export function watchProblems(page: Page, label = 'page', { offline = false } = {}): string[] {
 	const problems: string[] = [];
+	const expected = (text: string) =>
+		offline && /WebSocket|ERR_INTERNET_DISCONNECTED|Failed to load resource/.test(text);
 	page.on('pageerror', (e) => problems.push(`${label} uncaught: ${e.message}`));
 	page.on('console', (m) => {
-		if (m.type() === 'error' || m.type() === 'warning')
+		if ((m.type() === 'error' || m.type() === 'warning') && !expected(m.text()))
 			problems.push(`${label} console.${m.type()}: ${m.text()}`);
 	});
 	return problems;

@@ -261,11 +261,25 @@ export class LiveSync {
 		return this.client.syncStatus();
 	}
 
-	/** The browser has a network and at least one peer is connected. */
+	/** The browser has a network and a sync server (a peer that stores) is connected. */
 	get online(): boolean {
 		this.#track();
-		return (typeof navigator === 'undefined' || navigator.onLine) && this.client.peers.length > 0;
+		return (
+			(typeof navigator === 'undefined' || navigator.onLine) &&
+			this.client.syncStatus().some((p) => p.storageId && !isClientPeer(p.peer))
+		);
 	}
+
+	/** Connected sync servers (peers that store), as opposed to other devices or tabs. */
+	get servers(): number {
+		this.#track();
+		return this.client.syncStatus().filter((p) => p.storageId && !isClientPeer(p.peer)).length;
+	}
+}
+
+/** Another Charter client (a tab, a device) rather than a sync server or node: its peer id format. */
+export function isClientPeer(peer: string): boolean {
+	return /^charter-[0-9a-f]{16}$/.test(peer);
 }
 
 const spaces = new WeakMap<Space, LiveSpace>();

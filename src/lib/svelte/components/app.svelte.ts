@@ -62,6 +62,8 @@ export class App {
 	/** Invite links created in this session, by invite id (a link is shown only when created). */
 	inviteLinks = $state<Record<string, string>>({});
 	#noticeId = 0;
+	/** The display name last set on this device: shown while no space holds the signed profile. */
+	localName = $state(globalThis.localStorage?.getItem('charter.displayName') ?? '');
 
 	constructor() {
 		try {
@@ -82,6 +84,11 @@ export class App {
 	get space(): Space | undefined {
 		const spaces = this.live?.spaces ?? [];
 		return spaces.find((s) => s.id === this.spaceId) ?? spaces[0];
+	}
+
+	rememberName(name: string) {
+		this.localName = name;
+		localStorage.setItem('charter.displayName', name);
 	}
 
 	select(spaceId: string, channelId = '') {
