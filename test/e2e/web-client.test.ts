@@ -168,9 +168,11 @@ describe('the web client in Chromium', () => {
 			.not.toContain('oops, wrong channel');
 		// a phone-sized screen: the channel fills it, the menu opens the spaces and channels
 		await page.setViewportSize({ width: 390, height: 844 });
+		await page.getByRole('button', { name: 'Hide members' }).click();
+		await page.waitForTimeout(400); // the menu slides away
 		await screenshot(page, '07-phone-chat');
 		await page.getByRole('button', { name: 'Open spaces and channels' }).click();
-		await page.getByRole('navigation', { name: 'Channels' }).waitFor();
+		await page.waitForTimeout(400);
 		await screenshot(page, '08-phone-menu');
 		await page.keyboard.press('Escape');
 		await page.setViewportSize({ width: 1280, height: 800 });

@@ -58,7 +58,8 @@ export class App {
 	spaceId = $state('');
 	channelId = $state('');
 	drawerOpen = $state(false);
-	membersOpen = $state(true);
+	/** The member list starts open on wide screens only (on a phone it covers the chat). */
+	membersOpen = $state(typeof innerWidth === 'number' ? innerWidth > 1000 : true);
 	/** Invite links created in this session, by invite id (a link is shown only when created). */
 	inviteLinks = $state<Record<string, string>>({});
 	#noticeId = 0;
@@ -108,7 +109,7 @@ export class App {
 
 	notify(text: string, kind: Notice['kind'] = 'info', ms = kind === 'error' ? 8000 : 3500) {
 		const id = ++this.#noticeId;
-		this.notices = [...this.notices, { id, kind, text }];
+		this.notices = [...this.notices.slice(-2), { id, kind, text }];
 		setTimeout(() => this.dismiss(id), ms);
 	}
 
