@@ -35,6 +35,8 @@ export interface SyncServerConfig {
 	peerToken?: string;
 	/** Admission: only envelope documents of these spaces (ids) or owners (user ids). Empty = any. */
 	allow: string[];
+	/** Store and relay changes without a publication seal (a generic automerge-repo relay). */
+	allowUnsealed: boolean;
 	limits: Limits;
 }
 
@@ -76,6 +78,9 @@ Usage: npm run sync-server -- [options]
                              both ways without client limits
   --spaces-allow <ids>       store only envelope documents of these space ids or owner user ids
                              (comma-separated or repeated; env CHARTER_SPACES_ALLOW). Default: store any.
+  --allow-unsealed           also store changes that carry no Charter publication seal: a generic
+                             automerge-repo relay (env CHARTER_ALLOW_UNSEALED=1). Default: refuse
+                             them, so no peer can equivocate on a Charter writer's changes.
   --max-message-bytes <n>    largest client message (env CHARTER_MAX_MESSAGE_BYTES, default ${DEFAULT_LIMITS.maxMessageBytes})
   --messages-per-second <n>  per-connection message rate, bursts 10× (env CHARTER_MESSAGES_PER_SECOND, default ${DEFAULT_LIMITS.messagesPerSecond})
   --bytes-per-second <n>     per-connection byte rate, bursts 4× (env CHARTER_BYTES_PER_SECOND, default ${DEFAULT_LIMITS.bytesPerSecond})
@@ -107,6 +112,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerC
 				peer: { type: 'string', multiple: true },
 				'peer-token': { type: 'string' },
 				'spaces-allow': { type: 'string', multiple: true },
+				'allow-unsealed': { type: 'boolean' },
 				...Object.fromEntries(
 					Object.values(LIMIT_OPTIONS).map((o) => [o.flag, { type: 'string' as const }])
 				),
@@ -156,6 +162,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerC
 		peers,
 		...(peerToken ? { peerToken } : {}),
 		allow,
+		allowUnsealed: values['allow-unsealed'] === true || env.CHARTER_ALLOW_UNSEALED === '1',
 		limits
 	};
 }

@@ -18,9 +18,12 @@ import type { Metrics, RejectionReason } from './metrics.js';
 import type { PeerGroup } from './peering.js';
 import { CreationWindow, RateLimiter } from './rate-limiter.js';
 import type { StorageLedger } from './storage-ledger.js';
+import { checkPublishedChanges } from '../src/lib/index.js';
 import {
 	changesIn,
 	decodeEnvelope,
+	decodeSyncMessage,
+	encodeSyncMessage,
 	totalBytes,
 	writesDocument,
 	type WireEnvelope
@@ -48,6 +51,8 @@ export interface GuardDependencies {
 	peers: PeerGroup;
 	log: Logger;
 	admission?: Admission;
+	/** Refuse changes without a valid publication seal (default true). */
+	requireSeals?: boolean;
 }
 
 export class GuardedServerAdapter extends NodeWSServerAdapter {
@@ -148,7 +153,8 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 			.catch((error: unknown) => this.#deps.log.error({ err: error }, 'message guard failed'));
 	}
 
-	async #judge(bytes: Uint8Array, socket: WebSocket, connection: Connection): Promise<void> {
+	async #judge(received: Uint8Array, socket: WebSocket, connection: Connection): Promise<void> {
+		let bytes = received;
 		if (connection.closed) return;
 		const { peers, ledger, metrics, admission, log } = this.#deps;
 		const message = decodeEnvelope(bytes);
@@ -170,8 +176,23 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 
 		if (writesDocument(message)) {
 			const { documentId } = message;
-			const changes = changesIn(message.data);
-			if (!changes) return this.#reject(socket, connection, 'malformed', CLOSE.malformed);
+			const sync = decodeSyncMessage(message.data);
+			if (!sync) return this.#reject(socket, connection, 'malformed', CLOSE.malformed);
+			let changes = sync.changes;
+			if (changes.length && this.#deps.requireSeals !== false) {
+				// Only sealed publications are stored or relayed: a change forged under another
+				// writer's (actor, seq) would partition the document for everyone who took it.
+				const { accepted, refused } = await checkPublishedChanges(changes);
+				if (refused) {
+					metrics.rejections.inc({ reason: 'unsealed-change' }, refused);
+					log.info({ documentId, refused }, 'unsealed changes dropped');
+					changes = accepted;
+					bytes = cbor.encode({
+						...message,
+						data: encodeSyncMessage({ ...sync, changes: accepted })
+					});
+				}
+			}
 			if (changes.length) {
 				if (!ledger.has(documentId)) {
 					if (!connection.trusted && !connection.creations.allows())

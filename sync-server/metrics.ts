@@ -12,7 +12,8 @@ export const REJECTION_REASONS = [
 	'total-quota',
 	'admission',
 	'impersonation',
-	'malformed'
+	'malformed',
+	'unsealed-change'
 ] as const;
 
 export type RejectionReason = (typeof REJECTION_REASONS)[number];

@@ -95,7 +95,8 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 		ledger,
 		peers,
 		log,
-		admission
+		admission,
+		requireSeals: !options.allowUnsealed
 	});
 	const dialers = (options.peers ?? []).map((url) => {
 		const adapter = peers.dial(url, options.peerRetryMs ?? 3000);

@@ -54,6 +54,18 @@ export function writesDocument(
 	);
 }
 
+/** The decoded sync message, or undefined if the bytes are not one. */
+export function decodeSyncMessage(syncMessage: Uint8Array): A.DecodedSyncMessage | undefined {
+	try {
+		return A.decodeSyncMessage(syncMessage);
+	} catch {
+		return undefined;
+	}
+}
+
+export const encodeSyncMessage = (message: A.DecodedSyncMessage): Uint8Array =>
+	A.encodeSyncMessage(message);
+
 /** The raw changes a sync message carries, or undefined if it is not a sync message at all. */
 export function changesIn(syncMessage: Uint8Array): Uint8Array[] | undefined {
 	try {

@@ -48,6 +48,7 @@ export {
 	type EntryHeader
 } from './encryption/entry.js';
 export { envelopeDocumentId, bytesWrittenBy } from './sync/envelope.js';
+export { checkPublishedChanges, type PublicationCheck } from './sync/publication.js';
 export { admitEnvelope, type AdmissionPolicy, type AdmissionDecision } from './sync/admission.js';
 export type { PeerSyncStatus, PeerDocumentLag } from './sync/peer-status.js';
 export { createCryptoProvider, cryptoProvider, type CryptoProvider } from './crypto/primitives.js';

@@ -39,7 +39,7 @@ describe('forged keys and joins', async () => {
 			sign: (m) => outsider.signAsDevice(m)
 		});
 		const memberSpace = cast.member.client.space(space.id)!;
-		appendEntries(memberSpace.envelope, [
+		await appendEntries(memberSpace.envelope, [
 			{ key: entryKey(entryHash(lockbox.bytes)), bytes: lockbox.bytes }
 		]);
 		await memberSpace.settled();

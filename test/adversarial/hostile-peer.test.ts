@@ -1,8 +1,10 @@
 /**
- * A hostile automerge-repo peer on a real sync server: no Charter code in its write path, it
- * writes arbitrary Automerge changes into envelope documents — deletes and overwrites entries,
- * floods junk, inserts huge, truncated, malformed and forged entries, replays entries into other
- * channels and spaces. Honest peers must lose nothing, accept nothing, count the drops and not crash.
+ * A hostile automerge-repo peer on a real sync server. With no Charter code in its write path, it
+ * writes arbitrary Automerge changes into envelope documents — deletes and overwrites entries: the
+ * server and every client refuse them unsealed (and count them). Sealing its changes with a
+ * publishing key of its own (anyone can make one), it floods junk, inserts huge, truncated,
+ * malformed and forged entries, replays entries into other channels and spaces. Honest peers must
+ * lose nothing, accept nothing, count the drops and not crash.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as A from '@automerge/automerge';
@@ -19,6 +21,7 @@ import { entryKey, parseEntry, sealEntry } from '../../src/lib/encryption/entry.
 import { Identity } from '../../src/lib/identity/identity.js';
 import { KeyRing } from '../../src/lib/encryption/keyring.js';
 import { appendEntries } from '../../src/lib/sync/envelope.js';
+import { Publisher } from '../../src/lib/sync/publication.js';
 import type { SecretStore } from '../../src/lib/identity/secret-store.js';
 import type { ChannelDoc } from '../../src/lib/authority/schema.js';
 
@@ -28,6 +31,11 @@ let server: SyncServerProcess;
 let alice: Charter;
 let bob: Charter;
 let mallory: Repo;
+/** Mallory again, from a repo that never held her unsealed vandalism (her sealed changes would
+ * depend on it, and wait forever for changes nobody accepted). */
+let mallorySealed: Repo;
+/** Mallory's own publishing key: seals her changes (which proves nothing about their content). */
+let malloryPublisher: Publisher;
 let space: Space;
 let bobPhrase: string;
 const texts = (s: Space) =>
@@ -52,7 +60,7 @@ async function sealGarbage(client: Charter, s: Space, channel: string) {
 		body: new TextEncoder().encode('not automerge at all'),
 		sign: (m) => identity.signAsDevice(m)
 	});
-	appendEntries(s.channel(channel as never)!.envelope, [
+	await appendEntries(s.channel(channel as never)!.envelope, [
 		{ key: entryKey(sealed.hash), bytes: sealed.bytes }
 	]);
 }
@@ -69,9 +77,8 @@ async function sealedEntries(client: Charter, s: Space, channel: string): Promis
 	});
 }
 
-async function malloryOpens(id: string): Promise<DocHandle<Envelope>> {
-	const handle = await mallory.find<Envelope>(id as never);
-	return handle;
+async function malloryOpens(id: string, repo = mallory): Promise<DocHandle<Envelope>> {
+	return repo.find<Envelope>(id as never);
 }
 
 beforeAll(async () => {
@@ -87,17 +94,38 @@ beforeAll(async () => {
 	const bobSpace = await bob.openSpace(space.id);
 	await eventually(() => bobSpace.channels[0]?.messages.length === 3, 'bob to sync');
 	mallory = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
+	mallorySealed = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
+	malloryPublisher = await Publisher.create();
 });
+
+/** Mallory publishes raw byte strings as sealed entries, under keys of her choosing. */
+const malloryPublishes = (
+	handle: DocHandle<Envelope>,
+	entries: Record<string, Uint8Array>
+): Promise<void> =>
+	malloryPublisher.publish(
+		handle as never,
+		Object.entries(entries).map(([key, bytes]) => ({ key, bytes }))
+	);
+
+const unsealedRefusedByServer = async () => {
+	const text = await (await fetch(`${server.url}/metrics`)).text();
+	const line = text
+		.split('\n')
+		.find((l) => l.startsWith('charter_sync_rejections_total{reason="unsealed-change"}'));
+	return Number(line?.split(' ').at(-1) ?? 0);
+};
 
 afterAll(async () => {
 	await alice?.close();
 	await bob?.close();
 	await mallory?.shutdown().catch(() => undefined);
+	await mallorySealed?.shutdown().catch(() => undefined);
 	await server?.stop();
 });
 
 describe('a hostile raw automerge-repo peer', () => {
-	it('✓ deleting, overwriting and replacing every entry loses nothing', async () => {
+	it('✓ deleting, overwriting and replacing every entry: refused unsealed by the server, nothing lost', async () => {
 		const general = space.channels[0]!;
 		const handle = await malloryOpens(
 			envelopeDocumentId(space.idBytes, channelIdBytes(general.id))
@@ -115,6 +143,10 @@ describe('a hostile raw automerge-repo peer', () => {
 		handle.change((d) => {
 			(d as { entries: unknown }).entries = { nothing: 'here' };
 		});
+		await eventually(
+			async () => (await unsealedRefusedByServer()) >= 3,
+			'the server to refuse them'
+		);
 		await general.send('after the vandalism');
 		const bobGeneral = bob.space(space.id)!.channels[0]!;
 		await eventually(() => bobGeneral.messages.length === 4, 'bob to get the new message');
@@ -133,25 +165,59 @@ describe('a hostile raw automerge-repo peer', () => {
 		await bob2.close();
 	});
 
+	it("✓ a forged change under Alice's Automerge actor and next seq is refused; Alice's real one gets through", async () => {
+		const general = space.channels[0]!;
+		const handle = await malloryOpens(
+			envelopeDocumentId(space.idBytes, channelIdBytes(general.id)),
+			mallory
+		);
+		const sealed = () =>
+			A.getAllChanges(handle.doc())
+				.map((c) => A.decodeChange(c))
+				.filter((c) => c.message?.startsWith('charter-seal:'));
+		await eventually(() => sealed().length >= 3, "mallory to see Alice's changes");
+		// Alice's newest change, as Mallory sees it: she pre-empts the next one
+		const latest = sealed().sort((a, b) => b.seq - a.seq)[0]!;
+		const { hash: _hash, ...fields } = latest;
+		const before = await unsealedRefusedByServer();
+		const forged = A.encodeChange({
+			...fields,
+			seq: latest.seq + 1,
+			startOp: latest.startOp + 1000,
+			deps: [latest.hash!],
+			ops: [{ ...latest.ops[0]!, key: 'pre-empted', value: 'AAAA' }]
+		} as unknown as Parameters<typeof A.encodeChange>[0]);
+		handle.update((d) => A.applyChanges(d, [forged])[0]);
+		await eventually(
+			async () => (await unsealedRefusedByServer()) > before,
+			'the server to refuse the forgery'
+		);
+		await general.send('my real next change');
+		const bobGeneral = bob.space(space.id)!.channels[0]!;
+		await eventually(
+			() => bobGeneral.messages.some((m) => m.text === 'my real next change'),
+			'bob to receive what Alice really wrote'
+		);
+	});
+
 	it('✓ junk, huge, truncated, malformed and forged entries are counted and dropped', async () => {
 		const general = space.channels[0]!;
 		const id = envelopeDocumentId(space.idBytes, channelIdBytes(general.id));
-		const handle = await malloryOpens(id);
+		const handle = await malloryOpens(id, mallorySealed);
 		const real = (await sealedEntries(alice, space, general.id))[0]!;
 		expect(real).toBeDefined();
 		const forged = Uint8Array.from(real);
 		forged[forged.length - 1]! ^= 0xff; // signature
 		const tampered = Uint8Array.from(real);
 		tampered[200]! ^= 0xff; // ciphertext
-		handle.change((d) => {
-			const e = d.entries as Record<string, Uint8Array>;
-			for (let i = 0; i < 200; i++) e[`junk${i}`] = crypto.getRandomValues(new Uint8Array(64));
-			e['huge'] = new Uint8Array(5 * 1024 * 1024).fill(0x43);
-			e['truncated'] = real.subarray(0, real.length - 10);
-			e['magic-only'] = new Uint8Array([0x43, 0x48, 0x45, 1, 2, 3]);
-			e['forged'] = forged;
-			e['tampered'] = tampered;
-		});
+		const e: Record<string, Uint8Array> = {};
+		for (let i = 0; i < 200; i++) e[`junk${i}`] = crypto.getRandomValues(new Uint8Array(64));
+		e['huge'] = new Uint8Array(5 * 1024 * 1024).fill(0x43);
+		e['truncated'] = real.subarray(0, real.length - 10);
+		e['magic-only'] = new Uint8Array([0x43, 0x48, 0x45, 1, 2, 3]);
+		e['forged'] = forged;
+		e['tampered'] = tampered;
+		await malloryPublishes(handle, e);
 		await general.send('still here');
 		const bobGeneral = bob.space(space.id)!.channels[0]!;
 		await eventually(
@@ -179,17 +245,16 @@ describe('a hostile raw automerge-repo peer', () => {
 		expect(real.length).toBeGreaterThan(3);
 		const other = await alice.createSpace({ name: 'Elsewhere' });
 		const intoSecond = await malloryOpens(
-			envelopeDocumentId(space.idBytes, channelIdBytes(second.id))
+			envelopeDocumentId(space.idBytes, channelIdBytes(second.id)),
+			mallorySealed
 		);
 		const intoOther = await malloryOpens(
-			envelopeDocumentId(spaceIdBytes(other.id), channelIdBytes(other.channels[0]!.id))
+			envelopeDocumentId(spaceIdBytes(other.id), channelIdBytes(other.channels[0]!.id)),
+			mallorySealed
 		);
-		intoSecond.change((d) =>
-			real.forEach((bytes, i) => ((d.entries as Record<string, Uint8Array>)[`r${i}`] = bytes))
-		);
-		intoOther.change((d) =>
-			real.forEach((bytes, i) => ((d.entries as Record<string, Uint8Array>)[`r${i}`] = bytes))
-		);
+		const replayed = Object.fromEntries(real.map((bytes, i) => [`r${i}`, bytes]));
+		await malloryPublishes(intoSecond, replayed);
+		await malloryPublishes(intoOther, replayed);
 		await second.send('second channel message');
 		await other.channels[0]!.send('other space message');
 		await eventually(

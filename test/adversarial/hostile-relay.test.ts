@@ -28,7 +28,8 @@ const toBuffer = (d: RawData): Buffer =>
 
 /**
  * Corrupts a frame in transit (cuts its tail), so it no longer parses. (A relay that forges
- * well-formed Automerge changes instead is the equivocation attack described in the threat model.)
+ * well-formed Automerge changes under a writer's actor instead is refused by publication seals:
+ * test/unit/publication.test.ts and hostile-peer.test.ts.)
  */
 function tamperCiphertext(frame: Buffer, random: () => number): Buffer {
 	if (frame.length < 16 || random() < 0.5) return frame;

@@ -67,7 +67,7 @@ export async function forge<T>(
 		sign: (m) => identity.signAsDevice(m)
 	});
 	const destination = target.into ?? space;
-	appendEntries(target.channel ? target.channel.envelope : destination.envelope, [
+	await appendEntries(target.channel ? target.channel.envelope : destination.envelope, [
 		{ key: entryKey(sealed.hash), bytes: sealed.bytes }
 	]);
 	return sealed.bytes;

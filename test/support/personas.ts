@@ -78,7 +78,7 @@ export async function deliver(
 			const batch = Math.max(1, options.batch ?? entries.length);
 			for (let i = 0; i < order.length; i += batch) {
 				const slice = order.slice(i, i + batch).map((k) => entries[k]!);
-				appendEntries(
+				await appendEntries(
 					handle,
 					slice.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
 				);

@@ -87,7 +87,8 @@ async function guardedServer() {
 		metrics,
 		ledger: new StorageLedger(dir, DEFAULT_LIMITS),
 		peers: new PeerGroup(undefined, silent, metrics),
-		log: silent
+		log: silent,
+		requireSeals: false // automerge-repo's own adapter suite syncs unsealed documents
 	});
 	await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
 	const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;

@@ -18,7 +18,7 @@ import {
 import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
 import { Charter } from '../../src/lib/index.js';
 import { startSyncServer, type RunningSyncServer } from '../../sync-server/server.js';
-import { until } from './raw-client.js';
+import { metric, until } from './raw-client.js';
 
 const silent = pino({ level: 'silent' });
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -51,7 +51,8 @@ describe('interoperability', () => {
 		const server = await startSyncServer({
 			port: 0,
 			dataDir: await mkdtemp(join(tmpdir(), 'charter-interop-')),
-			logger: silent
+			logger: silent,
+			allowUnsealed: true
 		});
 		cleanup.push(() => server.close());
 		const handle = client(server).create<{ title: string; items: string[] }>({
@@ -68,7 +69,7 @@ describe('interoperability', () => {
 
 	it('✓ what the server confirmed (remote-heads for its storage id) is there after a restart', async () => {
 		const dataDir = await mkdtemp(join(tmpdir(), 'charter-interop-restart-'));
-		const first = await startSyncServer({ port: 0, dataDir, logger: silent });
+		const first = await startSyncServer({ port: 0, dataDir, logger: silent, allowUnsealed: true });
 		const writer = client(first);
 		const handle = writer.create<{ items: string[] }>({ items: [] });
 		for (let i = 0; i < 30; i++)
@@ -79,7 +80,7 @@ describe('interoperability', () => {
 		await writer.shutdown().catch(() => undefined);
 		await first.close();
 
-		const second = await startSyncServer({ port: 0, dataDir, logger: silent });
+		const second = await startSyncServer({ port: 0, dataDir, logger: silent, allowUnsealed: true });
 		cleanup.push(() => second.close());
 		expect(second.storageId).toBe(first.storageId); // the same storage, so confirmations stay meaningful
 		const reader = await client(second).find<{ items: string[] }>(handle.url);
@@ -118,6 +119,42 @@ describe('interoperability', () => {
 		await until(
 			() => bobSpace.channels[0]?.messages[0]?.text === 'works anywhere',
 			'bob to read through the stock server'
+		);
+	});
+
+	it("✓ by default it stores only sealed publications: a stock client's unsealed changes are cut out and counted, Charter's pass", async () => {
+		const server = await startSyncServer({
+			port: 0,
+			dataDir: await mkdtemp(join(tmpdir(), 'charter-sealed-')),
+			logger: silent
+		});
+		cleanup.push(() => server.close());
+		const stock = client(server).create<{ title: string }>({ title: 'unsealed' });
+		await until(
+			async () =>
+				(await metric(server.url, 'charter_sync_rejections_total', '{reason="unsealed-change"}')) >
+				0,
+			'the unsealed change to be counted'
+		);
+		expect(await metric(server.url, 'charter_sync_changes_stored_total')).toBe(0);
+		expect(stock.getSyncInfo(server.storageId)?.lastHeads ?? []).toEqual([]);
+
+		const alice = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
+		cleanup.push(() => alice.close());
+		const { phrase } = await alice.createIdentity();
+		await (await alice.createSpace({ name: 'Sealed' })).channels[0]!.send('sealed and stored');
+		await until(() => {
+			const status = alice.syncStatus().find((p) => p.storageId === server.storageId);
+			return status && status.lagging.length === 0 && status.inSync >= 2;
+		}, 'the server to confirm every document');
+		expect(alice.refusedChanges.total).toBe(0);
+		await alice.close();
+		const restored = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
+		cleanup.push(() => restored.close());
+		await restored.restoreIdentity(phrase);
+		await until(
+			() => restored.spaces[0]?.channels[0]?.messages[0]?.text === 'sealed and stored',
+			'a new device to read through the sealing server'
 		);
 	});
 });

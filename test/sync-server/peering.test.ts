@@ -30,7 +30,8 @@ afterAll(async () => {
 type Server = ServerProcess | RunningSyncServer;
 
 async function processServer(args: string[] = []): Promise<ServerProcess> {
-	const s = await spawnServer({ args: ['--peer-token', TOKEN, ...args] });
+	// replication is shown with stock automerge-repo clients, whose changes carry no seals
+	const s = await spawnServer({ args: ['--peer-token', TOKEN, '--allow-unsealed', ...args] });
 	cleanup.push(() => s.stop('SIGKILL'));
 	return s;
 }
@@ -44,7 +45,8 @@ async function server(
 		peers: options.peers ?? [],
 		...(options.peerToken === null ? {} : { peerToken: options.peerToken ?? TOKEN }),
 		peerRetryMs: 500,
-		logger: silent
+		logger: silent,
+		allowUnsealed: true // replication is shown with stock automerge-repo clients
 	});
 	cleanup.push(() => s.close());
 	return s;

@@ -7,8 +7,11 @@ import {
 	EnvelopeReader,
 	envelopeDocumentId,
 	openEnvelope,
+	usePublisher,
 	type EnvelopeDoc
 } from '../../src/lib/sync/envelope.js';
+import { Publisher } from '../../src/lib/sync/publication.js';
+import { VerifyingNetworkAdapter } from '../../src/lib/sync/verifying-adapter.js';
 import { randomBytes, hex } from '../../src/lib/util/bytes.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -16,10 +19,16 @@ afterEach(async () => {
 	for (const c of cleanups.splice(0)) await c();
 });
 
-function pair() {
+/** Two repos over a MessageChannel; `verify` puts the seal check on the honest side's adapter. */
+async function pair(options: { verify: boolean } = { verify: true }) {
 	const channel = new MessageChannel();
-	const honest = new Repo({ network: [new MessageChannelNetworkAdapter(channel.port1)] });
+	const honestAdapter = new MessageChannelNetworkAdapter(channel.port1);
+	const honest = new Repo({
+		network: [options.verify ? new VerifyingNetworkAdapter(honestAdapter) : honestAdapter]
+	});
 	const hostile = new Repo({ network: [new MessageChannelNetworkAdapter(channel.port2)] });
+	usePublisher(honest, await Publisher.create());
+	usePublisher(hostile, await Publisher.create());
 	cleanups.push(async () => {
 		await honest.shutdown().catch(() => undefined);
 		await hostile.shutdown().catch(() => undefined);
@@ -43,19 +52,20 @@ describe('envelope documents', () => {
 		const doc = randomBytes(16);
 		expect(envelopeDocumentId(space, doc)).toBe(envelopeDocumentId(space, doc));
 		expect(envelopeDocumentId(space, doc)).not.toBe(envelopeDocumentId(space, randomBytes(16)));
-		const { honest, hostile } = pair();
+		const { honest, hostile } = await pair();
 		const id = envelopeDocumentId(space, doc);
 		const a = await openEnvelope(honest, id);
 		const b = await openEnvelope(hostile, id);
-		appendEntries(a, [{ key: 'a', bytes: Uint8Array.of(1) }]);
-		appendEntries(b, [{ key: 'b', bytes: Uint8Array.of(2) }]);
+		await appendEntries(a, [{ key: 'a', bytes: Uint8Array.of(1) }]);
+		await appendEntries(b, [{ key: 'b', bytes: Uint8Array.of(2) }]);
 		await until(
 			() => Object.keys(a.doc().entries).length === 2 && Object.keys(b.doc().entries).length === 2
 		);
 	});
 
 	it('✓ reading is append-only in meaning: deleting, overwriting or replacing entries loses nothing', async () => {
-		const { honest, hostile } = pair();
+		// no seal check here: this is the reader's own line of defence, should an unsealed change get in
+		const { honest, hostile } = await pair({ verify: false });
 		const id = envelopeDocumentId(randomBytes(16), randomBytes(16));
 		const handle = await openEnvelope(honest, id);
 		const seen = new Set<string>();
@@ -64,7 +74,7 @@ describe('envelope documents', () => {
 		);
 		cleanups.push(() => reader.stop());
 		const originals = [randomBytes(40), randomBytes(40), randomBytes(40)];
-		appendEntries(
+		await appendEntries(
 			handle,
 			originals.map((bytes, i) => ({ key: `k${i}`, bytes }))
 		);
@@ -85,7 +95,7 @@ describe('envelope documents', () => {
 
 		// Honest writes after the attack still land and are still read.
 		const late = randomBytes(40);
-		appendEntries(handle, [{ key: 'late', bytes: late }]);
+		await appendEntries(handle, [{ key: 'late', bytes: late }]);
 		await until(() => seen.has(hex.encode(late)));
 		// A fresh reader of the attacked document, starting from nothing, also finds every entry.
 		const fresh = new Set<string>();

@@ -40,7 +40,8 @@ import {
 	appendEntries,
 	bytesWrittenBy,
 	envelopeDocumentId,
-	openEnvelope
+	openEnvelope,
+	usePublisher
 } from '../sync/envelope.js';
 import {
 	encodeLinkCode,
@@ -57,6 +58,8 @@ import { decodeUserCard, type DeviceCertificate } from '../identity/certificates
 import { deviceId } from '../identity/ids.js';
 import { signProfile, type Profile } from '../identity/profile.js';
 import { PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
+import { Publisher } from '../sync/publication.js';
+import { VerifyingNetworkAdapter, type RefusalCounter } from '../sync/verifying-adapter.js';
 import type { ClientContext } from './context.js';
 
 void A; // Automerge's full build must load (and initialise its wasm) before automerge-repo's slim one.
@@ -102,6 +105,7 @@ export class Charter {
 	readonly #endpoints: string[] = [];
 	#account: AccountDocument | undefined;
 	#listening: { url: string; close(): Promise<void> } | undefined;
+	#refusals = new RefusalTally();
 
 	/** The WebSocket URL peers can dial, when opened with `listen`. */
 	get listeningUrl(): string | undefined {
@@ -132,6 +136,7 @@ export class Charter {
 					? await browserStores(options.databaseName ?? 'charter')
 					: await memoryStores();
 		const stores: PlatformStores = { ...defaults, ...options.stores };
+		const refusals = new RefusalTally();
 		const network: NetworkAdapterInterface[] = [
 			...(options.syncServers ?? []).map((url) => new WebSocketClientAdapter(url)),
 			...(options.network ?? [])
@@ -154,17 +159,20 @@ export class Charter {
 			);
 		}
 		const wire = new Repo({
-			network,
+			// every peer's changes are checked for seals before the repo applies them
+			network: network.map((adapter) => new VerifyingNetworkAdapter(adapter, refusals)),
 			storage: stores.wire,
 			peerId: `charter-${hex.encode(randomBytes(8))}` as PeerId,
 			enableRemoteHeadsGossiping: true
 		});
+		usePublisher(wire, await Publisher.create());
 		const client = new Charter(
 			wire,
 			stores,
 			options.deviceName ?? defaultDeviceName(),
 			options.suspectAfterMs
 		);
+		client.#refusals = refusals;
 		client.#endpoints.push(...(options.syncServers ?? []));
 		client.#listening = listening;
 		client.#identity = await Identity.load(stores.secrets);
@@ -292,7 +300,7 @@ export class Charter {
 						request.deviceEncryptionKey,
 						request.name
 					);
-					appendEntries(handle, [
+					await appendEntries(handle, [
 						{ key: 'response', bytes: await sealLinkResponse(secret, request.ephemeral, bundle) }
 					]);
 					return resolve({ deviceId: deviceId(request.deviceKey), name: request.name });
@@ -332,7 +340,7 @@ export class Charter {
 		const deviceSeed = randomBytes(32);
 		const ephemeralSecret = newX25519Secret();
 		const ephemeral = provider.x25519PublicKey(ephemeralSecret);
-		appendEntries(handle, [
+		await appendEntries(handle, [
 			{
 				key: 'request',
 				bytes: sealLinkRequest(secret, {
@@ -470,7 +478,9 @@ export class Charter {
 		for (const endpoint of endpoints)
 			if (!this.#endpoints.includes(endpoint)) {
 				this.#endpoints.push(endpoint);
-				this.wire.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(endpoint));
+				this.wire.networkSubsystem.addNetworkAdapter(
+					new VerifyingNetworkAdapter(new WebSocketClientAdapter(endpoint), this.#refusals)
+				);
 			}
 	}
 
@@ -479,6 +489,14 @@ export class Charter {
 		this.#listeners.add(listener);
 		listener(this);
 		return () => this.#listeners.delete(listener);
+	}
+
+	/**
+	 * Changes peers sent that never reached this client's repo because they carried no valid seal
+	 * (an attempt to equivocate on another writer's changes, or a peer that does not speak Charter).
+	 */
+	get refusedChanges(): { total: number; byPeer: Record<string, number> } {
+		return this.#refusals.snapshot();
 	}
 
 	/** Connected peers (sync servers, home nodes, other clients). */
@@ -615,3 +633,18 @@ function defaultDeviceName(): string {
 }
 
 export type { SecretStore, StorageAdapterInterface };
+
+class RefusalTally implements RefusalCounter {
+	#total = 0;
+	#byPeer = new Map<string, number>();
+
+	refused(count: number, from: PeerId | undefined): void {
+		this.#total += count;
+		const peer = from ?? 'unknown';
+		this.#byPeer.set(peer, (this.#byPeer.get(peer) ?? 0) + count);
+	}
+
+	snapshot(): { total: number; byPeer: Record<string, number> } {
+		return { total: this.#total, byPeer: Object.fromEntries(this.#byPeer) };
+	}
+}

@@ -156,7 +156,7 @@ export class Space {
 		const space = new Space(genesis.space, context);
 		space.#setGenesis(genesis);
 		await space.#start();
-		space.#append([genesis.bytes]);
+		await space.#append([genesis.bytes]);
 		const card = await identity.card();
 		await verifyCards([card.bytes]);
 		const spaceEpoch = await space.#keys.createEpoch(space.idBytes);
@@ -412,8 +412,8 @@ export class Space {
 		await this.context.local?.save(['space', this.#documentKey], cbor.encode(meta));
 	}
 
-	#append(entries: Uint8Array[]) {
-		appendEntries(
+	#append(entries: Uint8Array[]): Promise<void> {
+		return appendEntries(
 			this.#replica.envelope,
 			entries.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
 		);
@@ -438,7 +438,7 @@ export class Space {
 					)
 				)
 		);
-		this.#append(lockboxes.map((l) => l.bytes));
+		await this.#append(lockboxes.map((l) => l.bytes));
 	}
 
 	/**

@@ -39,7 +39,11 @@ export const DOMAIN = {
 	/** Identity key signs a profile: tag ‖ profile body. */
 	profile: tag('profile'),
 	/** Hash input for entry ids: tag ‖ entry bytes. */
-	entryId: tag('entry-id')
+	entryId: tag('entry-id'),
+	/** Publishing key seals an envelope change: hash(tag ‖ actor ‖ seq ‖ startOp ‖ time ‖ deps ‖ ops). */
+	publication: tag('publication'),
+	/** Hash input for a publishing key's Automerge actor: tag ‖ publishing key. */
+	publisherActor: tag('publisher-actor')
 } as const;
 
 /** HKDF info strings. */

@@ -112,7 +112,7 @@ export class AccountDocument {
 		});
 		this.#prev = sealed.hash;
 		this.#apply([record]);
-		appendEntries(this.handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
+		await appendEntries(this.handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
 	}
 
 	/** Encryption-key generations sealed to this user's devices or recovery key (after a revocation). */
@@ -146,7 +146,7 @@ export class AccountDocument {
 				})
 			)
 		);
-		appendEntries(
+		await appendEntries(
 			this.handle,
 			lockboxes.map((l) => ({ key: entryKey(hash(l.bytes)), bytes: l.bytes }))
 		);

@@ -9,12 +9,12 @@
  * relay can refuse foreign spaces. (Anyone can still sign junk *for* an allowed space id: quotas
  * and creation caps bound that — see docs/self-hosting.md.)
  */
-import * as A from '@automerge/automerge';
 import { parseEntry, verifyEntrySignature } from '../encryption/entry.js';
 import { GENESIS_MAGIC, verifyGenesis } from '../authority/genesis.js';
 import { spaceId, spaceIdBytes, userId, type SpaceId, type UserId } from '../identity/ids.js';
 import { bytesEqual } from '../util/bytes.js';
 import { bytesWrittenBy, envelopeDocumentId } from './envelope.js';
+import { expandSyncItem } from './publication.js';
 
 export interface AdmissionPolicy {
 	/** Allowed space ids (`space_…`). */
@@ -76,25 +76,7 @@ export async function admitEnvelope(
 	return { admitted: false, reason: 'no entry of an allowed space binds to this document' };
 }
 
-/**
- * Items of a sync message are single changes, or — on a first sync, when the peer has nothing — a
- * whole compressed document. Either way, return the changes.
- */
+/** Every change a sync message's items carry (single changes, concatenated ones, whole documents). */
 function expandChanges(items: Uint8Array[]): Uint8Array[] {
-	const out: Uint8Array[] = [];
-	for (const item of items) {
-		try {
-			A.decodeChange(item);
-			out.push(item);
-			continue;
-		} catch {
-			/* not a single change */
-		}
-		try {
-			out.push(...A.getAllChanges(A.load(item)));
-		} catch {
-			/* neither: ignored */
-		}
-	}
-	return out;
+	return items.flatMap((item) => expandSyncItem(item)?.map((c) => c.raw) ?? []);
 }

@@ -8,6 +8,9 @@
  * - Reading is append-only in meaning: a reader collects every byte string ever written anywhere in
  *   the document's history, not the current map. A hostile peer that deletes or overwrites an entry,
  *   or replaces the whole map, removes nothing; entries authenticate themselves.
+ * - Every change after the root is a sealed publication (publication.ts): entries are written as
+ *   base64url strings by Charter's own change encoder, and peers refuse unsealed changes, so no peer
+ *   can equivocate on another's (actor, seq).
  */
 import * as A from '@automerge/automerge';
 import {
@@ -19,7 +22,8 @@ import {
 } from '@automerge/automerge-repo';
 import { DOMAIN } from '../crypto/domains.js';
 import { hash } from '../crypto/primitives.js';
-import { toBytes } from '../util/bytes.js';
+import { base64url, toBytes } from '../util/bytes.js';
+import type { Publisher } from './publication.js';
 
 export interface EnvelopeDoc {
 	v: number;
@@ -35,6 +39,12 @@ export const ENVELOPE_ROOT: Uint8Array = A.save(
 		d.entries = {};
 	})
 );
+
+/** Hash of the root change: the one change of an envelope that carries no seal. */
+export const ENVELOPE_ROOT_HASH: string = A.getHeads(A.load(ENVELOPE_ROOT))[0]!;
+
+/** Object id of the `entries` map, made by the root change. */
+export const ENTRIES_OBJECT = `2@${ROOT_ACTOR}`;
 
 /** Deterministic automerge-repo document id of the envelope of one document of one space. */
 export function envelopeDocumentId(space: Uint8Array, document: Uint8Array): DocumentId {
@@ -52,10 +62,16 @@ export async function openEnvelope(
 	documentId: DocumentId
 ): Promise<DocHandle<EnvelopeDoc>> {
 	const cached = repo.handles[documentId] as DocHandle<EnvelopeDoc> | undefined;
-	if (cached?.isReady()) return cached;
-	const stored = repo.storageSubsystem ? await repo.storageSubsystem.loadDoc(documentId) : null;
-	if (stored) return repo.find<EnvelopeDoc>(documentId);
-	return repo.import<EnvelopeDoc>(ENVELOPE_ROOT, { docId: documentId });
+	let handle: DocHandle<EnvelopeDoc>;
+	if (cached?.isReady()) handle = cached;
+	else {
+		const stored = repo.storageSubsystem ? await repo.storageSubsystem.loadDoc(documentId) : null;
+		handle = stored
+			? await repo.find<EnvelopeDoc>(documentId)
+			: repo.import<EnvelopeDoc>(ENVELOPE_ROOT, { docId: documentId });
+	}
+	handleRepos.set(handle, repo);
+	return handle;
 }
 
 /** Every byte-string value set by the given changes, wherever it was put. */
@@ -70,7 +86,7 @@ export function bytesWrittenBy(changes: A.Change[]): Uint8Array[] {
 		}
 		for (const op of decoded.ops) {
 			if (op.action !== 'set') continue;
-			const bytes = toBytes(op.value);
+			const bytes = typeof op.value === 'string' ? fromBase64url(op.value) : toBytes(op.value);
 			if (bytes && bytes.length > 0) found.push(bytes);
 		}
 	}
@@ -128,15 +144,36 @@ export class EnvelopeReader {
 	}
 }
 
+const publishers = new WeakMap<Repo, Publisher>();
+const handleRepos = new WeakMap<DocHandle<EnvelopeDoc>, Repo>();
+
+/** Makes `publisher` the one that seals every envelope change written through `repo`. */
+export function usePublisher(repo: Repo, publisher: Publisher): void {
+	publishers.set(repo, publisher);
+}
+
+/**
+ * Appends entries to an envelope opened with `openEnvelope`, as one sealed change of this repo's
+ * publisher. Resolves once the change is in the document.
+ */
 export function appendEntries(
 	handle: DocHandle<EnvelopeDoc>,
 	entries: { key: string; bytes: Uint8Array }[]
-) {
-	if (entries.length === 0) return;
-	handle.change((d) => {
-		if (typeof d.entries !== 'object' || d.entries === null) d.entries = {};
-		for (const e of entries) d.entries[e.key] = e.bytes;
-	});
+): Promise<void> {
+	if (entries.length === 0) return Promise.resolve();
+	const repo = handleRepos.get(handle);
+	const publisher = repo && publishers.get(repo);
+	if (!publisher)
+		return Promise.reject(new Error('envelope not opened through a repo with a publisher'));
+	return publisher.publish(handle, entries);
+}
+
+function fromBase64url(value: string): Uint8Array | undefined {
+	try {
+		return base64url.decode(value);
+	} catch {
+		return undefined;
+	}
 }
 
 function sameHeads(a: A.Heads, b: A.Heads): boolean {

@@ -342,7 +342,7 @@ export class DocumentReplica<T> {
 		this.#opened.set(id, opened);
 		this.#parsed.set(id, sealed);
 		this.options.validator.recordLocal(opened, this.#doc);
-		appendEntries(this.#handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
+		await appendEntries(this.#handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
 	}
 
 	#enqueue(task: () => Promise<void>): Promise<void> {
