@@ -59,6 +59,12 @@ export class ChannelValidator<T = unknown> {
 		const invalidMap = new Map<string, string>();
 		const waiting = new Map<string, string>();
 		const accepted: OpenedEntry[] = [];
+		// valid changes are applied in runs, only when a rule needs to read the document (or at the end)
+		const unapplied: A.Change[] = [];
+		const current = () => {
+			if (unapplied.length) [doc] = A.applyChanges(doc, unapplied.splice(0));
+			return doc;
+		};
 		let remaining = [...entries];
 		let progress = true;
 		while (remaining.length && progress) {
@@ -75,9 +81,9 @@ export class ChannelValidator<T = unknown> {
 					next.push(entry);
 					continue;
 				}
-				const verdict = this.#check(entry, doc);
+				const verdict = this.#check(entry, current);
 				if (verdict.valid) {
-					[doc] = A.applyChanges(doc, entry.changes);
+					unapplied.push(...entry.changes);
 					for (const d of entry.decoded) {
 						this.#paths.register(d);
 						this.#validChanges.add(d.hash);
@@ -93,13 +99,13 @@ export class ChannelValidator<T = unknown> {
 		}
 		for (const entry of remaining)
 			if (!waiting.has(entry.id)) waiting.set(entry.id, 'missing-dependencies');
-		return { doc, accepted, invalid: invalidMap, waiting };
+		return { doc: current(), accepted, invalid: invalidMap, waiting };
 	}
 
 	/** Checks a local change against the current state before it is applied (and, if allowed,
 	 * registers the objects it creates, for the next local change of the same batch). */
 	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, doc: A.Doc<T>): Verdict {
-		const verdict = this.#check({ ...entry, id: 'local', changes: [] }, doc);
+		const verdict = this.#check({ ...entry, id: 'local', changes: [] }, () => doc);
 		if (verdict.valid) for (const d of entry.decoded) this.#paths.register(d);
 		return verdict;
 	}
@@ -118,7 +124,7 @@ export class ChannelValidator<T = unknown> {
 		for (const d of entry.decoded) this.#invalidChanges.add(d.hash);
 	}
 
-	#check(entry: OpenedEntry, doc: A.Doc<T>): Verdict {
+	#check(entry: OpenedEntry, doc: () => A.Doc<T>): Verdict {
 		const space = this.space();
 		if (!space) return notYet('space not readable yet');
 		const state = space.stateAt(entry.context);

@@ -25,7 +25,7 @@ export function checkEntry<Doc>(
 	rules: RuleSet<Doc>,
 	paths: PathIndex,
 	state: SpaceState,
-	before: Doc,
+	before: () => Doc,
 	header: OpenedEntry['header'],
 	decoded: A.DecodedChange[],
 	channel?: ChannelId,
@@ -44,7 +44,7 @@ export function checkEntry<Doc>(
 	if (!signer) return { verdict: invalid('not a member device') };
 	if (!ops) return { verdict: invalid('touches an unknown object'), signer };
 	return {
-		verdict: rules.authorize(ops, { signer, state, before, ...(channel ? { channel } : {}) }),
+		verdict: rules.authorize(ops, { signer, state, ...(channel ? { channel } : {}) }, before),
 		signer,
 		ops
 	};

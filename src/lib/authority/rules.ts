@@ -74,10 +74,14 @@ export class RuleSet<Doc = unknown> {
 		return undefined;
 	}
 
-	/** Checks every op; the first refusal is the verdict. */
+	/**
+	 * Checks every op; the first refusal is the verdict. `before` is called only if a rule reads the
+	 * document (most do not: a validator can then apply a whole run of valid changes at once).
+	 */
 	authorize(
 		ops: readonly ResolvedOp[],
-		base: Omit<RuleContext<Doc>, 'op' | 'params' | 'ops' | 'createdHere'>
+		base: Omit<RuleContext<Doc>, 'op' | 'params' | 'ops' | 'createdHere' | 'before'>,
+		before: () => Doc
 	): Verdict {
 		const created = ops.filter((o) => o.kind === 'make').map((o) => o.path.join('/'));
 		const createdHere = (path: readonly string[]) => {
@@ -87,7 +91,9 @@ export class RuleSet<Doc = unknown> {
 		for (const op of ops) {
 			const found = this.match(op.path);
 			if (!found) return invalid(`no rule allows writing ${op.path.join('/') || '(root)'}`);
-			const verdict = found.rule.check({ ...base, op, params: found.params, ops, createdHere });
+			const ctx = { ...base, op, params: found.params, ops, createdHere } as RuleContext<Doc>;
+			Object.defineProperty(ctx, 'before', { get: before, enumerable: true });
+			const verdict = found.rule.check(ctx);
 			if (!verdict.valid) return verdict;
 		}
 		return VALID;

@@ -115,7 +115,7 @@ export class SpaceValidator {
 			spaceRules,
 			this.#paths,
 			state,
-			before,
+			() => before,
 			entry.header,
 			entry.decoded,
 			undefined,
