@@ -2,7 +2,9 @@
  * Sync benchmarks, each side by side with plain automerge-repo doing the same work over the same
  * kind of loopback sync server:
  *  - cold sync: a new device reads a channel of N messages (one entry / one change per message);
- *  - send → visible: one message at a time from one client to another, p50 / p99.
+ *  - send → visible: one message at a time from one client to another, p50 / p99 — back to back (each
+ *    send right after the previous one arrived: automerge-repo's 100 ms sync throttle sets the pace,
+ *    for both) and spaced like a conversation (a pause longer than the throttle before each send).
  */
 import * as A from '@automerge/automerge';
 import { Repo } from '@automerge/automerge-repo';
@@ -10,7 +12,7 @@ import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websoc
 import { Charter } from '../src/lib/index.js';
 import { startSyncServerProcess } from '../test/support/sync-server-process.js';
 
-export const SYNC_PARAMS = { messages: 10_000, latencySamples: 200 };
+export const SYNC_PARAMS = { messages: 10_000, latencySamples: 500, spacedGapMs: 150 };
 
 const until = async (check: () => boolean, timeoutMs = 300_000) => {
 	const start = Date.now();
@@ -24,7 +26,10 @@ const percentile = (sorted: number[], p: number) =>
 	sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 export async function coldSync(messages = SYNC_PARAMS.messages) {
+	// Charter through the server as deployed (refusing unsealed changes); plain automerge-repo through
+	// the same server binary with --allow-unsealed, since its changes carry no publication seals
 	const server = await startSyncServerProcess();
+	const plainServer = await startSyncServerProcess({ args: ['--allow-unsealed'] });
 	try {
 		// Charter: one entry per message (what a chat produces), then a new device restored from the phrase
 		const writer = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
@@ -45,7 +50,7 @@ export async function coldSync(messages = SYNC_PARAMS.messages) {
 		await reader.close();
 
 		// plain automerge-repo: one change per message, then a new client
-		const a = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
+		const a = new Repo({ network: [new WebSocketClientAdapter(plainServer.wsUrl)] });
 		const handle = a.create<{ messages: Record<string, { text: A.ImmutableString; at: number }> }>({
 			messages: {}
 		});
@@ -55,7 +60,7 @@ export async function coldSync(messages = SYNC_PARAMS.messages) {
 			});
 		await new Promise((r) => setTimeout(r, 2000));
 		await a.shutdown().catch(() => undefined);
-		const b = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
+		const b = new Repo({ network: [new WebSocketClientAdapter(plainServer.wsUrl)] });
 		const t1 = performance.now();
 		const found = await b.find<{ messages: Record<string, unknown> }>(handle.url);
 		await until(() => Object.keys(found.doc().messages).length === messages);
@@ -64,11 +69,15 @@ export async function coldSync(messages = SYNC_PARAMS.messages) {
 		return { messages, charterMs, plainMs };
 	} finally {
 		await server.stop();
+		await plainServer.stop();
 	}
 }
 
-export async function sendToVisible(samples = SYNC_PARAMS.latencySamples) {
+export async function sendToVisible(samples = SYNC_PARAMS.latencySamples, gapMs = 0) {
+	// Charter through the server as deployed (refusing unsealed changes); plain automerge-repo through
+	// the same server binary with --allow-unsealed, since its changes carry no publication seals
 	const server = await startSyncServerProcess();
+	const plainServer = await startSyncServerProcess({ args: ['--allow-unsealed'] });
 	try {
 		const alice = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
 		const bob = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
@@ -81,6 +90,7 @@ export async function sendToVisible(samples = SYNC_PARAMS.latencySamples) {
 		const bobChannel = bobSpace.channels[0]!;
 		const charter: number[] = [];
 		for (let i = 0; i < samples; i++) {
+			if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
 			const t = performance.now();
 			await space.channels[0]!.send(`ping ${i}`);
 			await until(() => bobChannel.messages.length === i + 1, 30_000);
@@ -89,12 +99,13 @@ export async function sendToVisible(samples = SYNC_PARAMS.latencySamples) {
 		await alice.close();
 		await bob.close();
 
-		const a = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
-		const b = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
+		const a = new Repo({ network: [new WebSocketClientAdapter(plainServer.wsUrl)] });
+		const b = new Repo({ network: [new WebSocketClientAdapter(plainServer.wsUrl)] });
 		const handle = a.create<{ n: number }>({ n: 0 });
 		const seen = await b.find<{ n: number }>(handle.url);
 		const plain: number[] = [];
 		for (let i = 1; i <= samples; i++) {
+			if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
 			const t = performance.now();
 			handle.change((d) => {
 				d.n = i;
@@ -108,6 +119,7 @@ export async function sendToVisible(samples = SYNC_PARAMS.latencySamples) {
 		plain.sort((x, y) => x - y);
 		return {
 			samples,
+			gapMs,
 			charterP50: percentile(charter, 50),
 			charterP99: percentile(charter, 99),
 			plainP50: percentile(plain, 50),
@@ -115,5 +127,6 @@ export async function sendToVisible(samples = SYNC_PARAMS.latencySamples) {
 		};
 	} finally {
 		await server.stop();
+		await plainServer.stop();
 	}
 }
