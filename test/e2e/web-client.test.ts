@@ -255,7 +255,7 @@ describe('the web client in Chromium', () => {
 		await expect
 			.poll(() => page.getByTestId('status').textContent(), { timeout: 15_000 })
 			.toContain('Offline');
-		// device 1 renames the space; device 2 adds a guaranteed channel
+		// device 1 renames the space; device 2 adds a guaranteed channel and a role
 		await page.getByRole('button', { name: 'Space settings' }).click();
 		await page.getByLabel('Space name').fill('Book circle');
 		await page.getByRole('button', { name: 'Save name' }).click();
@@ -270,6 +270,15 @@ describe('the web client in Chromium', () => {
 		await l.getByRole('dialog').getByRole('button', { name: 'Create channel' }).click();
 		await l.getByText('#announcements created').waitFor();
 		await screenshot(l, '13-settings-channels-offline');
+		// and a role, which must show at once (the list is derived from the authority state)
+		await l.getByRole('tab', { name: 'Roles' }).click();
+		await l.getByLabel('New role name').fill('Moderators');
+		await l.getByRole('button', { name: 'Create role' }).click();
+		await l
+			.getByTestId('roles')
+			.getByText('Moderators', { exact: true })
+			.first()
+			.waitFor({ timeout: 10_000 });
 		await l.keyboard.press('Escape');
 		expect(await page.getByTestId('space-name').textContent()).toBe('Book circle');
 		expect(await l.getByTestId('space-name').textContent()).toBe('Reading circle');
@@ -288,6 +297,11 @@ describe('the web client in Chromium', () => {
 		}
 		await page.getByRole('button', { name: 'Space settings' }).click();
 		await page.getByRole('tab', { name: 'Roles' }).click();
+		await page
+			.getByTestId('roles')
+			.getByText('Moderators', { exact: true })
+			.first()
+			.waitFor({ timeout: 40_000 });
 		await page.getByRole('button', { name: /@everyone/ }).click();
 		await screenshot(page, '14-settings-roles');
 		await page.keyboard.press('Escape');

@@ -342,6 +342,9 @@ export class DocumentReplica<T> {
 		this.#opened.set(id, opened);
 		this.#parsed.set(id, sealed);
 		this.options.validator.recordLocal(opened, this.#doc);
+		// what the authority layer derives (roles, members, permissions) now includes the change:
+		// tell subscribers again, or they keep what they read when the document changed
+		this.#emit();
 		await appendEntries(this.#handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
 	}
 
