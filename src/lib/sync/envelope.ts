@@ -84,11 +84,57 @@ export function bytesWrittenBy(changes: A.Change[]): Uint8Array[] {
 		} catch {
 			continue;
 		}
-		for (const op of decoded.ops) {
-			if (op.action !== 'set') continue;
-			const bytes = typeof op.value === 'string' ? fromBase64url(op.value) : toBytes(op.value);
-			if (bytes && bytes.length > 0) found.push(bytes);
+		found.push(...valuesSetBy(decoded));
+	}
+	return found;
+}
+
+/** The byte strings one decoded change sets (entries are base64url strings; older ones bytes). */
+export function valuesSetBy(decoded: A.DecodedChange): Uint8Array[] {
+	const found: Uint8Array[] = [];
+	for (const op of decoded.ops) {
+		if (op.action !== 'set') continue;
+		const bytes = typeof op.value === 'string' ? fromBase64url(op.value) : toBytes(op.value);
+		if (bytes && bytes.length > 0) found.push(bytes);
+	}
+	return found;
+}
+
+/**
+ * What changes set, by change hash, for changes decoded on the way in (the seal check decodes every
+ * change a peer sends): the reader then needs only the cheap change metadata. Bounded; a miss
+ * decodes the change again.
+ */
+const decodedValues = new Map<string, Uint8Array[]>();
+const DECODED_VALUES_LIMIT = 50_000;
+
+export function rememberValuesOf(decoded: A.DecodedChange): void {
+	if (!decoded.hash) return;
+	if (decodedValues.size >= DECODED_VALUES_LIMIT) {
+		const oldest = decodedValues.keys().next().value;
+		if (oldest !== undefined) decodedValues.delete(oldest);
+	}
+	decodedValues.set(decoded.hash, valuesSetBy(decoded));
+}
+
+/** Every byte string set by the changes of `doc` after `heads` (all of them for `[]`). */
+function valuesSince(doc: A.Doc<EnvelopeDoc>, heads: A.Heads): Uint8Array[] {
+	let metas: A.ChangeMetadata[];
+	try {
+		metas = A.getChangesMetaSince(doc, heads);
+	} catch {
+		metas = A.getChangesMetaSince(doc, []);
+	}
+	const found: Uint8Array[] = [];
+	for (const meta of metas) {
+		const known = decodedValues.get(meta.hash);
+		if (known) {
+			decodedValues.delete(meta.hash);
+			found.push(...known);
+			continue;
 		}
+		const decoded = A.inspectChange(doc, meta.hash);
+		if (decoded) found.push(...valuesSetBy(decoded));
 	}
 	return found;
 }
@@ -120,14 +166,8 @@ export class EnvelopeReader {
 		if (!doc) return;
 		const heads = A.getHeads(doc);
 		if (sameHeads(heads, this.#heads)) return;
-		let changes: A.Change[];
-		try {
-			changes = A.getChangesSince(doc, this.#heads);
-		} catch {
-			changes = A.getAllChanges(doc);
-		}
+		const entries = valuesSince(doc, this.#heads);
 		this.#heads = heads;
-		const entries = bytesWrittenBy(changes);
 		this.onEntries(entries, heads);
 	}
 
@@ -136,7 +176,7 @@ export class EnvelopeReader {
 		const doc = this.handle.doc();
 		if (!doc) return [];
 		this.#heads = A.getHeads(doc);
-		return bytesWrittenBy(A.getAllChanges(doc));
+		return valuesSince(doc, []);
 	}
 
 	stop(): void {

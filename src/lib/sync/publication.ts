@@ -29,7 +29,12 @@ import type { DocHandle } from '@automerge/automerge-repo';
 import { DOMAIN } from '../crypto/domains.js';
 import { cryptoProvider, hash, KEY_BYTES, SIGNATURE_BYTES } from '../crypto/primitives.js';
 import { base64url, concatBytes, hex, randomBytes, u32be, u64be, utf8 } from '../util/bytes.js';
-import { ENTRIES_OBJECT, ENVELOPE_ROOT_HASH, type EnvelopeDoc } from './envelope.js';
+import {
+	ENTRIES_OBJECT,
+	ENVELOPE_ROOT_HASH,
+	rememberValuesOf,
+	type EnvelopeDoc
+} from './envelope.js';
 
 /** Prefix of the Automerge change message that carries the seal. */
 export const SEAL_PREFIX = 'charter-seal:';
@@ -153,9 +158,13 @@ export interface PublicationCheck {
 
 /**
  * Filters the items of an Automerge sync message (single changes or, on a first sync, a whole
- * compressed document) down to sealed publications. Never throws.
+ * compressed document) down to sealed publications. Never throws. `rememberValues` (clients) keeps
+ * what the accepted changes set for the envelope reader.
  */
-export async function checkPublishedChanges(items: Uint8Array[]): Promise<PublicationCheck> {
+export async function checkPublishedChanges(
+	items: Uint8Array[],
+	options: { rememberValues?: boolean } = {}
+): Promise<PublicationCheck> {
 	if (items.length === 0) return { accepted: items, refused: 0 };
 	const provider = await cryptoProvider();
 	type Item = { raw: Uint8Array; changes: { raw: Uint8Array; decoded: A.DecodedChange }[] };
@@ -193,6 +202,8 @@ export async function checkPublishedChanges(items: Uint8Array[]): Promise<Public
 	const accepted: Uint8Array[] = [];
 	for (const item of parsed) {
 		const ok = item.changes.filter((c) => good.has(c.decoded.hash!));
+		// a client's reader will want what these changes set: spare it decoding them again
+		if (options.rememberValues) for (const c of ok) rememberValuesOf(c.decoded);
 		refused += item.changes.length - ok.length;
 		if (ok.length === item.changes.length) accepted.push(item.raw);
 		else accepted.push(...ok.map((c) => c.raw));

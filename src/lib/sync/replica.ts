@@ -107,6 +107,10 @@ interface SavedReplica {
 }
 
 const SAVE_DEBOUNCE_MS = 150;
+/** Entries verified, opened and validated between two yields to the event loop. */
+const INGEST_SLICE = 500;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export class DocumentReplica<T> {
 	#doc: A.Doc<T>;
@@ -376,7 +380,12 @@ export class DocumentReplica<T> {
 				this.#drop('unexpected-entry');
 			}
 		}
-		if (fresh.length) await this.#process(fresh);
+		// A large sync is processed in slices, yielding between them: the main thread stays responsive
+		// and subscribers see history arrive slice by slice instead of all at the end.
+		for (let i = 0; i < fresh.length; i += INGEST_SLICE) {
+			if (i > 0) await yieldToEventLoop();
+			await this.#process(fresh.slice(i, i + INGEST_SLICE));
+		}
 	}
 
 	async #process(entries: ParsedEntry[]): Promise<void> {

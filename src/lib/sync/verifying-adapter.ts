@@ -49,7 +49,9 @@ export class VerifyingNetworkAdapter extends NetworkAdapter {
 			return; // not a sync message: the repo would only log it
 		}
 		if (decoded.changes.length === 0) return void this.emit('message', message);
-		const { accepted, refused } = await checkPublishedChanges(decoded.changes);
+		const { accepted, refused } = await checkPublishedChanges(decoded.changes, {
+			rememberValues: true
+		});
 		if (refused === 0) return void this.emit('message', message);
 		this.counter?.refused(refused, message.senderId);
 		const filtered = A.encodeSyncMessage({ ...decoded, changes: accepted });
