@@ -6,11 +6,16 @@
 import { rotationCost, validationCost, AUTHORITY_PARAMS } from './authority.js';
 import { coldSync, sendToVisible, SYNC_PARAMS } from './sync.js';
 import { serverLoad, soak, SERVER_PARAMS } from './server.js';
+import { memory, MEMORY_PARAMS } from './memory.js';
+import { chatCharter, chatPlain, CHAT_PARAMS, type ChatResult } from './chat.js';
 
 const flag = (name: string, fallback: number) => {
 	const i = process.argv.indexOf(`--${name}`);
 	return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
+
+/** `--quick`: the smaller parameter set of the scenarios that have one (chat, memory). */
+const quick = process.argv.includes('--quick');
 
 type Row = Record<string, string | number>;
 
@@ -93,6 +98,86 @@ const scenarios: Record<string, () => Promise<void>> = {
 			rows
 		);
 	},
+	async chat() {
+		const base = quick ? CHAT_PARAMS.quick : CHAT_PARAMS.full;
+		const params = {
+			members: flag('members', base.members),
+			seconds: flag('seconds', base.seconds),
+			rate: flag('rate', base.rate)
+		};
+		const row = (name: string, r: ChatResult) => ({
+			side: name,
+			sent: r.sent,
+			'delivered/expected': `${r.deliveries}/${r.expected}`,
+			'delivered msg/s': r.deliveredPerSecond.toFixed(1),
+			'p50 ms': r.p50.toFixed(0),
+			'p99 ms': r.p99.toFixed(0),
+			'drain ms': r.drainMs.toFixed(0),
+			'server CPU s': r.serverCpuS.toFixed(2),
+			'server CPU ms/msg': ((r.serverCpuS * 1000) / r.sent).toFixed(2),
+			'server rss MB': r.serverRssMb.toFixed(0)
+		});
+		const charter = await chatCharter(params);
+		const plain = await chatPlain(params);
+		const ratio = (a: number, b: number) => (a / b).toFixed(2);
+		table(
+			`${params.members} members chatting for ${params.seconds} s through one sync server, ${params.rate} message/s each`,
+			[
+				row('charter', charter),
+				row('plain automerge-repo', plain),
+				{
+					side: 'ratio charter/plain',
+					sent: '',
+					'delivered/expected': '',
+					'delivered msg/s': ratio(charter.deliveredPerSecond, plain.deliveredPerSecond),
+					'p50 ms': ratio(charter.p50, plain.p50),
+					'p99 ms': ratio(charter.p99, plain.p99),
+					'drain ms': '',
+					'server CPU s': ratio(charter.serverCpuS, plain.serverCpuS),
+					'server CPU ms/msg': ratio(
+						charter.serverCpuS / charter.sent,
+						plain.serverCpuS / plain.sent
+					),
+					'server rss MB': ratio(charter.serverRssMb, plain.serverRssMb)
+				}
+			]
+		);
+	},
+	async memory() {
+		const r = await memory(quick ? MEMORY_PARAMS.quick : MEMORY_PARAMS.full);
+		const { spaces, channels, messages } = r.shape;
+		const row = (name: string, m: typeof r.charter) => ({
+			client: name,
+			'messages readable': m.messages,
+			'open ms': m.openMs,
+			'rss MB': m.rssMb,
+			'heap MB': m.heapUsedMb,
+			'external MB': m.externalMb,
+			'rss − baseline MB': (m.rssMb - r.baseline.rssMb).toFixed(1),
+			'heap − baseline MB': (m.heapUsedMb - r.baseline.heapUsedMb).toFixed(1)
+		});
+		const rows: Row[] = [
+			row('baseline (modules loaded)', r.baseline),
+			row('charter', r.charter),
+			row('plain automerge-repo', r.plain)
+		];
+		const ratio = (k: 'rssMb' | 'heapUsedMb') =>
+			((r.charter[k] - r.baseline[k]) / (r.plain[k] - r.baseline[k])).toFixed(2);
+		rows.push({
+			client: 'ratio charter/plain',
+			'messages readable': '',
+			'open ms': (r.charter.openMs / r.plain.openMs).toFixed(2),
+			'rss MB': (r.charter.rssMb / r.plain.rssMb).toFixed(2),
+			'heap MB': (r.charter.heapUsedMb / r.plain.heapUsedMb).toFixed(2),
+			'external MB': (r.charter.externalMb / r.plain.externalMb).toFixed(2),
+			'rss − baseline MB': ratio('rssMb'),
+			'heap − baseline MB': ratio('heapUsedMb')
+		});
+		table(
+			`Memory of one client holding ${spaces} spaces × ${channels} channels × ${messages} messages, after GC (fresh process each)`,
+			rows
+		);
+	},
 	async authority() {
 		const rows: Row[] = [];
 		for (const size of AUTHORITY_PARAMS.sizes) {
@@ -133,7 +218,9 @@ const scenarios: Record<string, () => Promise<void>> = {
 
 const wanted = process.argv
 	.slice(2)
-	.filter((a, i, all) => !a.startsWith('-') && !all[i - 1]?.startsWith('--'));
+	.filter(
+		(a, i, all) => !a.startsWith('-') && (!all[i - 1]?.startsWith('--') || all[i - 1] === '--quick')
+	);
 for (const name of wanted.length ? wanted : Object.keys(scenarios)) {
 	const scenario = scenarios[name];
 	if (!scenario) {

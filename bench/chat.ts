@@ -1,0 +1,262 @@
+/**
+ * N members chatting concurrently for S seconds through one sync server, against plain
+ * automerge-repo doing the same writes through the same server binary (with --allow-unsealed).
+ *
+ * Each member sends R messages per second (evenly spaced, each member at its own phase) into one
+ * channel: Charter's #general of a space of N members (encrypted, signed, sealed; the server checks
+ * each change's seal), or one shared automerge-repo document that every member appends to. Every
+ * member watches the channel; a delivery is one message becoming visible to one other member.
+ * Reported: messages sent, deliveries (of N−1 per message), delivered messages per second over the
+ * sending window, send → visible p50/p99, and the server's CPU seconds and RSS over the window plus
+ * the drain (from its Prometheus /metrics: process CPU of the server process itself).
+ *
+ * All members run in this process (2 cores: the clients and the server share them), the server in
+ * its own.
+ *
+ *   npm run bench -- chat [--quick] [--members 20] [--seconds 30] [--rate 1]
+ */
+import * as A from '@automerge/automerge';
+import { Repo, type DocHandle } from '@automerge/automerge-repo';
+import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import { Charter, isCharterError, type Channel } from '../src/lib/index.js';
+import { startSyncServerProcess } from '../test/support/sync-server-process.js';
+
+export const CHAT_PARAMS = {
+	full: { members: 20, seconds: 30, rate: 1 },
+	quick: { members: 5, seconds: 5, rate: 1 },
+	/** After the sending window, wait at most this long for every delivery. */
+	drainMs: 30_000
+};
+
+export interface ChatParams {
+	members: number;
+	seconds: number;
+	/** Messages per member per second. */
+	rate: number;
+}
+
+export interface ChatResult {
+	sent: number;
+	deliveries: number;
+	expected: number;
+	deliveredPerSecond: number;
+	p50: number;
+	p99: number;
+	drainMs: number;
+	serverCpuS: number;
+	serverRssMb: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const until = async (check: () => boolean, what: string, timeoutMs = 120_000) => {
+	const start = Date.now();
+	while (!check()) {
+		if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+		await sleep(10);
+	}
+};
+
+const percentile = (sorted: number[], p: number) =>
+	sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
+
+/** The server process's own CPU seconds and RSS, from its Prometheus endpoint. */
+async function serverUsage(url: string): Promise<{ cpuS: number; rssMb: number }> {
+	const text = await (await fetch(`${url}/metrics`)).text();
+	const value = (name: string) => {
+		const m = new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text);
+		if (!m) throw new Error(`no ${name} in /metrics`);
+		return Number(m[1]);
+	};
+	return {
+		cpuS: value('charter_sync_process_cpu_seconds_total'),
+		rssMb: value('charter_sync_process_resident_memory_bytes') / 1024 / 1024
+	};
+}
+
+/**
+ * Drives the sending window and the drain for either side. `send(member, i)` writes message i of a
+ * member; `observed()` is the deliveries so far.
+ */
+async function drive(
+	params: ChatParams,
+	serverUrl: string,
+	send: (member: number, i: number) => Promise<void>,
+	observed: () => number,
+	latencies: number[]
+): Promise<ChatResult> {
+	const { members, seconds, rate } = params;
+	const perMember = Math.max(1, Math.round(seconds * rate));
+	const gapMs = 1000 / rate;
+	const before = await serverUsage(serverUrl);
+	const start = performance.now();
+	let sent = 0;
+	await Promise.all(
+		Array.from({ length: members }, async (_, member) => {
+			await sleep((member / members) * gapMs); // each member at its own phase
+			for (let i = 0; i < perMember; i++) {
+				const due = start + (member / members) * gapMs + i * gapMs;
+				const wait = due - performance.now();
+				if (wait > 0) await sleep(wait);
+				await send(member, i);
+				sent++;
+			}
+		})
+	);
+	const windowMs = performance.now() - start;
+	const expected = sent * (members - 1);
+	const drainStart = performance.now();
+	while (observed() < expected && performance.now() - drainStart < CHAT_PARAMS.drainMs)
+		await sleep(20);
+	const drainMs = performance.now() - drainStart;
+	const after = await serverUsage(serverUrl);
+	latencies.sort((a, b) => a - b);
+	return {
+		sent,
+		deliveries: observed(),
+		expected,
+		deliveredPerSecond: observed() / (members - 1) / (windowMs / 1000),
+		p50: percentile(latencies, 50),
+		p99: percentile(latencies, 99),
+		drainMs,
+		serverCpuS: after.cpuS - before.cpuS,
+		serverRssMb: after.rssMb
+	};
+}
+
+export async function chatCharter(params: ChatParams): Promise<ChatResult> {
+	const server = await startSyncServerProcess();
+	const clients: Charter[] = [];
+	try {
+		for (let i = 0; i < params.members; i++) {
+			const client = await Charter.open({
+				inMemory: true,
+				syncServers: [server.wsUrl],
+				deviceName: `member ${i}`
+			});
+			await client.createIdentity();
+			clients.push(client);
+		}
+		const owner = clients[0]!;
+		const space = await owner.createSpace({ name: 'chat bench' });
+		await space.addMembers(await Promise.all(clients.slice(1).map((c) => c.memberCard())));
+		const spaces = [
+			space,
+			...(await Promise.all(clients.slice(1).map((c) => c.openSpace(space.id))))
+		];
+		await until(
+			() => spaces.every((s) => s.isMember && s.channels[0]),
+			'every member to open the channel'
+		);
+		const channels = spaces.map((s) => s.channels[0]!) as Channel[];
+		// warm-up: everyone says hello and reads everyone else's, so keys and cards are in place
+		await Promise.all(
+			channels.map(async (c) => {
+				for (const deadline = Date.now() + 120_000; ; await sleep(50))
+					try {
+						return await c.send('hello');
+					} catch (error) {
+						// the channel's key reaches a new member a moment after the membership
+						if (!isCharterError(error) || error.code !== 'unknown-epoch' || Date.now() > deadline)
+							throw error;
+					}
+			})
+		);
+		await until(
+			() => channels.every((c) => c.messages.length === params.members),
+			'the warm-up round',
+			180_000
+		);
+		let deliveries = 0;
+		const latencies: number[] = [];
+		for (const [i, channel] of channels.entries()) {
+			const me = clients[i]!.identity!.userId;
+			const seen = new Set(channel.messages.map((m) => m.id));
+			channel.subscribe((messages) => {
+				const now = Date.now();
+				for (const m of messages) {
+					if (seen.has(m.id)) continue;
+					seen.add(m.id);
+					if (m.author === me) continue;
+					deliveries++;
+					latencies.push(now - m.createdAt);
+				}
+			});
+		}
+		return await drive(
+			params,
+			server.url,
+			async (member, i) => {
+				await channels[member]!.send(`chat ${member}.${i}`);
+			},
+			() => deliveries,
+			latencies
+		);
+	} finally {
+		for (const c of clients) await c.close().catch(() => undefined);
+		await server.stop();
+	}
+}
+
+interface PlainChat {
+	messages: Record<string, { author: number; text: A.ImmutableString; at: number }>;
+}
+
+export async function chatPlain(params: ChatParams): Promise<ChatResult> {
+	// plain changes carry no publication seals: the same server binary, as a generic relay
+	const server = await startSyncServerProcess({ args: ['--allow-unsealed'] });
+	const repos: Repo[] = [];
+	try {
+		for (let i = 0; i < params.members; i++)
+			repos.push(new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] }));
+		const created = repos[0]!.create<PlainChat>({ messages: {} });
+		const handles: DocHandle<PlainChat>[] = [
+			created,
+			...(await Promise.all(repos.slice(1).map((r) => r.find<PlainChat>(created.url))))
+		];
+		// warm-up, as for Charter
+		for (const [i, h] of handles.entries())
+			h.change((d) => {
+				d.messages[`hello-${i}`] = {
+					author: i,
+					text: new A.ImmutableString('hello'),
+					at: Date.now()
+				};
+			});
+		await until(
+			() => handles.every((h) => Object.keys(h.doc().messages).length === params.members),
+			'the warm-up round'
+		);
+		let deliveries = 0;
+		const latencies: number[] = [];
+		for (const [i, handle] of handles.entries())
+			handle.on('change', ({ patches, doc }) => {
+				const now = Date.now();
+				for (const p of patches) {
+					if (p.action !== 'put' || p.path.length !== 2 || p.path[0] !== 'messages') continue;
+					const m = doc.messages[String(p.path[1])];
+					if (!m || m.author === i) continue;
+					deliveries++;
+					latencies.push(now - m.at);
+				}
+			});
+		return await drive(
+			params,
+			server.url,
+			async (member, i) => {
+				handles[member]!.change((d) => {
+					d.messages[`${member}.${i}`] = {
+						author: member,
+						text: new A.ImmutableString(`chat ${member}.${i}`),
+						at: Date.now()
+					};
+				});
+			},
+			() => deliveries,
+			latencies
+		);
+	} finally {
+		for (const r of repos) await r.shutdown().catch(() => undefined);
+		await server.stop();
+	}
+}
