@@ -15,6 +15,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { WebSocket } from 'ws';
 import {
 	Charter,
 	isCharterError,
@@ -82,6 +83,7 @@ export class HomeNode {
 		});
 		const node = new HomeNode(client, config, log);
 		try {
+			if (client.listeningUrl) await markListenerReady(client.listeningUrl);
 			await node.#ensureIdentity();
 		} catch (error) {
 			await client.close().catch(() => undefined);
@@ -320,4 +322,26 @@ export class HomeNode {
 			);
 		}
 	}
+}
+
+/**
+ * Works around automerge-repo 2.5.6: a WebSocketServerAdapter reports itself ready only once some
+ * peer has dialed in, and until every adapter is ready the repo parks documents that *other* peers
+ * announce in "loading" (Repo#loadDocument awaits networkSubsystem.whenReady()). A listening client
+ * that dials out first — a bot joining through the peer it dialed — then never receives those
+ * documents. One WebSocket connection to ourselves, closed at once (no join message, so no peer is
+ * added), makes the listener ready.
+ */
+async function markListenerReady(url: string): Promise<void> {
+	await new Promise<void>((resolve) => {
+		const socket = new WebSocket(url);
+		const done = () => {
+			socket.removeAllListeners();
+			socket.on('error', () => undefined);
+			socket.close();
+			resolve();
+		};
+		socket.once('open', done);
+		socket.once('error', done);
+	});
 }

@@ -7,9 +7,10 @@
  *      holds everything. Its logs never carry the phrase or message text.
  *  (b) A client syncing a live channel through a sync server that is killed (SIGKILL) mid-way
  *      finishes from the home node it is also connected to, losing nothing.
+ *  (c) The bot example (src/node/echo-bot.ts) creates its user, joins by invite and answers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -45,8 +46,12 @@ function spawnTs(script: string, args: string[], env: Record<string, string> = {
 	});
 }
 
-async function startHomeNode(args: string[], env: Record<string, string> = {}): Promise<ChildNode> {
-	const child = spawnTs('src/node/main.ts', ['--status-interval-ms', '200', ...args], env);
+async function startHomeNode(
+	args: string[],
+	env: Record<string, string> = {},
+	script = 'src/node/main.ts'
+): Promise<ChildNode> {
+	const child = spawnTs(script, ['--status-interval-ms', '200', ...args], env);
 	let out = '';
 	let err = '';
 	let partial = '';
@@ -324,4 +329,50 @@ describe('home node CLI', () => {
 		await home.waitForLog(spaceStatus(space.id, total), 'every message', 30_000);
 		expect(await home.stop()).toBe(0);
 	}, 240_000);
+
+	it('✓ the echo bot example creates its user, joins by invite with no sync server, and answers', async () => {
+		const alice = await Charter.open({ inMemory: true, listen: { port: 0 } });
+		cleanup.push(() => alice.close());
+		await alice.createIdentity();
+		const space = await alice.createSpace({ name: 'Bots welcome' });
+		const { link } = await space.createInvite({ maxUses: 1 });
+		const botDir = await tmp('bot');
+		const bot = await startHomeNode(
+			[
+				'--data',
+				botDir,
+				'--new-identity',
+				'--listen',
+				'0',
+				'--peer',
+				alice.listeningUrl!,
+				'--join',
+				link
+			],
+			{},
+			'src/node/echo-bot.ts'
+		);
+		cleanup.push(() => bot.stop());
+		await bot.waitForLog((l) => l.msg === 'joined a space by invite', 'the join');
+		expect((await stat(join(botDir, 'recovery-phrase.txt'))).mode & 0o777).toBe(0o600);
+		const card = await readFile(join(botDir, 'member-card.txt'), 'utf8');
+		expect(card.trim().length).toBeGreaterThan(20);
+		const general = space.channels[0]!;
+		await eventually(() => space.members.length === 2, 'the bot to be a member');
+		await general.send('!ping');
+		await general.send('plaintext-marker: not a command');
+		await general.send('!roll');
+		const me = alice.identity!.userId;
+		await eventually(
+			() =>
+				general.messages.some((m) => m.author !== me && m.text === 'pong') &&
+				general.messages.some((m) => m.author !== me && /^🎲 [1-6]$/.test(m.text)),
+			'the bot to answer both commands'
+		);
+		expect(general.messages.filter((m) => m.author !== me)).toHaveLength(2);
+		expect(await bot.stop()).toBe(0);
+		expect(bot.output()).not.toContain('plaintext-marker');
+		expect(bot.output()).not.toContain('pong');
+		expect(bot.output()).not.toContain(link.slice(-20));
+	}, 120_000);
 });
