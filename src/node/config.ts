@@ -22,6 +22,8 @@ export interface HomeNodeConfig {
 	newIdentity: boolean;
 	/** Invite links to join (e.g. for a bot), each once. */
 	join: string[];
+	/** Spaces this user was added to by member card, to open (their account lists them after). */
+	open: string[];
 	deviceName: string;
 	logLevel: string;
 	/** Log each space's and channel's sync progress at most this often. */
@@ -54,6 +56,8 @@ Usage: npm run node -- --data <dir> [--listen <port>] [--sync-server <ws-url>]..
                           <dir>/member-card.txt
   --join <invite-link>    join a space with an invite link (repeatable; spaces already joined are
                           skipped)
+  --open <space-id>       open a space this user was added to by member card (repeatable; once is
+                          enough: the user's account remembers it)
   --device-name <name>    name of this device on the user's card (default "home node on <host>")
   --log-level <level>     ${LOG_LEVELS.join('|')} (env LOG_LEVEL, default info)
   --help                  show this help
@@ -86,6 +90,7 @@ export function parseNodeConfig(
 				link: { type: 'string' },
 				'new-identity': { type: 'boolean' },
 				join: { type: 'string', multiple: true },
+				open: { type: 'string', multiple: true },
 				'device-name': { type: 'string' },
 				'log-level': { type: 'string' },
 				'status-interval-ms': { type: 'string' },
@@ -152,6 +157,11 @@ export function parseNodeConfig(
 			throw new NodeConfigError('--join takes an invite link (from “Invite people” in a space)');
 		}
 
+	const open = (Array.isArray(values.open) ? values.open : []).map((id) => String(id).trim());
+	for (const id of open)
+		if (!/^space_[1-9A-HJ-NP-Za-km-z]+$/.test(id))
+			throw new NodeConfigError(`--open takes a space id (space_…), got ${id.slice(0, 60)}`);
+
 	const level = String(values['log-level'] ?? env.LOG_LEVEL ?? 'info');
 	if (!(LOG_LEVELS as readonly string[]).includes(level))
 		throw new NodeConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${level}`);
@@ -169,6 +179,7 @@ export function parseNodeConfig(
 		...(link !== undefined ? { link } : {}),
 		newIdentity,
 		join,
+		open,
 		deviceName,
 		logLevel: level,
 		statusIntervalMs: integer(

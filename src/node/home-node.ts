@@ -71,7 +71,8 @@ export class HomeNode {
 
 	/**
 	 * Opens the client, makes sure it has an identity (restoring, linking or creating one the first
-	 * time, as configured) and starts serving. Joins `config.join` invites in the background.
+	 * time, as configured) and starts serving. Opens `config.open` and joins `config.join` invites in
+	 * the background.
 	 */
 	static async start(config: HomeNodeConfig, log: Logger): Promise<HomeNode> {
 		await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -208,6 +209,16 @@ export class HomeNode {
 	}
 
 	async #joinAll() {
+		for (const id of this.config.open) {
+			try {
+				await this.client.openSpace(id);
+			} catch (error) {
+				this.log.error(
+					{ space: id, code: isCharterError(error) ? error.code : 'error' },
+					'could not open a space'
+				);
+			}
+		}
 		for (const link of this.config.join) {
 			try {
 				const space = await this.client.joinSpace(link);

@@ -14,7 +14,8 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Charter, type Channel, type Message } from '../../src/lib/index.js';
+import { Charter, createRecoveryPhrase, type Channel, type Message } from '../../src/lib/index.js';
+import { NodeConfigError, parseNodeConfig } from '../../src/node/config.js';
 import { startSyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
 
@@ -375,4 +376,66 @@ describe('home node CLI', () => {
 		expect(bot.output()).not.toContain('pong');
 		expect(bot.output()).not.toContain(link.slice(-20));
 	}, 120_000);
+});
+
+describe('home node flags', () => {
+	const parse = (argv: string[], env: Record<string, string> = {}, file = '') =>
+		parseNodeConfig(argv, env, () => file);
+	const refused = (argv: string[], env: Record<string, string> = {}, file = '') => {
+		try {
+			parse(argv, env, file);
+		} catch (error) {
+			expect(error).toBeInstanceOf(NodeConfigError);
+			return (error as Error).message;
+		}
+		throw new Error('accepted');
+	};
+
+	it('✓ parses a full command line, with repeatable servers and peers', () => {
+		const phrase = createRecoveryPhrase();
+		const config = parse(
+			[
+				'--data',
+				'node-data',
+				'--listen',
+				'0',
+				'--sync-server',
+				'ws://a:1',
+				'--sync-server',
+				'wss://b',
+				'--peer',
+				'ws://c:2',
+				'--phrase-file',
+				'p.txt'
+			],
+			{},
+			`  ${phrase.split(' ').join('\n')}\n`
+		);
+		expect(config).toMatchObject({
+			listen: { port: 0, host: '127.0.0.1' },
+			syncServers: ['ws://a:1', 'wss://b'],
+			peers: ['ws://c:2'],
+			phrase,
+			newIdentity: false
+		});
+		expect(parse(['--help'])).toBe('help');
+		expect(parse(['--data', 'd'], { CHARTER_PHRASE: phrase })).toMatchObject({ phrase });
+	});
+
+	it('✓ refuses bad flags with a clear message, never echoing a phrase', () => {
+		expect(refused([])).toMatch(/--data <dir> is required/);
+		expect(refused(['--data', 'd', '--bogus'])).toMatch(/bogus/);
+		expect(refused(['--data', 'd', '--listen', '70000'])).toMatch(/--listen must be an integer/);
+		expect(refused(['--data', 'd', '--sync-server', 'http://x'])).toMatch(/ws:\/\/ or wss:\/\//);
+		expect(refused(['--data', 'd', '--host', '0.0.0.0'])).toMatch(/--host needs --listen/);
+		const wrong = 'correct horse battery staple '.repeat(6).trim();
+		const message = refused(['--data', 'd'], { CHARTER_PHRASE: wrong });
+		expect(message).toMatch(/recovery phrase is not valid/);
+		expect(message).not.toContain('horse');
+		expect(
+			refused(['--data', 'd', '--new-identity'], { CHARTER_PHRASE: createRecoveryPhrase() })
+		).toMatch(/at most one/);
+		expect(refused(['--data', 'd', '--join', 'not a link'])).toMatch(/invite link/);
+		expect(refused(['--data', 'd', '--open', 'user_abc'])).toMatch(/space id/);
+	});
 });
