@@ -17,6 +17,7 @@ import { Permission } from '../authority/permissions.js';
 import { channelValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { hex } from '../util/bytes.js';
+import { DeliveryTracker, persistentStorageIds, type Delivery } from '../sync/durability.js';
 import type { ClientContext } from './context.js';
 import type { Space } from './Space.js';
 import type { KeyRing } from '../encryption/keyring.js';
@@ -29,6 +30,22 @@ export interface Message {
 	text: string;
 	createdAt: number;
 	editedAt?: number;
+	/**
+	 * Guaranteed channels only: `pending` until a persistent node (a sync server or home node)
+	 * reported holding this message, then `stored`.
+	 */
+	delivery?: Delivery;
+}
+
+export interface SendOptions {
+	/**
+	 * Resolve only once a persistent node reported holding the message (any channel; guaranteed
+	 * channels follow every message anyway). Rejects with `unavailable` after `timeoutMs` — the
+	 * message is sent all the same and stays pending until a node confirms it.
+	 */
+	awaitStored?: boolean;
+	/** With `awaitStored`: how long to wait (default 30 s). */
+	timeoutMs?: number;
 }
 
 export class Channel {
@@ -37,6 +54,7 @@ export class Channel {
 	#changeListeners = new Set<() => void>();
 	#sent = 0;
 	#sessionTag: string;
+	#delivery: DeliveryTracker;
 
 	private constructor(
 		readonly id: ChannelId,
@@ -45,13 +63,19 @@ export class Channel {
 		private readonly context: ClientContext
 	) {
 		this.#sessionTag = hex.encode(context.signer.session);
-		replica.subscribe(() => {
-			this.#messages = undefined;
-			for (const listener of this.#changeListeners) listener();
-			if (this.#listeners.size === 0) return; // the list is built lazily, only for subscribers
-			const messages = this.messages;
-			for (const listener of this.#listeners) listener(messages);
-		});
+		this.#delivery = new DeliveryTracker(replica.envelope, () =>
+			persistentStorageIds(context.wire)
+		);
+		replica.subscribe(() => this.#changed());
+		this.#delivery.onStored(() => this.#changed());
+	}
+
+	#changed() {
+		this.#messages = undefined;
+		for (const listener of this.#changeListeners) listener();
+		if (this.#listeners.size === 0) return; // the list is built lazily, only for subscribers
+		const messages = this.messages;
+		for (const listener of this.#listeners) listener(messages);
 	}
 
 	/** @internal Opened by its Space. */
@@ -97,6 +121,8 @@ export class Channel {
 	/** Messages in display order (creation time, then id), deleted ones left out. */
 	get messages(): readonly Message[] {
 		if (this.#messages) return this.#messages;
+		const guaranteed = this.durability === 'guaranteed';
+		const follow: string[] = [];
 		const out: Message[] = [];
 		for (const bucket of Object.values(this.replica.doc.buckets ?? {})) {
 			for (const [id, m] of Object.entries(bucket ?? {})) {
@@ -106,13 +132,41 @@ export class Channel {
 					author: asString(m.author) as UserId,
 					text: m.text?.toString() ?? '',
 					createdAt: m.createdAt,
-					...(m.editedAt ? { editedAt: m.editedAt } : {})
+					...(m.editedAt ? { editedAt: m.editedAt } : {}),
+					...(guaranteed ? { delivery: this.#deliveryOf(id, follow) } : {})
 				});
 			}
 		}
 		out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 		this.#messages = out;
+		// messages first seen now are judged against the envelope as it is now (never earlier)
+		if (follow.length) this.#delivery.track(follow);
 		return out;
+	}
+
+	#deliveryOf(id: string, follow: string[]): Delivery {
+		const known = this.#delivery.delivery(id);
+		if (known) return known;
+		// this session's own sends are followed by send() once their entry is in the envelope
+		if (!id.startsWith(`${this.#sessionTag}.`)) follow.push(id);
+		return 'pending';
+	}
+
+	/** Guaranteed channels: messages not yet confirmed by a persistent node. */
+	get pending(): number {
+		if (this.durability !== 'guaranteed') return this.#delivery.pending;
+		return this.messages.filter((m) => m.delivery === 'pending').length;
+	}
+
+	/**
+	 * Resolves once a persistent node (a sync server or home node) reported holding message `id`;
+	 * rejects with `unavailable` after `timeoutMs` (default 30 s; the message stays pending) and with
+	 * `invalid-argument` for a message whose delivery is not followed (not a guaranteed channel, and
+	 * not sent with `awaitStored`).
+	 */
+	whenStored(id: string, options: { timeoutMs?: number } = {}): Promise<void> {
+		if (this.durability === 'guaranteed') void this.messages; // follows messages not seen yet
+		return this.#delivery.whenStored(id, options.timeoutMs);
 	}
 
 	/** Calls `listener` with the message list now and after every change; returns an unsubscribe. */
@@ -133,7 +187,12 @@ export class Channel {
 			throw new CharterError('unknown-epoch', 'this device does not hold the key of this channel');
 	}
 
-	async send(text: string): Promise<Message> {
+	/**
+	 * Sends a message. In a guaranteed channel it resolves as soon as the message is sealed, with
+	 * `delivery: 'pending'`; pass `{ awaitStored: true }` (or call `whenStored(id)`) to wait until a
+	 * persistent node reported holding it.
+	 */
+	async send(text: string, options: SendOptions = {}): Promise<Message> {
 		checkText(text);
 		await this.space.ensureDeviceRegistered();
 		this.space.assertCanWrite(
@@ -159,6 +218,15 @@ export class Channel {
 				createdAt: message.createdAt
 			};
 		});
+		if (this.durability === 'guaranteed' || options.awaitStored) {
+			// the envelope now holds this message's entry: a node must report heads that include these
+			this.#delivery.track([id], A.getHeads(this.replica.envelope.doc()));
+			message.delivery = this.#delivery.delivery(id);
+			if (options.awaitStored) {
+				await this.#delivery.whenStored(id, options.timeoutMs);
+				message.delivery = 'stored';
+			}
+		}
 		return message;
 	}
 
@@ -261,6 +329,7 @@ export class Channel {
 	close(): Promise<void> {
 		this.#listeners.clear();
 		this.#changeListeners.clear();
+		this.#delivery.stop();
 		return this.replica.close();
 	}
 }

@@ -11,6 +11,7 @@ import * as A from '@automerge/automerge';
 import {
 	cbor,
 	Repo,
+	type DocumentId,
 	type NetworkAdapterInterface,
 	type PeerId,
 	type StorageAdapterInterface
@@ -19,7 +20,14 @@ import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websoc
 import { CharterError } from '../errors.js';
 import { deviceEncryptionPublic, Identity } from '../identity/identity.js';
 import { userCardText } from '../identity/certificates.js';
-import { isSpaceId, type DeviceId, type SpaceId, type UserId } from '../identity/ids.js';
+import {
+	channelIdBytes,
+	isSpaceId,
+	type ChannelId,
+	type DeviceId,
+	type SpaceId,
+	type UserId
+} from '../identity/ids.js';
 import type { SecretStore } from '../identity/secret-store.js';
 import { actorFor } from '../authority/actors.js';
 import { SESSION_BYTES } from '../encryption/entry.js';
@@ -61,6 +69,10 @@ import { PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
 import { Publisher } from '../sync/publication.js';
 import { VerifyingNetworkAdapter, type RefusalCounter } from '../sync/verifying-adapter.js';
 import type { ClientContext } from './context.js';
+import { PeerDirectory, type AuthenticatedPeer } from '../sync/peer-auth.js';
+import { DurabilitySharing, type StrictDecision } from '../sync/durability.js';
+import { asString } from '../authority/schema.js';
+import { Permission } from '../authority/permissions.js';
 
 void A; // Automerge's full build must load (and initialise its wasm) before automerge-repo's slim one.
 
@@ -85,6 +97,11 @@ export interface CharterOptions {
 	listen?: { port: number; host?: string };
 	/** Browser: sync with other tabs of this origin over BroadcastChannel (default true). */
 	tabs?: boolean;
+	/**
+	 * This client is a persistent node (a home node): it tells peers it keeps what it stores, so it
+	 * counts for `guaranteed` channels. Other clients announce themselves as ephemeral (default false).
+	 */
+	persistent?: boolean;
 }
 
 export interface IdentityInfo {
@@ -106,6 +123,18 @@ export class Charter {
 	#account: AccountDocument | undefined;
 	#listening: { url: string; close(): Promise<void> } | undefined;
 	#refusals = new RefusalTally();
+	#directory!: PeerDirectory;
+	#sharing!: DurabilitySharing;
+	/** Strict-channel envelopes: document id → where it belongs (per space, by its document). */
+	#envelopeIndex = new Map<
+		Space,
+		{ doc: unknown; ids: Map<DocumentId, ChannelId>; own: DocumentId }
+	>();
+	#sharingKey = '';
+	#sharingReview: ReturnType<typeof setTimeout> | undefined;
+	#purged = new Map<DocumentId, string>();
+	/** Spaces being opened (not in `#spaces` yet) — their channels open before they are tracked. */
+	#openingSpaces = new Set<Space>();
 
 	/** The WebSocket URL peers can dial, when opened with `listen`. */
 	get listeningUrl(): string | undefined {
@@ -116,9 +145,10 @@ export class Charter {
 		readonly wire: Repo,
 		private readonly stores: PlatformStores,
 		private readonly deviceName: string,
-		suspectAfterMs?: number
+		suspectAfterMs?: number,
+		shared?: (peer: PeerId, doc: DocumentId) => boolean
 	) {
-		this.#peers = new PeerWatch(wire, suspectAfterMs);
+		this.#peers = new PeerWatch(wire, suspectAfterMs, undefined, shared);
 	}
 
 	static async open(options: CharterOptions = {}): Promise<Charter> {
@@ -137,6 +167,25 @@ export class Charter {
 					: await memoryStores();
 		const stores: PlatformStores = { ...defaults, ...options.stores };
 		const refusals = new RefusalTally();
+		// the share policy and peer proofs need the client, which needs the repo they configure
+		const late: { client?: Charter } = {};
+		const directory = new PeerDirectory(() => {
+			const identity = late.client && late.client.#identity;
+			return (
+				identity && {
+					certificate: identity.certificate.bytes,
+					sign: (m: Uint8Array) => identity.signAsDevice(m)
+				}
+			);
+		});
+		const sharing = new DurabilitySharing(
+			{
+				strict: (doc) => (late.client ? late.client.#strictDecision(doc) : undefined),
+				known: (doc) => !!late.client && late.client.#isKnownEnvelope(doc),
+				held: (doc) => !!late.client && doc in late.client.wire.handles
+			},
+			directory
+		);
 		const network: NetworkAdapterInterface[] = [
 			...(options.syncServers ?? []).map((url) => new WebSocketClientAdapter(url)),
 			...(options.network ?? [])
@@ -159,10 +208,15 @@ export class Charter {
 			);
 		}
 		const wire = new Repo({
-			// every peer's changes are checked for seals before the repo applies them
-			network: network.map((adapter) => new VerifyingNetworkAdapter(adapter, refusals)),
+			// every peer's changes are checked for seals before the repo applies them; every Charter
+			// peer proves which user's device it is (strict channels are shared with readers only)
+			network: network.map(
+				(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals)
+			),
 			storage: stores.wire,
 			peerId: `charter-${hex.encode(randomBytes(8))}` as PeerId,
+			isEphemeral: !options.persistent,
+			shareConfig: sharing.shareConfig(),
 			enableRemoteHeadsGossiping: true
 		});
 		usePublisher(wire, await Publisher.create());
@@ -170,9 +224,14 @@ export class Charter {
 			wire,
 			stores,
 			options.deviceName ?? defaultDeviceName(),
-			options.suspectAfterMs
+			options.suspectAfterMs,
+			(peer, doc) => sharing.mayShare(peer, doc, false)
 		);
 		client.#refusals = refusals;
+		client.#directory = directory;
+		client.#sharing = sharing;
+		late.client = client;
+		directory.onChange(() => client.#reviewSharing(true));
 		client.#endpoints.push(...(options.syncServers ?? []));
 		client.#listening = listening;
 		client.#identity = await Identity.load(stores.secrets);
@@ -193,6 +252,7 @@ export class Charter {
 		this.#assertOpen();
 		const { identity, phrase } = await Identity.create(this.stores.secrets, this.deviceName);
 		this.#identity = identity;
+		this.#directory.identityChanged();
 		await this.#openAccount();
 		this.#emit();
 		return { phrase, userId: identity.userId };
@@ -202,6 +262,7 @@ export class Charter {
 	async restoreIdentity(phrase: string): Promise<{ userId: UserId }> {
 		this.#assertOpen();
 		this.#identity = await Identity.restore(this.stores.secrets, phrase, this.deviceName);
+		this.#directory.identityChanged();
 		await this.#openAccount();
 		this.#emit();
 		return { userId: this.#identity.userId };
@@ -357,6 +418,7 @@ export class Charter {
 				const bundle = await openLinkResponse(secret, ephemeralSecret, ephemeral, bytes);
 				if (!bundle) continue;
 				this.#identity = await Identity.installLinked(this.stores.secrets, bundle, deviceSeed);
+				this.#directory.identityChanged();
 				await this.#openAccount();
 				this.#emit();
 				return { userId: this.#identity.userId, deviceId: this.#identity.deviceId };
@@ -479,7 +541,10 @@ export class Charter {
 			if (!this.#endpoints.includes(endpoint)) {
 				this.#endpoints.push(endpoint);
 				this.wire.networkSubsystem.addNetworkAdapter(
-					new VerifyingNetworkAdapter(new WebSocketClientAdapter(endpoint), this.#refusals)
+					new VerifyingNetworkAdapter(
+						this.#directory.wrap(new WebSocketClientAdapter(endpoint)),
+						this.#refusals
+					)
 				);
 			}
 	}
@@ -517,6 +582,7 @@ export class Charter {
 		if (this.#closed) return;
 		this.#closed = true;
 		this.#peers.stop();
+		clearTimeout(this.#sharingReview);
 		await this.#account?.settled();
 		this.#account?.stop();
 		await Promise.all(this.spaces.map((s) => s.close()));
@@ -560,10 +626,14 @@ export class Charter {
 
 	async #track(space: Space) {
 		this.#spaces.set(space.id, space);
+		this.#openingSpaces.delete(space);
 		if (this.#profile && space.isMember)
 			void space.setProfile(this.#profile).catch(() => undefined);
 		void this.#account?.record(space.id);
-		space.subscribe(() => this.#emit());
+		space.subscribe(() => {
+			this.#reviewSharing();
+			this.#emit();
+		});
 		await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));
 		this.#emit();
 	}
@@ -580,7 +650,134 @@ export class Charter {
 		if (!Array.isArray(ids)) return;
 		for (const id of ids)
 			if (isSpaceId(id)) this.#spaces.set(id, await Space.open(this.#requireContext(), id));
-		for (const space of this.#spaces.values()) space.subscribe(() => this.#emit());
+		for (const space of this.#spaces.values()) this.#openingSpaces.delete(space);
+		for (const space of this.#spaces.values())
+			space.subscribe(() => {
+				this.#reviewSharing();
+				this.#emit();
+			});
+	}
+
+	/** Peers that proved which user's device they are (see `peer-auth.ts`). */
+	get authenticatedPeers(): { peer: PeerId; user: UserId; device: DeviceId }[] {
+		return this.#directory.authenticated.map(({ peer, user, device }) => ({ peer, user, device }));
+	}
+
+	// ---- durability: strict channels ------------------------------------------------------------
+
+	/** The space and channel a document id is the envelope of, when it is a channel envelope. */
+	#channelOfEnvelope(doc: DocumentId): { space: Space; channel: ChannelId } | undefined {
+		for (const space of this.#spaces.values()) {
+			const channel = this.#channelEnvelopes(space).get(doc);
+			if (channel) return { space, channel };
+		}
+		for (const space of this.#openingSpaces) {
+			const channel = this.#channelEnvelopes(space).get(doc);
+			if (channel) return { space, channel };
+		}
+		return undefined;
+	}
+
+	/** Envelope ids of a space's channels, recomputed (new channels only) when its document changed. */
+	#channelEnvelopes(space: Space): Map<DocumentId, ChannelId> {
+		let document: Space['document'] | undefined;
+		try {
+			document = space.document;
+		} catch {
+			/* a space still opening its own document */
+		}
+		if (!document) return new Map();
+		const entry = this.#envelopeIndex.get(space);
+		if (entry?.doc === document) return entry.ids;
+		const ids = entry?.ids ?? new Map<DocumentId, ChannelId>();
+		const own = entry?.own ?? envelopeDocumentId(space.idBytes, space.idBytes);
+		const known = new Set(ids.values());
+		for (const channel of Object.keys(document.channels ?? {}) as ChannelId[]) {
+			if (known.has(channel)) continue;
+			try {
+				ids.set(envelopeDocumentId(space.idBytes, channelIdBytes(channel)), channel);
+			} catch {
+				/* a malformed channel id is never opened */
+			}
+		}
+		this.#envelopeIndex.set(space, { doc: document, ids, own });
+		return ids;
+	}
+
+	/** An envelope of a space this client holds: the space's own, or one of its channels'. */
+	#isKnownEnvelope(doc: DocumentId): boolean {
+		if (this.#channelOfEnvelope(doc)) return true;
+		for (const entry of this.#envelopeIndex.values()) if (entry.own === doc) return true;
+		return false;
+	}
+
+	/** Who may hold `doc`, when it is the envelope of a strict channel; undefined otherwise. */
+	#strictDecision(doc: DocumentId): StrictDecision | undefined {
+		const found = this.#channelOfEnvelope(doc);
+		if (!found) return undefined;
+		const { space, channel } = found;
+		if (asString(space.document.channels?.[channel]?.durability) !== 'strict') return undefined;
+		const state = space.state;
+		const me = this.#identity?.userId;
+		const reads = (user: UserId) => !!state && state.can(user, Permission.VIEW_CHANNEL, channel);
+		return {
+			// not known before the space's state is derived: then nothing is shared, nothing dropped
+			selfMayHold: state && me ? reads(me) : undefined,
+			peerMayHold: (peer: AuthenticatedPeer | undefined) =>
+				!!peer && !!state && state.userOfDevice(peer.deviceKey) === peer.user && reads(peer.user)
+		};
+	}
+
+	/**
+	 * After a change of a space or of the authenticated peers: when who may hold a strict envelope
+	 * changed, the wire repo re-evaluates sharing (starts syncing with new readers, stops with peers
+	 * that lost access), and envelopes this user may no longer read leave this client's wire storage.
+	 */
+	#reviewSharing(now = false) {
+		if (this.#closed) return;
+		if (!now) {
+			if (this.#sharingReview) return;
+			this.#sharingReview = setTimeout(() => {
+				this.#sharingReview = undefined;
+				this.#reviewSharing(true);
+			}, 0);
+			return;
+		}
+		const parts: string[] = [];
+		const unreadable: DocumentId[] = [];
+		for (const space of this.#spaces.values()) {
+			for (const doc of this.#channelEnvelopes(space).keys()) {
+				const decision = this.#strictDecision(doc);
+				if (!decision) continue;
+				const peers = this.wire.peers.filter((p) => decision.peerMayHold(this.#directory.get(p)));
+				parts.push(`${doc}:${decision.selfMayHold}:${peers.sort().join(',')}`);
+				if (decision.selfMayHold === false) unreadable.push(doc);
+			}
+		}
+		const key = parts.sort().join('|');
+		const settled = this.#sharing.settle();
+		if (key !== this.#sharingKey || settled) {
+			this.#sharingKey = key;
+			this.wire.shareConfigChanged();
+		}
+		for (const doc of unreadable) void this.#purge(doc);
+	}
+
+	/** Drops a strict envelope this user cannot read from the wire storage (it is not served either). */
+	async #purge(doc: DocumentId) {
+		const handle = this.wire.handles[doc];
+		const heads = handle?.isReady() ? A.getHeads(handle.doc()).join(',') : '';
+		if (this.#purged.get(doc) === heads) return;
+		this.#purged.set(doc, heads);
+		try {
+			await this.wire.flush([doc]);
+			// the document's chunks go; its sync-state records (heads only) may be rewritten meanwhile
+			await this.stores.wire?.removeRange([doc, 'snapshot']);
+			await this.stores.wire?.removeRange([doc, 'incremental']);
+		} catch {
+			/* retried on the next review */
+			this.#purged.delete(doc);
+		}
 	}
 
 	#requireIdentity(): Identity {
@@ -604,7 +801,14 @@ export class Charter {
 					actor: actorFor(identity.deviceKey, this.#session),
 					sign: (m) => identity.signAsDevice(m)
 				},
-				endpoints: this.#endpoints
+				endpoints: this.#endpoints,
+				spaces: {
+					opened: (space) => this.#openingSpaces.add(space),
+					closed: (space) => {
+						this.#openingSpaces.delete(space);
+						this.#envelopeIndex.delete(space);
+					}
+				}
 			};
 		}
 		return this.#context;

@@ -140,6 +140,7 @@ export class Space {
 			context.signer.actor,
 			() => context.identity.userId
 		);
+		context.spaces?.opened(this); // before any channel envelope is opened (durability.ts)
 	}
 
 	/** @internal Creates a new space owned by this client's user, with one default channel. */
@@ -1286,6 +1287,7 @@ export class Space {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		this.context.spaces?.closed(this);
 		this.#unsubscribeKeys?.();
 		await this.#rotating;
 		await Promise.all([...this.#opening.values()]).catch(() => undefined);

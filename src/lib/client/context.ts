@@ -3,6 +3,7 @@ import type { Repo, StorageAdapterInterface } from '@automerge/automerge-repo';
 import type { Identity } from '../identity/identity.js';
 import type { SecretStore } from '../identity/secret-store.js';
 import type { ReplicaSigner } from '../sync/replica.js';
+import type { Space } from './Space.js';
 
 export interface ClientContext {
 	identity: Identity;
@@ -14,4 +15,9 @@ export interface ClientContext {
 	signer: ReplicaSigner;
 	/** Sync servers and peers this client dials: the bootstrap endpoints put into invites. */
 	endpoints: string[];
+	/**
+	 * Told of every space as soon as it exists — before it opens its channels — and when it closes:
+	 * the wire repo's share decisions (strict channels) must know a channel's space from the start.
+	 */
+	spaces?: { opened(space: Space): void; closed(space: Space): void };
 }

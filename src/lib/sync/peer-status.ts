@@ -41,7 +41,9 @@ export class PeerWatch {
 	constructor(
 		private readonly repo: Repo,
 		readonly thresholdMs = 15_000,
-		pollMs = 2_000
+		pollMs = 2_000,
+		/** Whether a document is shared with a peer at all (strict channels are not, with most). */
+		private readonly shared: (peer: PeerId, documentId: DocumentId) => boolean = () => true
 	) {
 		this.#timer = setInterval(() => this.status(), pollMs);
 		(this.#timer as { unref?: () => void }).unref?.();
@@ -65,7 +67,7 @@ export class PeerWatch {
 				continue;
 			}
 			for (const handle of Object.values(this.repo.handles)) {
-				if (!handle.isReady()) continue;
+				if (!handle.isReady() || !this.shared(peer, handle.documentId)) continue;
 				const doc = handle.doc();
 				const ours = A.getHeads(doc);
 				const info = handle.getSyncInfo(storageId);
