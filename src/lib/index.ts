@@ -4,7 +4,8 @@
 export { Charter, type CharterOptions, type IdentityInfo } from './client/Charter.js';
 export { Space, type Member, type Role, type Ban, type Invite } from './client/Space.js';
 export { parseInviteLink, type InviteLink } from './authority/invites.js';
-export { Channel, type Message, MAX_MESSAGE_LENGTH } from './client/Channel.js';
+export { Channel, type Message, type SendOptions, MAX_MESSAGE_LENGTH } from './client/Channel.js';
+export type { Delivery } from './sync/durability.js';
 export { SharedDocument, type SharedDocumentType } from './client/SharedDocument.js';
 export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';
 export {
