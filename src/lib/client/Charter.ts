@@ -173,7 +173,7 @@ export class Charter {
 			const identity = late.client && late.client.#identity;
 			return (
 				identity && {
-					certificate: identity.certificate.bytes,
+					deviceKey: identity.deviceKey,
 					sign: (m: Uint8Array) => identity.signAsDevice(m)
 				}
 			);
@@ -658,9 +658,9 @@ export class Charter {
 			});
 	}
 
-	/** Peers that proved which user's device they are (see `peer-auth.ts`). */
-	get authenticatedPeers(): { peer: PeerId; user: UserId; device: DeviceId }[] {
-		return this.#directory.authenticated.map(({ peer, user, device }) => ({ peer, user, device }));
+	/** Peers that proved which device they are (see `peer-auth.ts`). */
+	get authenticatedPeers(): { peer: PeerId; device: DeviceId }[] {
+		return this.#directory.authenticated.map(({ peer, device }) => ({ peer, device }));
 	}
 
 	// ---- durability: strict channels ------------------------------------------------------------
@@ -723,8 +723,11 @@ export class Charter {
 		return {
 			// not known before the space's state is derived: then nothing is shared, nothing dropped
 			selfMayHold: state && me ? reads(me) : undefined,
-			peerMayHold: (peer: AuthenticatedPeer | undefined) =>
-				!!peer && !!state && state.userOfDevice(peer.deviceKey) === peer.user && reads(peer.user)
+			peerMayHold: (peer: AuthenticatedPeer | undefined) => {
+				// the device must be live (not revoked) on the card of a member who reads the channel
+				const user = peer && state?.userOfDevice(peer.deviceKey);
+				return !!user && reads(user);
+			}
 		};
 	}
 

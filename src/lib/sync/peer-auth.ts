@@ -8,16 +8,18 @@
  * - adds `charterAuth: nonce (16 random bytes, fresh per client run)` to the peer metadata it sends in
  *   automerge-repo's join/peer handshake (other peers ignore unknown metadata fields);
  * - answers every peer that advertised such a nonce with one `charter-peer-auth` message:
- *   `'CHA' ‖ 1 ‖ u32 len ‖ device certificate ‖ sig (64)`, where
+ *   `'CHA' ‖ 1 ‖ device key (32) ‖ sig (64)`, where
  *   `sig = Ed25519(device key, "charter/v1/peer-auth\0" ‖ verifier nonce (16) ‖ u16 len ‖ signer
  *   peer id ‖ u16 len ‖ verifier peer id)`.
  *
- * The verifier checks the certificate (identity-signed, `verifyDeviceCertificate`) and the signature
- * over its *own* nonce and both peer ids, so a proof is good for one verifier run and one peer id:
- * a peer that saw it (it is sent only to its verifier) cannot present it elsewhere. A peer that
- * sends no proof — a sync server, a stock automerge-repo peer, a client with no identity yet — stays
- * unauthenticated. Authentication says *who* a peer is; whether it may hold a document is decided by
- * the space's current state (durability.ts).
+ * The verifier checks the signature over its *own* nonce and both peer ids, so a proof is good for
+ * one verifier run and one peer id: a peer that saw it (it is sent only to its verifier) cannot
+ * present it elsewhere. The proof shows possession of a device key and nothing more — no user id, no
+ * certificate, no device name — so a peer that merely asks for proofs (a hostile relay can) learns
+ * only the device key, which entry headers already show relays. Which user the device belongs to,
+ * and whether that user may hold a document, each space decides from its own state (the device must
+ * be live on a member's card there: durability.ts). A peer that sends no proof — a sync server, a
+ * stock automerge-repo peer, a client with no identity yet — stays unauthenticated.
  *
  * Limits: the proof is not bound to the transport. A machine-in-the-middle that relays a live
  * handshake between two readers in real time (a malicious relay both dial) sees what they exchange —
@@ -30,9 +32,8 @@ import {
 	type PeerId,
 	type PeerMetadata
 } from '@automerge/automerge-repo';
-import { cryptoProvider, SIGNATURE_BYTES } from '../crypto/primitives.js';
-import { verifyDeviceCertificate } from '../identity/certificates.js';
-import type { DeviceId, UserId } from '../identity/ids.js';
+import { cryptoProvider, KEY_BYTES, SIGNATURE_BYTES } from '../crypto/primitives.js';
+import { deviceId, type DeviceId } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
 import { bytesEqual, concatBytes, randomBytes, utf8 } from '../util/bytes.js';
 
@@ -42,18 +43,17 @@ export const PEER_AUTH_DOMAIN = utf8.encode('charter/v1/peer-auth\0');
 const MAGIC = utf8.encode('CHA');
 const VERSION = 1;
 const NONCE_BYTES = 16;
-const MAX_PROOF_BYTES = 4096;
+const MAX_PROOF_BYTES = 256;
 
 export interface AuthenticatedPeer {
 	peer: PeerId;
-	user: UserId;
 	device: DeviceId;
 	deviceKey: Uint8Array;
 }
 
-/** What this client proves itself with: its device certificate and device key. */
+/** What this client proves itself with: its device key. */
 export interface PeerAuthSigner {
-	certificate: Uint8Array;
+	deviceKey: Uint8Array;
 	sign(message: Uint8Array): Promise<Uint8Array>;
 }
 
@@ -74,7 +74,7 @@ export async function encodePeerProof(
 	return new BinaryWriter()
 		.bytes(MAGIC)
 		.u8(VERSION)
-		.blob(signer.certificate)
+		.bytes(signer.deviceKey, KEY_BYTES)
 		.bytes(sig, SIGNATURE_BYTES)
 		.finish();
 }
@@ -90,18 +90,17 @@ export async function verifyPeerProof(
 		if (bytes.length > MAX_PROOF_BYTES) return undefined;
 		const r = new BinaryReader(bytes, 'peer proof');
 		if (!bytesEqual(r.bytes(3), MAGIC) || r.u8() !== VERSION) return undefined;
-		const certificate = r.blob(MAX_PROOF_BYTES);
+		const deviceKey = r.bytes(KEY_BYTES);
 		const sig = r.bytes(SIGNATURE_BYTES);
 		r.end();
-		const cert = await verifyDeviceCertificate(certificate);
 		const provider = await cryptoProvider();
 		const ok = await provider.verify(
 			sig,
 			signedBytes(verifierNonce, signerPeer, verifierPeer),
-			cert.deviceKey
+			deviceKey
 		);
 		if (!ok) return undefined;
-		return { peer: signerPeer, user: cert.user, device: cert.device, deviceKey: cert.deviceKey };
+		return { peer: signerPeer, device: deviceId(deviceKey), deviceKey };
 	} catch {
 		return undefined;
 	}
