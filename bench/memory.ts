@@ -90,20 +90,24 @@ async function dataSets(shape: Shape, log: (line: string) => void) {
 			});
 			urls.push(space.url);
 			for (let c = 0; c < shape.channels; c++) {
-				const channel = repo.create<PlainChannel>({ messages: {} });
+				// one Automerge change per message, built outside the repo (a repo handle saves and
+				// emits per change) and then handed to the repo whole
+				let doc = A.from<PlainChannel>({ messages: {} });
 				for (let m = 0; m < shape.messages; m++)
-					channel.change((d) => {
+					doc = A.change(doc, (d) => {
 						d.messages[`m${m}`] = {
 							author: 'user',
 							text: new A.ImmutableString(`message ${m} in channel-${c}, space ${s}`),
 							at: Date.now()
 						};
 					});
+				const channel = repo.import<PlainChannel>(A.save(doc));
 				space.change((d) => {
 					d.channels[channel.url] = `channel-${c}`;
 				});
 				urls.push(channel.url);
 			}
+			await repo.flush();
 		}
 		await repo.flush();
 		await repo.shutdown();
