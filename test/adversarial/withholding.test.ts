@@ -90,7 +90,9 @@ describe('a sync server that withholds data from one client', async () => {
 			20_000
 		);
 		expect(status.bad.lagging.length).toBeGreaterThan(0);
-		expect(status.bad.lagging.every((l) => l.forMs >= 1500)).toBe(true);
+		// flagged because a document it claims to hold stayed behind past the threshold (others may
+		// have started lagging only just now)
+		expect(status.bad.lagging.some((l) => l.forMs >= 1500)).toBe(true);
 		expect(status.good.lagging).toEqual([]);
 		// and the honest server is not flagged from Bob's side either
 		await eventually(
