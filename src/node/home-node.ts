@@ -80,6 +80,8 @@ export class HomeNode {
 			dataDir: config.dataDir,
 			syncServers: [...config.syncServers, ...config.peers],
 			deviceName: config.deviceName,
+			// a home node stores what it holds: it counts as a persistent node for `guaranteed` channels
+			persistent: true,
 			...(config.listen ? { listen: config.listen } : {})
 		});
 		const node = new HomeNode(client, config, log);
