@@ -305,6 +305,12 @@ describe('the web client in Chromium', () => {
 		await page.getByRole('button', { name: /@everyone/ }).click();
 		await screenshot(page, '14-settings-roles');
 		await page.keyboard.press('Escape');
+		// a message in the guaranteed channel shows as stored once the sync server reports holding it
+		await page.getByRole('navigation', { name: 'Channels' }).getByText('announcements').click();
+		await send(page, 'Meeting moved to eight');
+		await expect
+			.poll(() => page.getByTestId('delivery').last().textContent(), { timeout: 20_000 })
+			.toContain('stored');
 		await page.getByRole('button', { name: 'Sync status' }).click();
 		await page.getByTestId('peers').waitFor();
 		await screenshot(page, '15-sync-status');
