@@ -25,13 +25,15 @@
  * handshake between two readers in real time (a malicious relay both dial) sees what they exchange —
  * ciphertext it still cannot read. Use TLS (wss://) to direct peers to exclude network attackers.
  */
-import {
-	NetworkAdapter,
-	type Message,
-	type NetworkAdapterInterface,
-	type PeerId,
-	type PeerMetadata
+import type {
+	Message,
+	NetworkAdapterInterface,
+	PeerCandidatePayload,
+	PeerDisconnectedPayload,
+	PeerId,
+	PeerMetadata
 } from '@automerge/automerge-repo';
+import { WrappingAdapter } from './wrapping-adapter.js';
 import { cryptoProvider, KEY_BYTES, SIGNATURE_BYTES } from '../crypto/primitives.js';
 import { deviceId, type DeviceId } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
@@ -203,52 +205,35 @@ export class PeerDirectory {
 }
 
 /** Adds the nonce to our peer metadata, answers Charter peers with a proof, consumes theirs. */
-export class PeerAuthAdapter extends NetworkAdapter {
+export class PeerAuthAdapter extends WrappingAdapter {
 	constructor(
-		readonly inner: NetworkAdapterInterface,
+		inner: NetworkAdapterInterface,
 		private readonly directory: PeerDirectory
 	) {
-		super();
-		inner.on('peer-candidate', (payload) => {
-			const nonce = (payload.peerMetadata as { charterAuth?: unknown } | undefined)?.charterAuth;
-			this.emit('peer-candidate', payload);
-			if (nonce instanceof Uint8Array && nonce.length === NONCE_BYTES && this.peerId)
-				this.directory.candidate(payload.peerId, this, nonce, this.peerId);
-		});
-		inner.on('peer-disconnected', (payload) => {
-			this.directory.disconnected(payload.peerId, this);
-			this.emit('peer-disconnected', payload);
-		});
-		inner.on('close', () => this.emit('close'));
-		inner.on('message', (message) => {
-			if (message.type === PEER_AUTH_MESSAGE) {
-				if (this.peerId) void this.directory.received(message, this, this.peerId);
-				return;
-			}
-			this.emit('message', message);
-		});
+		super(inner);
 	}
 
-	isReady(): boolean {
-		return this.inner.isReady();
+	protected override onPeerCandidate(payload: PeerCandidatePayload): void {
+		const nonce = (payload.peerMetadata as { charterAuth?: unknown } | undefined)?.charterAuth;
+		this.emit('peer-candidate', payload);
+		if (nonce instanceof Uint8Array && nonce.length === NONCE_BYTES && this.peerId)
+			this.directory.candidate(payload.peerId, this, nonce, this.peerId);
 	}
 
-	whenReady(): Promise<void> {
-		return this.inner.whenReady();
+	protected override onPeerDisconnected(payload: PeerDisconnectedPayload): void {
+		this.directory.disconnected(payload.peerId, this);
+		this.emit('peer-disconnected', payload);
 	}
 
-	connect(peerId: PeerId, peerMetadata?: PeerMetadata): void {
-		this.peerId = peerId;
-		const metadata = { ...(peerMetadata ?? {}), charterAuth: this.directory.nonce } as PeerMetadata;
-		this.peerMetadata = metadata;
-		this.inner.connect(peerId, metadata);
+	protected override onMessage(message: Message): void {
+		if (message.type === PEER_AUTH_MESSAGE) {
+			if (this.peerId) void this.directory.received(message, this, this.peerId);
+			return;
+		}
+		this.emit('message', message);
 	}
 
-	send(message: Message): void {
-		this.inner.send(message);
-	}
-
-	disconnect(): void {
-		this.inner.disconnect();
+	protected override metadata(peerMetadata: PeerMetadata | undefined): PeerMetadata {
+		return { ...(peerMetadata ?? {}), charterAuth: this.directory.nonce } as PeerMetadata;
 	}
 }

@@ -6,14 +6,9 @@
  * one after another, so the check never reorders what a peer sent.
  */
 import * as A from '@automerge/automerge';
-import {
-	NetworkAdapter,
-	type Message,
-	type NetworkAdapterInterface,
-	type PeerId,
-	type PeerMetadata
-} from '@automerge/automerge-repo';
+import type { Message, NetworkAdapterInterface, PeerId } from '@automerge/automerge-repo';
 import { checkPublishedChanges } from './publication.js';
+import { WrappingAdapter } from './wrapping-adapter.js';
 
 const WRITING_TYPES = new Set(['sync', 'request']);
 
@@ -21,20 +16,18 @@ export interface RefusalCounter {
 	refused(count: number, from: PeerId | undefined): void;
 }
 
-export class VerifyingNetworkAdapter extends NetworkAdapter {
+export class VerifyingNetworkAdapter extends WrappingAdapter {
 	#queue: Promise<void> = Promise.resolve();
 
 	constructor(
-		readonly inner: NetworkAdapterInterface,
+		inner: NetworkAdapterInterface,
 		private readonly counter?: RefusalCounter
 	) {
-		super();
-		inner.on('peer-candidate', (payload) => this.emit('peer-candidate', payload));
-		inner.on('peer-disconnected', (payload) => this.emit('peer-disconnected', payload));
-		inner.on('close', () => this.emit('close'));
-		inner.on('message', (message) => {
-			this.#queue = this.#queue.then(() => this.#deliver(message)).catch(() => undefined);
-		});
+		super(inner);
+	}
+
+	protected override onMessage(message: Message): void {
+		this.#queue = this.#queue.then(() => this.#deliver(message)).catch(() => undefined);
 	}
 
 	async #deliver(message: Message): Promise<void> {
@@ -56,27 +49,5 @@ export class VerifyingNetworkAdapter extends NetworkAdapter {
 		this.counter?.refused(refused, message.senderId);
 		const filtered = A.encodeSyncMessage({ ...decoded, changes: accepted });
 		this.emit('message', { ...message, data: filtered } as Message);
-	}
-
-	isReady(): boolean {
-		return this.inner.isReady();
-	}
-
-	whenReady(): Promise<void> {
-		return this.inner.whenReady();
-	}
-
-	connect(peerId: PeerId, peerMetadata?: PeerMetadata): void {
-		this.peerId = peerId;
-		if (peerMetadata) this.peerMetadata = peerMetadata;
-		this.inner.connect(peerId, peerMetadata);
-	}
-
-	send(message: Message): void {
-		this.inner.send(message);
-	}
-
-	disconnect(): void {
-		this.inner.disconnect();
 	}
 }
