@@ -62,7 +62,11 @@ import {
 	sealLinkResponse
 } from '../identity/device-link.js';
 import { cryptoProvider, newX25519Secret } from '../crypto/primitives.js';
-import { decodeUserCard, type DeviceCertificate } from '../identity/certificates.js';
+import {
+	decodeUserCard,
+	verifyDeviceCertificate,
+	type DeviceCertificate
+} from '../identity/certificates.js';
 import { deviceId } from '../identity/ids.js';
 import { signProfile, type Profile } from '../identity/profile.js';
 import { PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
@@ -364,6 +368,13 @@ export class Charter {
 					await appendEntries(handle, [
 						{ key: 'response', bytes: await sealLinkResponse(secret, request.ephemeral, bundle) }
 					]);
+					// the new device puts itself on the user's card in each space; until that card has
+					// synced back, this device still knows it (so it can be listed, and revoked at once)
+					this.#linkedCertificates.set(
+						deviceId(request.deviceKey),
+						await verifyDeviceCertificate(bundle.certificate)
+					);
+					this.#emit();
 					return resolve({ deviceId: deviceId(request.deviceKey), name: request.name });
 				}
 			};
@@ -457,6 +468,7 @@ export class Charter {
 		await this.#account!.shareGeneration(generation, secret, recipients);
 		await identity.addEncryptionGeneration(this.stores.secrets, generation, secret);
 		for (const space of this.spaces) await space.revokeDevice(device);
+		this.#linkedCertificates.delete(device);
 		this.#emit();
 	}
 
@@ -492,20 +504,27 @@ export class Charter {
 		}
 	}
 
+	#linkedCertificates = new Map<string, DeviceCertificate>();
+
 	#deviceCertificates(): DeviceCertificate[] {
 		const identity = this.#identity!;
-		const found = new Map<string, DeviceCertificate>([[identity.deviceId, identity.certificate]]);
+		const found = new Map<string, DeviceCertificate>([
+			[identity.deviceId, identity.certificate],
+			...this.#linkedCertificates
+		]);
+		const revoked = new Set<string>();
 		for (const space of this.spaces) {
 			const record = space.document.members?.[identity.userId];
 			if (record?.card instanceof Uint8Array)
 				try {
-					for (const c of decodeUserCard(record.card).devices)
-						if (!record.revokedDevices?.[c.device]) found.set(c.device, c);
+					for (const c of decodeUserCard(record.card).devices) found.set(c.device, c);
 				} catch {
 					/* skip */
 				}
+			for (const [device, isRevoked] of Object.entries(record?.revokedDevices ?? {}))
+				if (isRevoked) revoked.add(device);
 		}
-		return [...found.values()];
+		return [...found.values()].filter((c) => !revoked.has(c.device));
 	}
 
 	/**
