@@ -7,6 +7,12 @@ import * as A from '@automerge/automerge';
 import { Charter, CharterError } from '../../src/lib/index.js';
 import { openEntry, parseEntry, sealEntry } from '../../src/lib/encryption/entry.js';
 import { openLockbox, parseLockbox, sealLockbox } from '../../src/lib/encryption/lockbox.js';
+import {
+	openFragment,
+	parseFragment,
+	sealFragment,
+	verifyFragmentSignature
+} from '../../src/lib/encryption/fragment.js';
 import { verifyDeviceCertificate, verifyUserCard } from '../../src/lib/identity/certificates.js';
 import { createGenesis, verifyGenesis } from '../../src/lib/authority/genesis.js';
 import { decodeChangeBatch, encodeChangeBatch } from '../../src/lib/sync/body.js';
@@ -89,7 +95,30 @@ describe('fuzzing the parsers', async () => {
 		author: identity.deviceKey,
 		sign: (m) => identity.signAsDevice(m)
 	});
+	const fragment = await sealFragment({
+		space,
+		document,
+		generation: 1,
+		epoch: randomBytes(16),
+		epochKey,
+		compactor: identity.deviceKey,
+		entries: [entry.bytes, entry.bytes],
+		sign: (m) => identity.signAsDevice(m)
+	});
 	const runs = { numRuns: 200 };
+
+	it('✓ compacted fragments', async () => {
+		await fc.assert(
+			fc.asyncProperty(mutations(fragment.bytes), async (bytes) => {
+				await onlyTypedErrors(async () => {
+					const parsed = parseFragment(bytes);
+					await verifyFragmentSignature(parsed);
+					await openFragment(parsed, epochKey);
+				});
+			}),
+			runs
+		);
+	});
 
 	it('✓ sealed entries', async () => {
 		await fc.assert(

@@ -67,6 +67,8 @@ export interface ChannelRecord {
 	durability: Atom<Durability>;
 	/** Keys: `role:<role id>` or `user:<user id>`; `role:everyone` for @everyone. */
 	overwrites: Record<string, Overwrite>;
+	/** The channel's history generation: its envelope after the latest compaction (absent = 0). */
+	history?: number;
 }
 
 export interface BanRecord {

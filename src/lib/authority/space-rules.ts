@@ -388,6 +388,19 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 		)
 	},
 	{
+		pattern: 'channels/:channel/history',
+		description:
+			'MANAGE_MESSAGES in the channel moves its history to the next compacted generation',
+		check: channelScoped(
+			all(requires(Permission.MANAGE_MESSAGES, 'MANAGE_MESSAGES'), (ctx) => {
+				const previous = ctx.before.channels?.[ctx.params.channel as ChannelId]?.history ?? 0;
+				return ctx.op.kind !== 'delete' && ctx.op.value === previous + 1
+					? VALID
+					: invalid('history moves one generation at a time');
+			})
+		)
+	},
+	{
 		pattern: 'channels/:channel/:field',
 		description: 'MANAGE_CHANNELS edits name, position and creation time',
 		check: all(requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS'), (ctx) =>

@@ -38,6 +38,8 @@ export const DOMAIN = {
 	deviceLink: tag('device-link'),
 	/** Identity key signs a profile: tag ‖ profile body. */
 	profile: tag('profile'),
+	/** Device key signs a compacted fragment: tag ‖ header ‖ ciphertext. */
+	fragment: tag('fragment'),
 	/** Hash input for entry ids: tag ‖ entry bytes. */
 	entryId: tag('entry-id'),
 	/** Publishing key seals an envelope change: hash(tag ‖ actor ‖ seq ‖ startOp ‖ time ‖ deps ‖ ops). */

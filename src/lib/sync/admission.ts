@@ -4,12 +4,14 @@
  * sealed entry (or a genesis) that
  *   - names an allowed space (by space id, or by the owner key its genesis proves), and
  *   - is signed by the device (or owner) key in its header, and
- *   - binds to this very document: documentId = envelopeDocumentId(space id, document id).
+ *   - binds to this very document: documentId = envelopeDocumentId(space id, document id) — or,
+ *     for a compacted fragment, envelopeDocumentId(space id, document id, history generation).
  * The binding means a document id cannot be claimed for a space without a matching hash, so a
  * relay can refuse foreign spaces. (Anyone can still sign junk *for* an allowed space id: quotas
  * and creation caps bound that — see docs/self-hosting.md.)
  */
 import { parseEntry, verifyEntrySignature } from '../encryption/entry.js';
+import { isFragment, parseFragment, verifyFragmentSignature } from '../encryption/fragment.js';
 import { GENESIS_MAGIC, verifyGenesis } from '../authority/genesis.js';
 import { spaceId, spaceIdBytes, userId, type SpaceId, type UserId } from '../identity/ids.js';
 import { bytesEqual } from '../util/bytes.js';
@@ -50,6 +52,23 @@ export async function admitEnvelope(
 		} catch {
 			/* not a genesis */
 		}
+	}
+	for (const bytes of decoded) {
+		if (!isFragment(bytes)) continue;
+		let fragment;
+		try {
+			fragment = parseFragment(bytes);
+		} catch {
+			continue;
+		}
+		const { header } = fragment;
+		const space = spaceId(header.space);
+		if (envelopeDocumentId(header.space, header.document, header.generation) !== documentId)
+			continue;
+		const owner = genesisSpaces.get(space);
+		if (!spaces.has(space) && !(owner && owners.has(owner))) continue;
+		if (!(await verifyFragmentSignature(fragment))) continue;
+		return { admitted: true, space, reason: 'allowed space (compacted history)' };
 	}
 	for (const bytes of decoded) {
 		let entry;

@@ -22,7 +22,7 @@ import {
 } from '@automerge/automerge-repo';
 import { DOMAIN } from '../crypto/domains.js';
 import { hash } from '../crypto/primitives.js';
-import { base64url, toBytes } from '../util/bytes.js';
+import { base64url, toBytes, u32be } from '../util/bytes.js';
 import type { Publisher } from './publication.js';
 
 export interface EnvelopeDoc {
@@ -46,9 +46,20 @@ export const ENVELOPE_ROOT_HASH: string = A.getHeads(A.load(ENVELOPE_ROOT))[0]!;
 /** Object id of the `entries` map, made by the root change. */
 export const ENTRIES_OBJECT = `2@${ROOT_ACTOR}`;
 
-/** Deterministic automerge-repo document id of the envelope of one document of one space. */
-export function envelopeDocumentId(space: Uint8Array, document: Uint8Array): DocumentId {
-	const id = hash(DOMAIN.envelopeId, space, document).subarray(0, 16);
+/**
+ * Deterministic automerge-repo document id of the envelope of one document of one space. A compacted
+ * document moves on to a new envelope per history generation (generation 0 is the original one).
+ */
+export function envelopeDocumentId(
+	space: Uint8Array,
+	document: Uint8Array,
+	generation = 0
+): DocumentId {
+	const id = (
+		generation === 0
+			? hash(DOMAIN.envelopeId, space, document)
+			: hash(DOMAIN.envelopeId, space, document, u32be(generation))
+	).subarray(0, 16);
 	return parseAutomergeUrl(stringifyAutomergeUrl({ documentId: id as unknown as DocumentId }))
 		.documentId;
 }

@@ -51,3 +51,10 @@ export function toBytes(value: unknown): Uint8Array | undefined {
 		return Uint8Array.from(value as number[]);
 	return undefined;
 }
+
+/** Lexicographic order of byte strings (for deterministic sorting). */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+	const n = Math.min(a.length, b.length);
+	for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+	return a.length - b.length;
+}
