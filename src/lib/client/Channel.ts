@@ -21,6 +21,8 @@ import { DeliveryTracker, persistentStorageIds, type Delivery } from '../sync/du
 import type { ClientContext } from './context.js';
 import type { Space } from './Space.js';
 import type { KeyRing } from '../encryption/keyring.js';
+import type { DocHandle } from '@automerge/automerge-repo';
+import type { EnvelopeDoc } from '../sync/envelope.js';
 
 export const MAX_MESSAGE_LENGTH = 4000;
 
@@ -55,6 +57,9 @@ export class Channel {
 	#sent = 0;
 	#sessionTag: string;
 	#delivery: DeliveryTracker;
+	/** Trackers of earlier history generations, for messages still pending there. */
+	#retiredDeliveries: DeliveryTracker[] = [];
+	#deliveryEnvelope: DocHandle<EnvelopeDoc>;
 
 	private constructor(
 		readonly id: ChannelId,
@@ -63,11 +68,30 @@ export class Channel {
 		private readonly context: ClientContext
 	) {
 		this.#sessionTag = hex.encode(context.signer.session);
-		this.#delivery = new DeliveryTracker(replica.envelope, () =>
-			persistentStorageIds(context.wire)
-		);
+		this.#deliveryEnvelope = replica.envelope;
+		this.#delivery = this.#newTracker();
 		replica.subscribe(() => this.#changed());
-		this.#delivery.onStored(() => this.#changed());
+	}
+
+	#newTracker(): DeliveryTracker {
+		const tracker = new DeliveryTracker(this.replica.envelope, () =>
+			persistentStorageIds(this.context.wire)
+		);
+		tracker.onStored(() => this.#changed());
+		return tracker;
+	}
+
+	/** After a compaction: new messages are followed in the new generation's envelope. */
+	#retarget() {
+		if (this.replica.envelope === this.#deliveryEnvelope) return;
+		this.#deliveryEnvelope = this.replica.envelope;
+		this.#retiredDeliveries.push(this.#delivery);
+		this.#delivery = this.#newTracker();
+	}
+
+	#trackerOf(id: string): DeliveryTracker {
+		if (this.#delivery.delivery(id)) return this.#delivery;
+		return this.#retiredDeliveries.find((t) => t.delivery(id)) ?? this.#delivery;
 	}
 
 	#changed() {
@@ -95,6 +119,7 @@ export class Channel {
 			keys,
 			signer: context.signer,
 			validator: channelValidator(id, () => space.evaluation),
+			generation: () => historyOf(space.document.channels?.[id]),
 			currentEpoch: () => space.currentEpoch(document),
 			context: () => A.getHeads(space.document)
 		});
@@ -145,7 +170,7 @@ export class Channel {
 	}
 
 	#deliveryOf(id: string, follow: string[]): Delivery {
-		const known = this.#delivery.delivery(id);
+		const known = this.#trackerOf(id).delivery(id);
 		if (known) return known;
 		// this session's own sends are followed by send() once their entry is in the envelope
 		if (!id.startsWith(`${this.#sessionTag}.`)) follow.push(id);
@@ -154,7 +179,8 @@ export class Channel {
 
 	/** Guaranteed channels: messages not yet confirmed by a persistent node. */
 	get pending(): number {
-		if (this.durability !== 'guaranteed') return this.#delivery.pending;
+		if (this.durability !== 'guaranteed')
+			return [this.#delivery, ...this.#retiredDeliveries].reduce((n, t) => n + t.pending, 0);
 		return this.messages.filter((m) => m.delivery === 'pending').length;
 	}
 
@@ -166,7 +192,7 @@ export class Channel {
 	 */
 	whenStored(id: string, options: { timeoutMs?: number } = {}): Promise<void> {
 		if (this.durability === 'guaranteed') void this.messages; // follows messages not seen yet
-		return this.#delivery.whenStored(id, options.timeoutMs);
+		return this.#trackerOf(id).whenStored(id, options.timeoutMs);
 	}
 
 	/** Calls `listener` with the message list now and after every change; returns an unsubscribe. */
@@ -296,6 +322,12 @@ export class Channel {
 
 	/** @internal */
 	reevaluate(): Promise<void> {
+		const history = historyOf(this.record);
+		if (history > this.replica.generation)
+			void this.replica.advanceGeneration(history).then(
+				() => this.#retarget(),
+				() => undefined
+			);
 		return this.replica.reevaluate();
 	}
 
@@ -307,6 +339,37 @@ export class Channel {
 	}
 
 	/** Resolves once every entry received so far has been processed. */
+	/** The channel's history generation on this device: how many times it was compacted. */
+	get generation(): number {
+		return this.replica.generation;
+	}
+
+	/**
+	 * Compacts the channel's history (needs MANAGE_MESSAGES here): every entry this device holds is
+	 * packed, verbatim and still signed by its author, into a few compressed fragments sealed under the
+	 * channel's current epoch, in a new envelope; the space then records the new generation, and new
+	 * devices download only that envelope. Entries written to the old one later are republished into
+	 * the new one by whoever still follows it. See docs/protocol.md, "Compaction".
+	 */
+	async compact(): Promise<{ generation: number; fragments: number; entries: number }> {
+		await this.space.ensureDeviceRegistered();
+		this.space.assertCanWrite(
+			Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL,
+			'MANAGE_MESSAGES',
+			this.id
+		);
+		const epoch = this.space.currentEpoch(channelIdBytes(this.id));
+		if (!epoch)
+			throw new CharterError('unknown-epoch', 'this device does not hold the key of this channel');
+		await this.replica.settled();
+		const generation = Math.max(this.replica.generation, historyOf(this.record)) + 1;
+		const packed = await this.replica.compact({ generation, epoch });
+		await this.space.recordChannelHistory(this.id, generation);
+		await this.replica.advanceGeneration(generation);
+		this.#retarget();
+		return { generation, ...packed };
+	}
+
 	settled(): Promise<void> {
 		return this.replica.settled();
 	}
@@ -330,6 +393,7 @@ export class Channel {
 		this.#listeners.clear();
 		this.#changeListeners.clear();
 		this.#delivery.stop();
+		for (const tracker of this.#retiredDeliveries) tracker.stop();
 		return this.replica.close();
 	}
 }
@@ -342,4 +406,9 @@ function checkText(text: string) {
 			'invalid-argument',
 			`a message is at most ${MAX_MESSAGE_LENGTH} characters`
 		);
+}
+
+function historyOf(record: ChannelRecord | undefined): number {
+	const history = record?.history;
+	return typeof history === 'number' && Number.isSafeInteger(history) && history > 0 ? history : 0;
 }

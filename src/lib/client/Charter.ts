@@ -710,11 +710,17 @@ export class Charter {
 		if (entry?.doc === document) return entry.ids;
 		const ids = entry?.ids ?? new Map<DocumentId, ChannelId>();
 		const own = entry?.own ?? envelopeDocumentId(space.idBytes, space.idBytes);
-		const known = new Set(ids.values());
-		for (const channel of Object.keys(document.channels ?? {}) as ChannelId[]) {
-			if (known.has(channel)) continue;
+		const known = new Map<ChannelId, number>();
+		for (const channel of ids.values()) known.set(channel, (known.get(channel) ?? -1) + 1);
+		for (const [key, record] of Object.entries(document.channels ?? {})) {
+			const channel = key as ChannelId;
+			// one envelope per history generation (compacted channels move on to new ones)
+			const history = typeof record?.history === 'number' ? Math.min(record.history, 1e6) : 0;
 			try {
-				ids.set(envelopeDocumentId(space.idBytes, channelIdBytes(channel)), channel);
+				const bytes = channelIdBytes(channel);
+				for (let g = known.get(channel) ?? 0; g <= history; g++)
+					if (g > (known.get(channel) ?? -1))
+						ids.set(envelopeDocumentId(space.idBytes, bytes, g), channel);
 			} catch {
 				/* a malformed channel id is never opened */
 			}

@@ -1176,6 +1176,16 @@ export class Space {
 		});
 	}
 
+	/** @internal A compaction moved channel `id`'s history to `generation` (Channel.compact). */
+	async recordChannelHistory(id: ChannelId, generation: number): Promise<void> {
+		this.#require(Permission.MANAGE_MESSAGES, 'MANAGE_MESSAGES', id);
+		if (!this.#replica.doc.channels?.[id])
+			throw new CharterError('unknown-channel', 'no such channel');
+		await this.#replica.change((d) => {
+			d.channels[id]!.history = generation;
+		});
+	}
+
 	async deleteChannel(id: ChannelId): Promise<void> {
 		this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS', id);
 		await this.#replica.change((d) => {

@@ -35,8 +35,17 @@ export interface EpochKeySource {
 }
 import type { OpenedEntry } from '../authority/opened-entry.js';
 import type { Verdict } from '../authority/verdict.js';
-import { base58, bytesEqual, hex } from '../util/bytes.js';
+import { base58, bytesEqual, compareBytes, hex } from '../util/bytes.js';
 import { decodeChangeBatch, encodeChangeBatch } from './body.js';
+import {
+	isFragment,
+	MAX_FRAGMENT_ENTRIES,
+	openFragment,
+	parseFragment,
+	sealFragment,
+	verifyFragmentSignature,
+	type ParsedFragment
+} from '../encryption/fragment.js';
 import {
 	appendEntries,
 	EnvelopeReader,
@@ -89,6 +98,8 @@ export interface ReplicaOptions<T> {
 	onOtherEntry?(bytes: Uint8Array): Promise<void>;
 	/** Read the whole envelope on open instead of resuming (small documents re-validated in full). */
 	fullScanOnOpen?: boolean;
+	/** The document's current history generation (compacted documents; default 0). */
+	generation?(): number;
 }
 
 export interface ReplicaStats {
@@ -99,9 +110,10 @@ export interface ReplicaStats {
 }
 
 interface SavedReplica {
-	v: 2;
+	v: 3;
 	doc: Uint8Array;
-	heads: string[];
+	/** Envelope heads read so far, per history generation followed. */
+	generations: Record<string, string[]>;
 	pending: Uint8Array[];
 	rejected: { entry: Uint8Array; reason: string }[];
 }
@@ -112,10 +124,22 @@ const INGEST_SLICE = 500;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
+/** Raw entries per compacted fragment: well under the sync server's message limit. */
+const FRAGMENT_TARGET_BYTES = 1024 * 1024;
+
+interface Generation {
+	number: number;
+	handle: DocHandle<EnvelopeDoc>;
+	reader: EnvelopeReader;
+}
+
 export class DocumentReplica<T> {
 	#doc: A.Doc<T>;
-	#reader!: EnvelopeReader;
-	#handle!: DocHandle<EnvelopeDoc>;
+	/** The envelopes this replica follows, by history generation; writes go to the newest. */
+	#generations = new Map<number, Generation>();
+	#current!: Generation;
+	/** Fragments waiting for their epoch key. */
+	#pendingFragments = new Map<string, ParsedFragment>();
 	#queue: Promise<void> = Promise.resolve();
 	#seen = new Set<string>();
 	#verified = new Set<string>();
@@ -155,18 +179,20 @@ export class DocumentReplica<T> {
 		let saved: SavedReplica | undefined;
 		if (savedBytes) {
 			try {
-				saved = cbor.decode(savedBytes) as SavedReplica;
-				if (saved.v !== 2) saved = undefined;
+				const decoded = cbor.decode(savedBytes) as
+					SavedReplica | (Omit<SavedReplica, 'v' | 'generations'> & { v: 2; heads: string[] });
+				saved =
+					decoded.v === 3
+						? decoded
+						: decoded.v === 2
+							? { ...decoded, v: 3, generations: { 0: decoded.heads } }
+							: undefined;
 			} catch {
 				saved = undefined;
 			}
 		}
 		const doc = A.load<T>(saved?.doc ?? options.root, { actor: options.signer.actor });
 		const replica = new DocumentReplica<T>(options, doc);
-		replica.#handle = await openEnvelope(
-			options.wire,
-			envelopeDocumentId(options.space, options.document)
-		);
 		for (const r of saved?.rejected ?? []) {
 			try {
 				const entry = parseEntry(r.entry);
@@ -175,27 +201,82 @@ export class DocumentReplica<T> {
 				/* a corrupt audit record is not worth failing the replica for */
 			}
 		}
-		replica.#startReading(saved?.heads ?? [], saved?.pending ?? []);
+		// the current generation first (a new device reads only it), then older ones this device
+		// followed before: their late entries are republished into the current one
+		const current = options.generation?.() ?? 0;
+		const followed = Object.keys(saved?.generations ?? {})
+			.map(Number)
+			.filter((g) => Number.isInteger(g) && g >= 0 && g < current)
+			.sort((a, b) => b - a);
+		for (const number of [current, ...followed])
+			await replica.#follow(number, saved?.generations?.[number] ?? []);
+		if (saved?.pending?.length)
+			replica.#enqueue(() => replica.#ingest(saved!.pending)).catch(() => undefined);
 		await replica.settled();
 		return replica;
 	}
 
-	#startReading(heads: string[], pending: Uint8Array[]) {
-		this.#reader = new EnvelopeReader(
-			this.#handle,
-			heads,
-			(entries) => void this.#enqueue(() => this.#ingest(entries))
+	/** Starts reading the envelope of one history generation (the newest becomes the current one). */
+	async #follow(number: number, heads: string[]): Promise<Generation> {
+		const existing = this.#generations.get(number);
+		if (existing) return existing;
+		const handle = await openEnvelope(
+			this.options.wire,
+			envelopeDocumentId(this.options.space, this.options.document, number)
 		);
-		if (pending.length) void this.#enqueue(() => this.#ingest(pending));
-		this.#reader.scan();
+		const generation: Generation = {
+			number,
+			handle,
+			reader: new EnvelopeReader(handle, heads, (entries) => {
+				// a failure is counted by the queue; nothing else waits on this task
+				this.#enqueue(() => this.#ingestFrom(generation, entries)).catch(() => undefined);
+			})
+		};
+		this.#generations.set(number, generation);
+		if (!this.#current || number > this.#current.number) this.#current = generation;
+		generation.reader.scan();
+		return generation;
+	}
+
+	/** Moves writes to a newer history generation (after a compaction), still following older ones. */
+	advanceGeneration(number: number): Promise<void> {
+		if (this.#closed || number <= this.#current.number) return Promise.resolve();
+		return this.#enqueue(async () => {
+			await this.#sealOutbox();
+			await this.#follow(number, []);
+		});
+	}
+
+	/** The history generation written to. */
+	get generation(): number {
+		return this.#current.number;
+	}
+
+	async #ingestFrom(generation: Generation, entries: Uint8Array[]): Promise<void> {
+		if (generation === this.#current) return this.#ingest(entries);
+		// entries that reach an older generation after the history moved on (written offline, or
+		// before the writer heard of the compaction): readers of the new generation would never see
+		// them, so every follower republishes them there, verbatim (their authors' signatures hold)
+		const late = entries.filter((bytes) => !this.#seen.has(hex.encode(entryHash(bytes))));
+		await this.#ingest(entries);
+		const republish = late.filter((bytes) => {
+			const id = hex.encode(entryHash(bytes));
+			return (this.#opened.has(id) || this.#pending.has(id)) && !this.#rejected.has(id);
+		});
+		if (republish.length)
+			await appendEntries(
+				this.#current.handle,
+				republish.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
+			);
 	}
 
 	get doc(): A.Doc<T> {
 		return this.#doc;
 	}
 
+	/** The envelope written to (the current history generation's). */
 	get envelope(): DocHandle<EnvelopeDoc> {
-		return this.#handle;
+		return this.#current.handle;
 	}
 
 	get stats(): ReplicaStats {
@@ -240,6 +321,12 @@ export class DocumentReplica<T> {
 	/** Retries waiting entries; call when keys or authority changed. */
 	reevaluate(): Promise<void> {
 		return this.#enqueue(async () => {
+			if (this.#pendingFragments.size) {
+				const fragments = [...this.#pendingFragments.values()];
+				this.#pendingFragments.clear();
+				for (const fragment of fragments) this.#seen.delete(hex.encode(entryHash(fragment.bytes)));
+				await this.#ingest(fragments.map((f) => f.bytes));
+			}
 			if (this.#pending.size === 0) return;
 			await this.#process([...this.#pending.values()].map((p) => p.entry));
 		});
@@ -253,19 +340,16 @@ export class DocumentReplica<T> {
 		return this.#enqueue(async () => {
 			await this.#sealOutbox();
 			this.options.validator = fresh.validator;
-			this.#reader.stop();
 			this.#doc = A.load<T>(this.options.root, { actor: this.options.signer.actor });
 			this.#seen.clear();
 			this.#opened.clear();
 			this.#parsed.clear();
 			this.#pending.clear();
+			this.#pendingFragments.clear();
 			this.#rejected.clear();
-			this.#reader = new EnvelopeReader(
-				this.#handle,
-				[],
-				(entries) => void this.#enqueue(() => this.#ingest(entries))
-			);
-			const all = this.#reader.collectAll();
+			const all: Uint8Array[] = [];
+			for (const generation of this.#generations.values())
+				all.push(...generation.reader.collectAll());
 			await this.#ingest(all);
 			this.#emit();
 			this.#scheduleSave();
@@ -349,12 +433,82 @@ export class DocumentReplica<T> {
 		// what the authority layer derives (roles, members, permissions) now includes the change:
 		// tell subscribers again, or they keep what they read when the document changed
 		this.#emit();
-		await appendEntries(this.#handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
+		await appendEntries(this.#current.handle, [
+			{ key: entryKey(sealed.hash), bytes: sealed.bytes }
+		]);
 	}
 
-	#enqueue(task: () => Promise<void>): Promise<void> {
+	/**
+	 * Compacts this document's history into the envelope of history generation `generation`: every
+	 * entry this device holds that was not refused, verbatim, in compressed fragments sealed under
+	 * `epoch`. Resolves once the fragments are in that envelope; the caller then records the new
+	 * generation (so others move on) and calls `advanceGeneration`.
+	 */
+	compact(input: {
+		generation: number;
+		epoch: Uint8Array;
+	}): Promise<{ fragments: number; entries: number }> {
+		return this.#enqueue(async () => {
+			await this.#sealOutbox();
+			const epochKey = this.options.keys.get(this.options.document, input.epoch);
+			if (!epochKey) throw new CharterError('unknown-epoch', 'no key for the compaction epoch');
+			const kept = new Map<string, ParsedEntry>();
+			for (const [id, entry] of this.#parsed) if (!this.#rejected.has(id)) kept.set(id, entry);
+			for (const [id, { entry }] of this.#pending) kept.set(id, entry);
+			// one writer session's chain together, in order: compresses best and verifies in one walk
+			const entries = [...kept.values()].sort(
+				(a, b) =>
+					compareBytes(a.header.author, b.header.author) ||
+					compareBytes(a.header.session, b.header.session) ||
+					a.header.seq - b.header.seq
+			);
+			const batches: Uint8Array[][] = [];
+			let batch: Uint8Array[] = [];
+			let size = 0;
+			for (const entry of entries) {
+				if (
+					batch.length &&
+					(size + entry.bytes.length > FRAGMENT_TARGET_BYTES ||
+						batch.length >= MAX_FRAGMENT_ENTRIES)
+				) {
+					batches.push(batch);
+					batch = [];
+					size = 0;
+				}
+				batch.push(entry.bytes);
+				size += entry.bytes.length;
+			}
+			if (batch.length) batches.push(batch);
+			const handle = await openEnvelope(
+				this.options.wire,
+				envelopeDocumentId(this.options.space, this.options.document, input.generation)
+			);
+			const { signer } = this.options;
+			for (const entries of batches) {
+				const fragment = await sealFragment({
+					space: this.options.space,
+					document: this.options.document,
+					generation: input.generation,
+					epoch: input.epoch,
+					epochKey,
+					compactor: signer.author,
+					entries,
+					sign: (m) => signer.sign(m)
+				});
+				const id = entryHash(fragment.bytes);
+				this.#seen.add(hex.encode(id));
+				await appendEntries(handle, [{ key: entryKey(id), bytes: fragment.bytes }]);
+			}
+			return { fragments: batches.length, entries: entries.length };
+		});
+	}
+
+	#enqueue<R>(task: () => Promise<R>): Promise<R> {
 		const run = this.#queue.then(task);
-		this.#queue = run.catch((error) => this.#drop('internal-error', error));
+		this.#queue = run.then(
+			() => undefined,
+			(error) => this.#drop('internal-error', error)
+		);
 		return run;
 	}
 
@@ -368,7 +522,18 @@ export class DocumentReplica<T> {
 			const id = hex.encode(entryHash(bytes));
 			if (this.#seen.has(id)) continue;
 			this.#seen.add(id);
-			if (bytes.length >= 3 && bytesEqual(bytes.subarray(0, 3), ENTRY_MAGIC)) {
+			if (isFragment(bytes)) {
+				for (const inner of await this.#unpack(bytes)) {
+					const innerId = hex.encode(entryHash(inner));
+					if (this.#seen.has(innerId)) continue;
+					this.#seen.add(innerId);
+					try {
+						fresh.push(parseEntry(inner));
+					} catch (error) {
+						this.#drop((error as CharterError).code ?? 'malformed');
+					}
+				}
+			} else if (bytes.length >= 3 && bytesEqual(bytes.subarray(0, 3), ENTRY_MAGIC)) {
 				try {
 					fresh.push(parseEntry(bytes));
 				} catch (error) {
@@ -388,23 +553,49 @@ export class DocumentReplica<T> {
 		}
 	}
 
+	/** The sealed entries a fragment carries (none when it is damaged, foreign or not ours to read yet). */
+	async #unpack(bytes: Uint8Array): Promise<Uint8Array[]> {
+		let fragment: ParsedFragment;
+		try {
+			fragment = parseFragment(bytes);
+		} catch (error) {
+			this.#drop((error as CharterError).code ?? 'malformed');
+			return [];
+		}
+		if (!bytesEqual(fragment.header.space, this.options.space))
+			return (this.#drop('wrong-space'), []);
+		if (!bytesEqual(fragment.header.document, this.options.document))
+			return (this.#drop('wrong-document'), []);
+		if (!(await verifyFragmentSignature(fragment))) return (this.#drop('bad-signature'), []);
+		const key = this.options.keys.get(this.options.document, fragment.header.epoch);
+		if (!key) {
+			this.#pendingFragments.set(hex.encode(entryHash(bytes)), fragment);
+			return [];
+		}
+		try {
+			return await openFragment(fragment, key);
+		} catch (error) {
+			this.#drop((error as CharterError).code ?? 'malformed');
+			return [];
+		}
+	}
+
 	async #process(entries: ParsedEntry[]): Promise<void> {
 		const { space, document } = this.options;
-		const checked = await Promise.all(
-			entries.map(async (entry) => {
-				const id = hex.encode(entry.hash);
-				if (!bytesEqual(entry.header.space, space)) return this.#drop('wrong-space');
-				if (!bytesEqual(entry.header.document, document)) return this.#drop('wrong-document');
-				if (!this.#verified.has(id)) {
-					if (!(await verifyEntrySignature(entry))) return this.#drop('bad-signature');
-					this.#verified.add(id);
-				}
-				return entry;
-			})
-		);
+		const checked: ParsedEntry[] = [];
+		for (const entry of entries) {
+			if (!bytesEqual(entry.header.space, space)) this.#drop('wrong-space');
+			else if (!bytesEqual(entry.header.document, document)) this.#drop('wrong-document');
+			else checked.push(entry);
+		}
+		await this.#verifySignatures(checked.filter((e) => !this.#verified.has(hex.encode(e.hash))));
+		const verified = checked.filter((entry) => {
+			if (this.#verified.has(hex.encode(entry.hash))) return true;
+			this.#drop('bad-signature');
+			return false;
+		});
 		const fresh: OpenedEntry[] = [];
-		for (const entry of checked) {
-			if (!entry) continue;
+		for (const entry of verified) {
 			const id = hex.encode(entry.hash);
 			if (this.#opened.has(id)) {
 				fresh.push(this.#opened.get(id)!);
@@ -476,6 +667,45 @@ export class DocumentReplica<T> {
 		}
 	}
 
+	/**
+	 * Marks as verified every entry whose signature holds. A writer session's entries form a hash
+	 * chain (each signed header names the hash of the session's previous entry), so a run of one
+	 * session costs one signature check — its newest entry's — plus a hash per entry; whatever a
+	 * verified successor does not vouch for is checked on its own.
+	 */
+	async #verifySignatures(entries: ParsedEntry[]): Promise<void> {
+		if (entries.length === 0) return;
+		const byHash = new Map(entries.map((e) => [hex.encode(e.hash), e]));
+		const predecessor = (entry: ParsedEntry): ParsedEntry | undefined => {
+			const before = byHash.get(hex.encode(entry.header.prev));
+			return before &&
+				before.header.seq === entry.header.seq - 1 &&
+				bytesEqual(before.header.author, entry.header.author) &&
+				bytesEqual(before.header.session, entry.header.session)
+				? before
+				: undefined;
+		};
+		const vouchedFor = new Set<ParsedEntry>();
+		for (const entry of entries) {
+			const before = predecessor(entry);
+			if (before) vouchedFor.add(before);
+		}
+		const check = async (candidates: ParsedEntry[]) => {
+			const results = await Promise.all(candidates.map((e) => verifyEntrySignature(e)));
+			return candidates.filter((_, i) => results[i]);
+		};
+		for (const tail of await check(entries.filter((e) => !vouchedFor.has(e)))) {
+			for (let entry: ParsedEntry | undefined = tail; entry; entry = predecessor(entry)) {
+				const id = hex.encode(entry.hash);
+				if (this.#verified.has(id) && entry !== tail) break;
+				this.#verified.add(id);
+			}
+		}
+		// links a failed or forged successor claimed: each entry answers for itself
+		const rest = entries.filter((e) => !this.#verified.has(hex.encode(e.hash)));
+		for (const entry of await check(rest)) this.#verified.add(hex.encode(entry.hash));
+	}
+
 	#emit() {
 		for (const listener of this.#listeners) {
 			try {
@@ -498,9 +728,11 @@ export class DocumentReplica<T> {
 	async save(): Promise<void> {
 		if (!this.options.local) return;
 		const saved: SavedReplica = {
-			v: 2,
+			v: 3,
 			doc: A.save(this.#doc),
-			heads: this.#reader.heads,
+			generations: Object.fromEntries(
+				[...this.#generations.values()].map((g) => [g.number, g.reader.heads])
+			),
 			pending: [...this.#pending.values()].map((p) => p.entry.bytes),
 			rejected: [...this.#rejected.values()].map((r) => ({
 				entry: r.entry.bytes,
@@ -514,7 +746,7 @@ export class DocumentReplica<T> {
 		if (this.#closed) return;
 		await this.#flushed?.catch(() => undefined);
 		this.#closed = true;
-		this.#reader.stop();
+		for (const generation of this.#generations.values()) generation.reader.stop();
 		await this.settled();
 		if (this.#saveTimer) clearTimeout(this.#saveTimer);
 		this.#saveTimer = undefined;
