@@ -28,6 +28,11 @@ export interface HomeNodeConfig {
 	logLevel: string;
 	/** Log each space's and channel's sync progress at most this often. */
 	statusIntervalMs: number;
+	/**
+	 * Compact a channel this user moderates (MANAGE_MESSAGES) once a new device would download more
+	 * than this many envelope changes for it; 0 = never.
+	 */
+	compactAfter: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -58,6 +63,9 @@ Usage: npm run node -- --data <dir> [--listen <port>] [--sync-server <ws-url>]..
                           skipped)
   --open <space-id>       open a space this user was added to by member card (repeatable; once is
                           enough: the user's account remembers it)
+  --compact-after <n>     compact a channel you moderate (MANAGE_MESSAGES) once it holds more than n
+                          uncompacted entries, so new devices download a few fragments instead
+                          (env CHARTER_COMPACT_AFTER, default 2000; 0 = never)
   --device-name <name>    name of this device on the user's card (default "home node on <host>")
   --log-level <level>     ${LOG_LEVELS.join('|')} (env LOG_LEVEL, default info)
   --help                  show this help
@@ -94,6 +102,7 @@ export function parseNodeConfig(
 				'device-name': { type: 'string' },
 				'log-level': { type: 'string' },
 				'status-interval-ms': { type: 'string' },
+				'compact-after': { type: 'string' },
 				help: { type: 'boolean' }
 			},
 			strict: true,
@@ -187,6 +196,12 @@ export function parseNodeConfig(
 			values['status-interval-ms'] ?? '2000',
 			50,
 			3_600_000
+		),
+		compactAfter: integer(
+			'compact-after',
+			values['compact-after'] ?? env.CHARTER_COMPACT_AFTER ?? '2000',
+			0,
+			10_000_000
 		)
 	};
 }

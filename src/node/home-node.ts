@@ -300,6 +300,39 @@ export class HomeNode {
 		}
 	}
 
+	#compacting: Promise<void> | undefined;
+
+	/** Compacts, one at a time, channels this user moderates that passed `compactAfter`. */
+	#compactWhereDue() {
+		const threshold = this.config.compactAfter;
+		if (!threshold || this.#compacting) return;
+		for (const watched of this.#spaces.values())
+			for (const { channel } of watched.channels.values()) {
+				if (channel.uncompacted <= threshold) continue;
+				if (!watched.space.can('MANAGE_MESSAGES', channel.id)) continue;
+				this.#compacting = channel
+					.compact()
+					.then(
+						(result) =>
+							this.log.info(
+								{ space: watched.space.id, channel: channel.id, ...result },
+								'channel compacted'
+							),
+						(error: unknown) =>
+							this.log.warn(
+								{
+									space: watched.space.id,
+									channel: channel.id,
+									code: isCharterError(error) ? error.code : 'error'
+								},
+								'could not compact a channel'
+							)
+					)
+					.finally(() => (this.#compacting = undefined));
+				return;
+			}
+	}
+
 	/** Logs what changed since the last report: peers, and per space the channels' message counts. */
 	#report() {
 		const peers = new Set(this.client.peers);
@@ -315,6 +348,7 @@ export class HomeNode {
 			);
 			this.#refused = refused.total;
 		}
+		this.#compactWhereDue();
 		for (const watched of this.#spaces.values()) {
 			if (!watched.dirty) continue;
 			watched.dirty = false;

@@ -331,6 +331,46 @@ describe('home node CLI', () => {
 		expect(await home.stop()).toBe(0);
 	}, 240_000);
 
+	it('✓ compacts a channel its user moderates once it passes --compact-after', async () => {
+		const server = await startSyncServerProcess();
+		cleanup.push(() => server.stop());
+		const alice = await Charter.open({
+			dataDir: await tmp('alice-c'),
+			syncServers: [server.wsUrl]
+		});
+		cleanup.push(() => alice.close());
+		const { phrase } = await alice.createIdentity();
+		const space = await alice.createSpace({ name: 'Long talk' });
+		const general = space.channels[0]!;
+		for (let i = 0; i < 30; i++) await general.send(`message ${i}`);
+		expect(general.uncompacted).toBeGreaterThanOrEqual(30);
+		const phraseFile = join(await tmp('phrase-c'), 'phrase.txt');
+		await writeFile(phraseFile, `${phrase}\n`, { mode: 0o600 });
+		const home = await startHomeNode([
+			'--data',
+			await tmp('home-c'),
+			'--listen',
+			'0',
+			'--sync-server',
+			server.wsUrl,
+			'--phrase-file',
+			phraseFile,
+			'--compact-after',
+			'20'
+		]);
+		cleanup.push(() => home.stop());
+		const compacted = await home.waitForLog(
+			(l) => l.msg === 'channel compacted' && l.channel === general.id,
+			'the channel compacted'
+		);
+		expect(compacted.generation).toBe(1);
+		expect(compacted.entries).toBeGreaterThanOrEqual(30);
+		await eventually(() => general.generation === 1, 'Alice to follow the compacted history');
+		expect(general.uncompacted).toBeLessThan(20);
+		await general.send('after');
+		expect(general.messages).toHaveLength(31);
+	});
+
 	it('✓ the echo bot example creates its user, joins by invite with no sync server, and answers', async () => {
 		const alice = await Charter.open({ inMemory: true, listen: { port: 0 } });
 		cleanup.push(() => alice.close());
@@ -419,6 +459,10 @@ describe('home node flags', () => {
 			newIdentity: false
 		});
 		expect(parse(['--help'])).toBe('help');
+		expect(parse(['--data', 'd'])).toMatchObject({ compactAfter: 2000 });
+		expect(parse(['--data', 'd'], { CHARTER_COMPACT_AFTER: '0' })).toMatchObject({
+			compactAfter: 0
+		});
 		expect(parse(['--data', 'd'], { CHARTER_PHRASE: phrase })).toMatchObject({ phrase });
 	});
 
@@ -437,5 +481,6 @@ describe('home node flags', () => {
 		).toMatch(/at most one/);
 		expect(refused(['--data', 'd', '--join', 'not a link'])).toMatch(/invite link/);
 		expect(refused(['--data', 'd', '--open', 'user_abc'])).toMatch(/space id/);
+		expect(refused(['--data', 'd', '--compact-after', 'many'])).toMatch(/--compact-after must be/);
 	});
 });

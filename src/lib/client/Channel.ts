@@ -339,6 +339,14 @@ export class Channel {
 	}
 
 	/** Resolves once every entry received so far has been processed. */
+	/**
+	 * Changes a new device would download for this channel: one per entry since the last compaction
+	 * (plus one per fragment). A home node compacts when it passes `--compact-after`.
+	 */
+	get uncompacted(): number {
+		return this.replica.envelopeChanges;
+	}
+
 	/** The channel's history generation on this device: how many times it was compacted. */
 	get generation(): number {
 		return this.replica.generation;

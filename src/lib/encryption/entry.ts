@@ -67,8 +67,11 @@ export function entryKey(entryHashBytes: Uint8Array): string {
 	return base58.encode(entryHashBytes.subarray(0, 16));
 }
 
-/** Structural parse only (no crypto). Throws `malformed`, `too-large` or `unsupported-version`. */
-export function parseEntry(bytes: Uint8Array): ParsedEntry {
+/**
+ * Structural parse only (no crypto). Throws `malformed`, `too-large` or `unsupported-version`.
+ * `knownHash`: the entry's hash when the caller already computed it (`entryHash(bytes)`).
+ */
+export function parseEntry(bytes: Uint8Array, knownHash?: Uint8Array): ParsedEntry {
 	if (!(bytes instanceof Uint8Array)) throw new CharterError('malformed', 'entry is not bytes');
 	if (bytes.length > MAX_ENTRY_BYTES)
 		throw new CharterError('too-large', `entry over ${MAX_ENTRY_BYTES} bytes`);
@@ -100,7 +103,7 @@ export function parseEntry(bytes: Uint8Array): ParsedEntry {
 		signature,
 		signedBytes: bytes.subarray(0, signedEnd),
 		bytes,
-		hash: entryHash(bytes)
+		hash: knownHash ?? entryHash(bytes)
 	};
 }
 

@@ -247,6 +247,15 @@ export class DocumentReplica<T> {
 		});
 	}
 
+	/**
+	 * Envelope changes in the current generation besides its root: one per entry written or
+	 * republished there, one per fragment — what a new device would download and apply.
+	 */
+	get envelopeChanges(): number {
+		const doc = this.#current.handle.doc();
+		return doc ? A.stats(doc).numChanges - 1 : 0;
+	}
+
 	/** The history generation written to. */
 	get generation(): number {
 		return this.#current.number;
@@ -519,23 +528,25 @@ export class DocumentReplica<T> {
 	async #ingest(raw: Uint8Array[]): Promise<void> {
 		const fresh: ParsedEntry[] = [];
 		for (const bytes of raw) {
-			const id = hex.encode(entryHash(bytes));
+			const hash = entryHash(bytes);
+			const id = hex.encode(hash);
 			if (this.#seen.has(id)) continue;
 			this.#seen.add(id);
 			if (isFragment(bytes)) {
 				for (const inner of await this.#unpack(bytes)) {
-					const innerId = hex.encode(entryHash(inner));
+					const innerHash = entryHash(inner);
+					const innerId = hex.encode(innerHash);
 					if (this.#seen.has(innerId)) continue;
 					this.#seen.add(innerId);
 					try {
-						fresh.push(parseEntry(inner));
+						fresh.push(parseEntry(inner, innerHash));
 					} catch (error) {
 						this.#drop((error as CharterError).code ?? 'malformed');
 					}
 				}
 			} else if (bytes.length >= 3 && bytesEqual(bytes.subarray(0, 3), ENTRY_MAGIC)) {
 				try {
-					fresh.push(parseEntry(bytes));
+					fresh.push(parseEntry(bytes, hash));
 				} catch (error) {
 					this.#drop((error as CharterError).code ?? 'malformed');
 				}
