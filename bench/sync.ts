@@ -1,7 +1,8 @@
 /**
  * Sync benchmarks, each side by side with plain automerge-repo doing the same work over the same
  * kind of loopback sync server:
- *  - cold sync: a new device reads a channel of N messages (one entry / one change per message);
+ *  - cold sync: a new device reads a channel of N messages (one entry / one change per message), as
+ *    written and after a moderator compacted it;
  *  - send → visible: one message at a time from one client to another, p50 / p99 — back to back (each
  *    send right after the previous one arrived: automerge-repo's 100 ms sync throttle sets the pace,
  *    for both) and spaced like a conversation (a pause longer than the throttle before each send).
@@ -41,13 +42,24 @@ export async function coldSync(messages = SYNC_PARAMS.messages) {
 			() => writer.syncStatus().some((p) => p.storageId && p.lagging.length === 0 && p.inSync > 0),
 			120_000
 		);
+		const readAll = async () => {
+			const reader = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
+			const t0 = performance.now();
+			await reader.restoreIdentity(phrase);
+			await until(() => reader.spaces[0]?.channels[0]?.messages.length === messages);
+			const ms = performance.now() - t0;
+			await reader.close();
+			return ms;
+		};
+		const charterMs = await readAll();
+		// the same channel after a moderator compacted it: a new device reads the fragments only
+		const compaction = await channel.compact();
+		await until(
+			() => writer.syncStatus().some((p) => p.storageId && p.lagging.length === 0 && p.inSync > 0),
+			120_000
+		);
 		await writer.close();
-		const reader = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
-		const t0 = performance.now();
-		await reader.restoreIdentity(phrase);
-		await until(() => reader.spaces[0]?.channels[0]?.messages.length === messages);
-		const charterMs = performance.now() - t0;
-		await reader.close();
+		const compactedMs = await readAll();
 
 		// plain automerge-repo: one change per message, then a new client
 		const a = new Repo({ network: [new WebSocketClientAdapter(plainServer.wsUrl)] });
@@ -66,7 +78,7 @@ export async function coldSync(messages = SYNC_PARAMS.messages) {
 		await until(() => Object.keys(found.doc().messages).length === messages);
 		const plainMs = performance.now() - t1;
 		await b.shutdown().catch(() => undefined);
-		return { messages, charterMs, plainMs };
+		return { messages, charterMs, compactedMs, fragments: compaction.fragments, plainMs };
 	} finally {
 		await server.stop();
 		await plainServer.stop();
