@@ -45,6 +45,9 @@ export interface ChatResult {
 	drainMs: number;
 	serverCpuS: number;
 	serverRssMb: number;
+	/** Messages the server received and sent over the window and drain. */
+	serverMessagesIn: number;
+	serverMessagesOut: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -61,7 +64,9 @@ const percentile = (sorted: number[], p: number) =>
 	sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 
 /** The server process's own CPU seconds and RSS, from its Prometheus endpoint. */
-async function serverUsage(url: string): Promise<{ cpuS: number; rssMb: number }> {
+async function serverUsage(
+	url: string
+): Promise<{ cpuS: number; rssMb: number; messagesIn: number; messagesOut: number }> {
 	const text = await (await fetch(`${url}/metrics`)).text();
 	const value = (name: string) => {
 		const m = new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text);
@@ -70,7 +75,9 @@ async function serverUsage(url: string): Promise<{ cpuS: number; rssMb: number }
 	};
 	return {
 		cpuS: value('charter_sync_process_cpu_seconds_total'),
-		rssMb: value('charter_sync_process_resident_memory_bytes') / 1024 / 1024
+		rssMb: value('charter_sync_process_resident_memory_bytes') / 1024 / 1024,
+		messagesIn: value('charter_sync_messages_in_total'),
+		messagesOut: value('charter_sync_messages_out_total')
 	};
 }
 
@@ -120,7 +127,9 @@ async function drive(
 		p99: percentile(latencies, 99),
 		drainMs,
 		serverCpuS: after.cpuS - before.cpuS,
-		serverRssMb: after.rssMb
+		serverRssMb: after.rssMb,
+		serverMessagesIn: after.messagesIn - before.messagesIn,
+		serverMessagesOut: after.messagesOut - before.messagesOut
 	};
 }
 

@@ -123,6 +123,11 @@ const scenarios: Record<string, () => Promise<void>> = {
 			'drain ms': r.drainMs.toFixed(0),
 			'server CPU s': r.serverCpuS.toFixed(2),
 			'server CPU ms/msg': ((r.serverCpuS * 1000) / r.sent).toFixed(2),
+			'server msgs in/out': `${r.serverMessagesIn}/${r.serverMessagesOut}`,
+			'server CPU µs/server msg': (
+				(r.serverCpuS * 1e6) /
+				(r.serverMessagesIn + r.serverMessagesOut)
+			).toFixed(0),
 			'server rss MB': r.serverRssMb.toFixed(0)
 		});
 		const charter = await chatCharter(params);
@@ -145,6 +150,14 @@ const scenarios: Record<string, () => Promise<void>> = {
 					'server CPU ms/msg': ratio(
 						charter.serverCpuS / charter.sent,
 						plain.serverCpuS / plain.sent
+					),
+					'server msgs in/out': ratio(
+						charter.serverMessagesIn + charter.serverMessagesOut,
+						plain.serverMessagesIn + plain.serverMessagesOut
+					),
+					'server CPU µs/server msg': ratio(
+						charter.serverCpuS / (charter.serverMessagesIn + charter.serverMessagesOut),
+						plain.serverCpuS / (plain.serverMessagesIn + plain.serverMessagesOut)
 					),
 					'server rss MB': ratio(charter.serverRssMb, plain.serverRssMb)
 				}

@@ -221,7 +221,9 @@ export class Charter {
 			peerId: `charter-${hex.encode(randomBytes(8))}` as PeerId,
 			isEphemeral: !options.persistent,
 			shareConfig: sharing.shareConfig(),
-			enableRemoteHeadsGossiping: true
+			// directly connected persistent nodes report their heads anyway (durability.ts); relaying
+			// remote heads through a server cost it a message per subscriber per change
+			enableRemoteHeadsGossiping: false
 		});
 		usePublisher(wire, await Publisher.create());
 		const client = new Charter(
