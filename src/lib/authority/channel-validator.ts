@@ -53,8 +53,28 @@ export class ChannelValidator<T = unknown> {
 		for (const c of this.#rootChanges) this.#paths.register(c);
 	}
 
+	#seeded = false;
+
+	/**
+	 * A replica resumed from its saved document holds changes this validator never saw: they were
+	 * validated before being saved, so they are valid here, and their objects resolve to paths. Read
+	 * once, on the first decision (most channels opened see no new entry).
+	 */
+	#seed(doc: A.Doc<T>) {
+		if (this.#seeded) return;
+		this.#seeded = true;
+		for (const change of A.getAllChanges(doc)) {
+			const d = A.decodeChange(change);
+			if (this.#validChanges.has(d.hash)) continue;
+			this.#paths.register(d);
+			this.#validChanges.add(d.hash);
+			this.#depsOf.set(d.hash, d.deps);
+		}
+	}
+
 	/** Decides on entries (any order), applying the valid ones to `doc`. */
 	evaluate(entries: readonly OpenedEntry[], doc: A.Doc<T>): ChannelDecision<T> {
+		this.#seed(doc);
 		for (const e of entries) for (const d of e.decoded) this.#depsOf.set(d.hash, d.deps);
 		const invalidMap = new Map<string, string>();
 		const waiting = new Map<string, string>();
@@ -105,6 +125,7 @@ export class ChannelValidator<T = unknown> {
 	/** Checks a local change against the current state before it is applied (and, if allowed,
 	 * registers the objects it creates, for the next local change of the same batch). */
 	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, doc: A.Doc<T>): Verdict {
+		this.#seed(doc);
 		const verdict = this.#check({ ...entry, id: 'local', changes: [] }, () => doc);
 		if (verdict.valid) for (const d of entry.decoded) this.#paths.register(d);
 		return verdict;

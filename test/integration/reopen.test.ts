@@ -1,0 +1,63 @@
+/**
+ * A device that closes and opens again (a browser reload, a restarted home node) resumes each
+ * channel from its saved document. What others write afterwards builds on history it read before the
+ * restart: new messages in existing buckets, edits of old messages. It must accept those, and its own
+ * edits of old messages, exactly as if it had never restarted.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Charter } from '../../src/lib/index.js';
+import { startSyncServerProcess } from '../support/sync-server-process.js';
+import { eventually } from '../support/wait.js';
+
+describe('a device that restarts', async () => {
+	const server = await startSyncServerProcess();
+	const alice = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
+	const dir = await mkdtemp(join(tmpdir(), 'charter-reopen-'));
+	let bob = await Charter.open({ dataDir: dir, syncServers: [server.wsUrl] });
+	afterAll(async () => {
+		await alice.close();
+		await bob.close();
+		await server.stop();
+	});
+
+	it('✓ accepts messages and edits that build on history saved before the restart, and edits its own old messages', async () => {
+		await alice.createIdentity();
+		await bob.createIdentity();
+		const space = await alice.createSpace({ name: 'Restarts' });
+		await space.addMember(await bob.memberCard());
+		const channel = space.channels[0]!;
+		for (let i = 0; i < 5; i++) await channel.send(`alice ${i}`);
+		let theirs = await bob.openSpace(space.id);
+		await eventually(() => theirs.channel(channel.id)?.messages.length === 5, 'Bob to read 5');
+		const own = await theirs.channel(channel.id)!.send('bob before the restart');
+		await eventually(() => channel.messages.length === 6, 'Alice to read Bob');
+		await bob.close();
+
+		// while Bob is away: more messages in Alice's existing bucket, and an edit of an old one
+		for (let i = 5; i < 8; i++) await channel.send(`alice ${i}`);
+		await channel.edit(channel.messages[0]!.id, 'alice 0, edited');
+
+		bob = await Charter.open({ dataDir: dir, syncServers: [server.wsUrl] });
+		theirs = await bob.openSpace(space.id);
+		const bobChannel = () => theirs.channel(channel.id)!;
+		await eventually(
+			() =>
+				bobChannel()?.messages.length === 9 &&
+				bobChannel().messages.some((m) => m.text === 'alice 0, edited'),
+			'Bob to accept what was written while he was away',
+			20_000
+		);
+		await bobChannel().edit(own.id, 'bob, edited after the restart');
+		await eventually(
+			() => channel.messages.some((m) => m.text === 'bob, edited after the restart'),
+			'Alice to see Bob’s edit'
+		);
+		expect(bobChannel().stats.pending).toBe(0);
+		expect(bobChannel().stats.rejected).toBe(0);
+		expect(channel.stats.rejected).toBe(0);
+		expect(bobChannel().messages.map((m) => m.text)).toEqual(channel.messages.map((m) => m.text));
+	});
+});
