@@ -129,9 +129,11 @@ describe('concurrent compactions and late writers', async () => {
 	const owner = await Charter.open({ dataDir: await temp('owner2'), syncServers: [wsUrl] });
 	const carol = await Charter.open({ dataDir: await temp('carol'), syncServers: [wsUrl] });
 	const bob = await Charter.open({ dataDir: await temp('bob'), syncServers: [wsUrl] });
+	const daveDir = await temp('dave');
+	let dave = await Charter.open({ dataDir: daveDir, syncServers: [wsUrl] });
 	const opened: Charter[] = [];
 	afterAll(async () => {
-		for (const c of [owner, carol, bob, ...opened]) await c.close();
+		for (const c of [owner, carol, bob, dave, ...opened]) await c.close();
 		await server?.stop();
 	});
 
@@ -139,7 +141,9 @@ describe('concurrent compactions and late writers', async () => {
 		const { phrase } = await owner.createIdentity();
 		await carol.createIdentity();
 		await bob.createIdentity();
+		await dave.createIdentity();
 		const space = await owner.createSpace({ name: 'Crew' });
+		await space.addMember(await dave.memberCard());
 		await space.addMember(await carol.memberCard());
 		await space.addMember(await bob.memberCard());
 		const moderators = await space.createRole({
@@ -161,10 +165,16 @@ describe('concurrent compactions and late writers', async () => {
 		const bobChannel = bobSpace.channel(channel.id)!;
 		for (let i = 0; i < 40; i++) await channel.send(`owner ${i}`);
 		for (let i = 0; i < 40; i++) await carolChannel.send(`carol ${i}`);
+		const daveSpace = await dave.openSpace(space.id);
 		await eventually(
-			() => carolChannel.messages.length === 80 && bobChannel.messages.length === 80,
+			() =>
+				carolChannel.messages.length === 80 &&
+				bobChannel.messages.length === 80 &&
+				daveSpace.channel(channel.id)?.messages.length === 80,
 			'everyone to hold the history'
 		);
+		// Dave's device is off while the history moves on
+		await dave.close();
 
 		// the server goes down: both moderators compact, Bob writes to the envelope he knows
 		await server!.stop();
@@ -207,5 +217,17 @@ describe('concurrent compactions and late writers', async () => {
 		expect(fresh.stats.dropped).toEqual({});
 		const original = envelopeDocumentId(space.idBytes, channelIdBytes(channel.id));
 		expect(device.wire.handles[original]).toBeUndefined();
+
+		// Dave comes back: his saved copy and the compacted generation agree, nothing refused
+		dave = await Charter.open({ dataDir: daveDir, syncServers: [wsUrl] });
+		const daveChannel = (await dave.openSpace(space.id)).channel(channel.id)!;
+		await eventually(
+			() => daveChannel.generation === 1 && daveChannel.messages.length === expected + 1,
+			'Dave to follow generation 1 and read every message',
+			45_000
+		);
+		expect(texts(daveChannel)).toEqual(texts(channel));
+		expect(daveChannel.stats.rejected).toBe(0);
+		expect(daveChannel.stats.dropped).toEqual({});
 	}, 120_000);
 });

@@ -628,6 +628,18 @@ export class DocumentReplica<T> {
 				};
 				this.#opened.set(id, opened);
 				this.#parsed.set(id, entry);
+				// every change the document holds was accepted here before: a reader meeting history
+				// again (a device reopened after a compaction reads the fragments from the start) need
+				// not decide it twice
+				if (
+					A.hasHeads(
+						this.#doc,
+						opened.decoded.map((d) => d.hash!)
+					)
+				) {
+					this.#pending.delete(id);
+					continue;
+				}
 				this.#pending.set(id, { entry, reason: 'undecided' });
 				fresh.push(opened);
 			} catch (error) {
