@@ -49,7 +49,8 @@ import {
 	bytesWrittenBy,
 	envelopeDocumentId,
 	openEnvelope,
-	usePublisher
+	usePublisher,
+	useStorage
 } from '../sync/envelope.js';
 import {
 	encodeLinkCode,
@@ -226,6 +227,7 @@ export class Charter {
 			enableRemoteHeadsGossiping: false
 		});
 		usePublisher(wire, await Publisher.create());
+		if (stores.wire) useStorage(wire, stores.wire);
 		const client = new Charter(
 			wire,
 			stores,

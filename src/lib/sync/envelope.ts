@@ -18,7 +18,8 @@ import {
 	stringifyAutomergeUrl,
 	type DocHandle,
 	type DocumentId,
-	type Repo
+	type Repo,
+	type StorageAdapterInterface
 } from '@automerge/automerge-repo';
 import { DOMAIN } from '../crypto/domains.js';
 import { hash } from '../crypto/primitives.js';
@@ -75,12 +76,10 @@ export async function openEnvelope(
 	const cached = repo.handles[documentId] as DocHandle<EnvelopeDoc> | undefined;
 	let handle: DocHandle<EnvelopeDoc>;
 	if (cached?.isReady()) handle = cached;
-	else {
-		const stored = repo.storageSubsystem ? await repo.storageSubsystem.loadDoc(documentId) : null;
-		handle = stored
+	else
+		handle = (await isStored(repo, documentId))
 			? await repo.find<EnvelopeDoc>(documentId)
 			: repo.import<EnvelopeDoc>(ENVELOPE_ROOT, { docId: documentId });
-	}
 	handleRepos.set(handle, repo);
 	return handle;
 }
@@ -196,6 +195,26 @@ export class EnvelopeReader {
 }
 
 const publishers = new WeakMap<Repo, Publisher>();
+const storages = new WeakMap<Repo, StorageAdapterInterface>();
+
+/** Tells `openEnvelope` which storage adapter `repo` was created with. */
+export function useStorage(repo: Repo, storage: StorageAdapterInterface): void {
+	storages.set(repo, storage);
+}
+
+/**
+ * Whether the repo's storage holds chunks of `documentId`: read from the adapter (bytes, no
+ * Automerge), since loading the document only to learn that it exists would load it twice.
+ */
+async function isStored(repo: Repo, documentId: DocumentId): Promise<boolean> {
+	const storage = storages.get(repo);
+	if (storage) {
+		for (const kind of ['snapshot', 'incremental'])
+			if ((await storage.loadRange([documentId, kind])).length > 0) return true;
+		return false;
+	}
+	return !!(repo.storageSubsystem && (await repo.storageSubsystem.loadDoc(documentId)));
+}
 const handleRepos = new WeakMap<DocHandle<EnvelopeDoc>, Repo>();
 
 /** Makes `publisher` the one that seals every envelope change written through `repo`. */
