@@ -319,7 +319,28 @@ describe('the web client in Chromium', () => {
 		await laptop.context.close();
 	});
 
-	it('✓ in a fresh browser, her recovery phrase brings her spaces back', async () => {
+	it('✓ in a fresh browser, her recovery phrase brings her spaces back — from a compacted channel', async () => {
+		// Ada compacts #general first: the fresh browser reads its history from the fragments
+		const { page } = ada;
+		await page.getByRole('navigation', { name: 'Channels' }).getByText('general').click();
+		const history = await texts(page);
+		expect(history).toContain('Chapter one discussion starts now');
+		await page.getByRole('button', { name: 'Space settings' }).click();
+		await page.getByRole('tab', { name: 'Channels' }).click();
+		await page
+			.getByTestId('channel-settings')
+			.getByRole('button', { name: /general/, expanded: false })
+			.click();
+		await page.getByRole('button', { name: 'Compact history' }).click();
+		await page.getByText('#general: history compacted').waitFor();
+		await expect
+			.poll(() => page.getByTestId('channel-history').textContent())
+			.toContain('compacted 1×');
+		await screenshot(page, '16-settings-compact-history');
+		await page.keyboard.press('Escape');
+		await send(page, 'Written after the compaction');
+		await expect.poll(() => texts(page)).toEqual([...history, 'Written after the compaction']);
+
 		const fresh = await open('restore');
 		await fresh.page.getByRole('button', { name: 'I have a recovery phrase' }).click();
 		await fresh.page.getByLabel('Recovery phrase').fill(phrase.join(' '));
@@ -330,8 +351,8 @@ describe('the web client in Chromium', () => {
 			.toBe('Book circle');
 		await expect
 			.poll(() => texts(fresh.page), { timeout: 30_000 })
-			.toContain('Chapter one discussion starts now');
-		await screenshot(fresh.page, '16-restored');
+			.toEqual([...history, 'Written after the compaction']);
+		await screenshot(fresh.page, '17-restored');
 		problems.push(...fresh.problems);
 		await fresh.context.close();
 	});
