@@ -211,7 +211,11 @@ describe('concurrent compactions and late writers', async () => {
 			'the new device to read the late message, republished into generation 1',
 			45_000
 		);
-		await eventually(() => fresh.messages.length === expected + 1, 'every message', 30_000);
+		await eventually(
+			() => fresh.messages.length === expected + 1 && channel.messages.length === expected + 1,
+			'the new device and the owner to hold every message',
+			30_000
+		);
 		expect(texts(fresh)).toEqual(texts(channel));
 		expect(fresh.stats.rejected).toBe(0);
 		expect(fresh.stats.dropped).toEqual({});
