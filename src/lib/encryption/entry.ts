@@ -17,16 +17,15 @@ import { DOMAIN } from '../crypto/domains.js';
 import {
 	aeadOpen,
 	aeadSeal,
-	cryptoProvider,
 	hash,
 	KEY_BYTES,
 	newNonce,
-	NONCE_BYTES,
-	SIGNATURE_BYTES
+	NONCE_BYTES
 } from '../crypto/primitives.js';
 import { ID_BYTES } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
-import { base58, bytesEqual, concatBytes, utf8 } from '../util/bytes.js';
+import { readSealedTail, signSealed, verifySealed, type SealedParts } from './sealed.js';
+import { base58, bytesEqual, utf8 } from '../util/bytes.js';
 
 export const ENTRY_MAGIC = utf8.encode('CHE');
 export const ENTRY_VERSION = 1;
@@ -46,14 +45,8 @@ export interface EntryHeader {
 	nonce: Uint8Array;
 }
 
-export interface ParsedEntry {
+export interface ParsedEntry extends SealedParts {
 	header: EntryHeader;
-	headerBytes: Uint8Array;
-	ciphertext: Uint8Array;
-	signature: Uint8Array;
-	/** Everything the signature covers, without the domain tag. */
-	signedBytes: Uint8Array;
-	bytes: Uint8Array;
 	/** SHA-256 of the whole entry: its identity in chains and dedup sets. */
 	hash: Uint8Array;
 }
@@ -91,29 +84,15 @@ export function parseEntry(bytes: Uint8Array, knownHash?: Uint8Array): ParsedEnt
 		prev: r.bytes(HASH_BYTES),
 		nonce: r.bytes(NONCE_BYTES)
 	};
-	const headerBytes = bytes.subarray(0, r.offset);
-	const ciphertext = r.blob(MAX_ENTRY_BYTES);
-	const signedEnd = r.offset;
-	const signature = r.bytes(SIGNATURE_BYTES);
-	r.end();
 	return {
 		header,
-		headerBytes,
-		ciphertext,
-		signature,
-		signedBytes: bytes.subarray(0, signedEnd),
-		bytes,
+		...readSealedTail(r, bytes, MAX_ENTRY_BYTES),
 		hash: knownHash ?? entryHash(bytes)
 	};
 }
 
 export async function verifyEntrySignature(entry: ParsedEntry): Promise<boolean> {
-	const provider = await cryptoProvider();
-	return provider.verify(
-		entry.signature,
-		concatBytes(DOMAIN.entry, entry.signedBytes),
-		entry.header.author
-	);
+	return verifySealed(DOMAIN.entry, entry, entry.header.author);
 }
 
 export interface SealEntryInput {
@@ -146,9 +125,8 @@ export async function sealEntry(input: SealEntryInput): Promise<ParsedEntry> {
 		.bytes(nonce, NONCE_BYTES)
 		.finish();
 	const ciphertext = aeadSeal(input.epochKey, nonce, input.body, headerBytes);
-	const signed = new BinaryWriter().bytes(headerBytes).blob(ciphertext).finish();
-	const signature = await input.sign(concatBytes(DOMAIN.entry, signed));
-	const bytes = concatBytes(signed, signature);
+	const sealed = await signSealed(DOMAIN.entry, headerBytes, ciphertext, input.sign);
+	const bytes = sealed;
 	if (bytes.length > MAX_ENTRY_BYTES)
 		throw new CharterError('too-large', `entry over ${MAX_ENTRY_BYTES} bytes`);
 	return parseEntry(bytes);

@@ -16,17 +16,10 @@
  */
 import { CharterError } from '../errors.js';
 import { DOMAIN } from '../crypto/domains.js';
-import {
-	aeadOpen,
-	aeadSeal,
-	cryptoProvider,
-	KEY_BYTES,
-	newNonce,
-	NONCE_BYTES,
-	SIGNATURE_BYTES
-} from '../crypto/primitives.js';
+import { aeadOpen, aeadSeal, KEY_BYTES, newNonce, NONCE_BYTES } from '../crypto/primitives.js';
 import { ID_BYTES } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
+import { readSealedTail, signSealed, verifySealed, type SealedParts } from './sealed.js';
 import { bytesEqual, concatBytes, utf8 } from '../util/bytes.js';
 import { MAX_ENTRY_BYTES } from './entry.js';
 
@@ -49,13 +42,8 @@ export interface FragmentHeader {
 	nonce: Uint8Array;
 }
 
-export interface ParsedFragment {
+export interface ParsedFragment extends SealedParts {
 	header: FragmentHeader;
-	headerBytes: Uint8Array;
-	ciphertext: Uint8Array;
-	signature: Uint8Array;
-	signedBytes: Uint8Array;
-	bytes: Uint8Array;
 }
 
 export function isFragment(bytes: Uint8Array): boolean {
@@ -84,28 +72,11 @@ export function parseFragment(bytes: Uint8Array): ParsedFragment {
 	};
 	if (header.count > MAX_FRAGMENT_ENTRIES)
 		throw new CharterError('too-large', `fragment of over ${MAX_FRAGMENT_ENTRIES} entries`);
-	const headerBytes = bytes.subarray(0, r.offset);
-	const ciphertext = r.blob(MAX_FRAGMENT_BYTES);
-	const signedEnd = r.offset;
-	const signature = r.bytes(SIGNATURE_BYTES);
-	r.end();
-	return {
-		header,
-		headerBytes,
-		ciphertext,
-		signature,
-		signedBytes: bytes.subarray(0, signedEnd),
-		bytes
-	};
+	return { header, ...readSealedTail(r, bytes, MAX_FRAGMENT_BYTES) };
 }
 
 export async function verifyFragmentSignature(fragment: ParsedFragment): Promise<boolean> {
-	const provider = await cryptoProvider();
-	return provider.verify(
-		fragment.signature,
-		concatBytes(DOMAIN.fragment, fragment.signedBytes),
-		fragment.header.compactor
-	);
+	return verifySealed(DOMAIN.fragment, fragment, fragment.header.compactor);
 }
 
 export interface SealFragmentInput {
@@ -144,9 +115,8 @@ export async function sealFragment(input: SealFragmentInput): Promise<ParsedFrag
 		.finish();
 	const compressed = await deflate(contents.finish());
 	const ciphertext = aeadSeal(input.epochKey, nonce, compressed, headerBytes);
-	const signed = new BinaryWriter().bytes(headerBytes).blob(ciphertext).finish();
-	const signature = await input.sign(concatBytes(DOMAIN.fragment, signed));
-	return parseFragment(concatBytes(signed, signature));
+	const sealed = await signSealed(DOMAIN.fragment, headerBytes, ciphertext, input.sign);
+	return parseFragment(sealed);
 }
 
 /**

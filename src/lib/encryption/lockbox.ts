@@ -19,11 +19,11 @@ import {
 	deriveKey,
 	KEY_BYTES,
 	newNonce,
-	NONCE_BYTES,
-	SIGNATURE_BYTES
+	NONCE_BYTES
 } from '../crypto/primitives.js';
 import { ID_BYTES } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
+import { readSealedTail, signSealed, verifySealed, type SealedParts } from './sealed.js';
 import { bytesEqual, concatBytes, utf8 } from '../util/bytes.js';
 
 export const LOCKBOX_MAGIC = utf8.encode('CHL');
@@ -40,13 +40,8 @@ export interface LockboxHeader {
 	nonce: Uint8Array;
 }
 
-export interface ParsedLockbox {
+export interface ParsedLockbox extends SealedParts {
 	header: LockboxHeader;
-	headerBytes: Uint8Array;
-	ciphertext: Uint8Array;
-	signature: Uint8Array;
-	signedBytes: Uint8Array;
-	bytes: Uint8Array;
 }
 
 export function parseLockbox(bytes: Uint8Array): ParsedLockbox {
@@ -66,19 +61,7 @@ export function parseLockbox(bytes: Uint8Array): ParsedLockbox {
 		author: r.bytes(KEY_BYTES),
 		nonce: r.bytes(NONCE_BYTES)
 	};
-	const headerBytes = bytes.subarray(0, r.offset);
-	const ciphertext = r.blob(MAX_LOCKBOX_BYTES);
-	const signedEnd = r.offset;
-	const signature = r.bytes(SIGNATURE_BYTES);
-	r.end();
-	return {
-		header,
-		headerBytes,
-		ciphertext,
-		signature,
-		signedBytes: bytes.subarray(0, signedEnd),
-		bytes
-	};
+	return { header, ...readSealedTail(r, bytes, MAX_LOCKBOX_BYTES) };
 }
 
 export interface SealLockboxInput {
@@ -124,18 +107,12 @@ export async function sealLockbox(input: SealLockboxInput): Promise<ParsedLockbo
 		input.epochKey,
 		headerBytes
 	);
-	const signed = new BinaryWriter().bytes(headerBytes).blob(ciphertext).finish();
-	const signature = await input.sign(concatBytes(DOMAIN.lockbox, signed));
-	return parseLockbox(concatBytes(signed, signature));
+	const sealed = await signSealed(DOMAIN.lockbox, headerBytes, ciphertext, input.sign);
+	return parseLockbox(sealed);
 }
 
 export async function verifyLockboxSignature(lockbox: ParsedLockbox): Promise<boolean> {
-	const provider = await cryptoProvider();
-	return provider.verify(
-		lockbox.signature,
-		concatBytes(DOMAIN.lockbox, lockbox.signedBytes),
-		lockbox.header.author
-	);
+	return verifySealed(DOMAIN.lockbox, lockbox, lockbox.header.author);
 }
 
 /**
