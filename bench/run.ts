@@ -165,7 +165,12 @@ const scenarios: Record<string, () => Promise<void>> = {
 		);
 	},
 	async memory() {
-		const r = await memory(quick ? MEMORY_PARAMS.quick : MEMORY_PARAMS.full);
+		const base = quick ? MEMORY_PARAMS.quick : MEMORY_PARAMS.full;
+		const r = await memory({
+			spaces: flag('spaces', base.spaces),
+			channels: flag('channels', base.channels),
+			messages: flag('messages', base.messages)
+		});
 		const { spaces, channels, messages } = r.shape;
 		const row = (name: string, m: typeof r.charter) => ({
 			client: name,
