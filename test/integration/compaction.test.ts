@@ -9,7 +9,6 @@
  *   envelope before hearing of either compaction: everyone converges on one generation, the late
  *   message is republished into it, and a new device reads everything, redundant fragments and all.
  */
-import { createServer } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,16 +18,9 @@ import { envelopeDocumentId } from '../../src/lib/sync/envelope.js';
 import { channelIdBytes } from '../../src/lib/identity/ids.js';
 import { startSyncServerProcess, type SyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
+import { freePort } from '../support/ports.js';
 
 const temp = (name: string) => mkdtemp(join(tmpdir(), `charter-compaction-${name}-`));
-
-async function freePort(): Promise<number> {
-	const server = createServer();
-	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-	const { port } = server.address() as { port: number };
-	await new Promise<void>((resolve) => server.close(() => resolve()));
-	return port;
-}
 
 const texts = (channel: Channel | undefined) => (channel?.messages ?? []).map((m) => m.text);
 

@@ -13,7 +13,6 @@
 import * as A from '@automerge/automerge';
 import { Repo, type DocumentId, type StorageId } from '@automerge/automerge-repo';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
-import { createServer } from 'node:net';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,16 +22,9 @@ import { envelopeDocumentId } from '../../src/lib/sync/envelope.js';
 import { channelIdBytes } from '../../src/lib/identity/ids.js';
 import { startSyncServerProcess, type SyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
+import { freePort } from '../support/ports.js';
 
 const temp = (name: string) => mkdtemp(join(tmpdir(), `charter-durability-${name}-`));
-
-async function freePort(): Promise<number> {
-	const server = createServer();
-	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-	const { port } = server.address() as { port: number };
-	await new Promise<void>((resolve) => server.close(() => resolve()));
-	return port;
-}
 
 /** Every Automerge chunk a nodefs-layout data directory holds for one document (none: []). */
 async function chunksOnDisk(dataDir: string, doc: DocumentId): Promise<Uint8Array[]> {

@@ -3,21 +3,13 @@
  * — messages, a new channel, a renamed space — and when the sync server is back, both converge.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Charter } from '../../src/lib/index.js';
 import { startSyncServerProcess, type SyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
-
-async function freePort(): Promise<number> {
-	const server = createServer();
-	await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-	const { port } = server.address() as { port: number };
-	await new Promise<void>((r) => server.close(() => r()));
-	return port;
-}
+import { freePort } from '../support/ports.js';
 
 describe('linked devices edit offline and converge', async () => {
 	const port = await freePort();
