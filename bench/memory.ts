@@ -178,7 +178,7 @@ async function measure(kind: Kind, dir: string): Promise<MemoryReading> {
 		const client = await Charter.open({ dataDir: join(dir, 'client') });
 		const count = () =>
 			client.spaces.reduce((n, s) => n + s.channels.reduce((k, c) => k + c.messages.length, 0), 0);
-		const deadline = Date.now() + 600_000;
+		const deadline = Date.now() + 1_800_000;
 		while (count() < expected) {
 			if (Date.now() > deadline) throw new Error(`only ${count()} of ${expected} messages`);
 			await new Promise((r) => setTimeout(r, 50));

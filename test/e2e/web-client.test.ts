@@ -202,7 +202,7 @@ describe('the web client in Chromium', () => {
 		await ben.context.close();
 	});
 
-	it('✓ with the network cut, a reload still shows her spaces and messages (PWA)', async () => {
+	it('✓ with the network cut, a reload still shows her spaces and messages (PWA), and her tabs still sync with each other', async () => {
 		const page = await ada.context.newPage();
 		problems.push(...watchProblems(page, 'ada offline', { offline: true }));
 		await page.goto(inject('baseUrl'));
@@ -224,6 +224,11 @@ describe('the web client in Chromium', () => {
 			.poll(() => page.getByTestId('status').textContent(), { timeout: 10_000 })
 			.toContain('Offline');
 		await screenshot(page, '11-offline-reload');
+		// two tabs of one browser, no network: what one sends reaches the other over BroadcastChannel
+		await send(page, 'Sent from the second tab while offline');
+		await expect
+			.poll(() => texts(ada.page), { timeout: 20_000 })
+			.toContain('Sent from the second tab while offline');
 		await ada.context.setOffline(false);
 		await page.close();
 	});
