@@ -266,16 +266,18 @@ export class DocumentReplica<T> {
 		// entries that reach an older generation after the history moved on (written offline, or
 		// before the writer heard of the compaction): readers of the new generation would never see
 		// them, so every follower republishes them there, verbatim (their authors' signatures hold)
-		const late = entries.filter((bytes) => !this.#seen.has(hex.encode(entryHash(bytes))));
+		const late = entries
+			.map((bytes) => ({ bytes, hash: entryHash(bytes) }))
+			.filter((e) => !this.#seen.has(hex.encode(e.hash)));
 		await this.#ingest(entries);
-		const republish = late.filter((bytes) => {
-			const id = hex.encode(entryHash(bytes));
+		const republish = late.filter(({ hash }) => {
+			const id = hex.encode(hash);
 			return (this.#opened.has(id) || this.#pending.has(id)) && !this.#rejected.has(id);
 		});
 		if (republish.length)
 			await appendEntries(
 				this.#current.handle,
-				republish.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
+				republish.map(({ bytes, hash }) => ({ key: entryKey(hash), bytes }))
 			);
 	}
 
@@ -330,11 +332,12 @@ export class DocumentReplica<T> {
 	/** Retries waiting entries; call when keys or authority changed. */
 	reevaluate(): Promise<void> {
 		return this.#enqueue(async () => {
-			if (this.#pendingFragments.size) {
-				const fragments = [...this.#pendingFragments.values()];
-				this.#pendingFragments.clear();
-				for (const fragment of fragments) this.#seen.delete(hex.encode(entryHash(fragment.bytes)));
-				await this.#ingest(fragments.map((f) => f.bytes));
+			// fragments whose key has arrived (their signature was checked when they were parked)
+			for (const [id, fragment] of this.#pendingFragments) {
+				const key = this.options.keys.get(this.options.document, fragment.header.epoch);
+				if (!key) continue;
+				this.#pendingFragments.delete(id);
+				await this.#ingest((await this.#open(fragment, key)).filter((e) => !isFragment(e)));
 			}
 			if (this.#pending.size === 0) return;
 			await this.#process([...this.#pending.values()].map((p) => p.entry));
@@ -583,6 +586,10 @@ export class DocumentReplica<T> {
 			this.#pendingFragments.set(hex.encode(entryHash(bytes)), fragment);
 			return [];
 		}
+		return this.#open(fragment, key);
+	}
+
+	async #open(fragment: ParsedFragment, key: Uint8Array): Promise<Uint8Array[]> {
 		try {
 			return await openFragment(fragment, key);
 		} catch (error) {
