@@ -15,9 +15,14 @@ import {
 	usePublisher,
 	type EnvelopeDoc
 } from '../../src/lib/sync/envelope.js';
+import {
+	decodeBytesSetChange,
+	encodeBytesSetChange,
+	type BytesSetChange
+} from '../../src/lib/sync/change-encoder.js';
 import { checkPublishedChanges, Publisher, SEAL_PREFIX } from '../../src/lib/sync/publication.js';
 import { VerifyingNetworkAdapter } from '../../src/lib/sync/verifying-adapter.js';
-import { hex, randomBytes } from '../../src/lib/util/bytes.js';
+import { base64url, hex, randomBytes } from '../../src/lib/util/bytes.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -43,10 +48,28 @@ async function writerRepo() {
 /** Changes of `doc` after the shared root, oldest first. */
 const published = (doc: A.Doc<EnvelopeDoc>) => A.getAllChanges(doc).slice(1);
 
-/** A well-formed change under `actor`/`seq` that is not the one its publisher wrote. */
-function forgeAs(genuine: A.DecodedChange, edit: Partial<A.DecodedChange>): Uint8Array {
-	const { hash: _hash, ...fields } = genuine;
-	return A.encodeChange({ ...fields, ...edit } as unknown as Parameters<typeof A.encodeChange>[0]);
+/**
+ * A well-formed change under the genuine change's actor and seq that is not the one its publisher
+ * wrote: the same fields with `edit` applied, in Charter's canonical encoding.
+ */
+function forgeAs(genuine: Uint8Array, edit: Partial<BytesSetChange>): Uint8Array {
+	const { hash: _hash, bytes: _bytes, ...fields } = decodeBytesSetChange(genuine)!;
+	return encodeBytesSetChange({ ...fields, ...edit }).bytes;
+}
+
+/** The same change as format v1 would have written it: values as base64url strings. */
+function asStrings(genuine: Uint8Array): Uint8Array {
+	const { hash: _hash, bytes: _bytes, ops, ...fields } = decodeBytesSetChange(genuine)!;
+	return A.encodeChange({
+		...fields,
+		ops: ops.map((op) => ({
+			action: 'set',
+			obj: fields.obj,
+			key: op.key,
+			value: base64url.encode(op.value),
+			pred: []
+		}))
+	} as unknown as Parameters<typeof A.encodeChange>[0]);
 }
 
 describe('sealed publication of envelope changes', () => {
@@ -55,7 +78,7 @@ describe('sealed publication of envelope changes', () => {
 		const handle = await openEnvelope(repo, envelopeDocumentId(randomBytes(16), randomBytes(16)));
 		await appendEntries(handle, [{ key: 'a', bytes: randomBytes(20) }]);
 		const [genuine] = published(handle.doc());
-		const forged = forgeAs(A.decodeChange(genuine!), { message: 'junk' });
+		const forged = forgeAs(genuine!, { message: 'junk' });
 		const [victim] = A.applyChanges(A.load<EnvelopeDoc>(ENVELOPE_ROOT), [forged]);
 		expect(() => A.applyChanges(victim, [genuine!])).toThrow(/duplicate seq/);
 	});
@@ -76,17 +99,19 @@ describe('sealed publication of envelope changes', () => {
 		expect(await checkPublishedChanges([whole])).toEqual({ accepted: [whole], refused: 0 });
 		expect(A.decodeChange(changes[0]!).actor).toBe(publisher.actor);
 
-		const genuine = A.decodeChange(changes[0]!);
+		const genuine = changes[0]!;
+		const message = A.decodeChange(genuine).message!;
 		const other = await Publisher.create();
 		const forgeries = {
-			'no seal': forgeAs(genuine, { message: null }),
+			'no seal': forgeAs(genuine, { message: '' }),
 			'seal copied, other content': forgeAs(genuine, {
-				ops: [{ ...genuine.ops[0]!, value: 'AAAA' } as A.DecodedChange['ops'][number]]
+				ops: [{ key: 'a', value: randomBytes(20) }]
 			}),
+			'seal copied, the same entries as format v1 strings': asStrings(genuine),
 			'seal copied, other time': forgeAs(genuine, { time: 1 }),
 			'seal copied, other deps': forgeAs(genuine, { deps: [] }),
 			"another key's seal on this actor": forgeAs(genuine, {
-				message: SEAL_PREFIX + genuine.message!.slice(SEAL_PREFIX.length).replace(/^.{4}/, 'AAAA')
+				message: SEAL_PREFIX + message.slice(SEAL_PREFIX.length).replace(/^.{4}/, 'AAAA')
 			}),
 			'not a change at all': randomBytes(64)
 		};
@@ -104,7 +129,7 @@ describe('sealed publication of envelope changes', () => {
 		const entries = [randomBytes(30), randomBytes(30), randomBytes(30)];
 		for (const [i, bytes] of entries.entries())
 			await appendEntries(written, [{ key: `k${i}`, bytes }]);
-		const genuine = published(written.doc()).map((c) => A.decodeChange(c));
+		const genuine = published(written.doc());
 
 		// the hostile peer holds a forgery of the writer's first change, carrying junk
 		const hostileChannel = new MessageChannel();
@@ -112,14 +137,7 @@ describe('sealed publication of envelope changes', () => {
 		const planted = hostile.import<EnvelopeDoc>(ENVELOPE_ROOT, { docId: id });
 		const junk = randomBytes(30);
 		planted.update(
-			(d) =>
-				A.applyChanges(d, [
-					forgeAs(genuine[0]!, {
-						ops: [
-							{ ...genuine[0]!.ops[0]!, value: hex.encode(junk) } as A.DecodedChange['ops'][number]
-						]
-					})
-				])[0]
+			(d) => A.applyChanges(d, [forgeAs(genuine[0]!, { ops: [{ key: 'k0', value: junk }] })])[0]
 		);
 
 		let refused = 0;

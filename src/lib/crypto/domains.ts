@@ -44,6 +44,12 @@ export const DOMAIN = {
 	entryId: tag('entry-id'),
 	/** Publishing key seals an envelope change: hash(tag ‖ actor ‖ seq ‖ startOp ‖ time ‖ deps ‖ ops). */
 	publication: tag('publication'),
+	/**
+	 * Publishing key seals an envelope change of format v2 (entries as byte strings): the same digest
+	 * as `publication`, over the raw bytes. Its own tag, so a v1 change (string values) can never be
+	 * passed off as a v2 change with the same seal, or the other way round.
+	 */
+	publicationBytes: utf8.encode('charter/v2/publication\0'),
 	/** Hash input for a publishing key's Automerge actor: tag ‖ publishing key. */
 	publisherActor: tag('publisher-actor')
 } as const;

@@ -16,7 +16,7 @@ import { GENESIS_MAGIC, verifyGenesis } from '../authority/genesis.js';
 import { spaceId, spaceIdBytes, userId, type SpaceId, type UserId } from '../identity/ids.js';
 import { bytesEqual } from '../util/bytes.js';
 import { bytesWrittenBy, envelopeDocumentId } from './envelope.js';
-import { expandSyncItem } from './publication.js';
+import { readSyncItem } from './publication.js';
 
 export interface AdmissionPolicy {
 	/** Allowed space ids (`space_…`). */
@@ -97,5 +97,5 @@ export async function admitEnvelope(
 
 /** Every change a sync message's items carry (single changes, concatenated ones, whole documents). */
 function expandChanges(items: Uint8Array[]): Uint8Array[] {
-	return items.flatMap((item) => expandSyncItem(item)?.map((c) => c.raw) ?? []);
+	return items.flatMap((item) => readSyncItem(item)?.map((c) => c.raw) ?? []);
 }

@@ -24,6 +24,7 @@ import {
 import { DOMAIN } from '../crypto/domains.js';
 import { hash } from '../crypto/primitives.js';
 import { base64url, toBytes, u32be } from '../util/bytes.js';
+import { decodeBytesSetChange } from './change-encoder.js';
 import type { Publisher } from './publication.js';
 
 export interface EnvelopeDoc {
@@ -88,6 +89,11 @@ export async function openEnvelope(
 export function bytesWrittenBy(changes: A.Change[]): Uint8Array[] {
 	const found: Uint8Array[] = [];
 	for (const change of changes) {
+		const v2 = decodeBytesSetChange(change);
+		if (v2) {
+			for (const op of v2.ops) if (op.value.length > 0) found.push(op.value);
+			continue;
+		}
 		let decoded: A.DecodedChange;
 		try {
 			decoded = A.decodeChange(change);
@@ -99,12 +105,20 @@ export function bytesWrittenBy(changes: A.Change[]): Uint8Array[] {
 	return found;
 }
 
-/** The byte strings one decoded change sets (entries are base64url strings; older ones bytes). */
+/**
+ * The byte strings one decoded change sets: format v2 entries are byte strings (which
+ * `decodeChange` returns as arrays of numbers), format v1 entries base64url strings.
+ */
 export function valuesSetBy(decoded: A.DecodedChange): Uint8Array[] {
 	const found: Uint8Array[] = [];
 	for (const op of decoded.ops) {
 		if (op.action !== 'set') continue;
-		const bytes = typeof op.value === 'string' ? fromBase64url(op.value) : toBytes(op.value);
+		const bytes =
+			typeof op.value === 'string'
+				? fromBase64url(op.value)
+				: Array.isArray(op.value)
+					? byteArray(op.value)
+					: toBytes(op.value);
 		if (bytes && bytes.length > 0) found.push(bytes);
 	}
 	return found;
@@ -118,13 +132,12 @@ export function valuesSetBy(decoded: A.DecodedChange): Uint8Array[] {
 const decodedValues = new Map<string, Uint8Array[]>();
 const DECODED_VALUES_LIMIT = 50_000;
 
-export function rememberValuesOf(decoded: A.DecodedChange): void {
-	if (!decoded.hash) return;
+export function rememberValues(hash: string, values: Uint8Array[]): void {
 	if (decodedValues.size >= DECODED_VALUES_LIMIT) {
 		const oldest = decodedValues.keys().next().value;
 		if (oldest !== undefined) decodedValues.delete(oldest);
 	}
-	decodedValues.set(decoded.hash, valuesSetBy(decoded));
+	decodedValues.set(hash, values);
 }
 
 /** Every byte string set by the changes of `doc` after `heads` (all of them for `[]`). */
@@ -135,12 +148,20 @@ function valuesSince(doc: A.Doc<EnvelopeDoc>, heads: A.Heads): Uint8Array[] {
 	} catch {
 		metas = A.getChangesMetaSince(doc, []);
 	}
+	const backend = A.getBackend(doc);
 	const found: Uint8Array[] = [];
 	for (const meta of metas) {
 		const known = decodedValues.get(meta.hash);
 		if (known) {
 			decodedValues.delete(meta.hash);
 			found.push(...known);
+			continue;
+		}
+		// read from the change bytes: format v2 cheaply, anything else through Automerge's decoder
+		const raw = backend.getChangeByHash(meta.hash);
+		const v2 = raw && decodeBytesSetChange(raw);
+		if (v2) {
+			for (const op of v2.ops) if (op.value.length > 0) found.push(op.value);
 			continue;
 		}
 		const decoded = A.inspectChange(doc, meta.hash);
@@ -236,6 +257,13 @@ export function appendEntries(
 	if (!publisher)
 		return Promise.reject(new Error('envelope not opened through a repo with a publisher'));
 	return publisher.publish(handle, entries);
+}
+
+/** A byte string that `decodeChange` gave back as an array of numbers. */
+function byteArray(values: unknown[]): Uint8Array | undefined {
+	for (const v of values)
+		if (typeof v !== 'number' || !(v >= 0 && v <= 255) || v % 1 !== 0) return undefined;
+	return Uint8Array.from(values as number[]);
 }
 
 function fromBase64url(value: string): Uint8Array | undefined {

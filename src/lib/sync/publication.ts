@@ -29,10 +29,12 @@ import type { DocHandle } from '@automerge/automerge-repo';
 import { DOMAIN } from '../crypto/domains.js';
 import { cryptoProvider, hash, KEY_BYTES, SIGNATURE_BYTES } from '../crypto/primitives.js';
 import { base64url, concatBytes, hex, randomBytes, u32be, u64be, utf8 } from '../util/bytes.js';
+import { decodeBytesSetChange, encodeBytesSetChange } from './change-encoder.js';
 import {
 	ENTRIES_OBJECT,
 	ENVELOPE_ROOT_HASH,
-	rememberValuesOf,
+	rememberValues,
+	valuesSetBy,
 	type EnvelopeDoc
 } from './envelope.js';
 
@@ -44,27 +46,24 @@ export function publisherActor(publicKey: Uint8Array): string {
 	return hex.encode(hash(DOMAIN.publisherActor, publicKey).subarray(0, 16));
 }
 
-interface PublishedOp {
-	action: 'set';
-	obj: string;
-	key: string;
-	value: string;
-	pred: string[];
-}
-
+/** A change's fields that the seal covers, with its values as raw bytes (v2) or strings (v1). */
 interface UnsealedChange {
 	actor: string;
 	seq: number;
 	startOp: number;
 	time: number;
 	deps: string[];
-	ops: PublishedOp[];
+	ops: { key: string; value: Uint8Array }[];
 }
 
-/** What the seal signs: every field of the change but the message that carries the seal. */
-function sealDigest(change: UnsealedChange): Uint8Array {
+/**
+ * What the seal signs: every field of the change but the message that carries the seal. Format v2
+ * (values are byte strings) and the legacy v1 (values are base64url strings, whose UTF-8 bytes
+ * `value` then holds) have separate domain tags.
+ */
+function sealDigest(change: UnsealedChange, format: 'v1' | 'v2'): Uint8Array {
 	const parts: Uint8Array[] = [
-		DOMAIN.publication,
+		format === 'v2' ? DOMAIN.publicationBytes : DOMAIN.publication,
 		hex.decode(change.actor),
 		u32be(change.seq),
 		u64be(change.startOp),
@@ -75,15 +74,15 @@ function sealDigest(change: UnsealedChange): Uint8Array {
 	];
 	for (const op of change.ops) {
 		const key = utf8.encode(op.key);
-		const value = utf8.encode(op.value);
-		parts.push(u32be(key.length), key, u32be(value.length), value);
+		parts.push(u32be(key.length), key, u32be(op.value.length), op.value);
 	}
 	return hash(concatBytes(...parts));
 }
 
 /**
- * A client's publishing key. Writes entries into envelope documents as sealed changes; one
- * publisher per wire repo. Publications are serialised, so each change's seq follows the last.
+ * A client's publishing key. Writes entries into envelope documents as sealed changes (format v2:
+ * byte-string values, encoded by change-encoder.ts); one publisher per wire repo. Publications are
+ * serialised, so each change's seq follows the last.
  */
 export class Publisher {
 	readonly actor: string;
@@ -118,9 +117,13 @@ export class Publisher {
 
 	async #publish(handle: DocHandle<EnvelopeDoc>, entries: { key: string; bytes: Uint8Array }[]) {
 		const doc = handle.doc();
-		const held = doc?.entries ?? {};
+		// whatever a peer left in the document, `entries` is read defensively: the change targets the
+		// root's map by its object id, not by this view
+		const held: unknown = doc?.entries;
+		const holds = (key: string) =>
+			typeof held === 'object' && held !== null && Object.prototype.hasOwnProperty.call(held, key);
 		const fresh = new Map<string, Uint8Array>();
-		for (const e of entries) if (!(e.key in held)) fresh.set(e.key, e.bytes);
+		for (const e of entries) if (e.bytes.length > 0 && !holds(e.key)) fresh.set(e.key, e.bytes);
 		if (fresh.size === 0) return;
 		const seq = (this.#seqs.get(handle.documentId) ?? 0) + 1;
 		const unsealed: UnsealedChange = {
@@ -130,22 +133,14 @@ export class Publisher {
 			startOp: A.stats(doc).numOps + 1,
 			time: 0,
 			deps: A.getHeads(doc),
-			ops: [...fresh].map(([key, bytes]) => ({
-				action: 'set',
-				obj: ENTRIES_OBJECT,
-				key,
-				value: base64url.encode(bytes),
-				pred: []
-			}))
+			ops: [...fresh].map(([key, value]) => ({ key, value }))
 		};
 		const provider = await cryptoProvider();
-		const signature = await provider.sign(this.seed, sealDigest(unsealed));
+		const signature = await provider.sign(this.seed, sealDigest(unsealed, 'v2'));
 		const message = SEAL_PREFIX + base64url.encode(concatBytes(this.publicKey, signature));
-		const change = A.encodeChange({ ...unsealed, message } as unknown as Parameters<
-			typeof A.encodeChange
-		>[0]);
+		const { bytes } = encodeBytesSetChange({ ...unsealed, message, obj: ENTRIES_OBJECT });
 		this.#seqs.set(handle.documentId, seq);
-		handle.update((d) => A.applyChanges(d, [change])[0]);
+		handle.update((d) => A.applyChanges(d, [bytes])[0]);
 	}
 }
 
@@ -156,10 +151,38 @@ export interface PublicationCheck {
 	refused: number;
 }
 
+/** One change of a sync message, read far enough to judge its seal. */
+interface ReadChange {
+	raw: Uint8Array;
+	hash: string;
+	actor: string;
+	seq: number;
+	deps: string[];
+	/** The shared envelope root: the one change without a seal. */
+	root: boolean;
+	/**
+	 * A well-formed publication: a seal whose key names the actor, only `set`s of fresh keys into
+	 * the entries map, encoded canonically. Undefined for anything else (which is refused, whatever
+	 * vouches for it).
+	 */
+	sealed?: {
+		format: 'v1' | 'v2';
+		unsealed: UnsealedChange;
+		publicKey: Uint8Array;
+		signature: Uint8Array;
+	};
+	/** The byte strings it sets (entries). */
+	values: Uint8Array[];
+}
+
 /**
  * Filters the items of an Automerge sync message (single changes or, on a first sync, a whole
  * compressed document) down to sealed publications. Never throws. `rememberValues` (clients) keeps
  * what the accepted changes set for the envelope reader.
+ *
+ * Every change must itself be a well-formed publication (`ReadChange.sealed`); what vouching saves
+ * is only the signature check: the newest change of each actor is checked by signature, and it
+ * vouches by hash for the earlier changes of its actor that it depends on.
  */
 export async function checkPublishedChanges(
 	items: Uint8Array[],
@@ -167,48 +190,164 @@ export async function checkPublishedChanges(
 ): Promise<PublicationCheck> {
 	if (items.length === 0) return { accepted: items, refused: 0 };
 	const provider = await cryptoProvider();
-	type Item = { raw: Uint8Array; changes: { raw: Uint8Array; decoded: A.DecodedChange }[] };
+	type Item = { raw: Uint8Array; changes: ReadChange[] };
 	const parsed: Item[] = [];
 	let refused = 0;
 	for (const raw of items) {
-		const changes = expandSyncItem(raw);
+		const changes = readSyncItem(raw);
 		if (changes) parsed.push({ raw, changes });
 		else refused++;
 	}
-	const all = parsed.flatMap((p) => p.changes);
 	const good = new Set<string>();
 	// newest first per actor: a checked change vouches for the earlier changes of its actor it depends on
-	const byActor = new Map<string, A.DecodedChange[]>();
-	for (const { decoded } of all) {
-		if (decoded.hash === ENVELOPE_ROOT_HASH) {
-			good.add(decoded.hash);
+	const byActor = new Map<string, ReadChange[]>();
+	for (const change of parsed.flatMap((p) => p.changes)) {
+		if (change.root) {
+			good.add(change.hash);
 			continue;
 		}
-		const list = byActor.get(decoded.actor) ?? [];
-		list.push(decoded);
-		byActor.set(decoded.actor, list);
+		if (!change.sealed) continue;
+		const list = byActor.get(change.actor) ?? [];
+		list.push(change);
+		byActor.set(change.actor, list);
 	}
 	await Promise.all(
 		[...byActor.values()].map(async (changes) => {
 			changes.sort((a, b) => b.seq - a.seq);
 			const vouched = new Set<string>();
 			for (const change of changes) {
-				if (!vouched.has(change.hash!) && !(await hasValidSeal(change, provider))) continue;
-				good.add(change.hash!);
+				const seal = change.sealed!;
+				if (
+					!vouched.has(change.hash) &&
+					!(await provider.verify(
+						seal.signature,
+						sealDigest(seal.unsealed, seal.format),
+						seal.publicKey
+					))
+				)
+					continue;
+				good.add(change.hash);
 				for (const dep of change.deps) vouched.add(dep);
 			}
 		})
 	);
 	const accepted: Uint8Array[] = [];
 	for (const item of parsed) {
-		const ok = item.changes.filter((c) => good.has(c.decoded.hash!));
+		const ok = item.changes.filter((c) => good.has(c.hash));
 		// a client's reader will want what these changes set: spare it decoding them again
-		if (options.rememberValues) for (const c of ok) rememberValuesOf(c.decoded);
+		if (options.rememberValues) for (const c of ok) rememberValues(c.hash, c.values);
 		refused += item.changes.length - ok.length;
 		if (ok.length === item.changes.length) accepted.push(item.raw);
 		else accepted.push(...ok.map((c) => c.raw));
 	}
 	return { accepted, refused };
+}
+
+/** Reads one change: the v2 fast path (Charter's canonical bytes), else Automerge's decoder. */
+function readChange(raw: Uint8Array): ReadChange | undefined {
+	const v2 = decodeBytesSetChange(raw);
+	if (v2) {
+		const seal = parseSeal(v2.message, v2.actor);
+		const sealed =
+			seal && v2.obj === ENTRIES_OBJECT
+				? { format: 'v2' as const, unsealed: v2, ...seal }
+				: undefined;
+		return {
+			raw,
+			hash: v2.hash,
+			actor: v2.actor,
+			seq: v2.seq,
+			deps: v2.deps,
+			root: false,
+			sealed,
+			values: v2.ops.map((o) => o.value)
+		};
+	}
+	let decoded: A.DecodedChange;
+	try {
+		decoded = A.decodeChange(raw);
+	} catch {
+		return undefined;
+	}
+	const read: ReadChange = {
+		raw,
+		hash: decoded.hash!,
+		actor: decoded.actor,
+		seq: decoded.seq,
+		deps: decoded.deps,
+		root: decoded.hash === ENVELOPE_ROOT_HASH,
+		values: valuesSetBy(decoded)
+	};
+	if (!read.root) read.sealed = legacySeal(decoded);
+	return read;
+}
+
+/** The seal in a change message, if it is well formed and its key is the change's actor's. */
+function parseSeal(
+	message: string | null | undefined,
+	actor: string
+): { publicKey: Uint8Array; signature: Uint8Array } | undefined {
+	if (typeof message !== 'string' || !message.startsWith(SEAL_PREFIX)) return undefined;
+	let seal: Uint8Array;
+	try {
+		seal = base64url.decode(message.slice(SEAL_PREFIX.length));
+	} catch {
+		return undefined;
+	}
+	if (seal.length !== KEY_BYTES + SIGNATURE_BYTES) return undefined;
+	const publicKey = seal.subarray(0, KEY_BYTES);
+	if (publisherActor(publicKey) !== actor) return undefined;
+	return { publicKey, signature: seal.subarray(KEY_BYTES) };
+}
+
+/**
+ * A format v1 publication (entries as base64url strings, written before format v2): read so that
+ * envelopes written by earlier versions stay readable. Canonical when `Automerge.encodeChange` of
+ * its fields gives its hash.
+ */
+function legacySeal(change: A.DecodedChange): ReadChange['sealed'] {
+	const seal = parseSeal(change.message, change.actor);
+	if (!seal) return undefined;
+	const ops: { key: string; value: string }[] = [];
+	for (const op of change.ops) {
+		const o = op as unknown as Record<string, unknown>;
+		if (
+			o.action !== 'set' ||
+			o.obj !== ENTRIES_OBJECT ||
+			typeof o.key !== 'string' ||
+			typeof o.value !== 'string' ||
+			o.insert ||
+			(Array.isArray(o.pred) && o.pred.length > 0) ||
+			(o.datatype !== undefined && o.datatype !== 'str')
+		)
+			return undefined;
+		ops.push({ key: o.key, value: o.value });
+	}
+	const fields = {
+		actor: change.actor,
+		seq: change.seq,
+		startOp: change.startOp,
+		time: change.time,
+		deps: change.deps
+	};
+	// the exact bytes the seal allows: any other encoding of "the same" change has another hash
+	try {
+		const canonical = A.decodeChange(
+			A.encodeChange({
+				...fields,
+				message: change.message,
+				ops: ops.map((o) => ({ action: 'set', obj: ENTRIES_OBJECT, ...o, pred: [] }))
+			} as unknown as Parameters<typeof A.encodeChange>[0])
+		).hash;
+		if (canonical !== change.hash) return undefined;
+	} catch {
+		return undefined;
+	}
+	return {
+		format: 'v1',
+		unsealed: { ...fields, ops: ops.map((o) => ({ key: o.key, value: utf8.encode(o.value) })) },
+		...seal
+	};
 }
 
 const CHUNK_MAGIC = [0x85, 0x6f, 0x4a, 0x83];
@@ -218,16 +357,16 @@ const DOCUMENT_CHUNK = 0;
  * The changes in one item of a sync message: one or more concatenated Automerge chunks, each a
  * change (plain or compressed) or a whole document. Undefined if any part does not parse.
  */
-export function expandSyncItem(
-	item: Uint8Array
-): { raw: Uint8Array; decoded: A.DecodedChange }[] | undefined {
-	const out: { raw: Uint8Array; decoded: A.DecodedChange }[] = [];
+export function readSyncItem(item: Uint8Array): ReadChange[] | undefined {
+	const out: ReadChange[] = [];
 	try {
 		for (const chunk of splitChunks(item)) {
-			if (chunk[8] === DOCUMENT_CHUNK)
-				for (const raw of A.getAllChanges(A.load(chunk)))
-					out.push({ raw, decoded: A.decodeChange(raw) });
-			else out.push({ raw: chunk, decoded: A.decodeChange(chunk) });
+			const raws = chunk[8] === DOCUMENT_CHUNK ? A.getAllChanges(A.load(chunk)) : [chunk];
+			for (const raw of raws) {
+				const change = readChange(raw);
+				if (!change) return undefined;
+				out.push(change);
+			}
 		}
 	} catch {
 		return undefined;
@@ -254,55 +393,4 @@ function splitChunks(bytes: Uint8Array): Uint8Array[] {
 		at = p + length;
 	}
 	return chunks;
-}
-
-async function hasValidSeal(
-	change: A.DecodedChange,
-	provider: Awaited<ReturnType<typeof cryptoProvider>>
-): Promise<boolean> {
-	const message = change.message;
-	if (typeof message !== 'string' || !message.startsWith(SEAL_PREFIX)) return false;
-	let seal: Uint8Array;
-	try {
-		seal = base64url.decode(message.slice(SEAL_PREFIX.length));
-	} catch {
-		return false;
-	}
-	if (seal.length !== KEY_BYTES + SIGNATURE_BYTES) return false;
-	const publicKey = seal.subarray(0, KEY_BYTES);
-	if (publisherActor(publicKey) !== change.actor) return false;
-	const ops: PublishedOp[] = [];
-	for (const op of change.ops) {
-		const o = op as unknown as Record<string, unknown>;
-		if (
-			o.action !== 'set' ||
-			o.obj !== ENTRIES_OBJECT ||
-			typeof o.key !== 'string' ||
-			typeof o.value !== 'string' ||
-			o.insert ||
-			(Array.isArray(o.pred) && o.pred.length > 0) ||
-			(o.datatype !== undefined && o.datatype !== 'str')
-		)
-			return false;
-		ops.push({ action: 'set', obj: ENTRIES_OBJECT, key: o.key, value: o.value, pred: [] });
-	}
-	const unsealed: UnsealedChange = {
-		actor: change.actor,
-		seq: change.seq,
-		startOp: change.startOp,
-		time: change.time,
-		deps: change.deps,
-		ops
-	};
-	// the exact bytes the seal allows: any other encoding of "the same" change has another hash
-	let canonical: string | undefined;
-	try {
-		canonical = A.decodeChange(
-			A.encodeChange({ ...unsealed, message } as unknown as Parameters<typeof A.encodeChange>[0])
-		).hash;
-	} catch {
-		return false;
-	}
-	if (canonical !== change.hash) return false;
-	return provider.verify(seal.subarray(KEY_BYTES), sealDigest(unsealed), publicKey);
 }
