@@ -27,7 +27,12 @@ async function fillChannel(space: Space, count: number) {
 }
 
 /** µs per incoming change for Charter (verify, decrypt, authorise, apply) and plain Automerge (apply). */
-export async function validationCost(size: number, incoming = AUTHORITY_PARAMS.incoming) {
+export async function validationCost(
+	size: number,
+	incoming = AUTHORITY_PARAMS.incoming,
+	/** Called around the measured loop (a profiler, in `bench/profile.ts`). */
+	hooks?: { beforeMeasure?(): Promise<void>; afterMeasure?(): Promise<void> }
+) {
 	const alice = await Charter.open({ inMemory: true });
 	const bob = await Charter.open({ inMemory: true });
 	await alice.createIdentity();
@@ -52,12 +57,14 @@ export async function validationCost(size: number, incoming = AUTHORITY_PARAMS.i
 		envelopeDocumentId(spaceIdBytes(space.id), channelDoc)
 	);
 	const bobChannel = bob.space(space.id)!.channel(channel.id)!;
+	await hooks?.beforeMeasure?.();
 	const start = performance.now();
 	for (const bytes of fresh) {
-		appendEntries(handle, [{ key: entryKey(entryHash(bytes)), bytes }]);
+		await appendEntries(handle, [{ key: entryKey(entryHash(bytes)), bytes }]);
 		await bobChannel.settled();
 	}
 	const charterUs = ((performance.now() - start) * 1000) / fresh.length;
+	await hooks?.afterMeasure?.();
 	if (bobChannel.messages.length !== size + incoming)
 		throw new Error(`bob has ${bobChannel.messages.length} messages`);
 	await alice.close();
