@@ -13,6 +13,11 @@ import {
 import { Publisher } from '../../src/lib/sync/publication.js';
 import { VerifyingNetworkAdapter } from '../../src/lib/sync/verifying-adapter.js';
 import { randomBytes, hex } from '../../src/lib/util/bytes.js';
+import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bytesWrittenBy, useStorage } from '../../src/lib/sync/envelope.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -106,6 +111,39 @@ describe('envelope documents', () => {
 		second.stop();
 		for (const original of [...originals, late]) expect(fresh.has(hex.encode(original))).toBe(true);
 		expect(A.getHeads(handle.doc()).length).toBeGreaterThan(0);
+	});
+
+	it('✓ a stored envelope of several chunks opens as one snapshot with every entry', async () => {
+		const id = envelopeDocumentId(randomBytes(16), randomBytes(16));
+		const writer = new Repo({ network: [] });
+		usePublisher(writer, await Publisher.create());
+		cleanups.push(() => writer.shutdown().catch(() => undefined));
+		const handle = await openEnvelope(writer, id);
+		const written: string[] = [];
+		for (let i = 0; i < 5; i++) {
+			const bytes = randomBytes(40);
+			written.push(hex.encode(bytes));
+			await appendEntries(handle, [{ key: `k${i}`, bytes }]);
+		}
+		// stored as automerge-repo stores a document between compactions: a snapshot, then a chunk
+		// per change saved since
+		const [root, ...changes] = A.getAllChanges(handle.doc());
+		const dir = await mkdtemp(join(tmpdir(), 'charter-envelope-store-'));
+		const storage = new NodeFSStorageAdapter(dir);
+		await storage.save([id, 'snapshot', 'root'], A.save(A.applyChanges(A.init(), [root!])[0]));
+		for (const [i, change] of changes.entries())
+			await storage.save([id, 'incremental', `c${i}`], change);
+		const chunks = async (kind: string) => (await storage.loadRange([id, kind])).length;
+
+		const reader = new Repo({ storage });
+		useStorage(reader, storage);
+		cleanups.push(() => reader.shutdown().catch(() => undefined));
+		const opened = await openEnvelope(reader, id);
+		expect(await chunks('snapshot')).toBe(1);
+		expect(await chunks('incremental')).toBe(0);
+		const read = bytesWrittenBy(A.getAllChanges(opened.doc())).map((b) => hex.encode(b));
+		expect(read.sort()).toEqual([...written].sort());
+		expect(A.getHeads(opened.doc())).toEqual(A.getHeads(handle.doc()));
 	});
 });
 

@@ -23,7 +23,7 @@ import {
 } from '@automerge/automerge-repo';
 import { DOMAIN } from '../crypto/domains.js';
 import { hash } from '../crypto/primitives.js';
-import { base64url, toBytes, u32be } from '../util/bytes.js';
+import { base64url, hex, toBytes, u32be, utf8 } from '../util/bytes.js';
 import { decodeBytesSetChange } from './change-encoder.js';
 import type { Publisher } from './publication.js';
 
@@ -226,15 +226,56 @@ export function useStorage(repo: Repo, storage: StorageAdapterInterface): void {
 /**
  * Whether the repo's storage holds chunks of `documentId`: read from the adapter (bytes, no
  * Automerge), since loading the document only to learn that it exists would load it twice.
+ * A document stored as a snapshot plus incremental chunks is first compacted into one snapshot
+ * (`compactStored`).
  */
 async function isStored(repo: Repo, documentId: DocumentId): Promise<boolean> {
 	const storage = storages.get(repo);
 	if (storage) {
-		for (const kind of ['snapshot', 'incremental'])
-			if ((await storage.loadRange([documentId, kind])).length > 0) return true;
-		return false;
+		const snapshots = await storage.loadRange([documentId, 'snapshot']);
+		const incrementals = await storage.loadRange([documentId, 'incremental']);
+		if (snapshots.length + incrementals.length === 0) return false;
+		if (incrementals.length > 0 || snapshots.length > 1)
+			await compactStored(storage, documentId, [...snapshots, ...incrementals]);
+		return true;
 	}
 	return !!(repo.storageSubsystem && (await repo.storageSubsystem.loadDoc(documentId)));
+}
+
+/**
+ * Rewrites a document stored as several chunks as one snapshot, before the repo loads it.
+ *
+ * Why: automerge-repo loads a stored document by concatenating its chunks and handing them to
+ * `Automerge.loadIncremental` on an empty document, and with a snapshot followed by incremental
+ * chunks Automerge 3.5 takes its change-by-change path, which for an envelope of 1,000 entries took
+ * ~25 MB more WebAssembly memory (which never shrinks) than loading the snapshot and then each
+ * incremental chunk in turn, as done here (docs/benchmarks.md). The repo then loads one snapshot.
+ * The new snapshot is written before the old chunks are removed, so a crash in between leaves both,
+ * which load to the same document.
+ */
+async function compactStored(
+	storage: StorageAdapterInterface,
+	documentId: DocumentId,
+	chunks: { key: string[]; data?: Uint8Array }[]
+): Promise<void> {
+	let doc: A.Doc<unknown> | undefined;
+	try {
+		for (const chunk of chunks) {
+			if (!chunk.data) continue;
+			doc = doc ? A.loadIncremental(doc, chunk.data) : A.load(chunk.data);
+		}
+	} catch {
+		return; // left as it is: the repo's own load decides what to make of it
+	}
+	if (!doc) return;
+	const key = [
+		documentId,
+		'snapshot',
+		hex.encode(hash(utf8.encode(A.getHeads(doc).sort().join(','))))
+	];
+	await storage.save(key, A.save(doc));
+	for (const chunk of chunks)
+		if (chunk.key.join('/') !== key.join('/')) await storage.remove(chunk.key);
 }
 const handleRepos = new WeakMap<DocHandle<EnvelopeDoc>, Repo>();
 
