@@ -361,7 +361,7 @@ export function readSyncItem(item: Uint8Array): ReadChange[] | undefined {
 	const out: ReadChange[] = [];
 	try {
 		for (const chunk of splitChunks(item)) {
-			const raws = chunk[8] === DOCUMENT_CHUNK ? A.getAllChanges(A.load(chunk)) : [chunk];
+			const raws = chunk[8] === DOCUMENT_CHUNK ? changesOfDocument(chunk) : [chunk];
 			for (const raw of raws) {
 				const change = readChange(raw);
 				if (!change) return undefined;
@@ -372,6 +372,16 @@ export function readSyncItem(item: Uint8Array): ReadChange[] | undefined {
 		return undefined;
 	}
 	return out;
+}
+
+/** The changes of a whole-document chunk; the document is freed at once (its wasm memory). */
+function changesOfDocument(chunk: Uint8Array): Uint8Array[] {
+	const doc = A.load(chunk);
+	try {
+		return A.getAllChanges(doc);
+	} finally {
+		A.free(doc);
+	}
 }
 
 /** Splits concatenated chunks: magic (4) ‖ checksum (4) ‖ type (1) ‖ uLEB128 length ‖ contents. */

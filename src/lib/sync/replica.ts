@@ -35,6 +35,7 @@ export interface EpochKeySource {
 }
 import type { OpenedEntry } from '../authority/opened-entry.js';
 import type { Verdict } from '../authority/verdict.js';
+import { hash } from '../crypto/primitives.js';
 import { base58, bytesEqual, compareBytes, hex } from '../util/bytes.js';
 import { decodeChangeBatch, encodeChangeBatch } from './body.js';
 import {
@@ -109,14 +110,26 @@ export interface ReplicaStats {
 	dropped: Record<string, number>;
 }
 
+/**
+ * What a replica keeps in the local store, beside its document. Format 4 stores the document as
+ * automerge-repo stores documents — one snapshot plus the changes saved since, each in its own
+ * chunk (`DocumentChunks`) — so that saving after a change costs the change, not the document.
+ * Format 3 (before) held the whole document in `doc`, rewritten on every save; it is read as it is
+ * and the next save writes format 4.
+ */
 interface SavedReplica {
-	v: 3;
-	doc: Uint8Array;
+	v: 4;
 	/** Envelope heads read so far, per history generation followed. */
 	generations: Record<string, string[]>;
 	pending: Uint8Array[];
 	rejected: { entry: Uint8Array; reason: string }[];
 }
+type SavedReplicaV3 = Omit<SavedReplica, 'v'> & { v: 3; doc: Uint8Array };
+type SavedReplicaV2 = Omit<SavedReplica, 'v' | 'generations'> & {
+	v: 2;
+	doc: Uint8Array;
+	heads: string[];
+};
 
 const SAVE_DEBOUNCE_MS = 150;
 /** Entries verified, opened and validated between two yields to the event loop. */
@@ -163,36 +176,50 @@ export class DocumentReplica<T> {
 	#saveTimer: ReturnType<typeof setTimeout> | undefined;
 	#closed = false;
 	readonly #storageKey: string[];
+	readonly #chunks: DocumentChunks | undefined;
 
 	private constructor(
 		private readonly options: ReplicaOptions<T>,
-		doc: A.Doc<T>
+		doc: A.Doc<T>,
+		chunks: DocumentChunks | undefined
 	) {
 		this.#doc = doc;
-		this.#storageKey = ['replica', base58.encode(options.space), base58.encode(options.document)];
+		this.#storageKey = replicaKey(options);
+		this.#chunks = chunks;
 	}
 
 	static async open<T>(options: ReplicaOptions<T>): Promise<DocumentReplica<T>> {
-		const key = ['replica', base58.encode(options.space), base58.encode(options.document)];
+		const key = replicaKey(options);
+		const chunks = options.local
+			? new DocumentChunks(options.local, ['replica-doc', ...key.slice(1)])
+			: undefined;
 		const savedBytes =
 			options.local && !options.fullScanOnOpen ? await options.local.load(key) : undefined;
 		let saved: SavedReplica | undefined;
+		let savedDoc: A.Doc<T> | undefined;
 		if (savedBytes) {
 			try {
-				const decoded = cbor.decode(savedBytes) as
-					SavedReplica | (Omit<SavedReplica, 'v' | 'generations'> & { v: 2; heads: string[] });
-				saved =
-					decoded.v === 3
-						? decoded
-						: decoded.v === 2
-							? { ...decoded, v: 3, generations: { 0: decoded.heads } }
-							: undefined;
+				const decoded = cbor.decode(savedBytes) as SavedReplica | SavedReplicaV3 | SavedReplicaV2;
+				if (decoded.v === 4) {
+					saved = decoded;
+					savedDoc = await chunks!.load<T>(options.signer.actor);
+					if (!savedDoc) saved = undefined; // metadata without its document: read afresh
+				} else if (decoded.v === 3 || decoded.v === 2) {
+					const { doc, ...rest } = decoded;
+					saved = {
+						...rest,
+						v: 4,
+						generations: decoded.v === 3 ? decoded.generations : { 0: decoded.heads }
+					};
+					savedDoc = A.load<T>(doc, { actor: options.signer.actor });
+				}
 			} catch {
 				saved = undefined;
+				savedDoc = undefined;
 			}
 		}
-		const doc = A.load<T>(saved?.doc ?? options.root, { actor: options.signer.actor });
-		const replica = new DocumentReplica<T>(options, doc);
+		const doc = savedDoc ?? A.load<T>(options.root, { actor: options.signer.actor });
+		const replica = new DocumentReplica<T>(options, doc, chunks);
 		for (const r of saved?.rejected ?? []) {
 			try {
 				const entry = parseEntry(r.entry);
@@ -756,10 +783,13 @@ export class DocumentReplica<T> {
 
 	/** Persists the plaintext document and the waiting/refused entries to the local store. */
 	async save(): Promise<void> {
-		if (!this.options.local) return;
+		if (!this.options.local || !this.#chunks) return;
+		// the document first: metadata that names heads the store does not hold would be worse
+		// than a document that is ahead of its metadata (its entries are then read again, and
+		// skipped as already held)
+		await this.#chunks.save(this.#doc);
 		const saved: SavedReplica = {
-			v: 3,
-			doc: A.save(this.#doc),
+			v: 4,
 			generations: Object.fromEntries(
 				[...this.#generations.values()].map((g) => [g.number, g.reader.heads])
 			),
@@ -789,4 +819,84 @@ function sameHeads(a: A.Heads, b: A.Heads): boolean {
 	if (a.length !== b.length) return false;
 	const set = new Set(a);
 	return b.every((h) => set.has(h));
+}
+
+function replicaKey(options: { space: Uint8Array; document: Uint8Array }): string[] {
+	return ['replica', base58.encode(options.space), base58.encode(options.document)];
+}
+
+/**
+ * A document in a storage adapter as one snapshot and the changes saved since, each in its own
+ * chunk — automerge-repo's layout. Saving writes only what changed since the last save; once the
+ * chunks written since the snapshot outweigh it, the next save writes a new snapshot and removes
+ * them. Loading reads the snapshot and then each chunk in turn (not concatenated: see
+ * `compactStored` in envelope.ts). Chunk names are hashes of their contents, so writing one twice
+ * is harmless, and a crash between writing a snapshot and removing the chunks it replaces leaves a
+ * store that still loads to the same document.
+ */
+export class DocumentChunks {
+	#heads: A.Heads | undefined;
+	#snapshotKey: string[] | undefined;
+	#snapshotBytes = 0;
+	#incremental: { key: string[]; bytes: number }[] = [];
+	#saving: Promise<void> = Promise.resolve();
+
+	constructor(
+		private readonly storage: StorageAdapterInterface,
+		private readonly prefix: string[]
+	) {}
+
+	async load<T>(actor: string): Promise<A.Doc<T> | undefined> {
+		const snapshots = await this.storage.loadRange([...this.prefix, 'snapshot']);
+		const incremental = await this.storage.loadRange([...this.prefix, 'incremental']);
+		let doc: A.Doc<T> | undefined;
+		for (const chunk of [...snapshots, ...incremental]) {
+			if (!chunk.data) continue;
+			doc = doc ? A.loadIncremental(doc, chunk.data) : A.load<T>(chunk.data, { actor });
+		}
+		if (!doc) return undefined;
+		// what is stored now counts as saved; several snapshots (a crash mid-compaction) count as chunks
+		this.#heads = A.getHeads(doc);
+		const [first, ...rest] = [...snapshots, ...incremental].filter((c) => c.data);
+		this.#snapshotKey = first?.key;
+		this.#snapshotBytes = first?.data?.length ?? 0;
+		this.#incremental = rest.map((c) => ({ key: c.key, bytes: c.data!.length }));
+		return doc;
+	}
+
+	save(doc: A.Doc<unknown>): Promise<void> {
+		const run = this.#saving.then(() => this.#save(doc));
+		this.#saving = run.catch(() => undefined);
+		return run;
+	}
+
+	async #save(doc: A.Doc<unknown>): Promise<void> {
+		const heads = A.getHeads(doc);
+		if (this.#heads && sameHeads(heads, this.#heads)) return;
+		const pending = this.#incremental.reduce((n, c) => n + c.bytes, 0);
+		// a document rebuilt from the valid set (a change turned out invalid) no longer holds what
+		// was saved: its stored chunks must not come back, so it is written whole
+		const descends = !!this.#heads && A.hasHeads(doc, this.#heads);
+		if (!descends || !this.#snapshotKey || pending > this.#snapshotBytes) {
+			const bytes = A.save(doc);
+			const key = [...this.prefix, 'snapshot', chunkName(bytes)];
+			await this.storage.save(key, bytes);
+			const replaced = [this.#snapshotKey, ...this.#incremental.map((c) => c.key)];
+			for (const old of replaced)
+				if (old && old.join('/') !== key.join('/')) await this.storage.remove(old);
+			this.#snapshotKey = key;
+			this.#snapshotBytes = bytes.length;
+			this.#incremental = [];
+		} else {
+			const bytes = A.saveSince(doc, this.#heads!);
+			const key = [...this.prefix, 'incremental', chunkName(bytes)];
+			await this.storage.save(key, bytes);
+			this.#incremental.push({ key, bytes: bytes.length });
+		}
+		this.#heads = heads;
+	}
+}
+
+function chunkName(bytes: Uint8Array): string {
+	return hex.encode(hash(bytes).subarray(0, 16));
 }
