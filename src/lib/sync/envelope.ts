@@ -268,12 +268,11 @@ async function compactStored(
 		return; // left as it is: the repo's own load decides what to make of it
 	}
 	if (!doc) return;
-	const key = [
-		documentId,
-		'snapshot',
-		hex.encode(hash(utf8.encode(A.getHeads(doc).sort().join(','))))
-	];
-	await storage.save(key, A.save(doc));
+	const saved = A.save(doc);
+	const heads = A.getHeads(doc);
+	A.free(doc); // its wasm memory now, not whenever the collector finalises it
+	const key = [documentId, 'snapshot', hex.encode(hash(utf8.encode(heads.sort().join(','))))];
+	await storage.save(key, saved);
 	for (const chunk of chunks)
 		if (chunk.key.join('/') !== key.join('/')) await storage.remove(chunk.key);
 }
