@@ -111,8 +111,8 @@ export function bytesWrittenBy(changes: A.Change[]): Uint8Array[] {
  */
 export function valuesSetBy(decoded: A.DecodedChange): Uint8Array[] {
 	const found: Uint8Array[] = [];
-	for (const op of decoded.ops) {
-		if (op.action !== 'set') continue;
+	for (const op of Array.isArray(decoded.ops) ? decoded.ops : []) {
+		if (op?.action !== 'set') continue;
 		const bytes =
 			typeof op.value === 'string'
 				? fromBase64url(op.value)
@@ -157,15 +157,20 @@ function valuesSince(doc: A.Doc<EnvelopeDoc>, heads: A.Heads): Uint8Array[] {
 			found.push(...known);
 			continue;
 		}
-		// read from the change bytes: format v2 cheaply, anything else through Automerge's decoder
-		const raw = backend.getChangeByHash(meta.hash);
-		const v2 = raw && decodeBytesSetChange(raw);
-		if (v2) {
-			for (const op of v2.ops) if (op.value.length > 0) found.push(op.value);
-			continue;
+		// read from the change bytes: format v2 cheaply, anything else through Automerge's decoder;
+		// whatever a change holds, reading it never throws: a change that does not decode adds nothing
+		try {
+			const raw = backend.getChangeByHash(meta.hash);
+			const v2 = raw && decodeBytesSetChange(raw);
+			if (v2) {
+				for (const op of v2.ops) if (op.value.length > 0) found.push(op.value);
+				continue;
+			}
+			const decoded = A.inspectChange(doc, meta.hash);
+			if (decoded) found.push(...valuesSetBy(decoded));
+		} catch {
+			/* not an entry */
 		}
-		const decoded = A.inspectChange(doc, meta.hash);
-		if (decoded) found.push(...valuesSetBy(decoded));
 	}
 	return found;
 }

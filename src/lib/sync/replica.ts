@@ -68,6 +68,8 @@ export interface ValidationResult<T> {
 	waiting: Map<string, string>;
 	/** True when `doc` was rebuilt from scratch (local unsealed changes must be re-applied). */
 	recomputed: boolean;
+	/** The validator's earlier decisions no longer hold: rebuild from every entry, with `successor()`. */
+	rebuild?: boolean;
 }
 
 /** The authority layer's side of a replica. */
@@ -79,6 +81,8 @@ export interface ReplicaValidator<T> {
 	): Promise<ValidationResult<T>>;
 	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, before: A.Doc<T>): Verdict;
 	recordLocal(entry: OpenedEntry, doc: A.Doc<T>): void;
+	/** A fresh validator for a rebuild that keeps what this one learnt (see `rebuild`). */
+	successor?(): ReplicaValidator<T>;
 }
 
 export interface ReplicaOptions<T> {
@@ -132,6 +136,8 @@ type SavedReplicaV2 = Omit<SavedReplica, 'v' | 'generations'> & {
 };
 
 const SAVE_DEBOUNCE_MS = 150;
+/** Rebuilds in a row after a validator threw, before the replica waits for new entries instead. */
+const MAX_FAILED_REBUILDS = 3;
 /** Entries verified, opened and validated between two yields to the event loop. */
 const INGEST_SLICE = 500;
 
@@ -165,6 +171,8 @@ export class DocumentReplica<T> {
 	#dropped: Record<string, number> = {};
 	#listeners = new Set<(doc: A.Doc<T>) => void>();
 	#outbox: A.Change[] = [];
+	/** This device's sealed entries waiting to be published (a publication failed). */
+	#unpublished: { key: string; bytes: Uint8Array }[] = [];
 	/** The epoch current when the batch in the outbox began: a change that rotates keys is still
 	 * sealed under the old epoch, so everyone who could read before (the removed member too) learns
 	 * of it; later entries use the new one. */
@@ -175,6 +183,8 @@ export class DocumentReplica<T> {
 	#prev: Uint8Array = new Uint8Array(HASH_BYTES);
 	#saveTimer: ReturnType<typeof setTimeout> | undefined;
 	#closed = false;
+	/** Rebuilds in a row started because the validator threw. */
+	#failedRebuilds = 0;
 	readonly #storageKey: string[];
 	readonly #chunks: DocumentChunks | undefined;
 
@@ -435,7 +445,8 @@ export class DocumentReplica<T> {
 
 	async #sealOutbox(): Promise<void> {
 		const changes = this.#outbox.splice(0);
-		if (changes.length === 0) return;
+		// nothing new: still retry what could not be published (a failure is already counted)
+		if (changes.length === 0) return this.#publishOwn().catch(() => undefined);
 		const epoch = this.#outboxEpoch ?? this.options.currentEpoch();
 		this.#outboxEpoch = undefined;
 		const epochKey = epoch && this.options.keys.get(this.options.document, epoch);
@@ -472,9 +483,28 @@ export class DocumentReplica<T> {
 		// what the authority layer derives (roles, members, permissions) now includes the change:
 		// tell subscribers again, or they keep what they read when the document changed
 		this.#emit();
-		await appendEntries(this.#current.handle, [
-			{ key: entryKey(sealed.hash), bytes: sealed.bytes }
-		]);
+		this.#unpublished.push({ key: entryKey(sealed.hash), bytes: sealed.bytes });
+		await this.#publishOwn();
+	}
+
+	/**
+	 * Publishes this device's sealed entries not yet in the envelope. One that cannot be published
+	 * now stays queued (and counted as `unpublished`) and goes out with the next write, so a message
+	 * the sender sees is never silently left unsent; the write that failed rejects with the
+	 * publisher's CharterError.
+	 */
+	async #publishOwn(): Promise<void> {
+		const entries = this.#unpublished.splice(0);
+		if (entries.length === 0) return;
+		try {
+			await appendEntries(this.#current.handle, entries);
+		} catch (error) {
+			this.#unpublished.unshift(...entries);
+			this.#drop('unpublished');
+			throw error instanceof CharterError
+				? error
+				: new CharterError('unavailable', 'the envelope could not be written', { cause: error });
+		}
 	}
 
 	/**
@@ -690,7 +720,8 @@ export class DocumentReplica<T> {
 			const opened = this.#opened.get(id);
 			if (opened && !freshIds.has(id)) fresh.push(opened);
 		}
-		const result = await this.options.validator.evaluate(this.#opened, fresh, this.#doc);
+		const result = await this.#evaluate(fresh);
+		if (!result) return;
 		let doc = result.doc;
 		if (result.recomputed && this.#outbox.length) [doc] = A.applyChanges(doc, this.#outbox);
 		for (const [id, reason] of result.invalid) {
@@ -722,6 +753,30 @@ export class DocumentReplica<T> {
 			this.#emit();
 			this.#scheduleSave();
 		}
+	}
+
+	/**
+	 * The validator's decision on a batch, isolated from the rest of the replica: whatever an entry
+	 * holds, a failure is counted and never poisons later batches. A validator that asks for a
+	 * rebuild (an equivocation seen late; changes Automerge refused) gets one, from every entry, by
+	 * its successor; one that throws gets a rebuild too (the document it was handed may be spoilt),
+	 * at most a few times in a row, and meanwhile the batch waits.
+	 */
+	async #evaluate(fresh: OpenedEntry[]): Promise<ValidationResult<T> | undefined> {
+		const validator = this.options.validator;
+		let result: ValidationResult<T>;
+		try {
+			result = await validator.evaluate(this.#opened, fresh, this.#doc);
+		} catch (error) {
+			this.#drop('internal-error', error);
+			if (validator.successor && this.#failedRebuilds++ < MAX_FAILED_REBUILDS)
+				void this.rebuild({ validator: validator.successor() }).catch(() => undefined);
+			return undefined;
+		}
+		this.#failedRebuilds = 0;
+		if (result.rebuild && validator.successor)
+			void this.rebuild({ validator: validator.successor() }).catch(() => undefined);
+		return result;
 	}
 
 	/**
