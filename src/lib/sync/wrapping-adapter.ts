@@ -54,8 +54,22 @@ export abstract class WrappingAdapter extends NetworkAdapter {
 		this.inner.connect(peerId, metadata);
 	}
 
+	/** Messages the transport refused to send (a socket closing under it); lost like on the wire. */
+	sendFailures = 0;
+
+	/**
+	 * Never throws. automerge-repo sends from inside a document handle's update (a peer's listener
+	 * of the change it just made): a transport that throws there, as the WebSocket client does while
+	 * its socket is closing ("Websocket not ready"), aborts the update after Automerge has already
+	 * marked the old document outdated, and every later change of that handle then fails. A message
+	 * that cannot be sent is lost as on a network; the sync protocol resends what the peer lacks.
+	 */
 	send(message: Message): void {
-		this.inner.send(message);
+		try {
+			this.inner.send(message);
+		} catch {
+			this.sendFailures++;
+		}
 	}
 
 	disconnect(): void {
