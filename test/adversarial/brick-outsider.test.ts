@@ -356,4 +356,17 @@ describe('an outsider with a stock automerge-repo client and an envelope id', ()
 		offline.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(s.wsUrl));
 		await spaceStaysUsable(cast, urls);
 	});
+
+	it('✓ a write whose envelope went away rejects typed, is counted and shows as pending', async () => {
+		const alice = await client([]);
+		const space = await alice.createSpace({ name: 'Solo' });
+		const channel = space.channels[0]!;
+		await channel.send('before');
+		alice.wire.delete(channel.envelope.documentId);
+		const error = await channel.send('after').catch((e: unknown) => e);
+		// ✓ a CharterError, counted, and the message is not shown as sent
+		expect(isCharterError(error, 'unavailable')).toBe(true);
+		expect(channel.stats.dropped.unpublished).toBe(1);
+		expect(channel.pending).toBe(1);
+	});
 });

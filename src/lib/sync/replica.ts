@@ -307,6 +307,11 @@ export class DocumentReplica<T> {
 		return this.#current.handle;
 	}
 
+	/** This device's sealed entries not yet in the envelope (a publication failed; retried). */
+	get unpublished(): number {
+		return this.#unpublished.length;
+	}
+
 	get stats(): ReplicaStats {
 		return {
 			accepted: this.#opened.size - this.#undecidedOrRefused(),
