@@ -198,6 +198,7 @@ export class EnvelopeReader {
 	}
 
 	scan(): void {
+		if (!this.handle.isReady()) return; // deleted or unavailable: nothing to read
 		const doc = this.handle.doc();
 		if (!doc) return;
 		const heads = A.getHeads(doc);
@@ -209,6 +210,7 @@ export class EnvelopeReader {
 
 	/** Every entry in the document's whole history (moves the reader to the current heads). */
 	collectAll(): Uint8Array[] {
+		if (!this.handle.isReady()) return [];
 		const doc = this.handle.doc();
 		if (!doc) return [];
 		this.#heads = A.getHeads(doc);

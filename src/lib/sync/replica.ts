@@ -228,6 +228,8 @@ export class DocumentReplica<T> {
 				savedDoc = undefined;
 			}
 		}
+		// a damaged saved document reads as none (the catch above): start from the root and read
+		// the whole envelope again
 		const doc = savedDoc ?? A.load<T>(options.root, { actor: options.signer.actor });
 		const replica = new DocumentReplica<T>(options, doc, chunks);
 		for (const r of saved?.rejected ?? []) {
@@ -325,6 +327,11 @@ export class DocumentReplica<T> {
 	/** The envelope written to (the current history generation's). */
 	get envelope(): DocHandle<EnvelopeDoc> {
 		return this.#current.handle;
+	}
+
+	/** This device's sealed entries not yet in the envelope (a publication failed; retried). */
+	get unpublished(): number {
+		return this.#unpublished.length;
 	}
 
 	get stats(): ReplicaStats {
@@ -723,7 +730,13 @@ export class DocumentReplica<T> {
 		const result = await this.#evaluate(fresh);
 		if (!result) return;
 		let doc = result.doc;
-		if (result.recomputed && this.#outbox.length) [doc] = A.applyChanges(doc, this.#outbox);
+		if (result.recomputed && this.#outbox.length)
+			try {
+				[doc] = A.applyChanges(A.clone(doc, { actor: this.options.signer.actor }), this.#outbox);
+			} catch {
+				// local changes made on what is no longer valid: they go out sealed and are decided there
+				this.#drop('outbox-not-reapplied');
+			}
 		for (const [id, reason] of result.invalid) {
 			this.#pending.delete(id);
 			const entry = this.#parsed.get(id);
