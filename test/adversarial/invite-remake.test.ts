@@ -8,59 +8,17 @@
  * later lost is decided again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Charter, isCharterError, type Space, type SpaceId } from '../../src/lib/index.js';
+import { Charter, type Space, type SpaceId } from '../../src/lib/index.js';
 import { atom, type SpaceDoc } from '../../src/lib/authority/schema.js';
-import { appendEntries, envelopeDocumentId, openEnvelope } from '../../src/lib/sync/envelope.js';
-import { entryHash, entryKey } from '../../src/lib/encryption/entry.js';
-import { channelIdBytes, spaceIdBytes } from '../../src/lib/identity/ids.js';
-import {
-	deliver,
-	entriesOf,
-	personas,
-	shutdown,
-	syncAll,
-	userOf,
-	type Persona
-} from '../support/personas.js';
+import { deliver, personas, shutdown, syncAll, userOf, type Persona } from '../support/personas.js';
 import { forge } from '../support/hostile.js';
+import { joinFrom } from '../support/joining.js';
 
 let people: Persona[] = [];
 afterEach(async () => {
 	await shutdown(people);
 	people = [];
 });
-
-const codeOf = (p: Promise<unknown>) =>
-	p.then(
-		() => 'joined',
-		(e) => (isCharterError(e) ? e.code : `untyped: ${e}`)
-	);
-
-/** Copies every entry `from` holds of the space and its channels into `to`'s envelopes. */
-async function push(from: Persona, to: Persona, space: Space) {
-	const documents = [
-		space.idBytes,
-		...Object.keys(space.document.channels).map((c) => channelIdBytes(c))
-	];
-	for (const document of documents) {
-		const entries = await entriesOf(from.client, space.id, document);
-		const handle = await openEnvelope(
-			to.client.wire,
-			envelopeDocumentId(spaceIdBytes(space.id), document)
-		);
-		await appendEntries(
-			handle,
-			entries.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
-		);
-	}
-}
-
-/** A newcomer joins with `link`, reading the space from `holder` (no network: entries are copied). */
-async function joinFrom(newcomer: Persona, holder: Persona, space: Space, link: string) {
-	const joining = codeOf(newcomer.client.joinSpace(link, { timeoutMs: 10_000 }));
-	await push(holder, newcomer, space);
-	return joining;
-}
 
 async function setup() {
 	const ownerClient = await Charter.open({ inMemory: true, deviceName: 'owner' });
