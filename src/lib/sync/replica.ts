@@ -433,7 +433,22 @@ export class DocumentReplica<T> {
 			this.#doc = A.clone(before, { actor: signer.actor });
 			return Promise.reject(new CharterError('not-authorized', verdict.reason));
 		}
-		if (this.#outbox.length === 0) this.#outboxEpoch = this.options.currentEpoch();
+		// the epoch this batch is sealed under: the one current before it — or, when this device holds
+		// no key for that (a change that names the first usable epoch), the one it names. Without
+		// either the change is refused here, typed, and leaves nothing behind.
+		const epoch =
+			(this.#outbox.length ? this.#outboxEpoch : this.#usableEpoch()) ??
+			(() => {
+				this.#doc = after;
+				return this.#usableEpoch();
+			})();
+		if (!epoch) {
+			this.#doc = A.clone(before, { actor: signer.actor });
+			return Promise.reject(
+				new CharterError('unknown-epoch', 'no epoch key to write this document with')
+			);
+		}
+		if (this.#outbox.length === 0) this.#outboxEpoch = epoch;
 		this.#doc = after;
 		this.#outbox.push(change);
 		this.#emit();
@@ -448,6 +463,11 @@ export class DocumentReplica<T> {
 			);
 		}
 		return this.#flushed!;
+	}
+
+	#usableEpoch(): Uint8Array | undefined {
+		const epoch = this.options.currentEpoch();
+		return epoch && this.options.keys.get(this.options.document, epoch) ? epoch : undefined;
 	}
 
 	async #sealOutbox(): Promise<void> {
