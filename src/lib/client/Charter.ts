@@ -41,7 +41,7 @@ import {
 import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
 import { parseInviteLink } from '../authority/invites.js';
-import { AccountDocument, accountIdOf, generationOf } from '../sync/account.js';
+import { AccountDocument, accountIdOf, generationOf, MAX_DEVICE_LABEL } from '../sync/account.js';
 import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { bytesEqual } from '../util/bytes.js';
 import {
@@ -453,6 +453,25 @@ export class Charter {
 	 * device in every space, the revocation recorded for good, and every key it could read rotated.
 	 * The revoked device can read nothing new, and everything it signs from now on is refused.
 	 */
+	/**
+	 * Names one of this user's devices ("Work laptop"), for every device of theirs: the name lives in
+	 * the user's private account document, never in a space. An empty name restores the certified one.
+	 */
+	async renameDevice(device: DeviceId, name: string): Promise<void> {
+		this.#requireIdentity();
+		const trimmed = name.trim();
+		if (trimmed.length > MAX_DEVICE_LABEL)
+			throw new CharterError(
+				'invalid-argument',
+				`a device name has at most ${MAX_DEVICE_LABEL} characters`
+			);
+		if (!this.#deviceCertificates().some((c) => c.device === device))
+			throw new CharterError('invalid-argument', `no device ${device} of yours`);
+		if (!this.#account) throw new CharterError('unavailable', 'the account is not open yet');
+		await this.#account.nameDevice(device, trimmed);
+		this.#emit();
+	}
+
 	async revokeDevice(device: DeviceId): Promise<void> {
 		const identity = this.#requireIdentity();
 		if (device === identity.deviceId)
@@ -545,14 +564,26 @@ export class Charter {
 
 	#profile: Profile | undefined;
 
-	/** This user's devices (not revoked), as certified on their cards in the spaces this client holds. */
-	get devices(): { deviceId: DeviceId; name: string; issuedAt: number; thisDevice: boolean }[] {
+	/**
+	 * This user's devices (not revoked), as certified on their cards in the spaces this client holds.
+	 * `name` is the name the user gave the device (shared by their devices only), else the name it was
+	 * certified with ("Chromium on Linux"); `certifiedName` is always the latter.
+	 */
+	get devices(): {
+		deviceId: DeviceId;
+		name: string;
+		certifiedName: string;
+		issuedAt: number;
+		thisDevice: boolean;
+	}[] {
 		const identity = this.#identity;
 		if (!identity) return [];
+		const names = this.#account?.deviceNames;
 		return this.#deviceCertificates()
 			.map((c) => ({
 				deviceId: c.device,
-				name: c.name,
+				name: names?.get(c.device)?.name || c.name,
+				certifiedName: c.name,
 				issuedAt: c.issuedAt,
 				thisDevice: c.device === identity.deviceId
 			}))
@@ -628,7 +659,10 @@ export class Charter {
 			accountKey: identity.accountKey(accountIdOf(identity.userKey)),
 			sign: (m) => identity.signAsDevice(m)
 		});
-		this.#account.onChange(() => void this.#openFromAccount());
+		this.#account.onChange(() => {
+			this.#emit(); // device names
+			void this.#openFromAccount();
+		});
 		this.#account.onKeyShare((lockbox) => this.#installKeyShare(lockbox));
 		for (const share of this.#account.keyShares) await this.#installKeyShare(share);
 		await this.#openFromAccount();

@@ -37,6 +37,9 @@ import {
 	permissionNames
 } from '../authority/permissions.js';
 import { SpaceState, type MemberState } from '../authority/state.js';
+import { SINGLE_VALUE_TIME, singleValue } from '../authority/single-values.js';
+import { actorFor } from '../authority/actors.js';
+import { externalDeps } from '../authority/opened-entry.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
 import type { SpaceEvaluation } from '../authority/space-validator.js';
 import { verifyCards } from '../authority/card-cache.js';
@@ -92,6 +95,27 @@ export interface Invite {
 	revoked: boolean;
 	/** Usable now: not revoked, not expired, not used up. */
 	active: boolean;
+}
+
+/** Who set a one-value setting last (concurrent edits: the later clock wins). */
+export interface SettingChange {
+	value: string;
+	/** The member whose device wrote it, if known. */
+	by?: UserId;
+	/** The writer's clock, in ms (0 when unknown). */
+	at: number;
+	/** Written by this device (this session or an earlier one). */
+	thisDevice: boolean;
+	/** Values written at the same time elsewhere that lost. */
+	overruled: string[];
+}
+
+/** What a former member (left, kicked or banned) was called when they left. */
+export interface FormerMember {
+	user: UserId;
+	displayName?: string;
+	nickname?: string;
+	profile?: Profile;
 }
 
 export interface Ban {
@@ -559,11 +583,39 @@ export class Space {
 	}
 
 	get name(): string {
-		return this.#replica.doc.name?.toString() ?? '';
+		return (
+			singleValue(this.#replica.doc, [], 'name')?.value?.toString() ??
+			this.#replica.doc.name?.toString() ??
+			''
+		);
 	}
 
+	/** The space's name and who set it (to say "renamed by … on another device"). */
+	get nameChange(): SettingChange | undefined {
+		return this.#settingChange([], 'name');
+	}
+
+	/** @internal A one-value setting at `path`/`key`, resolved by the writer's clock, with its writer. */
+	#settingChange(path: string[], key: string): SettingChange | undefined {
+		const resolved = singleValue(this.#replica.doc, path, key, true);
+		if (!resolved) return undefined;
+		const prefix = resolved.actor.slice(0, 24);
+		const { identity } = this.context;
+		const by = [...(this.state?.members.values() ?? [])].find((m) =>
+			m.deviceKeys.some((k) => actorFor(k, new Uint8Array(0)) === prefix)
+		)?.user;
+		return {
+			value: String(resolved.value ?? ''),
+			...(by ? { by } : {}),
+			at: resolved.time > 1e11 ? resolved.time : resolved.time * 1000,
+			thisDevice: actorFor(identity.deviceKey, new Uint8Array(0)) === prefix,
+			overruled: resolved.overruled.map((v) => String(v ?? ''))
+		};
+	}
+
+	/** The owner now: the genesis owner, or whoever they handed the space over to. */
 	get owner(): UserId | undefined {
-		return this.#genesis?.owner;
+		return this.state?.owner ?? this.#genesis?.owner;
 	}
 
 	/** True once the genesis, the space key and the space document have arrived. */
@@ -591,9 +643,61 @@ export class Space {
 				isOwner: m.user === state.owner,
 				addedAt: m.addedAt,
 				roles: m.roles,
-				...(m.nickname ? { nickname: m.nickname } : {})
+				...(m.nickname ? { nickname: this.#nickname(m.user) ?? m.nickname } : {})
 			};
 		});
+	}
+
+	#nickname(user: UserId): string | undefined {
+		const value = singleValue(this.#replica.doc, ['members', user], 'nickname')?.value;
+		return value === undefined ? undefined : (asString(value) ?? String(value)) || undefined;
+	}
+
+	#former: { key: unknown; people: Map<UserId, FormerMember> } | undefined;
+
+	/**
+	 * Members who left, were kicked or banned, as they were called just before: their signed profile
+	 * and nickname from the space document at the removal's causal point. So their messages and the
+	 * list of bans keep showing names, on every device, old or new — derived from the valid entries.
+	 */
+	formerMember(user: UserId): FormerMember | undefined {
+		if (this.state?.isMember(user)) return undefined;
+		return this.#formerMembers().get(user);
+	}
+
+	#formerMembers(): Map<UserId, FormerMember> {
+		const evaluation = this.evaluation;
+		if (!evaluation) return new Map();
+		if (this.#former?.key === evaluation.reductions) return this.#former.people;
+		const people = new Map<UserId, FormerMember>();
+		for (const r of evaluation.reductions) {
+			const leaving = [...r.users, ...r.removed.keys()];
+			if (!leaving.length) continue;
+			let before: SpaceDoc;
+			try {
+				before = A.view(evaluation.doc, externalDeps(r.entry));
+			} catch {
+				continue;
+			}
+			for (const user of leaving) {
+				const record = before.members?.[user];
+				if (!record) continue;
+				const profile = this.#verifiedProfile(record.profile, user);
+				const nickname = asString(record.nickname);
+				const known = people.get(user);
+				// the latest removal wins (reductions come in causal order)
+				people.set(user, {
+					user,
+					...(profile ? { profile, displayName: profile.displayName } : {}),
+					...(nickname ? { nickname } : {}),
+					...(!profile && known?.profile
+						? { profile: known.profile, displayName: known.profile.displayName }
+						: {})
+				});
+			}
+		}
+		this.#former = { key: evaluation.reductions, people };
+		return people;
 	}
 
 	/** Verified profiles by their bytes: a signature is checked once, not on every render. */
@@ -602,6 +706,11 @@ export class Space {
 	/** A member's signed profile (display name, avatar), as they last set it in this space. */
 	profile(user: UserId): Profile | undefined {
 		const bytes = this.#replica.doc.members?.[user]?.profile;
+		if (!(bytes instanceof Uint8Array)) return this.formerMember(user)?.profile;
+		return this.#verifiedProfile(bytes, user);
+	}
+
+	#verifiedProfile(bytes: unknown, user: UserId): Profile | undefined {
 		if (!(bytes instanceof Uint8Array)) return undefined;
 		const key = hex.encode(bytes);
 		let profile = this.#profiles.get(key);
@@ -630,7 +739,7 @@ export class Space {
 		return [...(this.state?.roles ?? new Map())]
 			.map(([id, r]) => ({
 				id,
-				name: r.name,
+				name: String(singleValue(this.#replica.doc, ['roles', id], 'name')?.value ?? r.name),
 				position: r.position,
 				permissions: permissionNames(r.permissions)
 			}))
@@ -848,7 +957,7 @@ export class Space {
 		this.#require(Permission.MANAGE_SPACE, 'MANAGE_SPACE');
 		await this.#replica.change((d) => {
 			d.name = trimmed;
-		});
+		}, SINGLE_VALUE_TIME());
 	}
 
 	async createRole(options: {
@@ -900,7 +1009,7 @@ export class Space {
 			if (changes.name !== undefined) r.name = checkName(changes.name, 'role');
 			if (bits !== undefined) r.permissions = bits;
 			if (changes.position !== undefined) r.position = changes.position;
-		});
+		}, SINGLE_VALUE_TIME());
 	}
 
 	async deleteRole(id: string): Promise<void> {
@@ -958,7 +1067,7 @@ export class Space {
 		await this.#replica.change((d) => {
 			const member = d.members[user];
 			if (member) member.nickname = atom(trimmed);
-		});
+		}, SINGLE_VALUE_TIME());
 	}
 
 	/**
@@ -1074,12 +1183,32 @@ export class Space {
 			if (bytesEqual(bytes.subarray(0, 3), LOCKBOX_MAGIC)) await this.#onOtherEntry(bytes);
 	}
 
+	/**
+	 * Hands the space over to another member (not banned): they become its owner, above everyone;
+	 * this user stays a member with their roles, and may then leave. Only the owner may.
+	 */
+	async transferOwnership(user: UserId): Promise<void> {
+		const me = this.context.identity.userId;
+		const state = this.#require(0, '');
+		if (me !== state.owner)
+			throw new CharterError('not-authorized', 'only the owner hands the space over');
+		if (user === me) throw new CharterError('invalid-argument', 'you already own this space');
+		if (!state.isMember(user) || state.bans.has(user))
+			throw new CharterError('invalid-argument', 'the new owner must be a member');
+		await this.#replica.change((d) => {
+			d.owner = atom(user);
+		}, SINGLE_VALUE_TIME());
+	}
+
 	/** Leaves the space. */
 	async leave(): Promise<void> {
 		const me = this.context.identity.userId;
 		const state = this.#require(0, '');
 		if (me === state.owner)
-			throw new CharterError('not-authorized', 'the owner cannot leave their space');
+			throw new CharterError(
+				'not-authorized',
+				'the owner cannot leave their space: hand it over to another member first'
+			);
 		await this.#replica.change((d) => {
 			delete d.members[me];
 		});
@@ -1173,7 +1302,7 @@ export class Space {
 			if (changes.name !== undefined) c.name = checkName(changes.name, 'channel');
 			if (changes.position !== undefined) c.position = changes.position;
 			if (changes.durability !== undefined) c.durability = atom(changes.durability);
-		});
+		}, SINGLE_VALUE_TIME());
 	}
 
 	/** @internal A compaction moved channel `id`'s history to `generation` (Channel.compact). */
