@@ -179,10 +179,16 @@ describe('handing a space over', () => {
 			await cast.ben.client.space(space.id)!.rename('Ben’s circle');
 			await syncAll(people, space.id);
 			expect(space.name).toBe('Ben’s circle');
-			// ✓ and she may leave
+			// ✓ and she may leave; what she wrote stays
+			await space.channels[0]!.send('Thank you all, over to Ben');
 			await space.leave();
 			await syncAll(people, space.id);
 			const onBen = cast.ben.client.space(space.id)!;
+			expect(onBen.channels[0]!.messages.map((m) => m.text)).toContain(
+				'Thank you all, over to Ben'
+			);
+			expect(onBen.profile(userOf(cast.ada))).toBeUndefined(); // she never set one
+			expect(onBen.formerMember(userOf(cast.ada))).toMatchObject({ user: userOf(cast.ada) });
 			expect(onBen.members.map((m) => m.user).sort()).toEqual(
 				[userOf(cast.ben), userOf(cast.cy)].sort()
 			);

@@ -83,7 +83,7 @@ export interface BanRecord {
  */
 export interface RemovalRecord {
 	user: Atom<UserId>;
-	kind: Atom<'kick' | 'ban'>;
+	kind: Atom<'kick' | 'ban' | 'leave'>;
 	by: Atom<UserId>;
 	at: number;
 	/** Comma-separated hex change hashes per channel. */

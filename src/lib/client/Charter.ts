@@ -310,6 +310,27 @@ export class Charter {
 	}
 
 	/**
+	 * Removes a space from this user's devices: closes it here and records in the user's account
+	 * that they no longer keep it, so their other devices drop it too (and a restore does not bring it
+	 * back). Nothing is deleted for anyone else: members, sync servers and home nodes keep their
+	 * copies. Leave first to stop being a member; an owner hands the space over first.
+	 */
+	async forgetSpace(id: SpaceId): Promise<void> {
+		const space = this.#spaces.get(id);
+		if (!space) throw new CharterError('invalid-argument', 'no such space on this device');
+		if (space.isMember && space.owner === this.#identity?.userId)
+			throw new CharterError(
+				'not-authorized',
+				'you own this space: hand it over to another member first'
+			);
+		this.#spaces.delete(id);
+		await this.#account?.record(id, true);
+		await space.close();
+		await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));
+		this.#emit();
+	}
+
+	/**
 	 * Joins a space with an invite link. Works with every member offline, as long as some peer that
 	 * holds the space — this client's sync servers, or the endpoints the link names — is reachable.
 	 * Refused with `invite-revoked`, `invite-expired`, `invite-used-up` or `invalid-invite`.
@@ -666,7 +687,7 @@ export class Charter {
 		this.#account.onKeyShare((lockbox) => this.#installKeyShare(lockbox));
 		for (const share of this.#account.keyShares) await this.#installKeyShare(share);
 		await this.#openFromAccount();
-		for (const id of this.#spaces.keys()) void this.#account.record(id);
+		for (const id of this.#spaces.keys()) void this.#account.ensure(id);
 	}
 
 	async #openFromAccount() {
@@ -678,6 +699,15 @@ export class Charter {
 				continue;
 			}
 			await this.#track(space);
+		}
+		// removed on another of the user's devices (forgetSpace)
+		for (const id of this.#account?.removed ?? []) {
+			const space = this.#spaces.get(id);
+			if (!space || this.#closed) continue;
+			this.#spaces.delete(id);
+			await space.close();
+			await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));
+			this.#emit();
 		}
 	}
 

@@ -1209,8 +1209,21 @@ export class Space {
 				'not-authorized',
 				'the owner cannot leave their space: hand it over to another member first'
 			);
+		// like a kick or ban, a leave records the channel heads this device had: the messages before
+		// it stay valid everywhere (without a cut-off they would count as written after leaving)
+		const cutoffs: Record<string, A.ImmutableString> = {};
+		for (const channel of this.#channels.values())
+			cutoffs[channel.id] = atom(channel.heads.join(','));
+		const removalId = `rm_${base58.encode(randomBytes(8))}`;
 		await this.#replica.change((d) => {
 			delete d.members[me];
+			d.removals[removalId] = {
+				user: atom(me),
+				kind: atom('leave'),
+				by: atom(me),
+				at: Date.now(),
+				cutoffs
+			};
 		});
 	}
 

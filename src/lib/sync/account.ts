@@ -102,6 +102,11 @@ export class AccountDocument {
 		return [...this.#records.values()].filter((r) => !r.left).map((r) => r.id);
 	}
 
+	/** Spaces the user removed from their devices (the latest record says so). */
+	get removed(): SpaceId[] {
+		return [...this.#records.values()].filter((r) => r.left).map((r) => r.id);
+	}
+
 	onChange(listener: () => void): () => void {
 		this.#listeners.add(listener);
 		return () => this.#listeners.delete(listener);
@@ -113,6 +118,11 @@ export class AccountDocument {
 		const record: SpaceRecord = { id, at: Date.now(), ...(left ? { left } : {}) };
 		this.#apply([record]);
 		await this.#write({ spaces: [record] });
+	}
+
+	/** Records a space the account has no record of (never undoes a removal made elsewhere). */
+	async ensure(id: SpaceId): Promise<void> {
+		if (!this.#records.has(id)) await this.record(id);
 	}
 
 	/** Names the user gave their devices, by device id. */
