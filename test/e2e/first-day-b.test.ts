@@ -113,8 +113,8 @@ async function phoneSettings(page: Page) {
 	// ✓ every tab is within the screen, no sideways scrolling
 	for (const tab of await page.getByRole('tab').all()) {
 		const box = (await tab.boundingBox())!;
-		expect(box.x).toBeGreaterThanOrEqual(0);
-		expect(box.x + box.width).toBeLessThanOrEqual(390);
+		expect.soft(box.x).toBeGreaterThanOrEqual(0);
+		expect.soft(box.x + box.width).toBeLessThanOrEqual(390);
 	}
 	await screenshot(page, 'b06-phone-settings-tabs');
 	await page.getByRole('tab', { name: 'Members' }).click();
@@ -123,10 +123,10 @@ async function phoneSettings(page: Page) {
 	const kick = (await row.getByRole('button', { name: 'Kick' }).boundingBox())!;
 	const avatar = (await row.locator('.avatar').first().boundingBox())!;
 	// ✓ one line: the buttons sit beside the avatar, the label on one line
-	expect(Math.abs(ban.y + ban.height / 2 - (avatar.y + avatar.height / 2))).toBeLessThan(6);
-	expect(Math.abs(kick.y - ban.y)).toBeLessThan(2);
-	expect(ban.height).toBeLessThan(40);
-	expect(ban.x + ban.width).toBeLessThanOrEqual(390);
+	expect.soft(Math.abs(ban.y + ban.height / 2 - (avatar.y + avatar.height / 2))).toBeLessThan(6);
+	expect.soft(Math.abs(kick.y - ban.y)).toBeLessThan(2);
+	expect.soft(ban.height).toBeLessThan(40);
+	expect.soft(ban.x + ban.width).toBeLessThanOrEqual(390);
 	await screenshot(page, 'b07-phone-members');
 
 	// ✓ revoking an invite asks in the app's own dialog; Cancel keeps it
@@ -207,7 +207,9 @@ describe('a first day in Chromium, part B', () => {
 		await settings(page, 'Invites');
 		await expect
 			.poll(() => page.getByTestId('invites').textContent(), { timeout: 20_000 })
-			.toMatch(/· 1 use ·/);
+			.toMatch(/· 1 uses? ·/);
+		// ✓ one use is "1 use" (soft: the story goes on either way)
+		expect.soft(await page.getByTestId('invites').textContent()).toMatch(/· 1 use ·/);
 		await page.keyboard.press('Escape');
 		const cy = await open('cy');
 		await join(cy, 'Cy');
@@ -231,7 +233,7 @@ describe('a first day in Chromium, part B', () => {
 		await page.getByRole('tab', { name: 'Bans' }).click();
 		// ✓ the Bans tab names him
 		await expect.poll(() => page.getByTestId('bans').textContent()).toContain('spoilers');
-		expect(await page.getByTestId('bans').locator('.strong').first().textContent()).toBe('Cy');
+		expect.soft(await page.getByTestId('bans').locator('.strong').first().textContent()).toBe('Cy');
 		await screenshot(page, 'b01-bans-named');
 		await page.keyboard.press('Escape');
 		for (const p of [page, users.ben!.page]) {
@@ -260,11 +262,11 @@ describe('a first day in Chromium, part B', () => {
 			return tops.slice(1).map((t, i) => Math.round(t - tops[i]!));
 		});
 		// ✓ every line of the group is the same distance from the next
-		expect(Math.max(...gaps) - Math.min(...gaps)).toBeLessThanOrEqual(1);
+		expect.soft(Math.max(...gaps) - Math.min(...gaps)).toBeLessThanOrEqual(1);
 
 		// ✓ the full date on hover of a time
 		const time = page.locator('.message', { hasText: 'is on Thursday' }).locator('time');
-		expect(await time.getAttribute('title')).toContain(String(new Date().getFullYear()));
+		expect.soft(await time.getAttribute('title')).toContain(String(new Date().getFullYear()));
 
 		// ✓ a notice does not cover the newest message
 		await page.getByRole('button', { name: 'Space settings' }).click();
@@ -284,8 +286,8 @@ describe('a first day in Chromium, part B', () => {
 			b.x < a.x + a.width &&
 			a.y < b.y + b.height &&
 			b.y < a.y + a.height;
-		expect(overlap(notice, newest)).toBe(false);
-		expect(overlap(notice, composer)).toBe(false);
+		expect.soft(overlap(notice, newest)).toBe(false);
+		expect.soft(overlap(notice, composer)).toBe(false);
 		await screenshot(page, 'b03-message-group-and-notice');
 
 		// ✓ an unbroken 4,000-character word wraps inside the message list
@@ -303,9 +305,9 @@ describe('a first day in Chromium, part B', () => {
 				viewport: innerWidth
 			};
 		});
-		expect(widths.scroll).toBeLessThanOrEqual(widths.log);
-		expect(widths.right).toBeLessThanOrEqual(widths.logRight);
-		expect(widths.page).toBeLessThanOrEqual(widths.viewport);
+		expect.soft(widths.scroll).toBeLessThanOrEqual(widths.log);
+		expect.soft(widths.right).toBeLessThanOrEqual(widths.logRight);
+		expect.soft(widths.page).toBeLessThanOrEqual(widths.viewport);
 		await screenshot(page, 'b04-long-word');
 	});
 
@@ -314,19 +316,28 @@ describe('a first day in Chromium, part B', () => {
 		await closeDialogs(page);
 		await page.getByRole('button', { name: 'Space settings' }).click();
 		const overview = page.getByRole('tabpanel');
-		expect(flat(await overview.textContent())).toMatch(/Space id[\s\S]*permanent address/);
+		expect.soft(flat(await overview.textContent())).toMatch(/Space id[\s\S]*permanent address/);
 		await page.getByRole('tab', { name: 'Channels' }).click();
-		expect(flat(await page.getByTestId('durability-explained').textContent())).toContain(
-			'where encrypted copies of a channel are kept and when a message counts as sent'
-		);
+		expect
+			.soft(
+				flat(
+					await page
+						.getByTestId('durability-explained')
+						.textContent({ timeout: 2000 })
+						.catch(() => '')
+				)
+			)
+			.toContain('where encrypted copies of a channel are kept and when a message counts as sent');
 		await page
 			.getByTestId('channel-settings')
 			.getByRole('button', { name: /general/, expanded: false })
 			.click();
-		expect(flat(await page.getByTestId('channel-history').textContent())).toMatch(
-			/messages and edits not yet packed[\s\S]*opens this channel faster/
-		);
-		expect(await page.getByText(/Where encrypted copies of #general are kept/).count()).toBe(1);
+		expect
+			.soft(flat(await page.getByTestId('channel-history').textContent()))
+			.toMatch(/messages and edits not yet packed[\s\S]*opens this channel faster/);
+		expect
+			.soft(await page.getByText(/Where encrypted copies of #general are kept/).count())
+			.toBe(1);
 		await screenshot(page, 'b05-settings-explained');
 		await page.keyboard.press('Escape');
 	});
@@ -484,9 +495,14 @@ describe('a first day in Chromium, part B', () => {
 			.poll(() => users.laptop!.page.getByText('No spaces yet').count(), { timeout: 30_000 })
 			.toBe(1);
 		await screenshot(page, 'b13-space-removed');
-		// ✓ Ben's space goes on, with Ada a former member by name
+		// ✓ Ben's space goes on without her, and what she wrote stays, under her name
 		const members = ben.getByRole('complementary', { name: 'Members' });
 		await expect.poll(() => members.textContent(), { timeout: 20_000 }).not.toContain('Ada');
+		expect(await texts(ben)).toContain('bring the book');
+		expect(
+			await ben.locator('.message', { hasText: 'Next meeting' }).locator('.author').textContent()
+		).toMatch(/^Ada/);
+		await screenshot(ben, 'b14-former-owner-messages-kept');
 		expect(users.ada!.native).toEqual([]);
 	});
 });
