@@ -263,10 +263,31 @@ describe('a first day in Chromium, part B', () => {
 		});
 		// ✓ every line of the group is the same distance from the next
 		expect.soft(Math.max(...gaps) - Math.min(...gaps)).toBeLessThanOrEqual(1);
+		await screenshot(page, 'b03-message-group');
 
 		// ✓ the full date on hover of a time
 		const time = page.locator('.message', { hasText: 'is on Thursday' }).locator('time');
 		expect.soft(await time.getAttribute('title')).toContain(String(new Date().getFullYear()));
+
+		// ✓ an unbroken 4,000-character word wraps inside the message list
+		await send(page, 'x'.repeat(4000));
+		await expect.poll(() => page.locator('.message .text', { hasText: 'xxxx' }).count()).toBe(1);
+		const widths = await page.evaluate(() => {
+			const log = document.querySelector('[role=log]') as HTMLElement;
+			const text = [...log.querySelectorAll('.text')].at(-1)!.getBoundingClientRect();
+			return {
+				log: log.clientWidth,
+				scroll: log.scrollWidth,
+				right: text.right,
+				logRight: log.getBoundingClientRect().right,
+				page: document.documentElement.scrollWidth,
+				viewport: innerWidth
+			};
+		});
+		expect.soft(widths.scroll).toBeLessThanOrEqual(widths.log);
+		expect.soft(widths.right).toBeLessThanOrEqual(widths.logRight);
+		expect.soft(widths.page).toBeLessThanOrEqual(widths.viewport);
+		await screenshot(page, 'b04-long-word');
 
 		// ✓ a notice does not cover the newest message
 		await page.getByRole('button', { name: 'Space settings' }).click();
@@ -288,27 +309,7 @@ describe('a first day in Chromium, part B', () => {
 			b.y < a.y + a.height;
 		expect.soft(overlap(notice, newest)).toBe(false);
 		expect.soft(overlap(notice, composer)).toBe(false);
-		await screenshot(page, 'b03-message-group-and-notice');
-
-		// ✓ an unbroken 4,000-character word wraps inside the message list
-		await send(page, 'x'.repeat(4000));
-		await expect.poll(() => page.locator('.message .text', { hasText: 'xxxx' }).count()).toBe(1);
-		const widths = await page.evaluate(() => {
-			const log = document.querySelector('[role=log]') as HTMLElement;
-			const text = [...log.querySelectorAll('.text')].at(-1)!.getBoundingClientRect();
-			return {
-				log: log.clientWidth,
-				scroll: log.scrollWidth,
-				right: text.right,
-				logRight: log.getBoundingClientRect().right,
-				page: document.documentElement.scrollWidth,
-				viewport: innerWidth
-			};
-		});
-		expect.soft(widths.scroll).toBeLessThanOrEqual(widths.log);
-		expect.soft(widths.right).toBeLessThanOrEqual(widths.logRight);
-		expect.soft(widths.page).toBeLessThanOrEqual(widths.viewport);
-		await screenshot(page, 'b04-long-word');
+		await screenshot(page, 'b04b-notice-clear-of-messages');
 	});
 
 	it('✓ settings explain durability, history and the space id in plain words, next to the control', async () => {
