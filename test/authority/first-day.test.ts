@@ -9,7 +9,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import * as A from '@automerge/automerge';
 import { Charter, type Space } from '../../src/lib/index.js';
+import { forge } from '../support/hostile.js';
 import { deliver, personas, shutdown, syncAll, userOf, type Persona } from '../support/personas.js';
 
 /** Resolves once the wall clock has moved past `t` (two writes get distinct millisecond stamps). */
@@ -197,6 +199,50 @@ describe('handing a space over', () => {
 			await expect(onBen.leave()).rejects.toMatchObject({ code: 'not-authorized' });
 		} finally {
 			await shutdown(people);
+		}
+	});
+
+	it('✓ a hand-over written by anyone but the owner, or to a non-member, or the owner leaving, is refused by every peer', async () => {
+		const cast = await personas('ada', 'ben', 'eve');
+		const people = [cast.ada, cast.ben];
+		try {
+			const space = await cast.ada.client.createSpace({ name: 'Studio' });
+			await space.addMember(await cast.ben.client.memberCard());
+			const admin = await space.createRole({
+				name: 'Admin',
+				permissions: ['ADMINISTRATOR'],
+				position: 5
+			});
+			await space.assignRole(userOf(cast.ben), admin.id);
+			await syncAll(people, space.id);
+			const onBen = cast.ben.client.space(space.id)!;
+			// Ben, an administrator, writes the hand-over to himself without client checks
+			await forge(cast.ben.client, onBen, {}, (d: { owner?: A.ImmutableString }) => {
+				d.owner = new A.ImmutableString(userOf(cast.ben));
+			});
+			// Ada's own device, with no client checks: to an outsider, then deleting her own record
+			await forge(cast.ada.client, space, {}, (d: { owner?: A.ImmutableString }) => {
+				d.owner = new A.ImmutableString(userOf(cast.eve));
+			});
+			await forge(
+				cast.ada.client,
+				space,
+				{},
+				(d: { members: Record<string, unknown> }) => void delete d.members[userOf(cast.ada)]
+			);
+			await syncAll(people, space.id);
+			for (const p of people) {
+				const seen = p.client.space(space.id)!;
+				const reasons = seen.rejections.map((r) => r.reason).join(' | ');
+				// ✓ each is refused, with its reason, and Ada is still the owner and a member
+				expect(reasons).toContain('only the owner hands the space over');
+				expect(reasons).toContain('the new owner must be a member');
+				expect(reasons).toContain('the owner hands the space over before leaving');
+				expect(seen.owner).toBe(userOf(cast.ada));
+				expect(seen.members.some((m) => m.user === userOf(cast.ada))).toBe(true);
+			}
+		} finally {
+			await shutdown(Object.values(cast));
 		}
 	});
 
