@@ -2,7 +2,15 @@
  * Charter's public API: the only import path apps, the web client and the sync server use.
  */
 export { Charter, type CharterOptions, type IdentityInfo } from './client/Charter.js';
-export { Space, type Member, type Role, type Ban, type Invite } from './client/Space.js';
+export {
+	Space,
+	type Member,
+	type Role,
+	type Ban,
+	type Invite,
+	type SettingChange,
+	type FormerMember
+} from './client/Space.js';
 export { parseInviteLink, type InviteLink } from './authority/invites.js';
 export { Channel, type Message, type SendOptions, MAX_MESSAGE_LENGTH } from './client/Channel.js';
 export type { Delivery } from './sync/durability.js';

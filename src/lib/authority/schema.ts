@@ -83,7 +83,7 @@ export interface BanRecord {
  */
 export interface RemovalRecord {
 	user: Atom<UserId>;
-	kind: Atom<'kick' | 'ban'>;
+	kind: Atom<'kick' | 'ban' | 'leave'>;
 	by: Atom<UserId>;
 	at: number;
 	/** Comma-separated hex change hashes per channel. */
@@ -101,6 +101,8 @@ export interface SpaceDoc {
 	invites: Record<string, InviteRecord>;
 	/** Current epoch id (base58) of each document of the space, keyed by document id (base58). */
 	epochs: Record<string, Atom>;
+	/** The owner after a hand-over (absent: the genesis owner). Written only by the owner. */
+	owner?: Atom<UserId>;
 }
 
 export interface StoredMessage {

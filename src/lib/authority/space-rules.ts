@@ -133,6 +133,8 @@ const removalAllowed: Check = (ctx) => {
 	const kind = valueAt(ctx, [...base, 'kind']);
 	const user = removalTarget(ctx);
 	if (typeof user !== 'string') return invalid('a removal names its user');
+	// a member leaving records the channel heads they had, so their messages before it stay valid
+	if (kind === 'leave') return user === ctx.signer ? VALID : invalid('only oneself leaves');
 	const needed =
 		kind === 'ban' ? Permission.BAN_MEMBERS : kind === 'kick' ? Permission.KICK_MEMBERS : 0;
 	if (!needed) return invalid('a removal is a kick or a ban');
@@ -257,6 +259,8 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 		description:
 			'CREATE_INVITE admits a member (not a banned one); members leave; KICK_MEMBERS or BAN_MEMBERS removes those below',
 		check: (ctx) => {
+			if (ctx.op.kind === 'delete' && ctx.params.user === ctx.state.owner)
+				return invalid('the owner hands the space over before leaving'); // see `owner`
 			if (ctx.op.kind === 'delete')
 				return any<SpaceDoc>(
 					isSelf,
@@ -527,6 +531,12 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 	},
 
 	{
+		pattern: 'owner',
+		description: 'the owner hands the space over to another member (not banned)',
+		check: handOver
+	},
+
+	{
 		pattern: 'epochs/:document',
 		description:
 			'readers of a document name its epoch: on creation, with an action that calls for rotation, or over a naming of equal or lower rank',
@@ -608,4 +618,22 @@ function inviteGrants(ctx: Ctx) {
 	const id = asString(valueAt(ctx, ['members', ctx.signer, 'invite', 'id']));
 	const granted = id ? ctx.before.invites?.[id]?.roles : undefined;
 	return granted?.[ctx.params.role!] ? VALID : invalid('the invite does not grant that role');
+}
+
+/**
+ * Ownership transfer: only the owner of the moment writes `owner`, naming another member who is not
+ * banned. The previous owner becomes an ordinary member (keeping their roles) — a strong removal of
+ * their owner's powers, so their concurrent changes that needed them are void, and of two
+ * concurrent hand-overs (two devices of the owner) the one taken first in removal priority (the
+ * smaller entry hash) stands. The space-wide consequences (governance) are a later rule's.
+ */
+function handOver(ctx: Ctx) {
+	if (ctx.op.kind !== 'put' || typeof ctx.op.value !== 'string')
+		return invalid('the owner is a user id');
+	if (ctx.signer !== ctx.state.owner) return invalid('only the owner hands the space over');
+	const next = ctx.op.value as UserId;
+	if (next === ctx.signer) return invalid('already the owner');
+	if (!ctx.state.isMember(next) || ctx.state.bans.has(next))
+		return invalid('the new owner must be a member');
+	return VALID;
 }

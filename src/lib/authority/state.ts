@@ -64,11 +64,18 @@ export class SpaceState {
 	#actorOwners: Map<string, UserId> | undefined;
 	/** Set by the space validator for the one entry it checks against this state. */
 	causal: CausalContext | undefined;
+	#owner: UserId;
 
-	private constructor(readonly genesis: Genesis) {}
+	private constructor(readonly genesis: Genesis) {
+		this.#owner = genesis.owner;
+	}
 
+	/**
+	 * The owner: the genesis owner until they hand the space over (`owner` in the space document,
+	 * written only by the owner of the moment, naming a member — see the `owner` rule).
+	 */
 	get owner(): UserId {
-		return this.genesis.owner;
+		return this.#owner;
 	}
 
 	/** Derives the state from a (view of a) space document. Malformed records are skipped. */
@@ -87,6 +94,8 @@ export class SpaceState {
 		for (const [id, channel] of Object.entries(doc?.channels ?? {}))
 			if (channel) state.channels.set(id as ChannelId, channel);
 		for (const user of Object.keys(doc?.bans ?? {})) state.bans.add(user as UserId);
+		const transferred = asString(doc?.owner);
+		if (transferred) state.#owner = transferred as UserId;
 
 		const owner: MemberState = {
 			user: genesis.owner,
@@ -96,7 +105,8 @@ export class SpaceState {
 			roles: [],
 			addedAt: genesis.createdAt
 		};
-		state.members.set(owner.user, owner);
+		// the genesis owner is a member from the start (before their first record), while owner
+		if (state.#owner === genesis.owner) state.members.set(owner.user, owner);
 		for (const [user, record] of Object.entries(doc?.members ?? {})) {
 			if (!(record?.card instanceof Uint8Array)) continue;
 			let card: UserCard;
@@ -123,7 +133,7 @@ export class SpaceState {
 				...(asString(record.nickname) ? { nickname: asString(record.nickname) } : {})
 			});
 		}
-		for (const banned of state.bans) if (banned !== genesis.owner) state.members.delete(banned);
+		for (const banned of state.bans) if (banned !== state.#owner) state.members.delete(banned);
 		for (const m of state.members.values())
 			for (const key of m.deviceKeys) state.#deviceOwners.set(hex.encode(key), m.user);
 		return state;

@@ -1,6 +1,7 @@
 /**
  * A channel of a space: an ordered list of messages, readable by members holding its epoch keys.
  */
+import { singleValue } from '../authority/single-values.js';
 import * as A from '@automerge/automerge';
 import { CharterError } from '../errors.js';
 import { channelIdBytes, type ChannelId, type UserId } from '../identity/ids.js';
@@ -131,7 +132,8 @@ export class Channel {
 	}
 
 	get name(): string {
-		return this.record?.name?.toString() ?? '';
+		const resolved = singleValue(this.space.document, ['channels', this.id], 'name')?.value;
+		return (resolved ?? this.record?.name)?.toString() ?? '';
 	}
 
 	get durability(): Durability {

@@ -41,7 +41,7 @@ import {
 import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
 import { parseInviteLink } from '../authority/invites.js';
-import { AccountDocument, accountIdOf, generationOf } from '../sync/account.js';
+import { AccountDocument, accountIdOf, generationOf, MAX_DEVICE_LABEL } from '../sync/account.js';
 import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { bytesEqual } from '../util/bytes.js';
 import {
@@ -310,6 +310,27 @@ export class Charter {
 	}
 
 	/**
+	 * Removes a space from this user's devices: closes it here and records in the user's account
+	 * that they no longer keep it, so their other devices drop it too (and a restore does not bring it
+	 * back). Nothing is deleted for anyone else: members, sync servers and home nodes keep their
+	 * copies. Leave first to stop being a member; an owner hands the space over first.
+	 */
+	async forgetSpace(id: SpaceId): Promise<void> {
+		const space = this.#spaces.get(id);
+		if (!space) throw new CharterError('invalid-argument', 'no such space on this device');
+		if (space.isMember && space.owner === this.#identity?.userId)
+			throw new CharterError(
+				'not-authorized',
+				'you own this space: hand it over to another member first'
+			);
+		this.#spaces.delete(id);
+		await this.#account?.record(id, true);
+		await space.close();
+		await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));
+		this.#emit();
+	}
+
+	/**
 	 * Joins a space with an invite link. Works with every member offline, as long as some peer that
 	 * holds the space — this client's sync servers, or the endpoints the link names — is reachable.
 	 * Refused with `invite-revoked`, `invite-expired`, `invite-used-up` or `invalid-invite`.
@@ -453,6 +474,25 @@ export class Charter {
 	 * device in every space, the revocation recorded for good, and every key it could read rotated.
 	 * The revoked device can read nothing new, and everything it signs from now on is refused.
 	 */
+	/**
+	 * Names one of this user's devices ("Work laptop"), for every device of theirs: the name lives in
+	 * the user's private account document, never in a space. An empty name restores the certified one.
+	 */
+	async renameDevice(device: DeviceId, name: string): Promise<void> {
+		this.#requireIdentity();
+		const trimmed = name.trim();
+		if (trimmed.length > MAX_DEVICE_LABEL)
+			throw new CharterError(
+				'invalid-argument',
+				`a device name has at most ${MAX_DEVICE_LABEL} characters`
+			);
+		if (!this.#deviceCertificates().some((c) => c.device === device))
+			throw new CharterError('invalid-argument', `no device ${device} of yours`);
+		if (!this.#account) throw new CharterError('unavailable', 'the account is not open yet');
+		await this.#account.nameDevice(device, trimmed);
+		this.#emit();
+	}
+
 	async revokeDevice(device: DeviceId): Promise<void> {
 		const identity = this.#requireIdentity();
 		if (device === identity.deviceId)
@@ -545,14 +585,26 @@ export class Charter {
 
 	#profile: Profile | undefined;
 
-	/** This user's devices (not revoked), as certified on their cards in the spaces this client holds. */
-	get devices(): { deviceId: DeviceId; name: string; issuedAt: number; thisDevice: boolean }[] {
+	/**
+	 * This user's devices (not revoked), as certified on their cards in the spaces this client holds.
+	 * `name` is the name the user gave the device (shared by their devices only), else the name it was
+	 * certified with ("Chromium on Linux"); `certifiedName` is always the latter.
+	 */
+	get devices(): {
+		deviceId: DeviceId;
+		name: string;
+		certifiedName: string;
+		issuedAt: number;
+		thisDevice: boolean;
+	}[] {
 		const identity = this.#identity;
 		if (!identity) return [];
+		const names = this.#account?.deviceNames;
 		return this.#deviceCertificates()
 			.map((c) => ({
 				deviceId: c.device,
-				name: c.name,
+				name: names?.get(c.device)?.name || c.name,
+				certifiedName: c.name,
 				issuedAt: c.issuedAt,
 				thisDevice: c.device === identity.deviceId
 			}))
@@ -628,11 +680,14 @@ export class Charter {
 			accountKey: identity.accountKey(accountIdOf(identity.userKey)),
 			sign: (m) => identity.signAsDevice(m)
 		});
-		this.#account.onChange(() => void this.#openFromAccount());
+		this.#account.onChange(() => {
+			this.#emit(); // device names
+			void this.#openFromAccount();
+		});
 		this.#account.onKeyShare((lockbox) => this.#installKeyShare(lockbox));
 		for (const share of this.#account.keyShares) await this.#installKeyShare(share);
 		await this.#openFromAccount();
-		for (const id of this.#spaces.keys()) void this.#account.record(id);
+		for (const id of this.#spaces.keys()) void this.#account.ensure(id);
 	}
 
 	async #openFromAccount() {
@@ -644,6 +699,15 @@ export class Charter {
 				continue;
 			}
 			await this.#track(space);
+		}
+		// removed on another of the user's devices (forgetSpace)
+		for (const id of this.#account?.removed ?? []) {
+			const space = this.#spaces.get(id);
+			if (!space || this.#closed) continue;
+			this.#spaces.delete(id);
+			await space.close();
+			await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));
+			this.#emit();
 		}
 	}
 

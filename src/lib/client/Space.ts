@@ -39,6 +39,9 @@ import {
 import { SpaceState, type MemberState } from '../authority/state.js';
 import { currentEpochNaming } from '../authority/epochs.js';
 import { VALID, type Verdict } from '../authority/verdict.js';
+import { SINGLE_VALUE_TIME, singleValue } from '../authority/single-values.js';
+import { actorFor } from '../authority/actors.js';
+import { externalDeps } from '../authority/opened-entry.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
 import type { SpaceEvaluation } from '../authority/space-validator.js';
 import { verifyCards } from '../authority/card-cache.js';
@@ -94,6 +97,27 @@ export interface Invite {
 	revoked: boolean;
 	/** Usable now: not revoked, not expired, not used up. */
 	active: boolean;
+}
+
+/** Who set a one-value setting last (concurrent edits: the later clock wins). */
+export interface SettingChange {
+	value: string;
+	/** The member whose device wrote it, if known. */
+	by?: UserId;
+	/** The writer's clock, in ms (0 when unknown). */
+	at: number;
+	/** Written by this device (this session or an earlier one). */
+	thisDevice: boolean;
+	/** Values written at the same time elsewhere that lost. */
+	overruled: string[];
+}
+
+/** What a former member (left, kicked or banned) was called when they left. */
+export interface FormerMember {
+	user: UserId;
+	displayName?: string;
+	nickname?: string;
+	profile?: Profile;
 }
 
 export interface Ban {
@@ -580,11 +604,11 @@ export class Space {
 	 * name one it holds, the change also names a new epoch, sealed to every reader — if the rules let
 	 * this member rotate; otherwise it is refused, typed, before anything is sealed or kept.
 	 */
-	async #change(fn: (d: SpaceDoc) => void): Promise<void> {
+	async #change(fn: (d: SpaceDoc) => void, options?: A.ChangeOptions<SpaceDoc>): Promise<void> {
 		if (this.#closed) throw new CharterError('closed', 'this space is closed');
 		const { signer } = this.context;
 		const draft = A.change(A.clone(this.#replica.doc, { actor: signer.actor }), fn);
-		if (this.#heldEpoch(draft, this.idBytes)) return this.#replica.change(fn);
+		if (this.#heldEpoch(draft, this.idBytes)) return this.#replica.change(fn, options);
 		const state = this.state;
 		const key = this.#documentKey;
 		const placeholder = base58.encode(randomBytes(ID_BYTES));
@@ -605,7 +629,7 @@ export class Space {
 		await this.#replica.change((d) => {
 			fn(d);
 			d.epochs[key] = atom(base58.encode(epoch!.epoch));
-		});
+		}, options);
 	}
 
 	#ensuring = new Map<string, Promise<Uint8Array>>();
@@ -684,11 +708,39 @@ export class Space {
 	}
 
 	get name(): string {
-		return this.#replica.doc.name?.toString() ?? '';
+		return (
+			singleValue(this.#replica.doc, [], 'name')?.value?.toString() ??
+			this.#replica.doc.name?.toString() ??
+			''
+		);
 	}
 
+	/** The space's name and who set it (to say "renamed by … on another device"). */
+	get nameChange(): SettingChange | undefined {
+		return this.#settingChange([], 'name');
+	}
+
+	/** @internal A one-value setting at `path`/`key`, resolved by the writer's clock, with its writer. */
+	#settingChange(path: string[], key: string): SettingChange | undefined {
+		const resolved = singleValue(this.#replica.doc, path, key, true);
+		if (!resolved) return undefined;
+		const prefix = resolved.actor.slice(0, 24);
+		const { identity } = this.context;
+		const by = [...(this.state?.members.values() ?? [])].find((m) =>
+			m.deviceKeys.some((k) => actorFor(k, new Uint8Array(0)) === prefix)
+		)?.user;
+		return {
+			value: String(resolved.value ?? ''),
+			...(by ? { by } : {}),
+			at: resolved.time > 1e11 ? resolved.time : resolved.time * 1000,
+			thisDevice: actorFor(identity.deviceKey, new Uint8Array(0)) === prefix,
+			overruled: resolved.overruled.map((v) => String(v ?? ''))
+		};
+	}
+
+	/** The owner now: the genesis owner, or whoever they handed the space over to. */
 	get owner(): UserId | undefined {
-		return this.#genesis?.owner;
+		return this.state?.owner ?? this.#genesis?.owner;
 	}
 
 	/** True once the genesis, the space key and the space document have arrived. */
@@ -716,9 +768,61 @@ export class Space {
 				isOwner: m.user === state.owner,
 				addedAt: m.addedAt,
 				roles: m.roles,
-				...(m.nickname ? { nickname: m.nickname } : {})
+				...(m.nickname ? { nickname: this.#nickname(m.user) ?? m.nickname } : {})
 			};
 		});
+	}
+
+	#nickname(user: UserId): string | undefined {
+		const value = singleValue(this.#replica.doc, ['members', user], 'nickname')?.value;
+		return value === undefined ? undefined : (asString(value) ?? String(value)) || undefined;
+	}
+
+	#former: { key: unknown; people: Map<UserId, FormerMember> } | undefined;
+
+	/**
+	 * Members who left, were kicked or banned, as they were called just before: their signed profile
+	 * and nickname from the space document at the removal's causal point. So their messages and the
+	 * list of bans keep showing names, on every device, old or new — derived from the valid entries.
+	 */
+	formerMember(user: UserId): FormerMember | undefined {
+		if (this.state?.isMember(user)) return undefined;
+		return this.#formerMembers().get(user);
+	}
+
+	#formerMembers(): Map<UserId, FormerMember> {
+		const evaluation = this.evaluation;
+		if (!evaluation) return new Map();
+		if (this.#former?.key === evaluation.reductions) return this.#former.people;
+		const people = new Map<UserId, FormerMember>();
+		for (const r of evaluation.reductions) {
+			const leaving = [...r.users, ...r.removed.keys()];
+			if (!leaving.length) continue;
+			let before: SpaceDoc;
+			try {
+				before = A.view(evaluation.doc, externalDeps(r.entry));
+			} catch {
+				continue;
+			}
+			for (const user of leaving) {
+				const record = before.members?.[user];
+				if (!record) continue;
+				const profile = this.#verifiedProfile(record.profile, user);
+				const nickname = asString(record.nickname);
+				const known = people.get(user);
+				// the latest removal wins (reductions come in causal order)
+				people.set(user, {
+					user,
+					...(profile ? { profile, displayName: profile.displayName } : {}),
+					...(nickname ? { nickname } : {}),
+					...(!profile && known?.profile
+						? { profile: known.profile, displayName: known.profile.displayName }
+						: {})
+				});
+			}
+		}
+		this.#former = { key: evaluation.reductions, people };
+		return people;
 	}
 
 	/** Verified profiles by their bytes: a signature is checked once, not on every render. */
@@ -727,6 +831,11 @@ export class Space {
 	/** A member's signed profile (display name, avatar), as they last set it in this space. */
 	profile(user: UserId): Profile | undefined {
 		const bytes = this.#replica.doc.members?.[user]?.profile;
+		if (!(bytes instanceof Uint8Array)) return this.formerMember(user)?.profile;
+		return this.#verifiedProfile(bytes, user);
+	}
+
+	#verifiedProfile(bytes: unknown, user: UserId): Profile | undefined {
 		if (!(bytes instanceof Uint8Array)) return undefined;
 		const key = hex.encode(bytes);
 		let profile = this.#profiles.get(key);
@@ -755,7 +864,7 @@ export class Space {
 		return [...(this.state?.roles ?? new Map())]
 			.map(([id, r]) => ({
 				id,
-				name: r.name,
+				name: String(singleValue(this.#replica.doc, ['roles', id], 'name')?.value ?? r.name),
 				position: r.position,
 				permissions: permissionNames(r.permissions)
 			}))
@@ -979,7 +1088,7 @@ export class Space {
 		this.#require(Permission.MANAGE_SPACE, 'MANAGE_SPACE');
 		await this.#change((d) => {
 			d.name = trimmed;
-		});
+		}, SINGLE_VALUE_TIME());
 	}
 
 	async createRole(options: {
@@ -1031,7 +1140,7 @@ export class Space {
 			if (changes.name !== undefined) r.name = checkName(changes.name, 'role');
 			if (bits !== undefined) r.permissions = bits;
 			if (changes.position !== undefined) r.position = changes.position;
-		});
+		}, SINGLE_VALUE_TIME());
 	}
 
 	async deleteRole(id: string): Promise<void> {
@@ -1089,7 +1198,7 @@ export class Space {
 		await this.#change((d) => {
 			const member = d.members[user];
 			if (member) member.nickname = atom(trimmed);
-		});
+		}, SINGLE_VALUE_TIME());
 	}
 
 	/**
@@ -1202,14 +1311,47 @@ export class Space {
 			if (bytesEqual(bytes.subarray(0, 3), LOCKBOX_MAGIC)) await this.#onOtherEntry(bytes);
 	}
 
+	/**
+	 * Hands the space over to another member (not banned): they become its owner, above everyone;
+	 * this user stays a member with their roles, and may then leave. Only the owner may.
+	 */
+	async transferOwnership(user: UserId): Promise<void> {
+		const me = this.context.identity.userId;
+		const state = this.#require(0, '');
+		if (me !== state.owner)
+			throw new CharterError('not-authorized', 'only the owner hands the space over');
+		if (user === me) throw new CharterError('invalid-argument', 'you already own this space');
+		if (!state.isMember(user) || state.bans.has(user))
+			throw new CharterError('invalid-argument', 'the new owner must be a member');
+		await this.#change((d) => {
+			d.owner = atom(user);
+		}, SINGLE_VALUE_TIME());
+	}
+
 	/** Leaves the space. */
 	async leave(): Promise<void> {
 		const me = this.context.identity.userId;
 		const state = this.#require(0, '');
 		if (me === state.owner)
-			throw new CharterError('not-authorized', 'the owner cannot leave their space');
+			throw new CharterError(
+				'not-authorized',
+				'the owner cannot leave their space: hand it over to another member first'
+			);
+		// like a kick or ban, a leave records the channel heads this device had: the messages before
+		// it stay valid everywhere (without a cut-off they would count as written after leaving)
+		const cutoffs: Record<string, A.ImmutableString> = {};
+		for (const channel of this.#channels.values())
+			cutoffs[channel.id] = atom(channel.heads.join(','));
+		const removalId = `rm_${base58.encode(randomBytes(8))}`;
 		await this.#change((d) => {
 			delete d.members[me];
+			d.removals[removalId] = {
+				user: atom(me),
+				kind: atom('leave'),
+				by: atom(me),
+				at: Date.now(),
+				cutoffs
+			};
 		});
 	}
 
@@ -1302,7 +1444,7 @@ export class Space {
 			if (changes.name !== undefined) c.name = checkName(changes.name, 'channel');
 			if (changes.position !== undefined) c.position = changes.position;
 			if (changes.durability !== undefined) c.durability = atom(changes.durability);
-		});
+		}, SINGLE_VALUE_TIME());
 	}
 
 	/** @internal A compaction moved channel `id`'s history to `generation` (Channel.compact). */

@@ -24,6 +24,7 @@ import {
 	type PermissionName,
 	type Profile,
 	type Role,
+	type SettingChange,
 	type Space,
 	type UserId
 } from '../index.js';
@@ -201,13 +202,24 @@ export class LiveSpace {
 		return this.space.profile(user);
 	}
 
-	/** How to call a member here: nickname, then display name, then a short id. */
+	/** The space's name and who set it last (concurrent renames: the later clock wins). */
+	get nameChange(): SettingChange | undefined {
+		this.#track();
+		return this.space.nameChange;
+	}
+
+	/**
+	 * How to call a member here: nickname, then display name, then a short id. Former members (left,
+	 * kicked, banned) keep the nickname and profile they had when they left.
+	 */
 	displayName(user: UserId): string {
 		this.#track();
 		const member = this.space.members.find((m) => m.user === user);
+		const former = member ? undefined : this.space.formerMember(user);
 		return (
 			member?.nickname ||
 			member?.displayName ||
+			former?.nickname ||
 			this.space.profile(user)?.displayName ||
 			shortId(user)
 		);

@@ -6,7 +6,9 @@
  *
  *   account id  = SHA-256(DOMAIN.account ‖ identity public key)[0..16]  (the entry's "space id")
  *   account key = HKDF(identity seed, account id, "charter/v1/kdf/account"); epoch id = H(key)
- *   body        = JSON { spaces: [{ id, at, left? }] } — entries accumulate; the latest record per space wins
+ *   body        = JSON { spaces: [{ id, at, left? }], devices?: [{ device, name, at }] } — entries
+ *                 accumulate; the latest record per space wins, and the latest name per device
+ *   (device names are the user's own labels, seen only by their devices — not signed certificates)
  */
 import * as A from '@automerge/automerge';
 import type { Repo } from '@automerge/automerge-repo';
@@ -45,6 +47,16 @@ export interface SpaceRecord {
 	left?: boolean;
 }
 
+/** A name the user gave one of their devices. */
+export interface DeviceNameRecord {
+	device: string;
+	name: string;
+	at: number;
+}
+
+/** A device name is a short label (as long as a certificate's device name). */
+export const MAX_DEVICE_LABEL = 64;
+
 export interface AccountKeys {
 	userKey: Uint8Array;
 	deviceKey: Uint8Array;
@@ -54,6 +66,7 @@ export interface AccountKeys {
 
 export class AccountDocument {
 	#records = new Map<SpaceId, SpaceRecord>();
+	#deviceNames = new Map<string, DeviceNameRecord>();
 	#listeners = new Set<() => void>();
 	#shareListeners = new Set<(lockbox: ParsedLockbox) => void | Promise<void>>();
 	#seenShares = new Set<string>();
@@ -89,6 +102,11 @@ export class AccountDocument {
 		return [...this.#records.values()].filter((r) => !r.left).map((r) => r.id);
 	}
 
+	/** Spaces the user removed from their devices (the latest record says so). */
+	get removed(): SpaceId[] {
+		return [...this.#records.values()].filter((r) => r.left).map((r) => r.id);
+	}
+
 	onChange(listener: () => void): () => void {
 		this.#listeners.add(listener);
 		return () => this.#listeners.delete(listener);
@@ -98,6 +116,32 @@ export class AccountDocument {
 		const current = this.#records.get(id);
 		if (current && !!current.left === left) return;
 		const record: SpaceRecord = { id, at: Date.now(), ...(left ? { left } : {}) };
+		this.#apply([record]);
+		await this.#write({ spaces: [record] });
+	}
+
+	/** Records a space the account has no record of (never undoes a removal made elsewhere). */
+	async ensure(id: SpaceId): Promise<void> {
+		if (!this.#records.has(id)) await this.record(id);
+	}
+
+	/** Names the user gave their devices, by device id. */
+	get deviceNames(): ReadonlyMap<string, DeviceNameRecord> {
+		return this.#deviceNames;
+	}
+
+	/** Names one of the user's devices, for all their devices. */
+	async nameDevice(device: string, name: string): Promise<void> {
+		const record: DeviceNameRecord = {
+			device,
+			name: name.trim().slice(0, MAX_DEVICE_LABEL),
+			at: Math.max(Date.now(), (this.#deviceNames.get(device)?.at ?? 0) + 1)
+		};
+		this.#applyNames([record]);
+		await this.#write({ devices: [record] });
+	}
+
+	async #write(body: { spaces?: SpaceRecord[]; devices?: DeviceNameRecord[] }): Promise<void> {
 		const sealed = await sealEntry({
 			space: this.#account,
 			document: new Uint8Array(ID_BYTES),
@@ -107,11 +151,10 @@ export class AccountDocument {
 			session: this.#session,
 			seq: ++this.#seq,
 			prev: this.#prev,
-			body: utf8.encode(JSON.stringify({ spaces: [record] })),
+			body: utf8.encode(JSON.stringify(body)),
 			sign: (m) => this.keys.sign(m)
 		});
 		this.#prev = sealed.hash;
-		this.#apply([record]);
 		await appendEntries(this.handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
 	}
 
@@ -154,6 +197,7 @@ export class AccountDocument {
 
 	async #ingest(entries: Uint8Array[]): Promise<void> {
 		const records: SpaceRecord[] = [];
+		const names: DeviceNameRecord[] = [];
 		for (const bytes of entries) {
 			if (bytesEqual(bytes.subarray(0, 3), LOCKBOX_MAGIC)) {
 				try {
@@ -179,15 +223,40 @@ export class AccountDocument {
 				if (!(await verifyEntrySignature(entry))) continue;
 				const body = JSON.parse(utf8.decode(decryptEntry(entry, this.keys.accountKey))) as {
 					spaces?: unknown;
+					devices?: unknown;
 				};
 				for (const r of Array.isArray(body.spaces) ? body.spaces : [])
 					if (r && isSpaceId(r.id) && typeof r.at === 'number')
 						records.push({ id: r.id, at: r.at, ...(r.left === true ? { left: true } : {}) });
+				for (const d of Array.isArray(body.devices) ? body.devices : [])
+					if (
+						d &&
+						typeof d.device === 'string' &&
+						d.device.length <= 128 &&
+						typeof d.name === 'string' &&
+						d.name.length <= MAX_DEVICE_LABEL &&
+						typeof d.at === 'number'
+					)
+						names.push({ device: d.device, name: d.name, at: d.at });
 			} catch {
 				/* not ours, or junk: ignored */
 			}
 		}
 		this.#apply(records);
+		this.#applyNames(names);
+	}
+
+	/** The latest name per device wins; equal times → the smaller name (a pure function of the set). */
+	#applyNames(records: DeviceNameRecord[]) {
+		let changed = false;
+		for (const r of records) {
+			const current = this.#deviceNames.get(r.device);
+			if (!current || r.at > current.at || (r.at === current.at && r.name < current.name)) {
+				this.#deviceNames.set(r.device, r);
+				changed = true;
+			}
+		}
+		if (changed) for (const l of this.#listeners) l();
 	}
 
 	#apply(records: SpaceRecord[]) {

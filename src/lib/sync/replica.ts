@@ -415,12 +415,13 @@ export class DocumentReplica<T> {
 	/**
 	 * Applies a local change, checks it with the authority layer (throws `not-authorized` and leaves
 	 * nothing behind if refused) and seals it, batched with every other change of the same tick into
-	 * one entry. Resolves when the entry is in the envelope document.
+	 * one entry. Resolves when the entry is in the envelope document. `options.time` stamps the
+	 * change (single-value settings use milliseconds: authority/single-values.ts).
 	 */
-	change(fn: A.ChangeFn<T>): Promise<void> {
+	change(fn: A.ChangeFn<T>, options?: A.ChangeOptions<T>): Promise<void> {
 		if (this.#closed) return Promise.reject(new CharterError('closed', 'this document is closed'));
 		const before = this.#doc;
-		const after = A.change(before, fn);
+		const after = options ? A.change(before, options, fn) : A.change(before, fn);
 		const change = A.getLastLocalChange(after);
 		if (!change || sameHeads(A.getHeads(before), A.getHeads(after))) return Promise.resolve();
 		const { signer } = this.options;

@@ -44,6 +44,16 @@ export function describeError(e: unknown): string {
 	return e instanceof Error ? e.message : String(e);
 }
 
+/** A question the app asks before a destructive action (instead of the browser's confirm()). */
+export interface Confirmation {
+	title: string;
+	text: string;
+	/** The button that does it, e.g. "Delete channel". */
+	action: string;
+	danger: boolean;
+	answer: (yes: boolean) => void;
+}
+
 export class App {
 	client = $state.raw<Charter>();
 	live = $state.raw<LiveCharter>();
@@ -63,6 +73,8 @@ export class App {
 	/** Invite links created in this session, by invite id (a link is shown only when created). */
 	inviteLinks = $state<Record<string, string>>({});
 	#noticeId = 0;
+	/** The open confirmation, if any (ConfirmDialog shows it above every other dialog). */
+	confirmation = $state.raw<Confirmation>();
 	/** The display name last set on this device: shown while no space holds the signed profile. */
 	localName = $state(globalThis.localStorage?.getItem('charter.displayName') ?? '');
 
@@ -132,6 +144,41 @@ export class App {
 		} finally {
 			this.busy = false;
 		}
+	}
+
+	/** Asks in the app's own dialog; resolves true if the user confirms. */
+	confirm(
+		title: string,
+		text: string,
+		{ action = 'Confirm', danger = true }: { action?: string; danger?: boolean } = {}
+	): Promise<boolean> {
+		this.confirmation?.answer(false);
+		return new Promise((resolve) => {
+			this.confirmation = {
+				title,
+				text,
+				action,
+				danger,
+				answer: (yes) => {
+					this.confirmation = undefined;
+					resolve(yes);
+				}
+			};
+		});
+	}
+
+	/** Removes a space from the user's devices, after asking (members and servers keep theirs). */
+	async forgetSpace(space: Space, name: string): Promise<boolean> {
+		const yes = await this.confirm(
+			`Remove ${name} from your devices?`,
+			'It disappears from this browser and your other devices. Nothing is deleted for anyone else: members and sync servers keep their copies.',
+			{ action: 'Remove' }
+		);
+		if (!yes) return false;
+		return !!(await this.act(
+			(c) => c.forgetSpace(space.id).then(() => true),
+			'Space removed from your devices'
+		));
 	}
 
 	openSettings(tab = 'overview') {

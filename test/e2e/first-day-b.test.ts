@@ -1,0 +1,509 @@
+/**
+ * A new user's first day in Chromium (issue 15, part B). Ada runs a reading circle with Ben and Cy:
+ * - she bans Cy, keeping his messages: his name stays on them, on the Bans tab too (item 1);
+ * - a group of messages is evenly spaced, a 4,000-character word stays inside the view, a time shows
+ *   its full date on hover, notices keep clear of the newest messages, invites say "1 use",
+ *   settings explain durability, history and the space id in plain words (item 12);
+ * - on a phone every settings tab is in sight, a member's Ban button stays on its line, and deleting
+ *   or revoking asks in the app's own dialog, never the browser's (item 11);
+ * - she links a laptop: her first device is alerted, and she names the laptop (item 9); both rename
+ *   the space offline, the laptop first: once online the later name wins, and the laptop says who
+ *   renamed it (item 4);
+ * - she hands the space over to Ben, leaves, and removes it from her devices (item 10).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launch, screenshot, watchProblems } from './browser.js';
+
+interface User {
+	context: BrowserContext;
+	page: Page;
+	problems: string[];
+	/** Native browser dialogs (alert/confirm) the page opened: there must be none. */
+	native: string[];
+}
+
+let browser: Browser;
+const users: Record<string, User> = {};
+let invite = '';
+const problems: string[] = [];
+
+async function open(label: string, options: { offline?: boolean } = {}): Promise<User> {
+	const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+	await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+	const page = await context.newPage();
+	const native: string[] = [];
+	page.on('dialog', (d) => {
+		native.push(d.message());
+		void d.dismiss();
+	});
+	const seen = watchProblems(page, label, options);
+	await page.goto(inject('baseUrl'));
+	const user = { context, page, problems: seen, native };
+	users[label] = user;
+	return user;
+}
+
+async function createIdentity(page: Page): Promise<string[]> {
+	await page.getByRole('button', { name: 'Create identity' }).click();
+	const words = page.getByTestId('phrase').locator('.w');
+	await expect.poll(() => words.count()).toBe(24);
+	const list = await words.allTextContents();
+	await page.getByRole('button', { name: 'I wrote it down' }).click();
+	const asked = page.getByRole('textbox', { name: /Word #\d+/ });
+	await expect.poll(() => asked.count()).toBe(3);
+	for (const input of await asked.all()) {
+		const label = await input.evaluate((el) => el.closest('label')?.textContent ?? '');
+		await input.fill(list[Number(/#(\d+)/.exec(label)![1]) - 1]!);
+	}
+	await page.getByRole('button', { name: 'Confirm' }).click();
+	await page.getByTestId('user-id').waitFor();
+	return list;
+}
+
+async function setProfile(page: Page, name: string) {
+	await page.getByRole('button', { name: 'User settings' }).first().click();
+	await page.getByLabel('Display name').fill(name);
+	await page.getByRole('button', { name: 'Save profile' }).click();
+	await page.getByText('Profile saved').waitFor();
+	await page.keyboard.press('Escape');
+}
+
+async function join(user: User, name: string) {
+	await createIdentity(user.page);
+	await setProfile(user.page, name);
+	await user.page.getByRole('button', { name: 'Add a space' }).click();
+	await user.page.getByLabel('Invite link').fill(invite);
+	await user.page.getByRole('button', { name: 'Join space' }).click();
+	await expect
+		.poll(() => user.page.getByTestId('space-name').textContent(), { timeout: 30_000 })
+		.toBe('Reading circle');
+}
+
+const texts = async (page: Page) =>
+	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
+		t.replace(/ \(edited\)$/, '').replace(/·.*$/, '')
+	);
+const send = async (page: Page, text: string) => {
+	await page.getByLabel('Message', { exact: true }).fill(text);
+	await page.getByLabel('Message', { exact: true }).press('Enter');
+};
+const settings = async (page: Page, tab: string) => {
+	await page.getByRole('button', { name: 'Space settings' }).click();
+	await page.getByRole('tab', { name: tab }).click();
+};
+/** A member's row in the Members tab, by the name it shows (not by a substring of an id). */
+const memberRow = (page: Page, name: string) =>
+	page
+		.getByTestId('members')
+		.locator('li', { has: page.locator('.strong', { hasText: new RegExp(`^\\s*${name}\\b`) }) });
+/** Closes whatever dialog a previous step left open (each step starts from the chat). */
+async function closeDialogs(page: Page) {
+	for (let i = 0; i < 3 && (await page.locator('dialog[open]').count()); i++)
+		await page.keyboard.press('Escape');
+}
+const flat = (s: string | null) => (s ?? '').replace(/\s+/g, ' ');
+/** The app's own confirmation dialog. */
+const confirmation = (page: Page) => page.getByRole('alertdialog');
+
+/** The phone part: every tab in sight, the Ban button on its line, the app's own confirmations. */
+async function phoneSettings(page: Page) {
+	await page.getByRole('button', { name: 'Open spaces and channels' }).click();
+	await page.getByRole('button', { name: 'Space settings' }).click();
+	// ✓ every tab is within the screen, no sideways scrolling
+	for (const tab of await page.getByRole('tab').all()) {
+		const box = (await tab.boundingBox())!;
+		expect.soft(box.x).toBeGreaterThanOrEqual(0);
+		expect.soft(box.x + box.width).toBeLessThanOrEqual(390);
+	}
+	await screenshot(page, 'b06-phone-settings-tabs');
+	await page.getByRole('tab', { name: 'Members' }).click();
+	const row = memberRow(page, 'Ben');
+	const ban = (await row.getByRole('button', { name: 'Ban' }).boundingBox())!;
+	const kick = (await row.getByRole('button', { name: 'Kick' }).boundingBox())!;
+	const avatar = (await row.locator('.avatar').first().boundingBox())!;
+	// ✓ one line: the buttons sit beside the avatar, the label on one line
+	expect.soft(Math.abs(ban.y + ban.height / 2 - (avatar.y + avatar.height / 2))).toBeLessThan(6);
+	expect.soft(Math.abs(kick.y - ban.y)).toBeLessThan(2);
+	expect.soft(ban.height).toBeLessThan(40);
+	expect.soft(ban.x + ban.width).toBeLessThanOrEqual(390);
+	await screenshot(page, 'b07-phone-members');
+
+	// ✓ revoking an invite asks in the app's own dialog; Cancel keeps it
+	await page.getByRole('tab', { name: 'Invites' }).click();
+	await page.getByRole('button', { name: 'Revoke' }).first().click();
+	await confirmation(page).waitFor();
+	expect(await confirmation(page).textContent()).toContain('Nobody can join with its link');
+	await screenshot(page, 'b08-phone-confirm-revoke');
+	await confirmation(page).getByRole('button', { name: 'Cancel' }).click();
+	await expect.poll(() => confirmation(page).count()).toBe(0);
+	expect(await page.getByTestId('invites').textContent()).toContain('active');
+	await page.getByRole('button', { name: 'Revoke' }).first().click();
+	await confirmation(page).getByRole('button', { name: 'Revoke invite' }).click();
+	await expect.poll(() => page.getByTestId('invites').textContent()).toContain('revoked');
+
+	// ✓ and so does deleting a channel
+	await page.getByRole('tab', { name: 'Channels' }).click();
+	await page.getByLabel('New channel name').fill('spoilers');
+	await page.getByRole('dialog').getByRole('button', { name: 'Create channel' }).click();
+	await page.getByText('#spoilers created').waitFor();
+	await page
+		.getByTestId('channel-settings')
+		.getByRole('button', { name: /spoilers/, expanded: false })
+		.click();
+	// ✓ nothing in the channel's settings is wider than the phone's dialog
+	const body = await page.locator('dialog[open] .body').evaluate((el) => ({
+		scroll: el.scrollWidth,
+		client: el.clientWidth
+	}));
+	expect(body.scroll).toBeLessThanOrEqual(body.client);
+	await screenshot(page, 'b08b-phone-channel-settings');
+	await page.getByRole('button', { name: 'Delete channel' }).click();
+	await confirmation(page).waitFor();
+	await confirmation(page).getByRole('button', { name: 'Delete channel' }).click();
+	await page.getByText('Channel deleted').waitFor();
+	expect(users.ada!.native).toEqual([]);
+	await closeDialogs(page);
+}
+
+beforeAll(async () => {
+	browser = await launch();
+});
+afterEach(async (context) => {
+	if (context.task.result?.state !== 'fail') return;
+	for (const [name, user] of Object.entries(users))
+		if (!user.page.isClosed())
+			await screenshot(user.page, `failed-b-${name}`).catch(() => undefined);
+});
+afterAll(async () => {
+	for (const user of Object.values(users)) {
+		problems.push(...user.problems, ...user.native.map((m) => `native dialog: ${m}`));
+		await user.context.close().catch(() => undefined);
+	}
+	await browser?.close();
+	expect(problems).toEqual([]);
+});
+
+describe('a first day in Chromium, part B', () => {
+	it('✓ Ada, Ben and Cy meet in a space; the invite counts "1 use", then "2 uses"', async () => {
+		const ada = await open('ada');
+		await createIdentity(ada.page);
+		await setProfile(ada.page, 'Ada');
+		const { page } = ada;
+		await page.getByRole('button', { name: 'Add a space' }).click();
+		await page.getByLabel('Space name').fill('Reading circle');
+		await page.getByRole('button', { name: 'Create space' }).click();
+		await expect.poll(() => page.getByTestId('space-name').textContent()).toBe('Reading circle');
+		await expect
+			.poll(() => page.getByTestId('status').textContent(), { timeout: 15_000 })
+			.toContain('Online');
+		await settings(page, 'Invites');
+		await page.getByRole('button', { name: 'Create invite' }).click();
+		invite = await page.getByTestId('invite-link').inputValue();
+		await page.keyboard.press('Escape');
+
+		const ben = await open('ben');
+		await join(ben, 'Ben');
+		await settings(page, 'Invites');
+		await expect
+			.poll(() => page.getByTestId('invites').textContent(), { timeout: 20_000 })
+			.toMatch(/· 1 uses? ·/);
+		// ✓ one use is "1 use" (soft: the story goes on either way)
+		expect.soft(await page.getByTestId('invites').textContent()).toMatch(/· 1 use ·/);
+		await page.keyboard.press('Escape');
+		const cy = await open('cy');
+		await join(cy, 'Cy');
+		await send(cy.page, 'Has anyone finished chapter three?');
+		await expect
+			.poll(() => texts(page), { timeout: 20_000 })
+			.toContain('Has anyone finished chapter three?');
+		await settings(page, 'Invites');
+		await expect.poll(() => page.getByTestId('invites').textContent()).toMatch(/· 2 uses ·/);
+		await page.keyboard.press('Escape');
+	});
+
+	it('✓ Ada bans Cy, keeping his messages: everyone still sees his name on them and on the Bans tab', async () => {
+		const { page } = users.ada!;
+		await closeDialogs(page);
+		await settings(page, 'Members');
+		const row = memberRow(page, 'Cy');
+		await row.getByRole('button', { name: 'Ban' }).click();
+		await page.getByLabel('Reason (optional, visible to members)').fill('spoilers');
+		await page.getByRole('button', { name: 'Ban Cy' }).click();
+		await page.getByRole('tab', { name: 'Bans' }).click();
+		// ✓ the Bans tab names him
+		await expect.poll(() => page.getByTestId('bans').textContent()).toContain('spoilers');
+		expect.soft(await page.getByTestId('bans').locator('.strong').first().textContent()).toBe('Cy');
+		await screenshot(page, 'b01-bans-named');
+		await page.keyboard.press('Escape');
+		for (const p of [page, users.ben!.page]) {
+			const message = p.locator('.message', { hasText: 'chapter three' });
+			// ✓ his message keeps his name and his initial
+			await expect
+				.poll(() => message.locator('.author').textContent(), { timeout: 20_000 })
+				.toBe('Cy');
+			expect((await message.locator('.avatar').textContent())?.trim()).toBe('C');
+		}
+		await expect
+			.poll(() => users.cy!.page.getByTestId('banned').count(), { timeout: 20_000 })
+			.toBe(1);
+		await screenshot(page, 'b02-banned-member-named');
+	});
+
+	it('✓ a message group is evenly spaced, a 4,000-character word stays inside, a time shows its date, notices keep clear', async () => {
+		const { page } = users.ada!;
+		await closeDialogs(page);
+		for (const t of ['Next meeting', 'is on Thursday', 'at the library', 'bring the book'])
+			await send(page, t);
+		await expect.poll(() => texts(page)).toContain('bring the book');
+		const gaps = await page.evaluate(() => {
+			const rows = [...document.querySelectorAll('[role=log] .message')].slice(-4);
+			const tops = rows.map((r) => r.querySelector('.text')!.getBoundingClientRect().top);
+			return tops.slice(1).map((t, i) => Math.round(t - tops[i]!));
+		});
+		// ✓ every line of the group is the same distance from the next
+		expect.soft(Math.max(...gaps) - Math.min(...gaps)).toBeLessThanOrEqual(1);
+		await screenshot(page, 'b03-message-group');
+
+		// ✓ the full date on hover of a time
+		const time = page.locator('.message', { hasText: 'is on Thursday' }).locator('time');
+		expect.soft(await time.getAttribute('title')).toContain(String(new Date().getFullYear()));
+
+		// ✓ an unbroken 4,000-character word wraps inside the message list
+		await send(page, 'x'.repeat(4000));
+		await expect.poll(() => page.locator('.message .text', { hasText: 'xxxx' }).count()).toBe(1);
+		const widths = await page.evaluate(() => {
+			const log = document.querySelector('[role=log]') as HTMLElement;
+			const text = [...log.querySelectorAll('.text')].at(-1)!.getBoundingClientRect();
+			return {
+				log: log.clientWidth,
+				scroll: log.scrollWidth,
+				right: text.right,
+				logRight: log.getBoundingClientRect().right,
+				page: document.documentElement.scrollWidth,
+				viewport: innerWidth
+			};
+		});
+		expect.soft(widths.scroll).toBeLessThanOrEqual(widths.log);
+		expect.soft(widths.right).toBeLessThanOrEqual(widths.logRight);
+		expect.soft(widths.page).toBeLessThanOrEqual(widths.viewport);
+		await screenshot(page, 'b04-long-word');
+
+		// ✓ a notice does not cover the newest message
+		await page.getByRole('button', { name: 'Space settings' }).click();
+		await page.getByLabel('Your nickname in this space').fill('Ada L.');
+		await page.getByRole('button', { name: 'Save nickname' }).click();
+		await page.keyboard.press('Escape');
+		await page.locator('.notices .notice').first().waitFor();
+		await send(page, 'one more line at the bottom');
+		await expect.poll(() => texts(page)).toContain('one more line at the bottom');
+		const notice = await page.locator('.notices .notice').first().boundingBox();
+		const newest = await page.locator('.message').last().boundingBox();
+		const composer = await page.getByLabel('Message', { exact: true }).boundingBox();
+		const overlap = (a: typeof notice, b: typeof notice) =>
+			!!a &&
+			!!b &&
+			a.x < b.x + b.width &&
+			b.x < a.x + a.width &&
+			a.y < b.y + b.height &&
+			b.y < a.y + a.height;
+		expect.soft(overlap(notice, newest)).toBe(false);
+		expect.soft(overlap(notice, composer)).toBe(false);
+		await screenshot(page, 'b04b-notice-clear-of-messages');
+	});
+
+	it('✓ settings explain durability, history and the space id in plain words, next to the control', async () => {
+		const { page } = users.ada!;
+		await closeDialogs(page);
+		await page.getByRole('button', { name: 'Space settings' }).click();
+		const overview = page.getByRole('tabpanel');
+		expect.soft(flat(await overview.textContent())).toMatch(/Space id[\s\S]*permanent address/);
+		await page.getByRole('tab', { name: 'Channels' }).click();
+		expect
+			.soft(
+				flat(
+					await page
+						.getByTestId('durability-explained')
+						.textContent({ timeout: 2000 })
+						.catch(() => '')
+				)
+			)
+			.toContain('where encrypted copies of a channel are kept and when a message counts as sent');
+		await page
+			.getByTestId('channel-settings')
+			.getByRole('button', { name: /general/, expanded: false })
+			.click();
+		expect
+			.soft(flat(await page.getByTestId('channel-history').textContent()))
+			.toMatch(/messages and edits not yet packed[\s\S]*opens this channel faster/);
+		expect
+			.soft(await page.getByText(/Where encrypted copies of #general are kept/).count())
+			.toBe(1);
+		await screenshot(page, 'b05-settings-explained');
+		await page.keyboard.press('Escape');
+	});
+
+	it('✓ on a phone every settings tab is in sight, the Ban button stays on its line, and deleting or revoking asks in the app', async () => {
+		const { page } = users.ada!;
+		await closeDialogs(page);
+		await page.setViewportSize({ width: 390, height: 844 });
+		try {
+			await phoneSettings(page);
+		} finally {
+			await page.setViewportSize({ width: 1280, height: 800 });
+		}
+	});
+
+	it('✓ Ada links a laptop: her first device is alerted, and she names the laptop for both', async () => {
+		const { page } = users.ada!;
+		await closeDialogs(page);
+		const laptop = await open('laptop');
+		await laptop.page.getByRole('button', { name: 'Link to another device' }).click();
+		await page.getByRole('button', { name: 'User settings' }).first().click();
+		await page.getByRole('tab', { name: 'Devices' }).click();
+		await page.getByRole('button', { name: 'Link a new device' }).click();
+		const code = await page.getByTestId('link-code').inputValue();
+		await page.keyboard.press('Escape');
+		await laptop.page.getByLabel('Link code').fill(code);
+		await laptop.page.getByRole('button', { name: 'Link this browser' }).click();
+		await expect
+			.poll(() => laptop.page.getByTestId('space-name').textContent(), { timeout: 30_000 })
+			.toBe('Reading circle');
+		// ✓ the first device says a new device was added, until dismissed
+		const alert = page.getByTestId('new-device');
+		await alert.waitFor({ timeout: 30_000 });
+		expect(await alert.textContent()).toContain('Chromium on Linux');
+		// the new device itself is not alerted about the devices that were there before it
+		expect(await laptop.page.getByTestId('new-device').count()).toBe(0);
+		await screenshot(page, 'b09-new-device-alert');
+		await alert.getByRole('button', { name: 'Review devices' }).click();
+		const devices = page.getByTestId('devices');
+		await expect.poll(() => devices.locator('li').count(), { timeout: 20_000 }).toBe(2);
+		const other = devices.locator('li', { hasNotText: 'this device' });
+		await other.getByRole('button', { name: /^Rename/ }).click();
+		await page.getByLabel('Device name').fill('Ada’s laptop');
+		await page.getByRole('button', { name: 'Save', exact: true }).click();
+		await page.getByText('Device renamed').waitFor();
+		await screenshot(page, 'b10-devices-named');
+		await page.keyboard.press('Escape');
+		expect(await page.getByTestId('new-device').count()).toBe(0);
+		// ✓ the laptop shows the name Ada gave it
+		await laptop.page.getByRole('button', { name: 'User settings' }).first().click();
+		await laptop.page.getByRole('tab', { name: 'Devices' }).click();
+		await expect
+			.poll(
+				() =>
+					laptop.page
+						.getByTestId('devices')
+						.locator('li', { hasText: 'this device' })
+						.textContent(),
+				{
+					timeout: 30_000
+				}
+			)
+			.toContain('Ada’s laptop');
+		await laptop.page.keyboard.press('Escape');
+	});
+
+	it('✓ both devices rename the space offline, the laptop first: online again, the later name wins, and the laptop says who renamed it', async () => {
+		const ada = users.ada!;
+		const laptop = users.laptop!;
+		await ada.context.setOffline(true);
+		await laptop.context.setOffline(true);
+		for (const p of [ada.page, laptop.page])
+			await expect
+				.poll(() => p.getByTestId('status').textContent(), { timeout: 15_000 })
+				.toContain('Offline');
+		// the laptop is busy offline (its changes count higher), then renames first
+		const l = laptop.page;
+		await l.getByRole('button', { name: 'Space settings' }).click();
+		for (const nick of ['A', 'Ada', 'Ada L', 'Ada Lo']) {
+			await l.getByLabel('Your nickname in this space').fill(nick);
+			await l.getByRole('button', { name: 'Save nickname' }).click();
+			await l.getByText('Nickname saved').first().waitFor();
+		}
+		await l.getByLabel('Space name').fill('Book club');
+		await l.getByRole('button', { name: 'Save name' }).click();
+		await l.getByText('Space renamed').waitFor();
+		await l.keyboard.press('Escape');
+		// then, later, the first device
+		const p = ada.page;
+		await p.getByRole('button', { name: 'Space settings' }).click();
+		await p.getByLabel('Space name').fill('Book circle');
+		await p.getByRole('button', { name: 'Save name' }).click();
+		await p.getByText('Space renamed').waitFor();
+		await p.keyboard.press('Escape');
+
+		await ada.context.setOffline(false);
+		await laptop.context.setOffline(false);
+		// ✓ the later edit wins, on both
+		for (const page of [p, l])
+			await expect
+				.poll(() => page.getByTestId('space-name').textContent(), { timeout: 40_000 })
+				.toBe('Book circle');
+		await expect
+			.poll(() => users.ben!.page.getByTestId('space-name').textContent(), { timeout: 40_000 })
+			.toBe('Book circle');
+		// ✓ the laptop says who renamed it, and which name lost
+		await l.getByRole('button', { name: 'Space settings' }).click();
+		const said = await l.getByTestId('renamed-by').textContent();
+		expect(said).toMatch(/Renamed by (you|Ada L\.|Ada) on another device/);
+		expect(said).toContain('Book club');
+		await screenshot(l, 'b11-renamed-on-another-device');
+		await l.keyboard.press('Escape');
+	});
+
+	it('✓ Ada hands the space over to Ben, leaves it, and removes it from her devices', async () => {
+		const { page } = users.ada!;
+		await closeDialogs(page);
+		const ben = users.ben!.page;
+		await page.getByRole('button', { name: 'Space settings' }).click();
+		// the owner cannot leave: she is offered to hand the space over
+		expect(await page.getByRole('button', { name: 'Leave space' }).count()).toBe(0);
+		await page.getByLabel('New owner').selectOption({ label: 'Ben' });
+		await page.getByRole('button', { name: 'Hand over' }).click();
+		await confirmation(page).waitFor();
+		await screenshot(page, 'b12-hand-over');
+		await confirmation(page).getByRole('button', { name: 'Hand over' }).click();
+		await page.getByText('Ben now owns Book circle').waitFor();
+		// ✓ Ben is the owner on his device
+		await ben.getByRole('button', { name: 'Space settings' }).click();
+		await ben.getByRole('tab', { name: 'Members' }).click();
+		await expect
+			.poll(
+				() =>
+					ben
+						.getByTestId('members')
+						.locator('li', { has: ben.locator('.badge', { hasText: 'owner' }) })
+						.textContent(),
+				{ timeout: 20_000 }
+			)
+			.toContain('Ben');
+		await ben.keyboard.press('Escape');
+		// ✓ Ada may leave now, then remove the space from her devices
+		await page.getByRole('button', { name: 'Leave space' }).click();
+		await confirmation(page).getByRole('button', { name: 'Leave space' }).click();
+		await page.getByTestId('removed').waitFor({ timeout: 20_000 });
+		await page
+			.getByTestId('removed')
+			.getByRole('button', { name: 'Remove from my devices' })
+			.click();
+		await confirmation(page).getByRole('button', { name: 'Remove' }).click();
+		await page.getByText('Space removed from your devices').waitFor();
+		await expect.poll(() => page.getByText('No spaces yet').count()).toBe(1);
+		// ✓ her laptop drops it too
+		await expect
+			.poll(() => users.laptop!.page.getByText('No spaces yet').count(), { timeout: 30_000 })
+			.toBe(1);
+		await screenshot(page, 'b13-space-removed');
+		// ✓ Ben's space goes on without her, and what she wrote stays, under her name
+		const members = ben.getByRole('complementary', { name: 'Members' });
+		await expect.poll(() => members.textContent(), { timeout: 20_000 }).not.toContain('Ada');
+		expect(await texts(ben)).toContain('bring the book');
+		expect(
+			await ben.locator('.message', { hasText: 'Next meeting' }).locator('.author').textContent()
+		).toMatch(/^Ada/);
+		await screenshot(ben, 'b14-former-owner-messages-kept');
+		expect(users.ada!.native).toEqual([]);
+	});
+});
