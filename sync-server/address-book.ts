@@ -4,6 +4,7 @@
  * written lately. Many connections from one address cannot multiply a per-connection limit, and a
  * misbehaving address cannot fill the log however often it reconnects.
  */
+import type { IncomingMessage } from 'node:http';
 import { CountWindow, CreationWindow, LogThrottle } from './rate-limiter.js';
 
 export interface AddressLimits {
@@ -58,4 +59,36 @@ export class AddressBook {
 		for (const [address, state] of this.#addresses)
 			if (state.connections <= 0 && state.creations.empty()) this.#addresses.delete(address);
 	}
+}
+
+/**
+ * The address a connection's limits are kept under: the peer's IP, or — behind a reverse proxy
+ * (`--trust-proxy`) — the last X-Forwarded-For entry, the one the proxy itself appended. IPv4-mapped
+ * IPv6 addresses count as their IPv4 address; other IPv6 addresses by their /64 prefix, the block
+ * one subscriber usually gets (an address per connection would be free for them).
+ */
+export function clientAddress(request: IncomingMessage, trustProxy: boolean): string {
+	const forwarded = trustProxy ? request.headers['x-forwarded-for'] : undefined;
+	const raw =
+		(typeof forwarded === 'string' ? forwarded.split(',').at(-1)?.trim() : undefined) ||
+		request.socket.remoteAddress ||
+		'unknown';
+	return addressKey(raw);
+}
+
+export function addressKey(address: string): string {
+	const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+	if (mapped) return mapped[1]!;
+	if (!address.includes(':')) return address;
+	const [head = '', tail] = address.split('%')[0]!.toLowerCase().split('::');
+	const left = head ? head.split(':') : [];
+	const right = tail ? tail.split(':') : [];
+	const groups =
+		tail === undefined
+			? left
+			: [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+	return `${groups
+		.slice(0, 4)
+		.map((g) => g.replace(/^0+(?=.)/, ''))
+		.join(':')}::/64`;
 }

@@ -54,6 +54,11 @@ export interface SyncServerConfig {
 	allow: string[];
 	/** Store and relay changes without a publication seal (a generic automerge-repo relay). */
 	allowUnsealed: boolean;
+	/**
+	 * Behind a reverse proxy: per-address limits use the last X-Forwarded-For entry (the proxy's
+	 * own), not the proxy's address, which every connection would share.
+	 */
+	trustProxy: boolean;
 	limits: Limits;
 }
 
@@ -64,8 +69,8 @@ export const DEFAULT_LIMITS: Limits = {
 	documentsPerHour: 2000,
 	// one household or office behind one NAT: several devices, each opening every document it has
 	documentsPerAddressPerHour: 10_000,
-	// ~65 KB of memory per document held (measured: 2,000 envelope roots took RSS up 130 MB)
-	maxDocuments: 100_000,
+	// ~60 KB of memory per document touched since start (docs/self-hosting.md, Memory): ≤ 3 GB
+	maxDocuments: 50_000,
 	// an honest Charter client sends only sealed changes; a stock automerge-repo client resends a
 	// refused change on every sync round (several per second), so it trips this within seconds
 	maxRefusedChanges: 50,
@@ -118,6 +123,9 @@ Usage: npm run sync-server -- [options]
   --allow-unsealed           also store changes that carry no Charter publication seal: a generic
                              automerge-repo relay (env CHARTER_ALLOW_UNSEALED=1). Default: refuse
                              them, so no peer can equivocate on a Charter writer's changes.
+  --trust-proxy              behind a reverse proxy that sets X-Forwarded-For: per-address limits
+                             use the address it forwards (env CHARTER_TRUST_PROXY=1). Default:
+                             the connecting address.
   --max-message-bytes <n>    largest client message (env CHARTER_MAX_MESSAGE_BYTES, default ${DEFAULT_LIMITS.maxMessageBytes})
   --messages-per-second <n>  per-connection message rate, bursts 10× (env CHARTER_MESSAGES_PER_SECOND, default ${DEFAULT_LIMITS.messagesPerSecond})
   --bytes-per-second <n>     per-connection byte rate, bursts 4× (env CHARTER_BYTES_PER_SECOND, default ${DEFAULT_LIMITS.bytesPerSecond})
@@ -162,6 +170,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerC
 				'peer-token': { type: 'string' },
 				'spaces-allow': { type: 'string', multiple: true },
 				'allow-unsealed': { type: 'boolean' },
+				'trust-proxy': { type: 'boolean' },
 				...Object.fromEntries(
 					Object.values(LIMIT_OPTIONS).map((o) => [o.flag, { type: 'string' as const }])
 				),
@@ -212,6 +221,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerC
 		...(peerToken ? { peerToken } : {}),
 		allow,
 		allowUnsealed: values['allow-unsealed'] === true || env.CHARTER_ALLOW_UNSEALED === '1',
+		trustProxy: values['trust-proxy'] === true || env.CHARTER_TRUST_PROXY === '1',
 		limits
 	};
 }

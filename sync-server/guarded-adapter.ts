@@ -16,7 +16,7 @@ import { cbor, type PeerId } from '@automerge/automerge-repo';
 import { NodeWSServerAdapter } from '@automerge/automerge-repo-network-websocket';
 import type { DocumentId } from '@automerge/automerge-repo';
 import type { Admission } from './admission.js';
-import { AddressBook, type AddressState } from './address-book.js';
+import { AddressBook, clientAddress, type AddressState } from './address-book.js';
 import { CLOSE } from './close-codes.js';
 import type { Limits } from './config.js';
 import type { DocumentRefusal, Metrics, RejectionReason } from './metrics.js';
@@ -61,6 +61,8 @@ export interface GuardDependencies {
 	admission?: Admission;
 	/** Refuse changes without a valid publication seal (default true). */
 	requireSeals?: boolean;
+	/** Take a connection's address from X-Forwarded-For (the server sits behind a reverse proxy). */
+	trustProxy?: boolean;
 	/** Told of every document message a client sends, just before the repo gets it (peer-churn.ts). */
 	touched?: (peerId: PeerId, documentId: DocumentId) => void;
 }
@@ -94,7 +96,7 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		const { limits, metrics, peers, log } = this.#deps;
 		peers.recognise(socket, request);
 		const trusted = peers.isTrustedSocket(socket);
-		const remote = request.socket.remoteAddress ?? 'unknown';
+		const remote = clientAddress(request, this.#deps.trustProxy === true);
 		const address = this.#addresses.open(remote);
 		const connection: Connection = {
 			trusted,
@@ -107,7 +109,7 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		this.#connections.set(socket, connection);
 		metrics.connections.inc();
 		metrics.connectionsTotal.inc();
-		log.debug({ remote: request.socket.remoteAddress, trusted }, 'connection opened');
+		log.debug({ remote, trusted }, 'connection opened');
 		// ws reports a frame above its hard maxPayload ceiling as an 'error' (then closes with
 		// 1009); with no listener, that error would crash the whole server
 		socket.on('error', (error: Error & { code?: string }) => {

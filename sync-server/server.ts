@@ -100,6 +100,7 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 		log,
 		admission,
 		requireSeals: !options.allowUnsealed,
+		trustProxy: options.trustProxy === true,
 		touched: (peerId, documentId) => churn?.touch(peerId, documentId)
 	});
 	const dialers = (options.peers ?? []).map((url) => {

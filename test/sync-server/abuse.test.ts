@@ -18,6 +18,7 @@ import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websoc
 import { Charter } from '../../src/lib/index.js';
 import { ENVELOPE_ROOT } from '../../src/lib/sync/envelope.js';
 import { startSyncServer, type RunningSyncServer } from '../../sync-server/server.js';
+import { addressKey, clientAddress } from '../../sync-server/address-book.js';
 import { CLOSE } from '../../sync-server/close-codes.js';
 import type { Limits } from '../../sync-server/config.js';
 import { health, metric, rawClient, until } from './raw-client.js';
@@ -106,11 +107,27 @@ describe('documents per connection, per address and in total', () => {
 	});
 });
 
+describe('what counts as one address', () => {
+	it('✓ IPv4-mapped IPv6 is its IPv4 address, IPv6 counts by /64, behind a proxy its forwarded address', () => {
+		expect(addressKey('::ffff:10.0.0.1')).toBe('10.0.0.1');
+		expect(addressKey('2001:db8:0:1:aaaa::1')).toBe('2001:db8:0:1::/64');
+		expect(addressKey('2001:0db8:0:1:ffff:ffff:ffff:ffff')).toBe('2001:db8:0:1::/64');
+		expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+		const viaProxy = {
+			headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.7' },
+			socket: { remoteAddress: '127.0.0.1' }
+		} as never;
+		// the last entry is the one the proxy appended; earlier ones the client could have sent
+		expect(clientAddress(viaProxy, true)).toBe('198.51.100.7');
+		expect(clientAddress(viaProxy, false)).toBe('127.0.0.1');
+	});
+});
+
 describe('connection storms', () => {
 	/**
 	 * On 95f7df4 each join ran the share policy once per document held and each drop ended sync on
-	 * every document: here about a million promise chains in one microtask queue, /healthz silent
-	 * for many seconds.
+	 * every document: here ~480,000 promise chains each way. Measured on a loaded 2-core machine
+	 * (load ~17): without sync-server/peer-churn.ts /healthz went silent 4.2 s, with it 0.6 s.
 	 */
 	const DOCUMENTS = 1200;
 	const STORM = 400;
@@ -127,6 +144,9 @@ describe('connection storms', () => {
 			args: ['--documents-per-hour', '100000', '--documents-per-address-per-hour', '100000']
 		});
 		const url = server.url;
+		// a busy server may drop an idle keep-alive connection just as a request goes out on it
+		// (ECONNRESET): that is not silence, so ask again
+		const status = () => health(url).catch(() => undefined);
 		const mallory = await rawClient(server.wsUrl, 'mallory');
 		for (let i = 0; i < DOCUMENTS; i++) mallory.pushChanges(ROOT_CHANGES);
 		// held: the repo has answered for each (not only the guard counted it) …
@@ -141,14 +161,14 @@ describe('connection storms', () => {
 		await until(
 			async () => {
 				const since = performance.now();
-				await health(url);
-				quick = performance.now() - since < 100 ? quick + 1 : 0;
+				const answered = await status();
+				quick = answered && performance.now() - since < 100 ? quick + 1 : 0;
 				return quick >= 5;
 			},
 			'the server to be idle again',
 			60_000
 		);
-		expect((await health(url)).documents).toBe(DOCUMENTS);
+		expect((await status())?.documents).toBe(DOCUMENTS);
 
 		const poller = pollUntilStopped(`${url}/healthz`);
 		const sockets = await Promise.all(
@@ -176,7 +196,7 @@ describe('connection storms', () => {
 		for (const socket of sockets) socket.close();
 		await Promise.all(closed);
 		await until(
-			async () => (await health(url)).connections === 1,
+			async () => (await status())?.connections === 1,
 			'the server to have seen every storm connection go',
 			60_000
 		);

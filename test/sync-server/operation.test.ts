@@ -52,7 +52,8 @@ describe('configuration', () => {
 			CHARTER_DOCUMENTS_PER_ADDRESS_PER_HOUR: '70',
 			CHARTER_MAX_DOCUMENTS: '700',
 			CHARTER_MAX_REFUSED_CHANGES: '5',
-			CHARTER_REFUSED_WINDOW_SECONDS: '30'
+			CHARTER_REFUSED_WINDOW_SECONDS: '30',
+			CHARTER_TRUST_PROXY: '1'
 		};
 		expect(parseConfig([], env)).toMatchObject({
 			port: 4000,
@@ -61,6 +62,7 @@ describe('configuration', () => {
 			logLevel: 'debug',
 			peers: ['ws://a:1', 'wss://b'],
 			peerToken: 'sixteen-chars-or-more',
+			trustProxy: true,
 			limits: {
 				maxMessageBytes: 65536,
 				documentsPerHour: 7,
@@ -113,6 +115,7 @@ describe('configuration', () => {
 			'--documents-per-address-per-hour',
 			'--max-documents',
 			'--max-refused-changes',
+			'--trust-proxy',
 			'--refused-window-seconds',
 			'--max-document-bytes',
 			'--max-total-bytes',
