@@ -259,8 +259,11 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		}
 		if (routedTo !== undefined) {
 			if (isNew) {
-				connection.creations.record();
-				connection.address.creations.record();
+				// a peer server's bulk replication is not its address's budget
+				if (!connection.trusted) {
+					connection.creations.record();
+					connection.address.creations.record();
+				}
 				ledger.askedFor(routedTo);
 			}
 			this.#deps.touched?.(message.senderId as PeerId, routedTo as DocumentId);
