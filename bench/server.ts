@@ -9,8 +9,12 @@
  *         latency p50/p99 (first sync and steady state) and the server's RSS and heap.
  *   soak  for S seconds, waves of clients connect, write, edit earlier documents and disconnect;
  *         then the server restarts on the same data directory and every confirmed value is checked.
+ *   storm D documents are created (bare wire clients, 1,000 per connection), then C connections
+ *         join and drop at once; /healthz is polled from another process throughout. Reports the
+ *         longest /healthz silence and the server's RSS before and after (issue 12, item 6).
  *
  *   tsx bench/server.ts [--clients 200] [--seconds 10] [--stock] [--soak 120]
+ *   tsx bench/server.ts --storm 600 [--documents 2000] [--stock]
  *   npm run bench -- server [--clients 1000] [--seconds 10] [--soak 60]   (side by side with plain)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,8 +22,11 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Repo, type AutomergeUrl, type DocHandle } from '@automerge/automerge-repo';
+import { cbor, Repo, type AutomergeUrl, type DocHandle } from '@automerge/automerge-repo';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import { WebSocket } from 'ws';
+import { rawClient } from '../test/sync-server/raw-client.js';
+import { pollUntilStopped } from '../test/sync-server/server-process.js';
 
 export const SERVER_PARAMS = { clients: 1000, seconds: 10, connectBatch: 100, changeEveryMs: 5000 };
 const root = resolve(import.meta.dirname, '..');
@@ -342,6 +349,76 @@ export async function soak(seconds: number, wave = 20) {
 	};
 }
 
+/** Documents per creating connection: under --documents-per-hour's default of 2,000. */
+const DOCUMENTS_PER_CONNECTION = 1000;
+
+export async function storm(kind: Kind, documents: number, connections: number) {
+	const server = await startServer(kind);
+	try {
+		const creators = [];
+		for (let made = 0; made < documents; made += DOCUMENTS_PER_CONNECTION) {
+			const creator = await rawClient(server.wsUrl);
+			const count = Math.min(DOCUMENTS_PER_CONNECTION, documents - made);
+			for (let i = 0; i < count; i++) creator.pushDocument(new Uint8Array([i & 0xff]));
+			creators.push({ creator, count });
+		}
+		// held once the repo has answered for each document (the 'peer' message is in the set too)
+		const createdAt = performance.now();
+		for (const { creator, count } of creators)
+			while (
+				new Set(creator.received.map((m) => m.type === 'sync' && m.documentId)).size <= count
+			) {
+				if (performance.now() - createdAt > 120_000) throw new Error('documents not held in 120 s');
+				await new Promise((r) => setTimeout(r, 50));
+			}
+		const createS = (performance.now() - createdAt) / 1000;
+		const before = await serverMemory(server);
+		const poller = pollUntilStopped(`${server.url}/healthz`);
+		const started = performance.now();
+		const sockets = await Promise.all(
+			Array.from(
+				{ length: connections },
+				() =>
+					new Promise<WebSocket>((resolveSocket, reject) => {
+						const socket = new WebSocket(server.wsUrl);
+						socket.on('error', reject);
+						socket.once('open', () => resolveSocket(socket));
+					})
+			)
+		);
+		const closed = sockets.map((s) => new Promise((r) => s.once('close', r)));
+		sockets.forEach((socket, i) =>
+			socket.send(
+				cbor.encode({
+					type: 'join',
+					senderId: `storm-${i}`,
+					peerMetadata: { isEphemeral: true },
+					supportedProtocolVersions: ['1']
+				})
+			)
+		);
+		for (const socket of sockets) socket.close();
+		await Promise.all(closed);
+		// the storm is over when the server answers /healthz again after seeing every drop
+		await fetch(`${server.url}/healthz`).then((r) => r.text());
+		const stormS = (performance.now() - started) / 1000;
+		const silentMs = await poller.stop();
+		const after = await serverMemory(server);
+		for (const { creator } of creators) creator.close();
+		return {
+			server: kind === 'charter' ? 'charter sync server' : 'plain automerge-repo',
+			documents,
+			connections,
+			'create s': createS.toFixed(1),
+			'storm s': stormS.toFixed(1),
+			'longest /healthz wait ms': silentMs.toFixed(0),
+			'rss before→after MB': `${before.rssMb.toFixed(0)} → ${after.rssMb.toFixed(0)}`
+		};
+	} finally {
+		await server.stop();
+	}
+}
+
 function printLoad(rows: ServerBenchResult[], seconds: number) {
 	console.log(
 		`\nSync server: concurrent automerge-repo WebSocket clients on loopback, held ${seconds} s`
@@ -370,7 +447,23 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
 		return i > 0 ? Number(process.argv[i + 1]) : fallback;
 	};
 	const soakSeconds = flag('soak', 0);
-	if (soakSeconds) {
+	const stormConnections = flag('storm', 0);
+	if (stormConnections) {
+		const documents = flag('documents', 2000);
+		console.log(
+			`\nStorm: ${documents} documents held, then ${stormConnections} connections join and drop at once`
+		);
+		const kinds: Kind[] = process.argv.includes('--stock') ? ['charter', 'stock'] : ['charter'];
+		const rows = [];
+		for (const kind of kinds)
+			rows.push(
+				await storm(kind, documents, stormConnections).catch((error: Error) => ({
+					server: kind,
+					failed: error.message
+				}))
+			);
+		console.table(rows);
+	} else if (soakSeconds) {
 		console.log(
 			`\nSoak: waves of clients connecting, writing, editing and leaving for ${soakSeconds} s, then a restart`
 		);

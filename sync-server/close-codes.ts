@@ -10,8 +10,16 @@ export const CLOSE = {
 	messageTooBig: 4009,
 	/** Storing the message would exceed the per-document or the total storage quota. */
 	quotaExceeded: 4013,
-	/** The connection created more new documents this hour than --documents-per-hour. */
+	/**
+	 * The connection brought more new documents this hour than --documents-per-hour, or its address
+	 * more than --documents-per-address-per-hour.
+	 */
 	tooManyDocuments: 4029,
+	/**
+	 * The connection's address sent more refused changes (unsealed, or not admitted) than
+	 * --max-refused-changes within --refused-window-seconds, and this connection sent another.
+	 */
+	refusedChanges: 4422,
 	/** A connection without the peer token claimed the peer id of a connected peer server. */
 	impersonation: 4403,
 	/** The message was not automerge-repo's CBOR wire format or carried an undecodable sync message. */

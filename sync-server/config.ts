@@ -12,8 +12,25 @@ export interface Limits {
 	messagesPerSecond: number;
 	/** Sustained bytes per second per connection (bursts up to 4×). */
 	bytesPerSecond: number;
-	/** New documents one connection may create per hour. */
+	/**
+	 * New documents one connection may bring to this server per hour: created with changes, or
+	 * only asked for (the repo then holds a handle for the id in memory all the same).
+	 */
 	documentsPerHour: number;
+	/** The same, summed over every connection from one remote address. */
+	documentsPerAddressPerHour: number;
+	/**
+	 * Documents the server holds (stored, or asked for since start); 0 = unlimited. A new one beyond
+	 * it is refused ("doc-unavailable" for that document; the connection stays).
+	 */
+	maxDocuments: number;
+	/**
+	 * Changes an address may send that are refused (unsealed, or for a document the admission policy
+	 * refuses) within one window before the connection that sends the next is closed.
+	 */
+	maxRefusedChanges: number;
+	/** That window, which is also the interval of at most one log line per address and reason. */
+	refusedWindowSeconds: number;
 	/** Storage per document (bytes); 0 = unlimited. */
 	maxDocumentBytes: number;
 	/** Storage for the whole server (bytes); 0 = unlimited. */
@@ -37,6 +54,11 @@ export interface SyncServerConfig {
 	allow: string[];
 	/** Store and relay changes without a publication seal (a generic automerge-repo relay). */
 	allowUnsealed: boolean;
+	/**
+	 * Behind a reverse proxy: per-address limits use the last X-Forwarded-For entry (the proxy's
+	 * own), not the proxy's address, which every connection would share.
+	 */
+	trustProxy: boolean;
 	limits: Limits;
 }
 
@@ -45,6 +67,14 @@ export const DEFAULT_LIMITS: Limits = {
 	messagesPerSecond: 2000,
 	bytesPerSecond: 16 * 1024 * 1024,
 	documentsPerHour: 2000,
+	// one household or office behind one NAT: several devices, each opening every document it has
+	documentsPerAddressPerHour: 10_000,
+	// ~60 KB of memory per document touched since start (docs/self-hosting.md, Memory): ≤ 3 GB
+	maxDocuments: 50_000,
+	// an honest Charter client sends only sealed changes; a stock automerge-repo client resends a
+	// refused change on every sync round (several per second), so it trips this within seconds
+	maxRefusedChanges: 50,
+	refusedWindowSeconds: 60,
 	maxDocumentBytes: 512 * 1024 * 1024,
 	maxTotalBytes: 0
 };
@@ -55,6 +85,18 @@ const LIMIT_OPTIONS: Record<keyof Limits, { flag: string; env: string; min: numb
 	messagesPerSecond: { flag: 'messages-per-second', env: 'CHARTER_MESSAGES_PER_SECOND', min: 1 },
 	bytesPerSecond: { flag: 'bytes-per-second', env: 'CHARTER_BYTES_PER_SECOND', min: 1024 },
 	documentsPerHour: { flag: 'documents-per-hour', env: 'CHARTER_DOCUMENTS_PER_HOUR', min: 0 },
+	documentsPerAddressPerHour: {
+		flag: 'documents-per-address-per-hour',
+		env: 'CHARTER_DOCUMENTS_PER_ADDRESS_PER_HOUR',
+		min: 0
+	},
+	maxDocuments: { flag: 'max-documents', env: 'CHARTER_MAX_DOCUMENTS', min: 0 },
+	maxRefusedChanges: { flag: 'max-refused-changes', env: 'CHARTER_MAX_REFUSED_CHANGES', min: 0 },
+	refusedWindowSeconds: {
+		flag: 'refused-window-seconds',
+		env: 'CHARTER_REFUSED_WINDOW_SECONDS',
+		min: 1
+	},
 	maxDocumentBytes: { flag: 'max-document-bytes', env: 'CHARTER_MAX_DOCUMENT_BYTES', min: 0 },
 	maxTotalBytes: { flag: 'max-total-bytes', env: 'CHARTER_MAX_TOTAL_BYTES', min: 0 }
 };
@@ -81,17 +123,32 @@ Usage: npm run sync-server -- [options]
   --allow-unsealed           also store changes that carry no Charter publication seal: a generic
                              automerge-repo relay (env CHARTER_ALLOW_UNSEALED=1). Default: refuse
                              them, so no peer can equivocate on a Charter writer's changes.
+  --trust-proxy              behind a reverse proxy that sets X-Forwarded-For: per-address limits
+                             use the address it forwards (env CHARTER_TRUST_PROXY=1). Default:
+                             the connecting address.
   --max-message-bytes <n>    largest client message (env CHARTER_MAX_MESSAGE_BYTES, default ${DEFAULT_LIMITS.maxMessageBytes})
   --messages-per-second <n>  per-connection message rate, bursts 10× (env CHARTER_MESSAGES_PER_SECOND, default ${DEFAULT_LIMITS.messagesPerSecond})
   --bytes-per-second <n>     per-connection byte rate, bursts 4× (env CHARTER_BYTES_PER_SECOND, default ${DEFAULT_LIMITS.bytesPerSecond})
-  --documents-per-hour <n>   new documents per connection per hour (env CHARTER_DOCUMENTS_PER_HOUR, default ${DEFAULT_LIMITS.documentsPerHour})
+  --documents-per-hour <n>   new documents (created or asked for) per connection per hour
+                             (env CHARTER_DOCUMENTS_PER_HOUR, default ${DEFAULT_LIMITS.documentsPerHour})
+  --documents-per-address-per-hour <n>
+                             the same for all connections from one IP address
+                             (env CHARTER_DOCUMENTS_PER_ADDRESS_PER_HOUR, default ${DEFAULT_LIMITS.documentsPerAddressPerHour})
+  --max-documents <n>        documents held in total, 0 = none; beyond it new ones are refused
+                             (env CHARTER_MAX_DOCUMENTS, default ${DEFAULT_LIMITS.maxDocuments})
+  --max-refused-changes <n>  refused changes (unsealed, or not admitted) one address may send per
+                             window before its connection is closed; 0 = close on the first
+                             (env CHARTER_MAX_REFUSED_CHANGES, default ${DEFAULT_LIMITS.maxRefusedChanges})
+  --refused-window-seconds <n>
+                             that window; also the interval of at most one log line per address
+                             and reason (env CHARTER_REFUSED_WINDOW_SECONDS, default ${DEFAULT_LIMITS.refusedWindowSeconds})
   --max-document-bytes <n>   storage quota per document, 0 = none (env CHARTER_MAX_DOCUMENT_BYTES, default ${DEFAULT_LIMITS.maxDocumentBytes})
   --max-total-bytes <n>      storage quota for the server, 0 = none (env CHARTER_MAX_TOTAL_BYTES, default 0)
   --help                     show this help
 
 Endpoints: WebSocket on any path; GET /healthz, /readyz, /metrics (Prometheus).
 Close codes: 4008 rate limited, 4009 message too big, 4013 storage quota, 4029 too many new
-documents, 4400 malformed message (see docs/self-hosting.md).
+documents, 4400 malformed message, 4422 kept sending refused changes (see docs/self-hosting.md).
 `;
 
 export class ConfigError extends Error {}
@@ -113,6 +170,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerC
 				'peer-token': { type: 'string' },
 				'spaces-allow': { type: 'string', multiple: true },
 				'allow-unsealed': { type: 'boolean' },
+				'trust-proxy': { type: 'boolean' },
 				...Object.fromEntries(
 					Object.values(LIMIT_OPTIONS).map((o) => [o.flag, { type: 'string' as const }])
 				),
@@ -163,6 +221,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerC
 		...(peerToken ? { peerToken } : {}),
 		allow,
 		allowUnsealed: values['allow-unsealed'] === true || env.CHARTER_ALLOW_UNSEALED === '1',
+		trustProxy: values['trust-proxy'] === true || env.CHARTER_TRUST_PROXY === '1',
 		limits
 	};
 }

@@ -1,8 +1,11 @@
 /**
  * The stock automerge-repo WebSocket server adapter with the limits a public relay needs: message
- * size, per-connection rates, a cap on new documents, storage quotas and an optional admission
- * policy. A tripped limit closes the connection with a documented code (close-codes.ts) and counts a
- * rejection; what was accepted before is untouched and stays stored. Only the wire envelope and the
+ * size, per-connection rates, caps on new documents per connection, per address and in total,
+ * storage quotas, a cap on refused changes and an optional admission policy. A tripped limit closes
+ * the connection with a documented code (close-codes.ts), counts a rejection and writes one log
+ * line; what was accepted before is untouched and stays stored. Whatever a peer can repeat without
+ * being disconnected (a refused change, a refused document) is logged at most once per address and
+ * reason per --refused-window-seconds. Only the wire envelope and the
  * sizes of the changes inside sync messages are looked at (wire-envelope.ts) — and, for admission
  * of a new document, whatever the admission hook chooses to check.
  */
@@ -11,10 +14,12 @@ import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { cbor, type PeerId } from '@automerge/automerge-repo';
 import { NodeWSServerAdapter } from '@automerge/automerge-repo-network-websocket';
+import type { DocumentId } from '@automerge/automerge-repo';
 import type { Admission } from './admission.js';
+import { AddressBook, clientAddress, type AddressState } from './address-book.js';
 import { CLOSE } from './close-codes.js';
 import type { Limits } from './config.js';
-import type { Metrics, RejectionReason } from './metrics.js';
+import type { DocumentRefusal, Metrics, RejectionReason } from './metrics.js';
 import type { PeerGroup } from './peering.js';
 import { CreationWindow, RateLimiter } from './rate-limiter.js';
 import type { StorageLedger } from './storage-ledger.js';
@@ -23,6 +28,7 @@ import {
 	changesIn,
 	decodeEnvelope,
 	decodeSyncMessage,
+	documentOf,
 	encodeSyncMessage,
 	totalBytes,
 	writesDocument,
@@ -37,6 +43,8 @@ const LATENCY_PROBES = 10_000;
 
 interface Connection {
 	trusted: boolean;
+	/** Shared by every connection from the same remote address. */
+	address: AddressState;
 	rate: RateLimiter;
 	creations: CreationWindow;
 	/** Messages are judged one after another, so an async admission check cannot reorder them. */
@@ -53,6 +61,10 @@ export interface GuardDependencies {
 	admission?: Admission;
 	/** Refuse changes without a valid publication seal (default true). */
 	requireSeals?: boolean;
+	/** Take a connection's address from X-Forwarded-For (the server sits behind a reverse proxy). */
+	trustProxy?: boolean;
+	/** Told of every document message a client sends, just before the repo gets it (peer-churn.ts). */
+	touched?: (peerId: PeerId, documentId: DocumentId) => void;
 }
 
 export class GuardedServerAdapter extends NodeWSServerAdapter {
@@ -60,6 +72,7 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 	readonly #receivedAt = new Map<string, number>();
 	readonly #wss: WebSocketServer;
 	readonly #deps: GuardDependencies;
+	readonly #addresses: AddressBook;
 	#quiet = false;
 	#attached!: () => void;
 	/** Resolves once the repo has attached this adapter: listen only then, or early sockets go unheard. */
@@ -69,6 +82,7 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		super(wss as never);
 		this.#wss = wss;
 		this.#deps = deps;
+		this.#addresses = new AddressBook(deps.limits);
 	}
 
 	override connect(...args: Parameters<NodeWSServerAdapter['connect']>): void {
@@ -82,25 +96,33 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		const { limits, metrics, peers, log } = this.#deps;
 		peers.recognise(socket, request);
 		const trusted = peers.isTrustedSocket(socket);
-		this.#connections.set(socket, {
+		const remote = clientAddress(request, this.#deps.trustProxy === true);
+		const address = this.#addresses.open(remote);
+		const connection: Connection = {
 			trusted,
+			address,
 			rate: new RateLimiter(limits.messagesPerSecond, limits.bytesPerSecond),
 			creations: new CreationWindow(limits.documentsPerHour),
 			queue: Promise.resolve(),
 			closed: false
-		});
+		};
+		this.#connections.set(socket, connection);
 		metrics.connections.inc();
 		metrics.connectionsTotal.inc();
-		log.debug({ remote: request.socket.remoteAddress, trusted }, 'connection opened');
+		log.debug({ remote, trusted }, 'connection opened');
 		// ws reports a frame above its hard maxPayload ceiling as an 'error' (then closes with
 		// 1009); with no listener, that error would crash the whole server
 		socket.on('error', (error: Error & { code?: string }) => {
 			if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
 				metrics.rejections.inc({ reason: 'message-too-big' });
-			log.warn({ code: error.code, message: error.message }, 'connection error');
+			this.#throttled(connection, 'connection-error', 'warn', 'connection error', {
+				code: error.code,
+				message: error.message
+			});
 		});
 		socket.on('close', (code) => {
 			metrics.connections.dec();
+			this.#addresses.close(address);
 			log.debug({ code }, 'connection closed');
 		});
 	}
@@ -150,7 +172,9 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		}
 		connection.queue = connection.queue
 			.then(() => this.#judge(messageBytes, socket, connection))
-			.catch((error: unknown) => this.#deps.log.error({ err: error }, 'message guard failed'));
+			.catch((error: unknown) =>
+				this.#throttled(connection, 'guard-failed', 'error', 'message guard failed', { err: error })
+			);
 	}
 
 	async #judge(received: Uint8Array, socket: WebSocket, connection: Connection): Promise<void> {
@@ -174,6 +198,26 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 				});
 		}
 
+		// Every message routed to a document makes the repo hold it in memory (load, create, or keep a
+		// handle for an id it does not have), so the first message about a document the server does
+		// not know counts as a new document for the connection, its address and the server.
+		const routedTo = documentOf(message);
+		const isNew = routedTo !== undefined && !ledger.knows(routedTo);
+		if (isNew && !connection.trusted) {
+			const refusal = this.#mayAdd(connection);
+			if (refusal === 'server') return this.#unavailable(connection, message, routedTo);
+			if (refusal) {
+				metrics.documentsRefused.inc({ scope: refusal });
+				return this.#reject(
+					socket,
+					connection,
+					refusal === 'connection' ? 'too-many-documents' : 'address-documents',
+					CLOSE.tooManyDocuments,
+					{ documentId: routedTo }
+				);
+			}
+		}
+
 		if (writesDocument(message)) {
 			const { documentId } = message;
 			const sync = decodeSyncMessage(message.data);
@@ -185,7 +229,7 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 				const { accepted, refused } = await checkPublishedChanges(changes);
 				if (refused) {
 					metrics.rejections.inc({ reason: 'unsealed-change' }, refused);
-					log.info({ documentId, refused }, 'unsealed changes dropped');
+					if (this.#refused(socket, connection, refused, 'unsealed-change', { documentId })) return;
 					changes = accepted;
 					bytes = cbor.encode({
 						...message,
@@ -195,16 +239,12 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 			}
 			if (changes.length) {
 				if (!ledger.has(documentId)) {
-					if (!connection.trusted && !connection.creations.allows())
-						return this.#reject(socket, connection, 'too-many-documents', CLOSE.tooManyDocuments, {
-							documentId
-						});
 					if (admission && !(await admission.admit(documentId, changes))) {
 						metrics.rejections.inc({ reason: 'admission' });
-						log.info({ documentId }, 'document refused by the admission policy');
+						metrics.documentsRefused.inc({ scope: 'admission' });
+						this.#refused(socket, connection, changes.length, 'admission', { documentId });
 						return; // dropped; other documents on this connection may be fine
 					}
-					connection.creations.record();
 				}
 				const incoming = totalBytes(changes);
 				const quota = connection.trusted ? undefined : ledger.wouldExceed(documentId, incoming);
@@ -217,7 +257,97 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 			// learn that we lack the document, so it sends the changes that admission can judge
 			this.#noteReceived(documentId);
 		}
+		if (routedTo !== undefined) {
+			if (isNew) {
+				// a peer server's bulk replication is not its address's budget
+				if (!connection.trusted) {
+					connection.creations.record();
+					connection.address.creations.record();
+				}
+				ledger.askedFor(routedTo);
+			}
+			this.#deps.touched?.(message.senderId as PeerId, routedTo as DocumentId);
+		}
 		super.receiveMessage(bytes, socket as never);
+	}
+
+	/** Whose limit one more new document would break, if anyone's. */
+	#mayAdd(connection: Connection): Exclude<DocumentRefusal, 'admission'> | undefined {
+		const { limits, ledger } = this.#deps;
+		if (!connection.creations.allows()) return 'connection';
+		if (!connection.address.creations.allows()) return 'address';
+		if (limits.maxDocuments && ledger.held >= limits.maxDocuments) return 'server';
+		return undefined;
+	}
+
+	/**
+	 * The server holds --max-documents: this document is refused, not the peer (it did nothing
+	 * wrong), so the connection stays and the peer hears "doc-unavailable" for it.
+	 */
+	#unavailable(connection: Connection, message: WireEnvelope, documentId: string): void {
+		const { metrics, limits } = this.#deps;
+		metrics.rejections.inc({ reason: 'document-limit' });
+		metrics.documentsRefused.inc({ scope: 'server' });
+		this.#throttled(connection, 'document-limit', 'warn', 'new document refused: server full', {
+			documentId,
+			maxDocuments: limits.maxDocuments
+		});
+		if (message.type !== 'doc-unavailable' && message.type !== 'ephemeral' && message.senderId)
+			this.send({
+				type: 'doc-unavailable',
+				senderId: this.peerId!,
+				targetId: message.senderId as PeerId,
+				documentId: documentId as DocumentId
+			});
+	}
+
+	/**
+	 * `count` changes were refused. Counted per address; past --max-refused-changes in a window
+	 * the connection is closed (true), else at most one line per window says so.
+	 */
+	#refused(
+		socket: WebSocket,
+		connection: Connection,
+		count: number,
+		reason: 'unsealed-change' | 'admission',
+		detail: Record<string, unknown>
+	): boolean {
+		if (connection.trusted) return false; // a peer server relays what it was given; never cut off
+		const { limits } = this.#deps;
+		const inWindow = connection.address.refused.add(count);
+		if (inWindow > limits.maxRefusedChanges) {
+			this.#reject(socket, connection, 'refused-changes', CLOSE.refusedChanges, {
+				refusedInWindow: inWindow,
+				windowSeconds: limits.refusedWindowSeconds
+			});
+			return true;
+		}
+		this.#throttled(
+			connection,
+			reason,
+			'info',
+			reason === 'admission'
+				? 'document refused by the admission policy'
+				: 'unsealed changes dropped',
+			{ ...detail, refused: count, refusedInWindow: inWindow }
+		);
+		return false;
+	}
+
+	/** One line per address and reason per window; the next one says how many were left out. */
+	#throttled(
+		connection: Connection,
+		reason: string,
+		level: 'info' | 'warn' | 'error',
+		text: string,
+		detail: Record<string, unknown>
+	): void {
+		const leftOut = connection.address.logs.admit(reason);
+		if (leftOut === undefined) return;
+		this.#deps.log[level](
+			{ ...detail, remote: connection.address.address, ...(leftOut ? { leftOut } : {}) },
+			text
+		);
 	}
 
 	#noteReceived(documentId: string): void {
@@ -233,7 +363,11 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		detail: Record<string, unknown> = {}
 	): void {
 		this.#deps.metrics.rejections.inc({ reason });
-		this.#deps.log.warn({ reason, code, ...detail }, 'connection closed: limit tripped');
+		this.#deps.metrics.peersDisconnected.inc({ reason });
+		this.#deps.log.warn(
+			{ reason, code, remote: connection.address.address, ...detail },
+			'connection closed: limit tripped'
+		);
 		connection.closed = true;
 		socket.close(code, reason);
 	}

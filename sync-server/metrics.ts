@@ -8,6 +8,9 @@ export const REJECTION_REASONS = [
 	'message-too-big',
 	'rate-limited',
 	'too-many-documents',
+	'address-documents',
+	'document-limit',
+	'refused-changes',
 	'document-quota',
 	'total-quota',
 	'admission',
@@ -17,6 +20,11 @@ export const REJECTION_REASONS = [
 ] as const;
 
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
+
+/** Why a new document was refused: whose limit it hit, or the admission policy. */
+export const DOCUMENT_REFUSALS = ['connection', 'address', 'server', 'admission'] as const;
+
+export type DocumentRefusal = (typeof DOCUMENT_REFUSALS)[number];
 
 export function createMetrics() {
 	const registry = new Registry();
@@ -84,6 +92,18 @@ export function createMetrics() {
 			labelNames: ['reason'],
 			registers: [registry]
 		}),
+		documentsRefused: new Counter({
+			name: 'charter_sync_documents_refused_total',
+			help: 'New documents refused, by the limit they hit: connection (--documents-per-hour), address (--documents-per-address-per-hour), server (--max-documents) or admission',
+			labelNames: ['scope'],
+			registers: [registry]
+		}),
+		peersDisconnected: new Counter({
+			name: 'charter_sync_peers_disconnected_total',
+			help: 'Connections the server closed because the peer broke a limit, by reason (refused-changes: kept sending changes the server refuses)',
+			labelNames: ['reason'],
+			registers: [registry]
+		}),
 		relayLatency: new Histogram({
 			name: 'charter_sync_relay_latency_seconds',
 			help: 'From receiving a sync message for a document to the next sync message the server sends for it (its reply or the relay to another peer)',
@@ -92,7 +112,11 @@ export function createMetrics() {
 		})
 	};
 	// every reason shows from the start (as 0), so alerts and dashboards need no special cases
-	for (const reason of REJECTION_REASONS) metrics.rejections.inc({ reason }, 0);
+	for (const reason of REJECTION_REASONS) {
+		metrics.rejections.inc({ reason }, 0);
+		metrics.peersDisconnected.inc({ reason }, 0);
+	}
+	for (const scope of DOCUMENT_REFUSALS) metrics.documentsRefused.inc({ scope }, 0);
 	return metrics;
 }
 

@@ -39,7 +39,7 @@ export class RateLimiter {
 	}
 }
 
-/** A sliding one-hour window of document creations for one connection. */
+/** A sliding one-hour window of document creations (of one connection, or of one address). */
 export class CreationWindow {
 	#times: number[] = [];
 
@@ -54,5 +54,51 @@ export class CreationWindow {
 
 	record(now = Date.now()): void {
 		this.#times.push(now);
+	}
+
+	/** True if nothing was created in the last hour. */
+	empty(now = Date.now()): boolean {
+		this.allows(now); // prunes
+		return this.#times.length === 0;
+	}
+}
+
+/** Counts events in fixed windows of `windowMs`: "more than N in a window" without a timestamp list. */
+export class CountWindow {
+	#count = 0;
+	#startedAt = -Infinity;
+
+	constructor(private readonly windowMs: number) {}
+
+	/** Adds `n` events and returns how many the current window holds. */
+	add(n: number, now = Date.now()): number {
+		if (now - this.#startedAt >= this.windowMs) {
+			this.#startedAt = now;
+			this.#count = 0;
+		}
+		this.#count += n;
+		return this.#count;
+	}
+}
+
+/**
+ * At most one log line per reason per interval: the first occurrence is logged, later ones within
+ * the interval are only counted, and the next line says how many were left out.
+ */
+export class LogThrottle {
+	readonly #next = new Map<string, { at: number; suppressed: number }>();
+
+	constructor(private readonly intervalMs: number) {}
+
+	/** The number of lines left out since the last one, or undefined if this one is left out too. */
+	admit(reason: string, now = Date.now()): number | undefined {
+		const state = this.#next.get(reason);
+		if (state && now < state.at) {
+			state.suppressed++;
+			return undefined;
+		}
+		const suppressed = state?.suppressed ?? 0;
+		this.#next.set(reason, { at: now + this.intervalMs, suppressed: 0 });
+		return suppressed;
 	}
 }

@@ -16,6 +16,7 @@ import { DEFAULT_LIMITS, type Limits, type SyncServerConfig } from './config.js'
 import { accountPeerWrite, GuardedServerAdapter } from './guarded-adapter.js';
 import { createRequestHandler } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { PeerChurn } from './peer-churn.js';
 import { PeerGroup } from './peering.js';
 import { preloadDocuments } from './preload.js';
 import { settleStorageId } from './storage-identity.js';
@@ -72,6 +73,7 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 					storageId,
 					peerId: repo.peerId,
 					documents: ledger.documents,
+					heldDocuments: ledger.held,
 					connections: wss.clients.size,
 					rssBytes: process.memoryUsage.rss(),
 					heapUsedBytes: process.memoryUsage().heapUsed
@@ -89,6 +91,7 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 		server: http,
 		maxPayload: Math.max(limits.maxMessageBytes * 2, 1024 * 1024)
 	});
+	let churn: PeerChurn | undefined = undefined; // made with the repo, below
 	const serverAdapter = new GuardedServerAdapter(wss, {
 		limits,
 		metrics,
@@ -96,7 +99,9 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 		peers,
 		log,
 		admission,
-		requireSeals: !options.allowUnsealed
+		requireSeals: !options.allowUnsealed,
+		trustProxy: options.trustProxy === true,
+		touched: (peerId, documentId) => churn?.touch(peerId, documentId)
 	});
 	const dialers = (options.peers ?? []).map((url) => {
 		const adapter = peers.dial(url, options.peerRetryMs ?? 3000);
@@ -112,6 +117,8 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 		// like the stock sync server, announce nothing to clients; everything to peer servers
 		sharePolicy: peers.sharePolicy
 	});
+	// a client joining or leaving costs O(documents it touched), not O(documents held)
+	churn = new PeerChurn(repo, (peerId) => peers.isServer(peerId));
 	serverAdapter.on('peer-disconnected', ({ peerId }) => peers.left(peerId));
 	wss.on('error', (error) => log.error({ err: error }, 'WebSocket server error'));
 	await serverAdapter.attached;

@@ -13,6 +13,8 @@ import type { RejectionReason } from './metrics.js';
 export class StorageLedger {
 	#bytes = new Map<string, number>();
 	#total = 0;
+	/** Documents a peer asked for that hold nothing here yet: the repo keeps a handle for each. */
+	#askedFor = new Set<string>();
 
 	constructor(
 		dataDir: string,
@@ -34,6 +36,21 @@ export class StorageLedger {
 
 	get documents(): number {
 		return this.#bytes.size;
+	}
+
+	/** Documents held in any form: stored, or asked for since start (what --max-documents bounds). */
+	get held(): number {
+		return this.#bytes.size + this.#askedFor.size;
+	}
+
+	/** Whether the server has seen this document at all: stored, or asked for since start. */
+	knows(documentId: string): boolean {
+		return this.#bytes.has(documentId) || this.#askedFor.has(documentId);
+	}
+
+	/** A peer asked for a document held nowhere here (the repo now holds a handle for it). */
+	askedFor(documentId: string): void {
+		if (!this.#bytes.has(documentId)) this.#askedFor.add(documentId);
 	}
 
 	get totalBytes(): number {
@@ -62,6 +79,7 @@ export class StorageLedger {
 	}
 
 	add(documentId: string, bytes: number): void {
+		this.#askedFor.delete(documentId);
 		this.#bytes.set(documentId, (this.#bytes.get(documentId) ?? 0) + bytes);
 		this.#total += bytes;
 	}

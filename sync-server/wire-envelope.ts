@@ -43,6 +43,11 @@ export function decodeEnvelope(bytes: Uint8Array): WireEnvelope | undefined {
 	return message as WireEnvelope;
 }
 
+/** The document a message is routed to (the repo loads or creates it), if it is routed to one. */
+export function documentOf(message: WireEnvelope): string | undefined {
+	return DOCUMENT_TYPES.has(message.type) ? message.documentId : undefined;
+}
+
 /** Whether the repo would apply this message's data to a document. */
 export function writesDocument(
 	message: WireEnvelope

@@ -48,7 +48,12 @@ describe('configuration', () => {
 			CHARTER_PEERS: 'ws://a:1, wss://b',
 			CHARTER_PEER_TOKEN: 'sixteen-chars-or-more',
 			CHARTER_MAX_MESSAGE_BYTES: '65536',
-			CHARTER_DOCUMENTS_PER_HOUR: '7'
+			CHARTER_DOCUMENTS_PER_HOUR: '7',
+			CHARTER_DOCUMENTS_PER_ADDRESS_PER_HOUR: '70',
+			CHARTER_MAX_DOCUMENTS: '700',
+			CHARTER_MAX_REFUSED_CHANGES: '5',
+			CHARTER_REFUSED_WINDOW_SECONDS: '30',
+			CHARTER_TRUST_PROXY: '1'
 		};
 		expect(parseConfig([], env)).toMatchObject({
 			port: 4000,
@@ -57,7 +62,15 @@ describe('configuration', () => {
 			logLevel: 'debug',
 			peers: ['ws://a:1', 'wss://b'],
 			peerToken: 'sixteen-chars-or-more',
-			limits: { maxMessageBytes: 65536, documentsPerHour: 7 }
+			trustProxy: true,
+			limits: {
+				maxMessageBytes: 65536,
+				documentsPerHour: 7,
+				documentsPerAddressPerHour: 70,
+				maxDocuments: 700,
+				maxRefusedChanges: 5,
+				refusedWindowSeconds: 30
+			}
 		});
 		expect(
 			parseConfig(
@@ -76,6 +89,9 @@ describe('configuration', () => {
 		expect(() => parseConfig(['--log-level', 'loud'], {})).toThrow(/--log-level/);
 		expect(() => parseConfig([], { CHARTER_MAX_MESSAGE_BYTES: '12' })).toThrow(
 			/--max-message-bytes/
+		);
+		expect(() => parseConfig(['--refused-window-seconds', '0'], {})).toThrow(
+			/--refused-window-seconds must be an integer from 1/
 		);
 		expect(() => parseConfig(['--spaces-allow', 'nonsense'], {})).toThrow(ConfigError);
 		expect(() => parseConfig(['stray'], {})).toThrow(ConfigError);
@@ -96,6 +112,11 @@ describe('configuration', () => {
 			'--messages-per-second',
 			'--bytes-per-second',
 			'--documents-per-hour',
+			'--documents-per-address-per-hour',
+			'--max-documents',
+			'--max-refused-changes',
+			'--trust-proxy',
+			'--refused-window-seconds',
 			'--max-document-bytes',
 			'--max-total-bytes',
 			'--log-level',

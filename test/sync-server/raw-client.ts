@@ -17,6 +17,12 @@ export interface RawClient {
 		payload: Uint8Array,
 		options?: { documentId?: string; type?: 'sync' | 'request' }
 	): string;
+	/** Sends these raw changes for a document (default: a new random id) in one sync message. */
+	pushChanges(changes: Uint8Array[], options?: { documentId?: string }): string;
+	/** Asks for a document (default: a new random id) with a change-free "request", as a peer lacking it does. */
+	ask(documentId?: string): string;
+	/** Every message the server sent us so far, decoded. */
+	received: { type: string; documentId?: string }[];
 	sendRaw(bytes: Uint8Array): void;
 	closed: Promise<{ code: number; reason: string }>;
 	close(): void;
@@ -24,9 +30,13 @@ export interface RawClient {
 
 export async function rawClient(
 	wsUrl: string,
-	senderId = `raw-${Math.random().toString(36).slice(2)}`
+	senderId = `raw-${Math.random().toString(36).slice(2)}`,
+	/** Connect from this loopback address (127.0.0.2, …) to look like another host. */
+	localAddress?: string
 ): Promise<RawClient> {
-	const socket = new WebSocket(wsUrl);
+	const socket = new WebSocket(wsUrl, localAddress ? { localAddress } : {});
+	const received: { type: string; documentId?: string }[] = [];
+	socket.on('message', (data) => received.push(cbor.decode(data as Uint8Array) as never));
 	const closed = new Promise<{ code: number; reason: string }>((resolve) =>
 		socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))
 	);
@@ -52,6 +62,9 @@ export async function rawClient(
 	const send = (bytes: Uint8Array) => {
 		if (socket.readyState === WebSocket.OPEN) socket.send(bytes);
 	};
+	const newId = () => parseAutomergeUrl(generateAutomergeUrl()).documentId;
+	const sync = (type: string, documentId: string, data: Uint8Array) =>
+		send(cbor.encode({ type, senderId, targetId: serverPeerId, documentId, data }));
 	return {
 		serverPeerId,
 		pushDocument(
@@ -70,6 +83,23 @@ export async function rawClient(
 			send(cbor.encode({ type, senderId, targetId: serverPeerId, documentId, data: message }));
 			return documentId;
 		},
+		pushChanges(changes, { documentId = newId() } = {}) {
+			const doc = A.applyChanges(A.init(), changes)[0];
+			const message = A.encodeSyncMessage({
+				heads: A.getHeads(doc),
+				need: [],
+				have: [{ lastSync: [], bloom: new Uint8Array() }],
+				changes
+			});
+			sync('sync', documentId, message);
+			return documentId;
+		},
+		ask(documentId = newId()) {
+			const message = A.encodeSyncMessage({ heads: [], need: [], have: [], changes: [] });
+			sync('request', documentId, message);
+			return documentId;
+		},
+		received,
 		sendRaw: send,
 		closed,
 		close: () => socket.close()

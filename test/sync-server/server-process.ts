@@ -80,3 +80,38 @@ export async function spawnServer(
 		}
 	};
 }
+
+/**
+ * Polls `url` one request after another from a separate process (so the test's own work, such as
+ * opening hundreds of sockets, cannot delay the poller) until `stop()`, which resolves with the
+ * longest wait for an answer, in milliseconds, counting a request still in flight at the end.
+ */
+export function pollUntilStopped(url: string): { stop(): Promise<number> } {
+	const script = `
+		let worst = 0, stopped = false;
+		process.stdin.on('end', () => (stopped = true)).resume();
+		while (!stopped) {
+			const since = performance.now();
+			await fetch(process.env.POLL_URL).then((r) => r.text()).catch(() => undefined);
+			worst = Math.max(worst, performance.now() - since);
+			await new Promise((r) => setTimeout(r, 20));
+		}
+		process.stdout.write(JSON.stringify({ worst }));`;
+	const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+		stdio: ['pipe', 'pipe', 'inherit'],
+		env: { ...process.env, POLL_URL: url }
+	});
+	const reap = () => child.kill('SIGKILL');
+	process.once('exit', reap);
+	let out = '';
+	child.stdout!.on('data', (d) => (out += d));
+	const exited = new Promise<void>((r) => child.once('exit', () => r()));
+	return {
+		async stop() {
+			child.stdin!.end();
+			await exited;
+			process.off('exit', reap);
+			return (JSON.parse(out) as { worst: number }).worst;
+		}
+	};
+}
