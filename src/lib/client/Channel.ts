@@ -33,8 +33,9 @@ export interface Message {
 	createdAt: number;
 	editedAt?: number;
 	/**
-	 * Guaranteed channels only: `pending` until a persistent node (a sync server or home node)
-	 * reported holding this message, then `stored`.
+	 * `pending` until a persistent node (a sync server or home node) reported holding this message,
+	 * then `stored`: every message of a guaranteed channel, and in any channel the messages this
+	 * client sent since it opened (so an offline send never looks like it reached anyone).
 	 */
 	delivery?: Delivery;
 }
@@ -158,7 +159,11 @@ export class Channel {
 					text: m.text?.toString() ?? '',
 					createdAt: m.createdAt,
 					...(m.editedAt ? { editedAt: m.editedAt } : {}),
-					...(guaranteed ? { delivery: this.#deliveryOf(id, follow) } : {})
+					...(guaranteed
+						? { delivery: this.#deliveryOf(id, follow) }
+						: this.#sentHere(id)
+							? { delivery: this.#trackerOf(id).delivery(id) ?? 'pending' }
+							: {})
 				});
 			}
 		}
@@ -169,6 +174,11 @@ export class Channel {
 		return out;
 	}
 
+	/** Sent by this client since it opened (its delivery is followed from the send on). */
+	#sentHere(id: string): boolean {
+		return id.startsWith(`${this.#sessionTag}.`);
+	}
+
 	#deliveryOf(id: string, follow: string[]): Delivery {
 		const known = this.#trackerOf(id).delivery(id);
 		if (known) return known;
@@ -177,7 +187,10 @@ export class Channel {
 		return 'pending';
 	}
 
-	/** Guaranteed channels: messages not yet confirmed by a persistent node. */
+	/**
+	 * Messages not yet confirmed by a persistent node: in a guaranteed channel all of them, in any
+	 * other the ones this client sent since it opened.
+	 */
 	get pending(): number {
 		if (this.durability !== 'guaranteed')
 			return [this.#delivery, ...this.#retiredDeliveries].reduce((n, t) => n + t.pending, 0);
@@ -188,7 +201,7 @@ export class Channel {
 	 * Resolves once a persistent node (a sync server or home node) reported holding message `id`;
 	 * rejects with `unavailable` after `timeoutMs` (default 30 s; the message stays pending) and with
 	 * `invalid-argument` for a message whose delivery is not followed (not a guaranteed channel, and
-	 * not sent with `awaitStored`).
+	 * not sent by this client since it opened).
 	 */
 	whenStored(id: string, options: { timeoutMs?: number } = {}): Promise<void> {
 		if (this.durability === 'guaranteed') void this.messages; // follows messages not seen yet
@@ -244,14 +257,12 @@ export class Channel {
 				createdAt: message.createdAt
 			};
 		});
-		if (this.durability === 'guaranteed' || options.awaitStored) {
-			// the envelope now holds this message's entry: a node must report heads that include these
-			this.#delivery.track([id], A.getHeads(this.replica.envelope.doc()));
-			message.delivery = this.#delivery.delivery(id);
-			if (options.awaitStored) {
-				await this.#delivery.whenStored(id, options.timeoutMs);
-				message.delivery = 'stored';
-			}
+		// the envelope now holds this message's entry: a node must report heads that include these
+		this.#delivery.track([id], A.getHeads(this.replica.envelope.doc()));
+		message.delivery = this.#delivery.delivery(id);
+		if (options.awaitStored) {
+			await this.#delivery.whenStored(id, options.timeoutMs);
+			message.delivery = 'stored';
 		}
 		return message;
 	}
