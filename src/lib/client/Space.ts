@@ -779,17 +779,22 @@ export class Space {
 		let readySince = 0;
 		while (!this.#replica.doc.invites?.[invite.id]) {
 			if (this.state?.isMember(me)) return;
-			// A storing peer gave us all it holds of the space and nothing in it is sealed to this
-			// secret: no invite was ever made with it (one character of the link changed is enough).
+			// A storing peer gave us all it holds of the space, we processed all of it, and nothing in
+			// it is sealed to this secret: no invite was ever made with it (one changed character of a
+			// link is enough). The envelope can be complete before its entries are processed: settle.
 			if (
 				this.#genesis &&
 				!this.#inviteSealed &&
 				caughtUpWithStoringPeer(this.context.wire, this.#replica.envelope)
-			)
-				throw new CharterError(
-					'invite-unknown',
-					'this invite opens nothing in its space: the link is damaged, or was never issued'
-				);
+			) {
+				await this.settled();
+				if (this.state?.isMember(me) || this.#replica.doc.invites?.[invite.id]) continue;
+				if (!this.#inviteSealed)
+					throw new CharterError(
+						'invite-unknown',
+						'this invite opens nothing in its space: the link is damaged, or was never issued'
+					);
+			}
 			// the space has arrived but not this invite (or no key for it): give late entries a moment
 			// (longer once the secret is known to open something: its record is on the way)
 			if (this.#genesis) readySince ||= Date.now();
