@@ -60,4 +60,6 @@ export { envelopeDocumentId, bytesWrittenBy } from './sync/envelope.js';
 export { checkPublishedChanges, type PublicationCheck } from './sync/publication.js';
 export { admitEnvelope, type AdmissionPolicy, type AdmissionDecision } from './sync/admission.js';
 export type { PeerSyncStatus, PeerDocumentLag } from './sync/peer-status.js';
+export type { SyncServerStatus, SyncServerState, SyncServerSource } from './sync/servers.js';
+export { isSyncServerUrl } from './util/url.js';
 export { createCryptoProvider, cryptoProvider, type CryptoProvider } from './crypto/primitives.js';

@@ -16,6 +16,7 @@ import { DOMAIN, KDF } from '../crypto/domains.js';
 import { deriveKey, hash } from '../crypto/primitives.js';
 import { ID_BYTES, spaceId, spaceIdBytes, type SpaceId } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
+import { isSyncServerUrl } from '../util/url.js';
 import { base58, base64url, bytesEqual, concatBytes, randomBytes, utf8 } from '../util/bytes.js';
 
 nobleEd.hashes.sha512 = sha512;
@@ -95,8 +96,11 @@ export function parseInviteLink(text: string): InviteLink {
 		for (let i = 0; i < n; i++) endpoints.push(r.string());
 		r.end();
 		for (const e of endpoints)
-			if (!/^wss?:\/\/\S+$/.test(e))
-				throw new CharterError('invalid-invite', 'the invite names an invalid endpoint');
+			if (!isSyncServerUrl(e))
+				throw new CharterError(
+					'invalid-invite',
+					`the invite names an invalid server address (${e.slice(0, 80)}): the link is damaged`
+				);
 		return { space, secret: Uint8Array.from(secret), endpoints };
 	} catch (error) {
 		if (error instanceof CharterError && error.code === 'invalid-invite') throw error;

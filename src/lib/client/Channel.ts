@@ -34,8 +34,9 @@ export interface Message {
 	createdAt: number;
 	editedAt?: number;
 	/**
-	 * Guaranteed channels only: `pending` until a persistent node (a sync server or home node)
-	 * reported holding this message, then `stored`.
+	 * `pending` until a persistent node (a sync server or home node) reported holding this message,
+	 * then `stored`: every message of a guaranteed channel, and in any channel the messages this
+	 * client sent since it opened (so an offline send never looks like it reached anyone).
 	 */
 	delivery?: Delivery;
 }
@@ -160,7 +161,11 @@ export class Channel {
 					text: m.text?.toString() ?? '',
 					createdAt: m.createdAt,
 					...(m.editedAt ? { editedAt: m.editedAt } : {}),
-					...(guaranteed ? { delivery: this.#deliveryOf(id, follow) } : {})
+					...(guaranteed
+						? { delivery: this.#deliveryOf(id, follow) }
+						: this.#sentHere(id)
+							? { delivery: this.#trackerOf(id).delivery(id) ?? 'pending' }
+							: {})
 				});
 			}
 		}
@@ -169,6 +174,11 @@ export class Channel {
 		// messages first seen now are judged against the envelope as it is now (never earlier)
 		if (follow.length) this.#delivery.track(follow);
 		return out;
+	}
+
+	/** Sent by this client since it opened (its delivery is followed from the send on). */
+	#sentHere(id: string): boolean {
+		return id.startsWith(`${this.#sessionTag}.`);
 	}
 
 	#deliveryOf(id: string, follow: string[]): Delivery {
@@ -180,9 +190,9 @@ export class Channel {
 	}
 
 	/**
-	 * Guaranteed channels: messages not yet confirmed by a persistent node. Any channel: plus this
-	 * device's writes not yet in the envelope at all (a publication failed; they go out with the next
-	 * write).
+	 * Messages not yet confirmed by a persistent node: in a guaranteed channel all of them, in any
+	 * other the ones this client sent since it opened; plus this device's writes not yet in the
+	 * envelope at all (a publication failed; they go out with the next write).
 	 */
 	get pending(): number {
 		if (this.durability !== 'guaranteed')
@@ -197,7 +207,7 @@ export class Channel {
 	 * Resolves once a persistent node (a sync server or home node) reported holding message `id`;
 	 * rejects with `unavailable` after `timeoutMs` (default 30 s; the message stays pending) and with
 	 * `invalid-argument` for a message whose delivery is not followed (not a guaranteed channel, and
-	 * not sent with `awaitStored`).
+	 * not sent by this client since it opened).
 	 */
 	whenStored(id: string, options: { timeoutMs?: number } = {}): Promise<void> {
 		if (this.durability === 'guaranteed') void this.messages; // follows messages not seen yet
@@ -253,14 +263,12 @@ export class Channel {
 				createdAt: message.createdAt
 			};
 		});
-		if (this.durability === 'guaranteed' || options.awaitStored) {
-			// the envelope now holds this message's entry: a node must report heads that include these
-			this.#delivery.track([id], A.getHeads(this.replica.envelope.doc()));
-			message.delivery = this.#delivery.delivery(id);
-			if (options.awaitStored) {
-				await this.#delivery.whenStored(id, options.timeoutMs);
-				message.delivery = 'stored';
-			}
+		// the envelope now holds this message's entry: a node must report heads that include these
+		this.#delivery.track([id], A.getHeads(this.replica.envelope.doc()));
+		message.delivery = this.#delivery.delivery(id);
+		if (options.awaitStored) {
+			await this.#delivery.whenStored(id, options.timeoutMs);
+			message.delivery = 'stored';
 		}
 		return message;
 	}

@@ -16,7 +16,8 @@ import {
 	type PeerId,
 	type StorageAdapterInterface
 } from '@automerge/automerge-repo';
-import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import { SyncServers, type SyncServerSource, type SyncServerStatus } from '../sync/servers.js';
+import { isSyncServerUrl } from '../util/url.js';
 import { CharterError } from '../errors.js';
 import { deviceEncryptionPublic, Identity } from '../identity/identity.js';
 import { userCardText } from '../identity/certificates.js';
@@ -70,7 +71,7 @@ import {
 } from '../identity/certificates.js';
 import { deviceId } from '../identity/ids.js';
 import { signProfile, type Profile } from '../identity/profile.js';
-import { PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
+import { caughtUpWithStoringPeer, PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
 import { Publisher } from '../sync/publication.js';
 import { VerifyingNetworkAdapter, type RefusalCounter } from '../sync/verifying-adapter.js';
 import type { ClientContext } from './context.js';
@@ -124,7 +125,7 @@ export class Charter {
 	#closed = false;
 	readonly #session = randomBytes(SESSION_BYTES);
 	readonly #peers: PeerWatch;
-	readonly #endpoints: string[] = [];
+	#servers!: SyncServers;
 	#account: AccountDocument | undefined;
 	#listening: { url: string; close(): Promise<void> } | undefined;
 	#refusals = new RefusalTally();
@@ -158,10 +159,10 @@ export class Charter {
 
 	static async open(options: CharterOptions = {}): Promise<Charter> {
 		for (const url of options.syncServers ?? [])
-			if (!/^wss?:\/\/.+/.test(url))
+			if (!isSyncServerUrl(url))
 				throw new CharterError(
 					'invalid-argument',
-					`sync server URL must start with ws:// or wss://: ${url}`
+					`not a sync server address (ws:// or wss://, a host, a port from 1 to 65535): ${url}`
 				);
 		const defaults = options.inMemory
 			? await memoryStores()
@@ -191,10 +192,11 @@ export class Charter {
 			},
 			directory
 		);
-		const network: NetworkAdapterInterface[] = [
-			...(options.syncServers ?? []).map((url) => new WebSocketClientAdapter(url)),
-			...(options.network ?? [])
-		];
+		const servers = new SyncServers(
+			(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals)
+		);
+		for (const url of options.syncServers ?? []) servers.add(url, 'configured');
+		const network: NetworkAdapterInterface[] = [...(options.network ?? [])];
 		const listening = options.listen
 			? await listenForPeers(options.listen.port, options.listen.host)
 			: undefined;
@@ -215,9 +217,10 @@ export class Charter {
 		const wire = new Repo({
 			// every peer's changes are checked for seals before the repo applies them; every Charter
 			// peer proves which user's device it is (strict channels are shared with readers only)
-			network: network.map(
-				(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals)
-			),
+			network: [
+				...servers.adapters,
+				...network.map((adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals))
+			],
 			storage: stores.wire,
 			peerId: `charter-${hex.encode(randomBytes(8))}` as PeerId,
 			isEphemeral: !options.persistent,
@@ -240,7 +243,9 @@ export class Charter {
 		client.#sharing = sharing;
 		late.client = client;
 		directory.onChange(() => client.#reviewSharing(true));
-		client.#endpoints.push(...(options.syncServers ?? []));
+		servers.attach(wire);
+		client.#servers = servers;
+		servers.onChange(() => client.#emit());
 		client.#listening = listening;
 		client.#identity = await Identity.load(stores.secrets);
 		if (client.#identity) {
@@ -274,6 +279,31 @@ export class Charter {
 		await this.#openAccount();
 		this.#emit();
 		return { userId: this.#identity.userId };
+	}
+
+	/**
+	 * After a restore from the phrase: whether anything is behind this identity. `found` once its
+	 * account lists a space; `empty` once a sync server (or home node) has given this device all it
+	 * holds of the account and it lists no space — so no devices either: a valid phrase nobody used,
+	 * or a typo that happens to make one; `unreachable` when no storing peer answered within
+	 * `timeoutMs` (default 15 s).
+	 */
+	async findAccount(
+		options: { timeoutMs?: number } = {}
+	): Promise<'found' | 'empty' | 'unreachable'> {
+		this.#requireIdentity();
+		const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+		for (;;) {
+			const account = this.#account;
+			if (!account || this.#closed) throw new CharterError('closed', 'this client is closed');
+			if (account.spaces.length || this.#spaces.size) return 'found';
+			if (caughtUpWithStoringPeer(this.wire, account.envelope)) {
+				await account.settled();
+				return account.spaces.length || this.#spaces.size ? 'found' : 'empty';
+			}
+			if (Date.now() > deadline) return 'unreachable';
+			await new Promise((r) => setTimeout(r, 100));
+		}
 	}
 
 	/** The text another member pastes into `space.addMember()` to add this user. */
@@ -338,7 +368,7 @@ export class Charter {
 	async joinSpace(link: string, options: { timeoutMs?: number } = {}): Promise<Space> {
 		const invite = parseInviteLink(link);
 		const context = this.#requireContext();
-		this.#dial(invite.endpoints);
+		this.#dial(invite.endpoints, 'invite');
 		const existing = this.#spaces.get(invite.space);
 		if (existing?.isMember) return existing;
 		if (existing) {
@@ -367,7 +397,7 @@ export class Charter {
 	): Promise<{ code: string; linked: Promise<{ deviceId: DeviceId; name: string }> }> {
 		const identity = this.#requireIdentity();
 		const secret = newLinkSecret();
-		const code = encodeLinkCode({ secret, endpoints: this.#endpoints });
+		const code = encodeLinkCode({ secret, endpoints: this.#servers.urls });
 		const handle = await openEnvelope(
 			this.wire,
 			envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16))
@@ -428,7 +458,7 @@ export class Charter {
 		if (this.#identity)
 			throw new CharterError('identity-exists', 'this client already has an identity');
 		const { secret, endpoints } = parseLinkCode(code);
-		this.#dial(endpoints);
+		this.#dial(endpoints, 'device-link');
 		const handle = await openEnvelope(
 			this.wire,
 			envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16))
@@ -611,17 +641,30 @@ export class Charter {
 			.sort((a, b) => a.issuedAt - b.issuedAt);
 	}
 
-	#dial(endpoints: string[]) {
+	/** Dials what an invite or link code names; an address that can never connect is skipped. */
+	#dial(endpoints: string[], source: SyncServerSource) {
 		for (const endpoint of endpoints)
-			if (!this.#endpoints.includes(endpoint)) {
-				this.#endpoints.push(endpoint);
-				this.wire.networkSubsystem.addNetworkAdapter(
-					new VerifyingNetworkAdapter(
-						this.#directory.wrap(new WebSocketClientAdapter(endpoint)),
-						this.#refusals
-					)
-				);
-			}
+			if (isSyncServerUrl(endpoint)) this.#servers.add(endpoint, source);
+	}
+
+	/**
+	 * Every sync server (or home node) this client dials — those it was opened with, and those an
+	 * invite or a device-link code named — with whether it answers. Invites and link codes made here
+	 * name these addresses.
+	 */
+	get syncServers(): SyncServerStatus[] {
+		return this.#servers.list();
+	}
+
+	/** Dials one more sync server. Refuses with `invalid-argument` an address that cannot connect. */
+	addSyncServer(url: string): void {
+		this.#assertOpen();
+		this.#servers.add(url, 'added');
+	}
+
+	/** Disconnects from a sync server and stops retrying it; false when it was not listed. */
+	removeSyncServer(url: string): boolean {
+		return this.#servers.remove(url);
 	}
 
 	/** Calls `listener` whenever the identity or the list of spaces changes. */
@@ -886,6 +929,7 @@ export class Charter {
 	#requireContext(): ClientContext {
 		const identity = this.#requireIdentity();
 		if (this.#context?.identity !== identity) {
+			const servers = this.#servers;
 			this.#context = {
 				identity,
 				wire: this.wire,
@@ -897,7 +941,9 @@ export class Charter {
 					actor: actorFor(identity.deviceKey, this.#session),
 					sign: (m) => identity.signAsDevice(m)
 				},
-				endpoints: this.#endpoints,
+				get endpoints() {
+					return servers.urls;
+				},
 				spaces: {
 					opened: (space) => this.#openingSpaces.add(space),
 					closed: (space) => {

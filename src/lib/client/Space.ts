@@ -55,8 +55,10 @@ import {
 } from '../encryption/lockbox.js';
 import { entryHash, entryKey, type EntryHeader } from '../encryption/entry.js';
 import { DocumentReplica } from '../sync/replica.js';
+import { caughtUpWithStoringPeer } from '../sync/peer-status.js';
 import { appendEntries, bytesWrittenBy } from '../sync/envelope.js';
 import { base58, bytesEqual, hex, randomBytes } from '../util/bytes.js';
+import { isSyncServerUrl } from '../util/url.js';
 import { Channel } from './Channel.js';
 import { verifyProfile, type Profile } from '../identity/profile.js';
 import {
@@ -158,6 +160,8 @@ export class Space {
 	#closed = false;
 	/** The invite this client is joining with (its X25519 key receives the pre-sealed epoch keys). */
 	#invite: InviteKeys | undefined;
+	/** A lockbox sealed to the invite's key has arrived: the secret opens something here. */
+	#inviteSealed = false;
 
 	private constructor(
 		readonly id: SpaceId,
@@ -381,6 +385,8 @@ export class Space {
 				return;
 			}
 			if (!this.#recipientKey(lockbox.header.recipient)) return;
+			if (this.#invite && bytesEqual(this.#invite.encryptionKey, lockbox.header.recipient))
+				this.#inviteSealed = true;
 			this.#waitingLockboxes.set(hex.encode(entryHash(bytes)), lockbox);
 			await this.#openWaitingLockboxes();
 		}
@@ -959,8 +965,8 @@ export class Space {
 			);
 		const endpoints = options.endpoints ?? this.context.endpoints;
 		for (const e of endpoints)
-			if (!/^wss?:\/\/\S+$/.test(e))
-				throw new CharterError('invalid-argument', `not a ws:// or wss:// endpoint: ${e}`);
+			if (!isSyncServerUrl(e))
+				throw new CharterError('invalid-argument', `not a ws:// or wss:// server address: ${e}`);
 		const secret = newInviteSecret();
 		const keys = inviteKeys(secret);
 		const epochs = this.#keys.allFor(this.idBytes);
@@ -1007,9 +1013,26 @@ export class Space {
 		let readySince = 0;
 		while (!this.#replica.doc.invites?.[invite.id]) {
 			if (this.state?.isMember(me)) return;
+			// A storing peer gave us all it holds of the space, we processed all of it, and nothing in
+			// it is sealed to this secret: no invite was ever made with it (one changed character of a
+			// link is enough). The envelope can be complete before its entries are processed: settle.
+			if (
+				this.#genesis &&
+				!this.#inviteSealed &&
+				caughtUpWithStoringPeer(this.context.wire, this.#replica.envelope)
+			) {
+				await this.settled();
+				if (this.state?.isMember(me) || this.#replica.doc.invites?.[invite.id]) continue;
+				if (!this.#inviteSealed)
+					throw new CharterError(
+						'invite-unknown',
+						'this invite opens nothing in its space: the link is damaged, or was never issued'
+					);
+			}
 			// the space has arrived but not this invite (or no key for it): give late entries a moment
+			// (longer once the secret is known to open something: its record is on the way)
 			if (this.#genesis) readySince ||= Date.now();
-			if (readySince && Date.now() - readySince > 3000)
+			if (readySince && Date.now() - readySince > (this.#inviteSealed ? 10_000 : 3000))
 				throw new CharterError('invite-unknown', 'this space has no such invite (a damaged link?)');
 			if (Date.now() > deadline)
 				throw new CharterError(

@@ -26,6 +26,7 @@ import {
 	type Role,
 	type SettingChange,
 	type Space,
+	type SyncServerStatus,
 	type UserId
 } from '../index.js';
 
@@ -280,6 +281,12 @@ export class LiveSync {
 			(typeof navigator === 'undefined' || navigator.onLine) &&
 			this.client.syncStatus().some((p) => p.storageId && !isClientPeer(p.peer))
 		);
+	}
+
+	/** Every sync server the client dials — configured, or named by an invite or link code. */
+	get serverList(): SyncServerStatus[] {
+		this.#track();
+		return this.client.syncServers;
 	}
 
 	/** Connected sync servers (peers that store), as opposed to other devices or tabs. */

@@ -98,6 +98,11 @@ export class AccountDocument {
 		return doc;
 	}
 
+	/** The envelope this account travels in (to ask what peers hold of it). */
+	get envelope(): DocHandle<EnvelopeDoc> {
+		return this.handle;
+	}
+
 	get spaces(): SpaceId[] {
 		return [...this.#records.values()].filter((r) => !r.left).map((r) => r.id);
 	}

@@ -8,6 +8,7 @@
 import * as A from '@automerge/automerge';
 import {
 	decodeHeads,
+	type DocHandle,
 	type DocumentId,
 	type PeerId,
 	type Repo,
@@ -32,6 +33,20 @@ export interface PeerSyncStatus {
 	lagging: PeerDocumentLag[];
 	/** Out of step on some document for longer than the threshold: behind, or withholding. */
 	suspect: boolean;
+}
+
+/**
+ * Some peer that stores (a sync server, a home node) has reported heads of `handle`'s document and
+ * this repo holds every one of them: it has given us all it has. Peers without storage report none.
+ */
+export function caughtUpWithStoringPeer(repo: Repo, handle: DocHandle<unknown>): boolean {
+	if (!handle.isReady()) return false;
+	const doc = handle.doc() as A.Doc<unknown>;
+	return repo.peers.some((peer) => {
+		const storageId = repo.getStorageIdOfPeer(peer);
+		const reported = storageId && handle.getSyncInfo(storageId)?.lastHeads;
+		return !!reported?.length && A.hasHeads(doc, decodeHeads(reported));
+	});
 }
 
 export class PeerWatch {

@@ -4,7 +4,7 @@
  */
 import { getContext, setContext } from 'svelte';
 import { isCharterError, type Charter, type Space } from '../../index.js';
-import { liveCharter, liveSpace, type LiveCharter } from '../index.svelte.js';
+import { liveCharter, liveSpace, shortId, type LiveCharter } from '../index.svelte.js';
 
 export type DialogName =
 	'' | 'add-space' | 'space-settings' | 'user-settings' | 'sync' | 'create-channel';
@@ -18,6 +18,7 @@ export interface Notice {
 const KEY = Symbol('charter-app');
 const SERVERS_KEY = 'charter.syncServers';
 const LAST_KEY = 'charter.last';
+const NAME_KEY = 'charter.displayName';
 
 /** The sync server that serves this page, as a WebSocket URL. */
 export function originServer(): string {
@@ -37,6 +38,54 @@ export function configuredServers(): string[] {
 
 export function saveServers(servers: string[]) {
 	localStorage.setItem(SERVERS_KEY, JSON.stringify(servers));
+}
+
+const INVITE_PREFIX = 'charter-invite:';
+/** `#/join/<invite>`: the part of an invite web link after the page's address. */
+const JOIN_FRAGMENT = /^#\/join\/([A-Za-z0-9_-]+)$/;
+
+/**
+ * An invite as a web link to this client: `https://<host>/#/join/<invite>`. The invite (and its
+ * secret) is in the fragment, which browsers never send to the host — the site serving the client
+ * learns nothing from a click on it.
+ */
+export function inviteWebLink(invite: string): string {
+	const payload = invite.startsWith(INVITE_PREFIX) ? invite.slice(INVITE_PREFIX.length) : invite;
+	return `${location.origin}${location.pathname}#/join/${payload}`;
+}
+
+/**
+ * The invite this page was opened with (`…/#/join/<invite>`), taken out of the address bar so it
+ * stays out of the history and of a bookmark; '' when there is none.
+ */
+export function takeInviteFromLocation(): string {
+	const match = JOIN_FRAGMENT.exec(location.hash);
+	if (!match) return '';
+	history.replaceState(history.state, '', location.pathname + location.search);
+	return `${INVITE_PREFIX}${match[1]}`;
+}
+
+/** The databases Charter.open uses in this browser by default (see `browserStores`). */
+const DATABASES = ['charter-wire', 'charter-local', 'charter-secrets'];
+
+/**
+ * Forgets everything this browser holds of Charter — identity, keys, replicas — then reloads to the
+ * welcome screen. Used only to back out of a restore that found nothing.
+ */
+export async function forgetThisBrowser(client: Charter | undefined): Promise<void> {
+	await client?.close();
+	await Promise.all(
+		DATABASES.map(
+			(name) =>
+				new Promise<void>((resolve) => {
+					const request = indexedDB.deleteDatabase(name);
+					request.onsuccess = request.onerror = request.onblocked = () => resolve();
+				})
+		)
+	);
+	localStorage.removeItem(LAST_KEY);
+	localStorage.removeItem(NAME_KEY);
+	location.reload();
 }
 
 export function describeError(e: unknown): string {
@@ -76,9 +125,15 @@ export class App {
 	/** The open confirmation, if any (ConfirmDialog shows it above every other dialog). */
 	confirmation = $state.raw<Confirmation>();
 	/** The display name last set on this device: shown while no space holds the signed profile. */
-	localName = $state(globalThis.localStorage?.getItem('charter.displayName') ?? '');
+	localName = $state(globalThis.localStorage?.getItem(NAME_KEY) ?? '');
+
+	/** An invite this page was opened with, waiting for the user to join (after onboarding). */
+	pendingInvite = $state('');
+	/** Keeps onboarding on screen after the identity exists (a restore is being checked). */
+	holdOnboarding = $state(false);
 
 	constructor() {
+		if (typeof location !== 'undefined') this.pendingInvite = takeInviteFromLocation();
 		try {
 			const last = JSON.parse(localStorage.getItem(LAST_KEY) ?? '{}') as Record<string, string>;
 			this.spaceId = last.space ?? '';
@@ -91,6 +146,38 @@ export class App {
 	attach(client: Charter) {
 		this.client = client;
 		this.live = liveCharter(client);
+		this.offerPendingInvite();
+	}
+
+	/** Once there is an identity and onboarding is done: the join flow for the invite link opened. */
+	offerPendingInvite() {
+		if (this.pendingInvite && this.client?.identity && !this.phrase && !this.holdOnboarding)
+			this.dialog = 'add-space';
+	}
+
+	/**
+	 * How this user is called where no space says otherwise: the signed profile, the name set on this
+	 * device, or a short id. Every avatar of the user's own takes its letter from it.
+	 */
+	get myName(): string {
+		const me = this.live?.identity?.userId ?? '';
+		return this.live?.profile?.displayName || this.localName || shortId(me);
+	}
+
+	/**
+	 * A space this device created or joined gets the user's profile, also after a reload (the library
+	 * keeps the profile set before the first space only in memory).
+	 */
+	async shareProfileWith(space: Space) {
+		const name = this.live?.profile?.displayName || this.localName;
+		const me = this.client?.identity?.userId;
+		if (!name || !me || space.profile(me)) return;
+		await this.client
+			?.setProfile({
+				displayName: name,
+				...(this.live?.profile?.avatar ? { avatar: this.live.profile.avatar } : {})
+			})
+			.catch(() => undefined);
 	}
 
 	/** The selected space (or the first one). */
@@ -101,7 +188,7 @@ export class App {
 
 	rememberName(name: string) {
 		this.localName = name;
-		localStorage.setItem('charter.displayName', name);
+		localStorage.setItem(NAME_KEY, name);
 	}
 
 	select(spaceId: string, channelId = '') {
