@@ -42,9 +42,9 @@ export interface MemoryReading {
 	messages: number;
 }
 
-interface PlainChannel {
+type PlainChannel = {
 	messages: Record<string, { author: string; text: A.ImmutableString; at: number }>;
-}
+};
 
 /** The cached data sets, written on first use. */
 async function dataSets(shape: Shape, log: (line: string) => void) {

@@ -48,7 +48,10 @@ function summarise(profile: Profile, rows = 30): string {
 		[...m]
 			.sort((a, b) => b[1] - a[1])
 			.slice(0, rows)
-			.map(([k, v]) => `${(v / 1000).toFixed(1).padStart(9)} ms ${((100 * v) / all).toFixed(1).padStart(5)}%  ${k}`)
+			.map(
+				([k, v]) =>
+					`${(v / 1000).toFixed(1).padStart(9)} ms ${((100 * v) / all).toFixed(1).padStart(5)}%  ${k}`
+			)
 			.join('\n');
 	return `sampled ${(all / 1000).toFixed(0)} ms\n\nself time\n${top(self)}\n\ninclusive time\n${top(total)}`;
 }

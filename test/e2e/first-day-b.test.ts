@@ -257,7 +257,7 @@ describe('a first day in Chromium, part B', () => {
 			await send(page, t);
 		await expect.poll(() => texts(page)).toContain('bring the book');
 		const gaps = await page.evaluate(() => {
-			const rows = [...document.querySelectorAll('[role=log] .message')].slice(-4);
+			const rows = Array.from(document.querySelectorAll('[role=log] .message')).slice(-4);
 			const tops = rows.map((r) => r.querySelector('.text')!.getBoundingClientRect().top);
 			return tops.slice(1).map((t, i) => Math.round(t - tops[i]!));
 		});
@@ -274,7 +274,7 @@ describe('a first day in Chromium, part B', () => {
 		await expect.poll(() => page.locator('.message .text', { hasText: 'xxxx' }).count()).toBe(1);
 		const widths = await page.evaluate(() => {
 			const log = document.querySelector('[role=log]') as HTMLElement;
-			const text = [...log.querySelectorAll('.text')].at(-1)!.getBoundingClientRect();
+			const text = Array.from(log.querySelectorAll('.text')).at(-1)!.getBoundingClientRect();
 			return {
 				log: log.clientWidth,
 				scroll: log.scrollWidth,
