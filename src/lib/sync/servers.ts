@@ -32,11 +32,27 @@ export interface SyncServerStatus {
 /** automerge-repo's WebSocket client retries a closed connection after this long. */
 const RETRY_MS = 5000;
 
+/**
+ * automerge-repo's WebSocket client, minus one way to crash: it rethrows every socket error but a
+ * refused connection from inside its event handler, which in Node is an uncaught exception that ends
+ * the process — a server that resets the connection (ECONNRESET, seen under load) took the whole
+ * client down. Here every socket error is a failed or lost connection: counted, and the close that
+ * follows (or the retry interval) dials again.
+ */
+export class WebSocketClient extends WebSocketClientAdapter {
+	/** Socket errors seen (refused, reset, …). */
+	errors = 0;
+
+	override onError = (): void => {
+		this.errors++;
+	};
+}
+
 interface Entry {
 	url: string;
 	source: SyncServerSource;
 	addedAt: number;
-	raw: WebSocketClientAdapter;
+	raw: WebSocketClient;
 	adapter: NetworkAdapterInterface;
 	peer?: PeerId;
 	lastConnectedAt?: number;
@@ -82,7 +98,7 @@ export class SyncServers {
 				`not a sync server address (ws:// or wss://, a host, a port from 1 to 65535): ${String(url).slice(0, 80)}`
 			);
 		if (this.#entries.has(url)) return;
-		const raw = new WebSocketClientAdapter(url, RETRY_MS);
+		const raw = new WebSocketClient(url, RETRY_MS);
 		const entry: Entry = { url, source, addedAt: Date.now(), raw, adapter: this.wrap(raw) };
 		raw.on('peer-candidate', ({ peerId }) => {
 			entry.peer = peerId;
