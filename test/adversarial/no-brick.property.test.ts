@@ -24,8 +24,7 @@ import {
 	isCharterError,
 	Permission,
 	type Space,
-	type SpaceId,
-	type UserId
+	type SpaceId
 } from '../../src/lib/index.js';
 import { Identity } from '../../src/lib/identity/identity.js';
 import { MemorySecretStore } from '../../src/lib/identity/secret-store.js';
@@ -38,7 +37,14 @@ import { newKey } from '../../src/lib/crypto/primitives.js';
 import { MAX_ENTRY_BYTES, parseEntry } from '../../src/lib/encryption/entry.js';
 import { base58, randomBytes } from '../../src/lib/util/bytes.js';
 import { entriesOf, picture } from '../support/personas.js';
-import { devicesOf, heldEntries, Outsider, Relay, receiveChanges, sealAs } from '../support/siege.js';
+import {
+	devicesOf,
+	heldEntries,
+	Outsider,
+	Relay,
+	receiveChanges,
+	sealAs
+} from '../support/siege.js';
 
 const SOAK = process.env.CHARTER_SOAK_RUNS !== undefined;
 const RUNS = SOAK ? Number(process.env.CHARTER_SOAK_RUNS) : 12;
@@ -100,7 +106,15 @@ const doc = fc.constantFrom<Doc>('space', 'general', 'staff');
 const peer = fc.constantFrom<Peer>('owner', 'admin');
 const fork = fc.boolean();
 const command: fc.Arbitrary<Command> = fc.oneof(
-	{ weight: 3, arbitrary: fc.record({ by: fc.constant('mallory' as const), kind: fc.constant('epoch' as const), doc, fork }) },
+	{
+		weight: 3,
+		arbitrary: fc.record({
+			by: fc.constant('mallory' as const),
+			kind: fc.constant('epoch' as const),
+			doc,
+			fork
+		})
+	},
 	{
 		weight: 2,
 		arbitrary: fc.record({
@@ -196,7 +210,10 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 			...(SOAK ? (['huge'] as const) : [])
 		)
 	}),
-	fc.record({ by: fc.constantFrom('owner' as const, 'admin' as const), kind: fc.constant('send' as const) }),
+	fc.record({
+		by: fc.constantFrom('owner' as const, 'admin' as const),
+		kind: fc.constant('send' as const)
+	}),
 	fc.record({ by: fc.constant('admin' as const), kind: fc.constant('ban-mallory' as const) }),
 	{
 		weight: 3,
@@ -445,7 +462,8 @@ async function malloryMoves(s: Siege, c: Extract<Command, { by: 'mallory' }>) {
 	const view = malloryView(s, fork);
 	const ownerId = user(s.owner);
 	const mine = me.userId;
-	const space = (fn: (d: SpaceDoc) => void) => signed(s, me, keys, 'space', view, undefined, fn as never);
+	const space = (fn: (d: SpaceDoc) => void) =>
+		signed(s, me, keys, 'space', view, undefined, fn as never);
 	switch (c.kind) {
 		case 'epoch':
 			return space((d) => {
@@ -571,7 +589,9 @@ async function malloryMoves(s: Siege, c: Extract<Command, { by: 'mallory' }>) {
 			const session = randomBytes(8);
 			const honest = changeOf(
 				view,
-				c.what === 'foreign-actor' ? actorFor(randomBytes(32), session) : actorFor(me.deviceKey, session),
+				c.what === 'foreign-actor'
+					? actorFor(randomBytes(32), session)
+					: actorFor(me.deviceKey, session),
 				(d) => {
 					d.members[mine]!.nickname = 'odd';
 				}
@@ -579,7 +599,8 @@ async function malloryMoves(s: Siege, c: Extract<Command, { by: 'mallory' }>) {
 			const other = newKey();
 			const bytes = await sealAs(me, {
 				space: s.docs.space,
-				document: c.what === 'wrong-document' ? s.docs[c.doc === 'space' ? 'general' : 'space'] : document,
+				document:
+					c.what === 'wrong-document' ? s.docs[c.doc === 'space' ? 'general' : 'space'] : document,
 				epoch: c.what === 'unknown-epoch' ? epochIdOf(other) : epoch,
 				epochKey: c.what === 'unknown-epoch' ? other : key,
 				session,
@@ -624,7 +645,11 @@ async function joinerMoves(s: Siege, c: Extract<Command, { by: 'joiner' }>) {
 	}) as never);
 }
 
-async function outsiderMoves(s: Siege, outsider: Outsider, c: Extract<Command, { by: 'outsider' }>) {
+async function outsiderMoves(
+	s: Siege,
+	outsider: Outsider,
+	c: Extract<Command, { by: 'outsider' }>
+) {
 	const document = s.docs[c.doc];
 	let changes: Uint8Array[];
 	if (c.kind === 'vandalise') changes = await outsider.vouchedVandalism();
@@ -639,7 +664,9 @@ async function outsiderMoves(s: Siege, outsider: Outsider, c: Extract<Command, {
 		})!;
 		const forged = Uint8Array.from(real);
 		forged[forged.length - 1]! ^= 0xff;
-		const other = (await entriesOf(s.owner, s.id, s.docs[c.doc === 'general' ? 'staff' : 'general']))[0]!;
+		const other = (
+			await entriesOf(s.owner, s.id, s.docs[c.doc === 'general' ? 'staff' : 'general'])
+		)[0]!;
 		const values = {
 			random: [randomBytes(64), randomBytes(300)],
 			truncated: [real.subarray(0, real.length - 10), real.subarray(0, 40)],
@@ -709,8 +736,15 @@ async function freshOwnerDevice(
 			: [...items].sort((a, b) => (a.doc === 'space' ? 1 : 0) - (b.doc === 'space' ? 1 : 0));
 	if (order === 'channels-first') {
 		for (const d of ['general', 'staff', 'space'] as Doc[]) {
-			const entries = sequence.filter((i) => i.doc === d && 'bytes' in i) as { bytes: Uint8Array }[];
-			await relay.deliver(device, s.id, s.docs[d], entries.map((e) => e.bytes));
+			const entries = sequence.filter((i) => i.doc === d && 'bytes' in i) as {
+				bytes: Uint8Array;
+			}[];
+			await relay.deliver(
+				device,
+				s.id,
+				s.docs[d],
+				entries.map((e) => e.bytes)
+			);
 			for (const r of sequence.filter((i) => i.doc === d && 'raw' in i) as { raw: Uint8Array[] }[])
 				await receiveChanges(device, s.id, s.docs[d], r.raw);
 		}
@@ -750,7 +784,8 @@ async function siege(commands: Command[], seed: number): Promise<void> {
 		});
 		await syncEveryone(s);
 		const admin = spaceOf(s.admin, s.id);
-		const texts = (space: Space, id: ChannelId) => space.channel(id)?.messages.map((m) => m.text) ?? [];
+		const texts = (space: Space, id: ChannelId) =>
+			space.channel(id)?.messages.map((m) => m.text) ?? [];
 		expect(admin.name, '(b) the admin sees the rename').toBe('Renamed');
 		expect(texts(admin, s.channels.general), '(a) the admin sees the owner write').toContain(
 			'the owner writes in general'
@@ -765,7 +800,10 @@ async function siege(commands: Command[], seed: number): Promise<void> {
 				throw new Error(`(c) the owner cannot ban ${u}: ${String(error)}`);
 			});
 		await syncEveryone(s);
-		expect(owner.members.map((m) => m.user), '(c) only the owner is left').toEqual([user(s.owner)]);
+		expect(
+			owner.members.map((m) => m.user),
+			'(c) only the owner is left'
+		).toEqual([user(s.owner)]);
 
 		// (d) fresh devices of the owner, fed every entry in other orders, see the same space
 		const all = await union(s, [s.owner, s.admin, s.mallory]);
@@ -775,16 +813,15 @@ async function siege(commands: Command[], seed: number): Promise<void> {
 			const view = spaceOf(device, s.id);
 			expect(view.name, `(b) a fresh device (${order}) sees the rename`).toBe('Renamed');
 			for (const [name, id] of Object.entries(s.channels))
-				expect(texts(view, id as ChannelId), `(a) a fresh device (${order}) reads ${name}`).toContain(
-					`the owner writes in ${name}`
-				);
+				expect(
+					texts(view, id as ChannelId),
+					`(a) a fresh device (${order}) reads ${name}`
+				).toContain(`the owner writes in ${name}`);
 			expect(
 				[...view.bans.map((b) => b.user)].sort(),
 				`(c) a fresh device (${order}) sees the bans`
 			).toEqual(expect.arrayContaining(others));
-			expect(seen(view), `(d) a fresh device (${order}) agrees`).toEqual(
-				reference
-			);
+			expect(seen(view), `(d) a fresh device (${order}) agrees`).toEqual(reference);
 		}
 	} finally {
 		for (const c of s.cleanup) await c.close().catch(() => undefined);

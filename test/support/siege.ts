@@ -37,7 +37,15 @@ import { entryHash, entryKey } from '../../src/lib/encryption/entry.js';
 import { DOMAIN } from '../../src/lib/crypto/domains.js';
 import { cryptoProvider, hash, KEY_BYTES } from '../../src/lib/crypto/primitives.js';
 import { spaceIdBytes } from '../../src/lib/identity/ids.js';
-import { base64url, concatBytes, hex, randomBytes, u32be, u64be, utf8 } from '../../src/lib/util/bytes.js';
+import {
+	base64url,
+	concatBytes,
+	hex,
+	randomBytes,
+	u32be,
+	u64be,
+	utf8
+} from '../../src/lib/util/bytes.js';
 
 type Change = Uint8Array;
 
@@ -92,7 +100,12 @@ export class Relay {
 		return new Relay(await Publisher.create());
 	}
 
-	async publish(space: SpaceId, document: Uint8Array, entries: Uint8Array[], batch = entries.length) {
+	async publish(
+		space: SpaceId,
+		document: Uint8Array,
+		entries: Uint8Array[],
+		batch = entries.length
+	) {
 		const id = envelopeDocumentId(spaceIdBytes(space), document);
 		let envelope = this.#envelopes.get(id);
 		if (!envelope) this.#envelopes.set(id, (envelope = new LooseEnvelope(id)));
