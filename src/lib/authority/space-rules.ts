@@ -3,7 +3,9 @@
  * may touch, and who may touch it. Hierarchy: one manages only roles and members strictly below
  * one's highest role, and grants only permissions one holds; the owner is above all.
  */
-import type { ChannelId, UserId } from '../identity/ids.js';
+import { channelId, type ChannelId, type UserId } from '../identity/ids.js';
+import { base58 } from '../util/bytes.js';
+import { currentEpochNaming, isEpochName } from './epochs.js';
 import { Permission, has, isPermissionBits } from './permissions.js';
 import {
 	all,
@@ -146,11 +148,54 @@ const newMemberCard: Check = (ctx) =>
 		? VALID
 		: invalid('a member record needs a verified card of that user');
 
+/**
+ * Rotation is tied to the actions that call for it: ops of this kind in the same entry take
+ * something away (a member, a device, a role, a permission, a channel overwrite).
+ */
+function entryCallsForRotation(ctx: Ctx): boolean {
+	return ctx.ops.some((op) => {
+		const [top, , field] = op.path;
+		if (top === 'bans' || top === 'removals') return op.kind !== 'delete';
+		if (top === 'members')
+			return (
+				(op.path.length === 2 && op.kind === 'delete') ||
+				(field === 'revokedDevices' && op.path.length === 4) ||
+				(field === 'roles' && op.path.length === 4 && op.kind === 'delete')
+			);
+		if (top === 'roles')
+			return (op.path.length === 2 && op.kind === 'delete') || field === 'permissions';
+		if (top === 'channels') return op.path[2] === 'overwrites';
+		return false;
+	});
+}
+
+/**
+ * An epoch is named current only by someone who can hand out its key — a reader of that document —
+ * and only when a rotation is called for, or over a naming by someone of equal or lower rank (so a
+ * wrong or unknown epoch is always superseded by a higher authority, and never the other way).
+ */
 const epochWriter: Check = (ctx) => {
-	if (ctx.op.kind !== 'put' || typeof ctx.op.value !== 'string')
-		return invalid('an epoch is a base58 id');
+	if (ctx.op.kind !== 'put' || !isEpochName(ctx.op.value))
+		return invalid('an epoch is the base58 id of 16 bytes');
+	const document = ctx.params.document!;
+	let channel: ChannelId | undefined;
+	if (document !== base58.encode(ctx.state.genesis.spaceBytes)) {
+		try {
+			channel = channelId(base58.decode(document));
+		} catch {
+			return invalid('epochs are named for the space document or its channels');
+		}
+	}
+	const creates = !!channel && ctx.createdHere(['channels', channel]);
+	if (channel && !creates && !ctx.state.channels.has(channel)) return invalid('no such channel');
 	if (!ctx.state.isMember(ctx.signer)) return invalid('not a member');
-	return VALID; // the channel-visibility part is checked by the Space before it writes; see docs
+	if (channel && !creates && !ctx.state.can(ctx.signer, Permission.VIEW_CHANNEL, channel))
+		return invalid('only a reader of a document names its epoch');
+	if (creates || entryCallsForRotation(ctx) || ctx.state.causal?.rotationPending(document))
+		return VALID;
+	const current = currentEpochNaming(ctx.before, document, ctx.state);
+	if (!current || rankOf(ctx, ctx.signer) >= current.rank) return VALID;
+	return invalid('an epoch named by a higher rank is replaced only when a rotation is called for');
 };
 
 export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
@@ -412,11 +457,14 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 
 	{
 		pattern: 'invites/:invite',
-		description: 'CREATE_INVITE creates invites; they are revoked, never deleted',
-		check: (ctx) =>
-			ctx.op.kind === 'make'
-				? requires<SpaceDoc>(Permission.CREATE_INVITE, 'CREATE_INVITE')(ctx)
-				: invalid('invites are revoked, not removed')
+		description:
+			'CREATE_INVITE creates invites that do not exist yet; they are revoked, never deleted or re-made',
+		check: (ctx) => {
+			if (ctx.op.kind !== 'make') return invalid('invites are revoked, not removed');
+			if (ctx.before.invites?.[ctx.params.invite!] !== undefined)
+				return invalid('that invite already exists');
+			return requires<SpaceDoc>(Permission.CREATE_INVITE, 'CREATE_INVITE')(ctx);
+		}
 	},
 	{
 		pattern: 'invites/:invite/roles',
@@ -480,7 +528,8 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 
 	{
 		pattern: 'epochs/:document',
-		description: 'members rotate keys of documents they can read',
+		description:
+			'readers of a document name its epoch: on creation, with an action that calls for rotation, or over a naming of equal or lower rank',
 		check: epochWriter
 	}
 ];
@@ -521,6 +570,8 @@ function selfJoin(ctx: Ctx) {
 	const addedAt = valueAt(ctx, ['members', user, 'addedAt']);
 	if (invite.expiresAt && !(typeof addedAt === 'number' && addedAt <= invite.expiresAt))
 		return invalid('invite expired');
+	if (invite.expiresAt && inviteTimeSeen(ctx, invite) > invite.expiresAt)
+		return invalid('invite expired: the space had moved past its expiry');
 	if (invite.maxUses && Object.keys(invite.uses ?? {}).length >= invite.maxUses)
 		return invalid('invite used up');
 	if (valueAt(ctx, ['invites', id, 'uses', user]) !== true)
@@ -536,6 +587,21 @@ function selfJoin(ctx: Ctx) {
 	return verifyInviteProof(proof, invite.key, ctx.state.genesis.spaceBytes, id, key)
 		? VALID
 		: invalid('the invite proof does not verify');
+}
+
+/**
+ * Causal evidence of time for an invite's expiry: the newest claimed time of a valid space change in
+ * the join's causal past written by someone who could revoke that invite anyway (its creator, or
+ * MANAGE_SPACE) — so the joiner's own clock is not the only witness, and nobody gains a power over
+ * the invite they did not have. See docs/protocol.md §10 and the threat model for what remains.
+ */
+function inviteTimeSeen(ctx: Ctx, invite: { createdBy?: unknown }): number {
+	const creator = asString(invite.createdBy);
+	return (
+		ctx.state.causal?.latestTime(
+			(u) => u === creator || ctx.state.can(u, Permission.MANAGE_SPACE)
+		) ?? 0
+	);
 }
 
 function inviteGrants(ctx: Ctx) {

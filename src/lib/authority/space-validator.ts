@@ -26,7 +26,7 @@ import { externalDeps, type OpenedEntry } from './opened-entry.js';
 import { PathIndex } from './paths.js';
 import { asString, SPACE_DOC_ROOT, type SpaceDoc } from './schema.js';
 import { spaceRules } from './space-rules.js';
-import { SpaceState } from './state.js';
+import { SpaceState, type CausalContext } from './state.js';
 import { verifyCards } from './card-cache.js';
 import { base58, toBytes } from '../util/bytes.js';
 import { channelIdBytes } from '../identity/ids.js';
@@ -125,7 +125,10 @@ export class SpaceValidator {
 
 	/** Checks a local change against the state of `before` (registering its objects if allowed). */
 	checkLocal(header: OpenedEntry['header'], decoded: A.DecodedChange[], before: A.Doc<SpaceDoc>) {
-		const { verdict } = this.#check(SpaceState.derive(this.genesis, before), before, {
+		const state = SpaceState.derive(this.genesis, before);
+		// a local change extends everything this device holds: all of it is its causal past
+		state.causal = this.#causal(() => true, this.#last?.valid ?? [], this.#last?.reductions ?? []);
+		const { verdict } = this.#check(state, before, {
 			header,
 			decoded
 		});
@@ -185,6 +188,7 @@ export class SpaceValidator {
 		let state = SpaceState.derive(this.genesis, doc);
 		const reductions = [...this.#last!.reductions];
 		for (const entry of fresh) {
+			state.causal = this.#causal(() => true, valid, reductions);
 			const check = this.#check(state, doc, entry);
 			// An invalid entry takes its dependants with it; let the full pass decide.
 			if (!check.verdict.valid || !this.#claimChanges(entry)) return undefined;
@@ -320,6 +324,8 @@ export class SpaceValidator {
 			const heads = externalDeps(entry);
 			const before = A.view(doc, heads);
 			const state = SpaceState.derive(this.genesis, before);
+			const past = this.#ancestors.get(entry.id)!;
+			state.causal = this.#causal((id) => past.has(id), valid, reductions);
 			const check = this.#check(state, before, entry);
 			if (!check.verdict.valid) {
 				invalid.set(entry.id, check.verdict.reason);
@@ -345,6 +351,39 @@ export class SpaceValidator {
 			if (reduction) reductions.push(reduction);
 		}
 		return { doc, valid, invalid, reductions };
+	}
+
+	/**
+	 * The causal past of an entry as the rules need it (epochs, invite expiry): `inPast` says which
+	 * entries precede it; `valid` and `reductions` are the valid entries and removals decided so far
+	 * (a superset of its valid causal past, in topological order).
+	 */
+	#causal(
+		inPast: (id: string) => boolean,
+		valid: readonly OpenedEntry[],
+		reductions: readonly Reduction[]
+	): CausalContext {
+		return {
+			rotationPending: (document) =>
+				reductions.some(
+					(r) =>
+						inPast(r.entry.id) &&
+						(r.lostRead.get(document)?.size ?? 0) > 0 &&
+						![...(this.#epochSetters.get(document) ?? [])].some(
+							(s) => inPast(s) && (s === r.entry.id || !!this.#ancestors.get(s)?.has(r.entry.id))
+						)
+				),
+			latestTime: (by) => {
+				let latest = 0;
+				for (const entry of valid) {
+					if (!inPast(entry.id)) continue;
+					const signer = this.#signers.get(entry.id);
+					if (!signer || !by(signer)) continue;
+					for (const d of entry.decoded) latest = Math.max(latest, (d.time ?? 0) * 1000);
+				}
+				return latest;
+			}
+		};
 	}
 
 	#strongRemoval(result: {
@@ -397,14 +436,18 @@ export class SpaceValidator {
 	 * Joins are checked at their causal point, so two concurrent joins can each take the last use of
 	 * an invite, and a join can race its invite's revocation. Both resolve here, deterministically:
 	 * the first `maxUses` joins in topological order (ties by entry hash) keep their place, and joins
-	 * concurrent with a revocation of their invite are void.
+	 * concurrent with a revocation of their invite are void. Concurrent creations of one invite id
+	 * (sequential ones are refused by the rules) keep only the first.
 	 */
 	#inviteLimits(result: { doc: A.Doc<SpaceDoc>; valid: OpenedEntry[] }): Map<string, string> {
 		const forced = new Map<string, string>();
 		const joins = new Map<string, OpenedEntry[]>();
 		const revocations = new Map<string, OpenedEntry[]>();
+		const creations = new Map<string, OpenedEntry[]>();
 		for (const entry of result.valid) {
 			for (const op of this.#paths.resolveBatch(entry.decoded) ?? []) {
+				if (op.kind === 'make' && op.path[0] === 'invites' && op.path.length === 2)
+					creations.set(op.path[1]!, [...(creations.get(op.path[1]!) ?? []), entry]);
 				if (op.kind !== 'put' || op.path[0] !== 'invites') continue;
 				const id = op.path[1]!;
 				const bucket =
@@ -416,6 +459,10 @@ export class SpaceValidator {
 				if (bucket) bucket.set(id, [...(bucket.get(id) ?? []), entry]);
 			}
 		}
+		// an invite exists once: of concurrent creations of one id, the first in topological order
+		// (ties by entry hash) stands; the others are void, and so is whatever depends on them
+		for (const list of creations.values())
+			for (const extra of list.slice(1)) forced.set(extra.id, 'that invite already exists');
 		for (const [id, list] of joins) {
 			const maxUses = result.doc.invites?.[id]?.maxUses ?? 0;
 			if (maxUses) for (const extra of list.slice(maxUses)) forced.set(extra.id, 'invite used up');

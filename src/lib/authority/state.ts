@@ -6,6 +6,8 @@
 import { decodeUserCard, type UserCard } from '../identity/certificates.js';
 import { deviceId, type ChannelId, type UserId } from '../identity/ids.js';
 import { hex } from '../util/bytes.js';
+import { hash } from '../crypto/primitives.js';
+import { DOMAIN } from '../crypto/domains.js';
 import type { Genesis } from './genesis.js';
 import { ALL_PERMISSIONS, Permission, has } from './permissions.js';
 import {
@@ -29,12 +31,39 @@ export interface MemberState {
 
 export const OWNER_RANK = Number.POSITIVE_INFINITY;
 
+/**
+ * What the space validator knows about the causal past of the entry being checked, beyond the
+ * document: set on the state it checks that entry against (never on shared or cached states).
+ */
+export interface CausalContext {
+	/** A reader of `documentKey` lost access in the causal past and no epoch was named since. */
+	rotationPending(documentKey: string): boolean;
+	/** Newest claimed time (ms) of a valid space change in the causal past written by one of `by`. */
+	latestTime(by: (user: UserId) => boolean): number;
+}
+
+/** Automerge actor prefix of a device (see actors.ts), cached: hex(hash(DOMAIN.actor ‖ key)[0..12]). */
+const actorPrefixes = new Map<string, string>();
+function actorPrefix(deviceKey: Uint8Array): string {
+	const key = hex.encode(deviceKey);
+	let prefix = actorPrefixes.get(key);
+	if (!prefix) {
+		prefix = hex.encode(hash(DOMAIN.actor, deviceKey).subarray(0, 12));
+		if (actorPrefixes.size > 10_000) actorPrefixes.clear();
+		actorPrefixes.set(key, prefix);
+	}
+	return prefix;
+}
+
 export class SpaceState {
 	readonly members = new Map<UserId, MemberState>();
 	readonly roles = new Map<string, RoleRecord>();
 	readonly channels = new Map<ChannelId, ChannelRecord>();
 	readonly bans = new Set<UserId>();
 	readonly #deviceOwners = new Map<string, UserId>();
+	#actorOwners: Map<string, UserId> | undefined;
+	/** Set by the space validator for the one entry it checks against this state. */
+	causal: CausalContext | undefined;
 
 	private constructor(readonly genesis: Genesis) {}
 
@@ -106,6 +135,16 @@ export class SpaceState {
 
 	userOfDevice(deviceKey: Uint8Array): UserId | undefined {
 		return this.#deviceOwners.get(hex.encode(deviceKey));
+	}
+
+	/** The member whose live device made an Automerge change with this actor (see actors.ts). */
+	userOfActor(actor: string): UserId | undefined {
+		if (!this.#actorOwners) {
+			this.#actorOwners = new Map();
+			for (const m of this.members.values())
+				for (const key of m.deviceKeys) this.#actorOwners.set(actorPrefix(key), m.user);
+		}
+		return this.#actorOwners.get(actor.slice(0, 24));
 	}
 
 	/** Highest role position of a member; the owner outranks everyone. */

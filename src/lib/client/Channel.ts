@@ -208,9 +208,9 @@ export class Channel {
 		return () => this.#changeListeners.delete(listener);
 	}
 
-	#requireKey() {
-		if (!this.space.currentEpoch(channelIdBytes(this.id)))
-			throw new CharterError('unknown-epoch', 'this device does not hold the key of this channel');
+	/** An epoch to seal under: the current one, or one this member names (Space.ensureEpoch). */
+	#requireKey(): Promise<Uint8Array> {
+		return this.space.ensureEpoch(channelIdBytes(this.id));
 	}
 
 	/**
@@ -226,7 +226,7 @@ export class Channel {
 			'SEND_MESSAGES',
 			this.id
 		);
-		this.#requireKey();
+		await this.#requireKey();
 		const n = this.#sent++;
 		const bucket = `${this.#sessionTag}.${Math.floor(n / MESSAGES_PER_BUCKET)}`;
 		const id = `${this.#sessionTag}.${n}`;
@@ -274,7 +274,7 @@ export class Channel {
 			'SEND_MESSAGES',
 			this.id
 		);
-		this.#requireKey();
+		await this.#requireKey();
 		await this.replica.change((d) => {
 			const m = d.buckets[bucket]![id]!;
 			m.text = new A.ImmutableString(text);
@@ -291,7 +291,7 @@ export class Channel {
 			own ? 'VIEW_CHANNEL' : 'MANAGE_MESSAGES',
 			this.id
 		);
-		this.#requireKey();
+		await this.#requireKey();
 		await this.replica.change((d) => {
 			const m = d.buckets[bucket]![id]!;
 			m.deleted = true;
@@ -308,7 +308,7 @@ export class Channel {
 			'MANAGE_MESSAGES',
 			this.id
 		);
-		this.#requireKey();
+		await this.#requireKey();
 		await this.replica.change((d) => {
 			for (const m of doomed) {
 				const { bucket } = this.#find(m.id);
@@ -366,9 +366,7 @@ export class Channel {
 			'MANAGE_MESSAGES',
 			this.id
 		);
-		const epoch = this.space.currentEpoch(channelIdBytes(this.id));
-		if (!epoch)
-			throw new CharterError('unknown-epoch', 'this device does not hold the key of this channel');
+		const epoch = await this.#requireKey();
 		await this.replica.settled();
 		const generation = Math.max(this.replica.generation, historyOf(this.record)) + 1;
 		const packed = await this.replica.compact({ generation, epoch });

@@ -86,6 +86,7 @@ export class SharedDocument<T> {
 	async change(fn: A.ChangeFn<T>): Promise<void> {
 		if (!this.space.isMember)
 			throw new CharterError('not-authorized', 'you are not a member of this space');
+		await this.space.ensureEpoch(this.space.idBytes);
 		await this.replica.change(fn);
 	}
 

@@ -37,6 +37,8 @@ import {
 	permissionNames
 } from '../authority/permissions.js';
 import { SpaceState, type MemberState } from '../authority/state.js';
+import { currentEpochNaming } from '../authority/epochs.js';
+import { VALID, type Verdict } from '../authority/verdict.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
 import type { SpaceEvaluation } from '../authority/space-validator.js';
 import { verifyCards } from '../authority/card-cache.js';
@@ -48,7 +50,7 @@ import {
 	sealLockbox,
 	type ParsedLockbox
 } from '../encryption/lockbox.js';
-import { entryHash, entryKey } from '../encryption/entry.js';
+import { entryHash, entryKey, type EntryHeader } from '../encryption/entry.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { appendEntries, bytesWrittenBy } from '../sync/envelope.js';
 import { base58, bytesEqual, hex, randomBytes } from '../util/bytes.js';
@@ -123,6 +125,9 @@ export class Space {
 	#lockboxDrops = 0;
 	#listeners = new Set<(space: Space) => void>();
 	#knownReductions = new Set<string>();
+	/** Space entries valid, and refused, when channels were last decided (see #onSpaceDocChanged). */
+	#knownValid = new Set<string>();
+	#knownRefused = new Set<string>();
 	#rotating: Promise<void> | undefined;
 	#updating: Promise<void> = Promise.resolve();
 	#unsubscribeKeys: (() => void) | undefined;
@@ -238,12 +243,22 @@ export class Space {
 		await this.#openWaitingLockboxes();
 		const ids = Object.keys(this.#replica.doc.channels ?? {}) as ChannelId[];
 		await Promise.all(ids.map((id) => this.#openChannel(id)));
-		// Channel validity depends on the set of valid removals: when it changes, re-derive channels.
-		const reductions = new Set((this.evaluation?.reductions ?? []).map((r) => r.entry.id));
+		// Channel entries are decided against the space: when a space entry that was valid is not any
+		// more, one refused becomes valid, or the set of valid removals changes, every channel is
+		// decided again from its entries — so what a channel shows is a pure function of the entry
+		// sets, never of which arrived first. Entries merely added to the valid set only let waiting
+		// channel entries be retried.
+		const evaluation = this.evaluation;
+		const reductions = new Set((evaluation?.reductions ?? []).map((r) => r.entry.id));
+		const valid = new Set((evaluation?.valid ?? []).map((e) => e.id));
 		const rebuild =
 			reductions.size !== this.#knownReductions.size ||
-			[...reductions].some((r) => !this.#knownReductions.has(r));
+			[...reductions].some((r) => !this.#knownReductions.has(r)) ||
+			[...this.#knownValid].some((id) => !valid.has(id)) ||
+			[...this.#knownRefused].some((id) => valid.has(id));
 		this.#knownReductions = reductions;
+		this.#knownValid = valid;
+		this.#knownRefused = new Set(evaluation?.invalid.keys() ?? []);
 		for (const channel of this.#channels.values())
 			void (rebuild ? channel.rebuild() : channel.reevaluate());
 		for (const opening of this.#documents.values())
@@ -283,7 +298,7 @@ export class Space {
 					record?.card instanceof Uint8Array ? decodeUserCard(record.card).devices : [];
 				const card = await identity.cardWith(existing);
 				await verifyCards([card.bytes]);
-				await this.#replica.change((d) => {
+				await this.#change((d) => {
 					const member = d.members[identity.userId];
 					if (member) member.card = card.bytes;
 				});
@@ -482,7 +497,6 @@ export class Space {
 		const documents = pending
 			.map((name) => base58.decode(name))
 			.filter((document) => {
-				if (!this.currentEpoch(document)) return false;
 				const channel = bytesEqual(document, this.idBytes) ? undefined : channelId(document);
 				return !channel || state.can(me, Permission.VIEW_CHANNEL, channel);
 			});
@@ -490,7 +504,7 @@ export class Space {
 		this.#rotating = (async () => {
 			try {
 				const epochs = await this.#rotate(documents, state);
-				await this.#replica.change((d) => {
+				await this.#change((d) => {
 					for (const e of epochs)
 						d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
 				});
@@ -519,9 +533,16 @@ export class Space {
 		return this.#replica.doc;
 	}
 
-	/** @internal The epoch new changes of a document are sealed under, if this device holds its key. */
+	/**
+	 * @internal The epoch new changes of a document are sealed under, if this device holds its key:
+	 * the current naming (authority/epochs.ts — of concurrent namings, the highest-ranked namer's).
+	 */
 	currentEpoch(document: Uint8Array): Uint8Array | undefined {
-		const name = asString(this.#replica?.doc.epochs?.[base58.encode(document)]);
+		return this.#heldEpoch(this.#replica?.doc, document);
+	}
+
+	#heldEpoch(doc: SpaceDoc | undefined, document: Uint8Array): Uint8Array | undefined {
+		const name = currentEpochNaming(doc, base58.encode(document), this.state)?.epoch;
 		if (name === undefined) return undefined;
 		let epoch: Uint8Array;
 		try {
@@ -530,6 +551,104 @@ export class Space {
 			return undefined;
 		}
 		return epoch.length === ID_BYTES && this.#keys.has(document, epoch) ? epoch : undefined;
+	}
+
+	/** What the rules would say of `fn` as this device's next change (nothing is kept). */
+	#dryRun(fn: (d: SpaceDoc) => void): Verdict {
+		const { signer } = this.context;
+		const before = this.#replica.doc;
+		const change = A.getLastLocalChange(A.change(A.clone(before, { actor: signer.actor }), fn));
+		if (!change) return VALID;
+		return this.#validator.checkLocal(
+			{
+				header: { author: signer.author, session: signer.session } as EntryHeader,
+				decoded: [A.decodeChange(change)]
+			},
+			before
+		);
+	}
+
+	/**
+	 * Every change to the space document goes through here. When this device holds no key for the
+	 * space document's current epoch (a wrong or withheld epoch was named) and the change does not
+	 * name one it holds, the change also names a new epoch, sealed to every reader — if the rules let
+	 * this member rotate; otherwise it is refused, typed, before anything is sealed or kept.
+	 */
+	async #change(fn: (d: SpaceDoc) => void): Promise<void> {
+		if (this.#closed) throw new CharterError('closed', 'this space is closed');
+		const { signer } = this.context;
+		const draft = A.change(A.clone(this.#replica.doc, { actor: signer.actor }), fn);
+		if (this.#heldEpoch(draft, this.idBytes)) return this.#replica.change(fn);
+		const state = this.state;
+		const key = this.#documentKey;
+		const placeholder = base58.encode(randomBytes(ID_BYTES));
+		const verdict = this.#dryRun((d) => {
+			fn(d);
+			d.epochs[key] = atom(placeholder);
+		});
+		if (!state || !verdict.valid) {
+			const alone = this.#dryRun(fn);
+			if (!alone.valid) throw new CharterError('not-authorized', alone.reason);
+			throw new CharterError(
+				'unknown-epoch',
+				`this device holds no key of the space's current epoch and may not name a new one${verdict.valid ? '' : `: ${verdict.reason}`}`
+			);
+		}
+		const after = SpaceState.derive(state.genesis, A.toJS(draft) as SpaceDoc);
+		const [epoch] = await this.#rotate([this.idBytes], after);
+		await this.#replica.change((d) => {
+			fn(d);
+			d.epochs[key] = atom(base58.encode(epoch!.epoch));
+		});
+	}
+
+	#ensuring = new Map<string, Promise<Uint8Array>>();
+
+	/**
+	 * @internal Before writing `document`: an epoch this device can seal under — the current one, or
+	 * a new one it names and seals to every reader when it holds no key of the current one (a wrong
+	 * or withheld epoch). Refused with `unknown-epoch`, leaving nothing behind, when the rules do not
+	 * let this member rotate that document.
+	 */
+	ensureEpoch(document: Uint8Array): Promise<Uint8Array> {
+		const held = this.currentEpoch(document);
+		if (held) return Promise.resolve(held);
+		const key = base58.encode(document);
+		let ensuring = this.#ensuring.get(key);
+		if (!ensuring) {
+			ensuring = this.#rotateUnusable(document).finally(() => this.#ensuring.delete(key));
+			this.#ensuring.set(key, ensuring);
+		}
+		return ensuring;
+	}
+
+	async #rotateUnusable(document: Uint8Array): Promise<Uint8Array> {
+		const noKey = (why: string) =>
+			new CharterError(
+				'unknown-epoch',
+				`this device does not hold the key of this document: ${why}`
+			);
+		const state = this.#require(0, '');
+		const key = base58.encode(document);
+		if (!bytesEqual(document, this.idBytes)) {
+			const channel = channelId(document);
+			if (!state.channels.has(channel))
+				throw new CharterError('unknown-channel', 'no such channel');
+			if (!state.can(this.context.identity.userId, Permission.VIEW_CHANNEL, channel))
+				throw noKey('it is not readable by this member');
+			const placeholder = base58.encode(randomBytes(ID_BYTES));
+			const verdict = this.#dryRun((d) => {
+				d.epochs[key] = atom(placeholder);
+			});
+			if (!verdict.valid) throw noKey(`it may not be rotated by this member: ${verdict.reason}`);
+			const [epoch] = await this.#rotate([document], state);
+			await this.#change((d) => {
+				d.epochs[key] = atom(base58.encode(epoch!.epoch));
+			});
+		} else await this.#change(() => undefined);
+		const epoch = this.currentEpoch(document);
+		if (!epoch) throw noKey('a concurrent naming replaced the one just made');
+		return epoch;
 	}
 
 	#require(permission: number, name: string, channel?: ChannelId): SpaceState {
@@ -620,7 +739,7 @@ export class Space {
 	async setProfile(profile: Profile): Promise<void> {
 		const me = this.context.identity.userId;
 		if (!this.state?.isMember(me)) return;
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			const member = d.members[me];
 			if (member) member.profile = profile.bytes;
 		});
@@ -734,7 +853,7 @@ export class Space {
 			if (state.rolesCan(roles, Permission.VIEW_CHANNEL, channel))
 				epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
 		await this.#sealLockboxes([{ encryptionKey: keys.encryptionKey }], epochs);
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			d.invites[keys.id] = {
 				key: keys.signingKey,
 				encryptionKey: keys.encryptionKey,
@@ -759,7 +878,7 @@ export class Space {
 				'not-authorized',
 				'only its creator or MANAGE_SPACE revokes an invite'
 			);
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			d.invites[id]!.revoked = true;
 		});
 	}
@@ -798,7 +917,7 @@ export class Space {
 		await verifyCards([card.bytes]);
 		const proof = signInviteProof(invite, this.idBytes, this.context.identity.userKey);
 		const addedAt = Date.now();
-		await this.#replica.change((d) => {
+		const joining = (d: SpaceDoc) => {
 			d.members[me] = {
 				card: card.bytes,
 				addedAt,
@@ -807,7 +926,13 @@ export class Space {
 				invite: { id: atom(invite.id), proof }
 			};
 			d.invites[invite.id]!.uses[me] = true;
-		});
+		};
+		// the rules do not take this clock's word for the expiry alone (protocol §10): refuse with the
+		// same reason peers would
+		const verdict = this.#dryRun(joining);
+		if (!verdict.valid && verdict.reason.startsWith('invite expired'))
+			throw new CharterError('invite-expired', 'this invite has expired');
+		await this.#change(joining);
 		// Keys arrived sealed to the invite; keep them sealed to this user too, so the user's other
 		// devices and a restore from the phrase can read this space.
 		const held = [
@@ -846,7 +971,7 @@ export class Space {
 	async rename(name: string): Promise<void> {
 		const trimmed = checkName(name, 'space');
 		this.#require(Permission.MANAGE_SPACE, 'MANAGE_SPACE');
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			d.name = trimmed;
 		});
 	}
@@ -871,7 +996,7 @@ export class Space {
 		if (!(position >= 1 && position < below))
 			throw new CharterError('not-authorized', 'a role must sit below your highest role');
 		const id = `role_${base58.encode(randomBytes(8))}`;
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			d.roles[id] = { name, position, permissions: bits };
 		});
 		return { id, name, position, permissions: permissionNames(bits) };
@@ -895,7 +1020,7 @@ export class Space {
 			(id === EVERYONE || changes.position < 1 || changes.position >= state.rank(me))
 		)
 			throw new CharterError('not-authorized', 'a role must sit below your highest role');
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			const r = d.roles[id]!;
 			if (changes.name !== undefined) r.name = checkName(changes.name, 'role');
 			if (bits !== undefined) r.permissions = bits;
@@ -910,7 +1035,7 @@ export class Space {
 			throw new CharterError('invalid-argument', `no role ${id} to delete`);
 		if (role.position >= state.rank(this.context.identity.userId))
 			throw new CharterError('not-authorized', 'you may only manage roles below your highest role');
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			delete d.roles[id];
 		});
 	}
@@ -933,7 +1058,7 @@ export class Space {
 		if (role.position >= state.rank(me))
 			throw new CharterError('not-authorized', 'you may only assign roles below your highest role');
 		if (user !== me) this.#requireBelow(state, user);
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			const member = d.members[user];
 			if (!member) return;
 			if (on) member.roles[roleId] = true;
@@ -955,7 +1080,7 @@ export class Space {
 			(m) => m.user !== user && trimmed && m.nickname?.toLowerCase() === trimmed.toLowerCase()
 		);
 		if (taken) throw new CharterError('invalid-argument', 'that nickname is taken in this space');
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			const member = d.members[user];
 			if (member) member.nickname = atom(trimmed);
 		});
@@ -995,7 +1120,7 @@ export class Space {
 					epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
 			await this.#sealLockboxes([card], epochs);
 		}
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			for (const card of cards)
 				d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
 		});
@@ -1026,7 +1151,7 @@ export class Space {
 		this.#require(Permission.BAN_MEMBERS, 'BAN_MEMBERS');
 		if (!this.#replica.doc.bans?.[user])
 			throw new CharterError('invalid-argument', 'that user is not banned');
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			delete d.bans[user];
 		});
 	}
@@ -1053,11 +1178,8 @@ export class Space {
 				.filter((c) => state.can(identity.userId, Permission.VIEW_CHANNEL, c))
 				.map((c) => channelIdBytes(c))
 		];
-		const epochs = await this.#rotate(
-			documents.filter((d) => this.currentEpoch(d)),
-			after
-		);
-		await this.#replica.change((d) => {
+		const epochs = await this.#rotate(documents, after);
+		await this.#change((d) => {
 			const member = d.members[identity.userId];
 			if (!member) return;
 			member.card = card.bytes;
@@ -1080,7 +1202,7 @@ export class Space {
 		const state = this.#require(0, '');
 		if (me === state.owner)
 			throw new CharterError('not-authorized', 'the owner cannot leave their space');
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			delete d.members[me];
 		});
 	}
@@ -1100,7 +1222,11 @@ export class Space {
 		if (state.isMember(user)) documents.push(this.idBytes);
 		for (const channel of this.#channels.values()) {
 			cutoffs[channel.id] = atom(channel.heads.join(','));
-			if (state.can(user, Permission.VIEW_CHANNEL, channel.id))
+			// rotated by a reader of the channel (others leave it pending for a reader to complete)
+			if (
+				state.can(user, Permission.VIEW_CHANNEL, channel.id) &&
+				state.can(me, Permission.VIEW_CHANNEL, channel.id)
+			)
 				documents.push(channelIdBytes(channel.id));
 		}
 		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
@@ -1109,12 +1235,9 @@ export class Space {
 			...doc,
 			bans: kind === 'ban' ? { ...doc.bans, [user]: { by: me, at } } : doc.bans
 		});
-		const epochs = await this.#rotate(
-			documents.filter((d) => this.currentEpoch(d)),
-			after
-		);
+		const epochs = await this.#rotate(documents, after);
 		const removalId = `rm_${base58.encode(randomBytes(8))}`;
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			if (d.members[user]) delete d.members[user];
 			if (kind === 'ban')
 				d.bans[user] = {
@@ -1147,7 +1270,7 @@ export class Space {
 		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
 		doc.channels[id] = { name, position: 0, createdAt: 0, durability: 'replicated', overwrites };
 		await this.#sealLockboxes(SpaceState.derive(state.genesis, doc).readers(id), [epoch]);
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			d.channels[id] = {
 				name,
 				position: Object.keys(d.channels).length,
@@ -1168,7 +1291,7 @@ export class Space {
 		this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS', id);
 		if (!this.#replica.doc.channels?.[id])
 			throw new CharterError('unknown-channel', 'no such channel');
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			const c = d.channels[id]!;
 			if (changes.name !== undefined) c.name = checkName(changes.name, 'channel');
 			if (changes.position !== undefined) c.position = changes.position;
@@ -1181,14 +1304,14 @@ export class Space {
 		this.#require(Permission.MANAGE_MESSAGES, 'MANAGE_MESSAGES', id);
 		if (!this.#replica.doc.channels?.[id])
 			throw new CharterError('unknown-channel', 'no such channel');
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			d.channels[id]!.history = generation;
 		});
 	}
 
 	async deleteChannel(id: ChannelId): Promise<void> {
 		this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS', id);
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			delete d.channels[id];
 		});
 	}
@@ -1228,9 +1351,11 @@ export class Space {
 		);
 		const document = channelIdBytes(channel);
 		const epochs =
-			losing && this.currentEpoch(document) ? await this.#rotate([document], after) : [];
+			losing && state.can(me, Permission.VIEW_CHANNEL, channel)
+				? await this.#rotate([document], after)
+				: [];
 		if (gaining.length) await this.#sealLockboxes(gaining, this.#keys.allFor(document));
-		await this.#replica.change((d) => {
+		await this.#change((d) => {
 			const c = d.channels[channel]!;
 			c.overwrites ??= {};
 			c.overwrites[key] = { allow, deny };

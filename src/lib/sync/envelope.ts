@@ -102,8 +102,8 @@ export function bytesWrittenBy(changes: A.Change[]): Uint8Array[] {
 /** The byte strings one decoded change sets (entries are base64url strings; older ones bytes). */
 export function valuesSetBy(decoded: A.DecodedChange): Uint8Array[] {
 	const found: Uint8Array[] = [];
-	for (const op of decoded.ops) {
-		if (op.action !== 'set') continue;
+	for (const op of Array.isArray(decoded.ops) ? decoded.ops : []) {
+		if (op?.action !== 'set') continue;
 		const bytes = typeof op.value === 'string' ? fromBase64url(op.value) : toBytes(op.value);
 		if (bytes && bytes.length > 0) found.push(bytes);
 	}
@@ -143,8 +143,13 @@ function valuesSince(doc: A.Doc<EnvelopeDoc>, heads: A.Heads): Uint8Array[] {
 			found.push(...known);
 			continue;
 		}
-		const decoded = A.inspectChange(doc, meta.hash);
-		if (decoded) found.push(...valuesSetBy(decoded));
+		// whatever a change holds, reading it never throws: a change that does not decode adds nothing
+		try {
+			const decoded = A.inspectChange(doc, meta.hash);
+			if (decoded) found.push(...valuesSetBy(decoded));
+		} catch {
+			/* not an entry */
+		}
 	}
 	return found;
 }

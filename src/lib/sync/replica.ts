@@ -152,6 +152,8 @@ export class DocumentReplica<T> {
 	#dropped: Record<string, number> = {};
 	#listeners = new Set<(doc: A.Doc<T>) => void>();
 	#outbox: A.Change[] = [];
+	/** This device's sealed entries waiting to be published (a publication failed). */
+	#unpublished: { key: string; bytes: Uint8Array }[] = [];
 	/** The epoch current when the batch in the outbox began: a change that rotates keys is still
 	 * sealed under the old epoch, so everyone who could read before (the removed member too) learns
 	 * of it; later entries use the new one. */
@@ -389,7 +391,22 @@ export class DocumentReplica<T> {
 			this.#doc = A.clone(before, { actor: signer.actor });
 			return Promise.reject(new CharterError('not-authorized', verdict.reason));
 		}
-		if (this.#outbox.length === 0) this.#outboxEpoch = this.options.currentEpoch();
+		// the epoch this batch is sealed under: the one current before it — or, when this device holds
+		// no key for that (a change that names the first usable epoch), the one it names. Without
+		// either the change is refused here, typed, and leaves nothing behind.
+		const epoch =
+			(this.#outbox.length ? this.#outboxEpoch : this.#usableEpoch()) ??
+			(() => {
+				this.#doc = after;
+				return this.#usableEpoch();
+			})();
+		if (!epoch) {
+			this.#doc = A.clone(before, { actor: signer.actor });
+			return Promise.reject(
+				new CharterError('unknown-epoch', 'no epoch key to write this document with')
+			);
+		}
+		if (this.#outbox.length === 0) this.#outboxEpoch = epoch;
 		this.#doc = after;
 		this.#outbox.push(change);
 		this.#emit();
@@ -406,9 +423,15 @@ export class DocumentReplica<T> {
 		return this.#flushed!;
 	}
 
+	#usableEpoch(): Uint8Array | undefined {
+		const epoch = this.options.currentEpoch();
+		return epoch && this.options.keys.get(this.options.document, epoch) ? epoch : undefined;
+	}
+
 	async #sealOutbox(): Promise<void> {
 		const changes = this.#outbox.splice(0);
-		if (changes.length === 0) return;
+		// nothing new: still retry what could not be published (a failure is already counted)
+		if (changes.length === 0) return this.#publishOwn().catch(() => undefined);
 		const epoch = this.#outboxEpoch ?? this.options.currentEpoch();
 		this.#outboxEpoch = undefined;
 		const epochKey = epoch && this.options.keys.get(this.options.document, epoch);
@@ -445,9 +468,28 @@ export class DocumentReplica<T> {
 		// what the authority layer derives (roles, members, permissions) now includes the change:
 		// tell subscribers again, or they keep what they read when the document changed
 		this.#emit();
-		await appendEntries(this.#current.handle, [
-			{ key: entryKey(sealed.hash), bytes: sealed.bytes }
-		]);
+		this.#unpublished.push({ key: entryKey(sealed.hash), bytes: sealed.bytes });
+		await this.#publishOwn();
+	}
+
+	/**
+	 * Publishes this device's sealed entries not yet in the envelope. One that cannot be published
+	 * now stays queued (and counted as `unpublished`) and goes out with the next write, so a message
+	 * the sender sees is never silently left unsent; the write that failed rejects with the
+	 * publisher's CharterError.
+	 */
+	async #publishOwn(): Promise<void> {
+		const entries = this.#unpublished.splice(0);
+		if (entries.length === 0) return;
+		try {
+			await appendEntries(this.#current.handle, entries);
+		} catch (error) {
+			this.#unpublished.unshift(...entries);
+			this.#drop('unpublished');
+			throw error instanceof CharterError
+				? error
+				: new CharterError('unavailable', 'the envelope could not be written', { cause: error });
+		}
 	}
 
 	/**
