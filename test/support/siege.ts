@@ -62,6 +62,7 @@ class LooseEnvelope {
 	get handle(): DocHandle<EnvelopeDoc> {
 		return {
 			documentId: this.documentId,
+			isReady: () => true,
 			doc: () => this.doc,
 			update: (fn: (d: A.Doc<EnvelopeDoc>) => A.Doc<EnvelopeDoc>) => {
 				this.doc = fn(this.doc);
