@@ -91,12 +91,14 @@ type Command =
 	/** An unsealed change vouched for by a sealed one of the same publishing actor (item 1). */
 	| { by: 'outsider'; kind: 'vandalise'; doc: Doc; at: Peer }
 	| { by: 'outsider'; kind: 'unsealed'; doc: Doc; at: Peer }
+	/** Sealed junk: random bytes, truncated or re-signed entries, entries replayed from another
+	 * channel, a validly sealed change with a seq gap (Automerge panics applying it), 4 MB. */
 	| {
 			by: 'outsider';
 			kind: 'junk';
 			doc: Doc;
 			at: Peer;
-			what: 'random' | 'truncated' | 'forged' | 'replayed' | 'huge';
+			what: 'random' | 'truncated' | 'forged' | 'replayed' | 'colliding' | 'huge';
 	  }
 	| { by: 'owner' | 'admin'; kind: 'send' }
 	| { by: 'admin'; kind: 'ban-mallory' }
@@ -202,11 +204,12 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 		at: peer,
 		// a 4 MB entry costs seconds at every peer: only in the soak run (hostile-peer.test.ts has it
 		// through a real sync server)
-		what: fc.constantFrom<'random' | 'truncated' | 'forged' | 'replayed' | 'huge'>(
+		what: fc.constantFrom<'random' | 'truncated' | 'forged' | 'replayed' | 'colliding' | 'huge'>(
 			'random',
 			'truncated',
 			'forged',
 			'replayed',
+			'colliding',
 			...(SOAK ? (['huge'] as const) : [])
 		)
 	}),
@@ -654,6 +657,7 @@ async function outsiderMoves(
 	let changes: Uint8Array[];
 	if (c.kind === 'vandalise') changes = await outsider.vouchedVandalism();
 	else if (c.kind === 'unsealed') changes = outsider.unsealed(s.id, document);
+	else if (c.what === 'colliding') changes = (await outsider.collidingOps()).slice(1);
 	else {
 		const real = (await entriesOf(s.owner, s.id, s.docs.general)).find((b) => {
 			try {

@@ -77,7 +77,7 @@ export async function receiveChanges(
 	space: SpaceId,
 	document: Uint8Array,
 	changes: Change[]
-): Promise<{ refused: number }> {
+): Promise<{ refused: number; failed: boolean }> {
 	const handle = await openEnvelope(client.wire, envelopeDocumentId(spaceIdBytes(space), document));
 	const { accepted, refused } = await checkPublishedChanges(changes, { rememberValues: true });
 	const doc = handle.doc();
@@ -85,8 +85,16 @@ export async function receiveChanges(
 		const h = A.decodeChange(c).hash!;
 		return !A.hasHeads(doc, [h]);
 	});
-	if (fresh.length) handle.update((d) => A.applyChanges(d, fresh)[0]);
-	return { refused };
+	if (fresh.length === 0) return { refused, failed: false };
+	try {
+		handle.update((d) => A.applyChanges(d, fresh)[0]);
+	} catch {
+		// Automerge refused the batch (a seq gap panics it): the peer keeps its document as it was —
+		// what the repo does with a sync message it cannot apply. Whether the owner can still write
+		// afterwards is what the property checks.
+		return { refused, failed: true };
+	}
+	return { refused, failed: false };
 }
 
 /**
@@ -180,14 +188,54 @@ export class Outsider {
 		return new Outsider(seed, await provider.ed25519PublicKey(seed), await Publisher.create());
 	}
 
-	/** Arbitrary byte strings, published as validly sealed envelope changes. */
+	#envelopes = new Map<string, LooseEnvelope>();
+
+	/** Arbitrary byte strings, published as validly sealed envelope changes (one chain per envelope). */
 	async publishes(space: SpaceId, document: Uint8Array, values: Uint8Array[]): Promise<Change[]> {
-		const envelope = new LooseEnvelope(envelopeDocumentId(spaceIdBytes(space), document));
+		const id = envelopeDocumentId(spaceIdBytes(space), document);
+		let envelope = this.#envelopes.get(id);
+		if (!envelope) this.#envelopes.set(id, (envelope = new LooseEnvelope(id)));
+		const before = A.getHeads(envelope.doc);
 		await this.publisher.publish(
 			envelope.handle,
 			values.map((bytes, i) => ({ key: `junk${i}.${hex.encode(randomBytes(4))}`, bytes }))
 		);
-		return A.getAllChanges(envelope.doc).slice(1);
+		return A.getChanges(A.view(envelope.doc, before), envelope.doc);
+	}
+
+	/**
+	 * Two validly sealed changes of this outsider's actor whose op ids collide: seq 1 and seq 2 both
+	 * start at the first free op counter after the root, and seq 2 does not depend on seq 1.
+	 */
+	async collidingOps(): Promise<Change[]> {
+		const actor = publisherActor(this.publicKey);
+		const root = A.load<EnvelopeDoc>(ENVELOPE_ROOT);
+		const provider = await cryptoProvider();
+		const out: Change[] = [];
+		for (const seq of [1, 2]) {
+			const unsealed = {
+				actor,
+				seq,
+				startOp: A.stats(root).numOps + 1,
+				time: 0,
+				deps: A.getHeads(root),
+				ops: [
+					{
+						action: 'set' as const,
+						obj: ENTRIES_OBJECT,
+						key: `c${seq}.${hex.encode(randomBytes(4))}`,
+						value: base64url.encode(randomBytes(40)),
+						pred: [] as string[]
+					}
+				]
+			};
+			const signature = await provider.sign(this.seed, sealDigest(unsealed));
+			const message = SEAL_PREFIX + base64url.encode(concatBytes(this.publicKey, signature));
+			out.push(
+				A.encodeChange({ ...unsealed, message } as unknown as Parameters<typeof A.encodeChange>[0])
+			);
+		}
+		return out;
 	}
 
 	/** An unsealed change replacing the entries map with a string: refused by the publication check. */
