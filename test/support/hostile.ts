@@ -25,6 +25,12 @@ export async function forge<T>(
 		epoch?: Uint8Array;
 		into?: Space;
 		keysFrom?: Charter;
+		/** The writer session (default: a fresh one): reuse one to write under the same actor. */
+		session?: Uint8Array;
+		/** The document the change is made on (default: what the client holds now). */
+		from?: A.Doc<T>;
+		/** Rewrites the change before it is sealed (a hand-crafted change under the same actor). */
+		craft?: (change: A.DecodedChange) => Partial<A.DecodedChange>;
 	},
 	fn: A.ChangeFn<T>
 ): Promise<Uint8Array> {
@@ -35,15 +41,19 @@ export async function forge<T>(
 		: secrets;
 	const keys = await KeyRing.load(keySource, space.idBytes);
 	const document = target.channel ? channelIdBytes(target.channel.id) : space.idBytes;
-	const session = randomBytes(8);
+	const session = target.session ?? randomBytes(8);
 	const actor = target.actor ?? actorFor(identity.deviceKey, session);
 	const current = (
 		target.channel
 			? (target.channel as unknown as { replica: { doc: A.Doc<T> } }).replica.doc
 			: space.document
 	) as A.Doc<T>;
-	const doc = A.change(A.clone(current, { actor }), fn);
-	const change = A.getLastLocalChange(doc)!;
+	const doc = A.change(A.clone(target.from ?? current, { actor }), fn);
+	let change = A.getLastLocalChange(doc)!;
+	if (target.craft) {
+		const { hash: _hash, ...fields } = A.decodeChange(change);
+		change = A.encodeChange({ ...fields, ...target.craft(A.decodeChange(change)) } as never);
+	}
 	const epochName = space.document.epochs?.[base58.encode(document)];
 	// the current epoch, or (a removed or revoked device) any older one it still holds
 	let epoch = target.epoch ?? base58.decode(String(epochName));

@@ -9,9 +9,17 @@
  * banned member cannot write later, nor back-date by claiming an old context.
  *
  * When the space gains a new such R, the channel is rebuilt from its entries (see Space).
+ *
+ * Automerge's (actor, seq) discipline is decided by a ChangeLog (change-log.ts) before anything is
+ * applied: an equivocating entry is invalid, a change waits for its actor's previous one and for the
+ * ops it supersedes. A run of valid changes that Automerge still refuses is taken apart instead of
+ * failing the batch: the validator asks for a rebuild (`rebuild`), and its successor (`successor()`,
+ * sharing the log) applies those entries one by one on a copy and refuses those that do not apply.
  */
 import * as A from '@automerge/automerge';
 import type { ChannelId } from '../identity/ids.js';
+import { actorFor } from './actors.js';
+import { ChangeLog } from './change-log.js';
 import { checkEntry } from './entry-check.js';
 import { externalDeps, type OpenedEntry } from './opened-entry.js';
 import { PathIndex } from './paths.js';
@@ -24,6 +32,21 @@ export interface ChannelDecision<T> {
 	accepted: OpenedEntry[];
 	invalid: Map<string, string>;
 	waiting: Map<string, string>;
+	/**
+	 * The document must be rebuilt from the entries (by `successor()`): a change already applied no
+	 * longer stands (an equivocation seen late), one refused for equivocation now does, or
+	 * Automerge refused a run of changes (the document passed in may be unusable).
+	 */
+	rebuild: boolean;
+}
+
+/** What a validator and its successors share: the change log and entries that would not apply. */
+interface Shared {
+	log: ChangeLog;
+	/** Entries whose changes Automerge refused in a run: applied one by one, on a copy, next time. */
+	suspects: Set<string>;
+	/** Entries whose changes Automerge refused on their own. */
+	unappliable: Set<string>;
 }
 
 /**
@@ -45,12 +68,24 @@ export class ChannelValidator<T = unknown> {
 	constructor(
 		readonly channel: ChannelId | undefined,
 		private readonly rules: RuleSet<T>,
-		root: Uint8Array,
-		private readonly space: () => SpaceEvaluation | undefined
+		private readonly root: Uint8Array,
+		private readonly space: () => SpaceEvaluation | undefined,
+		shared?: Shared
 	) {
 		this.#rootChanges = A.getAllChanges(A.load(root)).map((c) => A.decodeChange(c));
 		this.#validChanges = new Set(this.#rootChanges.map((c) => c.hash));
 		for (const c of this.#rootChanges) this.#paths.register(c);
+		this.#shared = shared ?? { log: new ChangeLog(), suspects: new Set(), unappliable: new Set() };
+		this.#shared.log.record(this.#rootChanges);
+	}
+
+	readonly #shared: Shared;
+	/** Changes refused as equivocations (re-decided if the log later lets them stand). */
+	#equivocations = new Set<string>();
+
+	/** A fresh validator for a rebuild, knowing what this one learnt about changes. */
+	successor(): ChannelValidator<T> {
+		return new ChannelValidator<T>(this.channel, this.rules, this.root, this.space, this.#shared);
 	}
 
 	#seeded = false;
@@ -69,20 +104,45 @@ export class ChannelValidator<T = unknown> {
 			this.#paths.register(d);
 			this.#validChanges.add(d.hash);
 			this.#depsOf.set(d.hash, d.deps);
+			this.#shared.log.record([d]);
 		}
 	}
 
 	/** Decides on entries (any order), applying the valid ones to `doc`. */
 	evaluate(entries: readonly OpenedEntry[], doc: A.Doc<T>): ChannelDecision<T> {
 		this.#seed(doc);
-		for (const e of entries) for (const d of e.decoded) this.#depsOf.set(d.hash, d.deps);
+		const { log, suspects, unappliable } = this.#shared;
+		for (const e of entries) {
+			for (const d of e.decoded) this.#depsOf.set(d.hash, d.deps);
+			// only a signer's own actors count: anyone else's entry is refused by the rules anyway
+			const actor = actorFor(e.header.author, e.header.session);
+			if (e.decoded.every((d) => d.actor === actor)) log.record(e.decoded);
+		}
+		let rebuild = false;
+		// a late second version, or a late witness, can re-decide a slot decided before
+		for (const h of log.contested())
+			if (this.#validChanges.has(h) ? !log.stands(h) : this.#equivocations.has(h) && log.stands(h))
+				rebuild = true;
 		const invalidMap = new Map<string, string>();
 		const waiting = new Map<string, string>();
 		const accepted: OpenedEntry[] = [];
 		// valid changes are applied in runs, only when a rule needs to read the document (or at the end)
-		const unapplied: A.Change[] = [];
+		const unapplied: OpenedEntry[] = [];
+		let broken = false;
 		const current = () => {
-			if (unapplied.length) [doc] = A.applyChanges(doc, unapplied.splice(0));
+			if (unapplied.length && !broken) {
+				const run = unapplied.splice(0);
+				try {
+					[doc] = A.applyChanges(
+						doc,
+						run.flatMap((e) => e.changes)
+					);
+				} catch {
+					// Automerge refused what every check allowed: take the run apart in a rebuild
+					broken = rebuild = true;
+					for (const e of run) suspects.add(e.id);
+				}
+			}
 			return doc;
 		};
 		let remaining = [...entries];
@@ -91,6 +151,23 @@ export class ChannelValidator<T = unknown> {
 			progress = false;
 			const next: OpenedEntry[] = [];
 			for (const entry of remaining) {
+				if (unappliable.has(entry.id)) {
+					this.#reject(entry, invalidMap, 'refused by Automerge');
+					progress = true;
+					continue;
+				}
+				const discipline = this.#discipline(entry);
+				if (discipline.standing === 'invalid') {
+					if (discipline.reason === 'equivocation')
+						for (const d of entry.decoded) this.#equivocations.add(d.hash);
+					this.#reject(entry, invalidMap, discipline.reason!);
+					progress = true;
+					continue;
+				}
+				if (discipline.standing === 'waiting') {
+					next.push(entry);
+					continue;
+				}
 				const deps = externalDeps(entry);
 				if (deps.some((d) => this.#invalidChanges.has(d))) {
 					this.#reject(entry, invalidMap, 'depends on an invalid change');
@@ -102,8 +179,12 @@ export class ChannelValidator<T = unknown> {
 					continue;
 				}
 				const verdict = this.#check(entry, current);
-				if (verdict.valid) {
-					unapplied.push(...entry.changes);
+				if (verdict.valid && suspects.has(entry.id) && !this.#applies(entry, current())) {
+					unappliable.add(entry.id);
+					this.#reject(entry, invalidMap, 'refused by Automerge');
+					progress = true;
+				} else if (verdict.valid) {
+					unapplied.push(entry);
 					for (const d of entry.decoded) {
 						this.#paths.register(d);
 						this.#validChanges.add(d.hash);
@@ -119,7 +200,32 @@ export class ChannelValidator<T = unknown> {
 		}
 		for (const entry of remaining)
 			if (!waiting.has(entry.id)) waiting.set(entry.id, 'missing-dependencies');
-		return { doc: current(), accepted, invalid: invalidMap, waiting };
+		return { doc: current(), accepted, invalid: invalidMap, waiting, rebuild };
+	}
+
+	/** Automerge's (actor, seq) discipline for every change of an entry (see change-log.ts). */
+	#discipline(entry: OpenedEntry): { standing: 'valid' | 'waiting' | 'invalid'; reason?: string } {
+		const own = new Set(entry.decoded.map((d) => d.hash));
+		for (const d of entry.decoded) {
+			const result = this.#shared.log.standing(
+				d,
+				own,
+				(h) => this.#validChanges.has(h),
+				(h) => this.#invalidChanges.has(h)
+			);
+			if (result.standing !== 'valid') return result;
+		}
+		return { standing: 'valid' };
+	}
+
+	/** Whether Automerge takes an entry's changes (tried on a copy: a refusal can spoil the document). */
+	#applies(entry: OpenedEntry, doc: A.Doc<T>): boolean {
+		try {
+			A.applyChanges(A.clone(doc), entry.changes);
+			return true;
+		} catch {
+			return false;
+		}
 	}
 
 	/** Checks a local change against the current state before it is applied (and, if allowed,
@@ -133,6 +239,7 @@ export class ChannelValidator<T = unknown> {
 
 	/** Records a sealed local entry as valid (its changes are already in the document). */
 	recordLocal(entry: OpenedEntry): void {
+		this.#shared.log.record(entry.decoded);
 		for (const d of entry.decoded) {
 			this.#paths.register(d);
 			this.#validChanges.add(d.hash);

@@ -67,11 +67,17 @@ export class RuleDocumentValidator<T> implements ReplicaValidator<T> {
 
 	constructor(
 		channel: ChannelId | undefined,
-		rules: RuleSet<T>,
-		root: Uint8Array,
-		space: () => SpaceEvaluation | undefined
+		private readonly rules: RuleSet<T>,
+		private readonly root: Uint8Array,
+		private readonly space: () => SpaceEvaluation | undefined,
+		validator?: ChannelValidator<T>
 	) {
-		this.#validator = new ChannelValidator<T>(channel, rules, root, space);
+		this.#validator = validator ?? new ChannelValidator<T>(channel, rules, root, space);
+	}
+
+	successor(): RuleDocumentValidator<T> {
+		const next = this.#validator.successor();
+		return new RuleDocumentValidator<T>(next.channel, this.rules, this.root, this.space, next);
 	}
 
 	async evaluate(_all: ReadonlyMap<string, OpenedEntry>, fresh: OpenedEntry[], doc: A.Doc<T>) {
@@ -80,7 +86,8 @@ export class RuleDocumentValidator<T> implements ReplicaValidator<T> {
 			doc: decision.doc,
 			invalid: decision.invalid,
 			waiting: decision.waiting,
-			recomputed: false
+			recomputed: false,
+			rebuild: decision.rebuild
 		};
 	}
 

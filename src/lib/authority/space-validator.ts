@@ -17,10 +17,18 @@
  *
  * Entries that extend the current heads have no concurrent entries, so they take a fast path: one
  * check against the current state, no recomputation.
+ *
+ * Automerge's (actor, seq) discipline is decided, never thrown (change-log.ts): in a pass, an entry
+ * carrying an equivocated change that does not stand, a change whose actor's previous change is not
+ * valid before it, or an op superseding an op of no valid change, is invalid; an entry Automerge still
+ * refuses is invalid too, and the pass starts again without it. Each pass starts from the root, so
+ * all of this is a function of the entries.
  */
 import * as A from '@automerge/automerge';
 import type { ChannelId, UserId } from '../identity/ids.js';
 import type { Genesis } from './genesis.js';
+import { actorFor } from './actors.js';
+import { ChangeLog } from './change-log.js';
 import { checkEntry } from './entry-check.js';
 import { externalDeps, type OpenedEntry } from './opened-entry.js';
 import { PathIndex } from './paths.js';
@@ -80,6 +88,9 @@ export class SpaceValidator {
 	#changeEntry = new Map<string, string>();
 	#signers = new Map<string, UserId>();
 	#epochSetters = new Map<string, Set<string>>();
+	#log = logOf([]);
+	/** Entries Automerge refused although every check allowed them (kept refused: a pure fact). */
+	#unappliable = new Set<string>();
 
 	constructor(
 		readonly genesis: Genesis,
@@ -106,6 +117,7 @@ export class SpaceValidator {
 			const fast = this.#fastPath(fresh, doc);
 			if (fast) return { ...fast, recomputed: false };
 		}
+		// (a failed fast path may have spoilt `doc`: the recomputation starts from the root)
 		return { ...this.#recompute(all), recomputed: true };
 	}
 
@@ -138,6 +150,7 @@ export class SpaceValidator {
 
 	/** Records a sealed local entry (already in `doc`) as valid. */
 	recordLocal(entry: OpenedEntry, doc: A.Doc<SpaceDoc>, signer: UserId): void {
+		this.#log.record(entry.decoded);
 		this.#claimChanges(entry);
 		this.#recordAncestors(entry);
 		this.#signers.set(entry.id, signer);
@@ -189,11 +202,24 @@ export class SpaceValidator {
 		const reductions = [...this.#last!.reductions];
 		for (const entry of fresh) {
 			state.causal = this.#causal(() => true, valid, reductions);
+			recordBound(this.#log, entry);
+			if (
+				!this.#keepsDiscipline(
+					entry,
+					(h) => A.hasHeads(doc, [h]),
+					() => false
+				)
+			)
+				return undefined;
 			const check = this.#check(state, doc, entry);
 			// An invalid entry takes its dependants with it; let the full pass decide.
 			if (!check.verdict.valid || !this.#claimChanges(entry)) return undefined;
 			const beforeDoc = doc;
-			[doc] = A.applyChanges(doc, entry.changes);
+			try {
+				[doc] = A.applyChanges(doc, entry.changes);
+			} catch {
+				return undefined;
+			}
 			this.#recordEpochSetter(entry, check.ops);
 			for (const d of entry.decoded) this.#paths.register(d);
 			const after = SpaceState.derive(this.genesis, doc);
@@ -273,6 +299,7 @@ export class SpaceValidator {
 		}
 		const order = topologicalOrder(all, depsOf, waiting);
 		this.#order = order;
+		this.#log = logOf(all.values());
 		this.#ancestors = new Map();
 		for (const entry of order) {
 			const set = new Set<string>();
@@ -284,11 +311,11 @@ export class SpaceValidator {
 		}
 
 		// Causal validity first; then strong removal, taken once, in priority order, over that set.
-		const causal = this.#pass(order, depsOf, new Map());
+		const causal = this.#safePass(order, depsOf, new Map());
 		const forced = this.#strongRemoval(causal);
 		for (const [id, reason] of this.#inviteLimits(causal))
 			if (!forced.has(id)) forced.set(id, reason);
-		const result = forced.size ? this.#pass(order, depsOf, forced) : causal;
+		const result = forced.size ? this.#safePass(order, depsOf, forced) : causal;
 		for (const [id, reason] of duplicates) result.invalid.set(id, reason);
 		this.#last = this.#evaluation(
 			result.doc,
@@ -301,6 +328,32 @@ export class SpaceValidator {
 		return this.#last;
 	}
 
+	/** A pass; an entry Automerge refuses is refused for good and the pass starts again without it. */
+	#safePass(order: OpenedEntry[], depsOf: Map<string, string[]>, forced: Map<string, string>) {
+		for (;;) {
+			const all = new Map(forced);
+			for (const id of this.#unappliable) if (!all.has(id)) all.set(id, 'refused by Automerge');
+			const result = this.#pass(order, depsOf, all);
+			if (typeof result !== 'string') return result;
+			this.#unappliable.add(result);
+		}
+	}
+
+	/** Whether every change of an entry keeps Automerge's (actor, seq) discipline (change-log.ts). */
+	#keepsDiscipline(
+		entry: OpenedEntry,
+		isValid: (hash: string) => boolean,
+		isInvalid: (hash: string) => boolean
+	): string | true {
+		const own = new Set(entry.decoded.map((d) => d.hash));
+		for (const d of entry.decoded) {
+			const { standing, reason } = this.#log.standing(d, own, isValid, isInvalid);
+			if (standing !== 'valid') return reason ?? 'breaks the actor discipline';
+		}
+		return true;
+	}
+
+	/** One pass in topological order; the id of an entry Automerge refused, if one was. */
 	#pass(order: OpenedEntry[], depsOf: Map<string, string[]>, forced: Map<string, string>) {
 		let doc = A.load<SpaceDoc>(SPACE_DOC_ROOT, { actor: this.actor });
 		this.#paths = new PathIndex();
@@ -309,6 +362,7 @@ export class SpaceValidator {
 		this.#epochSetters = new Map();
 		const valid: OpenedEntry[] = [];
 		const validIds = new Set<string>();
+		const validChanges = new Set<string>();
 		const invalid = new Map<string, string>();
 		const reductions: Reduction[] = [];
 		for (const entry of order) {
@@ -321,6 +375,16 @@ export class SpaceValidator {
 				invalid.set(entry.id, 'depends on an invalid change');
 				continue;
 			}
+			// in a pass, what is not valid before an entry never will be: no waiting here
+			const discipline = this.#keepsDiscipline(
+				entry,
+				(h) => ROOT_HASHES.has(h) || validChanges.has(h),
+				() => true
+			);
+			if (discipline !== true) {
+				invalid.set(entry.id, discipline);
+				continue;
+			}
 			const heads = externalDeps(entry);
 			const before = A.view(doc, heads);
 			const state = SpaceState.derive(this.genesis, before);
@@ -331,11 +395,16 @@ export class SpaceValidator {
 				invalid.set(entry.id, check.verdict.reason);
 				continue;
 			}
-			[doc] = A.applyChanges(doc, entry.changes);
+			try {
+				[doc] = A.applyChanges(doc, entry.changes);
+			} catch {
+				return entry.id;
+			}
 			this.#recordEpochSetter(entry, check.ops);
 			for (const d of entry.decoded) this.#paths.register(d);
 			valid.push(entry);
 			validIds.add(entry.id);
+			for (const d of entry.decoded) validChanges.add(d.hash);
 			this.#signers.set(entry.id, check.signer!);
 			const afterDoc = A.view(doc, [...heads, ...entry.decoded.map((d) => d.hash)]);
 			const after = SpaceState.derive(this.genesis, afterDoc);
@@ -535,6 +604,19 @@ export class SpaceValidator {
 			}
 		};
 	}
+}
+
+/** A change log of the entries' changes whose actor is bound to their signer, and the root's. */
+function logOf(entries: Iterable<OpenedEntry>): ChangeLog {
+	const log = new ChangeLog();
+	log.record(ROOT_CHANGES);
+	for (const entry of entries) recordBound(log, entry);
+	return log;
+}
+
+function recordBound(log: ChangeLog, entry: OpenedEntry): void {
+	const actor = actorFor(entry.header.author, entry.header.session);
+	if (entry.decoded.every((d) => d.actor === actor)) log.record(entry.decoded);
 }
 
 function topologicalOrder(

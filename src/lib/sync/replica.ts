@@ -67,6 +67,8 @@ export interface ValidationResult<T> {
 	waiting: Map<string, string>;
 	/** True when `doc` was rebuilt from scratch (local unsealed changes must be re-applied). */
 	recomputed: boolean;
+	/** The validator's earlier decisions no longer hold: rebuild from every entry, with `successor()`. */
+	rebuild?: boolean;
 }
 
 /** The authority layer's side of a replica. */
@@ -78,6 +80,8 @@ export interface ReplicaValidator<T> {
 	): Promise<ValidationResult<T>>;
 	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, before: A.Doc<T>): Verdict;
 	recordLocal(entry: OpenedEntry, doc: A.Doc<T>): void;
+	/** A fresh validator for a rebuild that keeps what this one learnt (see `rebuild`). */
+	successor?(): ReplicaValidator<T>;
 }
 
 export interface ReplicaOptions<T> {
@@ -119,6 +123,8 @@ interface SavedReplica {
 }
 
 const SAVE_DEBOUNCE_MS = 150;
+/** Rebuilds in a row after a validator threw, before the replica waits for new entries instead. */
+const MAX_FAILED_REBUILDS = 3;
 /** Entries verified, opened and validated between two yields to the event loop. */
 const INGEST_SLICE = 500;
 
@@ -164,6 +170,8 @@ export class DocumentReplica<T> {
 	#prev: Uint8Array = new Uint8Array(HASH_BYTES);
 	#saveTimer: ReturnType<typeof setTimeout> | undefined;
 	#closed = false;
+	/** Rebuilds in a row started because the validator threw. */
+	#failedRebuilds = 0;
 	readonly #storageKey: string[];
 
 	private constructor(
@@ -705,7 +713,8 @@ export class DocumentReplica<T> {
 			const opened = this.#opened.get(id);
 			if (opened && !freshIds.has(id)) fresh.push(opened);
 		}
-		const result = await this.options.validator.evaluate(this.#opened, fresh, this.#doc);
+		const result = await this.#evaluate(fresh);
+		if (!result) return;
 		let doc = result.doc;
 		if (result.recomputed && this.#outbox.length) [doc] = A.applyChanges(doc, this.#outbox);
 		for (const [id, reason] of result.invalid) {
@@ -737,6 +746,30 @@ export class DocumentReplica<T> {
 			this.#emit();
 			this.#scheduleSave();
 		}
+	}
+
+	/**
+	 * The validator's decision on a batch, isolated from the rest of the replica: whatever an entry
+	 * holds, a failure is counted and never poisons later batches. A validator that asks for a
+	 * rebuild (an equivocation seen late; changes Automerge refused) gets one, from every entry, by
+	 * its successor; one that throws gets a rebuild too (the document it was handed may be spoilt),
+	 * at most a few times in a row, and meanwhile the batch waits.
+	 */
+	async #evaluate(fresh: OpenedEntry[]): Promise<ValidationResult<T> | undefined> {
+		const validator = this.options.validator;
+		let result: ValidationResult<T>;
+		try {
+			result = await validator.evaluate(this.#opened, fresh, this.#doc);
+		} catch (error) {
+			this.#drop('internal-error', error);
+			if (validator.successor && this.#failedRebuilds++ < MAX_FAILED_REBUILDS)
+				void this.rebuild({ validator: validator.successor() }).catch(() => undefined);
+			return undefined;
+		}
+		this.#failedRebuilds = 0;
+		if (result.rebuild && validator.successor)
+			void this.rebuild({ validator: validator.successor() }).catch(() => undefined);
+		return result;
 	}
 
 	/**
