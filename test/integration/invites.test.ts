@@ -9,6 +9,8 @@ import { startSyncServerProcess, type SyncServerProcess } from '../support/sync-
 import { eventually } from '../support/wait.js';
 import { forge } from '../support/hostile.js';
 import { atom, type SpaceDoc } from '../../src/lib/authority/schema.js';
+import type { DocHandle } from '@automerge/automerge-repo';
+import { persistentStorageIds } from '../../src/lib/sync/durability.js';
 
 let server: SyncServerProcess;
 const clients: Charter[] = [];
@@ -39,7 +41,19 @@ describe('invites', () => {
 		await space.channels[0]!.send('first post');
 		const { link } = await space.createInvite({ maxUses: 5 });
 		expect(link.startsWith('charter-invite:')).toBe(true);
-		await new Promise((r) => setTimeout(r, 500));
+		await space.settled();
+		// the sync server reported holding every envelope of the space as the owner has it
+		const held = (handle: DocHandle<unknown>) => {
+			const heads: string[] = handle.heads();
+			return persistentStorageIds(owner.wire).some((id) => {
+				const reported: string[] = handle.getSyncInfo(id)?.lastHeads ?? [];
+				return heads.every((h) => reported.includes(h));
+			});
+		};
+		await eventually(
+			() => held(space.envelope) && space.channels.every((c) => held(c.envelope)),
+			'the sync server to hold the space'
+		);
 		await owner.close(); // every member is now offline
 
 		const newcomer = await person();

@@ -500,7 +500,13 @@ export class Space {
 				const channel = bytesEqual(document, this.idBytes) ? undefined : channelId(document);
 				return !channel || state.can(me, Permission.VIEW_CHANNEL, channel);
 			});
-		if (!documents.length) return;
+		// only what the rules will take from this member: a refused naming would seal lockboxes for
+		// nothing on every change of the space
+		const trial = (d: SpaceDoc) => {
+			for (const document of documents)
+				d.epochs[base58.encode(document)] = atom(base58.encode(randomBytes(ID_BYTES)));
+		};
+		if (!documents.length || !this.#dryRun(trial).valid) return;
 		this.#rotating = (async () => {
 			try {
 				const epochs = await this.#rotate(documents, state);
