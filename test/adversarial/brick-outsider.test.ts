@@ -114,6 +114,36 @@ class Outsider {
 		handle.update((d) => A.applyChanges(d, [unsealed, sealed])[0]);
 	}
 
+	/** One sealed change of hers, seq 1, setting `key`: sent twice with other keys, it equivocates. */
+	publishAsFirst(documentId: DocumentId, key: string): Promise<void> {
+		return this.publishInto(this.repo, documentId, key, this);
+	}
+
+	async publishInto(
+		repo: Repo,
+		documentId: DocumentId,
+		key: string,
+		from?: Outsider
+	): Promise<void> {
+		const handle: DocHandle<RawEnvelope> = await repo.find<RawEnvelope>(documentId);
+		const doc = handle.doc();
+		const fields = {
+			seq: 1,
+			startOp: A.stats(doc).numOps + 1,
+			time: 0,
+			deps: A.getHeads(doc),
+			ops: [{ key, value: 'AAAA' }]
+		};
+		const signer = from ?? this;
+		const sealed = A.encodeChange({
+			actor: signer.actor,
+			...fields,
+			message: signer.#seal(fields),
+			ops: fields.ops.map((o) => ({ action: 'set', obj: ENTRIES_OBJECT, ...o, pred: [] }))
+		} as unknown as Parameters<typeof A.encodeChange>[0]);
+		handle.update((d) => A.applyChanges(d, [sealed])[0]);
+	}
+
 	close() {
 		return this.repo.shutdown().catch(() => undefined);
 	}
@@ -299,5 +329,44 @@ describe('an outsider with a stock automerge-repo client and an envelope id', ()
 		// ✓ a CharterError, not a TypeError, and the failure is counted
 		expect(isCharterError(error, 'unavailable')).toBe(true);
 		expect(publisher.failures).toBe(1);
+	});
+
+	it('✓ equivocating on her own sealed publications (one key, one seq) through one server stops nobody', async () => {
+		const s = await server();
+		const urls = [s.wsUrl];
+		const cast = await setup(urls);
+		const mallory = new Outsider(s.wsUrl);
+		cleanups.push(() => mallory.close());
+		const channel = cast.space.channels[0]!.envelope.documentId;
+		// the envelope as she holds it before her first publication, for an offline twin of hers
+		const before = A.save((await mallory.repo.find<RawEnvelope>(channel)).doc());
+		await mallory.publishAsFirst(channel, 'version-one');
+		const holds = (c: Charter, key: string) =>
+			A.getAllChanges(cast.space.channels[0]!.envelope.doc()).length > 0 &&
+			JSON.stringify(
+				Object.keys((c.space(cast.space.id)!.channels[0]!.envelope.doc().entries as object) ?? {})
+			).includes(key);
+		await eventually(() => holds(cast.bob, 'version-one'), 'bob to hold version one');
+		const twin = new Outsider(s.wsUrl);
+		cleanups.push(() => twin.close());
+		const offline = new Repo({ network: [] });
+		cleanups.push(() => offline.shutdown().catch(() => undefined));
+		offline.import<RawEnvelope>(before, { docId: channel });
+		await twin.publishInto(offline, channel, 'version-two', mallory);
+		offline.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(s.wsUrl));
+		await spaceStaysUsable(cast, urls);
+	});
+
+	it('✓ a write whose envelope went away rejects typed, is counted and shows as pending', async () => {
+		const alice = await client([]);
+		const space = await alice.createSpace({ name: 'Solo' });
+		const channel = space.channels[0]!;
+		await channel.send('before');
+		alice.wire.delete(channel.envelope.documentId);
+		const error = await channel.send('after').catch((e: unknown) => e);
+		// ✓ a CharterError, counted, and the message is not shown as sent
+		expect(isCharterError(error, 'unavailable')).toBe(true);
+		expect(channel.stats.dropped.unpublished).toBe(1);
+		expect(channel.pending).toBe(1);
 	});
 });

@@ -177,11 +177,18 @@ export class Channel {
 		return 'pending';
 	}
 
-	/** Guaranteed channels: messages not yet confirmed by a persistent node. */
+	/**
+	 * Guaranteed channels: messages not yet confirmed by a persistent node. Any channel: plus this
+	 * device's writes not yet in the envelope at all (a publication failed; they go out with the next
+	 * write).
+	 */
 	get pending(): number {
 		if (this.durability !== 'guaranteed')
-			return [this.#delivery, ...this.#retiredDeliveries].reduce((n, t) => n + t.pending, 0);
-		return this.messages.filter((m) => m.delivery === 'pending').length;
+			return (
+				this.replica.unpublished +
+				[this.#delivery, ...this.#retiredDeliveries].reduce((n, t) => n + t.pending, 0)
+			);
+		return this.replica.unpublished + this.messages.filter((m) => m.delivery === 'pending').length;
 	}
 
 	/**

@@ -177,6 +177,7 @@ export class EnvelopeReader {
 	}
 
 	scan(): void {
+		if (!this.handle.isReady()) return; // deleted or unavailable: nothing to read
 		const doc = this.handle.doc();
 		if (!doc) return;
 		const heads = A.getHeads(doc);
@@ -188,6 +189,7 @@ export class EnvelopeReader {
 
 	/** Every entry in the document's whole history (moves the reader to the current heads). */
 	collectAll(): Uint8Array[] {
+		if (!this.handle.isReady()) return [];
 		const doc = this.handle.doc();
 		if (!doc) return [];
 		this.#heads = A.getHeads(doc);

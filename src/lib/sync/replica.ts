@@ -201,7 +201,14 @@ export class DocumentReplica<T> {
 				saved = undefined;
 			}
 		}
-		const doc = A.load<T>(saved?.doc ?? options.root, { actor: options.signer.actor });
+		let doc: A.Doc<T>;
+		try {
+			doc = A.load<T>(saved?.doc ?? options.root, { actor: options.signer.actor });
+		} catch {
+			// a damaged saved document: start from the root and read the whole envelope again
+			saved = undefined;
+			doc = A.load<T>(options.root, { actor: options.signer.actor });
+		}
 		const replica = new DocumentReplica<T>(options, doc);
 		for (const r of saved?.rejected ?? []) {
 			try {
@@ -298,6 +305,11 @@ export class DocumentReplica<T> {
 	/** The envelope written to (the current history generation's). */
 	get envelope(): DocHandle<EnvelopeDoc> {
 		return this.#current.handle;
+	}
+
+	/** This device's sealed entries not yet in the envelope (a publication failed; retried). */
+	get unpublished(): number {
+		return this.#unpublished.length;
 	}
 
 	get stats(): ReplicaStats {
@@ -716,7 +728,13 @@ export class DocumentReplica<T> {
 		const result = await this.#evaluate(fresh);
 		if (!result) return;
 		let doc = result.doc;
-		if (result.recomputed && this.#outbox.length) [doc] = A.applyChanges(doc, this.#outbox);
+		if (result.recomputed && this.#outbox.length)
+			try {
+				[doc] = A.applyChanges(A.clone(doc, { actor: this.options.signer.actor }), this.#outbox);
+			} catch {
+				// local changes made on what is no longer valid: they go out sealed and are decided there
+				this.#drop('outbox-not-reapplied');
+			}
 		for (const [id, reason] of result.invalid) {
 			this.#pending.delete(id);
 			const entry = this.#parsed.get(id);
