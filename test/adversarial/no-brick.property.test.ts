@@ -14,7 +14,7 @@
  * publication check as the network (test/support/siege.ts), so envelope-level attacks reach a
  * peer exactly as they would through a sync server.
  *
- * Runs: the sieges in FOUND, then CHARTER_SOAK_RUNS random ones (npm run test:soak) or 10 in CI;
+ * Runs: the sieges in FOUND, then CHARTER_SOAK_RUNS random ones (npm run test:soak) or 12 in CI;
  * CHARTER_SOAK_SEED replays a seed.
  */
 import { describe, expect, it } from 'vitest';
@@ -48,7 +48,7 @@ import {
 } from '../support/siege.js';
 
 const SOAK = process.env.CHARTER_SOAK_RUNS !== undefined;
-const RUNS = SOAK ? Number(process.env.CHARTER_SOAK_RUNS) : 10;
+const RUNS = SOAK ? Number(process.env.CHARTER_SOAK_RUNS) : 12;
 const SEED = process.env.CHARTER_SOAK_SEED ? Number(process.env.CHARTER_SOAK_SEED) : undefined;
 
 // ---- what the attackers can do ----------------------------------------------------------------
