@@ -669,8 +669,9 @@ async function outsiderMoves(
 		})!;
 		const forged = Uint8Array.from(real);
 		forged[forged.length - 1]! ^= 0xff;
+		// an entry of another document of this space (both always hold one)
 		const other = (
-			await entriesOf(s.owner, s.id, s.docs[c.doc === 'general' ? 'staff' : 'general'])
+			await entriesOf(s.owner, s.id, s.docs[c.doc === 'space' ? 'general' : 'space'])
 		)[0]!;
 		const values = {
 			random: [randomBytes(64), randomBytes(300)],
