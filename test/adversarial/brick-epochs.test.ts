@@ -8,6 +8,7 @@
  * — a device restored from the phrase, fed the entries in a random order, too — sees the same.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Charter, isCharterError, type Space, type SpaceId } from '../../src/lib/index.js';
 import type { Channel } from '../../src/lib/index.js';
 import { atom, type SpaceDoc } from '../../src/lib/authority/schema.js';
@@ -24,6 +25,17 @@ import {
 } from '../support/personas.js';
 import { forge } from '../support/hostile.js';
 
+/** A deterministic permutation of n items for a seed. */
+const shuffled = (seed: number) => (n: number) => {
+	const order = [...Array(n).keys()];
+	let x = seed;
+	for (let i = n - 1; i > 0; i--) {
+		x = (x * 1103515245 + 12345) % 2147483648;
+		const j = x % (i + 1);
+		[order[i], order[j]] = [order[j]!, order[i]!];
+	}
+	return order;
+};
 const junk = () => atom(base58.encode(randomBytes(16)));
 const codeOf = (p: Promise<unknown>) =>
 	p.then(
@@ -153,6 +165,22 @@ describe('a plain member naming epochs nobody holds', () => {
 		await deliver(owner, restored, id, { shuffle: reverse, batch: 1 });
 		await deliver(bob, restored, id);
 		expect(picture(space(restored))).toEqual(picture(space(owner)));
+
+		// ✓ and so does one fed them in any order (fast-check picks the orders)
+		await fc.assert(
+			fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 30 }), async (seed) => {
+				const other = await Charter.open({ inMemory: true });
+				await other.restoreIdentity(phrase);
+				const persona: Persona = { name: 'owner-3', client: other };
+				try {
+					await deliver(owner, persona, id, { shuffle: shuffled(seed), batch: 3 });
+					expect(picture(space(persona))).toEqual(picture(space(owner)));
+				} finally {
+					await other.close();
+				}
+			}),
+			{ numRuns: 3, endOnFailure: true }
+		);
 	});
 
 	it('✓ a member who may not rotate past a withheld epoch gets a typed unknown-epoch, and nothing is kept', async () => {

@@ -2,7 +2,9 @@
  * Validity of the space document's entries: a pure function of the set of entries received.
  *
  * 1. Entries are ordered topologically by their change dependencies (ties: entry hash), and each
- *    is checked against the authority state materialised from valid entries in its causal past.
+ *    is checked against the authority state materialised from valid entries in its causal past,
+ *    with what the rules need of that past beyond the document (a CausalContext: rotations pending,
+ *    the newest time written by given members — for epoch namings and invite expiry).
  *    An entry depending on an invalid one is invalid (cascade); one depending on an unknown change
  *    waits.
  * 2. Strong removal: every valid entry R that takes something away from users (removes, bans,
