@@ -406,6 +406,28 @@ export class Space {
 	 * document's own key is used tentatively: epoch ids are hashes of their keys, so a key can only be
 	 * the real one, and what it decrypts is validated from the genesis on regardless of who sent it.
 	 */
+	#named: { heads: string; epochs: Set<string> } | undefined;
+
+	/**
+	 * Every epoch id a valid space entry ever named, for any document: the values ever set in the
+	 * valid space document's `epochs` map. Epoch ids are hashes of their keys, so a lockbox for one
+	 * of them can only deliver the genuine key.
+	 */
+	#namedEpochs(): Set<string> {
+		const doc = this.#replica.doc;
+		const heads = A.getHeads(doc).join(',');
+		if (this.#named?.heads === heads) return this.#named.epochs;
+		const epochs = new Set<string>();
+		const map = A.getObjectId(doc, 'epochs');
+		if (map)
+			for (const change of A.getAllChanges(doc))
+				for (const op of A.decodeChange(change).ops)
+					if (op.obj === map && op.action === 'set' && typeof op.value === 'string')
+						epochs.add(op.value);
+		this.#named = { heads, epochs };
+		return epochs;
+	}
+
 	async #openWaitingLockboxes(): Promise<void> {
 		let changed = false;
 		const state = this.evaluation?.state;
@@ -419,7 +441,12 @@ export class Space {
 					(channel ? state.can(user, Permission.VIEW_CHANNEL, channel) : state.isMember(user));
 				const forInvite =
 					!!this.#invite && bytesEqual(this.#invite.encryptionKey, lockbox.header.recipient);
-				if (!canRead(author) || (!forInvite && !canRead(this.context.identity.userId))) continue;
+				if (!forInvite && !canRead(this.context.identity.userId)) continue;
+				// an author who may not read the document now may have handed out the key while they
+				// could (a rotation by an admin banned since): its key is used if a valid entry named
+				// that epoch, so which keys a device holds depends on the entries, not on their order
+				if (!canRead(author) && !this.#namedEpochs().has(base58.encode(lockbox.header.epoch)))
+					continue;
 			} else if (!forSpaceDoc) continue;
 			const pair = this.#recipientKey(lockbox.header.recipient);
 			this.#waitingLockboxes.delete(id);
