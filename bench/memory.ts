@@ -51,7 +51,7 @@ async function dataSets(shape: Shape, log: (line: string) => void) {
 	const dir = join(
 		root,
 		'.charter-data/bench',
-		`memory-${shape.spaces}-${shape.channels}-${shape.messages}`
+		`memory-v2-${shape.spaces}-${shape.channels}-${shape.messages}` // v2: envelope format (protocol §4)
 	);
 	const charterDir = join(dir, 'charter');
 	const plainDir = join(dir, 'plain');
