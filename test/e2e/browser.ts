@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 export function chromiumPath(): string {
 	const fromEnv = process.env.CHROMIUM_PATH;
@@ -50,4 +51,24 @@ export function watchProblems(page: Page, label = 'page', { offline = false } = 
 			problems.push(`${label} console.${m.type()}: ${m.text()}`);
 	});
 	return problems;
+}
+
+/**
+ * Creates an identity in the onboarding: shows the phrase, answers the three-word check and confirms.
+ * Returns the 24 words. The display-name step comes next (each test decides what to do with it).
+ */
+export async function answerPhrase(page: Page): Promise<string[]> {
+	await page.getByRole('button', { name: 'Create identity' }).click();
+	const words = page.getByTestId('phrase').locator('.w');
+	await expect.poll(() => words.count()).toBe(24);
+	const list = await words.allTextContents();
+	await page.getByRole('button', { name: 'I wrote it down' }).click();
+	const asked = page.getByRole('textbox', { name: /Word #\d+/ });
+	await expect.poll(() => asked.count()).toBe(3);
+	for (const input of await asked.all()) {
+		const label = await input.evaluate((el) => el.closest('label')?.textContent ?? '');
+		await input.fill(list[Number(/#(\d+)/.exec(label)![1]) - 1]!);
+	}
+	await page.getByRole('button', { name: 'Confirm' }).click();
+	return list;
 }

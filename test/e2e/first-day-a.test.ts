@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launch, screenshot, watchProblems } from './browser.js';
+import { answerPhrase, launch, screenshot, watchProblems } from './browser.js';
 import { freePort } from '../support/ports.js';
 
 interface User {
@@ -40,23 +40,6 @@ async function open(
 	users.push(user);
 	await page.goto(url);
 	return user;
-}
-
-/** Creates an identity, answering the phrase check. */
-async function answerPhrase(page: Page): Promise<string[]> {
-	await page.getByRole('button', { name: 'Create identity' }).click();
-	const words = page.getByTestId('phrase').locator('.w');
-	await expect.poll(() => words.count()).toBe(24);
-	const list = await words.allTextContents();
-	await page.getByRole('button', { name: 'I wrote it down' }).click();
-	const asked = page.getByRole('textbox', { name: /Word #\d+/ });
-	await expect.poll(() => asked.count()).toBe(3);
-	for (const input of await asked.all()) {
-		const label = await input.evaluate((el) => el.closest('label')?.textContent ?? '');
-		await input.fill(list[Number(/#(\d+)/.exec(label)![1]) - 1]!);
-	}
-	await page.getByRole('button', { name: 'Confirm' }).click();
-	return list;
 }
 
 /** Creates an identity and stops at the display-name step. */

@@ -13,7 +13,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launch, screenshot, watchProblems } from './browser.js';
+import { answerPhrase, launch, screenshot, watchProblems } from './browser.js';
 
 interface User {
 	context: BrowserContext;
@@ -45,18 +45,7 @@ async function open(label: string, options: { offline?: boolean } = {}): Promise
 }
 
 async function createIdentity(page: Page): Promise<string[]> {
-	await page.getByRole('button', { name: 'Create identity' }).click();
-	const words = page.getByTestId('phrase').locator('.w');
-	await expect.poll(() => words.count()).toBe(24);
-	const list = await words.allTextContents();
-	await page.getByRole('button', { name: 'I wrote it down' }).click();
-	const asked = page.getByRole('textbox', { name: /Word #\d+/ });
-	await expect.poll(() => asked.count()).toBe(3);
-	for (const input of await asked.all()) {
-		const label = await input.evaluate((el) => el.closest('label')?.textContent ?? '');
-		await input.fill(list[Number(/#(\d+)/.exec(label)![1]) - 1]!);
-	}
-	await page.getByRole('button', { name: 'Confirm' }).click();
+	const list = await answerPhrase(page);
 	// the display-name step (first-day-a.test.ts covers it): these users set theirs in settings
 	await page.getByRole('button', { name: 'Skip for now' }).click();
 	await page.getByTestId('user-id').waitFor();
