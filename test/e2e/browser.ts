@@ -56,12 +56,17 @@ export function watchProblems(page: Page, label = 'page', { offline = false } = 
 /**
  * Creates an identity in the onboarding: shows the phrase, answers the three-word check and confirms.
  * Returns the 24 words. The display-name step comes next (each test decides what to do with it).
+ * `shots` names the screenshots taken of the phrase and of the check, if wanted.
  */
-export async function answerPhrase(page: Page): Promise<string[]> {
+export async function answerPhrase(
+	page: Page,
+	shots?: { phrase: string; check: string }
+): Promise<string[]> {
 	await page.getByRole('button', { name: 'Create identity' }).click();
 	const words = page.getByTestId('phrase').locator('.w');
 	await expect.poll(() => words.count()).toBe(24);
 	const list = await words.allTextContents();
+	if (shots) await screenshot(page, shots.phrase);
 	await page.getByRole('button', { name: 'I wrote it down' }).click();
 	const asked = page.getByRole('textbox', { name: /Word #\d+/ });
 	await expect.poll(() => asked.count()).toBe(3);
@@ -69,6 +74,18 @@ export async function answerPhrase(page: Page): Promise<string[]> {
 		const label = await input.evaluate((el) => el.closest('label')?.textContent ?? '');
 		await input.fill(list[Number(/#(\d+)/.exec(label)![1]) - 1]!);
 	}
+	if (shots) await screenshot(page, shots.check);
 	await page.getByRole('button', { name: 'Confirm' }).click();
+	return list;
+}
+
+/** `answerPhrase`, then skips the display-name step (first-day-a.test.ts covers it). */
+export async function createIdentity(
+	page: Page,
+	shots?: { phrase: string; check: string }
+): Promise<string[]> {
+	const list = await answerPhrase(page, shots);
+	await page.getByRole('button', { name: 'Skip for now' }).click();
+	await page.getByTestId('user-id').waitFor();
 	return list;
 }

@@ -13,7 +13,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { answerPhrase, launch, screenshot, watchProblems } from './browser.js';
+import { createIdentity, launch, screenshot, watchProblems } from './browser.js';
 
 interface User {
 	context: BrowserContext;
@@ -42,14 +42,6 @@ async function open(label: string, options: { offline?: boolean } = {}): Promise
 	const user = { context, page, problems: seen, native };
 	users[label] = user;
 	return user;
-}
-
-async function createIdentity(page: Page): Promise<string[]> {
-	const list = await answerPhrase(page);
-	// the display-name step (first-day-a.test.ts covers it): these users set theirs in settings
-	await page.getByRole('button', { name: 'Skip for now' }).click();
-	await page.getByTestId('user-id').waitFor();
-	return list;
 }
 
 async function setProfile(page: Page, name: string) {

@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launch, screenshot, watchProblems } from './browser.js';
+import { createIdentity as create, launch, screenshot, watchProblems } from './browser.js';
 
 interface User {
 	context: BrowserContext;
@@ -35,27 +35,8 @@ async function open(label: string, options: { offline?: boolean } = {}): Promise
 }
 
 /** Creates an identity, answering the phrase check; returns the 24 words. */
-async function createIdentity(page: Page, shots = false): Promise<string[]> {
-	await page.getByRole('button', { name: 'Create identity' }).click();
-	const words = page.getByTestId('phrase').locator('.w');
-	await expect.poll(() => words.count()).toBe(24);
-	const list = await words.allTextContents();
-	if (shots) await screenshot(page, '02-recovery-phrase');
-	await page.getByRole('button', { name: 'I wrote it down' }).click();
-	const asked = page.getByRole('textbox', { name: /Word #\d+/ });
-	await expect.poll(() => asked.count()).toBe(3);
-	for (const input of await asked.all()) {
-		const label = await input.evaluate((el) => el.closest('label')?.textContent ?? '');
-		const n = Number(/#(\d+)/.exec(label)![1]);
-		await input.fill(list[n - 1]!);
-	}
-	if (shots) await screenshot(page, '03-confirm-phrase');
-	await page.getByRole('button', { name: 'Confirm' }).click();
-	// the display-name step (first-day-a.test.ts covers it): these users set theirs in settings
-	await page.getByRole('button', { name: 'Skip for now' }).click();
-	await page.getByTestId('user-id').waitFor();
-	return list;
-}
+const createIdentity = (page: Page, shots = false) =>
+	create(page, shots ? { phrase: '02-recovery-phrase', check: '03-confirm-phrase' } : undefined);
 
 async function setProfile(page: Page, name: string) {
 	await page.getByRole('button', { name: 'User settings' }).first().click();
