@@ -2,6 +2,7 @@
  * CPU profile of one benchmark's measured part, for finding where the time goes:
  *
  *   npx tsx bench/profile.ts authority [size]      → .charter-data/profiles/authority-<size>.cpuprofile
+ *   npx tsx bench/profile.ts cold-written|cold-compacted [messages]   (a new device's cold sync)
  *
  * and a summary of the heaviest functions (self and inclusive time) on stdout. Open the file in
  * Chrome's DevTools (Performance → Load profile) for the whole picture.
@@ -10,6 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join, resolve } from 'node:path';
 import { validationCost } from './authority.js';
+import { coldSync } from './sync.js';
 
 interface ProfileNode {
 	id: number;
@@ -68,9 +70,12 @@ const hooks = {
 		profile = (await session.post('Profiler.stop')).profile as unknown as Profile;
 	}
 };
-if (scenario !== 'authority') throw new Error(`no profile for ${scenario}`);
-const size = Number(sizeArg ?? 1000);
-const result = await validationCost(size, 300, hooks);
+const size = Number(sizeArg ?? (scenario === 'authority' ? 1000 : 10_000));
+let result: unknown;
+if (scenario === 'authority') result = await validationCost(size, 300, hooks);
+else if (scenario === 'cold-written' || scenario === 'cold-compacted')
+	result = await coldSync(size, { ...hooks, only: scenario === 'cold-written' ? 'written' : 'compacted' });
+else throw new Error(`no profile for ${scenario}`);
 console.log(JSON.stringify(result));
 const dir = resolve(import.meta.dirname, '../.charter-data/profiles');
 await mkdir(dir, { recursive: true });

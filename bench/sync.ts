@@ -26,7 +26,15 @@ const until = async (check: () => boolean, timeoutMs = 300_000) => {
 const percentile = (sorted: number[], p: number) =>
 	sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-export async function coldSync(messages = SYNC_PARAMS.messages) {
+export interface MeasureHooks {
+	beforeMeasure?: () => Promise<void>;
+	afterMeasure?: () => Promise<void>;
+}
+
+export async function coldSync(
+	messages = SYNC_PARAMS.messages,
+	hooks: MeasureHooks & { only?: 'written' | 'compacted' } = {}
+) {
 	// Charter through the server as deployed (refusing unsealed changes); plain automerge-repo through
 	// the same server binary with --allow-unsealed, since its changes carry no publication seals
 	const server = await startSyncServerProcess();
@@ -42,16 +50,18 @@ export async function coldSync(messages = SYNC_PARAMS.messages) {
 			() => writer.syncStatus().some((p) => p.storageId && p.lagging.length === 0 && p.inSync > 0),
 			120_000
 		);
-		const readAll = async () => {
+		const readAll = async (profiled: boolean) => {
 			const reader = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
+			if (profiled) await hooks.beforeMeasure?.();
 			const t0 = performance.now();
 			await reader.restoreIdentity(phrase);
 			await until(() => reader.spaces[0]?.channels[0]?.messages.length === messages);
 			const ms = performance.now() - t0;
+			if (profiled) await hooks.afterMeasure?.();
 			await reader.close();
 			return ms;
 		};
-		const charterMs = await readAll();
+		const charterMs = await readAll(hooks.only === 'written');
 		// the same channel after a moderator compacted it: a new device reads the fragments only
 		const compaction = await channel.compact();
 		await until(
@@ -59,7 +69,8 @@ export async function coldSync(messages = SYNC_PARAMS.messages) {
 			120_000
 		);
 		await writer.close();
-		const compactedMs = await readAll();
+		const compactedMs = await readAll(hooks.only === 'compacted');
+		if (hooks.only) return { messages, charterMs, compactedMs, fragments: compaction.fragments, plainMs: NaN };
 
 		// plain automerge-repo: one change per message, then a new client
 		const a = new Repo({ network: [new WebSocketClientAdapter(plainServer.wsUrl)] });

@@ -24,6 +24,7 @@ import { appendEntries } from '../../src/lib/sync/envelope.js';
 import { Publisher } from '../../src/lib/sync/publication.js';
 import type { SecretStore } from '../../src/lib/identity/secret-store.js';
 import type { ChannelDoc } from '../../src/lib/authority/schema.js';
+import { entriesIn } from '../support/held.js';
 
 type Envelope = { entries: Record<string, unknown> };
 
@@ -130,10 +131,7 @@ describe('a hostile raw automerge-repo peer', () => {
 		const handle = await malloryOpens(
 			envelopeDocumentId(space.idBytes, channelIdBytes(general.id))
 		);
-		await eventually(
-			() => Object.keys(handle.doc()?.entries ?? {}).length >= 3,
-			'mallory to see entries'
-		);
+		await eventually(() => entriesIn(handle.doc()) >= 3, 'mallory to see entries');
 		handle.change((d) => {
 			for (const key of Object.keys(d.entries)) d.entries[key] = new Uint8Array([0xde, 0xad]);
 		});

@@ -12,6 +12,7 @@ import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websoc
 import { Charter } from '../../src/lib/index.js';
 import { startSyncServer, type SyncServerOptions } from '../../sync-server/server.js';
 import { metric, until } from './raw-client.js';
+import { entriesIn } from '../support/held.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -63,15 +64,12 @@ describe('admission by space', () => {
 		const seenAllowed = await reader.wire.find<{ entries: Record<string, unknown> }>(
 			allowed.channels[0]!.envelope.documentId
 		);
-		await until(
-			() => Object.keys(seenAllowed.doc().entries).length > 0,
-			'the allowed channel to be served'
-		);
+		await until(() => entriesIn(seenAllowed.doc()) > 0, 'the allowed channel to be served');
 		const foreignEntries = await reader.wire
 			.find<{ entries?: Record<string, unknown> }>(foreign.channels[0]!.envelope.documentId, {
 				signal: AbortSignal.timeout(1500)
 			})
-			.then((h) => Object.keys(h.doc()?.entries ?? {}).length)
+			.then((h) => entriesIn(h.doc()))
 			.catch(() => 0);
 		expect(foreignEntries).toBe(0);
 		expect(
@@ -97,7 +95,7 @@ describe('Charter over peered sync servers', () => {
 		const onB = await carol.wire.find<{ entries: Record<string, unknown> }>(
 			space.channels[0]!.envelope.documentId
 		);
-		await until(() => Object.keys(onB.doc().entries).length === 1, 'server B to hold the channel');
+		await until(() => entriesIn(onB.doc()) === 1, 'server B to hold the channel');
 		// A goes away; Bob keeps chatting through B
 		await a.close();
 		await bobSpace.channels[0]!.send('still here without A');
@@ -105,6 +103,6 @@ describe('Charter over peered sync servers', () => {
 		const fromB = await later.wire.find<{ entries: Record<string, unknown> }>(
 			space.channels[0]!.envelope.documentId
 		);
-		await until(() => Object.keys(fromB.doc().entries).length === 2, 'B to serve both messages');
+		await until(() => entriesIn(fromB.doc()) === 2, 'B to serve both messages');
 	});
 });

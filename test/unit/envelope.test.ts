@@ -17,7 +17,7 @@ import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesWrittenBy, useStorage } from '../../src/lib/sync/envelope.js';
+import { bytesWrittenBy, ENVELOPE_ROOT, useStorage } from '../../src/lib/sync/envelope.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -43,6 +43,10 @@ async function pair(options: { verify: boolean } = { verify: true }) {
 	return { honest, hostile };
 }
 
+/** Every entry an envelope's history holds, as hex (what a reader reads; the visible maps mean nothing). */
+const held = (doc: A.Doc<EnvelopeDoc> | undefined) =>
+	doc ? bytesWrittenBy(A.getAllChanges(doc)).map((b) => hex.encode(b)) : [];
+
 const until = async (check: () => boolean, ms = 5000) => {
 	const start = Date.now();
 	while (!check()) {
@@ -63,9 +67,30 @@ describe('envelope documents', () => {
 		const b = await openEnvelope(hostile, id);
 		await appendEntries(a, [{ key: 'a', bytes: Uint8Array.of(1) }]);
 		await appendEntries(b, [{ key: 'b', bytes: Uint8Array.of(2) }]);
-		await until(
-			() => Object.keys(a.doc().entries).length === 2 && Object.keys(b.doc().entries).length === 2
+		await until(() => held(a.doc()).length === 2 && held(b.doc()).length === 2);
+		// one root and one buckets change on both: nothing competes
+		expect(A.getAllChanges(a.doc())).toHaveLength(4);
+		expect(A.getHeads(a.doc())).toEqual(A.getHeads(b.doc()));
+	});
+
+	it('✓ an envelope written before the buckets (format v2) gets them on the next write, the same change on every peer', async () => {
+		const { honest, hostile } = await pair();
+		const id = envelopeDocumentId(randomBytes(16), randomBytes(16));
+		// a v2 envelope: the root alone, an entry set straight into the entries map
+		const rootOnly = A.save(
+			A.applyChanges(A.init(), [A.getAllChanges(A.load(ENVELOPE_ROOT))[0]!])[0]
 		);
+		honest.import<EnvelopeDoc>(rootOnly, { docId: id });
+		hostile.import<EnvelopeDoc>(rootOnly, { docId: id });
+		const a = await openEnvelope(honest, id);
+		const b = await openEnvelope(hostile, id);
+		expect(A.getAllChanges(a.doc())).toHaveLength(1);
+		await appendEntries(a, [{ key: 'a', bytes: Uint8Array.of(1) }]);
+		await appendEntries(b, [{ key: 'b', bytes: Uint8Array.of(2) }]);
+		await until(() => held(a.doc()).length === 2 && held(b.doc()).length === 2);
+		await until(() => A.getAllChanges(b.doc()).length === 4);
+		expect(A.getHeads(a.doc()).sort()).toEqual(A.getHeads(b.doc()).sort());
+		expect(A.getAllChanges(a.doc())).toHaveLength(4); // root, the buckets change once, two entries
 	});
 
 	it('✓ reading is append-only in meaning: deleting, overwriting or replacing entries loses nothing', async () => {
@@ -85,10 +110,14 @@ describe('envelope documents', () => {
 		);
 
 		const attacker = await openEnvelope(hostile, id);
-		await until(() => Object.keys(attacker.doc()?.entries ?? {}).length === 3);
+		await until(() => held(attacker.doc()).length === 3);
+		const buckets = attacker.doc().entries as Record<string, Record<string, Uint8Array>>;
+		const bucket = Object.keys(buckets).find((b) => Object.keys(buckets[b]!).length > 0)!;
 		attacker.change((d) => {
-			delete d.entries['k0'];
-			d.entries['k1'] = Uint8Array.of(9, 9, 9);
+			const maps = d.entries as Record<string, Record<string, Uint8Array>>;
+			delete maps[bucket]!['k0'];
+			maps[bucket]!['k1'] = Uint8Array.of(9, 9, 9);
+			delete maps['00'];
 		});
 		attacker.change((d) => {
 			(d as unknown as { entries: unknown }).entries = { junk: Uint8Array.of(7) };
@@ -127,10 +156,13 @@ describe('envelope documents', () => {
 		}
 		// stored as automerge-repo stores a document between compactions: a snapshot, then a chunk
 		// per change saved since
-		const [root, ...changes] = A.getAllChanges(handle.doc());
+		const [root, buckets, ...changes] = A.getAllChanges(handle.doc());
 		const dir = await mkdtemp(join(tmpdir(), 'charter-envelope-store-'));
 		const storage = new NodeFSStorageAdapter(dir);
-		await storage.save([id, 'snapshot', 'root'], A.save(A.applyChanges(A.init(), [root!])[0]));
+		await storage.save(
+			[id, 'snapshot', 'root'],
+			A.save(A.applyChanges(A.init(), [root!, buckets!])[0])
+		);
 		for (const [i, change] of changes.entries())
 			await storage.save([id, 'incremental', `c${i}`], change);
 		const chunks = async (kind: string) => (await storage.loadRange([id, kind])).length;

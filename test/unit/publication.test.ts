@@ -8,7 +8,9 @@ import { Repo } from '@automerge/automerge-repo';
 import { MessageChannelNetworkAdapter } from '@automerge/automerge-repo-network-messagechannel';
 import {
 	appendEntries,
+	BUCKET_OBJECTS,
 	bytesWrittenBy,
+	ENTRIES_OBJECT,
 	ENVELOPE_ROOT,
 	envelopeDocumentId,
 	openEnvelope,
@@ -45,8 +47,8 @@ async function writerRepo() {
 	return { repo, publisher };
 }
 
-/** Changes of `doc` after the shared root, oldest first. */
-const published = (doc: A.Doc<EnvelopeDoc>) => A.getAllChanges(doc).slice(1);
+/** Changes of `doc` after the shared start (the root and the buckets change), oldest first. */
+const published = (doc: A.Doc<EnvelopeDoc>) => A.getAllChanges(doc).slice(2);
 
 /**
  * A well-formed change under the genuine change's actor and seq that is not the one its publisher
@@ -110,6 +112,12 @@ describe('sealed publication of envelope changes', () => {
 			'seal copied, the same entries as format v1 strings': asStrings(genuine),
 			'seal copied, other time': forgeAs(genuine, { time: 1 }),
 			'seal copied, other deps': forgeAs(genuine, { deps: [] }),
+			'seal copied, the same entries in another bucket': forgeAs(genuine, {
+				obj: BUCKET_OBJECTS.find((b) => b !== decodeBytesSetChange(genuine)!.obj)!
+			}),
+			'seal copied, the same entries straight into the entries map (format v2)': forgeAs(genuine, {
+				obj: ENTRIES_OBJECT
+			}),
 			"another key's seal on this actor": forgeAs(genuine, {
 				message: SEAL_PREFIX + message.slice(SEAL_PREFIX.length).replace(/^.{4}/, 'AAAA')
 			}),
@@ -166,10 +174,10 @@ describe('sealed publication of envelope changes', () => {
 		writer.networkSubsystem.addNetworkAdapter(
 			new MessageChannelNetworkAdapter(writerChannel.port2)
 		);
-		await until(() => Object.keys(held.doc().entries).length === 3);
-		const read = bytesWrittenBy(A.getAllChanges(held.doc())).map((b) => hex.encode(b));
-		for (const bytes of entries) expect(read).toContain(hex.encode(bytes));
-		expect(read).not.toContain(hex.encode(junk));
+		const read = () => bytesWrittenBy(A.getAllChanges(held.doc())).map((b) => hex.encode(b));
+		await until(() => read().length === 3);
+		for (const bytes of entries) expect(read()).toContain(hex.encode(bytes));
+		expect(read()).not.toContain(hex.encode(junk));
 		expect(refused).toBeGreaterThan(0);
 	});
 });

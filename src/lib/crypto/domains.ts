@@ -50,6 +50,11 @@ export const DOMAIN = {
 	 * passed off as a v2 change with the same seal, or the other way round.
 	 */
 	publicationBytes: utf8.encode('charter/v2/publication\0'),
+	/**
+	 * Publishing key seals an envelope change of format v3 (byte strings into one of the envelope's
+	 * buckets): hash(tag ‖ u32 len ‖ target bucket id ‖ the fields of `publication`).
+	 */
+	publicationBucketed: utf8.encode('charter/v3/publication\0'),
 	/** Hash input for a publishing key's Automerge actor: tag ‖ publishing key. */
 	publisherActor: tag('publisher-actor')
 } as const;

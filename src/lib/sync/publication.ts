@@ -19,7 +19,7 @@
  * same actor (an actor's change always depends on its previous one). A cold sync of 10,000 changes
  * from one writer costs one signature check. Vouching skips only the signature: every change,
  * vouched or not, must itself be a well-formed publication (a seal whose key hashes to the change's
- * actor; only `set`s of strings into the entries map, superseding nothing), or a key holder could
+ * actor; only `set`s of byte strings into a bucket (or, before v3, the entries map), superseding nothing), or a key holder could
  * vouch for an unsealed change of her own — say one that replaces the entries map with a string.
  * The canonical re-encoding is compared for changes checked by signature; a vouched change's bytes
  * are already pinned by the hash its signed successor depends on (re-encoding 10,000 vouched changes
@@ -38,8 +38,13 @@ import { cryptoProvider, hash, KEY_BYTES, SIGNATURE_BYTES } from '../crypto/prim
 import { base64url, concatBytes, hex, randomBytes, u32be, u64be, utf8 } from '../util/bytes.js';
 import { decodeBytesSetChange, encodeBytesSetChange } from './change-encoder.js';
 import {
+	BUCKETS_CHANGE,
+	BUCKETS_CHANGE_HASH,
+	bucketOf,
 	ENTRIES_OBJECT,
 	ENVELOPE_ROOT_HASH,
+	hasBuckets,
+	isBucket,
 	rememberValues,
 	valuesSetBy,
 	type EnvelopeDoc
@@ -53,8 +58,17 @@ export function publisherActor(publicKey: Uint8Array): string {
 	return hex.encode(hash(DOMAIN.publisherActor, publicKey).subarray(0, 16));
 }
 
-/** A change's fields that the seal covers, with its values as raw bytes (v2) or strings (v1). */
+/**
+ * Publication formats: v3 sets byte strings into one of the envelope's buckets (what writers write),
+ * v2 set byte strings into the `entries` map itself, v1 base64url strings. v2 and v1 are read so
+ * that envelopes written by earlier versions stay readable.
+ */
+type Format = 'v1' | 'v2' | 'v3';
+
+/** A change's fields that the seal covers, with its values as raw bytes (v2, v3) or strings (v1). */
 interface UnsealedChange {
+	/** The map the ops write into (v3: a bucket; v1 and v2: always the entries map). */
+	obj: string;
 	actor: string;
 	seq: number;
 	startOp: number;
@@ -64,13 +78,18 @@ interface UnsealedChange {
 }
 
 /**
- * What the seal signs: every field of the change but the message that carries the seal. Format v2
- * (values are byte strings) and the legacy v1 (values are base64url strings, whose UTF-8 bytes
- * `value` then holds) have separate domain tags.
+ * What the seal signs: every field of the change but the message that carries the seal. Each format
+ * has its own domain tag, so a change of one can never pass as another with the same seal. v3 also
+ * signs the target map (a bucket): the same entries re-targeted into another bucket would be another
+ * change with the same (actor, seq). v1 and v2 always target the entries map, so their digest leaves
+ * it out; v1 values are base64url strings, whose UTF-8 bytes `value` then holds.
  */
-function sealDigest(change: UnsealedChange, format: 'v1' | 'v2'): Uint8Array {
+function sealDigest(change: UnsealedChange, format: Format): Uint8Array {
+	const obj = utf8.encode(change.obj);
 	const parts: Uint8Array[] = [
-		format === 'v2' ? DOMAIN.publicationBytes : DOMAIN.publication,
+		...(format === 'v3'
+			? [DOMAIN.publicationBucketed, u32be(obj.length), obj]
+			: [format === 'v2' ? DOMAIN.publicationBytes : DOMAIN.publication]),
 		hex.decode(change.actor),
 		u32be(change.seq),
 		u64be(change.startOp),
@@ -87,13 +106,15 @@ function sealDigest(change: UnsealedChange, format: 'v1' | 'v2'): Uint8Array {
 }
 
 /**
- * A client's publishing key. Writes entries into envelope documents as sealed changes (format v2:
- * byte-string values, encoded by change-encoder.ts); one publisher per wire repo. Publications are
- * serialised, so each change's seq follows the last.
+ * A client's publishing key. Writes entries into envelope documents as sealed changes (format v3:
+ * byte-string values in a bucket, encoded by change-encoder.ts); one publisher per wire repo.
+ * Publications are serialised, so each change's seq follows the last.
  */
 export class Publisher {
 	readonly actor: string;
 	#seqs = new Map<string, number>();
+	/** Envelope handles known to hold the buckets change (looking it up costs ~0.2 ms). */
+	#bucketed = new WeakSet<DocHandle<EnvelopeDoc>>();
 	#queue: Promise<unknown> = Promise.resolve();
 
 	private constructor(
@@ -139,12 +160,17 @@ export class Publisher {
 	}
 
 	/**
-	 * Never reads the document's visible shape: whatever a peer did to the map at `entries` (removed
-	 * it, replaced it with a string), the ops target the root's entries object by id and "already
-	 * held" is asked of that object — readers collect entries from the history anyway.
+	 * Never reads the document's visible shape: whatever a peer did to the maps (removed them,
+	 * replaced them with strings), the ops target a bucket made by the buckets change, by id, and
+	 * "already held" is asked of that object — readers collect entries from the history anyway. An
+	 * envelope written before format v3 first gets the buckets change (the same on every peer).
 	 */
 	async #write(handle: DocHandle<EnvelopeDoc>, entries: { key: string; bytes: Uint8Array }[]) {
 		if (!handle.isReady()) throw new CharterError('unavailable', 'the envelope is not ready');
+		if (!this.#bucketed.has(handle)) {
+			if (!hasBuckets(handle.doc())) handle.update((d) => A.applyChanges(d, [BUCKETS_CHANGE])[0]);
+			this.#bucketed.add(handle); // a change, once in a document, stays: asked once per handle
+		}
 		const doc = handle.doc();
 		const fresh = new Map<string, Uint8Array>();
 		for (const e of entries)
@@ -152,6 +178,8 @@ export class Publisher {
 		if (fresh.size === 0) return;
 		const seq = (this.#seqs.get(handle.documentId) ?? 0) + 1;
 		const unsealed: UnsealedChange = {
+			// one bucket per publication, the first entry's: a batch is one change
+			obj: bucketOf(fresh.keys().next().value!),
 			actor: this.actor,
 			seq,
 			// above every op counter in the document (counters never exceed the number of ops)
@@ -161,22 +189,29 @@ export class Publisher {
 			ops: [...fresh].map(([key, value]) => ({ key, value }))
 		};
 		const provider = await cryptoProvider();
-		const signature = await provider.sign(this.seed, sealDigest(unsealed, 'v2'));
+		const signature = await provider.sign(this.seed, sealDigest(unsealed, 'v3'));
 		const message = SEAL_PREFIX + base64url.encode(concatBytes(this.publicKey, signature));
-		const { bytes } = encodeBytesSetChange({ ...unsealed, message, obj: ENTRIES_OBJECT });
+		const { bytes } = encodeBytesSetChange({ ...unsealed, message });
 		handle.update((d) => A.applyChanges(d, [bytes])[0]);
 		// only once the change is in: a failed write leaves no gap in this actor's seqs
 		this.#seqs.set(handle.documentId, seq);
 	}
 }
 
-/** Whether the envelope's entries object (by id, visible or not) has a value at `key`. */
+/**
+ * Whether the envelope holds a value at `key` where a writer would have put it: in the key's bucket
+ * (v3) or the entries map itself (before v3). An entry that came in a batch sits in the bucket of the
+ * batch's first key and is not found: it is written again, which readers ignore.
+ */
 function holds(doc: A.Doc<EnvelopeDoc>, key: string): boolean {
-	try {
-		return A.getBackend(doc).get(ENTRIES_OBJECT, key) !== undefined;
-	} catch {
-		return false;
-	}
+	const backend = A.getBackend(doc);
+	for (const obj of [bucketOf(key), ENTRIES_OBJECT])
+		try {
+			if (backend.get(obj, key) !== undefined) return true;
+		} catch {
+			/* not there */
+		}
+	return false;
 }
 
 export interface PublicationCheck {
@@ -193,15 +228,15 @@ interface ReadChange {
 	actor: string;
 	seq: number;
 	deps: string[];
-	/** The shared envelope root: the one change without a seal. */
+	/** The shared envelope root or the buckets change: the changes without a seal. */
 	root: boolean;
 	/**
 	 * A well-formed publication: a seal whose key names the actor, only `set`s of fresh keys into
-	 * the entries map, encoded canonically. Undefined for anything else (which is refused, whatever
+	 * a bucket or the entries map, encoded canonically. Undefined for anything else (which is refused, whatever
 	 * vouches for it).
 	 */
 	sealed?: {
-		format: 'v1' | 'v2';
+		format: Format;
 		unsealed: UnsealedChange;
 		publicKey: Uint8Array;
 		signature: Uint8Array;
@@ -284,10 +319,9 @@ function readChange(raw: Uint8Array): ReadChange | undefined {
 	const v2 = decodeBytesSetChange(raw);
 	if (v2) {
 		const seal = parseSeal(v2.message, v2.actor);
-		const sealed =
-			seal && v2.obj === ENTRIES_OBJECT
-				? { format: 'v2' as const, unsealed: v2, ...seal }
-				: undefined;
+		const format: Format | undefined =
+			v2.obj === ENTRIES_OBJECT ? 'v2' : isBucket(v2.obj) ? 'v3' : undefined;
+		const sealed = seal && format ? { format, unsealed: v2, ...seal } : undefined;
 		return {
 			raw,
 			hash: v2.hash,
@@ -311,7 +345,7 @@ function readChange(raw: Uint8Array): ReadChange | undefined {
 		actor: decoded.actor,
 		seq: decoded.seq,
 		deps: decoded.deps,
-		root: decoded.hash === ENVELOPE_ROOT_HASH,
+		root: decoded.hash === ENVELOPE_ROOT_HASH || decoded.hash === BUCKETS_CHANGE_HASH,
 		values: valuesSetBy(decoded)
 	};
 	if (!read.root) read.sealed = legacySeal(decoded);
@@ -381,7 +415,11 @@ function legacySeal(change: A.DecodedChange): ReadChange['sealed'] {
 	}
 	return {
 		format: 'v1',
-		unsealed: { ...fields, ops: ops.map((o) => ({ key: o.key, value: utf8.encode(o.value) })) },
+		unsealed: {
+			...fields,
+			obj: ENTRIES_OBJECT,
+			ops: ops.map((o) => ({ key: o.key, value: utf8.encode(o.value) }))
+		},
 		...seal
 	};
 }
