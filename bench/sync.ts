@@ -55,7 +55,15 @@ export async function coldSync(
 			if (profiled) await hooks.beforeMeasure?.();
 			const t0 = performance.now();
 			await reader.restoreIdentity(phrase);
-			await until(() => reader.spaces[0]?.channels[0]?.messages.length === messages);
+			// on the channel's own change signal, not a poll: reading `messages` every few ms would
+			// rebuild the list of 10,000 each time and bill it to Charter
+			await until(() => !!reader.spaces[0]?.channels[0]);
+			const read = reader.spaces[0]!.channels[0]!;
+			await new Promise<void>((resolve) => {
+				const done = () => read.messages.length === messages && (off(), resolve());
+				const off = read.onChange(() => void done());
+				done();
+			});
 			const ms = performance.now() - t0;
 			if (profiled) await hooks.afterMeasure?.();
 			await reader.close();
@@ -86,7 +94,13 @@ export async function coldSync(
 		const b = new Repo({ network: [new WebSocketClientAdapter(plainServer.wsUrl)] });
 		const t1 = performance.now();
 		const found = await b.find<{ messages: Record<string, unknown> }>(handle.url);
-		await until(() => Object.keys(found.doc().messages).length === messages);
+		await new Promise<void>((resolve) => {
+			const done = () =>
+				Object.keys(found.doc().messages).length === messages &&
+				(found.off('change', done), resolve());
+			found.on('change', done);
+			done();
+		});
 		const plainMs = performance.now() - t1;
 		await b.shutdown().catch(() => undefined);
 		return { messages, charterMs, compactedMs, fragments: compaction.fragments, plainMs };

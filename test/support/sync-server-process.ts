@@ -35,6 +35,8 @@ export async function startSyncServerProcess(
 	);
 	let stderr = '';
 	child.stderr!.on('data', (d) => (stderr += d));
+	// CHARTER_SERVER_LOG=1: the server's log lines (warn and above) on this process's stderr
+	if (process.env.CHARTER_SERVER_LOG) child.stdout!.on('data', (d) => process.stderr.write(d));
 	const url = await new Promise<string>((resolveUrl, reject) => {
 		let out = '';
 		const timer = setTimeout(

@@ -1,0 +1,85 @@
+/**
+ * Story: Ben watches a busy channel live while Ada writes, edits and deletes across several buckets;
+ * Cy opens the same channel afterwards in one go. The message list is built incrementally (only the
+ * buckets a change touched are read again): whatever order and batches the entries came in, the
+ * live list must be exactly the list built from scratch.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Message } from '../../src/lib/index.js';
+import { deliver, personas, shutdown, userOf, type Persona } from '../support/personas.js';
+
+const cleanups: Persona[][] = [];
+afterEach(async () => {
+	for (const people of cleanups.splice(0)) await shutdown(people);
+});
+
+async function setup() {
+	const cast = await personas('ada', 'ben', 'cy');
+	const people = Object.values(cast);
+	cleanups.push(people);
+	const space = await cast.ada.client.createSpace({ name: 'Busy' });
+	for (const p of [cast.ben, cast.cy]) await space.addMember(await p.client.memberCard());
+	await deliver(cast.ada, cast.ben, space.id);
+	const channel = (p: Persona) => p.client.space(space.id)!.channels[0]!;
+	return { cast, space, channel };
+}
+
+/** What a list says, without delivery (which is the sender's own view). */
+const shape = (messages: readonly Message[]) =>
+	messages.map((m) => ({
+		id: m.id,
+		author: m.author,
+		text: m.text,
+		createdAt: m.createdAt,
+		editedAt: m.editedAt
+	}));
+
+/** A deterministic shuffle (Fisher–Yates over a small LCG) of 0..n-1. */
+const shuffled = (seed: number) => (n: number) => {
+	const order = Array.from({ length: n }, (_, i) => i);
+	let x = seed;
+	for (let i = n - 1; i > 0; i--) {
+		x = (x * 1103515245 + 12345) % 2 ** 31;
+		const j = x % (i + 1);
+		[order[i], order[j]] = [order[j]!, order[i]!];
+	}
+	return order;
+};
+
+describe('the message list', () => {
+	it('✓ built live, change by change and in shuffled batches, it equals the list built from scratch', async () => {
+		const { cast, space, channel } = await setup();
+		// Ben's list is rebuilt after every change he processes
+		let builds = 0;
+		channel(cast.ben).subscribe(() => builds++);
+		// 300 messages span three of Ada's buckets (128 each); some edited, some deleted
+		const sent: Message[] = [];
+		for (let i = 0; i < 300; i++) sent.push(await channel(cast.ada).send(`message ${i}`));
+		for (const i of [0, 127, 128, 200, 299])
+			await channel(cast.ada).edit(sent[i]!.id, `edited ${i}`);
+		for (const i of [1, 129, 250]) await channel(cast.ada).delete(sent[i]!.id);
+		await deliver(cast.ada, cast.ben, space.id, { shuffle: shuffled(7), batch: 9 });
+		// Ben answers, so two authors' buckets interleave by time
+		for (let i = 0; i < 20; i++) await channel(cast.ben).send(`reply ${i}`);
+		await deliver(cast.ben, cast.ada, space.id);
+		await deliver(cast.ada, cast.cy, space.id);
+		await deliver(cast.ben, cast.cy, space.id);
+
+		const live = shape(channel(cast.ben).messages);
+		// ✓ everything arrived, edits and deletions included
+		expect(live).toHaveLength(300 - 3 + 20);
+		expect(live.find((m) => m.id === sent[128]!.id)?.text).toBe('edited 128');
+		expect(live.some((m) => m.id === sent[129]!.id)).toBe(false);
+		// ✓ the live list was really built incrementally, many times
+		expect(builds).toBeGreaterThan(30);
+		// ✓ in display order
+		const order = live.map((m) => [m.createdAt, m.id] as const);
+		expect([...order].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1))).toEqual(order);
+		// ✓ Cy, who read everything in one go, and Ada, who wrote most of it, see the same list
+		expect(shape(channel(cast.cy).messages)).toEqual(live);
+		expect(shape(channel(cast.ada).messages)).toEqual(live);
+		expect(new Set(live.map((m) => m.author))).toEqual(
+			new Set([userOf(cast.ada), userOf(cast.ben)])
+		);
+	});
+});
