@@ -7,11 +7,12 @@
  *   and "Jump to latest" says one message is new;
  * - "Jump to latest" brings the newest into view, and the list then follows new messages, his own
  *   and Ada's;
- * - scrolling to the top reaches the channel's first message.
+ * - scrolling to the top reaches the channel's first message;
+ * - left there, #general opens again on its newest message.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { Charter, type Channel } from '../../src/lib/index.js';
+import { Charter, type Channel, type Space } from '../../src/lib/index.js';
 import { createIdentity, launch, screenshot, watchProblems } from './browser.js';
 
 /** How many messages Ada writes before Ben joins. */
@@ -24,6 +25,7 @@ let context: BrowserContext;
 let page: Page;
 let problems: string[] = [];
 let ada: Charter;
+let space: Space;
 let general: Channel;
 let invite = '';
 
@@ -82,7 +84,7 @@ beforeAll(async () => {
 	browser = await launch();
 	ada = await Charter.open({ inMemory: true, syncServers: [inject('wsUrl')], deviceName: 'ada' });
 	await ada.createIdentity();
-	const space = await ada.createSpace({ name: 'Archive' });
+	space = await ada.createSpace({ name: 'Archive' });
 	await space.settled();
 	general = space.channels[0]!;
 	// the first on its own (it registers Ada's device in the space), the rest without waiting for
@@ -193,21 +195,41 @@ describe('a channel of 2,000 messages in Chromium', () => {
 	});
 
 	it('✓ scrolling to the top reaches the first message', async () => {
-		// rows measured on the way up correct the position, so scroll to the top until it holds
+		// with the mouse wheel, as a reader would: rows measured on the way up correct the position
+		await log().hover();
 		await expect
 			.poll(
 				async () => {
-					await log().evaluate((el) => el.scrollTo({ top: 0, behavior: 'instant' }));
+					await page.mouse.wheel(0, -5000);
 					await frames();
 					const top = await log().evaluate((el) => el.scrollTop);
 					return top === 0 ? (await topOnScreen())?.text : `scrollTop ${top}`;
 				},
-				{ timeout: 20_000 }
+				{ timeout: 30_000, interval: 0 }
 			)
 			.toBe(firstLine(text(0)));
-		expect(await page.getByRole('heading', { name: 'Welcome to #general' }).isVisible()).toBe(true);
+		// ✓ and above it the channel's welcome, inside the list's viewport
+		const welcome = (await page
+			.getByRole('heading', { name: 'Welcome to #general' })
+			.boundingBox())!;
+		const list = (await log().boundingBox())!;
+		expect(welcome.y).toBeGreaterThanOrEqual(list.y);
+		expect(welcome.y + welcome.height).toBeLessThanOrEqual(list.y + list.height);
 		expect(await rendered()).toBeLessThanOrEqual(MAX_ROWS);
 		await screenshot(page, 'v03-first-message');
+	});
+
+	it('✓ a channel he left scrolled to the top opens again on its newest message', async () => {
+		const notes = await space.createChannel({ name: 'notes' });
+		await notes.send('A short channel');
+		const channels = page.getByRole('navigation', { name: 'Channels' });
+		await channels.getByText('notes').click({ timeout: 20_000 });
+		await expect.poll(newestOnScreen, { timeout: 20_000 }).toBe('A short channel');
+		await channels.getByText('general').click();
+		await expect.poll(newestOnScreen).toBe('Ada answers');
+		await frames();
+		expect(await newestOnScreen()).toBe('Ada answers');
+		expect(await jump().count()).toBe(0);
 		problems.push(
 			...(await page.evaluate(() => (window as unknown as { errors: string[] }).errors))
 		);
