@@ -219,12 +219,15 @@ describe('a channel of 2,000 messages in Chromium', () => {
 		await screenshot(page, 'v03-first-message');
 	});
 
-	it('✓ a channel he left scrolled to the top opens again on its newest message', async () => {
+	it('✓ a short channel has nothing to jump to, and #general, left scrolled to the top, opens again on its newest message', async () => {
 		const notes = await space.createChannel({ name: 'notes' });
 		await notes.send('A short channel');
 		const channels = page.getByRole('navigation', { name: 'Channels' });
 		await channels.getByText('notes').click({ timeout: 20_000 });
 		await expect.poll(newestOnScreen, { timeout: 20_000 }).toBe('A short channel');
+		await frames();
+		// ✓ a channel shorter than the screen is at its newest: nothing to jump to
+		expect(await jump().count()).toBe(0);
 		await channels.getByText('general').click();
 		await expect.poll(newestOnScreen).toBe('Ada answers');
 		await frames();
