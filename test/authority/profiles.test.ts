@@ -15,6 +15,24 @@ describe('profiles', async () => {
 	await space.addMember(await cast.ben.client.memberCard());
 	await syncAll(Object.values(cast), space.id);
 
+	it('✓ a user with a profile creates a space and writes in it at once, while the profile is still being sealed', async () => {
+		// the space's first change by its owner (her profile) was still unsealed when the message named
+		// the space's heads as its context: the send waited for a change nobody knew, and failed
+		const [cy] = Object.values(await personas('cy'));
+		try {
+			await cy!.client.setProfile({ displayName: 'Cy' });
+			const own = await cy!.client.createSpace({ name: 'Right away' });
+			await own.channels[0]!.send('first words');
+			await own.rename('Renamed straight after');
+			await own.channels[0]!.send('second words');
+			await own.settled();
+			expect(own.channels[0]!.messages.map((m) => m.text)).toEqual(['first words', 'second words']);
+			expect(own.profile(userOf(cy!))?.displayName).toBe('Cy');
+		} finally {
+			await shutdown([cy!]);
+		}
+	});
+
 	it('✓ a member sets a display name and avatar that co-members see, verified', async () => {
 		const avatar = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
 		await cast.ben.client.setProfile({ displayName: 'Ben the Baker', avatar });

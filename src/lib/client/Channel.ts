@@ -123,7 +123,7 @@ export class Channel {
 			validator: channelValidator(id, () => space.evaluation),
 			generation: () => historyOf(space.document.channels?.[id]),
 			currentEpoch: () => space.currentEpoch(document),
-			context: () => A.getHeads(space.document)
+			context: () => space.contextHeads
 		});
 		return new Channel(id, space, replica, context);
 	}

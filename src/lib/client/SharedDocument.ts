@@ -72,7 +72,7 @@ export class SharedDocument<T> {
 			signer: context.signer,
 			validator: validator(),
 			currentEpoch: () => space.currentEpoch(space.idBytes),
-			context: () => A.getHeads(space.document)
+			context: () => space.contextHeads
 		});
 		return new SharedDocument(type.name, document, space, replica, validator);
 	}

@@ -596,6 +596,11 @@ export class Space {
 		return this.#replica.doc;
 	}
 
+	/** @internal The space heads a channel entry names as its context (sealed changes only). */
+	get contextHeads(): A.Heads {
+		return this.#replica.sealedHeads;
+	}
+
 	/**
 	 * @internal The epoch new changes of a document are sealed under, if this device holds its key:
 	 * the current naming (authority/epochs.ts — of concurrent namings, the highest-ranked namer's).

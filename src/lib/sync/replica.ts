@@ -54,6 +54,7 @@ import {
 	openEnvelope,
 	type EnvelopeDoc
 } from './envelope.js';
+import { nextTask } from '../util/tasks.js';
 
 export interface ReplicaSigner {
 	author: Uint8Array;
@@ -450,6 +451,8 @@ export class DocumentReplica<T> {
 			);
 		}
 		if (this.#outbox.length === 0) this.#outboxEpoch = epoch;
+		if (this.#unsealed === 0) this.#unsealedBase = A.getHeads(before);
+		this.#unsealed++;
 		this.#doc = after;
 		this.#outbox.push(change);
 		this.#emit();
@@ -457,13 +460,27 @@ export class DocumentReplica<T> {
 		if (!this.#flushScheduled) {
 			this.#flushScheduled = true;
 			this.#flushed = new Promise<void>((resolve, reject) =>
-				setTimeout(() => {
+				nextTask(() => {
 					this.#flushScheduled = false;
 					this.#enqueue(() => this.#sealOutbox()).then(resolve, reject);
-				}, 0)
+				})
 			);
 		}
 		return this.#flushed!;
+	}
+
+	/** Local changes in the document not yet sealed and recorded, and the heads before the first. */
+	#unsealed = 0;
+	#unsealedBase: A.Heads | undefined;
+
+	/**
+	 * The document's heads without this device's changes that are not yet sealed: what an entry of
+	 * another document may name as its context. The full heads would name a change no peer — and not
+	 * even this device's own validator — knows yet, and the entry would wait for it ("space context
+	 * not received yet"), e.g. a message sent while a profile update was still being sealed.
+	 */
+	get sealedHeads(): A.Heads {
+		return this.#unsealed > 0 && this.#unsealedBase ? this.#unsealedBase : A.getHeads(this.#doc);
 	}
 
 	#usableEpoch(): Uint8Array | undefined {
@@ -475,6 +492,23 @@ export class DocumentReplica<T> {
 		const changes = this.#outbox.splice(0);
 		// nothing new: still retry what could not be published (a failure is already counted)
 		if (changes.length === 0) return this.#publishOwn().catch(() => undefined);
+		let sealed: ParsedEntry;
+		try {
+			sealed = await this.#seal(changes);
+		} finally {
+			// sealed and recorded, or given up on: either way no longer waited for as context
+			this.#unsealed -= changes.length;
+			if (this.#unsealed === 0) this.#unsealedBase = undefined;
+		}
+		// what the authority layer derives (roles, members, permissions) now includes the change:
+		// tell subscribers again, or they keep what they read when the document changed
+		this.#emit();
+		this.#unpublished.push({ key: entryKey(sealed.hash), bytes: sealed.bytes });
+		await this.#publishOwn();
+	}
+
+	/** Seals local changes as this device's next entry and records it as valid. */
+	async #seal(changes: A.Change[]): Promise<ParsedEntry> {
 		const epoch = this.#outboxEpoch ?? this.options.currentEpoch();
 		this.#outboxEpoch = undefined;
 		const epochKey = epoch && this.options.keys.get(this.options.document, epoch);
@@ -508,11 +542,7 @@ export class DocumentReplica<T> {
 		this.#opened.set(id, opened);
 		this.#parsed.set(id, sealed);
 		this.options.validator.recordLocal(opened, this.#doc);
-		// what the authority layer derives (roles, members, permissions) now includes the change:
-		// tell subscribers again, or they keep what they read when the document changed
-		this.#emit();
-		this.#unpublished.push({ key: entryKey(sealed.hash), bytes: sealed.bytes });
-		await this.#publishOwn();
+		return sealed;
 	}
 
 	/**
