@@ -221,7 +221,14 @@ const scenarios: Record<string, () => Promise<void>> = {
 				client: name,
 				'IndexedDB records': m.records,
 				shown:
-					m.crashed ?? `${m.spacesShown ? `${m.spacesShown} spaces, ` : ''}${m.messagesShown} msgs`,
+					m.crashed ??
+					[
+						m.spacesShown && `${m.spacesShown} spaces in the rail`,
+						m.openedMessages && `${m.openedMessages} msgs opened`,
+						`${m.messagesShown} msgs listed`
+					]
+						.filter(Boolean)
+						.join(', '),
 				'open → first channel ms': m.openMs.toFixed(0),
 				'JS heap MB': m.jsHeapMb,
 				'wasm MB': m.wasmMb,
