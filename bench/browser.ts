@@ -313,7 +313,10 @@ async function seedIndexedDB(
 // (a) open
 
 export interface OpenReading extends TabMemory {
+	/** Navigation → the first channel's newest message in the DOM (plain: after opening everything). */
 	openMs: number;
+	/** Charter: navigation → every space named in the rail (at or after openMs). */
+	spacesMs?: number;
 	/** What the tab shows once open: the spaces in the rail and the messages in the channel's list. */
 	spacesShown: number;
 	messagesShown: number;
@@ -422,19 +425,29 @@ async function openCharter(
 				wasmMb: NaN,
 				rendererRssMb: NaN
 			};
-		// every space listed in the rail, the whole channel in the list
-		await page.waitForFunction(
-			(n) => document.querySelectorAll('nav[aria-label=Spaces] li').length >= n,
-			expected.spaces,
-			{ timeout: BROWSER_PARAMS.timeoutMs }
-		);
+		// every space listed in the rail (named, not "arriving"), the whole channel in the list
+		const spacesMs = await page
+			.waitForFunction(
+				(n) =>
+					Array.from(document.querySelectorAll('nav[aria-label=Spaces] li')).filter(
+						(li) => !li.textContent?.includes('Space arriving')
+					).length >= n
+						? performance.now()
+						: 0,
+				expected.spaces,
+				{ polling: 'raf', timeout: BROWSER_PARAMS.timeoutMs }
+			)
+			.then((h) => h.jsonValue());
 		const shown = await page.evaluate(() => ({
 			spaces: document.querySelectorAll('nav[aria-label=Spaces] li').length,
 			messages: document.querySelectorAll('[role=log] .text').length
 		}));
+		await mkdir(join(root, 'test-results'), { recursive: true });
+		await page.screenshot({ path: join(root, 'test-results/bench-browser-open.png') });
 		const memory = await tabMemory(browser, page);
 		return {
 			openMs,
+			spacesMs,
 			spacesShown: shown.spaces,
 			messagesShown: shown.messages,
 			records: seeds.length,
@@ -654,10 +667,11 @@ const sendFrom = (text: string) => {
 	return t;
 };
 
-async function sends(one: Page, two: Page, label: string, n: number) {
+async function sends(one: Page, two: Page, label: string, n: number, log: (line: string) => void) {
 	const sender: number[] = [];
 	const other: number[] = [];
 	for (let i = 0; i < n; i++) {
+		if (i && i % 10 === 0) log(`  #${label}: ${i}/${n} sends`);
 		const text = `ping ${i} at ${label}`;
 		const onOne = one.evaluate(renderedAt, text);
 		const onTwo = two.evaluate(renderedAt, text);
@@ -710,7 +724,7 @@ export async function browserSend(
 			['long', params.large]
 		] as const) {
 			await Promise.all([showChannel(one.page, name, size), showChannel(two.page, name, size)]);
-			rows.push({ size, ...(await sends(one.page, two.page, name, params.sends)) });
+			rows.push({ size, ...(await sends(one.page, two.page, name, params.sends, log)) });
 		}
 		const problems = [...one.problems, ...two.problems];
 		if (problems.length) log(`page problems: ${problems.join('; ')}`);

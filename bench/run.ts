@@ -230,6 +230,7 @@ const scenarios: Record<string, () => Promise<void>> = {
 						.filter(Boolean)
 						.join(', '),
 				'open → first channel ms': m.openMs.toFixed(0),
+				'→ all spaces named ms': m.spacesMs?.toFixed(0) ?? '',
 				'JS heap MB': m.jsHeapMb,
 				'wasm MB': m.wasmMb,
 				'heap + wasm MB': (m.jsHeapMb + m.wasmMb).toFixed(1),
@@ -247,6 +248,7 @@ const scenarios: Record<string, () => Promise<void>> = {
 						'IndexedDB records': '',
 						shown: '',
 						'open → first channel ms': ratio(r.charter.openMs, r.plain.openMs),
+						'→ all spaces named ms': '',
 						'JS heap MB': ratio(r.charter.jsHeapMb, r.plain.jsHeapMb),
 						'wasm MB': ratio(r.charter.wasmMb, r.plain.wasmMb),
 						'heap + wasm MB': ratio(
