@@ -320,7 +320,7 @@ export interface OpenReading extends TabMemory {
 	/** What the tab shows once open: the spaces in the rail and the messages in the channel's list. */
 	spacesShown: number;
 	messagesShown: number;
-	/** Plain only: the messages of every document it opened. */
+	/** Plain only: the messages of every document it opened (all, or space 0 + its first channel). */
 	openedMessages?: number;
 	records: number;
 	crashed?: string;
@@ -333,7 +333,9 @@ import { IndexedDBStorageAdapter } from '@automerge/automerge-repo-storage-index
 import wasmUrl from '@automerge/automerge/automerge.wasm?url';
 
 await initializeWasm(fetch(wasmUrl));
-const urls = await (await fetch('urls.json')).json();
+const all = await (await fetch('urls.json')).json();
+// ?first: only space 0 and its first channel — what a client that opens lazily must at least read
+const urls = new URLSearchParams(location.search).has('first') ? all.slice(0, 2) : all;
 const repo = new Repo({ storage: new IndexedDBStorageAdapter('plain-repo') });
 const handles = await Promise.all(urls.map((url) => repo.find(url)));
 let messages = 0;
@@ -461,9 +463,10 @@ async function openCharter(
 async function openPlain(
 	browser: Browser,
 	baseUrl: string,
-	plainDir: string
+	plainDir: string,
+	page: string,
+	firstOnly = false
 ): Promise<OpenReading> {
-	const page = await plainPage();
 	const blobs: Uint8Array[] = [];
 	const seeds = await storageSeeds(join(plainDir, 'repo'), 'plain-repo', blobs);
 	const urls = await readFile(join(plainDir, 'urls.json'));
@@ -489,7 +492,9 @@ async function openPlain(
 		});
 		await context.addInitScript(trackWasmMemories);
 		const tab = await context.newPage();
-		await tab.goto(`${baseUrl}/__plain/index.html`, { waitUntil: 'commit' });
+		await tab.goto(`${baseUrl}/__plain/index.html${firstOnly ? '?first' : ''}`, {
+			waitUntil: 'commit'
+		});
 		const done = (await tab
 			.waitForFunction(() => (window as unknown as { __benchDone?: unknown }).__benchDone, null, {
 				timeout: BROWSER_PARAMS.timeoutMs
@@ -517,8 +522,10 @@ export async function browserOpen(shape: Shape, log = console.log) {
 	try {
 		const expected = { spaces: shape.spaces, messages: shape.messages };
 		const charter = await openCharter(browser, server.url, join(charterDir, 'client'), expected);
-		const plain = await openPlain(browser, server.url, plainDir);
-		return { shape, charter, plain };
+		const page = await plainPage();
+		const plain = await openPlain(browser, server.url, plainDir, page);
+		const plainFirst = await openPlain(browser, server.url, plainDir, page, true);
+		return { shape, charter, plain, plainFirst };
 	} finally {
 		await browser.close();
 		await server.stop();

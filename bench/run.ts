@@ -243,6 +243,7 @@ const scenarios: Record<string, () => Promise<void>> = {
 				[
 					row('charter', r.charter),
 					row('plain automerge-repo', r.plain),
+					row('plain, space 0 + first channel only', r.plainFirst),
 					{
 						client: 'ratio charter/plain',
 						'IndexedDB records': '',
