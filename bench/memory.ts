@@ -28,7 +28,7 @@ export const MEMORY_PARAMS = {
 	quick: { spaces: 2, channels: 3, messages: 100 }
 };
 
-type Shape = (typeof MEMORY_PARAMS)['full'];
+export type Shape = (typeof MEMORY_PARAMS)['full'];
 type Kind = 'charter' | 'plain' | 'baseline';
 
 const root = resolve(import.meta.dirname, '..');
@@ -46,8 +46,8 @@ type PlainChannel = {
 	messages: Record<string, { author: string; text: A.ImmutableString; at: number }>;
 };
 
-/** The cached data sets, written on first use. */
-async function dataSets(shape: Shape, log: (line: string) => void) {
+/** The cached data sets, written on first use (also read by bench/browser.ts). */
+export async function dataSets(shape: Shape, log: (line: string) => void) {
 	const dir = join(
 		root,
 		'.charter-data/bench',

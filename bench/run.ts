@@ -8,6 +8,7 @@ import { coldSync, sendToVisible, SYNC_PARAMS } from './sync.js';
 import { serverLoad, soak, SERVER_PARAMS } from './server.js';
 import { memory, MEMORY_PARAMS } from './memory.js';
 import { chatCharter, chatPlain, CHAT_PARAMS, type ChatResult } from './chat.js';
+import { browserOpen, browserSend, BROWSER_PARAMS, type OpenReading } from './browser.js';
 
 const flag = (name: string, fallback: number) => {
 	const i = process.argv.indexOf(`--${name}`);
@@ -203,6 +204,93 @@ const scenarios: Record<string, () => Promise<void>> = {
 			`Memory of one client holding ${spaces} spaces × ${channels} channels × ${messages} messages, after GC (fresh process each)`,
 			rows
 		);
+	},
+	async browser() {
+		const only = process.argv.includes('--only')
+			? process.argv[process.argv.indexOf('--only') + 1]
+			: '';
+		if (only !== 'send') {
+			const base = quick ? BROWSER_PARAMS.open.quick : BROWSER_PARAMS.open.full;
+			const r = await browserOpen({
+				spaces: flag('spaces', base.spaces),
+				channels: flag('channels', base.channels),
+				messages: flag('messages', base.messages)
+			});
+			const { spaces, channels, messages } = r.shape;
+			const row = (name: string, m: OpenReading) => ({
+				client: name,
+				'IndexedDB records': m.records,
+				shown:
+					m.crashed ??
+					[
+						m.spacesShown && `${m.spacesShown} spaces in the rail`,
+						m.openedMessages && `${m.openedMessages} msgs opened`,
+						`${m.messagesShown} msgs listed`
+					]
+						.filter(Boolean)
+						.join(', '),
+				'open → first channel ms': m.openMs.toFixed(0),
+				'→ all spaces named ms': m.spacesMs?.toFixed(0) ?? '',
+				'JS heap MB': m.jsHeapMb,
+				'wasm MB': m.wasmMb,
+				'heap + wasm MB': (m.jsHeapMb + m.wasmMb).toFixed(1),
+				'renderer RSS MB': m.rendererRssMb,
+				target: name === 'charter' ? 'opens, ≤ 5,000 ms, ≤ 1,024 MB' : ''
+			});
+			const ratio = (a: number, b: number) => (a / b).toFixed(2);
+			table(
+				`Browser: a profile of ${spaces} spaces × ${channels} channels × ${messages} messages in IndexedDB opens and shows its first channel (Chromium, production build)`,
+				[
+					row('charter', r.charter),
+					row('plain automerge-repo', r.plain),
+					row('plain, space 0 + first channel only', r.plainFirst),
+					{
+						client: 'ratio charter/plain',
+						'IndexedDB records': '',
+						shown: '',
+						'open → first channel ms': ratio(r.charter.openMs, r.plain.openMs),
+						'→ all spaces named ms': '',
+						'JS heap MB': ratio(r.charter.jsHeapMb, r.plain.jsHeapMb),
+						'wasm MB': ratio(r.charter.wasmMb, r.plain.wasmMb),
+						'heap + wasm MB': ratio(
+							r.charter.jsHeapMb + r.charter.wasmMb,
+							r.plain.jsHeapMb + r.plain.wasmMb
+						),
+						'renderer RSS MB': ratio(r.charter.rendererRssMb, r.plain.rendererRssMb),
+						target: ''
+					}
+				]
+			);
+		}
+		if (only !== 'open') {
+			const params = {
+				small: flag('small', BROWSER_PARAMS.send.small),
+				large: flag('large', BROWSER_PARAMS.send.large),
+				sends: flag('sends', BROWSER_PARAMS.send.sends)
+			};
+			const rows: Row[] = (await browserSend(params)).map((r) => ({
+				'messages in channel': r.size,
+				'sender p50 ms': r.senderP50.toFixed(1),
+				'sender p99 ms': r.senderP99.toFixed(1),
+				'other tab p50 ms': r.otherP50.toFixed(1),
+				'other tab p99 ms': r.otherP99.toFixed(1),
+				target: ''
+			}));
+			const [a, b] = [rows[0]!, rows[1]!];
+			const growth = (k: string) => (Number(b[k]) / Number(a[k])).toFixed(2);
+			rows.push({
+				'messages in channel': `ratio ${params.large}/${params.small}`,
+				'sender p50 ms': growth('sender p50 ms'),
+				'sender p99 ms': growth('sender p99 ms'),
+				'other tab p50 ms': growth('other tab p50 ms'),
+				'other tab p99 ms': growth('other tab p99 ms'),
+				target: 'p50 ≤ 1.5×'
+			});
+			table(
+				`Browser: send → rendered on the sender's tab and on a second tab (the same user's other device) through the sync server, ${params.sends} sends each`,
+				rows
+			);
+		}
 	},
 	async authority() {
 		const rows: Row[] = [];
