@@ -405,7 +405,7 @@ async function openCharter(
 		const openMs = await page
 			.waitForFunction(
 				(needle) => {
-					const last = document.querySelector('[role=log] li.message:last-of-type .text');
+					const last = document.querySelector('[role=log] li:last-of-type .message .text');
 					return last?.textContent?.startsWith(needle) ? performance.now() : 0;
 				},
 				needle,
@@ -442,7 +442,13 @@ async function openCharter(
 			.then((h) => h.jsonValue());
 		const shown = await page.evaluate(() => ({
 			spaces: document.querySelectorAll('nav[aria-label=Spaces] li').length,
-			messages: document.querySelectorAll('[role=log] .text').length
+			// the list is virtualised: rows say the list's size (aria-setsize, the welcome row included)
+			messages: Math.max(
+				Number(
+					document.querySelector('[role=log] li[aria-setsize]')?.getAttribute('aria-setsize') ?? 0
+				) - 1,
+				document.querySelectorAll('[role=log] .text').length
+			)
 		}));
 		await mkdir(join(root, 'test-results'), { recursive: true });
 		await page.screenshot({ path: join(root, 'test-results/bench-browser-open.png') });
@@ -639,7 +645,12 @@ async function showChannel(page: Page, name: string, count: number) {
 	await page.waitForFunction(
 		({ name, count }) =>
 			document.querySelector('[data-testid=channel-name]')?.textContent === name &&
-			document.querySelectorAll('[role=log] .text').length >= count,
+			// the list is virtualised: rows say the list's size (aria-setsize, the welcome row included)
+			Number(
+				document.querySelector('[role=log] li[aria-setsize]')?.getAttribute('aria-setsize') ?? 0
+			) -
+				1 >=
+				count,
 		{ name, count },
 		{ polling: 500, timeout: BROWSER_PARAMS.timeoutMs }
 	);
@@ -652,7 +663,7 @@ async function showChannel(page: Page, name: string, count: number) {
 const renderedAt = (text: string) =>
 	new Promise<number>((resolve) => {
 		const shown = () =>
-			document.querySelector('[role=log] li.message:last-of-type .text')?.textContent === text;
+			document.querySelector('[role=log] li:last-of-type .message .text')?.textContent === text;
 		const done = () =>
 			requestAnimationFrame(() => resolve(performance.timeOrigin + performance.now()));
 		if (shown()) return done();
