@@ -60,4 +60,41 @@ describe('a device that restarts', async () => {
 		expect(channel.stats.rejected).toBe(0);
 		expect(bobChannel().messages.map((m) => m.text)).toEqual(channel.messages.map((m) => m.text));
 	});
+
+	it('✓ opening spaces in the background: the one asked for first is open at once, the others follow in their order, and the list loses none', async () => {
+		const dir = await mkdtemp(join(tmpdir(), 'charter-background-'));
+		const ada = await Charter.open({ dataDir: dir });
+		await ada.createIdentity();
+		const made = [];
+		for (const name of ['One', 'Two', 'Three', 'Four']) made.push(await ada.createSpace({ name }));
+		await made[2]!.channels[0]!.send('in Three');
+		await ada.close();
+
+		const again = await Charter.open({
+			dataDir: dir,
+			openSpacesInBackground: true,
+			openFirst: made[2]!.id
+		});
+		try {
+			// ✓ the space asked for is open when open() returns, readable
+			const first = again.space(made[2]!.id);
+			expect(first?.name).toBe('Three');
+			await eventually(() => first!.channels[0]?.messages.length === 1, 'Three to be readable');
+			// ✓ a space made while the others still open is kept with them
+			const fifth = await again.createSpace({ name: 'Five' });
+			await again.allSpacesOpen;
+			// ✓ every space, in the order they were known, the new one last
+			expect(again.spaces.map((s) => s.name)).toEqual(['One', 'Two', 'Three', 'Four', 'Five']);
+			expect(again.spaces.at(-1)!.id).toBe(fifth.id);
+		} finally {
+			await again.close();
+		}
+		// ✓ and the saved list still names all five
+		const third = await Charter.open({ dataDir: dir });
+		try {
+			expect(third.spaces.map((s) => s.name)).toEqual(['One', 'Two', 'Three', 'Four', 'Five']);
+		} finally {
+			await third.close();
+		}
+	});
 });

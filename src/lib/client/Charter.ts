@@ -108,6 +108,15 @@ export interface CharterOptions {
 	 * counts for `guaranteed` channels. Other clients announce themselves as ephemeral (default false).
 	 */
 	persistent?: boolean;
+	/**
+	 * Open only the first known space before `open` resolves, the others one after another in the
+	 * background (each appears in `spaces`, with a change event, once open; `allSpacesOpen` resolves
+	 * when they all are). What an app shows first then costs one space, not all of them: the web
+	 * client sets it. Default false: `open` resolves with every known space open.
+	 */
+	openSpacesInBackground?: boolean;
+	/** With `openSpacesInBackground`: the space to open first (the one the app shows), if known. */
+	openFirst?: string;
 }
 
 export interface IdentityInfo {
@@ -249,7 +258,7 @@ export class Charter {
 		client.#listening = listening;
 		client.#identity = await Identity.load(stores.secrets);
 		if (client.#identity) {
-			await client.#openKnownSpaces();
+			await client.#openKnownSpaces(options.openSpacesInBackground ?? false, options.openFirst);
 			await client.#openAccount();
 		}
 		return client;
@@ -312,8 +321,18 @@ export class Charter {
 	}
 
 	get spaces(): Space[] {
-		return [...this.#spaces.values()];
+		const all = [...this.#spaces.values()];
+		if (this.#knownOrder.size === 0) return all;
+		// in the order they were known at open (one may have opened first, out of turn), then new ones
+		const rank = (s: Space) => this.#knownOrder.get(s.id) ?? Number.MAX_SAFE_INTEGER;
+		return all
+			.map((s, i) => [s, i] as const)
+			.sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1])
+			.map(([s]) => s);
 	}
+
+	/** Position of each space known at open, in the saved list. */
+	#knownOrder = new Map<SpaceId, number>();
 
 	space(id: SpaceId): Space | undefined {
 		return this.#spaces.get(id);
@@ -354,9 +373,10 @@ export class Charter {
 				'you own this space: hand it over to another member first'
 			);
 		this.#spaces.delete(id);
+		this.#spacesToOpen = this.#spacesToOpen.filter((known) => known !== id);
 		await this.#account?.record(id, true);
 		await space.close();
-		await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));
+		await this.#saveSpaceList();
 		this.#emit();
 	}
 
@@ -699,6 +719,7 @@ export class Charter {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		await this.#allSpacesOpen; // a space opening in the background closes itself (#closed)
 		this.#peers.stop();
 		clearTimeout(this.#sharingReview);
 		await this.#account?.settled();
@@ -735,7 +756,8 @@ export class Charter {
 
 	async #openFromAccount() {
 		for (const id of this.#account?.spaces ?? []) {
-			if (this.#spaces.has(id) || this.#closed) continue;
+			// known spaces still to open in the background are opened there, in turn
+			if (this.#spaces.has(id) || this.#spacesToOpen.includes(id) || this.#closed) continue;
 			const space = await Space.open(this.#requireContext(), id);
 			if (this.#spaces.has(id)) {
 				await space.close();
@@ -748,8 +770,9 @@ export class Charter {
 			const space = this.#spaces.get(id);
 			if (!space || this.#closed) continue;
 			this.#spaces.delete(id);
+			this.#spacesToOpen = this.#spacesToOpen.filter((known) => known !== id);
 			await space.close();
-			await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));
+			await this.#saveSpaceList();
 			this.#emit();
 		}
 	}
@@ -764,11 +787,31 @@ export class Charter {
 			this.#reviewSharing();
 			this.#emit();
 		});
-		await this.stores.local?.save(SPACES_KEY, cbor.encode([...this.#spaces.keys()]));
+		await this.#saveSpaceList();
 		this.#emit();
 	}
 
-	async #openKnownSpaces() {
+	/** The known spaces, in order, open or still opening in the background. */
+	async #saveSpaceList(): Promise<void> {
+		// open or not yet, in the order known at open, then spaces added since
+		const rank = (id: SpaceId) => this.#knownOrder.get(id) ?? Number.MAX_SAFE_INTEGER;
+		const ids = [...new Set([...this.#spacesToOpen, ...this.#spaces.keys()])]
+			.map((id, i) => [id, i] as const)
+			.sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1])
+			.map(([id]) => id);
+		await this.stores.local?.save(SPACES_KEY, cbor.encode(ids));
+	}
+
+	/** Known spaces not opened yet (`openSpacesInBackground`). */
+	#spacesToOpen: SpaceId[] = [];
+	#allSpacesOpen: Promise<void> = Promise.resolve();
+
+	/** Resolves once every space known at `open` is open (at once unless `openSpacesInBackground`). */
+	get allSpacesOpen(): Promise<void> {
+		return this.#allSpacesOpen;
+	}
+
+	async #openKnownSpaces(background: boolean, openFirst?: string) {
 		const saved = await this.stores.local?.load(SPACES_KEY);
 		if (!saved) return;
 		let ids: unknown;
@@ -778,14 +821,37 @@ export class Charter {
 			return;
 		}
 		if (!Array.isArray(ids)) return;
-		for (const id of ids)
-			if (isSpaceId(id)) this.#spaces.set(id, await Space.open(this.#requireContext(), id));
-		for (const space of this.#spaces.values()) this.#openingSpaces.delete(space);
-		for (const space of this.#spaces.values())
+		this.#spacesToOpen = ids.filter((id): id is SpaceId => isSpaceId(id));
+		this.#spacesToOpen.forEach((id, i) => this.#knownOrder.set(id, i));
+		const open = async (id: SpaceId) => {
+			// already open, forgotten meanwhile, or the client closed
+			if (this.#spaces.has(id) || !this.#spacesToOpen.includes(id) || this.#closed) return;
+			const space = await Space.open(this.#requireContext(), id);
+			// opened meanwhile by another path (the account, openSpace), or the client closed
+			if (this.#spaces.has(id) || this.#closed) return void (await space.close());
+			this.#spaces.set(id, space);
+			this.#openingSpaces.delete(space);
+			void this.#account?.ensure(id).catch(() => undefined);
 			space.subscribe(() => {
 				this.#reviewSharing();
 				this.#emit();
 			});
+			this.#emit();
+		};
+		const order = [...this.#spacesToOpen];
+		const chosen = order.indexOf(openFirst as SpaceId);
+		if (chosen > 0) order.unshift(...order.splice(chosen, 1));
+		const [first, ...rest] = order;
+		if (!background) {
+			for (const id of this.#spacesToOpen) await open(id);
+			this.#spacesToOpen = [];
+			return;
+		}
+		if (first) await open(first);
+		this.#allSpacesOpen = (async () => {
+			for (const id of rest) await open(id).catch(() => undefined);
+			this.#spacesToOpen = [];
+		})();
 	}
 
 	/** Peers that proved which device they are (see `peer-auth.ts`). */
