@@ -138,8 +138,14 @@ export class DeliveryTracker {
 	#stopped = false;
 	readonly #onRemote = () => this.check();
 	readonly #onLocal = () => {
-		if (this.#checkpoints.length) this.#schedule();
+		if (this.#checkpoints.length && this.#aheadOfUs) this.#schedule();
 	};
+	/**
+	 * A node reported heads this device has not received: new local changes may be those, so the
+	 * next ones are worth a check. Otherwise only a new report can change anything — checking on
+	 * every incoming change cost a busy chat member a lookup per change and checkpoint.
+	 */
+	#aheadOfUs = false;
 
 	constructor(
 		private readonly handle: DocHandle<EnvelopeDoc>,
@@ -229,14 +235,17 @@ export class DeliveryTracker {
 		const doc = this.handle.isReady() ? this.handle.doc() : undefined;
 		if (!doc) return [];
 		const covered = new Set<Checkpoint>();
+		this.#aheadOfUs = false;
 		for (const storageId of this.nodes()) {
 			const reported = this.handle.getSyncInfo(storageId)?.lastHeads;
 			if (!reported?.length) continue;
 			const theirs = decodeHeads(reported);
 			const open = this.#checkpoints.filter((c) => !covered.has(c));
 			if (!open.length) break;
-			if (!theirs.every((h) => A.hasHeads(doc, [h]))) {
+			// (getMissingDeps asks the change graph; hasHeads would rebuild each change's bytes)
+			if (A.getMissingDeps(doc, theirs).length > 0) {
 				// the node holds changes we have not received: only an exact match can be decided now
+				this.#aheadOfUs = true;
 				const set = new Set(theirs);
 				for (const c of open) if (c.heads.every((h) => set.has(h))) covered.add(c);
 				continue;
