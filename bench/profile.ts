@@ -74,7 +74,10 @@ const size = Number(sizeArg ?? (scenario === 'authority' ? 1000 : 10_000));
 let result: unknown;
 if (scenario === 'authority') result = await validationCost(size, 300, hooks);
 else if (scenario === 'cold-written' || scenario === 'cold-compacted')
-	result = await coldSync(size, { ...hooks, only: scenario === 'cold-written' ? 'written' : 'compacted' });
+	result = await coldSync(size, {
+		...hooks,
+		only: scenario === 'cold-written' ? 'written' : 'compacted'
+	});
 else throw new Error(`no profile for ${scenario}`);
 console.log(JSON.stringify(result));
 const dir = resolve(import.meta.dirname, '../.charter-data/profiles');

@@ -78,7 +78,8 @@ export async function coldSync(
 		);
 		await writer.close();
 		const compactedMs = await readAll(hooks.only === 'compacted');
-		if (hooks.only) return { messages, charterMs, compactedMs, fragments: compaction.fragments, plainMs: NaN };
+		if (hooks.only)
+			return { messages, charterMs, compactedMs, fragments: compaction.fragments, plainMs: NaN };
 
 		// plain automerge-repo: one change per message, then a new client
 		const a = new Repo({ network: [new WebSocketClientAdapter(plainServer.wsUrl)] });
