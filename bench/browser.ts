@@ -20,17 +20,17 @@
  *   npm run bench -- browser [--spaces n --channels n --messages n] [--small n --large n --sends n]
  *   npm run bench -- browser --only open|send
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { Charter } from '../src/lib/index.js';
 import { base64url } from '../src/lib/util/bytes.js';
 import { buildClient, buildDir } from '../scripts/client-build.mjs';
 import { startSyncServerProcess } from '../test/support/sync-server-process.js';
+import { launch } from '../test/support/chromium.js';
 import { dataSets, MEMORY_PARAMS, type Shape } from './memory.js';
 
 export const BROWSER_PARAMS = {
@@ -52,22 +52,6 @@ const MB = 1024 * 1024;
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
 /** The same Chromium flags as the browser tests (test/e2e/browser.ts). */
-function launch(): Promise<Browser> {
-	const executablePath =
-		process.env.CHROMIUM_PATH ?? execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
-	return chromium.launch({
-		executablePath,
-		args: [
-			'--no-sandbox',
-			'--disable-gpu',
-			'--disable-quic',
-			'--no-first-run',
-			'--disable-background-networking',
-			'--disable-component-update',
-			'--disable-sync'
-		]
-	});
-}
 
 /**
  * Service workers blocked: the app's offline shell would otherwise install and precache every asset

@@ -1,34 +1,10 @@
 /** Debian's Chromium driven by playwright-core; never a downloaded browser. */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
 import { expect } from 'vitest';
 
-export function chromiumPath(): string {
-	const fromEnv = process.env.CHROMIUM_PATH;
-	if (fromEnv) return fromEnv;
-	try {
-		return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
-	} catch {
-		throw new Error('chromium is not on PATH: apt-get install -y chromium (.ci/run does it)');
-	}
-}
-
-export function launch(): Promise<Browser> {
-	return chromium.launch({
-		executablePath: chromiumPath(),
-		args: [
-			'--no-sandbox',
-			'--disable-gpu',
-			'--disable-quic',
-			'--no-first-run',
-			'--disable-background-networking',
-			'--disable-component-update',
-			'--disable-sync'
-		]
-	});
-}
+export { chromiumPath, launch } from '../support/chromium.js';
 
 /** Where screenshots go (git-ignored). */
 export const ARTIFACTS = 'test-results/screenshots';
