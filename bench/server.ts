@@ -22,10 +22,9 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cbor, Repo, type AutomergeUrl, type DocHandle } from '@automerge/automerge-repo';
+import { Repo, type AutomergeUrl, type DocHandle } from '@automerge/automerge-repo';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
-import { WebSocket } from 'ws';
-import { rawClient } from '../test/sync-server/raw-client.js';
+import { joinAndDrop, rawClient } from '../test/sync-server/raw-client.js';
 import { pollUntilStopped } from '../test/sync-server/server-process.js';
 
 export const SERVER_PARAMS = { clients: 1000, seconds: 10, connectBatch: 100, changeEveryMs: 5000 };
@@ -375,30 +374,7 @@ export async function storm(kind: Kind, documents: number, connections: number) 
 		const before = await serverMemory(server);
 		const poller = pollUntilStopped(`${server.url}/healthz`);
 		const started = performance.now();
-		const sockets = await Promise.all(
-			Array.from(
-				{ length: connections },
-				() =>
-					new Promise<WebSocket>((resolveSocket, reject) => {
-						const socket = new WebSocket(server.wsUrl);
-						socket.on('error', reject);
-						socket.once('open', () => resolveSocket(socket));
-					})
-			)
-		);
-		const closed = sockets.map((s) => new Promise((r) => s.once('close', r)));
-		sockets.forEach((socket, i) =>
-			socket.send(
-				cbor.encode({
-					type: 'join',
-					senderId: `storm-${i}`,
-					peerMetadata: { isEphemeral: true },
-					supportedProtocolVersions: ['1']
-				})
-			)
-		);
-		for (const socket of sockets) socket.close();
-		await Promise.all(closed);
+		await joinAndDrop(server.wsUrl, connections);
 		// the storm is over when the server answers /healthz again after seeing every drop
 		await fetch(`${server.url}/healthz`).then((r) => r.text());
 		const stormS = (performance.now() - started) / 1000;

@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as A from '@automerge/automerge';
 import { pino } from 'pino';
-import { WebSocket } from 'ws';
-import { cbor, Repo } from '@automerge/automerge-repo';
+import { Repo } from '@automerge/automerge-repo';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
 import { Charter } from '../../src/lib/index.js';
 import { ENVELOPE_ROOT } from '../../src/lib/sync/envelope.js';
@@ -21,7 +20,7 @@ import { startSyncServer, type RunningSyncServer } from '../../sync-server/serve
 import { addressKey, clientAddress } from '../../sync-server/address-book.js';
 import { CLOSE } from '../../sync-server/close-codes.js';
 import type { Limits } from '../../sync-server/config.js';
-import { health, metric, rawClient, until } from './raw-client.js';
+import { health, joinAndDrop, metric, rawClient, until } from './raw-client.js';
 import { pollUntilStopped, spawnServer, type ServerProcess } from './server-process.js';
 
 /** What every envelope document starts from: anyone can make one, no signature needed. */
@@ -171,30 +170,7 @@ describe('connection storms', () => {
 		expect((await status())?.documents).toBe(DOCUMENTS);
 
 		const poller = pollUntilStopped(`${url}/healthz`);
-		const sockets = await Promise.all(
-			Array.from(
-				{ length: STORM },
-				() =>
-					new Promise<WebSocket>((resolve, reject) => {
-						const socket = new WebSocket(server!.wsUrl);
-						socket.on('error', reject);
-						socket.once('open', () => resolve(socket));
-					})
-			)
-		);
-		const closed = sockets.map((s) => new Promise((r) => s.once('close', r)));
-		sockets.forEach((socket, i) =>
-			socket.send(
-				cbor.encode({
-					type: 'join',
-					senderId: `storm-${i}`,
-					peerMetadata: { isEphemeral: true },
-					supportedProtocolVersions: ['1']
-				})
-			)
-		);
-		for (const socket of sockets) socket.close();
-		await Promise.all(closed);
+		await joinAndDrop(server.wsUrl, STORM);
 		await until(
 			async () => (await status())?.connections === 1,
 			'the server to have seen every storm connection go',

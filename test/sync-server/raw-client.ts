@@ -137,3 +137,34 @@ export async function until<T>(
 		await new Promise((r) => setTimeout(r, 25));
 	}
 }
+
+/**
+ * A connection storm: `count` WebSockets open at once, each joins as an ephemeral automerge-repo
+ * peer, and all drop together. Resolves once every socket is closed.
+ */
+export async function joinAndDrop(wsUrl: string, count: number): Promise<void> {
+	const sockets = await Promise.all(
+		Array.from(
+			{ length: count },
+			() =>
+				new Promise<WebSocket>((resolve, reject) => {
+					const socket = new WebSocket(wsUrl);
+					socket.on('error', reject);
+					socket.once('open', () => resolve(socket));
+				})
+		)
+	);
+	const closed = sockets.map((s) => new Promise((r) => s.once('close', r)));
+	sockets.forEach((socket, i) =>
+		socket.send(
+			cbor.encode({
+				type: 'join',
+				senderId: `storm-${i}`,
+				peerMetadata: { isEphemeral: true },
+				supportedProtocolVersions: ['1']
+			})
+		)
+	);
+	for (const socket of sockets) socket.close();
+	await Promise.all(closed);
+}
