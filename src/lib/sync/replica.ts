@@ -172,6 +172,8 @@ export class DocumentReplica<T> {
 	#dropped: Record<string, number> = {};
 	#listeners = new Set<(doc: A.Doc<T>) => void>();
 	#outbox: A.Change[] = [];
+	/** The outbox's changes decoded once, for the rules at the change and the record at the seal. */
+	#outboxDecoded: A.DecodedChange[] = [];
 	/** This device's sealed entries waiting to be published (a publication failed). */
 	#unpublished: { key: string; bytes: Uint8Array }[] = [];
 	/** The epoch current when the batch in the outbox began: a change that rotates keys is still
@@ -427,8 +429,9 @@ export class DocumentReplica<T> {
 		if (!change || sameHeads(A.getHeads(before), A.getHeads(after))) return Promise.resolve();
 		const { signer } = this.options;
 		const header = { author: signer.author, session: signer.session } as EntryHeader;
+		const decoded = A.decodeChange(change);
 		const verdict = this.options.validator.checkLocal(
-			{ header, decoded: [A.decodeChange(change)], context: this.options.context() },
+			{ header, decoded: [decoded], context: this.options.context() },
 			before
 		);
 		if (!verdict.valid) {
@@ -455,6 +458,7 @@ export class DocumentReplica<T> {
 		this.#unsealed++;
 		this.#doc = after;
 		this.#outbox.push(change);
+		this.#outboxDecoded.push(decoded);
 		this.#emit();
 		this.#scheduleSave();
 		if (!this.#flushScheduled) {
@@ -490,11 +494,12 @@ export class DocumentReplica<T> {
 
 	async #sealOutbox(): Promise<void> {
 		const changes = this.#outbox.splice(0);
+		const decoded = this.#outboxDecoded.splice(0);
 		// nothing new: still retry what could not be published (a failure is already counted)
 		if (changes.length === 0) return this.#publishOwn().catch(() => undefined);
 		let sealed: ParsedEntry;
 		try {
-			sealed = await this.#seal(changes);
+			sealed = await this.#seal(changes, decoded);
 		} finally {
 			// sealed and recorded, or given up on: either way no longer waited for as context
 			this.#unsealed -= changes.length;
@@ -508,7 +513,7 @@ export class DocumentReplica<T> {
 	}
 
 	/** Seals local changes as this device's next entry and records it as valid. */
-	async #seal(changes: A.Change[]): Promise<ParsedEntry> {
+	async #seal(changes: A.Change[], decoded: A.DecodedChange[]): Promise<ParsedEntry> {
 		const epoch = this.#outboxEpoch ?? this.options.currentEpoch();
 		this.#outboxEpoch = undefined;
 		const epochKey = epoch && this.options.keys.get(this.options.document, epoch);
@@ -536,7 +541,7 @@ export class DocumentReplica<T> {
 			id,
 			header: sealed.header,
 			changes,
-			decoded: changes.map((c) => A.decodeChange(c)),
+			decoded,
 			context
 		};
 		this.#opened.set(id, opened);
