@@ -6,8 +6,8 @@
  * channel: Charter's #general of a space of N members (encrypted, signed, sealed; the server checks
  * each change's seal), or one shared automerge-repo document that every member appends to. Every
  * member watches the channel; a delivery is one message becoming visible to one other member.
- * Reported: messages sent, deliveries (of N−1 per message), delivered messages per second over the
- * sending window, send → visible p50/p99, and the server's CPU seconds and RSS over the window plus
+ * Reported: messages sent, deliveries (of N−1 per message), delivered messages per second per member
+ * over the sending window and the drain (until the last delivery), send → visible p50/p99, and the server's CPU seconds and RSS over the window plus
  * the drain (from its Prometheus /metrics: process CPU of the server process itself).
  *
  * All members run in this process (2 cores: the clients and the server share them), the server in
@@ -122,7 +122,8 @@ async function drive(
 		sent,
 		deliveries: observed(),
 		expected,
-		deliveredPerSecond: observed() / (members - 1) / (windowMs / 1000),
+		// over the window and the drain: a delivery that comes late still took the time until it came
+		deliveredPerSecond: observed() / (members - 1) / ((windowMs + drainMs) / 1000),
 		p50: percentile(latencies, 50),
 		p99: percentile(latencies, 99),
 		drainMs,
@@ -133,7 +134,16 @@ async function drive(
 	};
 }
 
-export async function chatCharter(params: ChatParams): Promise<ChatResult> {
+/** Called around the sending window and drain (bench/profile.ts starts and stops a CPU profile). */
+export interface MeasureHooks {
+	beforeMeasure?: () => Promise<void>;
+	afterMeasure?: () => Promise<void>;
+}
+
+export async function chatCharter(
+	params: ChatParams,
+	hooks: MeasureHooks = {}
+): Promise<ChatResult> {
 	const server = await startSyncServerProcess();
 	const clients: Charter[] = [];
 	try {
@@ -192,7 +202,8 @@ export async function chatCharter(params: ChatParams): Promise<ChatResult> {
 				}
 			});
 		}
-		return await drive(
+		await hooks.beforeMeasure?.();
+		const result = await drive(
 			params,
 			server.url,
 			async (member, i) => {
@@ -201,6 +212,8 @@ export async function chatCharter(params: ChatParams): Promise<ChatResult> {
 			() => deliveries,
 			latencies
 		);
+		await hooks.afterMeasure?.();
+		return result;
 	} finally {
 		for (const c of clients) await c.close().catch(() => undefined);
 		await server.stop();
@@ -211,7 +224,7 @@ interface PlainChat {
 	messages: Record<string, { author: number; text: A.ImmutableString; at: number }>;
 }
 
-export async function chatPlain(params: ChatParams): Promise<ChatResult> {
+export async function chatPlain(params: ChatParams, hooks: MeasureHooks = {}): Promise<ChatResult> {
 	// plain changes carry no publication seals: the same server binary, as a generic relay
 	const server = await startSyncServerProcess({ args: ['--allow-unsealed'] });
 	const repos: Repo[] = [];
@@ -249,7 +262,8 @@ export async function chatPlain(params: ChatParams): Promise<ChatResult> {
 					latencies.push(now - m.at);
 				}
 			});
-		return await drive(
+		await hooks.beforeMeasure?.();
+		const result = await drive(
 			params,
 			server.url,
 			async (member, i) => {
@@ -264,6 +278,8 @@ export async function chatPlain(params: ChatParams): Promise<ChatResult> {
 			() => deliveries,
 			latencies
 		);
+		await hooks.afterMeasure?.();
+		return result;
 	} finally {
 		for (const r of repos) await r.shutdown().catch(() => undefined);
 		await server.stop();

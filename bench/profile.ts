@@ -3,6 +3,8 @@
  *
  *   npx tsx bench/profile.ts authority [size]      → .charter-data/profiles/authority-<size>.cpuprofile
  *   npx tsx bench/profile.ts cold-written|cold-compacted [messages]   (a new device's cold sync)
+ *   npx tsx bench/profile.ts chat|chat-plain [members]   (the client process of members chatting;
+ *                                                  CHAT_RATE, CHAT_SECONDS override rate and length)
  *
  * and a summary of the heaviest functions (self and inclusive time) on stdout. Open the file in
  * Chrome's DevTools (Performance → Load profile) for the whole picture.
@@ -11,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join, resolve } from 'node:path';
 import { validationCost } from './authority.js';
+import { CHAT_PARAMS, chatCharter, chatPlain } from './chat.js';
 import { coldSync } from './sync.js';
 
 interface ProfileNode {
@@ -70,7 +73,9 @@ const hooks = {
 		profile = (await session.post('Profiler.stop')).profile as unknown as Profile;
 	}
 };
-const size = Number(sizeArg ?? (scenario === 'authority' ? 1000 : 10_000));
+const size = Number(
+	sizeArg ?? (scenario === 'authority' ? 1000 : scenario.startsWith('chat') ? 20 : 10_000)
+);
 let result: unknown;
 if (scenario === 'authority') result = await validationCost(size, 300, hooks);
 else if (scenario === 'cold-written' || scenario === 'cold-compacted')
@@ -78,6 +83,16 @@ else if (scenario === 'cold-written' || scenario === 'cold-compacted')
 		...hooks,
 		only: scenario === 'cold-written' ? 'written' : 'compacted'
 	});
+else if (scenario === 'chat' || scenario === 'chat-plain')
+	result = await (scenario === 'chat' ? chatCharter : chatPlain)(
+		{
+			...CHAT_PARAMS.full,
+			members: size,
+			...(process.env.CHAT_RATE ? { rate: Number(process.env.CHAT_RATE) } : {}),
+			...(process.env.CHAT_SECONDS ? { seconds: Number(process.env.CHAT_SECONDS) } : {})
+		},
+		hooks
+	);
 else throw new Error(`no profile for ${scenario}`);
 console.log(JSON.stringify(result));
 const dir = resolve(import.meta.dirname, '../.charter-data/profiles');

@@ -23,6 +23,26 @@ const until = async (check: () => boolean, timeoutMs = 300_000) => {
 	}
 };
 
+/** Resolves once `check()` holds, asking again whenever `subscribe`'s event fires (no polling). */
+const whenTrue = (
+	check: () => boolean,
+	subscribe: (wake: () => void) => () => void,
+	timeoutMs = 30_000
+) =>
+	new Promise<void>((resolve, reject) => {
+		if (check()) return resolve();
+		const timer = setTimeout(() => {
+			stop();
+			reject(new Error('timed out'));
+		}, timeoutMs);
+		const stop = subscribe(() => {
+			if (!check()) return;
+			clearTimeout(timer);
+			stop();
+			resolve();
+		});
+	});
+
 const percentile = (sorted: number[], p: number) =>
 	sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
@@ -130,8 +150,12 @@ export async function sendToVisible(samples = SYNC_PARAMS.latencySamples, gapMs 
 		for (let i = 0; i < samples; i++) {
 			if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
 			const t = performance.now();
+			const seen = whenTrue(
+				() => bobChannel.messages.length === i + 1,
+				(wake) => bobChannel.onChange(wake)
+			);
 			await space.channels[0]!.send(`ping ${i}`);
-			await until(() => bobChannel.messages.length === i + 1, 30_000);
+			await seen;
 			charter.push(performance.now() - t);
 		}
 		await alice.close();
@@ -139,16 +163,31 @@ export async function sendToVisible(samples = SYNC_PARAMS.latencySamples, gapMs 
 
 		const a = new Repo({ network: [new WebSocketClientAdapter(plainServer.wsUrl)] });
 		const b = new Repo({ network: [new WebSocketClientAdapter(plainServer.wsUrl)] });
-		const handle = a.create<{ n: number }>({ n: 0 });
-		const seen = await b.find<{ n: number }>(handle.url);
+		// the same write as a Charter message: one entry in a map, with its author, text and time
+		type Chat = {
+			messages: Record<string, { author: string; text: A.ImmutableString; createdAt: number }>;
+		};
+		const handle = a.create<Chat>({ messages: {} });
+		const seen = await b.find<Chat>(handle.url);
 		const plain: number[] = [];
 		for (let i = 1; i <= samples; i++) {
 			if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
 			const t = performance.now();
+			const visible = whenTrue(
+				() => seen.doc().messages[`m${i}`] !== undefined,
+				(wake) => {
+					seen.on('change', wake);
+					return () => void seen.off('change', wake);
+				}
+			);
 			handle.change((d) => {
-				d.n = i;
+				d.messages[`m${i}`] = {
+					author: 'alice',
+					text: new A.ImmutableString(`ping ${i}`),
+					createdAt: Date.now()
+				};
 			});
-			await until(() => seen.doc().n === i, 30_000);
+			await visible;
 			plain.push(performance.now() - t);
 		}
 		await a.shutdown().catch(() => undefined);
