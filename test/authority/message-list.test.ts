@@ -4,8 +4,11 @@
  * buckets a change touched are read again): whatever order and batches the entries came in, the
  * live list must be exactly the list built from scratch.
  */
+import * as A from '@automerge/automerge';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../src/lib/index.js';
+import { channelIdBytes, spaceIdBytes } from '../../src/lib/identity/ids.js';
+import { envelopeDocumentId, openEnvelope } from '../../src/lib/sync/envelope.js';
 import { deliver, personas, shutdown, userOf, type Persona } from '../support/personas.js';
 
 const cleanups: Persona[][] = [];
@@ -81,5 +84,31 @@ describe('the message list', () => {
 		expect(new Set(live.map((m) => m.author))).toEqual(
 			new Set([userOf(cast.ada), userOf(cast.ben)])
 		);
+	});
+
+	it('✓ a device that falls behind takes a burst of arrivals as one batch: one rebuild, not one per message', async () => {
+		const { cast, space, channel } = await setup();
+		for (let i = 0; i < 40; i++) await channel(cast.ada).send(`burst ${i}`);
+		// Ada's 40 publications reach Ben's envelope one sync message after another, before his
+		// replica gets a turn (as when his main thread is busy with a chat)
+		const envelopeId = envelopeDocumentId(
+			spaceIdBytes(space.id),
+			channelIdBytes(channel(cast.ada).id)
+		);
+		const ada = await openEnvelope(cast.ada.client.wire, envelopeId);
+		const ben = await openEnvelope(cast.ben.client.wire, envelopeId);
+		const changes = A.getChanges(ben.doc(), ada.doc());
+		expect(changes).toHaveLength(40);
+		let builds = 0;
+		channel(cast.ben).subscribe(() => builds++);
+		builds = 0;
+		for (const change of changes) ben.update((d) => A.applyChanges(d, [change])[0]);
+		await cast.ben.client.space(space.id)!.settled();
+		// ✓ all 40 are read…
+		expect(channel(cast.ben).messages.filter((m) => m.text.startsWith('burst'))).toHaveLength(40);
+		// ✓ …decided, applied and announced together (one by one, this would be 40 rebuilds)
+		expect(builds).toBeGreaterThan(0);
+		expect(builds).toBeLessThanOrEqual(3);
+		expect(shape(channel(cast.ben).messages)).toEqual(shape(channel(cast.ada).messages));
 	});
 });

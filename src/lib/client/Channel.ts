@@ -160,59 +160,76 @@ export class Channel {
 		const guaranteed = this.durability === 'guaranteed';
 		const follow: string[] = [];
 		const buckets = this.replica.doc.buckets ?? {};
-		const changed: Message[] = [];
-		const stale = new Set<string>();
+		// only the buckets a change touched are read again; in them, a message that reads the same
+		// keeps its object (and its place in the list): a new message costs one insertion, not n
+		const added: Message[] = [];
+		const removed: Message[] = [];
 		const seen = new Set<string>();
 		for (const [bucketId, bucket] of Object.entries(buckets)) {
 			seen.add(bucketId);
-			if (this.#built.get(bucketId)?.object === bucket) continue;
-			stale.add(bucketId);
+			const before = this.#built.get(bucketId);
+			if (before?.object === bucket) continue;
+			const previous = new Map((before?.messages ?? []).map((m) => [m.id, m]));
 			const list: Message[] = [];
 			for (const [id, m] of Object.entries(bucket ?? {})) {
 				if (!m || m.deleted) continue;
-				list.push({
+				const read: Message = {
 					id,
 					author: asString(m.author) as UserId,
 					text: m.text?.toString() ?? '',
 					createdAt: m.createdAt,
 					...(m.editedAt ? { editedAt: m.editedAt } : {})
-				});
+				};
+				const old = previous.get(id);
+				if (old && sameMessage(old, read)) {
+					previous.delete(id);
+					list.push(old);
+					continue;
+				}
+				list.push(read);
+				added.push(read);
 			}
+			removed.push(...previous.values()); // gone, or edited (its new version is added)
 			this.#built.set(bucketId, { object: bucket, messages: list });
-			changed.push(...list);
 		}
-		for (const bucketId of this.#built.keys())
+		for (const [bucketId, built] of this.#built)
 			if (!seen.has(bucketId)) {
 				this.#built.delete(bucketId);
-				stale.add(bucketId);
+				removed.push(...built.messages);
 			}
-		let out: Message[];
-		if (stale.size === 0) out = [...this.#sorted];
-		else {
-			const staleIds = new Set<string>();
-			for (const bucketId of stale)
-				for (const id of this.#bucketIds.get(bucketId) ?? []) staleIds.add(id);
-			for (const bucketId of stale)
-				this.#bucketIds.set(
-					bucketId,
-					(this.#built.get(bucketId)?.messages ?? []).map((m) => m.id)
-				);
-			out = staleIds.size ? this.#sorted.filter((m) => !staleIds.has(m.id)) : [...this.#sorted];
-			changed.sort(byDisplayOrder);
-			// a few new messages go in by binary search; many (a first load, a sync) by one merge
-			if (changed.length <= 32) for (const m of changed) out.splice(insertionPoint(out, m), 0, m);
-			else out = mergeSorted(out, changed);
-		}
-		this.#sorted = out;
+		const sorted = this.#sorted;
+		// a few changes by binary search, many (a first load, a sync) in one pass
+		if (removed.length > 32) {
+			const gone = new Set(removed);
+			this.#sorted = sorted.filter((m) => !gone.has(m));
+		} else
+			for (const m of removed) {
+				const at = insertionPoint(sorted, m) - 1;
+				if (sorted[at] === m) sorted.splice(at, 1);
+			}
+		added.sort(byDisplayOrder);
+		if (added.length <= 32)
+			for (const m of added) this.#sorted.splice(insertionPoint(this.#sorted, m), 0, m);
+		else this.#sorted = mergeSorted(this.#sorted, added);
 		// delivery is the tracker's, not the document's: read it again for every message that has one
-		const shown = out.map((m) => {
-			const delivery = guaranteed
-				? this.#deliveryOf(m.id, follow)
-				: this.#sentHere(m.id)
-					? (this.#trackerOf(m.id).delivery(m.id) ?? 'pending')
-					: undefined;
-			return delivery ? { ...m, delivery } : m;
-		});
+		let shown: Message[];
+		if (guaranteed)
+			shown = this.#sorted.map((m) => {
+				const delivery = this.#deliveryOf(m.id, follow);
+				return delivery ? { ...m, delivery } : m;
+			});
+		else {
+			// only messages this client sent since it opened carry a delivery: find those by bucket
+			shown = this.#sorted.slice();
+			for (const [bucketId, built] of this.#built) {
+				if (!this.#sentHere(bucketId)) continue;
+				for (const m of built.messages) {
+					const at = insertionPoint(this.#sorted, m) - 1;
+					if (shown[at] !== m) continue;
+					shown[at] = { ...m, delivery: this.#trackerOf(m.id).delivery(m.id) ?? 'pending' };
+				}
+			}
+		}
 		this.#messages = shown;
 		// messages first seen now are judged against the envelope as it is now (never earlier)
 		if (follow.length) this.#delivery.track(follow);
@@ -221,8 +238,6 @@ export class Channel {
 
 	/** Per bucket: the document object last read and the messages it held. */
 	#built = new Map<string, { object: unknown; messages: Message[] }>();
-	/** Per bucket: the ids of its messages in `#sorted`. */
-	#bucketIds = new Map<string, string[]>();
 	/** Every message in display order, without delivery. */
 	#sorted: Message[] = [];
 
@@ -491,7 +506,17 @@ function byDisplayOrder(a: Message, b: Message): number {
 	return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-/** Where `m` goes in the sorted `list`: after every message that comes before it. */
+/** Whether two readings of a message show the same thing. */
+function sameMessage(a: Message, b: Message): boolean {
+	return (
+		a.author === b.author &&
+		a.text === b.text &&
+		a.createdAt === b.createdAt &&
+		a.editedAt === b.editedAt
+	);
+}
+
+/** Where `m` goes in the sorted `list`: after every message that comes before it (or is it). */
 function insertionPoint(list: readonly Message[], m: Message): number {
 	let lo = 0;
 	let hi = list.length;

@@ -151,6 +151,10 @@ interface Generation {
 	number: number;
 	handle: DocHandle<EnvelopeDoc>;
 	reader: EnvelopeReader;
+	/** Entries the reader reported that wait for the queued ingest task (see `#follow`). */
+	arrived: Uint8Array[];
+	/** Whether an ingest task for `arrived` is queued and has not started yet. */
+	ingestQueued: boolean;
 }
 
 export class DocumentReplica<T> {
@@ -269,9 +273,20 @@ export class DocumentReplica<T> {
 		const generation: Generation = {
 			number,
 			handle,
+			arrived: [],
+			ingestQueued: false,
+			// Entries that arrive while an ingest task waits in the queue join that task: a device
+			// that falls behind (a busy chat) decides, applies and announces many entries at once —
+			// one Automerge apply, one rebuild of what subscribers read — instead of one by one.
 			reader: new EnvelopeReader(handle, heads, (entries) => {
+				generation.arrived.push(...entries);
+				if (generation.ingestQueued) return;
+				generation.ingestQueued = true;
 				// a failure is counted by the queue; nothing else waits on this task
-				this.#enqueue(() => this.#ingestFrom(generation, entries)).catch(() => undefined);
+				this.#enqueue(() => {
+					generation.ingestQueued = false;
+					return this.#ingestFrom(generation, generation.arrived.splice(0));
+				}).catch(() => undefined);
 			})
 		};
 		this.#generations.set(number, generation);
