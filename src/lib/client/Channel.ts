@@ -216,7 +216,7 @@ export class Channel {
 		if (guaranteed)
 			shown = this.#sorted.map((m) => {
 				const delivery = this.#deliveryOf(m.id, follow);
-				return delivery ? { ...m, delivery } : m;
+				return delivery ? this.#withDelivery(m, delivery) : m;
 			});
 		else {
 			// only messages this client sent since it opened carry a delivery: find those by bucket
@@ -226,7 +226,7 @@ export class Channel {
 				for (const m of built.messages) {
 					const at = insertionPoint(this.#sorted, m) - 1;
 					if (shown[at] !== m) continue;
-					shown[at] = { ...m, delivery: this.#trackerOf(m.id).delivery(m.id) ?? 'pending' };
+					shown[at] = this.#withDelivery(m, this.#trackerOf(m.id).delivery(m.id) ?? 'pending');
 				}
 			}
 		}
@@ -235,6 +235,16 @@ export class Channel {
 		if (follow.length) this.#delivery.track(follow);
 		return shown;
 	}
+
+	/** `m` as shown with its delivery: the same object as last time while neither changed. */
+	#withDelivery(m: Message, delivery: Delivery): Message {
+		const last = this.#shownAs.get(m.id);
+		if (last && last.base === m && last.shown.delivery === delivery) return last.shown;
+		const shown = { ...m, delivery };
+		this.#shownAs.set(m.id, { base: m, shown });
+		return shown;
+	}
+	#shownAs = new Map<string, { base: Message; shown: Message }>();
 
 	/** Per bucket: the document object last read and the messages it held. */
 	#built = new Map<string, { object: unknown; messages: Message[] }>();
