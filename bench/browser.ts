@@ -531,13 +531,15 @@ const percentile = (values: number[], p: number) => {
 };
 
 /**
- * The seeded sync server, written once into `.charter-data/bench/browser-send-v2-<small>-<large>/`
+ * The seeded sync server, written once into `.charter-data/bench/browser-send-v3-<small>-<large>/`
+ * (v3: the envelope format it was written in, protocol §4 — an envelope upgraded from v2 keeps its
+ * v2 entries beside the buckets, and every incoming change copies that map)
  * and copied for each run (the sends add to it): one user (a Node client with no storage of its own)
  * created space "bench" with #general holding `small` messages and #long holding `large`, one entry
  * per message (what a chat produces), and waited until the server held everything.
  */
 async function seededServer(small: number, large: number, log: (line: string) => void) {
-	const dir = join(root, '.charter-data/bench', `browser-send-v2-${small}-${large}`);
+	const dir = join(root, '.charter-data/bench', `browser-send-v3-${small}-${large}`);
 	if (!existsSync(join(dir, 'done'))) {
 		await rm(dir, { recursive: true, force: true });
 		await mkdir(dir, { recursive: true });
@@ -726,7 +728,22 @@ export async function browserSend(
 			['long', params.large]
 		] as const) {
 			await Promise.all([showChannel(one.page, name, size), showChannel(two.page, name, size)]);
+			// CHARTER_BENCH_PROFILE=1: a CPU profile of the receiving tab during these sends
+			const profiler = process.env.CHARTER_BENCH_PROFILE
+				? await two.context.newCDPSession(two.page)
+				: undefined;
+			if (profiler) {
+				await profiler.send('Profiler.enable');
+				await profiler.send('Profiler.start');
+			}
 			rows.push({ size, ...(await sends(one.page, two.page, name, params.sends, log)) });
+			if (profiler) {
+				const { profile } = await profiler.send('Profiler.stop');
+				const dir = resolve(import.meta.dirname, '../.charter-data/profiles');
+				await mkdir(dir, { recursive: true });
+				await writeFile(join(dir, `browser-other-tab-${size}.cpuprofile`), JSON.stringify(profile));
+				log(`  profile of the other tab: ${join(dir, `browser-other-tab-${size}.cpuprofile`)}`);
+			}
 		}
 		const problems = [...one.problems, ...two.problems];
 		if (problems.length) log(`page problems: ${problems.join('; ')}`);
