@@ -330,6 +330,55 @@ describe("a new user's first day (a)", () => {
 		expect([...nobody.problems, ...ada.problems, ...fresh.problems]).toEqual([]);
 	});
 
+	it('✓ Ada restores her phrase in a new browser: her first device is alerted, the new one is not', async () => {
+		const ada = await open('ada');
+		const words = await newUser(ada.page, 'Ada');
+		await createSpace(ada.page, 'Reading circle');
+		await send(ada.page, 'Before the restore');
+		await expect
+			.poll(
+				() =>
+					ada.page
+						.locator('.message', { hasText: 'Before the restore' })
+						.getByTestId('delivery')
+						.count(),
+				{ timeout: 15_000 }
+			)
+			.toBe(0);
+		// nothing to be alerted about yet (the positive signal below proves the alert would show)
+		expect(await ada.page.getByTestId('new-device').count()).toBe(0);
+
+		const phone = await open('restored');
+		await phone.page.getByRole('button', { name: 'I have a recovery phrase' }).click();
+		await phone.page.getByLabel('Recovery phrase').fill(words.join(' '));
+		await phone.page.getByRole('button', { name: 'Restore identity' }).click();
+		await expect
+			.poll(() => phone.page.getByTestId('space-name').textContent(), { timeout: 30_000 })
+			.toBe('Reading circle');
+		await expect.poll(() => texts(phone.page), { timeout: 20_000 }).toEqual(['Before the restore']);
+		// ✓ the device Ada already had says a device was added
+		const alert = ada.page.getByTestId('new-device');
+		await alert.waitFor({ timeout: 30_000 });
+		expect(await alert.textContent()).toContain('Chromium on Linux');
+		await screenshot(ada.page, 'a-10-restored-device-alert');
+		// ✓ the restored device is not alerted about the device that was there before it
+		await phone.page.getByRole('button', { name: 'User settings' }).first().click();
+		await phone.page.getByRole('tab', { name: 'Devices' }).click();
+		await expect
+			.poll(() => phone.page.getByTestId('devices').locator('li').count(), { timeout: 20_000 })
+			.toBe(2);
+		await phone.page.keyboard.press('Escape');
+		expect(await phone.page.getByTestId('new-device').count()).toBe(0);
+		// ✓ Review devices lists both, the restored one among them
+		await alert.getByRole('button', { name: 'Review devices' }).click();
+		await expect
+			.poll(() => ada.page.getByTestId('devices').locator('li').count(), { timeout: 20_000 })
+			.toBe(2);
+		await ada.page.keyboard.press('Escape');
+		expect(await ada.page.getByTestId('new-device').count()).toBe(0);
+		expect([...ada.problems, ...phone.problems]).toEqual([]);
+	});
+
 	it('✓ a message sent with the network cut says it is not yet on any server/peer, until one holds it', async () => {
 		const ada = await open('ada', { offline: true });
 		await newUser(ada.page, 'Ada');
