@@ -2,8 +2,8 @@
  * A new user's first day in Chromium (issue 15, part B). Ada runs a reading circle with Ben and Cy:
  * - she bans Cy, keeping his messages: his name stays on them, on the Bans tab too (item 1);
  * - a group of messages is evenly spaced, a 4,000-character word stays inside the view, a time shows
- *   its full date on hover, notices keep clear of the newest messages, invites say "1 use",
- *   settings explain durability, history and the space id in plain words (item 12);
+ *   its full date on hover, a notice covers nothing in the channel or in a settings window, invites
+ *   say "1 use", settings explain durability, history and the space id in plain words (item 12);
  * - on a phone every settings tab is in sight, a member's Ban button stays on its line, and deleting
  *   or revoking asks in the app's own dialog, never the browser's (item 11);
  * - she links a laptop: her first device is alerted, and she names the laptop (item 9); both rename
@@ -12,7 +12,7 @@
  * - she hands the space over to Ben, leaves, and removes it from her devices (item 10).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { createIdentity, launch, screenshot, watchProblems } from './browser.js';
 
 interface User {
@@ -84,6 +84,39 @@ const memberRow = (page: Page, name: string) =>
 async function closeDialogs(page: Page) {
 	for (let i = 0; i < 3 && (await page.locator('dialog[open]').count()); i++)
 		await page.keyboard.press('Escape');
+}
+/**
+ * What of `selector` the notices cover, by real layout: each element's box clipped by the
+ * scrolling ancestors that hide part of it, intersected with the box of the notices.
+ */
+async function covered(notices: Locator, selector: string): Promise<string[]> {
+	return notices.evaluate((el, sel) => {
+		const n = el.getBoundingClientRect();
+		const hit: string[] = [];
+		for (const target of Array.from(document.querySelectorAll(sel))) {
+			if (target.closest('.notices')) continue;
+			let r = target.getBoundingClientRect();
+			let left = r.left,
+				top = r.top,
+				right = r.right,
+				bottom = r.bottom;
+			for (let a = target.parentElement; a; a = a.parentElement) {
+				if (getComputedStyle(a).overflow === 'visible') continue;
+				r = a.getBoundingClientRect();
+				left = Math.max(left, r.left);
+				top = Math.max(top, r.top);
+				right = Math.min(right, r.right);
+				bottom = Math.min(bottom, r.bottom);
+			}
+			const x = Math.min(right, n.right) - Math.max(left, n.left);
+			const y = Math.min(bottom, n.bottom) - Math.max(top, n.top);
+			if (x > 0.5 && y > 0.5)
+				hit.push(
+					`${target.tagName.toLowerCase()} “${(target.textContent ?? '').trim().slice(0, 30)}”`
+				);
+		}
+		return hit;
+	}, selector);
 }
 const flat = (s: string | null) => (s ?? '').replace(/\s+/g, ' ');
 /** The app's own confirmation dialog. */
@@ -233,7 +266,7 @@ describe('a first day in Chromium, part B', () => {
 		await screenshot(page, 'b02-banned-member-named');
 	});
 
-	it('✓ a message group is evenly spaced, a 4,000-character word stays inside, a time shows its date, notices keep clear', async () => {
+	it('✓ a message group is evenly spaced, a 4,000-character word stays inside, a time shows its date, a notice covers nothing', async () => {
 		const { page } = users.ada!;
 		await closeDialogs(page);
 		for (const t of ['Next meeting', 'is on Thursday', 'at the library', 'bring the book'])
@@ -272,26 +305,46 @@ describe('a first day in Chromium, part B', () => {
 		expect.soft(widths.page).toBeLessThanOrEqual(widths.viewport);
 		await screenshot(page, 'b04-long-word');
 
-		// ✓ a notice does not cover the newest message
+		// ✓ inside a settings window notices cover none of its controls (its bottom holds the
+		// hand-over, the owner's last controls, and the window is as tall as the screen): two
+		// saves, two notices
 		await page.getByRole('button', { name: 'Space settings' }).click();
-		await page.getByLabel('Your nickname in this space').fill('Ada L.');
-		await page.getByRole('button', { name: 'Save nickname' }).click();
+		const button = page.getByRole('button', { name: 'Save nickname' });
+		const before = await button.boundingBox();
+		for (const nick of ['Ada', 'Ada L.']) {
+			await page.getByLabel('Your nickname in this space').fill(nick);
+			await page.getByRole('button', { name: 'Save nickname' }).click();
+		}
+		const saved = page.locator('dialog[open] .notice', { hasText: 'Nickname saved' });
+		await expect.poll(() => saved.count()).toBe(2);
+		const inDialog = page.locator('dialog[open] .notices');
+		expect
+			.soft(await covered(inDialog, 'dialog[open] .body :is(input, select, button, label, p, h3)'))
+			.toEqual([]);
+		// ✓ and what the user was working on stays where it was
+		expect.soft((await button.boundingBox())?.y).toBe(before?.y);
+		await screenshot(page, 'b04a-notice-in-dialog');
 		await page.keyboard.press('Escape');
-		await page.locator('.notices .notice').first().waitFor();
+
+		// ✓ in the channel a notice covers neither the newest message, nor the box to type in, nor
+		// the header, nor the member list
+		await send(page, 'a line to delete');
 		await send(page, 'one more line at the bottom');
 		await expect.poll(() => texts(page)).toContain('one more line at the bottom');
-		const notice = await page.locator('.notices .notice').first().boundingBox();
-		const newest = await page.locator('.message').last().boundingBox();
-		const composer = await page.getByLabel('Message', { exact: true }).boundingBox();
-		const overlap = (a: typeof notice, b: typeof notice) =>
-			!!a &&
-			!!b &&
-			a.x < b.x + b.width &&
-			b.x < a.x + a.width &&
-			a.y < b.y + b.height &&
-			b.y < a.y + a.height;
-		expect.soft(overlap(notice, newest)).toBe(false);
-		expect.soft(overlap(notice, composer)).toBe(false);
+		const doomed = page.locator('.message', { hasText: 'a line to delete' });
+		await doomed.hover();
+		await doomed.getByRole('button', { name: 'Delete message' }).click();
+		await page.locator('.notice', { hasText: 'Message deleted' }).waitFor();
+		const notice = page.locator('.notices', { hasText: 'Message deleted' });
+		await expect.poll(() => texts(page)).not.toContain('a line to delete');
+		expect
+			.soft(
+				await covered(
+					notice,
+					'[role=log] .message, .composer textarea, .composer button, header.bar > :not(.grow), [role=complementary] :is(h3, li)'
+				)
+			)
+			.toEqual([]);
 		await screenshot(page, 'b04b-notice-clear-of-messages');
 	});
 
