@@ -5,10 +5,12 @@
  * A damaged invite is refused at once and the refusal stays on screen; an invite whose server part is
  * damaged still joins, and the dead server it named is listed with its state and can be removed. A
  * valid phrase with nothing behind it says so and offers to go back. A message sent with the network
- * cut says it is not on any server yet, until one holds it. And `npm run preview` serves the client.
+ * cut says it is not on any server yet, until one holds it. A phrase restored in a new browser
+ * alerts the device Ada already had. And a fresh clone: `npm install` leaves the lock as committed,
+ * and `npm run preview` serves the client.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -405,6 +407,35 @@ describe("a new user's first day (a)", () => {
 });
 
 describe('a fresh clone', () => {
+	it('✓ `npm install` on a fresh clone leaves package-lock.json as committed', () => {
+		const clone = mkdtempSync(join(tmpdir(), 'charter-lock-'));
+		try {
+			for (const file of ['package.json', 'package-lock.json'])
+				writeFileSync(join(clone, file), readFileSync(file));
+			// the lock's own resolution, as `npm install` does it, without installing anything: offline
+			// and with an empty cache, since a lock that matches package.json needs nothing fetched
+			execFileSync(
+				'npm',
+				[
+					'install',
+					'--package-lock-only',
+					'--ignore-scripts',
+					'--offline',
+					'--no-audit',
+					'--no-fund',
+					'--cache',
+					join(clone, '.npm')
+				],
+				{ cwd: clone, stdio: 'pipe', timeout: 120_000 }
+			);
+			expect(readFileSync(join(clone, 'package-lock.json'), 'utf8')).toBe(
+				readFileSync('package-lock.json', 'utf8')
+			);
+		} finally {
+			rmSync(clone, { recursive: true, force: true });
+		}
+	});
+
 	it('✓ every dependency with an install script is declared in allowScripts (npm 11 stays quiet)', () => {
 		const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as {
 			packages: Record<string, { hasInstallScript?: boolean }>;

@@ -1,6 +1,7 @@
 /**
  * A new user's first day in Chromium (issue 15, part B). Ada runs a reading circle with Ben and Cy:
- * - she bans Cy, keeping his messages: his name stays on them, on the Bans tab too (item 1);
+ * - she bans Cy, keeping his messages: his name stays on them, on the Bans tab too, also on a
+ *   device she links later (item 1);
  * - a group of messages is evenly spaced, a 4,000-character word stays inside the view, a time shows
  *   its full date on hover, a notice covers nothing in the channel or in a settings window, invites
  *   say "1 use", settings explain durability, history and the space id in plain words (item 12);
@@ -439,6 +440,31 @@ describe('a first day in Chromium, part B', () => {
 			)
 			.toContain('Ada’s laptop');
 		await laptop.page.keyboard.press('Escape');
+
+		// ✓ a device that came after the ban still names the banned member: on the Bans tab, and on
+		// the message he wrote before it (at the top of the channel)
+		const l = laptop.page;
+		await settings(l, 'Bans');
+		await expect
+			.poll(() => l.getByTestId('bans').locator('.strong').first().textContent(), {
+				timeout: 20_000
+			})
+			.toBe('Cy');
+		await l.keyboard.press('Escape');
+		const early = l.locator('.message', { hasText: 'chapter three' });
+		await expect
+			.poll(
+				async () => {
+					await l.getByRole('log').evaluate((log) => log.scrollTo({ top: 0 }));
+					return early.count();
+				},
+				{ timeout: 20_000 }
+			)
+			.toBe(1);
+		expect(await early.locator('.author').textContent()).toBe('Cy');
+		expect((await early.locator('.avatar').textContent())?.trim()).toBe('C');
+		await screenshot(l, 'b10b-new-device-names-banned-member');
+		await l.getByRole('log').evaluate((log) => log.scrollTo({ top: log.scrollHeight }));
 	});
 
 	it('✓ both devices rename the space offline, the laptop first: online again, the later name wins, and the laptop says who renamed it', async () => {
@@ -520,6 +546,7 @@ describe('a first day in Chromium, part B', () => {
 		await page.getByRole('button', { name: 'Leave space' }).click();
 		await confirmation(page).getByRole('button', { name: 'Leave space' }).click();
 		await page.getByTestId('removed').waitFor({ timeout: 20_000 });
+		await screenshot(page, 'b12b-left-space');
 		await page
 			.getByTestId('removed')
 			.getByRole('button', { name: 'Remove from my devices' })
