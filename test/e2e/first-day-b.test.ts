@@ -8,8 +8,8 @@
  * - on a phone every settings tab is in sight, a member's Ban button stays on its line, and deleting
  *   or revoking asks in the app's own dialog, never the browser's (item 11);
  * - she links a laptop: her first device is alerted, and she names the laptop (item 9); both rename
- *   the space offline, the laptop first: once online the later name wins, and the laptop says who
- *   renamed it (item 4);
+ *   the space and #general offline, the laptop first (and the laptop sets her nickname four times):
+ *   once online the later names and nickname win, and the laptop says who renamed them (item 4);
  * - she hands the space over to Ben, leaves, and removes it from her devices (item 10).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -122,6 +122,18 @@ async function covered(notices: Locator, selector: string): Promise<string[]> {
 const flat = (s: string | null) => (s ?? '').replace(/\s+/g, ' ');
 /** The app's own confirmation dialog. */
 const confirmation = (page: Page) => page.getByRole('alertdialog');
+
+/** Renames a channel in the open space settings (Channels tab). */
+async function renameChannel(page: Page, from: string, to: string) {
+	await page.getByRole('tab', { name: 'Channels' }).click();
+	await page
+		.getByTestId('channel-settings')
+		.getByRole('button', { name: new RegExp(from), expanded: false })
+		.click();
+	await page.getByLabel('Channel name', { exact: true }).fill(to);
+	await page.getByRole('button', { name: 'Rename', exact: true }).click();
+	await page.getByText('Channel renamed').first().waitFor();
+}
 
 /** The phone part: every tab in sight, the Ban button on its line, the app's own confirmations. */
 async function phoneSettings(page: Page) {
@@ -474,7 +486,7 @@ describe('a first day in Chromium, part B', () => {
 		await l.getByRole('log').evaluate((log) => log.scrollTo({ top: log.scrollHeight }));
 	});
 
-	it('✓ both devices rename the space offline, the laptop first: online again, the later name wins, and the laptop says who renamed it', async () => {
+	it('✓ both devices rename the space and a channel offline, the laptop first: online again, the later names win, and the laptop says who renamed them', async () => {
 		const ada = users.ada!;
 		const laptop = users.laptop!;
 		await ada.context.setOffline(true);
@@ -494,13 +506,18 @@ describe('a first day in Chromium, part B', () => {
 		await l.getByLabel('Space name').fill('Book club');
 		await l.getByRole('button', { name: 'Save name' }).click();
 		await l.getByText('Space renamed').waitFor();
+		await renameChannel(l, 'general', 'chat');
 		await l.keyboard.press('Escape');
-		// then, later, the first device
+		// then, later, the first device: the space, her nickname, the channel
 		const p = ada.page;
 		await p.getByRole('button', { name: 'Space settings' }).click();
 		await p.getByLabel('Space name').fill('Book circle');
 		await p.getByRole('button', { name: 'Save name' }).click();
 		await p.getByText('Space renamed').waitFor();
+		await p.getByLabel('Your nickname in this space').fill('Ada at home');
+		await p.getByRole('button', { name: 'Save nickname' }).click();
+		await p.getByText('Nickname saved').first().waitFor();
+		await renameChannel(p, 'general', 'talk');
 		await p.keyboard.press('Escape');
 
 		await ada.context.setOffline(false);
@@ -513,12 +530,38 @@ describe('a first day in Chromium, part B', () => {
 		await expect
 			.poll(() => users.ben!.page.getByTestId('space-name').textContent(), { timeout: 40_000 })
 			.toBe('Book circle');
+		// ✓ and so do the later nickname (over the laptop's four) and the later channel name
+		for (const page of [p, l]) {
+			await expect
+				.poll(() => page.getByRole('navigation', { name: 'Channels' }).textContent(), {
+					timeout: 40_000
+				})
+				.toMatch(/talk/);
+			expect(await page.getByRole('navigation', { name: 'Channels' }).textContent()).not.toMatch(
+				/chat|general/
+			);
+			await expect
+				.poll(() => page.getByRole('complementary', { name: 'Members' }).textContent(), {
+					timeout: 40_000
+				})
+				.toContain('Ada at home');
+		}
 		// ✓ the laptop says who renamed it, and which name lost
 		await l.getByRole('button', { name: 'Space settings' }).click();
 		const said = await l.getByTestId('renamed-by').textContent();
 		expect(said).toMatch(/Renamed by (you|Ada L\.|Ada) on another device/);
 		expect(said).toContain('Book club');
 		await screenshot(l, 'b11-renamed-on-another-device');
+		// ✓ and the same for the channel
+		await l.getByRole('tab', { name: 'Channels' }).click();
+		await l
+			.getByTestId('channel-settings')
+			.getByRole('button', { name: /talk/, expanded: false })
+			.click();
+		const channel = await l.getByTestId('channel-renamed-by').textContent();
+		expect(channel).toMatch(/Renamed by (you|Ada at home) on another device/);
+		expect(channel).toContain('“chat”');
+		await screenshot(l, 'b11b-channel-renamed-on-another-device');
 		await l.keyboard.press('Escape');
 	});
 
