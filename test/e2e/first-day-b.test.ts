@@ -8,8 +8,9 @@
  * - on a phone every settings tab is in sight, a member's Ban button stays on its line, and deleting
  *   or revoking asks in the app's own dialog, never the browser's (item 11);
  * - she links a laptop: her first device is alerted, and she names the laptop (item 9); both rename
- *   the space and #general offline, the laptop first (and the laptop sets her nickname four times):
- *   once online the later names and nickname win, and the laptop says who renamed them (item 4);
+ *   the space, #general and a role offline, the laptop first (and the laptop sets her nickname four
+ *   times): once online the later names and nickname win, and the laptop says who renamed them
+ *   (item 4);
  * - she hands the space over to Ben, leaves, and removes it from her devices (item 10).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -133,6 +134,18 @@ async function renameChannel(page: Page, from: string, to: string) {
 	await page.getByLabel('Channel name', { exact: true }).fill(to);
 	await page.getByRole('button', { name: 'Rename', exact: true }).click();
 	await page.getByText('Channel renamed').first().waitFor();
+}
+
+/** Renames a role in the open space settings (Roles tab). */
+async function renameRole(page: Page, from: string, to: string) {
+	await page.getByRole('tab', { name: 'Roles' }).click();
+	await page
+		.getByTestId('roles')
+		.getByRole('button', { name: new RegExp(`^\\s*${from}\\b`), expanded: false })
+		.click();
+	await page.getByLabel('Role name', { exact: true }).fill(to);
+	await page.getByRole('button', { name: 'Rename', exact: true }).click();
+	await page.getByText('Role renamed').first().waitFor();
 }
 
 /** The phone part: every tab in sight, the Ban button on its line, the app's own confirmations. */
@@ -486,9 +499,22 @@ describe('a first day in Chromium, part B', () => {
 		await l.getByRole('log').evaluate((log) => log.scrollTo({ top: log.scrollHeight }));
 	});
 
-	it('✓ both devices rename the space and a channel offline, the laptop first: online again, the later names win, and the laptop says who renamed them', async () => {
+	it('✓ both devices rename the space, a channel and a role offline, the laptop first: online again, the later names win, and the laptop says who renamed them', async () => {
 		const ada = users.ada!;
 		const laptop = users.laptop!;
+		// a role both will rename, known to both before they go offline
+		await ada.page.getByRole('button', { name: 'Space settings' }).click();
+		await ada.page.getByRole('tab', { name: 'Roles' }).click();
+		await ada.page.getByLabel('New role name').fill('Readers');
+		await ada.page.getByRole('button', { name: 'Create role' }).click();
+		await ada.page.keyboard.press('Escape');
+		await laptop.page.getByRole('button', { name: 'Space settings' }).click();
+		await laptop.page.getByRole('tab', { name: 'Roles' }).click();
+		await laptop.page
+			.getByTestId('roles')
+			.getByText('Readers', { exact: true })
+			.waitFor({ timeout: 20_000 });
+		await laptop.page.keyboard.press('Escape');
 		await ada.context.setOffline(true);
 		await laptop.context.setOffline(true);
 		for (const p of [ada.page, laptop.page])
@@ -507,6 +533,7 @@ describe('a first day in Chromium, part B', () => {
 		await l.getByRole('button', { name: 'Save name' }).click();
 		await l.getByText('Space renamed').waitFor();
 		await renameChannel(l, 'general', 'chat');
+		await renameRole(l, 'Readers', 'Listeners');
 		await l.keyboard.press('Escape');
 		// then, later, the first device: the space, her nickname, the channel
 		const p = ada.page;
@@ -518,6 +545,7 @@ describe('a first day in Chromium, part B', () => {
 		await p.getByRole('button', { name: 'Save nickname' }).click();
 		await p.getByText('Nickname saved').first().waitFor();
 		await renameChannel(p, 'general', 'talk');
+		await renameRole(p, 'Readers', 'Book lovers');
 		await p.keyboard.press('Escape');
 
 		await ada.context.setOffline(false);
@@ -562,6 +590,15 @@ describe('a first day in Chromium, part B', () => {
 		expect(channel).toMatch(/Renamed by (you|Ada at home) on another device/);
 		expect(channel).toContain('“chat”');
 		await screenshot(l, 'b11b-channel-renamed-on-another-device');
+		// ✓ and for the role, whose later name won too
+		await l.getByRole('tab', { name: 'Roles' }).click();
+		const roles = l.getByTestId('roles');
+		await expect.poll(() => roles.textContent(), { timeout: 20_000 }).toContain('Book lovers');
+		expect(await roles.textContent()).not.toContain('Listeners');
+		await roles.getByRole('button', { name: /Book lovers/, expanded: false }).click();
+		const role = await l.getByTestId('role-renamed-by').textContent();
+		expect(role).toMatch(/Renamed by (you|Ada at home) on another device/);
+		expect(role).toContain('“Listeners”');
 		await l.keyboard.press('Escape');
 	});
 
