@@ -5,10 +5,12 @@
  * A damaged invite is refused at once and the refusal stays on screen; an invite whose server part is
  * damaged still joins, and the dead server it named is listed with its state and can be removed. A
  * valid phrase with nothing behind it says so and offers to go back. A message sent with the network
- * cut says it is not on any server yet, until one holds it. And `npm run preview` serves the client.
+ * cut says it is not on any server yet, until one holds it. A phrase restored in a new browser
+ * alerts the device Ada already had. And a fresh clone: `npm install` leaves the lock as committed,
+ * and `npm run preview` serves the client.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -330,6 +332,55 @@ describe("a new user's first day (a)", () => {
 		expect([...nobody.problems, ...ada.problems, ...fresh.problems]).toEqual([]);
 	});
 
+	it('✓ Ada restores her phrase in a new browser: her first device is alerted, the new one is not', async () => {
+		const ada = await open('ada');
+		const words = await newUser(ada.page, 'Ada');
+		await createSpace(ada.page, 'Reading circle');
+		await send(ada.page, 'Before the restore');
+		await expect
+			.poll(
+				() =>
+					ada.page
+						.locator('.message', { hasText: 'Before the restore' })
+						.getByTestId('delivery')
+						.count(),
+				{ timeout: 15_000 }
+			)
+			.toBe(0);
+		// nothing to be alerted about yet (the positive signal below proves the alert would show)
+		expect(await ada.page.getByTestId('new-device').count()).toBe(0);
+
+		const phone = await open('restored');
+		await phone.page.getByRole('button', { name: 'I have a recovery phrase' }).click();
+		await phone.page.getByLabel('Recovery phrase').fill(words.join(' '));
+		await phone.page.getByRole('button', { name: 'Restore identity' }).click();
+		await expect
+			.poll(() => phone.page.getByTestId('space-name').textContent(), { timeout: 30_000 })
+			.toBe('Reading circle');
+		await expect.poll(() => texts(phone.page), { timeout: 20_000 }).toEqual(['Before the restore']);
+		// ✓ the device Ada already had says a device was added
+		const alert = ada.page.getByTestId('new-device');
+		await alert.waitFor({ timeout: 30_000 });
+		expect(await alert.textContent()).toContain('Chromium on Linux');
+		await screenshot(ada.page, 'a-10-restored-device-alert');
+		// ✓ the restored device is not alerted about the device that was there before it
+		await phone.page.getByRole('button', { name: 'User settings' }).first().click();
+		await phone.page.getByRole('tab', { name: 'Devices' }).click();
+		await expect
+			.poll(() => phone.page.getByTestId('devices').locator('li').count(), { timeout: 20_000 })
+			.toBe(2);
+		await phone.page.keyboard.press('Escape');
+		expect(await phone.page.getByTestId('new-device').count()).toBe(0);
+		// ✓ Review devices lists both, the restored one among them
+		await alert.getByRole('button', { name: 'Review devices' }).click();
+		await expect
+			.poll(() => ada.page.getByTestId('devices').locator('li').count(), { timeout: 20_000 })
+			.toBe(2);
+		await ada.page.keyboard.press('Escape');
+		expect(await ada.page.getByTestId('new-device').count()).toBe(0);
+		expect([...ada.problems, ...phone.problems]).toEqual([]);
+	});
+
 	it('✓ a message sent with the network cut says it is not yet on any server/peer, until one holds it', async () => {
 		const ada = await open('ada', { offline: true });
 		await newUser(ada.page, 'Ada');
@@ -356,6 +407,35 @@ describe("a new user's first day (a)", () => {
 });
 
 describe('a fresh clone', () => {
+	it('✓ `npm install` on a fresh clone leaves package-lock.json as committed', () => {
+		const clone = mkdtempSync(join(tmpdir(), 'charter-lock-'));
+		try {
+			for (const file of ['package.json', 'package-lock.json'])
+				writeFileSync(join(clone, file), readFileSync(file));
+			// the lock's own resolution, as `npm install` does it, without installing anything: offline
+			// and with an empty cache, since a lock that matches package.json needs nothing fetched
+			execFileSync(
+				'npm',
+				[
+					'install',
+					'--package-lock-only',
+					'--ignore-scripts',
+					'--offline',
+					'--no-audit',
+					'--no-fund',
+					'--cache',
+					join(clone, '.npm')
+				],
+				{ cwd: clone, stdio: 'pipe', timeout: 120_000 }
+			);
+			expect(readFileSync(join(clone, 'package-lock.json'), 'utf8')).toBe(
+				readFileSync('package-lock.json', 'utf8')
+			);
+		} finally {
+			rmSync(clone, { recursive: true, force: true });
+		}
+	});
+
 	it('✓ every dependency with an install script is declared in allowScripts (npm 11 stays quiet)', () => {
 		const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as {
 			packages: Record<string, { hasInstallScript?: boolean }>;

@@ -758,6 +758,16 @@ export class Space {
 		return this.#settingChange([], 'name');
 	}
 
+	/** A channel's name and who set it (to say "renamed by … on another device"). */
+	channelNameChange(id: ChannelId): SettingChange | undefined {
+		return this.#settingChange(['channels', id], 'name');
+	}
+
+	/** A role's name and who set it (to say "renamed by … on another device"). */
+	roleNameChange(id: string): SettingChange | undefined {
+		return this.#settingChange(['roles', id], 'name');
+	}
+
 	/** @internal A one-value setting at `path`/`key`, resolved by the writer's clock, with its writer. */
 	#settingChange(path: string[], key: string): SettingChange | undefined {
 		const resolved = singleValue(this.#replica.doc, path, key, true);

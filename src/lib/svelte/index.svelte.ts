@@ -209,6 +209,18 @@ export class LiveSpace {
 		return this.space.nameChange;
 	}
 
+	/** A channel's name and who set it last (concurrent renames: the later clock wins). */
+	channelNameChange(id: Channel['id']): SettingChange | undefined {
+		this.#track();
+		return this.space.channelNameChange(id);
+	}
+
+	/** A role's name and who set it last (concurrent renames: the later clock wins). */
+	roleNameChange(id: Role['id']): SettingChange | undefined {
+		this.#track();
+		return this.space.roleNameChange(id);
+	}
+
 	/**
 	 * How to call a member here: nickname, then display name, then a short id. Former members (left,
 	 * kicked, banned) keep the nickname and profile they had when they left.

@@ -3,7 +3,13 @@
  * notices (errors and confirmations) shown to the user. One instance per page, found by context.
  */
 import { getContext, setContext } from 'svelte';
-import { isCharterError, type Charter, type Space } from '../../index.js';
+import {
+	isCharterError,
+	type Charter,
+	type SettingChange,
+	type Space,
+	type UserId
+} from '../../index.js';
 import { liveCharter, liveSpace, shortId, type LiveCharter } from '../index.svelte.js';
 
 export type DialogName =
@@ -91,6 +97,25 @@ export async function forgetThisBrowser(client: Charter | undefined): Promise<vo
 export function describeError(e: unknown): string {
 	if (isCharterError(e)) return e.message.charAt(0).toUpperCase() + e.message.slice(1);
 	return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * "Renamed by Ada on another device, 1 Dec 10:42 — at about the same time it was also renamed to
+ * “Book club”; the later edit wins." for a name set on another device; '' for one set here.
+ */
+export function describeRename(
+	change: SettingChange | undefined,
+	me: UserId | undefined,
+	displayName: (user: UserId) => string
+): string {
+	if (!change || change.thisDevice || !change.at) return '';
+	const who = change.by ? (change.by === me ? 'you' : displayName(change.by)) : 'someone';
+	const lost = change.overruled.length
+		? ` — at about the same time it was also renamed to “${change.overruled.join('”, “')}”; the later edit wins.`
+		: '.';
+	// eslint-disable-next-line svelte/prefer-svelte-reactivity -- formatted once, not state
+	const when = new Date(change.at).toLocaleString();
+	return `Renamed by ${who} on another device, ${when}${lost}`;
 }
 
 /** A question the app asks before a destructive action (instead of the browser's confirm()). */
