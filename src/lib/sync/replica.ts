@@ -478,14 +478,12 @@ export class DocumentReplica<T> {
 		this.#scheduleSave();
 		if (!this.#flushScheduled) {
 			this.#flushScheduled = true;
-			// sealed on the next task (every change of this one goes in the same entry), and ahead of
-			// whatever already waits in the queue
-			const tick = new Promise<void>((resolve) => nextTask(resolve));
-			this.#flushed = this.#enqueueFirst(async () => {
-				await tick;
-				this.#flushScheduled = false;
-				return this.#sealOutbox();
-			});
+			this.#flushed = new Promise<void>((resolve, reject) =>
+				nextTask(() => {
+					this.#flushScheduled = false;
+					this.#enqueue(() => this.#sealOutbox()).then(resolve, reject);
+				})
+			);
 		}
 		return this.#flushed!;
 	}
@@ -653,35 +651,12 @@ export class DocumentReplica<T> {
 	}
 
 	#enqueue<R>(task: () => Promise<R>): Promise<R> {
-		const run = this.#queue.then(async () => {
-			await this.#runFirst();
-			return task();
-		});
+		const run = this.#queue.then(task);
 		this.#queue = run.then(
 			() => undefined,
 			(error) => this.#drop('internal-error', error)
 		);
 		return run;
-	}
-
-	/** Tasks that go before every queued task not started yet (this device's own writes). */
-	#first: (() => Promise<void>)[] = [];
-
-	/**
-	 * Queues `task` ahead of the tasks waiting in the queue — never beside the one running, which
-	 * it waits for. A device that has fallen behind on what others write (a queue of arrivals) still
-	 * seals and publishes its own messages at once instead of after all of them.
-	 */
-	#enqueueFirst<R>(task: () => Promise<R>): Promise<R> {
-		return new Promise<R>((resolve, reject) => {
-			this.#first.push(() => task().then(resolve, reject));
-			// runs it when nothing else in the queue gets to it sooner
-			this.#enqueue(async () => undefined).catch(() => undefined);
-		});
-	}
-
-	async #runFirst(): Promise<void> {
-		while (this.#first.length) await this.#first.shift()!();
 	}
 
 	#drop(reason: string, _error?: unknown) {
