@@ -90,6 +90,53 @@ describe('a setting that is one value', () => {
 		}
 	});
 
+	it('✓ channels and roles too: the later rename wins, and the space says who made it and what it overruled', async () => {
+		const cast = await personas('ada', 'ben');
+		try {
+			const space = await cast.ada.client.createSpace({ name: 'Reading circle' });
+			await space.addMember(await cast.ben.client.memberCard());
+			const helper = await space.createRole({ name: 'Helper', permissions: [] });
+			const admin = await space.createRole({
+				name: 'Admin',
+				permissions: ['MANAGE_CHANNELS', 'MANAGE_ROLES']
+			});
+			await space.assignRole(userOf(cast.ben), admin.id);
+			const general = space.channels[0]!.id;
+			await syncAll([cast.ada, cast.ben], space.id);
+			const onBen = cast.ben.client.space(space.id)!;
+			// Ben, offline, renames the channel and a role first
+			await onBen.updateChannel(general, { name: 'chat' });
+			await onBen.updateRole(helper.id, { name: 'Helpers' });
+			await clockAfter(Date.now());
+			// Ada renames both later by the clock
+			await space.updateChannel(general, { name: 'talk' });
+			await space.updateRole(helper.id, { name: 'Guides' });
+			await syncAll([cast.ada, cast.ben], space.id);
+			for (const s of [space, onBen]) {
+				// ✓ the later edits win on both sides
+				expect(s.channels.find((c) => c.id === general)?.name).toBe('talk');
+				expect(s.roles.find((r) => r.id === helper.id)?.name).toBe('Guides');
+				// ✓ and who made each, with the name it overruled
+				expect(s.channelNameChange(general)).toMatchObject({
+					value: 'talk',
+					by: userOf(cast.ada),
+					overruled: ['chat']
+				});
+				expect(s.roleNameChange(helper.id)).toMatchObject({
+					value: 'Guides',
+					by: userOf(cast.ada),
+					overruled: ['Helpers']
+				});
+			}
+			expect(space.channelNameChange(general)!.thisDevice).toBe(true);
+			expect(onBen.roleNameChange(helper.id)!.thisDevice).toBe(false);
+			// ✓ a channel or role nobody renamed has no change to report beyond its creation
+			expect(space.roleNameChange('no-such-role')).toBeUndefined();
+		} finally {
+			await shutdown(Object.values(cast));
+		}
+	});
+
 	it('✓ property: in every delivery order, a fresh device resolves concurrent renames and nicknames the same way', async () => {
 		const adaClient = await Charter.open({ inMemory: true, deviceName: 'ada' });
 		const { phrase } = await adaClient.createIdentity();
