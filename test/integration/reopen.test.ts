@@ -97,4 +97,34 @@ describe('a device that restarts', async () => {
 			await third.close();
 		}
 	});
+
+	it('✓ a space asked for twice at once, or while it opens in the background, is opened once: every caller gets the same space', async () => {
+		const dir = await mkdtemp(join(tmpdir(), 'charter-open-once-'));
+		const ada = await Charter.open({ dataDir: dir });
+		await ada.createIdentity();
+		const made = [];
+		for (const name of ['One', 'Two', 'Three']) made.push(await ada.createSpace({ name }));
+		await ada.close();
+
+		const again = await Charter.open({ dataDir: dir, openSpacesInBackground: true });
+		try {
+			// the app asks for the last one twice (two views) while the background opens the others
+			const [a, b] = await Promise.all([
+				again.openSpace(made[2]!.id),
+				again.openSpace(made[2]!.id)
+			]);
+			// ✓ one instance, and it is the one the client lists
+			expect(a).toBe(b);
+			await again.allSpacesOpen;
+			expect(again.space(made[2]!.id)).toBe(a);
+			expect(again.spaces.map((s) => s.name)).toEqual(['One', 'Two', 'Three']);
+			// ✓ and it works: a message sent through it is read back
+			await a.channels[0]!.send('hello once');
+			expect(again.space(made[2]!.id)!.channels[0]!.messages.map((m) => m.text)).toEqual([
+				'hello once'
+			]);
+		} finally {
+			await again.close();
+		}
+	});
 });

@@ -347,15 +347,44 @@ export class Charter {
 		return space;
 	}
 
-	/** Opens a space this user was added to; its content arrives as peers deliver it. */
+	/**
+	 * Opens a space this user was added to; its content arrives as peers deliver it. A space already
+	 * open, or being opened (by another call, or in the background), is the same instance.
+	 */
 	async openSpace(id: SpaceId | string): Promise<Space> {
 		if (!isSpaceId(id))
 			throw new CharterError('invalid-argument', `not a space id: ${String(id).slice(0, 60)}`);
+		return this.#openOnce(id, (space) => this.#track(space));
+	}
+
+	/** Spaces being opened, by id: every path that opens one (openSpace, the background, the account) shares it. */
+	#opening = new Map<SpaceId, Promise<Space>>();
+
+	/**
+	 * The space `id`, opened at most once however many callers ask at the same time: the first
+	 * caller's `adopt` makes it one of this client's spaces, the others get the same instance.
+	 */
+	#openOnce(id: SpaceId, adopt: (space: Space) => Promise<void>): Promise<Space> {
 		const existing = this.#spaces.get(id);
-		if (existing) return existing;
-		const space = await Space.open(this.#requireContext(), id);
-		await this.#track(space);
-		return space;
+		if (existing) return Promise.resolve(existing);
+		let opening = this.#opening.get(id);
+		if (!opening) {
+			opening = (async () => {
+				try {
+					const space = await Space.open(this.#requireContext(), id);
+					if (this.#closed) {
+						await space.close();
+						throw new CharterError('closed', 'this client is closed');
+					}
+					await adopt(space);
+					return space;
+				} finally {
+					this.#opening.delete(id);
+				}
+			})();
+			this.#opening.set(id, opening);
+		}
+		return opening;
 	}
 
 	/**
@@ -758,12 +787,7 @@ export class Charter {
 		for (const id of this.#account?.spaces ?? []) {
 			// known spaces still to open in the background are opened there, in turn
 			if (this.#spaces.has(id) || this.#spacesToOpen.includes(id) || this.#closed) continue;
-			const space = await Space.open(this.#requireContext(), id);
-			if (this.#spaces.has(id)) {
-				await space.close();
-				continue;
-			}
-			await this.#track(space);
+			await this.#openOnce(id, (space) => this.#track(space));
 		}
 		// removed on another of the user's devices (forgetSpace)
 		for (const id of this.#account?.removed ?? []) {
@@ -826,17 +850,19 @@ export class Charter {
 		const open = async (id: SpaceId) => {
 			// already open, forgotten meanwhile, or the client closed
 			if (this.#spaces.has(id) || !this.#spacesToOpen.includes(id) || this.#closed) return;
-			const space = await Space.open(this.#requireContext(), id);
-			// opened meanwhile by another path (the account, openSpace), or the client closed
-			if (this.#spaces.has(id) || this.#closed) return void (await space.close());
-			this.#spaces.set(id, space);
-			this.#openingSpaces.delete(space);
-			void this.#account?.ensure(id).catch(() => undefined);
-			space.subscribe(() => {
-				this.#reviewSharing();
+			// (a client closed meanwhile: the space was closed again, nothing to report)
+			await this.#openOnce(id, async (space) => {
+				this.#spaces.set(id, space);
+				this.#openingSpaces.delete(space);
+				void this.#account?.ensure(id).catch(() => undefined);
+				space.subscribe(() => {
+					this.#reviewSharing();
+					this.#emit();
+				});
 				this.#emit();
+			}).catch((error) => {
+				if (!this.#closed) throw error;
 			});
-			this.#emit();
 		};
 		const order = [...this.#spacesToOpen];
 		const chosen = order.indexOf(openFirst as SpaceId);
