@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../src/lib/index.js';
 import { channelIdBytes, spaceIdBytes } from '../../src/lib/identity/ids.js';
 import { envelopeDocumentId, openEnvelope } from '../../src/lib/sync/envelope.js';
+import { forge } from '../support/hostile.js';
 import { deliver, personas, shutdown, userOf, type Persona } from '../support/personas.js';
 
 const cleanups: Persona[][] = [];
@@ -110,5 +111,41 @@ describe('the message list', () => {
 		expect(builds).toBeGreaterThan(0);
 		expect(builds).toBeLessThanOrEqual(3);
 		expect(shape(channel(cast.ben).messages)).toEqual(shape(channel(cast.ada).messages));
+	});
+
+	it('✓ a message whose time does not order (NaN, written by a hostile member) still leaves the list when deleted', async () => {
+		const { cast, space, channel } = await setup();
+		for (let i = 0; i < 5; i++) await channel(cast.ada).send(`before ${i}`);
+		await deliver(cast.ada, cast.ben, space.id);
+		// Ben writes past his client: a message whose createdAt is NaN (a number, so the rules let it)
+		type Doc = { buckets: Record<string, Record<string, unknown>> };
+		await forge<Doc>(
+			cast.ben.client,
+			cast.ben.client.space(space.id)!,
+			{ channel: channel(cast.ben) },
+			(d) => {
+				d.buckets['odd.0'] = {
+					'odd.0': {
+						author: new A.ImmutableString(userOf(cast.ben)),
+						text: new A.ImmutableString('no time'),
+						createdAt: Number.NaN
+					}
+				};
+			}
+		);
+		await deliver(cast.ben, cast.ada, space.id);
+		await deliver(cast.ben, cast.cy, space.id);
+		await deliver(cast.ada, cast.cy, space.id);
+		// ✓ Cy, a live reader, shows it
+		expect(channel(cast.cy).messages.map((m) => m.text)).toContain('no time');
+		// Ada, the owner, deletes it; more messages follow
+		await channel(cast.ada).delete('odd.0');
+		for (let i = 0; i < 3; i++) await channel(cast.ada).send(`after ${i}`);
+		await deliver(cast.ada, cast.cy, space.id);
+		// ✓ gone from Cy's live list, nothing else lost, and no message twice
+		const texts = channel(cast.cy).messages.map((m) => m.text);
+		expect(texts).not.toContain('no time');
+		expect(texts.filter((t) => t.startsWith('before') || t.startsWith('after'))).toHaveLength(8);
+		expect(new Set(channel(cast.cy).messages.map((m) => m.id)).size).toBe(texts.length);
 	});
 });

@@ -204,8 +204,10 @@ export class Channel {
 			this.#sorted = sorted.filter((m) => !gone.has(m));
 		} else
 			for (const m of removed) {
-				const at = insertionPoint(sorted, m) - 1;
-				if (sorted[at] === m) sorted.splice(at, 1);
+				let at = insertionPoint(sorted, m) - 1;
+				// a time that does not order (NaN from a peer) defeats the search: look it up
+				if (sorted[at] !== m) at = sorted.indexOf(m);
+				if (at >= 0) sorted.splice(at, 1);
 			}
 		added.sort(byDisplayOrder);
 		if (added.length <= 32)
@@ -224,8 +226,9 @@ export class Channel {
 			for (const [bucketId, built] of this.#built) {
 				if (!this.#sentHere(bucketId)) continue;
 				for (const m of built.messages) {
-					const at = insertionPoint(this.#sorted, m) - 1;
-					if (shown[at] !== m) continue;
+					let at = insertionPoint(this.#sorted, m) - 1;
+					if (shown[at] !== m) at = shown.indexOf(m);
+					if (at < 0) continue;
 					shown[at] = this.#withDelivery(m, this.#trackerOf(m.id).delivery(m.id) ?? 'pending');
 				}
 			}
