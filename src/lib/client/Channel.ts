@@ -153,7 +153,7 @@ export class Channel {
 	 * touch, so a bucket whose object is the one seen at the last build holds the same messages, and
 	 * only the buckets a change touched are read again and merged into the sorted list. An incoming
 	 * message in a channel of 10,000 then costs one bucket (≤ 128 messages), not a rebuild and sort of
-	 * all 10,000 (test/unit/channel-messages.test.ts checks the result equals a full rebuild).
+	 * all 10,000 (test/authority/message-list.test.ts checks the result equals a full rebuild).
 	 */
 	get messages(): readonly Message[] {
 		if (this.#messages) return this.#messages;

@@ -801,18 +801,24 @@ export class Charter {
 		}
 	}
 
+	/** A space opened or created here: one of this client's spaces, listed and followed. */
 	async #track(space: Space) {
-		this.#spaces.set(space.id, space);
-		this.#openingSpaces.delete(space);
+		this.#adopt(space);
 		if (this.#profile && space.isMember)
 			void space.setProfile(this.#profile).catch(() => undefined);
 		void this.#account?.record(space.id);
+		await this.#saveSpaceList();
+		this.#emit();
+	}
+
+	/** Makes an open space one of this client's: in `spaces`, its changes reviewed and announced. */
+	#adopt(space: Space) {
+		this.#spaces.set(space.id, space);
+		this.#openingSpaces.delete(space);
 		space.subscribe(() => {
 			this.#reviewSharing();
 			this.#emit();
 		});
-		await this.#saveSpaceList();
-		this.#emit();
 	}
 
 	/** The known spaces, in order, open or still opening in the background. */
@@ -852,13 +858,8 @@ export class Charter {
 			if (this.#spaces.has(id) || !this.#spacesToOpen.includes(id) || this.#closed) return;
 			// (a client closed meanwhile: the space was closed again, nothing to report)
 			await this.#openOnce(id, async (space) => {
-				this.#spaces.set(id, space);
-				this.#openingSpaces.delete(space);
+				this.#adopt(space);
 				void this.#account?.ensure(id).catch(() => undefined);
-				space.subscribe(() => {
-					this.#reviewSharing();
-					this.#emit();
-				});
 				this.#emit();
 			}).catch((error) => {
 				if (!this.#closed) throw error;
