@@ -93,8 +93,9 @@ function inviteBytes(link: string): Buffer {
 	return Buffer.from(link.replace(/^.*#\/join\/|^charter-invite:/, ''), 'base64url');
 }
 
-/** Layout (src/lib/authority/invites.ts): 'CHI' ‖ 1 ‖ space (16) ‖ secret (32) ‖ n ‖ endpoints. */
+/** Layout (src/lib/authority/invites.ts): 'CHI' ‖ 2 ‖ space (16) ‖ secret (32) ‖ check (4) ‖ n ‖ endpoints. */
 const SECRET_AT = 3 + 1 + 16;
+const ENDPOINTS_AT = SECRET_AT + 32 + 4;
 
 /** The same invite with one byte of its secret changed. */
 function damageSecret(link: string): string {
@@ -105,7 +106,7 @@ function damageSecret(link: string): string {
 
 /** The same invite naming `endpoint` as its only server. */
 function withEndpoint(link: string, endpoint: string): string {
-	const head = inviteBytes(link).subarray(0, SECRET_AT + 32);
+	const head = inviteBytes(link).subarray(0, ENDPOINTS_AT);
 	const e = Buffer.from(endpoint, 'utf8');
 	const length = Buffer.from([e.length >> 8, e.length & 0xff]);
 	return `charter-invite:${Buffer.concat([head, Buffer.from([1]), length, e]).toString('base64url')}`;
@@ -223,7 +224,7 @@ describe("a new user's first day (a)", () => {
 		await ben.page.getByRole('button', { name: 'Join space' }).click();
 		const refusal = ben.page.getByTestId('join-error');
 		await refusal.waitFor({ timeout: 10_000 });
-		// ✓ at once: as soon as the sync server has given the space, not after a 30 s timeout
+		// ✓ at once: the link's check fails as it is read, not after a 30 s timeout
 		expect(Date.now() - started).toBeLessThan(5000);
 		expect(await refusal.textContent()).toContain('opens nothing');
 		await screenshot(ben.page, 'a-05-damaged-invite');

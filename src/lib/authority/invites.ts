@@ -4,7 +4,9 @@
  * proof admits nobody else) and an X25519 key (the inviter seals the space's and the readable
  * channels' epoch keys to it, so the newcomer can join with every member offline).
  *
- *   link     = 'charter-invite:' ‖ base64url('CHI' ‖ 1 ‖ space id (16) ‖ secret (32) ‖ u8 n ‖ n × (u16 len ‖ endpoint))
+ *   link     = 'charter-invite:' ‖ base64url('CHI' ‖ 2 ‖ space id (16) ‖ secret (32) ‖ check (4) ‖ u8 n ‖ n × (u16 len ‖ endpoint))
+ *   check    = SHA-256(DOMAIN.inviteCheck ‖ space id ‖ secret)[0..4]
+ *   (version 1, without the check, is still read)
  *   invite id = 'inv_' ‖ base58(SHA-256(DOMAIN.inviteId ‖ invite signing key)[0..12])
  *   proof    = Ed25519(invite signing key, DOMAIN.inviteProof ‖ space id ‖ invite id ‖ newcomer identity key)
  */
@@ -24,11 +26,23 @@ nobleEd.hashes.sha512 = sha512;
 const MAGIC = utf8.encode('CHI');
 const PREFIX = 'charter-invite:';
 const SECRET_BYTES = 32;
+/**
+ * Bytes of a link's check: a changed or lost character of the space id or secret is caught when the
+ * link is read (a random change passes with odds 2⁻³²), instead of looking for an invite that was
+ * never made. The server addresses are not covered: a link whose address is damaged still joins
+ * through the user's own servers.
+ */
+const CHECK_BYTES = 4;
 
 export interface InviteLink {
 	space: SpaceId;
 	secret: Uint8Array;
 	endpoints: string[];
+	/**
+	 * The link carried a check and it held (every link made since version 2): its secret is the one
+	 * an invite was made with, so a space that lacks the invite has not received it yet.
+	 */
+	checked: boolean;
 }
 
 export interface InviteKeys {
@@ -61,12 +75,18 @@ export function inviteIdOf(signingKey: Uint8Array): string {
 	return `inv_${base58.encode(hash(DOMAIN.inviteId, signingKey).subarray(0, 12))}`;
 }
 
-export function encodeInviteLink(link: InviteLink): string {
+function linkCheck(space: Uint8Array, secret: Uint8Array): Uint8Array {
+	return hash(DOMAIN.inviteCheck, space, secret).subarray(0, CHECK_BYTES);
+}
+
+export function encodeInviteLink(link: Omit<InviteLink, 'checked'>): string {
+	const space = spaceIdBytes(link.space);
 	const w = new BinaryWriter()
 		.bytes(MAGIC)
-		.u8(1)
-		.bytes(spaceIdBytes(link.space), ID_BYTES)
+		.u8(2)
+		.bytes(space, ID_BYTES)
 		.bytes(link.secret, SECRET_BYTES)
+		.bytes(linkCheck(space, link.secret), CHECK_BYTES)
 		.u8(link.endpoints.length);
 	for (const e of link.endpoints) w.string(e);
 	return PREFIX + base64url.encode(w.finish());
@@ -87,10 +107,23 @@ export function parseInviteLink(text: string): InviteLink {
 	}
 	try {
 		const r = new BinaryReader(bytes, 'invite');
-		if (!bytesEqual(r.bytes(3), MAGIC) || r.u8() !== 1)
+		if (!bytesEqual(r.bytes(3), MAGIC))
 			throw new CharterError('invalid-invite', 'this is not an invite link');
-		const space = spaceId(r.bytes(ID_BYTES));
+		const version = r.u8();
+		if (version !== 1 && version !== 2)
+			throw new CharterError(
+				'invalid-invite',
+				`this invite link is of a newer version (${version}) than this app reads: update the app`
+			);
+		const spaceBytes = r.bytes(ID_BYTES);
+		const space = spaceId(spaceBytes);
 		const secret = r.bytes(SECRET_BYTES);
+		const checked = version === 2;
+		if (checked && !bytesEqual(r.bytes(CHECK_BYTES), linkCheck(spaceBytes, secret)))
+			throw new CharterError(
+				'invalid-invite',
+				'this invite link is damaged (a character was changed or lost), so it opens nothing: ask for the link again'
+			);
 		const n = r.u8();
 		const endpoints: string[] = [];
 		for (let i = 0; i < n; i++) endpoints.push(r.string());
@@ -101,7 +134,7 @@ export function parseInviteLink(text: string): InviteLink {
 					'invalid-invite',
 					`the invite names an invalid server address (${e.slice(0, 80)}): the link is damaged`
 				);
-		return { space, secret: Uint8Array.from(secret), endpoints };
+		return { space, secret: Uint8Array.from(secret), endpoints, checked };
 	} catch (error) {
 		if (error instanceof CharterError && error.code === 'invalid-invite') throw error;
 		throw new CharterError('invalid-invite', 'the invite link is damaged');

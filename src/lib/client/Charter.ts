@@ -412,7 +412,9 @@ export class Charter {
 	/**
 	 * Joins a space with an invite link. Works with every member offline, as long as some peer that
 	 * holds the space — this client's sync servers, or the endpoints the link names — is reachable.
-	 * Refused with `invite-revoked`, `invite-expired`, `invite-used-up` or `invalid-invite`.
+	 * Refused with `invite-revoked`, `invite-expired`, `invite-used-up`, `invalid-invite` (not a link,
+	 * or a damaged one: links carry a check) or `unavailable` (no peer holds the space, or the invite
+	 * has not reached one yet) after `timeoutMs` (default 30 s).
 	 */
 	async joinSpace(link: string, options: { timeoutMs?: number } = {}): Promise<Space> {
 		const invite = parseInviteLink(link);
@@ -426,7 +428,7 @@ export class Charter {
 		}
 		const space = await Space.open(context, invite.space, invite.secret);
 		try {
-			await space.join(options.timeoutMs);
+			await space.join(options.timeoutMs, invite.checked);
 		} catch (error) {
 			await space.close();
 			throw error;

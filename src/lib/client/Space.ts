@@ -1046,8 +1046,13 @@ export class Space {
 		});
 	}
 
-	/** @internal Joins with the invite this space was opened with, once its record has arrived. */
-	async join(timeoutMs = 30_000): Promise<void> {
+	/**
+	 * @internal Joins with the invite this space was opened with, once its record has arrived.
+	 * `checked`: the link's check held (links since version 2), so the invite was made and a space
+	 * without it has only not received it yet — wait for it. An unchecked (version 1) link is refused
+	 * as soon as a storing peer has given everything it holds and nothing in it is sealed to the secret.
+	 */
+	async join(timeoutMs = 30_000, checked = false): Promise<void> {
 		const invite = this.#invite;
 		if (!invite) throw new CharterError('invalid-invite', 'no invite to join with');
 		const me = this.context.identity.userId;
@@ -1055,10 +1060,11 @@ export class Space {
 		let readySince = 0;
 		while (!this.#replica.doc.invites?.[invite.id]) {
 			if (this.state?.isMember(me)) return;
-			// A storing peer gave us all it holds of the space, we processed all of it, and nothing in
-			// it is sealed to this secret: no invite was ever made with it (one changed character of a
-			// link is enough). The envelope can be complete before its entries are processed: settle.
+			// Version 1 links only: a storing peer gave us all it holds of the space, we processed all
+			// of it, and nothing in it is sealed to this secret — taken as a damaged link. It can also
+			// be an invite the inviter's device has not shared yet, which is why links now carry a check.
 			if (
+				!checked &&
 				this.#genesis &&
 				!this.#inviteSealed &&
 				caughtUpWithStoringPeer(this.context.wire, this.#replica.envelope)
@@ -1074,12 +1080,14 @@ export class Space {
 			// the space has arrived but not this invite (or no key for it): give late entries a moment
 			// (longer once the secret is known to open something: its record is on the way)
 			if (this.#genesis) readySince ||= Date.now();
-			if (readySince && Date.now() - readySince > (this.#inviteSealed ? 10_000 : 3000))
+			if (!checked && readySince && Date.now() - readySince > (this.#inviteSealed ? 10_000 : 3000))
 				throw new CharterError('invite-unknown', 'this space has no such invite (a damaged link?)');
 			if (Date.now() > deadline)
 				throw new CharterError(
 					'unavailable',
-					'no reachable peer holds this space (or the link is damaged)'
+					this.#genesis
+						? 'the space has arrived but this invite has not: the device that made it has not shared it with a server yet — try again once the inviter has been online'
+						: 'no reachable peer holds this space'
 				);
 			await new Promise((r) => setTimeout(r, 100));
 			await this.settled();

@@ -32,6 +32,8 @@ export const DOMAIN = {
 	inviteId: tag('invite-id'),
 	/** Invite key signs a join: tag ‖ space id ‖ invite id ‖ newcomer identity key. */
 	inviteProof: tag('invite-proof'),
+	/** Hash input for an invite link's check bytes: tag ‖ space id ‖ secret. */
+	inviteCheck: tag('invite-check'),
 	/** Hash input for a user's account document id: tag ‖ identity key. */
 	account: tag('account'),
 	/** Hash input for a device-link rendezvous document: tag ‖ link secret. */
