@@ -879,13 +879,14 @@ const FOUND: [Command[], number][] = [
 		],
 		1
 	],
-	// found on 06efed5 (2026-12-01, seed -716565782; 40 of 40 runs failed): the owner bans Mallory,
-	// which re-decides #general from its entries (a rebuild from the bare root), and bans the admin
-	// while that runs; the admin's ban recorded the half-rebuilt channel's heads (the root) as its
-	// cut-off, so the admin's message — and the owner's answer, which depends on it — were refused
-	// everywhere, the owner included ("written after its author was removed"). Without the
-	// equivocation or the forged entry the rebuild was over before the second ban (the timing);
-	// bans-in-a-row.test.ts has it deterministically.
+	// found on 06efed5 (2026-12-01, seed -716565782; there it failed 40 of 40 times run alone in a
+	// loop, 1 of 4 runs of this file after the other examples): the owner bans Mallory, which
+	// re-decides #general from its entries (a rebuild from the bare root), and bans the admin while
+	// that runs; the admin's ban recorded the half-rebuilt channel's heads (the root) as its cut-off,
+	// so the admin's message — and the owner's answer, which depends on it — were refused everywhere,
+	// the owner included ("written after its author was removed"). Without the equivocation or the
+	// forged entry the rebuild was over before the second ban (timing only); bans-in-a-row.test.ts
+	// has it deterministically.
 	[
 		[
 			{ by: 'admin', kind: 'send' },
