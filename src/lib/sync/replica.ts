@@ -158,7 +158,17 @@ interface Generation {
 }
 
 export class DocumentReplica<T> {
+	/** The document decided so far (during a rebuild: the one being decided again, not shown). */
 	#doc: A.Doc<T>;
+	/**
+	 * During a rebuild, what readers see until the new decision is complete: the document decided
+	 * before, with the local changes made since, and the validator that decided it (local changes
+	 * are checked against what they are made on). A rebuild starts from the bare root and decides
+	 * slice by slice; shown, that half-decided document would be taken for what this device has read
+	 * — a ban records the heads it shows as its cut-off, and a cut-off short of what the banned
+	 * member wrote refuses all of it (and what depends on it) at every peer.
+	 */
+	#shown: { doc: A.Doc<T>; validator: ReplicaValidator<T> } | undefined;
 	/** The envelopes this replica follows, by history generation; writes go to the newest. */
 	#generations = new Map<number, Generation>();
 	#current!: Generation;
@@ -339,7 +349,13 @@ export class DocumentReplica<T> {
 	}
 
 	get doc(): A.Doc<T> {
-		return this.#doc;
+		return this.#shown?.doc ?? this.#doc;
+	}
+
+	/** Replaces what readers see (during a rebuild, the shown document, not the one being decided). */
+	#setShown(doc: A.Doc<T>) {
+		if (this.#shown) this.#shown.doc = doc;
+		else this.#doc = doc;
 	}
 
 	/** The envelope written to (the current history generation's). */
@@ -413,6 +429,7 @@ export class DocumentReplica<T> {
 	rebuild(fresh: { validator: ReplicaValidator<T> }): Promise<void> {
 		return this.#enqueue(async () => {
 			await this.#sealOutbox();
+			this.#shown = { doc: this.#doc, validator: this.options.validator };
 			this.options.validator = fresh.validator;
 			this.#doc = A.load<T>(this.options.root, { actor: this.options.signer.actor });
 			this.#seen.clear();
@@ -424,7 +441,13 @@ export class DocumentReplica<T> {
 			const all: Uint8Array[] = [];
 			for (const generation of this.#generations.values())
 				all.push(...generation.reader.collectAll());
-			await this.#ingest(all);
+			try {
+				await this.#ingest(all);
+			} finally {
+				this.#shown = undefined;
+				// local changes made meanwhile were made on the document shown: onto the new one too
+				this.#reapplyOutbox();
+			}
 			this.#emit();
 			this.#scheduleSave();
 		});
@@ -438,19 +461,19 @@ export class DocumentReplica<T> {
 	 */
 	change(fn: A.ChangeFn<T>, options?: A.ChangeOptions<T>): Promise<void> {
 		if (this.#closed) return Promise.reject(new CharterError('closed', 'this document is closed'));
-		const before = this.#doc;
+		const before = this.doc;
 		const after = options ? A.change(before, options, fn) : A.change(before, fn);
 		const change = A.getLastLocalChange(after);
 		if (!change || sameHeads(A.getHeads(before), A.getHeads(after))) return Promise.resolve();
 		const { signer } = this.options;
 		const header = { author: signer.author, session: signer.session } as EntryHeader;
 		const decoded = A.decodeChange(change);
-		const verdict = this.options.validator.checkLocal(
+		const verdict = (this.#shown?.validator ?? this.options.validator).checkLocal(
 			{ header, decoded: [decoded], context: this.options.context() },
 			before
 		);
 		if (!verdict.valid) {
-			this.#doc = A.clone(before, { actor: signer.actor });
+			this.#setShown(A.clone(before, { actor: signer.actor }));
 			return Promise.reject(new CharterError('not-authorized', verdict.reason));
 		}
 		// the epoch this batch is sealed under: the one current before it — or, when this device holds
@@ -459,11 +482,11 @@ export class DocumentReplica<T> {
 		const epoch =
 			(this.#outbox.length ? this.#outboxEpoch : this.#usableEpoch()) ??
 			(() => {
-				this.#doc = after;
+				this.#setShown(after);
 				return this.#usableEpoch();
 			})();
 		if (!epoch) {
-			this.#doc = A.clone(before, { actor: signer.actor });
+			this.#setShown(A.clone(before, { actor: signer.actor }));
 			return Promise.reject(
 				new CharterError('unknown-epoch', 'no epoch key to write this document with')
 			);
@@ -471,7 +494,7 @@ export class DocumentReplica<T> {
 		if (this.#outbox.length === 0) this.#outboxEpoch = epoch;
 		if (this.#unsealed === 0) this.#unsealedBase = A.getHeads(before);
 		this.#unsealed++;
-		this.#doc = after;
+		this.#setShown(after);
 		this.#outbox.push(change);
 		this.#outboxDecoded.push(decoded);
 		this.#emit();
@@ -499,7 +522,7 @@ export class DocumentReplica<T> {
 	 * not received yet"), e.g. a message sent while a profile update was still being sealed.
 	 */
 	get sealedHeads(): A.Heads {
-		return this.#unsealed > 0 && this.#unsealedBase ? this.#unsealedBase : A.getHeads(this.#doc);
+		return this.#unsealed > 0 && this.#unsealedBase ? this.#unsealedBase : A.getHeads(this.doc);
 	}
 
 	#usableEpoch(): Uint8Array | undefined {
@@ -800,14 +823,6 @@ export class DocumentReplica<T> {
 		}
 		const result = await this.#evaluate(fresh);
 		if (!result) return;
-		let doc = result.doc;
-		if (result.recomputed && this.#outbox.length)
-			try {
-				[doc] = A.applyChanges(A.clone(doc, { actor: this.options.signer.actor }), this.#outbox);
-			} catch {
-				// local changes made on what is no longer valid: they go out sealed and are decided there
-				this.#drop('outbox-not-reapplied');
-			}
 		for (const [id, reason] of result.invalid) {
 			this.#pending.delete(id);
 			const entry = this.#parsed.get(id);
@@ -831,11 +846,28 @@ export class DocumentReplica<T> {
 		const decided = result.recomputed ? [...this.#opened.keys()] : fresh.map((e) => e.id);
 		for (const id of decided)
 			if (!result.invalid.has(id) && !result.waiting.has(id)) this.#pending.delete(id);
-		const changed = !sameHeads(A.getHeads(this.#doc), A.getHeads(doc));
-		this.#doc = doc;
-		if (changed) {
+		const before = A.getHeads(this.#doc);
+		this.#doc = result.doc;
+		// (during a rebuild, local changes go onto the new document once it is complete)
+		if (result.recomputed && !this.#shown) this.#reapplyOutbox();
+		// a rebuild announces its document once, complete
+		if (!this.#shown && !sameHeads(before, A.getHeads(this.#doc))) {
 			this.#emit();
 			this.#scheduleSave();
+		}
+	}
+
+	/** Local changes not yet sealed, applied to a document decided again (recomputed or rebuilt). */
+	#reapplyOutbox() {
+		if (this.#outbox.length === 0) return;
+		try {
+			[this.#doc] = A.applyChanges(
+				A.clone(this.#doc, { actor: this.options.signer.actor }),
+				this.#outbox
+			);
+		} catch {
+			// local changes made on what is no longer valid: they go out sealed and are decided there
+			this.#drop('outbox-not-reapplied');
 		}
 	}
 
@@ -905,7 +937,7 @@ export class DocumentReplica<T> {
 	#emit() {
 		for (const listener of this.#listeners) {
 			try {
-				listener(this.#doc);
+				listener(this.doc);
 			} catch {
 				/* a subscriber's bug must not break replication */
 			}
@@ -922,7 +954,8 @@ export class DocumentReplica<T> {
 
 	/** Persists the plaintext document and the waiting/refused entries to the local store. */
 	async save(): Promise<void> {
-		if (!this.options.local || !this.#chunks) return;
+		// mid-rebuild the waiting and refused entries are half re-decided: the rebuild saves at its end
+		if (!this.options.local || !this.#chunks || this.#shown) return;
 		// the document first: metadata that names heads the store does not hold would be worse
 		// than a document that is ahead of its metadata (its entries are then read again, and
 		// skipped as already held)
