@@ -13,11 +13,21 @@
  * All members run in this process (2 cores: the clients and the server share them), the server in
  * its own.
  *
+ * A third side, the **floor**, is the least any design of Charter's shape does with automerge-repo
+ * alone, no Charter code: the synced document holds only ciphertext (so the server sees no
+ * plaintext), each message is a plaintext Automerge change on the sender's own copy of the channel,
+ * encrypted (XChaCha20-Poly1305, @noble/ciphers) and signed (Ed25519, native WebCrypto) into one
+ * bucket of the synced document; each reader verifies, decrypts and applies it to its own plaintext
+ * copy. No seals, rules, keys per epoch, hash chains or delivery tracking: Charter cannot cost less
+ * than this, so a target this side misses is below the floor on this machine.
+ *
  *   npm run bench -- chat [--quick] [--members 20] [--seconds 30] [--rate 1]
  */
 import * as A from '@automerge/automerge';
 import { Repo, type DocHandle } from '@automerge/automerge-repo';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { randomBytes } from 'node:crypto';
 import { Charter, isCharterError, type Channel } from '../src/lib/index.js';
 import { startSyncServerProcess } from '../test/support/sync-server-process.js';
 
@@ -48,6 +58,8 @@ export interface ChatResult {
 	/** Messages the server received and sent over the window and drain. */
 	serverMessagesIn: number;
 	serverMessagesOut: number;
+	/** CPU seconds of this process (every member's client) over the window and the drain. */
+	clientCpuS: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -96,6 +108,7 @@ async function drive(
 	const perMember = Math.max(1, Math.round(seconds * rate));
 	const gapMs = 1000 / rate;
 	const before = await serverUsage(serverUrl);
+	const cpuBefore = process.cpuUsage();
 	const start = performance.now();
 	let sent = 0;
 	await Promise.all(
@@ -116,6 +129,7 @@ async function drive(
 	while (observed() < expected && performance.now() - drainStart < CHAT_PARAMS.drainMs)
 		await sleep(20);
 	const drainMs = performance.now() - drainStart;
+	const cpu = process.cpuUsage(cpuBefore);
 	const after = await serverUsage(serverUrl);
 	latencies.sort((a, b) => a - b);
 	return {
@@ -130,7 +144,8 @@ async function drive(
 		serverCpuS: after.cpuS - before.cpuS,
 		serverRssMb: after.rssMb,
 		serverMessagesIn: after.messagesIn - before.messagesIn,
-		serverMessagesOut: after.messagesOut - before.messagesOut
+		serverMessagesOut: after.messagesOut - before.messagesOut,
+		clientCpuS: (cpu.user + cpu.system) / 1e6
 	};
 }
 
@@ -220,6 +235,123 @@ export async function chatCharter(
 	}
 }
 
+/** The synced document of the floor side: ciphertext in buckets, as Charter's envelopes (64). */
+interface FloorEnvelope {
+	data: Record<string, Record<string, Uint8Array>>;
+}
+const FLOOR_BUCKETS = 64;
+
+export async function chatFloor(params: ChatParams, hooks: MeasureHooks = {}): Promise<ChatResult> {
+	const server = await startSyncServerProcess({ args: ['--allow-unsealed'] });
+	const repos: Repo[] = [];
+	const subtle = globalThis.crypto.subtle;
+	try {
+		const key = randomBytes(32);
+		const pairs = await Promise.all(
+			Array.from(
+				{ length: params.members },
+				() =>
+					subtle.generateKey({ name: 'Ed25519' }, false, [
+						'sign',
+						'verify'
+					]) as Promise<CryptoKeyPair>
+			)
+		);
+		for (let i = 0; i < params.members; i++)
+			repos.push(new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] }));
+		const created = repos[0]!.create<FloorEnvelope>({
+			data: Object.fromEntries(
+				Array.from({ length: FLOOR_BUCKETS }, (_, b) => [b.toString(16).padStart(2, '0'), {}])
+			)
+		});
+		const handles: DocHandle<FloorEnvelope>[] = [
+			created,
+			...(await Promise.all(repos.slice(1).map((r) => r.find<FloorEnvelope>(created.url))))
+		];
+		// every member's own plaintext copy of the channel, never synced
+		let plain = handles.map(() => A.from<PlainChat>({ messages: {} }));
+		const root = A.getLastLocalChange(plain[0]!)!;
+		plain = plain.map(() => A.applyChanges(A.init<PlainChat>(), [root])[0]);
+		let counter = 0;
+		/** entry = member (1) ‖ nonce (24) ‖ ciphertext ‖ Ed25519 signature (64) over all before it */
+		const write = async (member: number, text: string) => {
+			plain[member] = A.change(plain[member]!, (d) => {
+				d.messages[text] = { author: member, text: new A.ImmutableString(text), at: Date.now() };
+			});
+			const change = A.getLastLocalChange(plain[member]!)!;
+			const nonce = randomBytes(24);
+			const body = new Uint8Array([
+				member,
+				...nonce,
+				...xchacha20poly1305(key, nonce).encrypt(change)
+			]);
+			const sig = new Uint8Array(await subtle.sign('Ed25519', pairs[member]!.privateKey, body));
+			const entry = new Uint8Array(body.length + 64);
+			entry.set(body);
+			entry.set(sig, body.length);
+			const bucket = (counter++ % FLOOR_BUCKETS).toString(16).padStart(2, '0');
+			handles[member]!.change((d) => {
+				d.data[bucket]![`${member}.${counter}`] = entry;
+			});
+		};
+		let deliveries = 0;
+		let latencies: number[] | undefined;
+		let warm = 0;
+		for (const [i, handle] of handles.entries()) {
+			let queue = Promise.resolve();
+			handle.on('change', ({ patches, doc }) => {
+				for (const p of patches) {
+					if (p.action !== 'put' || p.path.length !== 3 || p.path[0] !== 'data') continue;
+					const entry = doc.data[String(p.path[1])]?.[String(p.path[2])];
+					if (!(entry instanceof Uint8Array) || entry[0] === i) continue;
+					queue = queue.then(async () => {
+						const body = entry.subarray(0, entry.length - 64);
+						const author = pairs[entry[0]!]!.publicKey;
+						if (!(await subtle.verify('Ed25519', author, entry.subarray(body.length), body)))
+							throw new Error('bad signature');
+						const change = xchacha20poly1305(key, body.subarray(1, 25)).decrypt(body.subarray(25));
+						const now = Date.now();
+						[plain[i]] = A.applyChanges(plain[i]!, [change], {
+							patchCallback: (applied, { after }) => {
+								for (const q of applied) {
+									if (q.action !== 'put' || q.path.length !== 2 || q.path[0] !== 'messages')
+										continue;
+									const m = after.messages?.[String(q.path[1])];
+									if (latencies && m) {
+										deliveries++;
+										latencies.push(now - m.at);
+									} else warm++;
+								}
+							}
+						});
+					});
+				}
+			});
+		}
+		// warm-up, as for the others
+		await Promise.all(handles.map((_, i) => write(i, `hello-${i}`)));
+		await until(() => warm >= params.members * (params.members - 1), 'the warm-up round');
+		latencies = [];
+		await hooks.beforeMeasure?.();
+		const result = await drive(
+			params,
+			server.url,
+			(member, i) => write(member, `chat ${member}.${i}`),
+			() => deliveries,
+			latencies
+		);
+		await hooks.afterMeasure?.();
+		return result;
+	} finally {
+		// (shutdown asserts synchronously when a socket is already closed)
+		for (const r of repos)
+			await Promise.resolve()
+				.then(() => r.shutdown())
+				.catch(() => undefined);
+		await server.stop();
+	}
+}
+
 interface PlainChat {
 	messages: Record<string, { author: number; text: A.ImmutableString; at: number }>;
 }
@@ -281,7 +413,11 @@ export async function chatPlain(params: ChatParams, hooks: MeasureHooks = {}): P
 		await hooks.afterMeasure?.();
 		return result;
 	} finally {
-		for (const r of repos) await r.shutdown().catch(() => undefined);
+		// (shutdown asserts synchronously when a socket is already closed)
+		for (const r of repos)
+			await Promise.resolve()
+				.then(() => r.shutdown())
+				.catch(() => undefined);
 		await server.stop();
 	}
 }

@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/profile.ts authority [size]      → .charter-data/profiles/authority-<size>.cpuprofile
  *   npx tsx bench/profile.ts cold-written|cold-compacted [messages]   (a new device's cold sync)
- *   npx tsx bench/profile.ts chat|chat-plain [members]   (the client process of members chatting;
+ *   npx tsx bench/profile.ts chat|chat-plain|chat-floor [members]   (the client process of members chatting;
  *                                                  CHAT_RATE, CHAT_SECONDS override rate and length)
  *
  * and a summary of the heaviest functions (self and inclusive time) on stdout. Open the file in
@@ -13,7 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { join, resolve } from 'node:path';
 import { validationCost } from './authority.js';
-import { CHAT_PARAMS, chatCharter, chatPlain } from './chat.js';
+import { CHAT_PARAMS, chatCharter, chatFloor, chatPlain } from './chat.js';
 import { coldSync } from './sync.js';
 
 interface ProfileNode {
@@ -83,8 +83,10 @@ else if (scenario === 'cold-written' || scenario === 'cold-compacted')
 		...hooks,
 		only: scenario === 'cold-written' ? 'written' : 'compacted'
 	});
-else if (scenario === 'chat' || scenario === 'chat-plain')
-	result = await (scenario === 'chat' ? chatCharter : chatPlain)(
+else if (scenario === 'chat' || scenario === 'chat-plain' || scenario === 'chat-floor')
+	result = await (
+		scenario === 'chat' ? chatCharter : scenario === 'chat-plain' ? chatPlain : chatFloor
+	)(
 		{
 			...CHAT_PARAMS.full,
 			members: size,

@@ -4,10 +4,10 @@
  * and prints the ratio. Parameters live in the scenario files.
  */
 import { rotationCost, validationCost, AUTHORITY_PARAMS } from './authority.js';
-import { coldSync, sendToVisible, SYNC_PARAMS } from './sync.js';
+import { coldSync, coldSyncFloor, sendToVisible, SYNC_PARAMS } from './sync.js';
 import { serverLoad, soak, SERVER_PARAMS } from './server.js';
 import { memory, MEMORY_PARAMS } from './memory.js';
-import { chatCharter, chatPlain, CHAT_PARAMS, type ChatResult } from './chat.js';
+import { chatCharter, chatFloor, chatPlain, CHAT_PARAMS, type ChatResult } from './chat.js';
 import { browserOpen, browserSend, BROWSER_PARAMS, type OpenReading } from './browser.js';
 
 const flag = (name: string, fallback: number) => {
@@ -29,21 +29,27 @@ const scenarios: Record<string, () => Promise<void>> = {
 	async sync() {
 		const messages = flag('messages', SYNC_PARAMS.messages);
 		const cold = await coldSync(messages);
+		const floor = await coldSyncFloor(messages);
 		table(
-			`Cold sync of a ${messages}-message channel to a new device, until every message is readable`,
+			`Cold sync of a ${messages}-message channel to a new device, until every message is readable ` +
+				'(floor: automerge-repo syncing only ciphertext, the reader checking, decrypting and applying — no Charter code)',
 			[
 				{
 					channel: 'as written (one entry per message)',
 					charter_ms: cold.charterMs.toFixed(0),
+					floor_ms: floor.writtenMs.toFixed(0),
 					plain_automerge_repo_ms: cold.plainMs.toFixed(0),
 					ratio: (cold.charterMs / cold.plainMs).toFixed(2),
+					'floor ratio': (floor.writtenMs / cold.plainMs).toFixed(2),
 					target: '≤ 3×'
 				},
 				{
-					channel: `compacted (${cold.fragments} fragments)`,
+					channel: `compacted (${cold.fragments} fragments; floor ${floor.fragments})`,
 					charter_ms: cold.compactedMs.toFixed(0),
+					floor_ms: floor.compactedMs.toFixed(0),
 					plain_automerge_repo_ms: cold.plainMs.toFixed(0),
 					ratio: (cold.compactedMs / cold.plainMs).toFixed(2),
+					'floor ratio': (floor.compactedMs / cold.plainMs).toFixed(2),
 					target: '≤ 1.5×'
 				}
 			]
@@ -122,6 +128,7 @@ const scenarios: Record<string, () => Promise<void>> = {
 			'p50 ms': r.p50.toFixed(0),
 			'p99 ms': r.p99.toFixed(0),
 			'drain ms': r.drainMs.toFixed(0),
+			'clients CPU s': r.clientCpuS.toFixed(2),
 			'server CPU s': r.serverCpuS.toFixed(2),
 			'server CPU ms/msg': ((r.serverCpuS * 1000) / r.sent).toFixed(2),
 			'server msgs in/out': `${r.serverMessagesIn}/${r.serverMessagesOut}`,
@@ -133,35 +140,39 @@ const scenarios: Record<string, () => Promise<void>> = {
 		});
 		const charter = await chatCharter(params);
 		const plain = await chatPlain(params);
+		const floor = await chatFloor(params);
 		const ratio = (a: number, b: number) => (a / b).toFixed(2);
+		const ratios = (name: string, a: ChatResult, b: ChatResult) => ({
+			side: name,
+			sent: '',
+			'delivered/expected': '',
+			'delivered msg/s': ratio(a.deliveredPerSecond, b.deliveredPerSecond),
+			'p50 ms': ratio(a.p50, b.p50),
+			'p99 ms': ratio(a.p99, b.p99),
+			'drain ms': '',
+			'clients CPU s': ratio(a.clientCpuS, b.clientCpuS),
+			'server CPU s': ratio(a.serverCpuS, b.serverCpuS),
+			'server CPU ms/msg': ratio(a.serverCpuS / a.sent, b.serverCpuS / b.sent),
+			'server msgs in/out': ratio(
+				a.serverMessagesIn + a.serverMessagesOut,
+				b.serverMessagesIn + b.serverMessagesOut
+			),
+			'server CPU µs/server msg': ratio(
+				a.serverCpuS / (a.serverMessagesIn + a.serverMessagesOut),
+				b.serverCpuS / (b.serverMessagesIn + b.serverMessagesOut)
+			),
+			'server rss MB': ratio(a.serverRssMb, b.serverRssMb)
+		});
 		table(
-			`${params.members} members chatting for ${params.seconds} s through one sync server, ${params.rate} message/s each`,
+			`${params.members} members chatting for ${params.seconds} s through one sync server, ${params.rate} message/s each ` +
+				'(floor: automerge-repo syncing only ciphertext, each reader verifying, decrypting and applying to its own plaintext copy — no Charter code)',
 			[
 				row('charter', charter),
 				row('plain automerge-repo', plain),
-				{
-					side: 'ratio charter/plain',
-					sent: '',
-					'delivered/expected': '',
-					'delivered msg/s': ratio(charter.deliveredPerSecond, plain.deliveredPerSecond),
-					'p50 ms': ratio(charter.p50, plain.p50),
-					'p99 ms': ratio(charter.p99, plain.p99),
-					'drain ms': '',
-					'server CPU s': ratio(charter.serverCpuS, plain.serverCpuS),
-					'server CPU ms/msg': ratio(
-						charter.serverCpuS / charter.sent,
-						plain.serverCpuS / plain.sent
-					),
-					'server msgs in/out': ratio(
-						charter.serverMessagesIn + charter.serverMessagesOut,
-						plain.serverMessagesIn + plain.serverMessagesOut
-					),
-					'server CPU µs/server msg': ratio(
-						charter.serverCpuS / (charter.serverMessagesIn + charter.serverMessagesOut),
-						plain.serverCpuS / (plain.serverMessagesIn + plain.serverMessagesOut)
-					),
-					'server rss MB': ratio(charter.serverRssMb, plain.serverRssMb)
-				}
+				row('floor (encrypted, signed, no Charter)', floor),
+				ratios('ratio charter/plain (target ≥ 0.9×, ≤ 3×, ≤ 1.5×)', charter, plain),
+				ratios('ratio floor/plain', floor, plain),
+				ratios('ratio charter/floor', charter, floor)
 			]
 		);
 	},

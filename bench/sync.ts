@@ -6,10 +6,19 @@
  *  - send → visible: one message at a time from one client to another, p50 / p99 — back to back (each
  *    send right after the previous one arrived: automerge-repo's 100 ms sync throttle sets the pace,
  *    for both) and spaced like a conversation (a pause longer than the throttle before each send).
+ *
+ * Cold sync also has a **floor**: the least a design of Charter's shape does with automerge-repo and
+ * Automerge alone, no Charter code — the server holds only ciphertext (one encrypted plaintext
+ * change per message in a bucketed document, linked by SHA-256 into one chain with one Ed25519
+ * signature; or, compacted, the saved plaintext document encrypted and signed in 1 MiB fragments)
+ * and the reader checks, decrypts and applies or loads it. No seals, rules or epochs.
  */
 import * as A from '@automerge/automerge';
 import { Repo } from '@automerge/automerge-repo';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { randomBytes } from 'node:crypto';
 import { Charter } from '../src/lib/index.js';
 import { startSyncServerProcess } from '../test/support/sync-server-process.js';
 
@@ -128,6 +137,147 @@ export async function coldSync(
 	} finally {
 		await server.stop();
 		await plainServer.stop();
+	}
+}
+
+interface FloorEnvelope {
+	entries: Record<string, Record<string, Uint8Array>>;
+	signature?: Uint8Array;
+}
+type FloorChannel = { messages: Record<string, { text: A.ImmutableString; at: number }> };
+/** Buckets of the floor's synced document, as Charter's envelopes; fragment size as Charter's. */
+const FLOOR_BUCKETS = 64;
+const FRAGMENT_BYTES = 1 << 20;
+
+const bucketsOf = () =>
+	Object.fromEntries(
+		Array.from({ length: FLOOR_BUCKETS }, (_, b) => [b.toString(16).padStart(2, '0'), {}])
+	);
+
+/** A new client reads the whole floor envelope, counting entries as they arrive. */
+async function readFloor(serverUrl: string, url: string, entries: number) {
+	const repo = new Repo({ network: [new WebSocketClientAdapter(serverUrl)] });
+	const handle = await repo.find<FloorEnvelope>(url as never);
+	let seen = 0;
+	const count = (doc: FloorEnvelope) =>
+		Object.values(doc.entries).reduce((n, b) => n + Object.keys(b).length, 0);
+	seen = count(handle.doc());
+	await new Promise<void>((resolve) => {
+		const done = () =>
+			seen >= entries && handle.doc().signature && (handle.off('change', on), resolve());
+		const on = ({ patches }: { patches: A.Patch[] }) => {
+			for (const p of patches) if (p.action === 'put' && p.path.length === 3) seen++;
+			done();
+		};
+		handle.on('change', on);
+		done();
+	});
+	return { repo, doc: handle.doc() };
+}
+
+/** The floor of a cold sync of `messages`, as written and compacted (see the file's comment). */
+export async function coldSyncFloor(messages = SYNC_PARAMS.messages) {
+	const server = await startSyncServerProcess({ args: ['--allow-unsealed'] });
+	const subtle = globalThis.crypto.subtle;
+	try {
+		const key = randomBytes(32);
+		const pair = (await subtle.generateKey({ name: 'Ed25519' }, false, [
+			'sign',
+			'verify'
+		])) as CryptoKeyPair;
+		const writer = new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] });
+		const written = writer.create<FloorEnvelope>({ entries: bucketsOf() });
+		// entry i = SHA-256(entry i−1) ‖ nonce (24) ‖ XChaCha20-Poly1305(plaintext change i)
+		let plain = A.from<FloorChannel>({ messages: {} });
+		const root = A.getLastLocalChange(plain)!;
+		let prev: Uint8Array = new Uint8Array(32);
+		for (let i = 0; i < messages; i++) {
+			plain = A.change(plain, (d) => {
+				d.messages[`m${i}`] = { text: new A.ImmutableString(`message ${i}`), at: i };
+			});
+			const nonce = randomBytes(24);
+			const ciphertext = xchacha20poly1305(key, nonce).encrypt(A.getLastLocalChange(plain)!);
+			const entry = new Uint8Array(56 + ciphertext.length);
+			entry.set(prev);
+			entry.set(nonce, 32);
+			entry.set(ciphertext, 56);
+			prev = sha256(entry);
+			written.change((d) => {
+				d.entries[(i % FLOOR_BUCKETS).toString(16).padStart(2, '0')]![String(i).padStart(6, '0')] =
+					entry;
+			});
+		}
+		const lastHash = prev;
+		const signature = new Uint8Array(await subtle.sign('Ed25519', pair.privateKey, lastHash));
+		written.change((d) => {
+			d.signature = signature;
+		});
+		// compacted: the saved plaintext document, encrypted and signed in fragments
+		const saved = A.save(plain);
+		const compacted = writer.create<FloorEnvelope>({ entries: bucketsOf() });
+		for (let at = 0, n = 0; at < saved.length; at += FRAGMENT_BYTES, n++) {
+			const nonce = randomBytes(24);
+			const ciphertext = xchacha20poly1305(key, nonce).encrypt(
+				saved.subarray(at, at + FRAGMENT_BYTES)
+			);
+			const body = new Uint8Array(24 + ciphertext.length);
+			body.set(nonce);
+			body.set(ciphertext, 24);
+			const sig = new Uint8Array(await subtle.sign('Ed25519', pair.privateKey, body));
+			const fragment = new Uint8Array(body.length + 64);
+			fragment.set(body);
+			fragment.set(sig, body.length);
+			compacted.change((d) => {
+				d.entries['00']![String(n).padStart(6, '0')] = fragment;
+			});
+		}
+		const fragments = Math.ceil(saved.length / FRAGMENT_BYTES);
+		compacted.change((d) => {
+			d.signature = new Uint8Array(64);
+		});
+		await new Promise((r) => setTimeout(r, 2000)); // as plain's writer: let the server take it all
+		await writer.shutdown().catch(() => undefined);
+
+		const t0 = performance.now();
+		const a = await readFloor(server.wsUrl, written.url, messages);
+		const ordered = Object.values(a.doc.entries)
+			.flatMap((b) => Object.entries(b))
+			.sort(([x], [y]) => (x < y ? -1 : 1))
+			.map(([, e]) => e);
+		let link: Uint8Array = new Uint8Array(32);
+		const changes: Uint8Array[] = [root];
+		for (const entry of ordered) {
+			if (!entry.subarray(0, 32).every((b, i) => b === link[i])) throw new Error('broken chain');
+			link = sha256(entry);
+			changes.push(xchacha20poly1305(key, entry.subarray(32, 56)).decrypt(entry.subarray(56)));
+		}
+		if (!(await subtle.verify('Ed25519', pair.publicKey, a.doc.signature!, link)))
+			throw new Error('bad signature');
+		const [read] = A.applyChanges(A.init<FloorChannel>(), changes);
+		if (Object.keys(read.messages).length !== messages) throw new Error('not all read');
+		const writtenMs = performance.now() - t0;
+		await a.repo.shutdown().catch(() => undefined);
+
+		const t1 = performance.now();
+		const b = await readFloor(server.wsUrl, compacted.url, fragments);
+		const parts: Uint8Array[] = [];
+		for (const [, fragment] of Object.entries(b.doc.entries['00']!).sort(([x], [y]) =>
+			x < y ? -1 : 1
+		)) {
+			const body = fragment.subarray(0, fragment.length - 64);
+			if (!(await subtle.verify('Ed25519', pair.publicKey, fragment.subarray(body.length), body)))
+				throw new Error('bad signature');
+			parts.push(xchacha20poly1305(key, body.subarray(0, 24)).decrypt(body.subarray(24)));
+		}
+		const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+		parts.reduce((at, p) => (whole.set(p, at), at + p.length), 0);
+		const loaded = A.load<FloorChannel>(whole);
+		if (Object.keys(loaded.messages).length !== messages) throw new Error('not all read');
+		const compactedMs = performance.now() - t1;
+		await b.repo.shutdown().catch(() => undefined);
+		return { writtenMs, compactedMs, fragments };
+	} finally {
+		await server.stop();
 	}
 }
 

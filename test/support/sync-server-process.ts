@@ -21,7 +21,11 @@ export async function startSyncServerProcess(
 	const child = spawn(
 		process.execPath,
 		[
-			join(root, 'node_modules/tsx/dist/cli.mjs'),
+			// CHARTER_SERVER_CPU_PROF=<dir>: the server writes a CPU profile there when it stops (run
+			// in this node process with tsx's loader: the tsx CLI would profile only its launcher)
+			...(process.env.CHARTER_SERVER_CPU_PROF
+				? ['--cpu-prof', `--cpu-prof-dir=${process.env.CHARTER_SERVER_CPU_PROF}`, '--import', 'tsx']
+				: [join(root, 'node_modules/tsx/dist/cli.mjs')]),
 			join(root, 'sync-server/main.ts'),
 			'--port',
 			'0',
