@@ -295,7 +295,8 @@ export async function chatFloor(params: ChatParams, hooks: MeasureHooks = {}): P
 			});
 		};
 		let deliveries = 0;
-		let latencies: number[] | undefined;
+		const latencies: number[] = [];
+		let measuring = false;
 		let warm = 0;
 		for (const [i, handle] of handles.entries()) {
 			let queue = Promise.resolve();
@@ -317,7 +318,7 @@ export async function chatFloor(params: ChatParams, hooks: MeasureHooks = {}): P
 									if (q.action !== 'put' || q.path.length !== 2 || q.path[0] !== 'messages')
 										continue;
 									const m = after.messages?.[String(q.path[1])];
-									if (latencies && m) {
+									if (measuring && m) {
 										deliveries++;
 										latencies.push(now - m.at);
 									} else warm++;
@@ -331,7 +332,7 @@ export async function chatFloor(params: ChatParams, hooks: MeasureHooks = {}): P
 		// warm-up, as for the others
 		await Promise.all(handles.map((_, i) => write(i, `hello-${i}`)));
 		await until(() => warm >= params.members * (params.members - 1), 'the warm-up round');
-		latencies = [];
+		measuring = true;
 		await hooks.beforeMeasure?.();
 		const result = await drive(
 			params,
