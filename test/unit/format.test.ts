@@ -94,7 +94,12 @@ describe('formatting a message', () => {
 		]);
 	});
 
-	it('✓ a > quote, with formatting inside and text after it', () => {
+	it('✓ a > quote, with formatting inside and text after it (only its own lines)', () => {
+		// only the lines that start with > are quoted: the answer below is not
+		expect(formatMessage('> is this it?\nyes')).toEqual([
+			{ kind: 'quote', children: [t('is this it?')] },
+			t('yes')
+		]);
 		expect(formatMessage('> she said **no**\n> twice\n\nand left')).toEqual([
 			{
 				kind: 'quote',

@@ -92,6 +92,9 @@ const spoiler: TokenizerExtension = {
 	}
 };
 
+/** The lines at the start of a text that begin with `>` (up to three spaces before it). */
+const QUOTED_LINES = /^(?: {0,3}>[^\n]*(?:\n|$))+/;
+
 /** Quote levels the lexer is inside (it is synchronous: one counter serves every call). */
 let quoteDepth = 0;
 
@@ -124,10 +127,13 @@ const lexer = new Marked({ gfm: true, breaks: false }).use({
 			return token && CLOSED_FENCE.test(token.raw) ? token : undefined;
 		},
 		blockquote(src) {
-			if (quoteDepth >= MAX_QUOTE_DEPTH) return undefined;
+			// like Discord, only the lines that start with `>` are quoted (no lazy continuation:
+			// an answer on the next line is not part of the quote)
+			const quoted = QUOTED_LINES.exec(src);
+			if (!quoted || quoteDepth >= MAX_QUOTE_DEPTH) return undefined;
 			quoteDepth++;
 			try {
-				return Tokenizer.prototype.blockquote.call(this, src);
+				return Tokenizer.prototype.blockquote.call(this, quoted[0]);
 			} finally {
 				quoteDepth--;
 			}
