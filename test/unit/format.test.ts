@@ -138,6 +138,29 @@ describe('formatting a message', () => {
 				children: [t('the docs')]
 			}
 		]);
+		// a bare address with non-ASCII characters is its own address; a look-alike host is not
+		expect(formatMessage('https://de.wikipedia.org/wiki/Straße')).toEqual([
+			{
+				kind: 'link',
+				href: 'https://de.wikipedia.org/wiki/Stra%C3%9Fe',
+				children: [t('https://de.wikipedia.org/wiki/Straße')]
+			}
+		]);
+		// a look-alike host is not linked bare, and as a named link its real (punycode) host shows
+		expect(links(formatMessage('https://\u0430pple.example/login'))).toEqual([]);
+		expect(
+			formatMessage('[https://\u0430pple.example/login](https://\u0430pple.example/login)')
+		).toEqual([
+			{
+				kind: 'link',
+				href: 'https://xn--pple-43d.example/login',
+				url: 'https://xn--pple-43d.example/login',
+				children: [t('https://\u0430pple.example/login')]
+			}
+		]);
+		// nor one with a right-to-left override in it: its address shows escaped
+		const [rtl] = formatMessage('https://a.example/\u202Etxt.exe');
+		expect(rtl).toMatchObject({ url: 'https://a.example/%E2%80%AEtxt.exe' });
 		// text that looks like one URL cannot hide another
 		const [fake] = formatMessage('[https://bank.example](https://evil.example/login)');
 		expect(fake).toMatchObject({ kind: 'link', url: 'https://evil.example/login' });

@@ -236,11 +236,31 @@ function link(token: Tokens.Link, depth: number): FormatNode {
 	const href = safeHref(token.href);
 	if (!href) return text(token.raw);
 	const children = inline(token.tokens, depth + 1);
-	// a bare or <bracketed> URL shows itself already
-	const autolink = (token as Tokens.Link & { autolink?: boolean }).autolink === true;
-	const shown = plainText(children);
-	const url = autolink || shown === token.href || shown === href ? undefined : href;
+	const url = isItsAddress(plainText(children), href) ? undefined : href;
 	return { kind: 'link', href, ...(url ? { url } : {}), children };
+}
+
+/** Invisible and direction-changing characters (controls, bidi overrides, zero-width). */
+const HIDDEN = /[\p{Cc}\p{Cf}]/u;
+
+/**
+ * Whether a link's text is its own address — as the URL parser writes it back (a `www.` address
+ * gains `http://`, a bare host a `/`), or with its percent-escapes decoded (`Straße`) — so nothing
+ * need be shown beside it. A look-alike host is not: the parser writes it in punycode
+ * (`https://аpple.example` is `https://xn--pple-…`), so its real address shows. Nor is an address
+ * with hidden characters: it shows escaped.
+ */
+function isItsAddress(shown: string, href: string): boolean {
+	let decoded = href;
+	try {
+		decoded = decodeURI(href);
+	} catch {
+		// a malformed escape: compare as written
+	}
+	const written = HIDDEN.test(decoded) ? [href] : [href, decoded];
+	return [shown, `http://${shown}`].some((typed) =>
+		written.some((w) => w === typed || w === `${typed}/`)
+	);
 }
 
 /** The text a tree shows, without its formatting. */
