@@ -64,6 +64,9 @@ const scenarios: Record<string, () => Promise<void>> = {
 				charter_p99_ms: latency.charterP99.toFixed(1),
 				plain_p50_ms: latency.plainP50.toFixed(1),
 				plain_p99_ms: latency.plainP99.toFixed(1),
+				floor_p50_ms: latency.floorP50.toFixed(1),
+				floor_p99_ms: latency.floorP99.toFixed(1),
+				floor_ratio_p50: (latency.floorP50 / latency.plainP50).toFixed(2),
 				ratio_p50: (latency.charterP50 / latency.plainP50).toFixed(2),
 				target: 'p50 ≤ 1.3×, p99 < 50 ms'
 			});

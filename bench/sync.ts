@@ -281,6 +281,86 @@ export async function coldSyncFloor(messages = SYNC_PARAMS.messages) {
 	}
 }
 
+/**
+ * The floor of send → visible (see the file's comment): the sender changes its own plaintext copy,
+ * encrypts and signs the change into a bucket of the synced document; the reader verifies, decrypts
+ * and applies it to its own copy, where the message becomes visible.
+ */
+async function sendToVisibleFloor(wsUrl: string, samples: number, gapMs: number) {
+	const subtle = globalThis.crypto.subtle;
+	const key = randomBytes(32);
+	const pair = (await subtle.generateKey({ name: 'Ed25519' }, false, [
+		'sign',
+		'verify'
+	])) as CryptoKeyPair;
+	type Chat = {
+		messages: Record<string, { author: string; text: A.ImmutableString; createdAt: number }>;
+	};
+	const a = new Repo({ network: [new WebSocketClientAdapter(wsUrl)] });
+	const b = new Repo({ network: [new WebSocketClientAdapter(wsUrl)] });
+	const sent = a.create<FloorEnvelope>({ entries: bucketsOf() });
+	const received = await b.find<FloorEnvelope>(sent.url);
+	let mine = A.from<Chat>({ messages: {} });
+	let theirs = A.applyChanges(A.init<Chat>(), [A.getLastLocalChange(mine)!])[0];
+	const changed = new Set<() => void>();
+	let queue = Promise.resolve();
+	received.on('change', ({ patches, doc }) => {
+		for (const p of patches) {
+			if (p.action !== 'put' || p.path.length !== 3) continue;
+			const entry = doc.entries[String(p.path[1])]?.[String(p.path[2])];
+			if (!(entry instanceof Uint8Array)) continue;
+			queue = queue.then(async () => {
+				const body = entry.subarray(0, entry.length - 64);
+				if (!(await subtle.verify('Ed25519', pair.publicKey, entry.subarray(body.length), body)))
+					throw new Error('bad signature');
+				const change = xchacha20poly1305(key, body.subarray(0, 24)).decrypt(body.subarray(24));
+				[theirs] = A.applyChanges(theirs, [change]);
+				for (const wake of [...changed]) wake();
+			});
+		}
+	});
+	const times: number[] = [];
+	for (let i = 1; i <= samples; i++) {
+		if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+		const t = performance.now();
+		const visible = whenTrue(
+			() => theirs.messages[`m${i}`] !== undefined,
+			(wake) => {
+				changed.add(wake);
+				return () => void changed.delete(wake);
+			}
+		);
+		mine = A.change(mine, (d) => {
+			d.messages[`m${i}`] = {
+				author: 'alice',
+				text: new A.ImmutableString(`ping ${i}`),
+				createdAt: Date.now()
+			};
+		});
+		const nonce = randomBytes(24);
+		const ciphertext = xchacha20poly1305(key, nonce).encrypt(A.getLastLocalChange(mine)!);
+		const body = new Uint8Array(24 + ciphertext.length);
+		body.set(nonce);
+		body.set(ciphertext, 24);
+		const sig = new Uint8Array(await subtle.sign('Ed25519', pair.privateKey, body));
+		const entry = new Uint8Array(body.length + 64);
+		entry.set(body);
+		entry.set(sig, body.length);
+		sent.change((d) => {
+			d.entries[(i % FLOOR_BUCKETS).toString(16).padStart(2, '0')]![String(i)] = entry;
+		});
+		await visible;
+		times.push(performance.now() - t);
+	}
+	await Promise.resolve()
+		.then(() => a.shutdown())
+		.catch(() => undefined);
+	await Promise.resolve()
+		.then(() => b.shutdown())
+		.catch(() => undefined);
+	return times;
+}
+
 export async function sendToVisible(samples = SYNC_PARAMS.latencySamples, gapMs = 0) {
 	// Charter through the server as deployed (refusing unsealed changes); plain automerge-repo through
 	// the same server binary with --allow-unsealed, since its changes carry no publication seals
@@ -342,15 +422,19 @@ export async function sendToVisible(samples = SYNC_PARAMS.latencySamples, gapMs 
 		}
 		await a.shutdown().catch(() => undefined);
 		await b.shutdown().catch(() => undefined);
+		const floor = await sendToVisibleFloor(plainServer.wsUrl, samples, gapMs);
 		charter.sort((x, y) => x - y);
 		plain.sort((x, y) => x - y);
+		floor.sort((x, y) => x - y);
 		return {
 			samples,
 			gapMs,
 			charterP50: percentile(charter, 50),
 			charterP99: percentile(charter, 99),
 			plainP50: percentile(plain, 50),
-			plainP99: percentile(plain, 99)
+			plainP99: percentile(plain, 99),
+			floorP50: percentile(floor, 50),
+			floorP99: percentile(floor, 99)
 		};
 	} finally {
 		await server.stop();
