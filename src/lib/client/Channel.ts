@@ -169,10 +169,19 @@ export class Channel {
 			seen.add(bucketId);
 			const before = this.#built.get(bucketId);
 			if (before?.object === bucket) continue;
-			const previous = new Map((before?.messages ?? []).map((m) => [m.id, m]));
+			// the document keeps the objects of messages no change touched: those are not read again
+			const previous = before?.byId ?? new Map<string, { raw: unknown; message: Message }>();
+			const byId = new Map<string, { raw: unknown; message: Message }>();
 			const list: Message[] = [];
 			for (const [id, m] of Object.entries(bucket ?? {})) {
 				if (!m || m.deleted) continue;
+				const known = previous.get(id);
+				if (known?.raw === m) {
+					previous.delete(id);
+					byId.set(id, known);
+					list.push(known.message);
+					continue;
+				}
 				const read: Message = {
 					id,
 					author: asString(m.author) as UserId,
@@ -180,17 +189,20 @@ export class Channel {
 					createdAt: m.createdAt,
 					...(m.editedAt ? { editedAt: m.editedAt } : {})
 				};
-				const old = previous.get(id);
+				const old = known?.message;
 				if (old && sameMessage(old, read)) {
 					previous.delete(id);
+					byId.set(id, { raw: m, message: old });
 					list.push(old);
 					continue;
 				}
+				byId.set(id, { raw: m, message: read });
 				list.push(read);
 				added.push(read);
 			}
-			removed.push(...previous.values()); // gone, or edited (its new version is added)
-			this.#built.set(bucketId, { object: bucket, messages: list });
+			// gone, or edited (its new version is added)
+			for (const { message } of previous.values()) removed.push(message);
+			this.#built.set(bucketId, { object: bucket, messages: list, byId });
 		}
 		for (const [bucketId, built] of this.#built)
 			if (!seen.has(bucketId)) {
@@ -249,8 +261,11 @@ export class Channel {
 	}
 	#shownAs = new Map<string, { base: Message; shown: Message }>();
 
-	/** Per bucket: the document object last read and the messages it held. */
-	#built = new Map<string, { object: unknown; messages: Message[] }>();
+	/** Per bucket: the document object last read, the messages it held, and each one's object. */
+	#built = new Map<
+		string,
+		{ object: unknown; messages: Message[]; byId: Map<string, { raw: unknown; message: Message }> }
+	>();
 	/** Every message in display order, without delivery. */
 	#sorted: Message[] = [];
 
