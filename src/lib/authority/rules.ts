@@ -24,7 +24,8 @@ export interface RuleContext<Doc = unknown> {
 	channel?: ChannelId;
 	/**
 	 * Member cards verified for this decision (card-cache.ts): the cards the entries being decided
-	 * carry. A card not among them counts as not verifying. Empty for documents that carry none.
+	 * carry. A card not among them counts as not verifying. Empty for channel and app documents,
+	 * whose validators verify no cards.
 	 */
 	cards: CardVerdicts;
 	/** The document before the change (valid changes only). */
