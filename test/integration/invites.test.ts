@@ -191,8 +191,6 @@ describe('invites', () => {
 			(await import('../../src/lib/identity/certificates.js')).verifyUserCard(
 				await mallory.memberCard()
 			))();
-		const { verifyCards } = await import('../../src/lib/authority/card-cache.js');
-		await verifyCards([card.bytes]);
 		await forge<SpaceDoc>(mallory, space, { into: space, keysFrom: owner }, (d) => {
 			d.members[mallory.identity!.userId] = {
 				card: card.bytes,

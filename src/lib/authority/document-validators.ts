@@ -4,6 +4,7 @@
 import type * as A from '@automerge/automerge';
 import type { ChannelId, UserId } from '../identity/ids.js';
 import type { ReplicaValidator, ValidationResult } from '../sync/replica.js';
+import { VerifiedCards, type CardCache } from './card-cache.js';
 import { ChannelValidator } from './channel-validator.js';
 import type { Genesis } from './genesis.js';
 import type { OpenedEntry } from './opened-entry.js';
@@ -15,15 +16,25 @@ import { notYet, type Verdict } from './verdict.js';
 
 export class SpaceDocumentValidator implements ReplicaValidator<SpaceDoc> {
 	#validator: SpaceValidator | undefined;
+	/** The cards this space's rules read (card-cache.ts); `cache`: the client's shared one. */
+	readonly #cards: VerifiedCards;
 
 	constructor(
 		private readonly actor: string,
-		private readonly self: () => UserId
-	) {}
+		private readonly self: () => UserId,
+		cache?: CardCache
+	) {
+		this.#cards = new VerifiedCards(cache);
+	}
 
 	/** The genesis makes the space checkable; until it arrives every entry waits. */
 	setGenesis(genesis: Genesis): void {
-		this.#validator ??= new SpaceValidator(genesis, this.actor);
+		this.#validator ??= new SpaceValidator(genesis, this.actor, this.#cards);
+	}
+
+	/** Verifies cards a local change is about to carry, so that its check finds them. */
+	verifyCards(cards: Iterable<Uint8Array>): Promise<void> {
+		return this.#cards.verify(cards);
 	}
 
 	get evaluation(): SpaceEvaluation | undefined {

@@ -7,7 +7,7 @@ import type * as A from '@automerge/automerge';
 import type { ChannelId, UserId } from '../identity/ids.js';
 import { decodeUserCard } from '../identity/certificates.js';
 import { bytesEqual } from '../util/bytes.js';
-import { isVerifiedCardFor } from './card-cache.js';
+import { NO_CARDS, type CardVerdicts } from './card-cache.js';
 import { actorFor } from './actors.js';
 import type { OpenedEntry } from './opened-entry.js';
 import type { PathIndex, ResolvedOp } from './paths.js';
@@ -29,8 +29,9 @@ export function checkEntry<Doc>(
 	header: OpenedEntry['header'],
 	decoded: A.DecodedChange[],
 	channel?: ChannelId,
-	options: { selfCertifiedDevices?: boolean } = {}
+	options: { selfCertifiedDevices?: boolean; cards?: CardVerdicts } = {}
 ): EntryCheck {
+	const cards = options.cards ?? NO_CARDS;
 	const expectedActor = actorFor(header.author, header.session);
 	for (const change of decoded)
 		if (change.actor !== expectedActor) return { verdict: invalid('actor-not-signer') };
@@ -40,17 +41,25 @@ export function checkEntry<Doc>(
 	// (a member's new device registering itself; a newcomer joining). The card is signed by the
 	// user's identity key and the rules decide what that user may do.
 	if (!signer && ops && options.selfCertifiedDevices)
-		signer = selfCertifiedSigner(ops, header.author);
+		signer = selfCertifiedSigner(ops, header.author, cards);
 	if (!signer) return { verdict: invalid('not a member device') };
 	if (!ops) return { verdict: invalid('touches an unknown object'), signer };
 	return {
-		verdict: rules.authorize(ops, { signer, state, ...(channel ? { channel } : {}) }, before),
+		verdict: rules.authorize(
+			ops,
+			{ signer, state, cards, ...(channel ? { channel } : {}) },
+			before
+		),
 		signer,
 		ops
 	};
 }
 
-function selfCertifiedSigner(ops: readonly ResolvedOp[], device: Uint8Array): UserId | undefined {
+function selfCertifiedSigner(
+	ops: readonly ResolvedOp[],
+	device: Uint8Array,
+	cards: CardVerdicts
+): UserId | undefined {
 	for (const op of ops) {
 		if (
 			op.kind !== 'put' ||
@@ -59,7 +68,7 @@ function selfCertifiedSigner(ops: readonly ResolvedOp[], device: Uint8Array): Us
 			op.path[2] !== 'card'
 		)
 			continue;
-		if (!(op.value instanceof Uint8Array) || !isVerifiedCardFor(op.value, op.path[1]!)) continue;
+		if (!(op.value instanceof Uint8Array) || !cards.isCardOf(op.value, op.path[1]!)) continue;
 		try {
 			if (decodeUserCard(op.value).devices.some((d) => bytesEqual(d.deviceKey, device)))
 				return op.path[1] as UserId;

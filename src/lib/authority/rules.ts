@@ -8,6 +8,7 @@
  * final `**` (the rest).
  */
 import type { ChannelId, UserId } from '../identity/ids.js';
+import type { CardVerdicts } from './card-cache.js';
 import type { ResolvedOp } from './paths.js';
 import type { SpaceState } from './state.js';
 import { invalid, VALID, type Verdict } from './verdict.js';
@@ -21,6 +22,12 @@ export interface RuleContext<Doc = unknown> {
 	state: SpaceState;
 	/** The channel, for channel documents. */
 	channel?: ChannelId;
+	/**
+	 * Member cards verified for this decision (card-cache.ts): the cards the entries being decided
+	 * carry. A card not among them counts as not verifying. Empty for channel and app documents,
+	 * whose validators verify no cards.
+	 */
+	cards: CardVerdicts;
 	/** The document before the change (valid changes only). */
 	before: Doc;
 	/** Every op of the same entry (e.g. to see the fields set together with a new object). */

@@ -19,7 +19,6 @@ import {
 } from './rules.js';
 import { asString, DURABILITIES, EVERYONE, type SpaceDoc } from './schema.js';
 import { VALID, invalid } from './verdict.js';
-import { isVerifiedCardFor } from './card-cache.js';
 import { verifyInviteProof } from './invites.js';
 import { userKey } from '../identity/ids.js';
 import { decodeUserCard } from '../identity/certificates.js';
@@ -146,7 +145,7 @@ const removalAllowed: Check = (ctx) => {
 const newMemberCard: Check = (ctx) =>
 	ctx.op.kind === 'put' &&
 	ctx.op.value instanceof Uint8Array &&
-	isVerifiedCardFor(ctx.op.value, ctx.params.user!)
+	ctx.cards.isCardOf(ctx.op.value, ctx.params.user!)
 		? VALID
 		: invalid('a member record needs a verified card of that user');
 

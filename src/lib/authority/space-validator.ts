@@ -37,7 +37,7 @@ import { PathIndex } from './paths.js';
 import { asString, SPACE_DOC_ROOT, type SpaceDoc } from './schema.js';
 import { spaceRules } from './space-rules.js';
 import { SpaceState, type CausalContext } from './state.js';
-import { verifyCards } from './card-cache.js';
+import { VerifiedCards } from './card-cache.js';
 import { base58, toBytes } from '../util/bytes.js';
 import { channelIdBytes } from '../identity/ids.js';
 import { Permission } from './permissions.js';
@@ -93,10 +93,17 @@ export class SpaceValidator {
 	#log = logOf([]);
 	/** Entries Automerge refused although every check allowed them (kept refused: a pure fact). */
 	#unappliable = new Set<string>();
+	/** Entries whose cards are in `cards` (every entry ever decided here, and so every card). */
+	#cardsRead = new Set<string>();
 
+	/**
+	 * `cards`: the cards this validator verified; the rules read nothing else (card-cache.ts). A
+	 * local change carrying a card needs it verified here first (`cards.verify`).
+	 */
 	constructor(
 		readonly genesis: Genesis,
-		private readonly actor: string
+		private readonly actor: string,
+		readonly cards: VerifiedCards = new VerifiedCards()
 	) {
 		for (const d of ROOT_CHANGES) this.#paths.register(d);
 	}
@@ -114,7 +121,13 @@ export class SpaceValidator {
 		fresh: readonly OpenedEntry[],
 		doc: A.Doc<SpaceDoc>
 	): Promise<SpaceEvaluation & { recomputed: boolean }> {
-		await verifyCards(cardsIn(fresh.length && this.#last ? fresh : [...all.values()]));
+		// Every card any decision below reads — a recomputation reads them all — is verified before
+		// anything is decided; `cards` never forgets one, so only entries new here are read.
+		const unread = new Map<string, OpenedEntry>();
+		for (const entries of [fresh, all.values()])
+			for (const entry of entries) if (!this.#cardsRead.has(entry.id)) unread.set(entry.id, entry);
+		await this.cards.verify(cardsIn(unread.values()));
+		for (const id of unread.keys()) this.#cardsRead.add(id);
 		if (this.#last && fresh.length && this.#extendsHeads(fresh, doc)) {
 			const fast = this.#fastPath(fresh, doc);
 			if (fast) return { ...fast, recomputed: false };
@@ -133,7 +146,7 @@ export class SpaceValidator {
 			entry.header,
 			entry.decoded,
 			undefined,
-			SELF
+			{ ...SELF, cards: this.cards }
 		);
 	}
 

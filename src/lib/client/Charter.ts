@@ -75,6 +75,7 @@ import { caughtUpWithStoringPeer, PeerWatch, type PeerSyncStatus } from '../sync
 import { Publisher } from '../sync/publication.js';
 import { VerifyingNetworkAdapter, type RefusalCounter } from '../sync/verifying-adapter.js';
 import type { ClientContext } from './context.js';
+import { CardCache } from '../authority/card-cache.js';
 import { PeerDirectory, type AuthenticatedPeer } from '../sync/peer-auth.js';
 import { DurabilitySharing, type StrictDecision } from '../sync/durability.js';
 import { asString } from '../authority/schema.js';
@@ -150,6 +151,8 @@ export class Charter {
 	#purged = new Map<DocumentId, string>();
 	/** Spaces being opened (not in `#spaces` yet) — their channels open before they are tracked. */
 	#openingSpaces = new Set<Space>();
+	/** Card verdicts shared by the spaces of this client: an optimisation only (card-cache.ts). */
+	readonly #cards = new CardCache();
 
 	/** The WebSocket URL peers can dial, when opened with `listen`. */
 	get listeningUrl(): string | undefined {
@@ -1030,6 +1033,7 @@ export class Charter {
 				wire: this.wire,
 				local: this.stores.local,
 				secrets: this.stores.secrets,
+				cards: this.#cards,
 				signer: {
 					author: identity.deviceKey,
 					session: this.#session,

@@ -44,7 +44,6 @@ import { actorFor } from '../authority/actors.js';
 import { externalDeps } from '../authority/opened-entry.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
 import type { SpaceEvaluation } from '../authority/space-validator.js';
-import { verifyCards } from '../authority/card-cache.js';
 import { KeyRing, type EpochKey } from '../encryption/keyring.js';
 import {
 	LOCKBOX_MAGIC,
@@ -171,7 +170,8 @@ export class Space {
 		this.#documentKey = base58.encode(this.idBytes);
 		this.#validator = new SpaceDocumentValidator(
 			context.signer.actor,
-			() => context.identity.userId
+			() => context.identity.userId,
+			context.cards
 		);
 		context.spaces?.opened(this); // before any channel envelope is opened (durability.ts)
 	}
@@ -192,7 +192,7 @@ export class Space {
 		await space.#start();
 		await space.#append([genesis.bytes]);
 		const card = await identity.card();
-		await verifyCards([card.bytes]);
+		await space.#validator.verifyCards([card.bytes]);
 		const spaceEpoch = await space.#keys.createEpoch(space.idBytes);
 		await space.#sealLockboxes([{ encryptionKey: card.encryptionKey }], [spaceEpoch]);
 		await space.#replica.change((d) => {
@@ -325,7 +325,7 @@ export class Space {
 				const existing =
 					record?.card instanceof Uint8Array ? decodeUserCard(record.card).devices : [];
 				const card = await identity.cardWith(existing);
-				await verifyCards([card.bytes]);
+				await this.#validator.verifyCards([card.bytes]);
 				await this.#change((d) => {
 					const member = d.members[identity.userId];
 					if (member) member.card = card.bytes;
@@ -1102,7 +1102,7 @@ export class Space {
 		if (this.state?.bans.has(me))
 			throw new CharterError('not-authorized', 'you are banned from this space');
 		const card = await this.context.identity.card();
-		await verifyCards([card.bytes]);
+		await this.#validator.verifyCards([card.bytes]);
 		const proof = signInviteProof(invite, this.idBytes, this.context.identity.userKey);
 		const addedAt = Date.now();
 		const joining = (d: SpaceDoc) => {
@@ -1293,7 +1293,7 @@ export class Space {
 		}
 		if (new Set(cards.map((c) => c.user)).size !== cards.length)
 			throw new CharterError('invalid-argument', 'a user is listed twice');
-		await verifyCards(cards.map((c) => c.bytes));
+		await this.#validator.verifyCards(cards.map((c) => c.bytes));
 		const addedAt = Date.now();
 		const me = this.context.identity.userId;
 		const draft = A.toJS(this.#replica.doc) as SpaceDoc;
@@ -1356,7 +1356,7 @@ export class Space {
 		const record = this.#replica.doc.members?.[identity.userId];
 		const existing = record?.card instanceof Uint8Array ? decodeUserCard(record.card).devices : [];
 		const card = await identity.cardWith(existing.filter((d) => d.device !== device));
-		await verifyCards([card.bytes]);
+		await this.#validator.verifyCards([card.bytes]);
 		const draft = A.toJS(this.#replica.doc) as SpaceDoc;
 		if (draft.members[identity.userId]) draft.members[identity.userId]!.card = card.bytes;
 		const after = SpaceState.derive(state.genesis, draft);

@@ -1,5 +1,6 @@
 /** What every space and channel of one client shares: keys, repos, stores and the writer session. */
 import type { Repo, StorageAdapterInterface } from '@automerge/automerge-repo';
+import type { CardCache } from '../authority/card-cache.js';
 import type { Identity } from '../identity/identity.js';
 import type { SecretStore } from '../identity/secret-store.js';
 import type { ReplicaSigner } from '../sync/replica.js';
@@ -12,6 +13,8 @@ export interface ClientContext {
 	/** The never-networked store of plaintext replicas. */
 	local?: StorageAdapterInterface;
 	secrets: SecretStore;
+	/** Card verdicts shared by this client's space validators: an optimisation only. */
+	cards?: CardCache;
 	signer: ReplicaSigner;
 	/** Sync servers and peers this client dials: the bootstrap endpoints put into invites. */
 	endpoints: string[];
