@@ -2,8 +2,9 @@
  * A space: its genesis, its space document (settings, roles, members, bans, channels, current
  * epochs), its channels, and the lockboxes through which members receive epoch keys.
  *
- * Every action is checked here before anything is sealed (a typed `not-authorized` error), and
- * again by the same rule table as every peer will check it.
+ * Every action runs plan → authorise → seal → commit (`#carryOut`): its change is judged by the rule
+ * table every peer will check it with — a refusal is a typed error and leaves no trace — and only
+ * then are epoch keys made, lockboxes sealed and appended, and the change committed.
  */
 import * as A from '@automerge/automerge';
 import { cbor } from '@automerge/automerge-repo';
@@ -135,6 +136,27 @@ interface SavedSpaceMeta {
 }
 
 const MAX_NAME = 100;
+
+/** Lockboxes an action seals once the rules have accepted its change: each epoch to each recipient. */
+interface Handout {
+	recipients: { encryptionKey: Uint8Array }[];
+	epochs: EpochKey[];
+}
+
+/**
+ * A space action before it is carried out: its change to the space document, the documents whose
+ * key it rotates (each gets a new epoch, named in the same change) and the lockboxes it seals.
+ * Nothing here has touched the wire; `#carryOut` judges it, then seals, then commits.
+ */
+interface SpacePlan {
+	/** The change (`#carryOut` adds the namings of the new epochs to it). */
+	change(d: SpaceDoc): void;
+	/** Documents that get a new epoch with this change. */
+	rotate?: Uint8Array[];
+	/** The lockboxes to seal once the change is accepted, given the new epochs (in `rotate`'s order). */
+	seal?(fresh: EpochKey[]): Handout[];
+	options?: A.ChangeOptions<SpaceDoc>;
+}
 
 export class Space {
 	readonly idBytes: Uint8Array;
@@ -520,16 +542,23 @@ export class Space {
 	 */
 	async #rotate(documents: Uint8Array[], state: SpaceState): Promise<EpochKey[]> {
 		const epochs: EpochKey[] = [];
-		for (const document of documents) {
-			const epoch = await this.#keys.createEpoch(document);
-			const channel = bytesEqual(document, this.idBytes) ? undefined : channelId(document);
-			await this.#sealLockboxes(
-				[...state.readers(channel), ...this.#activeInviteKeys(channel)],
-				[epoch]
-			);
-			epochs.push(epoch);
-		}
+		for (const document of documents) epochs.push(await this.#keys.createEpoch(document));
+		for (const h of this.#toReaders(state, epochs))
+			await this.#sealLockboxes(h.recipients, h.epochs);
 		return epochs;
+	}
+
+	/** New epochs handed to everyone who may read their document in `state`, and to active invites. */
+	#toReaders(state: SpaceState, epochs: EpochKey[]): Handout[] {
+		return epochs.map((epoch) => {
+			const channel = bytesEqual(epoch.document, this.idBytes)
+				? undefined
+				: channelId(epoch.document);
+			return {
+				recipients: [...state.readers(channel), ...this.#activeInviteKeys(channel)],
+				epochs: [epoch]
+			};
+		});
 	}
 
 	/** Active invites whose roles may read `channel` (or the space document): they keep working offline. */
@@ -636,38 +665,76 @@ export class Space {
 		);
 	}
 
+	/** A change to the space document that seals nothing of its own (see `#carryOut`). */
+	#change(fn: (d: SpaceDoc) => void, options?: A.ChangeOptions<SpaceDoc>): Promise<void> {
+		return this.#carryOut({ change: fn, ...(options ? { options } : {}) });
+	}
+
 	/**
-	 * Every change to the space document goes through here. When this device holds no key for the
-	 * space document's current epoch (a wrong or withheld epoch was named) and the change does not
-	 * name one it holds, the change also names a new epoch, sealed to every reader — if the rules let
-	 * this member rotate; otherwise it is refused, typed, before anything is sealed or kept.
+	 * Every change to the space document goes through here, in one order: plan → authorise → seal →
+	 * commit. The change is judged by the rule table first, as it will be made — with placeholders
+	 * for the epochs it names, since an epoch id is the hash of a key not made yet — and only once
+	 * accepted are the new epoch keys made, the lockboxes sealed and appended to the envelope, and
+	 * the change committed. A refused action throws `not-authorized` and leaves no trace: no key, no
+	 * lockbox, no entry. (A change that seals nothing goes straight to the replica, which judges it
+	 * the same way as it keeps it, and keeps nothing if it is refused.)
+	 *
+	 * When this device holds no key for the space document's current epoch (a wrong or withheld epoch
+	 * was named) and the change does not name one, the change also names a new epoch, sealed to every
+	 * reader — if the rules let this member rotate; otherwise it is refused with `unknown-epoch`.
 	 */
-	async #change(fn: (d: SpaceDoc) => void, options?: A.ChangeOptions<SpaceDoc>): Promise<void> {
+	async #carryOut(plan: SpacePlan): Promise<void> {
 		if (this.#closed) throw new CharterError('closed', 'this space is closed');
 		const { signer } = this.context;
-		const draft = A.change(A.clone(this.#replica.doc, { actor: signer.actor }), fn);
-		if (this.#heldEpoch(draft, this.idBytes)) return this.#replica.change(fn, options);
+		const own = plan.rotate ?? [];
+		const draft = A.change(A.clone(this.#replica.doc, { actor: signer.actor }), plan.change);
+		const spaceKeyless =
+			!own.some((d) => bytesEqual(d, this.idBytes)) && !this.#heldEpoch(draft, this.idBytes);
+		if (!spaceKeyless && !own.length && !plan.seal)
+			return this.#replica.change(plan.change, plan.options);
+		const rotate = spaceKeyless ? [...own, this.idBytes] : own;
+		const naming =
+			(documents: Uint8Array[], epochs: string[]) =>
+			(d: SpaceDoc): void => {
+				plan.change(d);
+				documents.forEach((document, i) => {
+					d.epochs[base58.encode(document)] = atom(epochs[i]!);
+				});
+			};
+		const placeholders = (n: number) =>
+			Array.from({ length: n }, () => base58.encode(randomBytes(ID_BYTES)));
+		// authorise
+		const verdict = this.#dryRun(naming(rotate, placeholders(rotate.length)));
 		const state = this.state;
-		const key = this.#documentKey;
-		const placeholder = base58.encode(randomBytes(ID_BYTES));
-		const verdict = this.#dryRun((d) => {
-			fn(d);
-			d.epochs[key] = atom(placeholder);
-		});
-		if (!state || !verdict.valid) {
-			const alone = this.#dryRun(fn);
+		if (spaceKeyless && (!state || !verdict.valid)) {
+			const alone = this.#dryRun(naming(own, placeholders(own.length)));
 			if (!alone.valid) throw new CharterError('not-authorized', alone.reason);
 			throw new CharterError(
 				'unknown-epoch',
 				`this device holds no key of the space's current epoch and may not name a new one${verdict.valid ? '' : `: ${verdict.reason}`}`
 			);
 		}
-		const after = SpaceState.derive(state.genesis, A.toJS(draft) as SpaceDoc);
-		const [epoch] = await this.#rotate([this.idBytes], after);
-		await this.#replica.change((d) => {
-			fn(d);
-			d.epochs[key] = atom(base58.encode(epoch!.epoch));
-		}, options);
+		if (!verdict.valid) throw new CharterError('not-authorized', verdict.reason);
+		// seal
+		const fresh: EpochKey[] = [];
+		for (const document of rotate) fresh.push(await this.#keys.createEpoch(document));
+		const handouts = plan.seal?.(fresh.slice(0, own.length)) ?? [];
+		if (spaceKeyless)
+			handouts.push(
+				...this.#toReaders(
+					SpaceState.derive(state!.genesis, A.toJS(draft) as SpaceDoc),
+					fresh.slice(own.length)
+				)
+			);
+		for (const h of handouts) await this.#sealLockboxes(h.recipients, h.epochs);
+		// commit
+		await this.#replica.change(
+			naming(
+				rotate,
+				fresh.map((e) => base58.encode(e.epoch))
+			),
+			plan.options
+		);
 	}
 
 	#ensuring = new Map<string, Promise<Uint8Array>>();
@@ -1015,18 +1082,20 @@ export class Space {
 		for (const channel of state.channels.keys())
 			if (state.rolesCan(roles, Permission.VIEW_CHANNEL, channel))
 				epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
-		await this.#sealLockboxes([{ encryptionKey: keys.encryptionKey }], epochs);
-		await this.#change((d) => {
-			d.invites[keys.id] = {
-				key: keys.signingKey,
-				encryptionKey: keys.encryptionKey,
-				roles: Object.fromEntries(roles.map((r) => [r, true as const])),
-				maxUses,
-				expiresAt,
-				createdBy: atom(me),
-				createdAt: Date.now(),
-				uses: {}
-			};
+		await this.#carryOut({
+			change: (d) => {
+				d.invites[keys.id] = {
+					key: keys.signingKey,
+					encryptionKey: keys.encryptionKey,
+					roles: Object.fromEntries(roles.map((r) => [r, true as const])),
+					maxUses,
+					expiresAt,
+					createdBy: atom(me),
+					createdAt: Date.now(),
+					uses: {}
+				};
+			},
+			seal: () => [{ recipients: [{ encryptionKey: keys.encryptionKey }], epochs }]
 		});
 		return { id: keys.id, link: encodeInviteLink({ space: this.id, secret, endpoints }) };
 	}
@@ -1301,16 +1370,19 @@ export class Space {
 			draft.members[card.user] = { card: card.bytes, addedAt, addedBy: me, roles: {} };
 		const after = SpaceState.derive(state.genesis, draft);
 		const spaceEpochs = this.#keys.allFor(this.idBytes);
-		for (const card of cards) {
-			const epochs = [...spaceEpochs];
-			for (const channel of after.channels.keys())
-				if (after.can(card.user, Permission.VIEW_CHANNEL, channel))
-					epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
-			await this.#sealLockboxes([card], epochs);
-		}
-		await this.#change((d) => {
-			for (const card of cards)
-				d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
+		await this.#carryOut({
+			change: (d) => {
+				for (const card of cards)
+					d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
+			},
+			seal: () =>
+				cards.map((card) => {
+					const epochs = [...spaceEpochs];
+					for (const channel of after.channels.keys())
+						if (after.can(card.user, Permission.VIEW_CHANNEL, channel))
+							epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
+					return { recipients: [card], epochs };
+				})
 		});
 		return cards.map((card) => ({ user: card.user, isOwner: false, addedAt, roles: [] }));
 	}
@@ -1366,14 +1438,16 @@ export class Space {
 				.filter((c) => state.can(identity.userId, Permission.VIEW_CHANNEL, c))
 				.map((c) => channelIdBytes(c))
 		];
-		const epochs = await this.#rotate(documents, after);
-		await this.#change((d) => {
-			const member = d.members[identity.userId];
-			if (!member) return;
-			member.card = card.bytes;
-			member.revokedDevices ??= {};
-			member.revokedDevices[device] = true;
-			for (const e of epochs) d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
+		await this.#carryOut({
+			change: (d) => {
+				const member = d.members[identity.userId];
+				if (!member) return;
+				member.card = card.bytes;
+				member.revokedDevices ??= {};
+				member.revokedDevices[device] = true;
+			},
+			rotate: documents,
+			seal: (fresh) => this.#toReaders(after, fresh)
 		});
 	}
 
@@ -1456,18 +1530,20 @@ export class Space {
 			...doc,
 			bans: kind === 'ban' ? { ...doc.bans, [user]: { by: me, at } } : doc.bans
 		});
-		const epochs = await this.#rotate(documents, after);
 		const removalId = `rm_${base58.encode(randomBytes(8))}`;
-		await this.#change((d) => {
-			if (d.members[user]) delete d.members[user];
-			if (kind === 'ban')
-				d.bans[user] = {
-					by: atom(me),
-					at,
-					...(reason ? { reason: atom(reason.slice(0, 500)) } : {})
-				};
-			d.removals[removalId] = { user: atom(user), kind: atom(kind), by: atom(me), at, cutoffs };
-			for (const e of epochs) d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
+		await this.#carryOut({
+			change: (d) => {
+				if (d.members[user]) delete d.members[user];
+				if (kind === 'ban')
+					d.bans[user] = {
+						by: atom(me),
+						at,
+						...(reason ? { reason: atom(reason.slice(0, 500)) } : {})
+					};
+				d.removals[removalId] = { user: atom(user), kind: atom(kind), by: atom(me), at, cutoffs };
+			},
+			rotate: documents,
+			seal: (fresh) => this.#toReaders(after, fresh)
 		});
 	}
 
@@ -1480,7 +1556,6 @@ export class Space {
 		const state = this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS');
 		const id = channelId(randomBytes(ID_BYTES));
 		const document = channelIdBytes(id);
-		const epoch = await this.#keys.createEpoch(document);
 		const me = this.context.identity.userId;
 		const overwrites: Record<string, Overwrite> = options.private
 			? {
@@ -1490,16 +1565,19 @@ export class Space {
 			: {};
 		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
 		doc.channels[id] = { name, position: 0, createdAt: 0, durability: 'replicated', overwrites };
-		await this.#sealLockboxes(SpaceState.derive(state.genesis, doc).readers(id), [epoch]);
-		await this.#change((d) => {
-			d.channels[id] = {
-				name,
-				position: Object.keys(d.channels).length,
-				createdAt: Date.now(),
-				durability: atom(options.durability ?? 'replicated'),
-				overwrites
-			};
-			d.epochs[base58.encode(document)] = atom(base58.encode(epoch.epoch));
+		const readers = SpaceState.derive(state.genesis, doc).readers(id);
+		await this.#carryOut({
+			change: (d) => {
+				d.channels[id] = {
+					name,
+					position: Object.keys(d.channels).length,
+					createdAt: Date.now(),
+					durability: atom(options.durability ?? 'replicated'),
+					overwrites
+				};
+			},
+			rotate: [document],
+			seal: (fresh) => [{ recipients: readers, epochs: fresh }]
 		});
 		await this.#openChannel(id);
 		return this.#channels.get(id)!;
@@ -1571,16 +1649,18 @@ export class Space {
 				after.can(m.user, Permission.VIEW_CHANNEL, channel)
 		);
 		const document = channelIdBytes(channel);
-		const epochs =
-			losing && state.can(me, Permission.VIEW_CHANNEL, channel)
-				? await this.#rotate([document], after)
-				: [];
-		if (gaining.length) await this.#sealLockboxes(gaining, this.#keys.allFor(document));
-		await this.#change((d) => {
-			const c = d.channels[channel]!;
-			c.overwrites ??= {};
-			c.overwrites[key] = { allow, deny };
-			for (const e of epochs) d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
+		await this.#carryOut({
+			change: (d) => {
+				const c = d.channels[channel]!;
+				c.overwrites ??= {};
+				c.overwrites[key] = { allow, deny };
+			},
+			rotate: losing && state.can(me, Permission.VIEW_CHANNEL, channel) ? [document] : [],
+			// the gaining get every key of the channel, the new epoch's too
+			seal: (fresh) => [
+				...this.#toReaders(after, fresh),
+				...(gaining.length ? [{ recipients: gaining, epochs: this.#keys.allFor(document) }] : [])
+			]
 		});
 	}
 
