@@ -1,7 +1,7 @@
 /** Debian's Chromium driven by playwright-core; never a downloaded browser. */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Dialog, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 
 export { chromiumPath, launch } from '../support/chromium.js';
@@ -11,6 +11,38 @@ export const ARTIFACTS = 'test-results/screenshots';
 mkdirSync(ARTIFACTS, { recursive: true });
 export const screenshot = (page: Page, name: string) =>
 	page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+/** One person's browser in a story: its own context (so its own storage: a device) and page. */
+export interface User {
+	context: BrowserContext;
+	page: Page;
+	/** Uncaught exceptions and console errors/warnings seen (see `watchProblems`). */
+	problems: string[];
+}
+
+/**
+ * Opens `url` as a new device in a fresh context of `browser` (desktop viewport, clipboard granted
+ * for the stories that copy links and codes), watching the page's problems under `label`.
+ * `onDialog` answers native dialogs (alert/confirm); without it playwright dismisses them.
+ */
+export async function openUser(
+	browser: Browser,
+	label: string,
+	options: { url: string; offline?: boolean; onDialog?: (dialog: Dialog) => void }
+): Promise<User> {
+	const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+	try {
+		await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+		const page = await context.newPage();
+		if (options.onDialog) page.on('dialog', options.onDialog);
+		const problems = watchProblems(page, label, { offline: options.offline ?? false });
+		await page.goto(options.url);
+		return { context, page, problems };
+	} catch (error) {
+		await context.close().catch(() => undefined);
+		throw error;
+	}
+}
 
 /**
  * Collects uncaught exceptions and console errors/warnings of a page, to assert there are none.

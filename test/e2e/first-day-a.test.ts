@@ -14,15 +14,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { answerPhrase, launch, screenshot, watchProblems } from './browser.js';
+import type { Browser, Page } from 'playwright-core';
+import { answerPhrase, launch, screenshot, openUser, type User } from './browser.js';
 import { freePort } from '../support/ports.js';
-
-interface User {
-	context: BrowserContext;
-	page: Page;
-	problems: string[];
-}
 
 let browser: Browser;
 let users: User[] = [];
@@ -35,12 +29,8 @@ async function open(
 	label: string,
 	{ offline = false, url = inject('baseUrl') }: { offline?: boolean; url?: string } = {}
 ): Promise<User> {
-	const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-	await context.grantPermissions(['clipboard-read', 'clipboard-write']);
-	const page = await context.newPage();
-	const user = { context, page, problems: watchProblems(page, label, { offline }) };
+	const user = await openUser(browser, label, { url, offline });
 	users.push(user);
-	await page.goto(url);
 	return user;
 }
 

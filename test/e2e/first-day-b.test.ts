@@ -14,34 +14,30 @@
  * - she hands the space over to Ben, leaves, and removes it from her devices (item 10).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { createIdentity, launch, screenshot, watchProblems } from './browser.js';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { createIdentity, launch, screenshot, openUser, type User } from './browser.js';
 
-interface User {
-	context: BrowserContext;
-	page: Page;
-	problems: string[];
+interface Person extends User {
 	/** Native browser dialogs (alert/confirm) the page opened: there must be none. */
 	native: string[];
 }
 
 let browser: Browser;
-const users: Record<string, User> = {};
+const users: Record<string, Person> = {};
 let invite = '';
 const problems: string[] = [];
 
-async function open(label: string, options: { offline?: boolean } = {}): Promise<User> {
-	const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-	await context.grantPermissions(['clipboard-read', 'clipboard-write']);
-	const page = await context.newPage();
+async function open(label: string, options: { offline?: boolean } = {}): Promise<Person> {
 	const native: string[] = [];
-	page.on('dialog', (d) => {
-		native.push(d.message());
-		void d.dismiss();
+	const opened = await openUser(browser, label, {
+		url: inject('baseUrl'),
+		...options,
+		onDialog: (d) => {
+			native.push(d.message());
+			void d.dismiss();
+		}
 	});
-	const seen = watchProblems(page, label, options);
-	await page.goto(inject('baseUrl'));
-	const user = { context, page, problems: seen, native };
+	const user = { ...opened, native };
 	users[label] = user;
 	return user;
 }
@@ -54,7 +50,7 @@ async function setProfile(page: Page, name: string) {
 	await page.keyboard.press('Escape');
 }
 
-async function join(user: User, name: string) {
+async function join(user: Person, name: string) {
 	await createIdentity(user.page);
 	await setProfile(user.page, name);
 	await user.page.getByRole('button', { name: 'Add a space' }).click();

@@ -8,26 +8,16 @@
  * it sends.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { MAX_MESSAGE_LENGTH } from '../../src/lib/index.js';
-import { answerPhrase, launch, screenshot, watchProblems } from './browser.js';
-
-interface User {
-	context: BrowserContext;
-	page: Page;
-	problems: string[];
-}
+import { answerPhrase, launch, screenshot, openUser, type User } from './browser.js';
 
 let browser: Browser;
 let users: User[] = [];
 
 async function open(label: string, url = inject('baseUrl')): Promise<User> {
-	const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-	await context.grantPermissions(['clipboard-read', 'clipboard-write']);
-	const page = await context.newPage();
-	const user = { context, page, problems: watchProblems(page, label) };
+	const user = await openUser(browser, label, { url });
 	users.push(user);
-	await page.goto(url);
 	return user;
 }
 

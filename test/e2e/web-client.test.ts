@@ -6,14 +6,15 @@
  * network cut still shows everything (PWA), and her phrase restores her spaces in a fresh browser.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createIdentity as create, launch, screenshot, watchProblems } from './browser.js';
-
-interface User {
-	context: BrowserContext;
-	page: Page;
-	problems: string[];
-}
+import type { Browser, Page } from 'playwright-core';
+import {
+	createIdentity as create,
+	launch,
+	screenshot,
+	watchProblems,
+	openUser,
+	type User
+} from './browser.js';
 
 let browser: Browser;
 let ada: User;
@@ -24,15 +25,12 @@ let adaId = '';
 let invite = '';
 const problems: string[] = [];
 
-async function open(label: string, options: { offline?: boolean } = {}): Promise<User> {
-	const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-	await context.grantPermissions(['clipboard-read', 'clipboard-write']);
-	const page = await context.newPage();
-	page.on('dialog', (d) => void d.accept());
-	const seen = watchProblems(page, label, options);
-	await page.goto(inject('baseUrl'));
-	return { context, page, problems: seen };
-}
+const open = (label: string, options: { offline?: boolean } = {}): Promise<User> =>
+	openUser(browser, label, {
+		url: inject('baseUrl'),
+		...options,
+		onDialog: (d) => void d.accept()
+	});
 
 /** Creates an identity, answering the phrase check; returns the 24 words. */
 const createIdentity = (page: Page, shots = false) =>
