@@ -64,6 +64,14 @@ export interface ChatResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Shuts repos down, whatever state their sockets are in (shutdown asserts, synchronously, on one already closed). */
+export async function shutDown(repos: Repo[]): Promise<void> {
+	for (const r of repos)
+		await Promise.resolve()
+			.then(() => r.shutdown())
+			.catch(() => undefined);
+}
+
 const until = async (check: () => boolean, what: string, timeoutMs = 120_000) => {
 	const start = Date.now();
 	while (!check()) {
@@ -344,11 +352,7 @@ export async function chatFloor(params: ChatParams, hooks: MeasureHooks = {}): P
 		await hooks.afterMeasure?.();
 		return result;
 	} finally {
-		// (shutdown asserts synchronously when a socket is already closed)
-		for (const r of repos)
-			await Promise.resolve()
-				.then(() => r.shutdown())
-				.catch(() => undefined);
+		await shutDown(repos);
 		await server.stop();
 	}
 }
@@ -414,11 +418,7 @@ export async function chatPlain(params: ChatParams, hooks: MeasureHooks = {}): P
 		await hooks.afterMeasure?.();
 		return result;
 	} finally {
-		// (shutdown asserts synchronously when a socket is already closed)
-		for (const r of repos)
-			await Promise.resolve()
-				.then(() => r.shutdown())
-				.catch(() => undefined);
+		await shutDown(repos);
 		await server.stop();
 	}
 }

@@ -20,6 +20,7 @@ import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { Charter } from '../src/lib/index.js';
+import { shutDown } from './chat.js';
 import { startSyncServerProcess } from '../test/support/sync-server-process.js';
 
 export const SYNC_PARAMS = { messages: 10_000, latencySamples: 500, spacedGapMs: 150 };
@@ -347,12 +348,7 @@ async function sendToVisibleFloor(wsUrl: string, samples: number, gapMs: number)
 		await visible;
 		times.push(performance.now() - t);
 	}
-	await Promise.resolve()
-		.then(() => a.shutdown())
-		.catch(() => undefined);
-	await Promise.resolve()
-		.then(() => b.shutdown())
-		.catch(() => undefined);
+	await shutDown([a, b]);
 	return times;
 }
 
