@@ -45,6 +45,20 @@ export async function openUser(
 }
 
 /**
+ * Ends a story: screenshots every open page when it failed (`failed-<name>-<i>`), then closes
+ * every person's browser. Returns the problems their pages collected.
+ */
+export async function closeUsers(users: User[], name: string, failed: boolean): Promise<string[]> {
+	if (failed)
+		for (const [i, user] of users.entries())
+			if (!user.page.isClosed())
+				await screenshot(user.page, `failed-${name}-${i}`).catch(() => undefined);
+	const problems = users.flatMap((u) => u.problems);
+	for (const user of users) await user.context.close().catch(() => undefined);
+	return problems;
+}
+
+/**
  * Collects uncaught exceptions and console errors/warnings of a page, to assert there are none.
  * `offline`: the page's network will be cut, so the browser's own reports of failed WebSocket
  * connections are expected and ignored.

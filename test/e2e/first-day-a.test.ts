@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { answerPhrase, launch, screenshot, openUser, type User } from './browser.js';
+import { answerPhrase, launch, screenshot, openUser, type User, closeUsers } from './browser.js';
 import { freePort } from '../support/ports.js';
 
 let browser: Browser;
@@ -114,11 +114,7 @@ beforeAll(async () => {
 	browser = await launch();
 });
 afterEach(async (context) => {
-	if (context.task.result?.state === 'fail')
-		for (const [i, user] of users.entries())
-			if (!user.page.isClosed())
-				await screenshot(user.page, `failed-a-${i}`).catch(() => undefined);
-	for (const user of users) await user.context.close().catch(() => undefined);
+	await closeUsers(users, 'a', context.task.result?.state === 'fail');
 	users = [];
 });
 afterAll(async () => {

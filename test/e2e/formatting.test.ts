@@ -10,7 +10,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { MAX_MESSAGE_LENGTH } from '../../src/lib/index.js';
-import { answerPhrase, launch, screenshot, openUser, type User } from './browser.js';
+import { answerPhrase, launch, screenshot, openUser, type User, closeUsers } from './browser.js';
 
 let browser: Browser;
 let users: User[] = [];
@@ -76,12 +76,7 @@ beforeAll(async () => {
 	browser = await launch();
 });
 afterEach(async (context) => {
-	if (context.task.result?.state === 'fail')
-		for (const [i, user] of users.entries())
-			if (!user.page.isClosed())
-				await screenshot(user.page, `failed-formatting-${i}`).catch(() => undefined);
-	const problems = users.flatMap((u) => u.problems);
-	for (const user of users) await user.context.close().catch(() => undefined);
+	const problems = await closeUsers(users, 'formatting', context.task.result?.state === 'fail');
 	users = [];
 	expect(problems).toEqual([]);
 });
