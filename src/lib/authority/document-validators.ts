@@ -3,7 +3,6 @@
  */
 import type * as A from '@automerge/automerge';
 import type { ChannelId, UserId } from '../identity/ids.js';
-import type { ReplicaValidator, ValidationResult } from '../sync/replica.js';
 import { VerifiedCards, type CardCache } from './card-cache.js';
 import { ChannelValidator } from './channel-validator.js';
 import type { Genesis } from './genesis.js';
@@ -12,7 +11,7 @@ import { CHANNEL_DOC_ROOT, type ChannelDoc, type SpaceDoc } from './schema.js';
 import { channelRules } from './channel-rules.js';
 import type { RuleSet } from './rules.js';
 import { SpaceValidator, type SpaceEvaluation } from './space-validator.js';
-import { notYet, type Verdict } from './verdict.js';
+import { notYet, type ReplicaValidator, type ValidationResult, type Verdict } from './verdict.js';
 
 export class SpaceDocumentValidator implements ReplicaValidator<SpaceDoc> {
 	#validator: SpaceValidator | undefined;

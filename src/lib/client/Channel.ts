@@ -19,8 +19,7 @@ import { channelValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { hex } from '../util/bytes.js';
 import { DeliveryTracker, persistentStorageIds, type Delivery } from '../sync/durability.js';
-import type { ClientContext } from './context.js';
-import type { Space } from './Space.js';
+import type { ClientContext, SpaceView } from './context.js';
 import type { KeyRing } from '../encryption/keyring.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 import type { EnvelopeDoc } from '../sync/envelope.js';
@@ -65,7 +64,8 @@ export class Channel {
 
 	private constructor(
 		readonly id: ChannelId,
-		readonly space: Space,
+		/** @internal Its space, as the space's children see it (context.ts). */
+		readonly space: SpaceView,
 		private readonly replica: DocumentReplica<ChannelDoc>,
 		private readonly context: ClientContext
 	) {
@@ -106,7 +106,7 @@ export class Channel {
 
 	/** @internal Opened by its Space. */
 	static async open(
-		space: Space,
+		space: SpaceView,
 		id: ChannelId,
 		context: ClientContext,
 		keys: KeyRing

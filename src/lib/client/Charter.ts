@@ -129,7 +129,7 @@ const SPACES_KEY = ['client', 'spaces'];
 
 export class Charter {
 	#identity: Identity | undefined;
-	#context: ClientContext | undefined;
+	#context: ClientContext<Space> | undefined;
 	#spaces = new Map<SpaceId, Space>();
 	#listeners = new Set<(client: Charter) => void>();
 	#closed = false;
@@ -1024,7 +1024,7 @@ export class Charter {
 		return this.#identity;
 	}
 
-	#requireContext(): ClientContext {
+	#requireContext(): ClientContext<Space> {
 		const identity = this.#requireIdentity();
 		if (this.#context?.identity !== identity) {
 			const servers = this.#servers;

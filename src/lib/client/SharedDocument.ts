@@ -14,8 +14,7 @@ import type { KeyRing } from '../encryption/keyring.js';
 import { ID_BYTES } from '../identity/ids.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { utf8 } from '../util/bytes.js';
-import type { ClientContext } from './context.js';
-import type { Space } from './Space.js';
+import type { ClientContext, SpaceView } from './context.js';
 
 export interface SharedDocumentType<T> {
 	/** Unique name of the document within the space, e.g. "polls" or "myapp/board". */
@@ -33,7 +32,8 @@ export class SharedDocument<T> {
 		readonly name: string,
 		/** @internal The document id (16 bytes) inside the space. */
 		readonly idBytes: Uint8Array,
-		readonly space: Space,
+		/** @internal Its space, as the space's children see it (context.ts). */
+		readonly space: SpaceView,
 		private readonly replica: DocumentReplica<T>,
 		private readonly rebuildWith: () => RuleDocumentValidator<T>
 	) {
@@ -44,7 +44,7 @@ export class SharedDocument<T> {
 
 	/** @internal Opened by `space.openDocument()`. */
 	static async open<T>(
-		space: Space,
+		space: SpaceView,
 		type: SharedDocumentType<T>,
 		context: ClientContext,
 		ring: KeyRing

@@ -69,7 +69,7 @@ import {
 	type InviteKeys
 } from '../authority/invites.js';
 import { SharedDocument, type SharedDocumentType } from './SharedDocument.js';
-import type { ClientContext } from './context.js';
+import type { ClientContext, SpaceView } from './context.js';
 
 export interface Member {
 	user: UserId;
@@ -158,7 +158,7 @@ interface SpacePlan {
 	options?: A.ChangeOptions<SpaceDoc>;
 }
 
-export class Space {
+export class Space implements SpaceView {
 	readonly idBytes: Uint8Array;
 	readonly #documentKey: string;
 	#genesis: Genesis | undefined;
@@ -186,7 +186,7 @@ export class Space {
 
 	private constructor(
 		readonly id: SpaceId,
-		private readonly context: ClientContext
+		private readonly context: ClientContext<Space>
 	) {
 		this.idBytes = spaceIdBytes(id);
 		this.#documentKey = base58.encode(this.idBytes);
@@ -200,7 +200,7 @@ export class Space {
 
 	/** @internal Creates a new space owned by this client's user, with one default channel. */
 	static async create(
-		context: ClientContext,
+		context: ClientContext<Space>,
 		options: { name: string; channelName?: string }
 	): Promise<Space> {
 		const { identity } = context;
@@ -233,7 +233,11 @@ export class Space {
 	}
 
 	/** @internal Opens a space known by id; content arrives as peers deliver its envelopes. */
-	static async open(context: ClientContext, id: SpaceId, invite?: Uint8Array): Promise<Space> {
+	static async open(
+		context: ClientContext<Space>,
+		id: SpaceId,
+		invite?: Uint8Array
+	): Promise<Space> {
 		const space = new Space(id, context);
 		if (invite) space.#invite = inviteKeys(invite);
 		await space.#start();

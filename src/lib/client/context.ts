@@ -1,12 +1,37 @@
-/** What every space and channel of one client shares: keys, repos, stores and the writer session. */
+/**
+ * What every space and channel of one client shares (keys, repos, stores and the writer session),
+ * and what a space's children see of their space. Space, Channel and SharedDocument import this
+ * module, and it imports none of them: client/ has no import cycle.
+ */
+import type * as A from '@automerge/automerge';
 import type { Repo, StorageAdapterInterface } from '@automerge/automerge-repo';
 import type { CardCache } from '../authority/card-cache.js';
+import type { SpaceDoc } from '../authority/schema.js';
+import type { SpaceEvaluation } from '../authority/space-validator.js';
 import type { Identity } from '../identity/identity.js';
+import type { ChannelId } from '../identity/ids.js';
 import type { SecretStore } from '../identity/secret-store.js';
 import type { ReplicaSigner } from '../sync/replica.js';
-import type { Space } from './Space.js';
 
-export interface ClientContext {
+/**
+ * The narrow view of a space its channels and shared documents work through: what they need to
+ * validate, seal and write. Space implements it.
+ */
+export interface SpaceView {
+	readonly idBytes: Uint8Array;
+	readonly evaluation: SpaceEvaluation | undefined;
+	readonly document: A.Doc<SpaceDoc>;
+	readonly contextHeads: A.Heads;
+	readonly isMember: boolean;
+	currentEpoch(document: Uint8Array): Uint8Array | undefined;
+	ensureEpoch(document: Uint8Array): Promise<Uint8Array>;
+	ensureDeviceRegistered(): Promise<void>;
+	assertCanWrite(permission: number, name: string, channel: ChannelId): void;
+	recordChannelHistory(id: ChannelId, generation: number): Promise<void>;
+}
+
+/** `S`: what the `spaces` hook is told of (the client's Space; children never call the hook). */
+export interface ClientContext<S = SpaceView> {
 	identity: Identity;
 	/** The networked repo: envelope documents only. */
 	wire: Repo;
@@ -22,5 +47,5 @@ export interface ClientContext {
 	 * Told of every space as soon as it exists — before it opens its channels — and when it closes:
 	 * the wire repo's share decisions (strict channels) must know a channel's space from the start.
 	 */
-	spaces?: { opened(space: Space): void; closed(space: Space): void };
+	spaces?: { opened(space: S): void; closed(space: S): void };
 }

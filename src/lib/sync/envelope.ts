@@ -26,7 +26,6 @@ import { DOMAIN } from '../crypto/domains.js';
 import { hash } from '../crypto/primitives.js';
 import { base64url, hex, toBytes, u32be, utf8 } from '../util/bytes.js';
 import { decodeBytesSetChange } from './change-encoder.js';
-import type { Publisher } from './publication.js';
 
 export interface EnvelopeDoc {
 	v: number;
@@ -278,7 +277,18 @@ export class EnvelopeReader {
 	}
 }
 
-const publishers = new WeakMap<Repo, Publisher>();
+/**
+ * What seals the envelope changes a repo writes: a Publisher (publication.ts). Declared here, so
+ * this module does not import the one that builds on it.
+ */
+export interface EnvelopePublisher {
+	publish(
+		handle: DocHandle<EnvelopeDoc>,
+		entries: { key: string; bytes: Uint8Array }[]
+	): Promise<void>;
+}
+
+const publishers = new WeakMap<Repo, EnvelopePublisher>();
 const storages = new WeakMap<Repo, StorageAdapterInterface>();
 
 /** Tells `openEnvelope` which storage adapter `repo` was created with. */
@@ -342,7 +352,7 @@ async function compactStored(
 const handleRepos = new WeakMap<DocHandle<EnvelopeDoc>, Repo>();
 
 /** Makes `publisher` the one that seals every envelope change written through `repo`. */
-export function usePublisher(repo: Repo, publisher: Publisher): void {
+export function usePublisher(repo: Repo, publisher: EnvelopePublisher): void {
 	publishers.set(repo, publisher);
 }
 

@@ -47,7 +47,8 @@ import {
 	isBucket,
 	rememberValues,
 	valuesSetBy,
-	type EnvelopeDoc
+	type EnvelopeDoc,
+	type EnvelopePublisher
 } from './envelope.js';
 
 /** Prefix of the Automerge change message that carries the seal. */
@@ -110,7 +111,7 @@ function sealDigest(change: UnsealedChange, format: Format): Uint8Array {
  * byte-string values in a bucket, encoded by change-encoder.ts); one publisher per wire repo.
  * Publications are serialised, so each change's seq follows the last.
  */
-export class Publisher {
+export class Publisher implements EnvelopePublisher {
 	readonly actor: string;
 	#seqs = new Map<string, number>();
 	/** Envelope handles known to hold the buckets change (looking it up costs ~0.2 ms). */

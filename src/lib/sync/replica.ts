@@ -34,7 +34,7 @@ export interface EpochKeySource {
 	get(document: Uint8Array, epoch: Uint8Array): Uint8Array | undefined;
 }
 import type { OpenedEntry } from '../authority/opened-entry.js';
-import type { Verdict } from '../authority/verdict.js';
+import type { ReplicaValidator, ValidationResult } from '../authority/verdict.js';
 import { hash } from '../crypto/primitives.js';
 import { base58, bytesEqual, compareBytes, hex } from '../util/bytes.js';
 import { decodeChangeBatch, encodeChangeBatch } from './body.js';
@@ -61,29 +61,6 @@ export interface ReplicaSigner {
 	session: Uint8Array;
 	actor: string;
 	sign(message: Uint8Array): Promise<Uint8Array>;
-}
-
-export interface ValidationResult<T> {
-	doc: A.Doc<T>;
-	invalid: Map<string, string>;
-	waiting: Map<string, string>;
-	/** True when `doc` was rebuilt from scratch (local unsealed changes must be re-applied). */
-	recomputed: boolean;
-	/** The validator's earlier decisions no longer hold: rebuild from every entry, with `successor()`. */
-	rebuild?: boolean;
-}
-
-/** The authority layer's side of a replica. */
-export interface ReplicaValidator<T> {
-	evaluate(
-		all: ReadonlyMap<string, OpenedEntry>,
-		fresh: OpenedEntry[],
-		doc: A.Doc<T>
-	): Promise<ValidationResult<T>>;
-	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, before: A.Doc<T>): Verdict;
-	recordLocal(entry: OpenedEntry, doc: A.Doc<T>): void;
-	/** A fresh validator for a rebuild that keeps what this one learnt (see `rebuild`). */
-	successor?(): ReplicaValidator<T>;
 }
 
 export interface ReplicaOptions<T> {
