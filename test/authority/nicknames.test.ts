@@ -3,8 +3,9 @@
  * - Ben is "Sam"; Cy cannot become "Sam" — not through the app, and not with a change he writes
  *   himself past the app: every peer refuses it.
  * - "sam", " SAM ", and "Zoë" typed with a combining diaeresis are the same nicknames.
+ * - Ada swaps Ben's and Cy's nicknames in one change; giving both one nickname is refused.
  * - Ben and Cy pick "Sam" at the same time while offline: neither holds it, on every peer, in every
- *   delivery order, until one of them picks another.
+ *   delivery order, until one of them moves off it (picks another, or is cleared by the owner).
  * - A nickname given up — changed, or its member gone — can be taken again.
  */
 import { describe, expect, it } from 'vitest';
@@ -108,6 +109,42 @@ describe('nicknames are unique in a space', () => {
 		}
 	});
 
+	it('✓ in one entry two members may swap nicknames, but not both take the same one', async () => {
+		const { cast, people, space, on, nicknameOf } = await circle();
+		try {
+			await on(cast.ben).setNickname('Sam');
+			await on(cast.cy).setNickname('Kit');
+			await syncAll(people, space.id);
+			// Ada (the owner, MANAGE_NICKNAMES) writes each entry herself, past the app
+			await forge<Doc>(cast.ada.client, space, {}, (d) => {
+				d.members[userOf(cast.ben)]!.nickname = new A.ImmutableString('KIT');
+				d.members[userOf(cast.cy)]!.nickname = new A.ImmutableString('sam');
+			});
+			await syncAll(people, space.id);
+			// ✓ the swap stands everywhere
+			for (const p of people) {
+				expect(nicknameOf(on(p), cast.ben)).toBe('KIT');
+				expect(nicknameOf(on(p), cast.cy)).toBe('sam');
+				expect(on(p).rejections).toEqual([]);
+			}
+			await forge<Doc>(cast.ada.client, space, {}, (d) => {
+				d.members[userOf(cast.ben)]!.nickname = new A.ImmutableString('Twin');
+				d.members[userOf(cast.cy)]!.nickname = new A.ImmutableString('twin');
+			});
+			await syncAll(people, space.id);
+			// ✓ giving two members one nickname at once is refused everywhere; the swap stays
+			for (const p of people) {
+				expect(on(p).rejections.map((r) => r.reason)).toEqual([
+					'that nickname is taken in this space'
+				]);
+				expect(nicknameOf(on(p), cast.ben)).toBe('KIT');
+				expect(nicknameOf(on(p), cast.cy)).toBe('sam');
+			}
+		} finally {
+			await shutdown(people);
+		}
+	});
+
 	it('✓ a nickname given up — changed, or its member gone — can be taken again', async () => {
 		const { cast, people, space, on, nicknameOf } = await circle();
 		try {
@@ -135,7 +172,7 @@ describe('nicknames are unique in a space', () => {
 });
 
 describe('nicknames picked concurrently', () => {
-	it('✓ property: two members who pick the same nickname offline end with neither holding it, on every peer in every delivery order — until one picks another', async () => {
+	it('✓ property: two members who pick the same nickname offline end with neither holding it, on every peer in every delivery order — until one moves off it', async () => {
 		const adaClient = await Charter.open({ inMemory: true, deviceName: 'ada' });
 		const { phrase } = await adaClient.createIdentity();
 		const ada: Persona = { name: 'ada', client: adaClient };
@@ -149,6 +186,7 @@ describe('nicknames picked concurrently', () => {
 			const on = (p: Persona) => p.client.space(space.id)!;
 			const nicknames = (seen: Space) =>
 				[cast.ben, cast.cy].map((p) => seen.members.find((m) => m.user === userOf(p))?.nickname);
+			const stale = on(cast.ben).document;
 			// offline from each other, Ben and Cy both pick "Sam" (Cy types it lower-case)
 			await on(cast.ben).setNickname('Sam');
 			await on(cast.cy).setNickname('sam');
@@ -192,6 +230,20 @@ describe('nicknames picked concurrently', () => {
 			await on(cast.ben).setNickname('Ben');
 			await syncAll(people, space.id);
 			for (const p of people) expect(nicknames(on(p))).toEqual(['Ben', 'sam']);
+			// ✓ contested again (concurrently, Ben takes "SAM" back on a stale view); the owner, above
+			// both, clears Cy's, and Ben holds it
+			const now = () => ({ time: Date.now() }); // a later clock than his "Ben", as his app stamps
+			await forge<Doc>(cast.ben.client, on(cast.ben), { from: stale, craft: now }, (d) => {
+				d.members[userOf(cast.ben)]!.nickname = new A.ImmutableString('SAM');
+			});
+			await syncAll(people, space.id);
+			for (const p of people) expect(nicknames(on(p))).toEqual([undefined, undefined]);
+			await space.setNickname('', userOf(cast.cy));
+			await syncAll(people, space.id);
+			for (const p of people) {
+				expect(nicknames(on(p))).toEqual(['SAM', undefined]);
+				expect(on(p).rejections).toEqual([]);
+			}
 		} finally {
 			await shutdown([...people, ...fresh]);
 		}

@@ -82,8 +82,8 @@ export interface Member {
 	/** From the member's signed profile, if they set one. */
 	displayName?: string;
 	/**
-	 * The nickname the member holds in this space. Absent while two members carry the same nickname
-	 * (they picked it concurrently): neither holds it until one of them picks another.
+	 * The nickname the member holds in this space. Absent while another member carries the same
+	 * nickname (they picked it concurrently): none of them holds it until all but one move off it.
 	 */
 	nickname?: string;
 	isOwner: boolean;
