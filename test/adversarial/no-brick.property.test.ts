@@ -499,7 +499,7 @@ async function malloryMoves(s: Siege, c: Extract<Command, { by: 'mallory' }>) {
 				const fn =
 					c.doc === 'space'
 						? (d: SpaceDoc) => {
-								own(d).nickname = text;
+								own(d).nickname = atom(text);
 							}
 						: (d: ChannelDoc) => {
 								d.buckets['eq'] ??= {};
@@ -537,7 +537,7 @@ async function malloryMoves(s: Siege, c: Extract<Command, { by: 'mallory' }>) {
 			);
 		case 'nicknames':
 			return space((d) => {
-				for (let i = 0; i < c.count; i++) own(d).nickname = `n${i}`;
+				for (let i = 0; i < c.count; i++) own(d).nickname = atom(`n${i}`);
 			});
 		case 'escalate':
 			return space((d) => {
@@ -600,7 +600,7 @@ async function malloryMoves(s: Siege, c: Extract<Command, { by: 'mallory' }>) {
 					? actorFor(randomBytes(32), session)
 					: actorFor(me.deviceKey, session),
 				(d) => {
-					own(d).nickname = 'odd';
+					own(d).nickname = atom('odd');
 				}
 			)!;
 			const other = newKey();

@@ -23,12 +23,12 @@ import { verifyInviteProof } from './invites.js';
 import { userKey } from '../identity/ids.js';
 import { decodeUserCard } from '../identity/certificates.js';
 import { verifyProfile } from '../identity/profile.js';
+import { MAX_NICKNAME, nicknameTakenBy } from './nicknames.js';
 
 type Ctx = RuleContext<SpaceDoc>;
 type Check = RuleCheck<SpaceDoc>;
 
 const MAX_NAME = 100;
-const MAX_NICKNAME = 32;
 
 const ownerOnly: Check = (ctx) => (ctx.signer === ctx.state.owner ? VALID : invalid('owner only'));
 const createdWithParent: Check = (ctx) =>
@@ -354,14 +354,15 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 	},
 	{
 		pattern: 'members/:user/nickname',
-		description: 'CHANGE_NICKNAME for oneself, MANAGE_NICKNAMES for members below',
+		description:
+			'CHANGE_NICKNAME for oneself, MANAGE_NICKNAMES for members below; a nickname no other member carries',
 		check: all(
-			stringUpTo(MAX_NICKNAME),
 			any<SpaceDoc>(
 				createdWithParent,
 				all(isSelf, requires(Permission.CHANGE_NICKNAME, 'CHANGE_NICKNAME')),
 				all(requires(Permission.MANAGE_NICKNAMES, 'MANAGE_NICKNAMES'), memberBelowSigner)
-			)
+			),
+			nicknameValue
 		)
 	},
 
@@ -544,6 +545,22 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 ];
 
 export const spaceRules = new RuleSet<SpaceDoc>(SPACE_RULES);
+
+/**
+ * A nickname is a plain string (never a collaborative text, whose edits no rule could read), of at
+ * most MAX_NICKNAME, and no other current member carries the same nickname — see nicknames.ts for
+ * the comparison and for concurrent claims. Deleting or emptying one is always allowed.
+ */
+function nicknameValue(ctx: Ctx) {
+	if (ctx.op.kind === 'delete') return VALID;
+	if (ctx.op.kind !== 'put' || typeof ctx.op.value !== 'string')
+		return invalid('a nickname is a plain string');
+	const nickname = ctx.op.value;
+	if (nickname.length > MAX_NICKNAME) return invalid(`must be a string of at most ${MAX_NICKNAME}`);
+	return nicknameTakenBy(ctx.state, ctx.before, ctx.params.user as UserId, nickname, ctx.ops)
+		? invalid('that nickname is taken in this space')
+		: VALID;
+}
 
 /** A card may not bring back a device its member revoked (before, or in this same entry). */
 function noRevokedDevice(ctx: Ctx) {

@@ -41,6 +41,12 @@ import { SpaceState, type MemberState } from '../authority/state.js';
 import { currentEpochNaming } from '../authority/epochs.js';
 import { VALID, type Verdict } from '../authority/verdict.js';
 import { SINGLE_VALUE_TIME, singleValue } from '../authority/single-values.js';
+import {
+	heldNicknames,
+	MAX_NICKNAME,
+	nicknameForm,
+	nicknameTakenBy
+} from '../authority/nicknames.js';
 import { actorFor } from '../authority/actors.js';
 import { externalDeps } from '../authority/opened-entry.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
@@ -75,6 +81,10 @@ export interface Member {
 	user: UserId;
 	/** From the member's signed profile, if they set one. */
 	displayName?: string;
+	/**
+	 * The nickname the member holds in this space. Absent while another member carries the same
+	 * nickname (they picked it concurrently): none of them holds it until all but one move off it.
+	 */
 	nickname?: string;
 	isOwner: boolean;
 	addedAt: number;
@@ -879,22 +889,19 @@ export class Space implements SpaceView {
 	get members(): Member[] {
 		const state = this.state;
 		if (!state) return [];
+		const nicknames = heldNicknames(state, this.#replica.doc);
 		return [...state.members.values()].map((m: MemberState) => {
 			const displayName = this.profile(m.user)?.displayName;
+			const nickname = nicknames.get(m.user);
 			return {
 				user: m.user,
 				...(displayName ? { displayName } : {}),
 				isOwner: m.user === state.owner,
 				addedAt: m.addedAt,
 				roles: m.roles,
-				...(m.nickname ? { nickname: this.#nickname(m.user) ?? m.nickname } : {})
+				...(nickname ? { nickname } : {})
 			};
 		});
-	}
-
-	#nickname(user: UserId): string | undefined {
-		const value = singleValue(this.#replica.doc, ['members', user], 'nickname')?.value;
-		return value === undefined ? undefined : (asString(value) ?? String(value)) || undefined;
 	}
 
 	#former: { key: unknown; people: Map<UserId, FormerMember> } | undefined;
@@ -1329,21 +1336,26 @@ export class Space implements SpaceView {
 
 	async setNickname(nickname: string, user: UserId = this.context.identity.userId): Promise<void> {
 		const me = this.context.identity.userId;
-		const trimmed = nickname.trim();
-		if (trimmed.length > 32)
-			throw new CharterError('invalid-argument', 'a nickname has at most 32 characters');
+		const form = nicknameForm(nickname);
+		if (form.length > MAX_NICKNAME)
+			throw new CharterError(
+				'invalid-argument',
+				`a nickname has at most ${MAX_NICKNAME} characters`
+			);
 		const state = this.#require(
 			user === me ? Permission.CHANGE_NICKNAME : Permission.MANAGE_NICKNAMES,
 			user === me ? 'CHANGE_NICKNAME' : 'MANAGE_NICKNAMES'
 		);
 		if (user !== me) this.#requireBelow(state, user);
-		const taken = [...state.members.values()].some(
-			(m) => m.user !== user && trimmed && m.nickname?.toLowerCase() === trimmed.toLowerCase()
-		);
-		if (taken) throw new CharterError('invalid-argument', 'that nickname is taken in this space');
+		// the rule table's own test (nicknames.ts), before anything is written
+		if (nicknameTakenBy(state, this.#replica.doc, user, form))
+			throw new CharterError(
+				'invalid-argument',
+				`the nickname “${form}” is taken in this space (nicknames are compared ignoring case and Unicode form)`
+			);
 		await this.#change((d) => {
 			const member = d.members[user];
-			if (member) member.nickname = atom(trimmed);
+			if (member) member.nickname = atom(form);
 		}, SINGLE_VALUE_TIME());
 	}
 
