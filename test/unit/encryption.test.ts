@@ -7,7 +7,11 @@ import {
 	type ParsedEntry
 } from '../../src/lib/encryption/entry.js';
 import { openLockbox, parseLockbox, sealLockbox } from '../../src/lib/encryption/lockbox.js';
-import { createCryptoProvider, newKey } from '../../src/lib/crypto/primitives.js';
+import {
+	createCryptoProvider,
+	newKey,
+	SYNC_SIGNATURES_PER_TASK
+} from '../../src/lib/crypto/primitives.js';
 import { CharterError } from '../../src/lib/errors.js';
 import { randomBytes, utf8 } from '../../src/lib/util/bytes.js';
 import { nobleX25519Pair } from './helpers.js';
@@ -121,19 +125,41 @@ describe('sealed entries', () => {
 		);
 	});
 
-	it('✓ the noble fallback and native WebCrypto agree on signatures', async () => {
-		const native = await createCryptoProvider();
+	it('✓ the noble fallback, native WebCrypto and node:crypto agree on signatures', async () => {
+		const node = await createCryptoProvider();
+		const web = await createCryptoProvider({ prefer: 'webcrypto' });
 		const noble = await createCryptoProvider({ prefer: 'noble' });
-		expect(native.signatureBackend).toBe('webcrypto');
+		expect(node.signatureBackend).toBe('node');
+		expect(web.signatureBackend).toBe('webcrypto');
 		expect(noble.signatureBackend).toBe('noble');
 		const seed = randomBytes(32);
 		const message = utf8.encode('same bytes');
 		const pub = await noble.ed25519PublicKey(seed);
-		expect(await native.verify(await noble.sign(seed, message), message, pub)).toBe(true);
-		expect(await noble.verify(await native.sign(seed, message), message, pub)).toBe(true);
+		for (const signer of [node, web, noble])
+			for (const verifier of [node, web, noble]) {
+				const signature = await signer.sign(seed, message);
+				expect(await verifier.verify(signature, message, pub)).toBe(true);
+				const forged = signature.slice();
+				forged[0]! ^= 1;
+				expect(await verifier.verify(forged, message, pub)).toBe(false);
+				expect(await verifier.verify(signature, utf8.encode('other bytes'), pub)).toBe(false);
+			}
+		// past the synchronous checks of a task, node:crypto's provider checks on the thread pool:
+		// a batch gets the same answers either way
+		const batch = await Promise.all(
+			Array.from({ length: 3 * SYNC_SIGNATURES_PER_TASK }, (_, i) =>
+				node.sign(seed, utf8.encode(`message ${i}`))
+			)
+		);
+		const answers = await Promise.all(
+			batch.map((signature, i) =>
+				node.verify(signature, utf8.encode(i % 2 ? `message ${i}` : 'wrong'), pub)
+			)
+		);
+		expect(answers).toEqual(batch.map((_, i) => i % 2 === 1));
 		const a = nobleX25519Pair();
 		const b = nobleX25519Pair();
-		expect(await native.x25519SharedSecret(a.secret, b.publicKey)).toEqual(
+		expect(await node.x25519SharedSecret(a.secret, b.publicKey)).toEqual(
 			await noble.x25519SharedSecret(b.secret, a.publicKey)
 		);
 	});
