@@ -652,8 +652,31 @@ export class Space implements SpaceView {
 		return this.#heldEpoch(this.#replica?.doc, document);
 	}
 
+	/**
+	 * Epoch names read from one space document under one state. Both are immutable objects, so a
+	 * name read once holds until either is replaced: a send asks for its channel's epoch each time,
+	 * and reading the register's values from Automerge costs more than the rest of the check.
+	 */
+	#epochNames = {
+		doc: undefined as SpaceDoc | undefined,
+		state: undefined as SpaceState | undefined,
+		byDocument: new Map<string, string | undefined>()
+	};
+
+	#epochName(doc: SpaceDoc | undefined, documentKey: string): string | undefined {
+		const names = this.#epochNames;
+		if (names.doc !== doc || names.state !== this.state) {
+			names.doc = doc;
+			names.state = this.state;
+			names.byDocument.clear();
+		}
+		if (!names.byDocument.has(documentKey))
+			names.byDocument.set(documentKey, currentEpochNaming(doc, documentKey, this.state)?.epoch);
+		return names.byDocument.get(documentKey);
+	}
+
 	#heldEpoch(doc: SpaceDoc | undefined, document: Uint8Array): Uint8Array | undefined {
-		const name = currentEpochNaming(doc, base58.encode(document), this.state)?.epoch;
+		const name = this.#epochName(doc, base58.encode(document));
 		if (name === undefined) return undefined;
 		let epoch: Uint8Array;
 		try {
