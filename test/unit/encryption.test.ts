@@ -10,7 +10,7 @@ import { openLockbox, parseLockbox, sealLockbox } from '../../src/lib/encryption
 import {
 	createCryptoProvider,
 	newKey,
-	SYNC_SIGNATURES_PER_TASK
+	SYNC_CHECKS_PER_TASK
 } from '../../src/lib/crypto/primitives.js';
 import { CharterError } from '../../src/lib/errors.js';
 import { randomBytes, utf8 } from '../../src/lib/util/bytes.js';
@@ -147,7 +147,7 @@ describe('sealed entries', () => {
 		// past the synchronous checks of a task, node:crypto's provider checks on the thread pool:
 		// a batch gets the same answers either way
 		const batch = await Promise.all(
-			Array.from({ length: 3 * SYNC_SIGNATURES_PER_TASK }, (_, i) =>
+			Array.from({ length: 3 * SYNC_CHECKS_PER_TASK }, (_, i) =>
 				node.sign(seed, utf8.encode(`message ${i}`))
 			)
 		);

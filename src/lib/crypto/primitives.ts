@@ -3,7 +3,7 @@
  * (Ed25519 verifies ~14× faster than pure JS on the reference machine, X25519 ~40×) and fall back to
  * the audited noble implementations where the platform lacks them. Under Node, Ed25519 goes through
  * node:crypto (the same OpenSSL), synchronously where that is on a reader's path (see
- * SYNC_SIGNATURES_PER_TASK). Symmetric encryption, hashing and
+ * SYNC_CHECKS_PER_TASK). Symmetric encryption, hashing and
  * HKDF are always noble: they are fast enough in JS for chat-sized payloads and behave identically
  * everywhere.
  */
@@ -144,44 +144,36 @@ function nodeCrypto(): NodeCrypto | undefined {
 const ED25519_SPKI_PREFIX = hex.decode('302a300506032b6570032100');
 
 /**
- * Signatures made or checked on the spot, per task, before the rest go to the thread pool.
- * WebCrypto's asynchronous Ed25519 costs each operation a trip to the pool and back (~0.5–0.8 ms of
- * wall time on the reference machine, and more CPU than the operation itself); node:crypto's
- * synchronous one costs ~60 µs (sign) or ~130 µs (verify) of the main thread. A sent message needs
- * two signatures (its entry, then its publication seal) and a delivered one two checks, each on the
- * path someone waits on; a batch (a ban's 2,000 lockboxes, a space's member cards) is better spread
- * over the cores. So the first few of a task are synchronous and the rest asynchronous.
+ * Signature checks made on the spot, per task, before the rest go to the thread pool. WebCrypto's
+ * asynchronous Ed25519 costs each check a trip to the pool and back (~0.5–0.8 ms of wall time on the
+ * reference machine, and more CPU than the check itself); node:crypto's synchronous one costs
+ * ~130 µs of the main thread. A delivered message needs two checks (its publication seal, then its
+ * entry), on the path a reader waits on; a batch (a cold sync's sessions, a space's member cards) is
+ * better spread over the cores. So the first few checks of a task are synchronous and the rest
+ * asynchronous.
+ *
+ * Signing stays on WebCrypto. Signing synchronously too was tried: a home node that dials a peer while
+ * it creates its identity then never authenticates to it (`test/integration/home-node.test.ts`, the
+ * echo bot) — a race in the order of peer proofs that WebCrypto's slower signature hides, not yet
+ * found.
  */
-export const SYNC_SIGNATURES_PER_TASK = 4;
+export const SYNC_CHECKS_PER_TASK = 4;
 
 /**
- * Native signing through node:crypto: the first SYNC_SIGNATURES_PER_TASK signatures and checks of a
- * task synchronously, the rest through WebCrypto (`pooled`).
+ * Native signatures through node:crypto: the first SYNC_CHECKS_PER_TASK checks of a task
+ * synchronously, the rest and every signing through WebCrypto (`pooled`).
  */
 function makeNodeSigning(node: NodeCrypto, pooled: ReturnType<typeof makeNativeSigning>) {
-	const privateKeys = new KeyCache<KeyObject>(64);
 	const publicKeys = new KeyCache<KeyObject>(4096);
 	let thisTask = 0;
 	const onTheSpot = () => {
 		if (thisTask++ === 0) setImmediate(() => (thisTask = 0));
-		return thisTask <= SYNC_SIGNATURES_PER_TASK;
+		return thisTask <= SYNC_CHECKS_PER_TASK;
 	};
 	return {
 		ed25519PublicKey: nobleSigning.ed25519PublicKey,
-		sign: async (seed: Uint8Array, message: Uint8Array) => {
-			if (!onTheSpot()) return pooled.sign(seed, message);
-			const id = hex.encode(sha256(seed));
-			let key = privateKeys.get(id);
-			if (!key) {
-				key = node.createPrivateKey({
-					key: Buffer.from(concatBytes(ED25519_PKCS8_PREFIX, seed)),
-					format: 'der',
-					type: 'pkcs8'
-				});
-				privateKeys.set(id, key);
-			}
-			return new Uint8Array(node.sign(null, message, key));
-		},
+		// signing stays on WebCrypto: see SYNC_CHECKS_PER_TASK
+		sign: pooled.sign,
 		verify: async (signature: Uint8Array, message: Uint8Array, raw: Uint8Array) => {
 			if (signature.length !== SIGNATURE_BYTES || raw.length !== KEY_BYTES) return false;
 			if (!onTheSpot()) return pooled.verify(signature, message, raw);
