@@ -15,12 +15,11 @@ import {
 	type RuleContext
 } from './rules.js';
 import { asString, type ChannelDoc } from './schema.js';
+import { MAX_MESSAGE_LENGTH } from './limits.js';
 import { VALID, invalid } from './verdict.js';
 
 type Ctx = RuleContext<ChannelDoc>;
 type Check = RuleCheck<ChannelDoc>;
-
-const MAX_TEXT = 4000;
 
 const messagePath = (ctx: Ctx) => ['buckets', ctx.params.bucket!, ctx.params.message!];
 const existingAuthor = (ctx: Ctx): UserId | undefined =>
@@ -37,9 +36,9 @@ const moderate = requires<ChannelDoc>(Permission.MANAGE_MESSAGES, 'MANAGE_MESSAG
 
 const textValue: Check = (ctx) => {
 	const value = ctx.op.value;
-	return typeof value === 'string' && value.length <= MAX_TEXT
+	return typeof value === 'string' && value.length <= MAX_MESSAGE_LENGTH
 		? VALID
-		: invalid('text must be a string of at most 4000');
+		: invalid(`text must be a string of at most ${MAX_MESSAGE_LENGTH}`);
 };
 
 export const CHANNEL_RULES: readonly Rule<ChannelDoc>[] = [

@@ -26,9 +26,6 @@ import { asString, type SpaceDoc } from './schema.js';
 import { singleValue } from './single-values.js';
 import type { SpaceState } from './state.js';
 
-/** The longest nickname, in UTF-16 code units of its stored (trimmed, NFC) form. */
-export const MAX_NICKNAME = 32;
-
 /** The comparison key of a nickname: NFC, trimmed, lower-cased; '' means no nickname. */
 export function nicknameKey(nickname: string): string {
 	return nickname.normalize('NFC').trim().toLowerCase();

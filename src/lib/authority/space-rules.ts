@@ -23,12 +23,11 @@ import { verifyInviteProof } from './invites.js';
 import { userKey } from '../identity/ids.js';
 import { decodeUserCard } from '../identity/certificates.js';
 import { verifyProfile } from '../identity/profile.js';
-import { MAX_NICKNAME, nicknameTakenBy } from './nicknames.js';
+import { MAX_NAME, MAX_NICKNAME, MAX_ROLE_COLOR } from './limits.js';
+import { nicknameTakenBy } from './nicknames.js';
 
 type Ctx = RuleContext<SpaceDoc>;
 type Check = RuleCheck<SpaceDoc>;
-
-const MAX_NAME = 100;
 
 const ownerOnly: Check = (ctx) => (ctx.signer === ctx.state.owner ? VALID : invalid('owner only'));
 const createdWithParent: Check = (ctx) =>
@@ -250,7 +249,11 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 	{
 		pattern: 'roles/:role/color',
 		description: 'MANAGE_ROLES colours roles below their own',
-		check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), roleBelowSigner, stringUpTo(16))
+		check: all(
+			requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'),
+			roleBelowSigner,
+			stringUpTo(MAX_ROLE_COLOR)
+		)
 	},
 
 	{
@@ -451,11 +454,13 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 	},
 	{
 		pattern: 'channels/:channel/:field',
-		description: 'MANAGE_CHANNELS edits name, position and creation time',
+		description: 'MANAGE_CHANNELS edits name (at most MAX_NAME), position and creation time',
 		check: all(requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS'), (ctx) =>
-			['name', 'position', 'createdAt'].includes(ctx.params.field!)
-				? VALID
-				: invalid('unknown channel field')
+			ctx.params.field === 'name'
+				? stringUpTo(MAX_NAME)(ctx)
+				: ['position', 'createdAt'].includes(ctx.params.field!)
+					? VALID
+					: invalid('unknown channel field')
 		)
 	},
 

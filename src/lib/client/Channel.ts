@@ -15,6 +15,7 @@ import {
 	type Durability
 } from '../authority/schema.js';
 import { Permission } from '../authority/permissions.js';
+import { MAX_MESSAGE_LENGTH } from '../authority/limits.js';
 import { channelValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { hex } from '../util/bytes.js';
@@ -24,7 +25,7 @@ import type { KeyRing } from '../encryption/keyring.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 import type { EnvelopeDoc } from '../sync/envelope.js';
 
-export const MAX_MESSAGE_LENGTH = 4000;
+export { MAX_MESSAGE_LENGTH };
 
 export interface Message {
 	id: string;

@@ -80,6 +80,7 @@ import { PeerDirectory, type AuthenticatedPeer } from '../sync/peer-auth.js';
 import { DurabilitySharing, type StrictDecision } from '../sync/durability.js';
 import { asString } from '../authority/schema.js';
 import { Permission } from '../authority/permissions.js';
+import { MAX_NAME } from '../authority/limits.js';
 
 void A; // Automerge's full build must load (and initialise its wasm) before automerge-repo's slim one.
 
@@ -343,8 +344,8 @@ export class Charter {
 
 	async createSpace(options: { name: string; channelName?: string }): Promise<Space> {
 		const name = options?.name?.trim();
-		if (!name || name.length > 100)
-			throw new CharterError('invalid-argument', 'a space name has 1 to 100 characters');
+		if (!name || name.length > MAX_NAME)
+			throw new CharterError('invalid-argument', `a space name has 1 to ${MAX_NAME} characters`);
 		const space = await Space.create(this.#requireContext(), { ...options, name });
 		await this.#track(space);
 		return space;

@@ -41,12 +41,8 @@ import { SpaceState, type MemberState } from '../authority/state.js';
 import { currentEpochNaming } from '../authority/epochs.js';
 import { VALID, type Verdict } from '../authority/verdict.js';
 import { SINGLE_VALUE_TIME, singleValue } from '../authority/single-values.js';
-import {
-	heldNicknames,
-	MAX_NICKNAME,
-	nicknameForm,
-	nicknameTakenBy
-} from '../authority/nicknames.js';
+import { heldNicknames, nicknameForm, nicknameTakenBy } from '../authority/nicknames.js';
+import { MAX_NAME, MAX_NICKNAME } from '../authority/limits.js';
 import { actorFor } from '../authority/actors.js';
 import { externalDeps } from '../authority/opened-entry.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
@@ -144,8 +140,6 @@ interface SavedSpaceMeta {
 	genesis?: Uint8Array;
 	waitingLockboxes: Uint8Array[];
 }
-
-const MAX_NAME = 100;
 
 /** Lockboxes an action seals once the rules have accepted its change: each epoch to each recipient. */
 interface Handout {
