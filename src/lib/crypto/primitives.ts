@@ -152,10 +152,10 @@ const ED25519_SPKI_PREFIX = hex.decode('302a300506032b6570032100');
  * better spread over the cores. So the first few checks of a task are synchronous and the rest
  * asynchronous.
  *
- * Signing stays on WebCrypto. Signing synchronously too was tried: a home node that dials a peer while
- * it creates its identity then never authenticates to it (`test/integration/home-node.test.ts`, the
- * echo bot) — a race in the order of peer proofs that WebCrypto's slower signature hides, not yet
- * found.
+ * Signing stays on WebCrypto. Signing synchronously too was tried: a home node that creates its
+ * identity and joins by invite over a direct peer then never completes the join
+ * (`test/integration/home-node.test.ts`, the echo bot, every time) although both peers authenticate
+ * each other — an ordering race in the join that WebCrypto's slower signature hides, not yet found.
  */
 export const SYNC_CHECKS_PER_TASK = 4;
 
