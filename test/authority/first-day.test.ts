@@ -12,7 +12,16 @@ import fc from 'fast-check';
 import * as A from '@automerge/automerge';
 import { Charter, type Space } from '../../src/lib/index.js';
 import { forge } from '../support/hostile.js';
-import { deliver, personas, shutdown, syncAll, userOf, type Persona } from '../support/personas.js';
+import {
+	deliver,
+	freshDevice,
+	orderBy,
+	personas,
+	shutdown,
+	syncAll,
+	userOf,
+	type Persona
+} from '../support/personas.js';
 
 /** Resolves once the wall clock has moved past `t` (two writes get distinct millisecond stamps). */
 async function clockAfter(t: number) {
@@ -172,19 +181,16 @@ describe('a setting that is one value', () => {
 					fc.integer({ min: 1, max: 3 }),
 					async (keys, batch) => {
 						// a fresh device of Ada's (restored from her phrase), in a random order
-						const client = await Charter.open({ inMemory: true });
-						await client.restoreIdentity(phrase);
-						const reader: Persona = { name: 'reader', client };
+						const reader = await freshDevice(phrase);
 						fresh.push(reader);
 						// entries in a random order, from both writers
-						const shuffle = (n: number) =>
-							[...Array(n).keys()].sort((a, b) => keys[a % 64]! - keys[b % 64]! || a - b);
+						const shuffle = orderBy(keys);
 						await deliver(cast.ben, reader, space.id, { shuffle, batch });
 						await deliver(cast.ada, reader, space.id, { shuffle, batch });
-						const seen = client.space(space.id)!;
+						const seen = reader.client.space(space.id)!;
 						// ✓ the later edits win, in every order
 						expect(view(seen)).toEqual(expected);
-						await client.close();
+						await reader.client.close();
 						fresh.pop();
 					}
 				),

@@ -16,6 +16,8 @@ import { forge } from '../support/hostile.js';
 import {
 	deliver,
 	entriesOf,
+	freshDevice,
+	orderBy,
 	personas,
 	picture,
 	shutdown,
@@ -209,17 +211,14 @@ describe('nicknames picked concurrently', () => {
 					fc.boolean(),
 					async (keys, batch, cyFirst) => {
 						// a fresh device of Ada's receives everyone's entries in a random order
-						const client = await Charter.open({ inMemory: true });
-						await client.restoreIdentity(phrase);
-						const reader: Persona = { name: 'reader', client };
+						const reader = await freshDevice(phrase);
 						fresh.push(reader);
-						const shuffle = (n: number) =>
-							[...Array(n).keys()].sort((a, b) => keys[a % 64]! - keys[b % 64]! || a - b);
+						const shuffle = orderBy(keys);
 						const from = cyFirst ? [cast.cy, cast.ben] : [cast.ben, cast.cy];
 						for (const p of from) await deliver(p, reader, space.id, { shuffle, batch });
 						// ✓ the same outcome as every peer's, whatever the order
-						expect(picture(client.space(space.id)!)).toEqual(expected);
-						await client.close();
+						expect(picture(reader.client.space(space.id)!)).toEqual(expected);
+						await reader.client.close();
 						fresh.pop();
 					}
 				),

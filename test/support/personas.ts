@@ -53,6 +53,19 @@ export async function entriesOf(
 	return bytesWrittenBy(A.getAllChanges(handle.doc()));
 }
 
+/** A new device of a user, restored from their phrase: a reader that has received nothing yet. */
+export async function freshDevice(phrase: string, name = 'reader'): Promise<Persona> {
+	const client = await Charter.open({ inMemory: true });
+	await client.restoreIdentity(phrase);
+	return { name, client };
+}
+
+/** A delivery order for `deliver` drawn by fast-check: 64 numbers that sort any n positions. */
+export const orderBy =
+	(keys: readonly number[]) =>
+	(n: number): number[] =>
+		[...Array(n).keys()].sort((a, b) => keys[a % 64]! - keys[b % 64]! || a - b);
+
 /**
  * Delivers every entry `from` holds for the space to `to` (opening the space there if needed), in the
  * given order (default: as found). Returns once `to` has processed them.
