@@ -1,9 +1,9 @@
 /**
  * The crypto provider seam. Signatures and key agreement prefer the platform's native WebCrypto
  * (Ed25519 verifies ~14× faster than pure JS on the reference machine, X25519 ~40×) and fall back to
- * the audited noble implementations where the platform lacks them. Under Node, Ed25519 goes through
- * node:crypto (the same OpenSSL), synchronously where that is on a reader's path (see
- * SYNC_CHECKS_PER_TASK). Symmetric encryption, hashing and
+ * the audited noble implementations where the platform lacks them. Under Node, Ed25519 checks go
+ * through node:crypto (the same OpenSSL), synchronously where that is on a reader's path (see
+ * SYNC_CHECKS_PER_TASK); signing stays on WebCrypto. Symmetric encryption, hashing and
  * HKDF are always noble: they are fast enough in JS for chat-sized payloads and behave identically
  * everywhere.
  */
