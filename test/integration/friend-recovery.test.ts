@@ -152,6 +152,56 @@ describe('trusted-friend recovery', () => {
 		expect(fresh.identity).toBeUndefined();
 	});
 
+	it('✓ a key made after the setup (a device revoked later) still reaches the device her friends restore', async () => {
+		const server = await startSyncServerProcess();
+		cleanup.push(() => server.stop());
+		const open = async (deviceName: string) => {
+			const client = await Charter.open({
+				inMemory: true,
+				syncServers: [server.wsUrl],
+				deviceName
+			});
+			cleanup.push(() => client.close());
+			return client;
+		};
+		const [laptop, phone, ana, ben] = await Promise.all(
+			['dana-laptop', 'dana-phone', 'ana', 'ben'].map(open)
+		);
+		const { userId: dana } = await laptop!.createIdentity();
+		for (const friend of [ana!, ben!]) await friend.createIdentity();
+		const garden = await laptop!.createSpace({ name: "Dana's garden" });
+		for (const member of [ana!, ben!]) await garden.addMember(await member.memberCard());
+		const { code, linked } = await laptop!.linkDevice();
+		await phone!.acceptDeviceLink(code);
+		const device = await linked;
+		await laptop!.setUpFriendRecovery({
+			friends: [ana!, ben!].map((c) => c.identity!.userId),
+			threshold: 2
+		});
+		// the phone is stolen: revoking it gives Dana a new encryption key the recovery kit lacks
+		await laptop!.revokeDevice(device.deviceId);
+		await garden.channels[0]!.send('after the phone was stolen');
+		const anaGarden = await ana!.openSpace(garden.id);
+		await eventually(
+			() => anaGarden.channels[0]?.messages.some((m) => m.text === 'after the phone was stolen'),
+			'Ana to read the message written after the revocation'
+		);
+		await laptop!.close();
+
+		const fresh = await open('dana-new');
+		const request = await fresh.requestFriendRecovery();
+		await ana!.approveFriendRecovery(request.code, dana);
+		await ben!.approveFriendRecovery(request.code, dana);
+		expect((await request.restored).userId).toBe(dana);
+		await eventually(() => fresh.spaces[0]?.channels[0], 'the garden to come back', 20_000);
+		await eventually(
+			() =>
+				fresh.spaces[0]!.channels[0]!.messages.some((m) => m.text === 'after the phone was stolen'),
+			'the restored device to read what was sealed to the newer key',
+			20_000
+		);
+	});
+
 	it('✓ bad setups and requests are refused with typed errors', async () => {
 		const { open, ana, ben, cy, dana } = await setup(2);
 		await eventually(() => ana.spaces[0]?.ready, 'Ana to hold the garden');
