@@ -10,10 +10,18 @@ import { Charter, recoveryRequestCheck, type UserId } from '../../src/lib/index.
 import { startSyncServerProcess, type SyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
 import { rootSecretsFromPhrase } from '../../src/lib/identity/phrase.js';
-import { bytesWrittenBy, openEnvelope } from '../../src/lib/sync/envelope.js';
+import { appendEntries, bytesWrittenBy, openEnvelope } from '../../src/lib/sync/envelope.js';
+import { LOCKBOX_MAGIC, parseLockbox, sealLockbox } from '../../src/lib/encryption/lockbox.js';
+import { entryKey } from '../../src/lib/encryption/entry.js';
+import { cryptoProvider, hash } from '../../src/lib/crypto/primitives.js';
+import { bytesEqual, randomBytes } from '../../src/lib/util/bytes.js';
 import { accountEnvelopeId } from '../../src/lib/client/FriendRecovery.js';
 import { userKey } from '../../src/lib/identity/ids.js';
-import { parseRecoveryRequest } from '../../src/lib/identity/friend-recovery.js';
+import {
+	parseRecoveryRequest,
+	parseShareDocument,
+	requestRendezvousId
+} from '../../src/lib/identity/friend-recovery.js';
 import { requestEnvelopeId } from '../../src/lib/client/FriendRecovery.js';
 
 let cleanup: (() => Promise<unknown>)[] = [];
@@ -150,6 +158,45 @@ describe('trusted-friend recovery', () => {
 		await expect(again.restored).rejects.toMatchObject({ code: 'too-few-approvals' });
 		await expect(request.restored).rejects.toMatchObject({ code: 'too-few-approvals' });
 		expect(fresh.identity).toBeUndefined();
+	});
+
+	it('✓ junk shares written by someone who learnt the request code delay nothing: two real approvals still restore', async () => {
+		const { dana, ana, ben, eve, fresh } = await setup(2);
+		const request = await fresh.requestFriendRecovery();
+		const { ephemeral } = parseRecoveryRequest(request.code);
+		// Eve reads the real shares' public fields (setup id, x, k, n) in Dana's account envelope…
+		const account = await openEnvelope(eve.wire, accountEnvelopeId(userKey(dana)));
+		const real = await eventually(() => {
+			const found = bytesWrittenBy(A.getAllChanges(account.doc()))
+				.filter((b) => bytesEqual(b.subarray(0, 3), LOCKBOX_MAGIC))
+				.map((b) => parseLockbox(b).header)
+				.filter((h) => parseShareDocument(h.document));
+			return found.length === 3 && found;
+		}, 'the three shares to reach Eve');
+		// …and writes, for every x, a share with the right setup id and a wrong y, before anyone approves
+		const provider = await cryptoProvider();
+		const seed = randomBytes(32);
+		const junk = await Promise.all(
+			real.map((h) =>
+				sealLockbox({
+					space: requestRendezvousId(ephemeral),
+					document: h.document,
+					epoch: h.epoch,
+					epochKey: randomBytes(32),
+					recipient: ephemeral,
+					author: randomBytes(32),
+					sign: (m) => provider.sign(seed, m)
+				})
+			)
+		);
+		const out = await openEnvelope(eve.wire, requestEnvelopeId(ephemeral));
+		await appendEntries(
+			out,
+			junk.map((l) => ({ key: entryKey(hash(l.bytes)), bytes: l.bytes }))
+		);
+		await ana.approveFriendRecovery(request.code, dana);
+		await ben.approveFriendRecovery(request.code, dana);
+		expect((await request.restored).userId).toBe(dana);
 	});
 
 	it('✓ a key made after the setup (a device revoked later) still reaches the device her friends restore', async () => {
