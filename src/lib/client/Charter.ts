@@ -617,6 +617,9 @@ export class Charter {
 		return record && { friends: record.friends, threshold: record.threshold, setAt: record.at };
 	}
 
+	/** Friend-recovery requests waiting for approvals: `close()` ends them. */
+	#requests = new Set<AbortController>();
+
 	/** A member's current encryption key, from the newest card of theirs in this client's spaces. */
 	#encryptionKeyOf(user: UserId): Uint8Array | undefined {
 		let best: { key: Uint8Array; generation: number } | undefined;
@@ -660,6 +663,7 @@ export class Charter {
 		const ephemeral = provider.x25519PublicKey(ephemeralSecret);
 		const code = encodeRecoveryRequest({ ephemeral, endpoints: this.#servers.urls });
 		const abort = new AbortController();
+		this.#requests.add(abort);
 		const restored = (async () => {
 			const { kit, recoverySecret } = await collectShares({
 				wire: this.wire,
@@ -688,7 +692,7 @@ export class Charter {
 			await this.#openAccount();
 			this.#emit();
 			return { userId: this.#identity.userId, deviceId: this.#identity.deviceId };
-		})();
+		})().finally(() => this.#requests.delete(abort));
 		restored.catch(() => undefined);
 		return { code, check: requestCheck(ephemeral), restored, cancel: () => abort.abort() };
 	}
@@ -924,6 +928,7 @@ export class Charter {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		for (const request of this.#requests) request.abort();
 		await this.#allSpacesOpen; // a space opening in the background closes itself (#closed)
 		this.#peers.stop();
 		clearTimeout(this.#sharingReview);
