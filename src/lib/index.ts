@@ -21,6 +21,11 @@ export {
 	isValidRecoveryPhrase,
 	RECOVERY_PHRASE_WORDS
 } from './identity/phrase.js';
+export {
+	recoveryRequestCheck,
+	MIN_FRIEND_THRESHOLD,
+	MAX_RECOVERY_FRIENDS
+} from './identity/friend-recovery.js';
 export type { UserId, DeviceId, SpaceId, ChannelId } from './identity/ids.js';
 export {
 	verifyProfile,

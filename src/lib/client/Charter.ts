@@ -41,6 +41,18 @@ import {
 } from '../platform.js';
 import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
+import {
+	approve as approveShares,
+	collect as collectShares,
+	setUp as setUpFriends,
+	stored as friendSetupStored
+} from './FriendRecovery.js';
+import {
+	checkThreshold,
+	encodeRecoveryRequest,
+	parseRecoveryRequest,
+	requestCheck
+} from '../identity/friend-recovery.js';
 import { parseInviteLink } from '../authority/invites.js';
 import { AccountDocument, accountIdOf, generationOf, MAX_DEVICE_LABEL } from '../sync/account.js';
 import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
@@ -553,6 +565,165 @@ export class Charter {
 		}
 	}
 
+	// ---- trusted-friend recovery (FriendRecovery.ts, identity/friend-recovery.ts) ---------------
+
+	/**
+	 * Chooses `friends` (members of a space this user is in) and how many of them must approve
+	 * (`threshold`, 2 ≤ k ≤ n ≤ 10) to restore this identity on a new device without the phrase. A
+	 * fresh key is split k-of-n, each share sealed to one friend; fewer than k friends learn nothing,
+	 * k friends together could take the identity — choose people who will not collude. A new setup
+	 * replaces the one shown in `friendRecovery` (an earlier set keeps its power until the identity is
+	 * rotated: see docs/threat-model.md). Resolves once a sync server holds it (`stored`), or after
+	 * `timeoutMs` (default 10 s) with `stored: false` — it is kept and syncs later.
+	 */
+	async setUpFriendRecovery(options: {
+		friends: UserId[];
+		threshold: number;
+		timeoutMs?: number;
+	}): Promise<{ friends: UserId[]; threshold: number; stored: boolean }> {
+		const identity = this.#requireIdentity();
+		const friends = Array.isArray(options?.friends) ? options.friends : [];
+		checkThreshold(options?.threshold, friends.length);
+		if (new Set(friends).size !== friends.length)
+			throw new CharterError('invalid-argument', 'a friend is listed twice');
+		if (friends.includes(identity.userId))
+			throw new CharterError('invalid-argument', 'you cannot be your own recovery friend');
+		const keys = friends.map((user) => {
+			const key = this.#encryptionKeyOf(user);
+			if (!key)
+				throw new CharterError(
+					'invalid-argument',
+					`${String(user).slice(0, 60)} is not a member of any space you are in`
+				);
+			return { user, encryptionKey: key };
+		});
+		const account = this.#account;
+		if (!account) throw new CharterError('unavailable', 'the account is not open yet');
+		const record = await setUpFriends({
+			wire: this.wire,
+			identity,
+			account,
+			friends: keys,
+			threshold: options.threshold
+		});
+		this.#emit();
+		const held = await friendSetupStored(this.wire, identity, record, options.timeoutMs ?? 10_000);
+		return { friends: record.friends, threshold: record.threshold, stored: held };
+	}
+
+	/** This user's recovery friends and how many must approve, if set up (on any of their devices). */
+	get friendRecovery(): { friends: UserId[]; threshold: number; setAt: number } | undefined {
+		const record = this.#account?.friendRecovery;
+		return record && { friends: record.friends, threshold: record.threshold, setAt: record.at };
+	}
+
+	/** Friend-recovery requests waiting for approvals: `close()` ends them. */
+	#requests = new Set<AbortController>();
+
+	/** A member's current encryption key, from the newest card of theirs in this client's spaces. */
+	#encryptionKeyOf(user: UserId): Uint8Array | undefined {
+		let best: { key: Uint8Array; generation: number } | undefined;
+		for (const space of this.spaces) {
+			if (!space.isMember || !space.state?.isMember(user)) continue;
+			const card = space.document.members?.[user]?.card;
+			if (!(card instanceof Uint8Array)) continue;
+			try {
+				const decoded = decodeUserCard(card);
+				if (decoded.user !== user || decoded.encryptionKey.length !== 32) continue;
+				if (!best || decoded.encryptionGeneration > best.generation)
+					best = { key: decoded.encryptionKey, generation: decoded.encryptionGeneration };
+			} catch {
+				/* a malformed card is skipped */
+			}
+		}
+		return best?.key;
+	}
+
+	/**
+	 * On a new device with no identity: asks recovery friends to restore the identity here. Show
+	 * `code` to each friend (read `check` to them, they see the same six digits) — they approve with
+	 * `approveFriendRecovery`. `restored` resolves once enough have, with this device a new device of
+	 * the identity (same user id; its spaces come back as with the phrase), and rejects with
+	 * `too-few-approvals` after `timeoutMs` (default 30 minutes) or `cancel()`. Keep this client open
+	 * meanwhile: the one-time key that receives the shares lives only in its memory.
+	 */
+	async requestFriendRecovery(
+		options: { timeoutMs?: number; onProgress?: (approvals: number, needed: number) => void } = {}
+	): Promise<{
+		code: string;
+		check: string;
+		restored: Promise<{ userId: UserId; deviceId: DeviceId }>;
+		cancel(): void;
+	}> {
+		this.#assertOpen();
+		if (this.#identity)
+			throw new CharterError('identity-exists', 'this client already has an identity');
+		const provider = await cryptoProvider();
+		const ephemeralSecret = newX25519Secret();
+		const ephemeral = provider.x25519PublicKey(ephemeralSecret);
+		const code = encodeRecoveryRequest({ ephemeral, endpoints: this.#servers.urls });
+		const abort = new AbortController();
+		this.#requests.add(abort);
+		const restored = (async () => {
+			const { kit, recoverySecret } = await collectShares({
+				wire: this.wire,
+				ephemeralSecret,
+				ephemeral,
+				deadline: Date.now() + (options.timeoutMs ?? 30 * 60_000),
+				signal: abort.signal,
+				progress: (approvals, needed) => {
+					try {
+						options.onProgress?.(approvals, needed);
+					} catch {
+						/* an app's callback cannot break recovery */
+					}
+				}
+			});
+			this.#assertOpen();
+			if (this.#identity)
+				throw new CharterError('identity-exists', 'this client already has an identity');
+			this.#identity = await Identity.installRecovered(
+				this.stores.secrets,
+				kit,
+				this.deviceName,
+				recoverySecret
+			);
+			this.#directory.identityChanged();
+			await this.#openAccount();
+			this.#emit();
+			return { userId: this.#identity.userId, deviceId: this.#identity.deviceId };
+		})().finally(() => this.#requests.delete(abort));
+		restored.catch(() => undefined);
+		return { code, check: requestCheck(ephemeral), restored, cancel: () => abort.abort() };
+	}
+
+	/**
+	 * On a friend's device: approves `user`'s recovery request `code` — only after making sure, by a
+	 * call or in person, that `user` really is asking (compare `recoveryRequestCheck(code)` with the
+	 * digits their new device shows). Re-seals this friend's share to the request's one-time key.
+	 * Refused with `not-authorized` when `user` did not choose this user as a recovery friend,
+	 * `invalid-argument` for a damaged code, `unavailable` when no sync server answered in `timeoutMs`
+	 * (default 30 s).
+	 */
+	async approveFriendRecovery(
+		code: string,
+		user: UserId,
+		options: { timeoutMs?: number } = {}
+	): Promise<void> {
+		const identity = this.#requireIdentity();
+		const request = parseRecoveryRequest(code);
+		if (typeof user !== 'string' || !user.startsWith('user_'))
+			throw new CharterError('invalid-argument', 'name the person whose recovery you approve');
+		this.#dial(request.endpoints, 'recovery-request');
+		await approveShares({
+			wire: this.wire,
+			identity,
+			request,
+			user,
+			timeoutMs: options.timeoutMs ?? 30_000
+		});
+	}
+
 	/**
 	 * Revokes one of this user's other devices: a new encryption key for the user (sealed to the
 	 * remaining devices and to the recovery key, never to the revoked one), a new card without the
@@ -594,6 +765,9 @@ export class Charter {
 			.filter((c) => c.device !== device && c.device !== identity.deviceId)
 			.map((c) => c.deviceEncryptionKey);
 		if (identity.recoveryPublic.length === 32) recipients.push(identity.recoveryPublic);
+		// recovery friends restore later generations too (their kit holds only the earlier ones)
+		const friends = this.#account?.friendRecovery;
+		if (friends) recipients.push(friends.recoveryPublic);
 		await this.#account!.shareGeneration(generation, secret, recipients);
 		await identity.addEncryptionGeneration(this.stores.secrets, generation, secret);
 		for (const space of this.spaces) await space.revokeDevice(device);
@@ -754,6 +928,7 @@ export class Charter {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		for (const request of this.#requests) request.abort();
 		await this.#allSpacesOpen; // a space opening in the background closes itself (#closed)
 		this.#peers.stop();
 		clearTimeout(this.#sharingReview);

@@ -68,6 +68,12 @@ export class LiveCharter {
 		return this.client.devices;
 	}
 
+	/** This user's recovery friends and threshold, when set up (on any of their devices). */
+	get friendRecovery() {
+		this.#track();
+		return this.client.friendRecovery;
+	}
+
 	/** This user's own signed profile, as found in any space that holds it. */
 	get profile(): Profile | undefined {
 		this.#track();
