@@ -11,7 +11,7 @@
 import * as A from '@automerge/automerge';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Charter, CharterError, MemorySecretStore, type Space } from '../../src/lib/index.js';
-import { envelopeDocumentId, openEnvelope } from '../../src/lib/sync/envelope.js';
+import { envelopeDocumentId } from '../../src/lib/sync/envelope.js';
 import { channelIdBytes, spaceIdBytes } from '../../src/lib/identity/ids.js';
 import { entriesOf, shutdown, syncAll, userOf, type Persona } from '../support/personas.js';
 
@@ -37,10 +37,7 @@ async function trace(who: Keyed, space: Space) {
 		['space', spaceIdBytes(space.id)] as const,
 		...channels.map((c) => [c, channelIdBytes(c)] as const)
 	]) {
-		const handle = await openEnvelope(
-			who.client.wire,
-			envelopeDocumentId(spaceIdBytes(space.id), document)
-		);
+		const handle = await who.client.wire.open(envelopeDocumentId(spaceIdBytes(space.id), document));
 		envelopes[name] = {
 			heads: [...A.getHeads(handle.doc())].sort(),
 			entries: (await entriesOf(who.client, space.id, document)).length

@@ -57,14 +57,8 @@ import { parseInviteLink } from '../authority/invites.js';
 import { AccountDocument, accountIdOf, generationOf, MAX_DEVICE_LABEL } from '../sync/account.js';
 import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { bytesEqual } from '../util/bytes.js';
-import {
-	appendEntries,
-	bytesWrittenBy,
-	envelopeDocumentId,
-	openEnvelope,
-	usePublisher,
-	useStorage
-} from '../sync/envelope.js';
+import { bytesWrittenBy, DecodedValues, envelopeDocumentId } from '../sync/envelope.js';
+import { Wire } from '../sync/wire.js';
 import {
 	encodeLinkCode,
 	linkRendezvousId,
@@ -173,13 +167,14 @@ export class Charter {
 	}
 
 	private constructor(
-		readonly wire: Repo,
+		/** @internal This client's networked side (wire.ts): its repo holds only envelopes. */
+		readonly wire: Wire,
 		private readonly stores: PlatformStores,
 		private readonly deviceName: string,
 		suspectAfterMs?: number,
 		shared?: (peer: PeerId, doc: DocumentId) => boolean
 	) {
-		this.#peers = new PeerWatch(wire, suspectAfterMs, undefined, shared);
+		this.#peers = new PeerWatch(wire.repo, suspectAfterMs, undefined, shared);
 	}
 
 	static async open(options: CharterOptions = {}): Promise<Charter> {
@@ -213,12 +208,14 @@ export class Charter {
 			{
 				strict: (doc) => (late.client ? late.client.#strictDecision(doc) : undefined),
 				known: (doc) => !!late.client && late.client.#isKnownEnvelope(doc),
-				held: (doc) => !!late.client && doc in late.client.wire.handles
+				held: (doc) => !!late.client && doc in late.client.wire.repo.handles
 			},
 			directory
 		);
+		// what the seal checks decode, the envelope readers need: kept once, per client
+		const decoded = new DecodedValues();
 		const servers = new SyncServers(
-			(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals)
+			(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded)
 		);
 		for (const url of options.syncServers ?? []) servers.add(url, 'configured');
 		const network: NetworkAdapterInterface[] = [...(options.network ?? [])];
@@ -239,12 +236,14 @@ export class Charter {
 				})
 			);
 		}
-		const wire = new Repo({
+		const repo = new Repo({
 			// every peer's changes are checked for seals before the repo applies them; every Charter
 			// peer proves which user's device it is (strict channels are shared with readers only)
 			network: [
 				...servers.adapters,
-				...network.map((adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals))
+				...network.map(
+					(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded)
+				)
 			],
 			storage: stores.wire,
 			peerId: `charter-${hex.encode(randomBytes(8))}` as PeerId,
@@ -254,8 +253,7 @@ export class Charter {
 			// remote heads through a server cost it a message per subscriber per change
 			enableRemoteHeadsGossiping: false
 		});
-		usePublisher(wire, await Publisher.create());
-		if (stores.wire) useStorage(wire, stores.wire);
+		const wire = new Wire(repo, await Publisher.create(), stores.wire, decoded);
 		const client = new Charter(
 			wire,
 			stores,
@@ -268,7 +266,7 @@ export class Charter {
 		client.#sharing = sharing;
 		late.client = client;
 		directory.onChange(() => client.#reviewSharing(true));
-		servers.attach(wire);
+		servers.attach(repo);
 		client.#servers = servers;
 		servers.onChange(() => client.#emit());
 		client.#listening = listening;
@@ -322,7 +320,7 @@ export class Charter {
 			const account = this.#account;
 			if (!account || this.#closed) throw new CharterError('closed', 'this client is closed');
 			if (account.spaces.length || this.#spaces.size) return 'found';
-			if (caughtUpWithStoringPeer(this.wire, account.envelope)) {
+			if (caughtUpWithStoringPeer(this.wire.repo, account.envelope)) {
 				await account.settled();
 				return account.spaces.length || this.#spaces.size ? 'found' : 'empty';
 			}
@@ -465,8 +463,7 @@ export class Charter {
 		const identity = this.#requireIdentity();
 		const secret = newLinkSecret();
 		const code = encodeLinkCode({ secret, endpoints: this.#servers.urls });
-		const handle = await openEnvelope(
-			this.wire,
+		const handle = await this.wire.open(
 			envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16))
 		);
 		const linked = new Promise<{ deviceId: DeviceId; name: string }>((resolve, reject) => {
@@ -487,7 +484,7 @@ export class Charter {
 						request.deviceEncryptionKey,
 						request.name
 					);
-					await appendEntries(handle, [
+					await this.wire.append(handle, [
 						{ key: 'response', bytes: await sealLinkResponse(secret, request.ephemeral, bundle) }
 					]);
 					// the new device puts itself on the user's card in each space; until that card has
@@ -526,15 +523,14 @@ export class Charter {
 			throw new CharterError('identity-exists', 'this client already has an identity');
 		const { secret, endpoints } = parseLinkCode(code);
 		this.#dial(endpoints, 'device-link');
-		const handle = await openEnvelope(
-			this.wire,
+		const handle = await this.wire.open(
 			envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16))
 		);
 		const provider = await cryptoProvider();
 		const deviceSeed = randomBytes(32);
 		const ephemeralSecret = newX25519Secret();
 		const ephemeral = provider.x25519PublicKey(ephemeralSecret);
-		await appendEntries(handle, [
+		await this.wire.append(handle, [
 			{
 				key: 'request',
 				bytes: sealLinkRequest(secret, {
@@ -913,7 +909,7 @@ export class Charter {
 
 	/** Connected peers (sync servers, home nodes, other clients). */
 	get peers(): string[] {
-		return this.wire.peers;
+		return this.wire.repo.peers;
 	}
 
 	/**
@@ -935,8 +931,8 @@ export class Charter {
 		await this.#account?.settled();
 		this.#account?.stop();
 		await Promise.all(this.spaces.map((s) => s.close()));
-		await this.wire.flush().catch(() => undefined);
-		await this.wire.shutdown().catch(() => undefined);
+		await this.wire.repo.flush().catch(() => undefined);
+		await this.wire.repo.shutdown().catch(() => undefined);
 		await this.#listening?.close();
 		this.#listeners.clear();
 	}
@@ -1162,7 +1158,9 @@ export class Charter {
 			for (const doc of this.#channelEnvelopes(space).keys()) {
 				const decision = this.#strictDecision(doc);
 				if (!decision) continue;
-				const peers = this.wire.peers.filter((p) => decision.peerMayHold(this.#directory.get(p)));
+				const peers = this.wire.repo.peers.filter((p) =>
+					decision.peerMayHold(this.#directory.get(p))
+				);
 				parts.push(`${doc}:${decision.selfMayHold}:${peers.sort().join(',')}`);
 				if (decision.selfMayHold === false) unreadable.push(doc);
 			}
@@ -1171,19 +1169,19 @@ export class Charter {
 		const settled = this.#sharing.settle();
 		if (key !== this.#sharingKey || settled) {
 			this.#sharingKey = key;
-			this.wire.shareConfigChanged();
+			this.wire.repo.shareConfigChanged();
 		}
 		for (const doc of unreadable) void this.#purge(doc);
 	}
 
 	/** Drops a strict envelope this user cannot read from the wire storage (it is not served either). */
 	async #purge(doc: DocumentId) {
-		const handle = this.wire.handles[doc];
+		const handle = this.wire.repo.handles[doc];
 		const heads = handle?.isReady() ? A.getHeads(handle.doc()).join(',') : '';
 		if (this.#purged.get(doc) === heads) return;
 		this.#purged.set(doc, heads);
 		try {
-			await this.wire.flush([doc]);
+			await this.wire.repo.flush([doc]);
 			// the document's chunks go; its sync-state records (heads only) may be rewritten meanwhile
 			await this.stores.wire?.removeRange([doc, 'snapshot']);
 			await this.stores.wire?.removeRange([doc, 'incremental']);

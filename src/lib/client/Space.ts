@@ -58,7 +58,7 @@ import {
 import { entryHash, entryKey, type EntryHeader } from '../encryption/entry.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { caughtUpWithStoringPeer } from '../sync/peer-status.js';
-import { appendEntries, bytesWrittenBy } from '../sync/envelope.js';
+import { bytesWrittenBy } from '../sync/envelope.js';
 import { base58, bytesEqual, hex, randomBytes } from '../util/bytes.js';
 import { isSyncServerUrl } from '../util/url.js';
 import { Channel } from './Channel.js';
@@ -516,7 +516,7 @@ export class Space implements SpaceView {
 	}
 
 	#append(entries: Uint8Array[]): Promise<void> {
-		return appendEntries(
+		return this.context.wire.append(
 			this.#replica.envelope,
 			entries.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
 		);
@@ -1164,7 +1164,7 @@ export class Space implements SpaceView {
 				!checked &&
 				this.#genesis &&
 				!this.#inviteSealed &&
-				caughtUpWithStoringPeer(this.context.wire, this.#replica.envelope)
+				caughtUpWithStoringPeer(this.context.wire.repo, this.#replica.envelope)
 			) {
 				await this.settled();
 				if (this.state?.isMember(me) || this.#replica.doc.invites?.[invite.id]) continue;

@@ -16,7 +16,6 @@
  *   (device names are the user's own labels, seen only by their devices — not signed certificates)
  */
 import * as A from '@automerge/automerge';
-import type { Repo } from '@automerge/automerge-repo';
 import { DOMAIN } from '../crypto/domains.js';
 import { hash } from '../crypto/primitives.js';
 import {
@@ -38,13 +37,12 @@ import { ID_BYTES, isSpaceId, type SpaceId, type UserId } from '../identity/ids.
 import { parseShareDocument, MAX_RECOVERY_FRIENDS } from '../identity/friend-recovery.js';
 import { base64url, bytesEqual, randomBytes, utf8 } from '../util/bytes.js';
 import {
-	appendEntries,
 	bytesWrittenBy,
 	envelopeDocumentId,
-	EnvelopeReader,
-	openEnvelope,
-	type EnvelopeDoc
+	type EnvelopeDoc,
+	type EnvelopeReader
 } from './envelope.js';
+import type { Wire } from './wire.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 
 export interface SpaceRecord {
@@ -97,20 +95,21 @@ export class AccountDocument {
 	#queue: Promise<void> = Promise.resolve();
 
 	private constructor(
+		private readonly wire: Wire,
 		private readonly keys: AccountKeys,
 		private readonly handle: DocHandle<EnvelopeDoc>
 	) {
 		this.#account = accountIdOf(keys.userKey);
 		this.#epoch = epochIdOf(keys.accountKey);
-		this.#reader = new EnvelopeReader(handle, [], (entries) => {
+		this.#reader = wire.read(handle, [], (entries) => {
 			this.#queue = this.#queue.then(() => this.#ingest(entries));
 		});
 	}
 
-	static async open(repo: Repo, keys: AccountKeys): Promise<AccountDocument> {
+	static async open(wire: Wire, keys: AccountKeys): Promise<AccountDocument> {
 		const account = accountIdOf(keys.userKey);
-		const handle = await openEnvelope(repo, envelopeDocumentId(account, new Uint8Array(ID_BYTES)));
-		const doc = new AccountDocument(keys, handle);
+		const handle = await wire.open(envelopeDocumentId(account, new Uint8Array(ID_BYTES)));
+		const doc = new AccountDocument(wire, keys, handle);
 		await doc.#ingest(bytesWrittenBy(A.getAllChanges(handle.doc())));
 		doc.#reader.scan();
 		return doc;
@@ -194,7 +193,7 @@ export class AccountDocument {
 			sign: (m) => this.keys.sign(m)
 		});
 		this.#prev = sealed.hash;
-		await appendEntries(this.handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
+		await this.wire.append(this.handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
 	}
 
 	/** Encryption-key generations sealed to this user's devices or recovery key (after a revocation). */
@@ -228,7 +227,7 @@ export class AccountDocument {
 				})
 			)
 		);
-		await appendEntries(
+		await this.wire.append(
 			this.handle,
 			lockboxes.map((l) => ({ key: entryKey(hash(l.bytes)), bytes: l.bytes }))
 		);
