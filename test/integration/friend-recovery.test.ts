@@ -10,7 +10,7 @@ import { Charter, recoveryRequestCheck, type UserId } from '../../src/lib/index.
 import { startSyncServerProcess, type SyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
 import { rootSecretsFromPhrase } from '../../src/lib/identity/phrase.js';
-import { appendEntries, bytesWrittenBy, openEnvelope } from '../../src/lib/sync/envelope.js';
+import { bytesWrittenBy } from '../../src/lib/sync/envelope.js';
 import { LOCKBOX_MAGIC, parseLockbox, sealLockbox } from '../../src/lib/encryption/lockbox.js';
 import { entryKey } from '../../src/lib/encryption/entry.js';
 import { cryptoProvider, hash } from '../../src/lib/crypto/primitives.js';
@@ -129,7 +129,7 @@ describe('trusted-friend recovery', () => {
 			accountEnvelopeId(userKey(dana)),
 			requestEnvelopeId(parseRecoveryRequest(request.code).ephemeral)
 		]) {
-			const handle = await openEnvelope(eve.wire, id);
+			const handle = await eve.wire.open(id);
 			await eventually(
 				() => bytesWrittenBy(A.getAllChanges(handle.doc())).length > 0,
 				'the envelope to reach Eve'
@@ -165,7 +165,7 @@ describe('trusted-friend recovery', () => {
 		const request = await fresh.requestFriendRecovery();
 		const { ephemeral } = parseRecoveryRequest(request.code);
 		// Eve reads the real shares' public fields (setup id, x, k, n) in Dana's account envelope…
-		const account = await openEnvelope(eve.wire, accountEnvelopeId(userKey(dana)));
+		const account = await eve.wire.open(accountEnvelopeId(userKey(dana)));
 		const real = await eventually(() => {
 			const found = bytesWrittenBy(A.getAllChanges(account.doc()))
 				.filter((b) => bytesEqual(b.subarray(0, 3), LOCKBOX_MAGIC))
@@ -189,8 +189,8 @@ describe('trusted-friend recovery', () => {
 				})
 			)
 		);
-		const out = await openEnvelope(eve.wire, requestEnvelopeId(ephemeral));
-		await appendEntries(
+		const out = await eve.wire.open(requestEnvelopeId(ephemeral));
+		await eve.wire.append(
 			out,
 			junk.map((l) => ({ key: entryKey(hash(l.bytes)), bytes: l.bytes }))
 		);

@@ -13,7 +13,8 @@
  * Everything that travels is a lockbox or a sealed entry: a sync server sees ciphertext only.
  */
 import * as A from '@automerge/automerge';
-import type { DocHandle, Repo } from '@automerge/automerge-repo';
+import type { DocHandle } from '@automerge/automerge-repo';
+import type { Wire } from '../sync/wire.js';
 import { CharterError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import { userKey as userKeyOf, type UserId } from '../identity/ids.js';
@@ -45,13 +46,7 @@ import { decryptEntry, entryKey, HASH_BYTES, parseEntry, sealEntry } from '../en
 import { epochIdOf } from '../encryption/keyring.js';
 import { hash } from '../crypto/primitives.js';
 import { ID_BYTES } from '../identity/ids.js';
-import {
-	appendEntries,
-	bytesWrittenBy,
-	envelopeDocumentId,
-	openEnvelope,
-	type EnvelopeDoc
-} from '../sync/envelope.js';
+import { bytesWrittenBy, envelopeDocumentId, type EnvelopeDoc } from '../sync/envelope.js';
 import { accountIdOf, type AccountDocument, type FriendRecoveryRecord } from '../sync/account.js';
 import { caughtUpWithStoringPeer } from '../sync/peer-status.js';
 import { base58, bytesEqual, hex, randomBytes } from '../util/bytes.js';
@@ -109,7 +104,7 @@ function lockboxesIn(handle: DocHandle<EnvelopeDoc>): ParsedLockbox[] {
 }
 
 export interface SetUpInput {
-	wire: Repo;
+	wire: Wire;
 	identity: Identity;
 	account: AccountDocument;
 	friends: { user: UserId; encryptionKey: Uint8Array }[];
@@ -134,8 +129,8 @@ export async function setUp(input: SetUpInput): Promise<FriendRecoveryRecord> {
 		body: encodeKit(identity.recoveryKit()),
 		sign: (m) => identity.signAsDevice(m)
 	});
-	const kitHandle = await openEnvelope(input.wire, kitEnvelopeId(keys.setup));
-	await appendEntries(kitHandle, [{ key: entryKey(kit.hash), bytes: kit.bytes }]);
+	const kitHandle = await input.wire.open(kitEnvelopeId(keys.setup));
+	await input.wire.append(kitHandle, [{ key: entryKey(kit.hash), bytes: kit.bytes }]);
 	// signed by the identity key itself: a friend checks it against the user id alone
 	const lockboxes = await Promise.all(
 		shares.map((share, i) =>
@@ -150,7 +145,7 @@ export async function setUp(input: SetUpInput): Promise<FriendRecoveryRecord> {
 			})
 		)
 	);
-	await appendEntries(
+	await input.wire.append(
 		input.account.envelope,
 		lockboxes.map((l) => ({ key: entryKey(hash(l.bytes)), bytes: l.bytes }))
 	);
@@ -167,21 +162,21 @@ export async function setUp(input: SetUpInput): Promise<FriendRecoveryRecord> {
 
 /** Resolves once a storing peer holds every envelope of a setup (false after `timeoutMs`). */
 export async function stored(
-	wire: Repo,
+	wire: Wire,
 	identity: Identity,
 	record: FriendRecoveryRecord,
 	timeoutMs: number
 ): Promise<boolean> {
 	const handles = [
-		await openEnvelope(wire, kitEnvelopeId(base58.decode(record.setup))),
-		await openEnvelope(wire, accountEnvelopeId(identity.userKey))
+		await wire.open(kitEnvelopeId(base58.decode(record.setup))),
+		await wire.open(accountEnvelopeId(identity.userKey))
 	];
 	const deadline = Date.now() + timeoutMs;
 	for (const handle of handles)
 		if (
 			!(await watch(
 				handle,
-				async () => caughtUpWithStoringPeer(wire, handle) || undefined,
+				async () => caughtUpWithStoringPeer(wire.repo, handle) || undefined,
 				deadline
 			))
 		)
@@ -190,7 +185,7 @@ export async function stored(
 }
 
 export interface ApproveInput {
-	wire: Repo;
+	wire: Wire;
 	identity: Identity;
 	request: RecoveryRequest;
 	user: UserId;
@@ -204,7 +199,7 @@ export async function approve(input: ApproveInput): Promise<number> {
 		throw new CharterError('invalid-argument', 'you cannot approve your own recovery');
 	const key = userKeyOf(user);
 	const account = accountIdOf(key);
-	const handle = await openEnvelope(input.wire, accountEnvelopeId(key));
+	const handle = await input.wire.open(accountEnvelopeId(key));
 	const mine = async () => {
 		const found = new Map<string, { lockbox: ParsedLockbox; y: Uint8Array }>();
 		for (const lockbox of lockboxesIn(handle)) {
@@ -234,7 +229,7 @@ export async function approve(input: ApproveInput): Promise<number> {
 		}
 		if (found.size) return [...found.values()];
 		// nothing here, and a storing peer has given us all it holds of the account: no share for us
-		return caughtUpWithStoringPeer(input.wire, handle) ? [] : undefined;
+		return caughtUpWithStoringPeer(input.wire.repo, handle) ? [] : undefined;
 	};
 	const shares = await watch(handle, mine, Date.now() + input.timeoutMs);
 	if (!shares)
@@ -261,8 +256,8 @@ export async function approve(input: ApproveInput): Promise<number> {
 			})
 		)
 	);
-	const out = await openEnvelope(input.wire, requestEnvelopeId(request.ephemeral));
-	await appendEntries(
+	const out = await input.wire.open(requestEnvelopeId(request.ephemeral));
+	await input.wire.append(
 		out,
 		sealed.map((l) => ({ key: entryKey(hash(l.bytes)), bytes: l.bytes }))
 	);
@@ -270,7 +265,7 @@ export async function approve(input: ApproveInput): Promise<number> {
 }
 
 export interface CollectInput {
-	wire: Repo;
+	wire: Wire;
 	ephemeralSecret: Uint8Array;
 	ephemeral: Uint8Array;
 	deadline: number;
@@ -283,7 +278,7 @@ export async function collect(
 	input: CollectInput
 ): Promise<{ kit: RecoveryKit; recoverySecret: Uint8Array }> {
 	const rendezvous = requestRendezvousId(input.ephemeral);
-	const handle = await openEnvelope(input.wire, requestEnvelopeId(input.ephemeral));
+	const handle = await input.wire.open(requestEnvelopeId(input.ephemeral));
 	const seen = new Set<string>();
 	/** Per setup (hex): the distinct shares received. */
 	const setups = new Map<string, { setup: Uint8Array; shares: Share[] }>();
@@ -348,7 +343,7 @@ export async function collect(
 		);
 	input.progress(best.needed, best.needed);
 	const keys = await friendKeys(friendKey);
-	const kitHandle = await openEnvelope(input.wire, kitEnvelopeId(keys.setup));
+	const kitHandle = await input.wire.open(kitEnvelopeId(keys.setup));
 	const kit = await watch(
 		kitHandle,
 		async () => {
