@@ -23,7 +23,7 @@ import { verifyInviteProof } from './invites.js';
 import { userKey } from '../identity/ids.js';
 import { decodeUserCard } from '../identity/certificates.js';
 import { verifyProfile } from '../identity/profile.js';
-import { MAX_NAME, MAX_NICKNAME, MAX_ROLE_COLOR } from './limits.js';
+import { MAX_NAME, MAX_NICKNAME, MAX_ROLE_COLOR, MAX_SUCCESSORS } from './limits.js';
 import { nicknameTakenBy } from './nicknames.js';
 
 type Ctx = RuleContext<SpaceDoc>;
@@ -356,6 +356,26 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 					})(ctx)
 	},
 	{
+		pattern: 'members/:user/successor',
+		description: `the owner names successors (members, at most ${MAX_SUCCESSORS}) and un-names them`,
+		check: all(ownerOnly, namesSuccessor)
+	},
+	{
+		pattern: 'members/:user/approval',
+		description:
+			'a named successor approves a successor as the next owner, for the current term, or withdraws',
+		check: all(isSelf, approvalAllowed)
+	},
+	{
+		pattern: 'members/:user/approval/:field',
+		description: 'set with the approval: its term and candidate',
+		check: (ctx) =>
+			ctx.createdHere(['members', ctx.params.user!, 'approval']) &&
+			['term', 'candidate'].includes(ctx.params.field!)
+				? VALID
+				: invalid('an approval is written whole')
+	},
+	{
 		pattern: 'members/:user/nickname',
 		description:
 			'CHANGE_NICKNAME for oneself, MANAGE_NICKNAMES for members below; a nickname no other member carries',
@@ -537,8 +557,46 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 
 	{
 		pattern: 'owner',
-		description: 'the owner hands the space over to another member (not banned)',
+		description: 'the owner hands the space over to another member (not banned), naming the next term',
 		check: handOver
+	},
+	{
+		pattern: 'term',
+		description: 'the next ownership term, named by the owner with a hand-over',
+		check: all(ownerOnly, (ctx) =>
+			ctx.op.kind === 'put' &&
+			ctx.op.value === ctx.state.term + 1 &&
+			ctx.ops.some((o) => o.kind === 'put' && o.path.length === 1 && o.path[0] === 'owner')
+				? VALID
+				: invalid('a hand-over names the next term, and only a hand-over does')
+		)
+	},
+	{
+		pattern: 'quorum',
+		description: 'the owner sets how many named successors together move ownership',
+		check: all(ownerOnly, (ctx) => {
+			if (ctx.op.kind === 'delete') return VALID;
+			const named = successorsAfter(ctx).size;
+			return ctx.op.kind === 'put' &&
+				Number.isSafeInteger(ctx.op.value) &&
+				(ctx.op.value as number) >= 1 &&
+				(ctx.op.value as number) <= named
+				? VALID
+				: invalid('the quorum is a whole number from 1 to the number of successors');
+		})
+	},
+	{
+		pattern: 'deletedAt',
+		description: 'the owner deletes the space, once and for good',
+		check: all(ownerOnly, (ctx) =>
+			ctx.op.kind === 'put' &&
+			typeof ctx.op.value === 'number' &&
+			Number.isSafeInteger(ctx.op.value) &&
+			ctx.op.value > 0 &&
+			ctx.before.deletedAt === undefined
+				? VALID
+				: invalid('a deletion is a time, written once and never undone')
+		)
 	},
 
 	{
@@ -656,5 +714,63 @@ function handOver(ctx: Ctx) {
 	if (next === ctx.signer) return invalid('already the owner');
 	if (!ctx.state.isMember(next) || ctx.state.bans.has(next))
 		return invalid('the new owner must be a member');
+	// Every hand-over names the next term (rule `term`), which spends the approvals of this one.
+	// Hand-overs from before terms existed — term 0, no approval counted — are accepted without one.
+	const term = valueAt(ctx, ['term']);
+	const legacy = ctx.state.term === 0 && ctx.state.succession.approvals.size === 0;
+	if (term === undefined && !legacy) return invalid('a hand-over names the next term');
 	return VALID;
+}
+
+/**
+ * The successors as they stand after this entry: the state's (members, not banned, not the owner)
+ * with this entry's namings and un-namings applied.
+ */
+function successorsAfter(ctx: Ctx): Set<UserId> {
+	const named = new Set(ctx.state.succession.successors);
+	for (const op of ctx.ops) {
+		if (op.path[0] !== 'members') continue;
+		const user = op.path[1] as UserId;
+		if (op.path.length === 2 && op.kind === 'delete') named.delete(user);
+		if (op.path.length !== 3 || op.path[2] !== 'successor') continue;
+		if (op.kind === 'delete') named.delete(user);
+		else if (ctx.state.isMember(user) && user !== ctx.state.owner) named.add(user);
+	}
+	return named;
+}
+
+/** A successor is a member (not banned, not the owner); naming is `true`, un-naming a delete. */
+function namesSuccessor(ctx: Ctx) {
+	if (ctx.op.kind === 'delete') return VALID;
+	const user = ctx.params.user as UserId;
+	if (ctx.op.kind !== 'put' || ctx.op.value !== true)
+		return invalid('a successor is named with true');
+	if (user === ctx.state.owner) return invalid('the owner is not their own successor');
+	if (!ctx.state.isMember(user) || ctx.state.bans.has(user))
+		return invalid('a successor must be a member');
+	return successorsAfter(ctx).size <= MAX_SUCCESSORS
+		? VALID
+		: invalid(`at most ${MAX_SUCCESSORS} successors`);
+}
+
+/**
+ * An approval (a map: term, candidate) is written by a named successor for themselves, for the
+ * current term, naming a named successor; withdrawing it (a delete) is always allowed. Whether it
+ * counts is decided again on every derivation (state.ts): a successor un-named, banned or removed
+ * since, or a term moved on, and it no longer does.
+ */
+function approvalAllowed(ctx: Ctx) {
+	if (ctx.op.kind === 'delete') return VALID;
+	if (ctx.op.kind !== 'make' || ctx.op.container !== 'map')
+		return invalid('an approval is a map of term and candidate');
+	const { successors, quorum } = ctx.state.succession;
+	if (!quorum) return invalid('no succession is set up');
+	if (!successors.includes(ctx.signer)) return invalid('only a named successor approves');
+	const base = ['members', ctx.signer, 'approval'];
+	if (valueAt(ctx, [...base, 'term']) !== ctx.state.term)
+		return invalid('an approval is for the current term');
+	const candidate = valueAt(ctx, [...base, 'candidate']);
+	return typeof candidate === 'string' && successors.includes(candidate as UserId)
+		? VALID
+		: invalid('the candidate must be a named successor');
 }
