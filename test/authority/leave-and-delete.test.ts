@@ -7,7 +7,6 @@
  *   peer); every member's client forgets the space and lists it as deleted.
  */
 import { describe, expect, it } from 'vitest';
-import * as A from '@automerge/automerge';
 import type { Charter, Space } from '../../src/lib/index.js';
 import { KeyRing } from '../../src/lib/encryption/keyring.js';
 import { parseEntry } from '../../src/lib/encryption/entry.js';
@@ -67,10 +66,7 @@ describe('leaving a space', () => {
 			let writes: Promise<unknown>[] | undefined;
 			const stop = onBen.subscribe((seen) => {
 				if (writes || seen.state?.isMember(userOf(cast.cy)) !== false) return;
-				writes = [
-					seen.channels[0]!.send('after Cy left'),
-					seen.setNickname('Benedict')
-				];
+				writes = [seen.channels[0]!.send('after Cy left'), seen.setNickname('Benedict')];
 			});
 			await deliver(cast.cy, cast.ben, space.id);
 			stop();
@@ -104,6 +100,57 @@ describe('leaving a space', () => {
 			expect(cySees.document.members[userOf(cast.ben)]?.nickname).toBeUndefined();
 			// ✓ and what Cy wrote before leaving stays
 			expect(on(cast.ada).channels[0]!.messages.map((m) => m.text)).toContain('Goodbye, everyone');
+		} finally {
+			await shutdown(people);
+		}
+	});
+});
+
+describe('deleting a space', () => {
+	it('✓ only the owner deletes a space: members are refused by their app and by every peer; on deletion every member’s client forgets it and lists it as deleted', async () => {
+		const { cast, people, space, on } = await circle();
+		try {
+			const admin = await space.createRole({
+				name: 'Admin',
+				permissions: ['ADMINISTRATOR'],
+				position: 5
+			});
+			await space.assignRole(userOf(cast.ben), admin.id);
+			await syncAll(people, space.id);
+			// ✓ Ben, an administrator, is refused by his app, and writes nothing
+			const before = (await entriesOf(cast.ben.client, space.id, space.idBytes)).length;
+			await expect(on(cast.ben).delete()).rejects.toMatchObject({ code: 'not-authorized' });
+			expect((await entriesOf(cast.ben.client, space.id, space.idBytes)).length).toBe(before);
+			// ✓ his deletion written past the app is refused by every peer; the space stays
+			await forge<{ deletedAt?: number }>(cast.ben.client, on(cast.ben), {}, (d) => {
+				d.deletedAt = Date.now();
+			});
+			await syncAll(people, space.id);
+			for (const p of people) {
+				expect(on(p).rejections.map((r) => r.reason)).toEqual(['owner only']);
+				expect(on(p).deletedAt).toBeUndefined();
+				expect(p.client.spaces.map((s) => s.id)).toEqual([space.id]);
+			}
+			// Ada deletes it
+			await space.delete();
+			// ✓ her own client forgets it at once
+			expect(cast.ada.client.space(space.id)).toBeUndefined();
+			expect(cast.ada.client.deletedSpaces).toMatchObject([
+				{ id: space.id, name: 'Reading circle' }
+			]);
+			// ✓ and so does every member's, as soon as the deletion arrives
+			for (const p of [cast.ben, cast.cy]) {
+				const seen = on(p);
+				await deliver(cast.ada, p, space.id);
+				await seen.settled();
+				expect(p.client.space(space.id)).toBeUndefined();
+				expect(p.client.spaces).toEqual([]);
+				expect(p.client.deletedSpaces).toMatchObject([
+					{ id: space.id, name: 'Reading circle', deletedAt: expect.any(Number) }
+				]);
+			}
+			await cast.cy.client.dismissDeletedSpace(space.id);
+			expect(cast.cy.client.deletedSpaces).toEqual([]);
 		} finally {
 			await shutdown(people);
 		}

@@ -557,19 +557,27 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 
 	{
 		pattern: 'owner',
-		description: 'the owner hands the space over to another member (not banned), naming the next term',
+		description:
+			'the owner hands the space over to another member (not banned), naming the next term; anyone records a succession',
 		check: handOver
 	},
 	{
 		pattern: 'term',
-		description: 'the next ownership term, named by the owner with a hand-over',
-		check: all(ownerOnly, (ctx) =>
-			ctx.op.kind === 'put' &&
-			ctx.op.value === ctx.state.term + 1 &&
-			ctx.ops.some((o) => o.kind === 'put' && o.path.length === 1 && o.path[0] === 'owner')
+		description:
+			'the owner names the next ownership term with a hand-over; anyone records a succession with its term',
+		check: (ctx) => {
+			const owner = ctx.ops.find(
+				(o) => o.kind === 'put' && o.path.length === 1 && o.path[0] === 'owner'
+			);
+			if (ctx.op.kind !== 'put' || !owner) return invalid('a term is named with an owner');
+			if (owner.value === ctx.state.owner)
+				return ctx.state.bySuccession && ctx.op.value === ctx.state.term
+					? VALID
+					: invalid('a succession is recorded with its own term');
+			return ctx.signer === ctx.state.owner && ctx.op.value === ctx.state.term + 1
 				? VALID
-				: invalid('a hand-over names the next term, and only a hand-over does')
-		)
+				: invalid('a hand-over names the next term');
+		}
 	},
 	{
 		pattern: 'quorum',
@@ -701,7 +709,7 @@ function inviteGrants(ctx: Ctx) {
 
 /**
  * Ownership transfer: only the owner of the moment writes `owner`, naming another member who is not
- * banned. The previous owner becomes an ordinary member (keeping their roles) — a strong removal of
+ * banned — or anyone records a succession that has happened (see state.ts). The previous owner becomes an ordinary member (keeping their roles) — a strong removal of
  * their owner's powers, so their concurrent changes that needed them are void, and of two
  * concurrent hand-overs (two devices of the owner) the one taken first in removal priority (the
  * smaller entry hash) stands. The space-wide consequences (governance) are a later rule's.
@@ -709,8 +717,15 @@ function inviteGrants(ctx: Ctx) {
 function handOver(ctx: Ctx) {
 	if (ctx.op.kind !== 'put' || typeof ctx.op.value !== 'string')
 		return invalid('the owner is a user id');
-	if (ctx.signer !== ctx.state.owner) return invalid('only the owner hands the space over');
 	const next = ctx.op.value as UserId;
+	// Recording a succession (`owner` = the owner by succession, `term` = its term) changes nothing
+	// at this causal point; it pins the outcome, which no later change to successors, approvals or
+	// bans then undoes. Any member may write it (their clients do as soon as they see it).
+	if (next === ctx.state.owner && ctx.state.bySuccession)
+		return valueAt(ctx, ['term']) === ctx.state.term
+			? VALID
+			: invalid('a succession is recorded with its own term');
+	if (ctx.signer !== ctx.state.owner) return invalid('only the owner hands the space over');
 	if (next === ctx.signer) return invalid('already the owner');
 	if (!ctx.state.isMember(next) || ctx.state.bans.has(next))
 		return invalid('the new owner must be a member');

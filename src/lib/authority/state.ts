@@ -211,7 +211,11 @@ export class SpaceState {
 				approvals.set(user, approval.candidate);
 				tally.set(approval.candidate, (tally.get(approval.candidate) ?? 0) + 1);
 			}
-			this.#succession = { successors, quorum: quorum <= successors.length ? quorum : 0, approvals };
+			this.#succession = {
+				successors,
+				quorum: quorum <= successors.length ? quorum : 0,
+				approvals
+			};
 			if (!this.#succession.quorum || step > this.members.size) return;
 			const winner = [...tally]
 				.filter(([, n]) => n >= quorum)

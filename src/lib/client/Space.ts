@@ -176,6 +176,8 @@ interface SpacePlan {
 	options?: A.ChangeOptions<SpaceDoc>;
 	/** The change completes pending rotations itself (it does not wait for them first). */
 	completesRotations?: true;
+	/** The change writes `owner` and `term` itself (a hand-over): no succession is recorded with it. */
+	ownership?: true;
 }
 
 export class Space implements SpaceView {
@@ -338,6 +340,7 @@ export class Space implements SpaceView {
 		for (const opening of this.#documents.values())
 			void opening.then((d) => (rebuild ? d.rebuild() : d.reevaluate()));
 		this.#completePendingRotations();
+		this.#recordSuccession();
 		this.#registerThisDevice();
 		this.#emit();
 	}
@@ -760,9 +763,10 @@ export class Space implements SpaceView {
 	 * was named) and the change does not name one, the change also names a new epoch, sealed to every
 	 * reader — if the rules let this member rotate; otherwise it is refused with `unknown-epoch`.
 	 */
-	async #carryOut(plan: SpacePlan): Promise<void> {
+	async #carryOut(action: SpacePlan): Promise<void> {
 		if (this.#closed) throw new CharterError('closed', 'this space is closed');
-		if (!plan.completesRotations) await this.#rotateBeforeWriting(this.idBytes);
+		if (!action.completesRotations) await this.#rotateBeforeWriting(this.idBytes);
+		const plan = action.ownership ? action : this.#recordingSuccession(action);
 		const { signer } = this.context;
 		const own = plan.rotate ?? [];
 		const draft = A.change(A.clone(this.#replica.doc, { actor: signer.actor }), plan.change);
@@ -813,6 +817,38 @@ export class Space implements SpaceView {
 			),
 			plan.options
 		);
+	}
+
+	/**
+	 * While the owner is owner by succession only (approvals in the state, no record yet), every
+	 * change of this device also records it (`owner`, `term`: rule `owner`), so that nothing later —
+	 * a successor un-named, an approver banned — can undo it.
+	 */
+	#recordingSuccession(plan: SpacePlan): SpacePlan {
+		const state = this.state;
+		if (!state?.bySuccession) return plan;
+		const { owner, term } = state;
+		return {
+			...plan,
+			change: (d) => {
+				d.owner = atom(owner);
+				d.term = term;
+				plan.change(d);
+			}
+		};
+	}
+
+	#recording: Promise<void> | undefined;
+
+	/** The new owner and the successors record a succession as soon as they see it. */
+	#recordSuccession() {
+		const state = this.state;
+		const me = this.context.identity.userId;
+		if (this.#recording || this.#closed || !state?.bySuccession) return;
+		if (me !== state.owner && !state.succession.successors.includes(me)) return;
+		this.#recording = this.#change(() => undefined)
+			.catch(() => undefined /* retried on the next change of the space */)
+			.finally(() => (this.#recording = undefined));
 	}
 
 	#ensuring = new Map<string, Promise<Uint8Array>>();
@@ -1552,10 +1588,14 @@ export class Space implements SpaceView {
 		if (user === me) throw new CharterError('invalid-argument', 'you already own this space');
 		if (!state.isMember(user) || state.bans.has(user))
 			throw new CharterError('invalid-argument', 'the new owner must be a member');
-		await this.#change((d) => {
-			d.owner = atom(user);
-			d.term = state.term + 1;
-		}, SINGLE_VALUE_TIME());
+		await this.#carryOut({
+			change: (d) => {
+				d.owner = atom(user);
+				d.term = state.term + 1;
+			},
+			options: SINGLE_VALUE_TIME(),
+			ownership: true
+		});
 	}
 
 	/** The successors, quorum and approvals of this space (see `setSuccessors`). */
@@ -1582,7 +1622,8 @@ export class Space implements SpaceView {
 	async setSuccessors(users: readonly UserId[], quorum: number): Promise<void> {
 		const me = this.context.identity.userId;
 		const state = this.#require(0, '');
-		if (me !== state.owner) throw new CharterError('not-authorized', 'only the owner names successors');
+		if (me !== state.owner)
+			throw new CharterError('not-authorized', 'only the owner names successors');
 		if (!Array.isArray(users)) throw new CharterError('invalid-argument', 'successors are a list');
 		const named = new Set(users);
 		if (named.size !== users.length)
@@ -1661,7 +1702,8 @@ export class Space implements SpaceView {
 	async delete(): Promise<void> {
 		const me = this.context.identity.userId;
 		const state = this.#require(0, '');
-		if (me !== state.owner) throw new CharterError('not-authorized', 'only the owner deletes a space');
+		if (me !== state.owner)
+			throw new CharterError('not-authorized', 'only the owner deletes a space');
 		if (state.deletedAt !== undefined) return;
 		await this.#change((d) => {
 			d.deletedAt = Date.now();
@@ -1886,6 +1928,7 @@ export class Space implements SpaceView {
 			await this.#updating;
 			await Promise.all([...this.#opening.values()]);
 			await this.#rotating;
+			await this.#recording;
 			await this.#registering;
 			await Promise.all([...this.#channels.values()].map((c) => c.settled()));
 			await Promise.all([...this.#documents.values()].map(async (d) => (await d).settled()));
