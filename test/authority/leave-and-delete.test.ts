@@ -7,20 +7,21 @@
  *   peer); every member's client forgets the space and lists it as deleted.
  */
 import { describe, expect, it } from 'vitest';
-import type { Charter, Space } from '../../src/lib/index.js';
+import { Charter, MemorySecretStore, type Space } from '../../src/lib/index.js';
 import { KeyRing } from '../../src/lib/encryption/keyring.js';
 import { parseEntry } from '../../src/lib/encryption/entry.js';
 import { channelIdBytes } from '../../src/lib/identity/ids.js';
-import type { SecretStore } from '../../src/lib/identity/secret-store.js';
 import { forge } from '../support/hostile.js';
-import { deliver, entriesOf, personas, shutdown, syncAll, userOf } from '../support/personas.js';
+import {
+	deliver,
+	entriesOf,
+	personas,
+	shutdown,
+	syncAll,
+	userOf,
+	type Persona
+} from '../support/personas.js';
 import { base58 } from '../../src/lib/util/bytes.js';
-
-/** The epoch keys a client holds for a space, read from its own secret store (what it could open). */
-async function keysOf(client: Charter, space: Space): Promise<KeyRing> {
-	const secrets = (client as unknown as { stores: { secrets: SecretStore } }).stores.secrets;
-	return KeyRing.load(secrets, space.idBytes);
-}
 
 /** Epochs of the entries in a document's envelope, by entry (sealed change batches only). */
 async function epochsOf(client: Charter, space: Space, document: Uint8Array): Promise<string[]> {
@@ -35,19 +36,30 @@ async function epochsOf(client: Charter, space: Space, document: Uint8Array): Pr
 	return epochs;
 }
 
+/** Ada's circle with Ben and Cy; Cy's epoch keys are kept where the story can look (`cySecrets`). */
 async function circle() {
-	const cast = await personas('ada', 'ben', 'cy');
+	const cySecrets = new MemorySecretStore();
+	const cyClient = await Charter.open({
+		inMemory: true,
+		deviceName: 'cy',
+		stores: { secrets: cySecrets }
+	});
+	await cyClient.createIdentity();
+	const cast = {
+		...(await personas('ada', 'ben')),
+		cy: { name: 'cy', client: cyClient } as Persona
+	};
 	const people = Object.values(cast);
 	const space = await cast.ada.client.createSpace({ name: 'Reading circle' });
 	for (const p of [cast.ben, cast.cy]) await space.addMember(await p.client.memberCard());
 	await syncAll(people, space.id);
-	const on = (p: (typeof cast)['ada']) => p.client.space(space.id)!;
-	return { cast, people, space, on };
+	const on = (p: Persona) => p.client.space(space.id)!;
+	return { cast, people, space, on, cySecrets };
 }
 
 describe('leaving a space', () => {
 	it('✓ a leave rotates every key the leaver could read, by those who stay: the leaver cannot read what is written after', async () => {
-		const { cast, people, space, on } = await circle();
+		const { cast, people, space, on, cySecrets } = await circle();
 		try {
 			const general = space.channels[0]!;
 			const document = channelIdBytes(general.id);
@@ -83,7 +95,7 @@ describe('leaving a space', () => {
 			}
 			// ✓ Cy received every entry (his envelopes hold Ben's latest), yet holds no key of the
 			// epochs they are sealed under, and reads neither the message nor Ben's new nickname
-			const keys = await keysOf(cast.cy.client, space);
+			const keys = await KeyRing.load(cySecrets, space.idBytes);
 			const channelEpochs = await epochsOf(cast.ben.client, space, document);
 			expect(await epochsOf(cast.cy.client, space, document)).toEqual(
 				expect.arrayContaining(channelEpochs)
