@@ -107,6 +107,15 @@ describe('successors named in advance', () => {
 				code: 'invalid-argument'
 			});
 			expect(on(cast.ben).rejections).toEqual([]);
+			// ✓ approving again replaces one's approval; withdrawing removes it
+			await on(cast.ben).approveSuccession(cy);
+			await on(cast.ben).approveSuccession(dee);
+			await syncAll(people, space.id);
+			for (const p of people)
+				expect(on(p).succession.approvals).toEqual([{ by: ben, candidate: dee }]);
+			await on(cast.ben).withdrawApproval();
+			await syncAll(people, space.id);
+			for (const p of people) expect(on(p).succession.approvals).toEqual([]);
 			// ✓ the owner clears them again
 			await space.setSuccessors([], 0);
 			await syncAll(people, space.id);

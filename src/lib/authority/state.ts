@@ -109,7 +109,10 @@ export class SpaceState {
 		return this.#succession;
 	}
 
-	/** True when the owner took over by succession (not by the previous owner's hand-over). */
+	/**
+	 * True when the owner is owner by succession not yet recorded: derived from approvals, not from
+	 * `owner` (once someone records it — `owner` and `term` set to it — it is an explicit owner).
+	 */
 	get bySuccession(): boolean {
 		return this.#bySuccession;
 	}

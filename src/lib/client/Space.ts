@@ -138,7 +138,10 @@ export interface SuccessionInfo {
 	term: number;
 	/** The approvals that count in this term. */
 	approvals: { by: UserId; candidate: UserId }[];
-	/** The owner took over by succession, not by a hand-over. */
+	/**
+	 * The owner took over by succession and it is not recorded yet (the new owner's and the
+	 * successors' clients record it as soon as they see it; see `docs/protocol.md` "Succession").
+	 */
 	bySuccession: boolean;
 }
 
