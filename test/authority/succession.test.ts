@@ -229,14 +229,26 @@ describe('successors named in advance', () => {
 			await on(cast.eve).approveSuccession(dee);
 			await syncAll(stay, space.id);
 			for (const p of stay) expect(on(p).succession.approvals).toHaveLength(1);
-			// ✓ a hand-over (to Cy, no longer a successor) starts a new term: Eve's approval no longer
-			// counts, and Dee's alone does not move it
+			// ✓ a hand-over (to Cy, no longer a successor) starts a new term — Eve's approval no longer
+			// counts — and clears Ada's successors: Cy names his own
 			await space.transferOwnership(cy);
 			await syncAll(stay, space.id);
 			for (const p of stay) {
 				expect(on(p).owner).toBe(cy);
-				expect(on(p).succession).toMatchObject({ term: 1, approvals: [], bySuccession: false });
+				expect(on(p).succession).toMatchObject({
+					successors: [],
+					quorum: 0,
+					term: 1,
+					approvals: [],
+					bySuccession: false
+				});
 			}
+			await expect(on(cast.dee).approveSuccession(dee)).rejects.toMatchObject({
+				code: 'invalid-argument'
+			});
+			// ✓ Cy names Dee and Eve again: Eve's approval of the ended term still does not count
+			await on(cast.cy).setSuccessors([dee, userOf(cast.eve)], 2);
+			await syncAll(stay, space.id);
 			await on(cast.dee).approveSuccession(dee);
 			await syncAll(stay, space.id);
 			for (const p of stay) {

@@ -1581,7 +1581,8 @@ export class Space implements SpaceView {
 	/**
 	 * Hands the space over to another member (not banned): they become its owner, above everyone;
 	 * this user stays a member with their roles, and may then leave. Only the owner may. The hand-over
-	 * names the next ownership term, so successors' approvals of the term that ends no longer count.
+	 * names the next ownership term, so successors' approvals of the term that ends no longer count,
+	 * and clears this owner's successors: the new owner names their own.
 	 */
 	async transferOwnership(user: UserId): Promise<void> {
 		const me = this.context.identity.userId;
@@ -1595,6 +1596,10 @@ export class Space implements SpaceView {
 			change: (d) => {
 				d.owner = atom(user);
 				d.term = state.term + 1;
+				// the successors were this owner's choice: the new owner names their own
+				for (const record of Object.values(d.members))
+					if (record.successor !== undefined) delete record.successor;
+				if (d.quorum !== undefined) delete d.quorum;
 			},
 			options: SINGLE_VALUE_TIME(),
 			ownership: true
