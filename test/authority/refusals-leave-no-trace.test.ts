@@ -255,6 +255,18 @@ describe('a refused action leaves no trace', () => {
 			sp.transferOwnership(userOf(s.outsider))
 		);
 		await refused(s.owner, s.space, 'not-authorized', (sp) => sp.leave());
+		// succession and deletion: only the owner names successors or deletes; only successors approve
+		await refused(s.admin, s.space, 'not-authorized', (sp) => sp.setSuccessors([userOf(s.mod)], 1));
+		await refused(s.owner, s.space, 'invalid-argument', (sp) =>
+			sp.setSuccessors([userOf(s.mod), userOf(s.outsider)], 1)
+		);
+		await refused(s.owner, s.space, 'invalid-argument', (sp) =>
+			sp.setSuccessors([userOf(s.mod)], 2)
+		);
+		await refused(s.admin, s.space, 'invalid-argument', (sp) =>
+			sp.approveSuccession(userOf(s.mod))
+		);
+		await refused(s.admin, s.space, 'not-authorized', (sp) => sp.delete());
 	}, 60_000);
 
 	it('✓ an accepted action does reach the wire (the trace sees lockboxes, entries and keys)', async () => {

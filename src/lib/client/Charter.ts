@@ -133,6 +133,16 @@ export interface IdentityInfo {
 }
 
 const SPACES_KEY = ['client', 'spaces'];
+/** Spaces their owner deleted, as this device last knew them (`client.deletedSpaces`). */
+const DELETED_SPACES_KEY = ['client', 'deleted-spaces'];
+
+/** A space its owner deleted: this device forgot it, and remembers only that it was deleted. */
+export interface DeletedSpace {
+	id: SpaceId;
+	name: string;
+	/** When the owner deleted it (ms, the owner's clock). */
+	deletedAt: number;
+}
 
 export class Charter {
 	#identity: Identity | undefined;
@@ -343,6 +353,44 @@ export class Charter {
 			.map((s, i) => [s, i] as const)
 			.sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1])
 			.map(([s]) => s);
+	}
+
+	#deleted = new Map<SpaceId, DeletedSpace>();
+
+	/**
+	 * Spaces their owner deleted (`space.delete()`): this client forgot each as soon as it saw the
+	 * deletion — closed it, took it off `spaces` and off the user's other devices — and lists it here
+	 * so an app can say so. `dismissDeletedSpace` takes one off this list.
+	 */
+	get deletedSpaces(): DeletedSpace[] {
+		return [...this.#deleted.values()];
+	}
+
+	async dismissDeletedSpace(id: SpaceId): Promise<void> {
+		if (!this.#deleted.delete(id)) return;
+		await this.#saveDeleted();
+		this.#emit();
+	}
+
+	async #saveDeleted(): Promise<void> {
+		await this.stores.local?.save(DELETED_SPACES_KEY, cbor.encode([...this.#deleted.values()]));
+	}
+
+	/** A space whose deletion arrived: forgotten here and on the user's other devices. */
+	async #forgetDeleted(space: Space): Promise<void> {
+		if (this.#spaces.get(space.id) !== space || this.#closed) return;
+		this.#deleted.set(space.id, {
+			id: space.id,
+			name: space.name,
+			deletedAt: space.deletedAt ?? 0
+		});
+		this.#spaces.delete(space.id);
+		this.#spacesToOpen = this.#spacesToOpen.filter((known) => known !== space.id);
+		await this.#account?.record(space.id, true);
+		await space.close();
+		await this.#saveSpaceList();
+		await this.#saveDeleted();
+		this.#emit();
 	}
 
 	/** Position of each space known at open, in the saved list. */
@@ -993,6 +1041,7 @@ export class Charter {
 		this.#spaces.set(space.id, space);
 		this.#openingSpaces.delete(space);
 		space.subscribe(() => {
+			if (space.deletedAt !== undefined) return void this.#forgetDeleted(space);
 			this.#reviewSharing();
 			this.#emit();
 		});
@@ -1019,6 +1068,16 @@ export class Charter {
 	}
 
 	async #openKnownSpaces(background: boolean, openFirst?: string) {
+		try {
+			const deleted = await this.stores.local?.load(DELETED_SPACES_KEY);
+			const list: unknown = deleted ? cbor.decode(deleted) : [];
+			if (Array.isArray(list))
+				for (const d of list as Partial<DeletedSpace>[])
+					if (isSpaceId(d?.id) && typeof d.name === 'string' && typeof d.deletedAt === 'number')
+						this.#deleted.set(d.id, { id: d.id, name: d.name, deletedAt: d.deletedAt });
+		} catch {
+			/* a damaged list of deleted spaces only loses that list */
+		}
 		const saved = await this.stores.local?.load(SPACES_KEY);
 		if (!saved) return;
 		let ids: unknown;
