@@ -1,7 +1,9 @@
 /**
  * The rule table of channel documents. Everything needs VIEW_CHANNEL; messages are created with
  * SEND_MESSAGES and `author` = the signer; only the author edits; the author or MANAGE_MESSAGES
- * deletes (a deletion clears the text).
+ * deletes (a deletion clears the text). A message may name the message it replies to, on creation.
+ * A member with ADD_REACTIONS adds reactions of their own; they remove their own, MANAGE_MESSAGES
+ * removes anyone's.
  */
 import type { UserId } from '../identity/ids.js';
 import { Permission } from './permissions.js';
@@ -14,8 +16,8 @@ import {
 	type RuleCheck,
 	type RuleContext
 } from './rules.js';
-import { asString, type ChannelDoc } from './schema.js';
-import { MAX_MESSAGE_LENGTH } from './limits.js';
+import { asString, parseReactionKey, type ChannelDoc } from './schema.js';
+import { MAX_MESSAGE_ID, MAX_MESSAGE_LENGTH, MAX_REACTION } from './limits.js';
 import { VALID, invalid } from './verdict.js';
 
 type Ctx = RuleContext<ChannelDoc>;
@@ -33,6 +35,35 @@ const onCreation: Check = (ctx) =>
 const view = requires<ChannelDoc>(Permission.VIEW_CHANNEL, 'VIEW_CHANNEL');
 const send = requires<ChannelDoc>(Permission.SEND_MESSAGES, 'SEND_MESSAGES');
 const moderate = requires<ChannelDoc>(Permission.MANAGE_MESSAGES, 'MANAGE_MESSAGES');
+
+const react = requires<ChannelDoc>(Permission.ADD_REACTIONS, 'ADD_REACTIONS');
+
+/** Why `emoji` is not a reaction (undefined: it is one): one short run with no space or control. */
+export function reactionProblem(emoji: unknown): string | undefined {
+	if (typeof emoji !== 'string' || emoji.length === 0) return 'a reaction is an emoji';
+	if (emoji.length > MAX_REACTION) return `a reaction is at most ${MAX_REACTION} characters`;
+	if (/[\s\p{Cc}]/u.test(emoji)) return 'a reaction holds no space or control character';
+	return undefined;
+}
+
+/**
+ * A key of a message's map that no other rule matched: a reaction (`reaction:<user>:<emoji>`), put
+ * (a time) by that member with ADD_REACTIONS, deleted by them or by MANAGE_MESSAGES. Reading the key
+ * is all it costs: no document read, so a run of reactions is applied at once.
+ */
+const reaction: Check = (ctx) => {
+	const parsed = parseReactionKey(ctx.params.field!);
+	if (!parsed) return invalid(`no rule allows writing a message's ${ctx.params.field}`);
+	const problem = reactionProblem(parsed.emoji);
+	if (problem) return invalid(problem);
+	const own = parsed.user === ctx.signer;
+	if (ctx.op.kind === 'delete') return own ? VALID : moderate(ctx);
+	if (ctx.op.kind !== 'put') return invalid('a reaction is a time');
+	if (!own) return invalid('a member adds only their own reactions');
+	if (typeof ctx.op.value !== 'number' || !Number.isFinite(ctx.op.value))
+		return invalid('a reaction is a time');
+	return react(ctx);
+};
 
 const textValue: Check = (ctx) => {
 	const value = ctx.op.value;
@@ -100,6 +131,23 @@ export const CHANNEL_RULES: readonly Rule<ChannelDoc>[] = [
 		check: all(view, any<ChannelDoc>(signerIsAuthor, moderate), (ctx) =>
 			ctx.op.value === true ? VALID : invalid('deleted is only ever set to true')
 		)
+	},
+	{
+		pattern: 'buckets/:bucket/:message/replyTo',
+		description: 'set on creation: the id of the message replied to',
+		check: all(view, onCreation, send, (ctx) =>
+			ctx.op.kind === 'put' &&
+			typeof ctx.op.value === 'string' &&
+			ctx.op.value.length > 0 &&
+			ctx.op.value.length <= MAX_MESSAGE_ID
+				? VALID
+				: invalid(`replyTo is a message id of at most ${MAX_MESSAGE_ID} characters`)
+		)
+	},
+	{
+		pattern: 'buckets/:bucket/:message/:field',
+		description: "ADD_REACTIONS adds one's own reaction; the member or MANAGE_MESSAGES removes it",
+		check: all(view, reaction)
 	}
 ];
 

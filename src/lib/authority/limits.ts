@@ -15,3 +15,16 @@ export const MAX_NICKNAME = 32;
 
 /** A role's colour: a CSS colour such as `#5865f2` or `rgb(88 101 242)`. */
 export const MAX_ROLE_COLOR = 16;
+
+/**
+ * A reaction: one emoji, or a short string standing for one (`:tada:`). 32 code units hold the
+ * longest emoji sequences (a family of four with skin tones is 27) with room to spare, and keep
+ * a reaction, which is a key in its message's map, small.
+ */
+export const MAX_REACTION = 32;
+
+/** A message id named by a reply (`<16 hex session>.<counter>`, ~25 characters; room to spare). */
+export const MAX_MESSAGE_ID = 64;
+
+/** Distinct mentions (members, roles, @everyone, @here) one message may carry. */
+export const MAX_MENTIONS = 50;

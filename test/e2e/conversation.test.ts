@@ -1,0 +1,178 @@
+/**
+ * Conversations in Chromium (issue 16): reactions, replies and mentions between two people through
+ * the sync server. Ada has a space and invites Ben by link; each story starts fresh.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { answerPhrase, launch, screenshot, openUser, type User, closeUsers } from './browser.js';
+
+let browser: Browser;
+let users: User[] = [];
+
+async function open(label: string, url = inject('baseUrl')): Promise<User> {
+	const user = await openUser(browser, label, { url });
+	users.push(user);
+	return user;
+}
+
+/** The whole onboarding of a new user who gives a name. */
+async function newUser(page: Page, name: string) {
+	await answerPhrase(page);
+	await page.getByLabel('Display name').fill(name);
+	await page.getByRole('button', { name: 'Continue' }).click();
+	await page.getByTestId('user-id').waitFor();
+}
+
+const composer = (page: Page) => page.getByLabel('Message', { exact: true });
+const texts = async (page: Page) =>
+	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
+		t.replace(/\s*\(edited\)$/, ' (edited)')
+	);
+async function send(page: Page, text: string) {
+	await composer(page).fill(text);
+	await composer(page).press('Enter');
+}
+/** The row of the message reading `text`. */
+const message = (page: Page, text: string): Locator =>
+	page.getByRole('log').locator('.message', { has: page.locator('.text', { hasText: text }) });
+/** What the reaction chips under a message say: "👍 2: Ben and Ada reacted with 👍". */
+const chips = (row: Locator) =>
+	row.getByTestId('reaction').evaluateAll((els) =>
+		els.map((el) => ({
+			label: el.getAttribute('aria-label'),
+			pressed: el.getAttribute('aria-pressed'),
+			disabled: (el as HTMLButtonElement).disabled
+		}))
+	);
+
+/** Closes the notices above the composer (for a clear screenshot). */
+async function dismissNotices(page: Page) {
+	const dismiss = page.getByRole('button', { name: 'Dismiss' });
+	while (await dismiss.count()) await dismiss.first().click();
+}
+
+/**
+ * Ada, with a space of her own and a first message, and Ben, joined by her invite link and
+ * reading that message.
+ */
+async function setup() {
+	const ada = await open('ada');
+	await newUser(ada.page, 'Ada');
+	await ada.page.getByRole('button', { name: 'Add a space' }).click();
+	await ada.page.getByLabel('Space name').fill('Book club');
+	await ada.page.getByRole('button', { name: 'Create space' }).click();
+	await expect
+		.poll(() => ada.page.getByTestId('status').textContent(), { timeout: 15_000 })
+		.toContain('Online');
+	await send(ada.page, 'Welcome!');
+	await ada.page.getByRole('button', { name: 'Space settings' }).click();
+	await ada.page.getByRole('tab', { name: 'Invites' }).click();
+	await ada.page.getByRole('button', { name: 'Create invite' }).click();
+	const link = await ada.page.getByTestId('invite-link').inputValue();
+	await ada.page.keyboard.press('Escape');
+
+	const ben = await open('ben', link);
+	await newUser(ben.page, 'Ben');
+	await ben.page.getByRole('button', { name: 'Join space' }).click();
+	await expect.poll(() => texts(ben.page), { timeout: 30_000 }).toEqual(['Welcome!']);
+	return { ada, ben };
+}
+
+/** Hovers a message and picks a reaction from its picker. */
+async function react(page: Page, text: string, emoji: string) {
+	const row = message(page, text);
+	await row.hover();
+	await row.getByRole('button', { name: 'Add reaction' }).click();
+	await row.getByRole('button', { name: `React with ${emoji}` }).click();
+}
+
+beforeAll(async () => {
+	browser = await launch();
+});
+afterEach(async (context) => {
+	const problems = await closeUsers(users, 'conversation', context.task.result?.state === 'fail');
+	users = [];
+	expect(problems).toEqual([]);
+});
+afterAll(async () => {
+	await browser?.close();
+});
+
+describe('reactions in Chromium', () => {
+	it('✓ Ben reacts, Ada sees who and how many and joins in; each takes their own back; the owner removes one', async () => {
+		const { ada, ben } = await setup();
+		await react(ben.page, 'Welcome!', '👍');
+		// ✓ Ada sees Ben's reaction: one, by Ben, not hers
+		await expect
+			.poll(() => chips(message(ada.page, 'Welcome!')), { timeout: 20_000 })
+			.toEqual([{ label: '👍 1: Ben reacted with 👍', pressed: 'false', disabled: false }]);
+		// ✓ she joins in with a click on the chip: two, hers pressed
+		await message(ada.page, 'Welcome!').getByTestId('reaction').click();
+		await expect
+			.poll(() => chips(message(ben.page, 'Welcome!')), { timeout: 20_000 })
+			.toEqual([{ label: '👍 2: You and Ada reacted with 👍', pressed: 'true', disabled: false }]);
+		await react(ben.page, 'Welcome!', '🎉');
+		await expect
+			.poll(() => chips(message(ada.page, 'Welcome!')), { timeout: 20_000 })
+			.toEqual([
+				{ label: '👍 2: You and Ben reacted with 👍', pressed: 'true', disabled: false },
+				{ label: '🎉 1: Ben reacted with 🎉', pressed: 'false', disabled: false }
+			]);
+		await dismissNotices(ada.page);
+		await ada.page.mouse.move(0, 0);
+		await screenshot(ada.page, '35-reactions');
+
+		// ✓ Ben takes his 👍 back: Ada's stays
+		await message(ben.page, 'Welcome!').getByTestId('reaction').first().click();
+		await expect
+			.poll(() => chips(message(ada.page, 'Welcome!')), { timeout: 20_000 })
+			.toEqual([
+				{ label: '👍 1: You reacted with 👍', pressed: 'true', disabled: false },
+				{ label: '🎉 1: Ben reacted with 🎉', pressed: 'false', disabled: false }
+			]);
+		// ✓ Ada, the owner (MANAGE_MESSAGES), removes Ben's 🎉; Ben sees it gone
+		const row = message(ada.page, 'Welcome!');
+		await row.hover();
+		await row.getByRole('button', { name: 'Manage reactions' }).click();
+		await row.getByRole('button', { name: 'Remove 🎉 of Ben' }).click();
+		await expect
+			.poll(() => chips(message(ben.page, 'Welcome!')), { timeout: 20_000 })
+			.toEqual([{ label: '👍 1: Ada reacted with 👍', pressed: 'false', disabled: false }]);
+	});
+
+	it('✓ where @everyone is denied ADD_REACTIONS, Ben is offered no reaction and cannot join one', async () => {
+		const { ada, ben } = await setup();
+		await react(ada.page, 'Welcome!', '👍');
+		await expect
+			.poll(() => chips(message(ben.page, 'Welcome!')), { timeout: 20_000 })
+			.toEqual([{ label: '👍 1: Ada reacted with 👍', pressed: 'false', disabled: false }]);
+		// Ada denies @everyone ADD_REACTIONS in #general
+		await ada.page.getByRole('button', { name: 'Space settings' }).click();
+		await ada.page.getByRole('tab', { name: 'Channels' }).click();
+		await ada.page
+			.getByTestId('channel-settings')
+			.getByRole('button', { name: /general/, expanded: false })
+			.click();
+		await ada.page.getByLabel('Overwrite for').selectOption('role:everyone');
+		await ada.page.getByLabel('Permission', { exact: true }).selectOption('ADD_REACTIONS');
+		await ada.page.getByLabel('Allow or deny').selectOption('deny');
+		await ada.page.getByRole('button', { name: 'Set', exact: true }).click();
+		await ada.page.keyboard.press('Escape');
+		// ✓ Ben's client offers no reaction any more: no picker, and Ada's chip cannot be joined
+		await expect
+			.poll(() => chips(message(ben.page, 'Welcome!')), { timeout: 20_000 })
+			.toEqual([{ label: '👍 1: Ada reacted with 👍', pressed: 'false', disabled: true }]);
+		await message(ben.page, 'Welcome!').hover();
+		expect(
+			await message(ben.page, 'Welcome!').getByRole('button', { name: 'Add reaction' }).count()
+		).toBe(0);
+		// ✓ the owner still reacts
+		await react(ada.page, 'Welcome!', '🎉');
+		await expect
+			.poll(() => chips(message(ben.page, 'Welcome!')), { timeout: 20_000 })
+			.toEqual([
+				{ label: '👍 1: Ada reacted with 👍', pressed: 'false', disabled: true },
+				{ label: '🎉 1: Ada reacted with 🎉', pressed: 'false', disabled: true }
+			]);
+	});
+});
