@@ -14,6 +14,7 @@ export {
 export { parseInviteLink, type InviteLink } from './authority/invites.js';
 export {
 	Channel,
+	type Mentions,
 	type Message,
 	type Reaction,
 	type SendOptions,

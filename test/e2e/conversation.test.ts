@@ -176,3 +176,62 @@ describe('reactions in Chromium', () => {
 			]);
 	});
 });
+
+/** Whether a row is wholly inside the message list's viewport. */
+const inView = (row: Locator) =>
+	row.evaluate((el) => {
+		const r = el.getBoundingClientRect();
+		const list = el.closest('[data-testid="messages"]')!.getBoundingClientRect();
+		return r.top >= list.top && r.bottom <= list.bottom;
+	});
+
+describe('replies in Chromium', () => {
+	it('✓ Ben replies to a message far up; the preview jumps to it, follows its edit and says when it was deleted', async () => {
+		const { ada, ben } = await setup();
+		for (let i = 1; i <= 30; i++) await send(ada.page, `filler ${i}`);
+		await expect.poll(() => texts(ben.page), { timeout: 30_000 }).toContain('filler 30');
+		// Ben scrolls up to Ada's first message and replies to it
+		await ben.page.getByTestId('messages').evaluate((el) => (el.scrollTop = 0));
+		const original = message(ben.page, 'Welcome!');
+		await original.hover();
+		await original.getByRole('button', { name: 'Reply' }).click();
+		// ✓ the composer says whom he replies to, and has the focus
+		expect(await ben.page.getByTestId('replying-to').textContent()).toMatch(/Replying to Ada/);
+		await ben.page.keyboard.type('Thanks, glad to be here!');
+		await ben.page.keyboard.press('Enter');
+		await expect.poll(() => ben.page.getByTestId('replying-to').count()).toBe(0);
+
+		// ✓ Ada sees it as a reply: the preview names her and quotes her message
+		const reply = message(ada.page, 'Thanks, glad to be here!');
+		await expect
+			.poll(() => reply.getByTestId('reply-preview').textContent(), { timeout: 20_000 })
+			.toBe('AdaWelcome!');
+		await dismissNotices(ada.page);
+		await ada.page.mouse.move(0, 0);
+		await screenshot(ada.page, '36-reply');
+		// ✓ a click on the preview brings the original into view, highlighted
+		expect(await ada.page.getByRole('log').locator('.message.highlight').count()).toBe(0);
+		await reply.getByTestId('reply-preview').click();
+		await expect.poll(() => inView(message(ada.page, 'Welcome!'))).toBe(true);
+		expect(await message(ada.page, 'Welcome!').getAttribute('class')).toContain('highlight');
+
+		// ✓ Ada edits the original: Ben's preview follows
+		const first = message(ada.page, 'Welcome!');
+		await first.hover();
+		await first.getByRole('button', { name: 'Edit message' }).click();
+		await ada.page.getByRole('textbox', { name: 'Edit message' }).fill('Welcome, everyone!');
+		await ada.page.getByRole('textbox', { name: 'Edit message' }).press('Enter');
+		const benReply = message(ben.page, 'Thanks, glad to be here!');
+		await expect
+			.poll(() => benReply.getByTestId('reply-preview').textContent(), { timeout: 20_000 })
+			.toBe('AdaWelcome, everyone!');
+		// ✓ she deletes it: the reply stays and says the original was deleted
+		const edited = message(ada.page, 'Welcome, everyone!');
+		await edited.hover();
+		await edited.getByRole('button', { name: 'Delete message' }).click();
+		await expect
+			.poll(() => benReply.getByTestId('reply-preview').textContent(), { timeout: 20_000 })
+			.toMatch(/Original message was deleted/);
+		expect(await texts(ben.page)).not.toContain('Welcome, everyone! (edited)');
+	});
+});

@@ -1,7 +1,8 @@
 /**
  * The rule table of channel documents. Everything needs VIEW_CHANNEL; messages are created with
  * SEND_MESSAGES and `author` = the signer; only the author edits; the author or MANAGE_MESSAGES
- * deletes (a deletion clears the text). A message may name the message it replies to, on creation.
+ * deletes (a deletion clears the text). A message may name the message it replies to, and whom it
+ * mentions, on creation; mentioning a role, @everyone or @here needs MENTION_EVERYONE.
  * A member with ADD_REACTIONS adds reactions of their own; they remove their own, MANAGE_MESSAGES
  * removes anyone's.
  */
@@ -17,7 +18,7 @@ import {
 	type RuleContext
 } from './rules.js';
 import { asString, parseReactionKey, type ChannelDoc } from './schema.js';
-import { MAX_MESSAGE_ID, MAX_MESSAGE_LENGTH, MAX_REACTION } from './limits.js';
+import { MAX_MENTIONS, MAX_MESSAGE_ID, MAX_MESSAGE_LENGTH, MAX_REACTION } from './limits.js';
 import { VALID, invalid } from './verdict.js';
 
 type Ctx = RuleContext<ChannelDoc>;
@@ -63,6 +64,44 @@ const reaction: Check = (ctx) => {
 	if (typeof ctx.op.value !== 'number' || !Number.isFinite(ctx.op.value))
 		return invalid('a reaction is a time');
 	return react(ctx);
+};
+
+const mentionEveryone = requires<ChannelDoc>(Permission.MENTION_EVERYONE, 'MENTION_EVERYONE');
+
+/** Whether a key of a message's `mentions` is one: `user:<id>`, `role:<id>`, `everyone`, `here`. */
+export function mentionKind(key: string): 'user' | 'role' | 'everyone' | undefined {
+	if (key === 'everyone' || key === 'here') return 'everyone';
+	const colon = key.indexOf(':');
+	if (colon < 0 || colon === key.length - 1 || key.length > MAX_MENTION_KEY) return undefined;
+	const kind = key.slice(0, colon);
+	return kind === 'user' || kind === 'role' ? kind : undefined;
+}
+/** `role:` or `user:` and an id: user ids are ~50 characters, role ids shorter. */
+const MAX_MENTION_KEY = 100;
+
+/** How many mentions each message of an entry gets, counted once per entry (not once per op). */
+const mentionCounts = new WeakMap<readonly unknown[], Map<string, number>>();
+function mentionsInEntry(ctx: Ctx): number {
+	let counts = mentionCounts.get(ctx.ops);
+	if (!counts) {
+		counts = new Map();
+		for (const o of ctx.ops)
+			if (o.path.length === 5 && o.path[3] === 'mentions' && o.path[0] === 'buckets') {
+				const message = `${o.path[1]}/${o.path[2]}`;
+				counts.set(message, (counts.get(message) ?? 0) + 1);
+			}
+		mentionCounts.set(ctx.ops, counts);
+	}
+	return counts.get(`${ctx.params.bucket}/${ctx.params.message}`) ?? 0;
+}
+
+const mention: Check = (ctx) => {
+	if (ctx.op.kind !== 'put' || ctx.op.value !== true) return invalid('a mention is set to true');
+	const kind = mentionKind(ctx.params.target!);
+	if (!kind) return invalid('a mention is user:<id>, role:<id>, everyone or here');
+	if (mentionsInEntry(ctx) > MAX_MENTIONS)
+		return invalid(`a message mentions at most ${MAX_MENTIONS}`);
+	return kind === 'user' ? VALID : mentionEveryone(ctx);
 };
 
 const textValue: Check = (ctx) => {
@@ -143,6 +182,20 @@ export const CHANNEL_RULES: readonly Rule<ChannelDoc>[] = [
 				? VALID
 				: invalid(`replyTo is a message id of at most ${MAX_MESSAGE_ID} characters`)
 		)
+	},
+	{
+		pattern: 'buckets/:bucket/:message/mentions',
+		description: 'made on creation: whom the message mentions',
+		check: all(view, onCreation, send, (ctx) =>
+			ctx.op.kind === 'make' && ctx.op.container === 'map'
+				? VALID
+				: invalid('mentions is a map made with the message')
+		)
+	},
+	{
+		pattern: 'buckets/:bucket/:message/mentions/:target',
+		description: 'set on creation; a role, @everyone or @here needs MENTION_EVERYONE',
+		check: all(view, onCreation, send, mention)
 	},
 	{
 		pattern: 'buckets/:bucket/:message/:field',

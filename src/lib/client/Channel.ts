@@ -18,8 +18,8 @@ import {
 	type Durability
 } from '../authority/schema.js';
 import { Permission } from '../authority/permissions.js';
-import { MAX_MESSAGE_LENGTH, MAX_REACTION } from '../authority/limits.js';
-import { reactionProblem } from '../authority/channel-rules.js';
+import { MAX_MENTIONS, MAX_MESSAGE_LENGTH, MAX_REACTION } from '../authority/limits.js';
+import { mentionKind, reactionProblem } from '../authority/channel-rules.js';
 import { channelValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { hex } from '../util/bytes.js';
@@ -30,6 +30,17 @@ import type { DocHandle } from '@automerge/automerge-repo';
 import type { EnvelopeDoc } from '../sync/envelope.js';
 
 export { MAX_MESSAGE_LENGTH, MAX_REACTION };
+
+/** Whom a message mentions (stored with it when it is sent; an edit does not change it). */
+export interface Mentions {
+	users: readonly UserId[];
+	/** Role ids. */
+	roles: readonly string[];
+	/** `@everyone`: every member. */
+	everyone: boolean;
+	/** `@here`: every member who is around (today the same people as @everyone: no presence yet). */
+	here: boolean;
+}
 
 /** One emoji's reactions on a message. */
 export interface Reaction {
@@ -53,6 +64,8 @@ export interface Message {
 	 * now, with `channel.lookup(replyTo)`: edited, deleted, or not (yet) on this device.
 	 */
 	replyTo?: string;
+	/** Whom the message mentions (absent: nobody). See `channel.mentionsMe(message)`. */
+	mentions?: Mentions;
 	/** Reactions, by emoji, in the order each emoji was first used (absent: none). */
 	reactions?: readonly Reaction[];
 	/**
@@ -74,6 +87,11 @@ export interface SendOptions {
 	timeoutMs?: number;
 	/** The id of a message of this channel this one replies to (not a deleted one). */
 	replyTo?: string;
+	/**
+	 * Whom the message mentions (the app finds them in the text, e.g. from its autocomplete): members
+	 * by user id, roles by id, `everyone`, `here`. Roles, @everyone and @here need MENTION_EVERYONE.
+	 */
+	mentions?: Partial<Mentions>;
 }
 
 export class Channel {
@@ -358,12 +376,15 @@ export class Channel {
 			if (this.#find(replyTo).message.deleted)
 				throw new CharterError('invalid-argument', 'that message was deleted');
 		}
+		const mentions = mentionKeys(options.mentions);
 		await this.space.ensureDeviceRegistered();
 		this.space.assertCanWrite(
 			Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL,
 			'SEND_MESSAGES',
 			this.id
 		);
+		if (mentions.some((k) => mentionKind(k) !== 'user'))
+			this.space.assertCanWrite(Permission.MENTION_EVERYONE, 'MENTION_EVERYONE', this.id);
 		await this.#requireKey();
 		const n = this.#sent++;
 		const bucket = `${this.#sessionTag}.${Math.floor(n / MESSAGES_PER_BUCKET)}`;
@@ -375,13 +396,16 @@ export class Channel {
 			createdAt: Date.now(),
 			...(replyTo ? { replyTo } : {})
 		};
+		const read = readMentions(Object.fromEntries(mentions.map((k) => [k, true])));
+		if (read) message.mentions = read;
 		await this.replica.change((d) => {
 			d.buckets[bucket] ??= {};
 			d.buckets[bucket]![id] = {
 				author: atom(message.author),
 				text: new A.ImmutableString(text),
 				createdAt: message.createdAt,
-				...(replyTo ? { replyTo: atom(replyTo) } : {})
+				...(replyTo ? { replyTo: atom(replyTo) } : {}),
+				...(mentions.length ? { mentions: Object.fromEntries(mentions.map((k) => [k, true])) } : {})
 			};
 		});
 		// the envelope now holds this message's entry: a node must report heads that include these
@@ -392,6 +416,20 @@ export class Channel {
 			message.delivery = 'stored';
 		}
 		return message;
+	}
+
+	/**
+	 * Whether `message` mentions this user: by name, through one of their roles (as they are now),
+	 * or with @everyone / @here. A user's own message never does.
+	 */
+	mentionsMe(message: Pick<Message, 'mentions' | 'author'>): boolean {
+		const m = message.mentions;
+		const me = this.context.identity.userId;
+		if (!m || message.author === me) return false;
+		if (m.everyone || m.here || m.users.includes(me)) return true;
+		if (!m.roles.length) return false;
+		const roles = this.space.evaluation?.state.members.get(me)?.roles ?? [];
+		return m.roles.some((r) => roles.includes(r));
 	}
 
 	/**
@@ -633,9 +671,53 @@ function readMessage(id: string, m: StoredMessage, me: UserId): Message {
 	};
 	const replyTo = asString(m.replyTo);
 	if (replyTo) message.replyTo = replyTo;
+	const mentions = readMentions(m.mentions);
+	if (mentions) message.mentions = mentions;
 	const reactions = readReactions(m, me);
 	if (reactions) message.reactions = reactions;
 	return message;
+}
+
+/** The stored keys of `mentions` (`user:<id>`, `role:<id>`, `everyone`, `here`), checked. */
+function mentionKeys(mentions: Partial<Mentions> | undefined): string[] {
+	if (mentions === undefined) return [];
+	if (typeof mentions !== 'object' || mentions === null)
+		throw new CharterError('invalid-argument', 'mentions is an object');
+	const keys = new Set<string>();
+	for (const user of mentions.users ?? []) {
+		if (typeof user !== 'string' || !user.startsWith('user_'))
+			throw new CharterError('invalid-argument', `not a user id: ${String(user)}`);
+		keys.add(`user:${user}`);
+	}
+	for (const role of mentions.roles ?? []) {
+		if (typeof role !== 'string' || !role)
+			throw new CharterError('invalid-argument', 'not a role id');
+		keys.add(`role:${role}`);
+	}
+	if (mentions.everyone) keys.add('everyone');
+	if (mentions.here) keys.add('here');
+	for (const key of keys)
+		if (!mentionKind(key)) throw new CharterError('invalid-argument', `cannot mention ${key}`);
+	if (keys.size > MAX_MENTIONS)
+		throw new CharterError('invalid-argument', `a message mentions at most ${MAX_MENTIONS}`);
+	return [...keys];
+}
+
+/** A stored `mentions` map as the API shows it (undefined: none). */
+function readMentions(stored: Record<string, unknown> | undefined): Mentions | undefined {
+	if (!stored) return undefined;
+	const users: UserId[] = [];
+	const roles: string[] = [];
+	let everyone = false;
+	let here = false;
+	for (const key of Object.keys(stored)) {
+		if (key === 'everyone') everyone = true;
+		else if (key === 'here') here = true;
+		else if (key.startsWith('user:')) users.push(key.slice(5) as UserId);
+		else if (key.startsWith('role:')) roles.push(key.slice(5));
+	}
+	if (!users.length && !roles.length && !everyone && !here) return undefined;
+	return { users: users.sort(), roles: roles.sort(), everyone, here };
 }
 
 /** The reactions among a message's keys, grouped by emoji (a handful of keys: no index needed). */
@@ -674,6 +756,7 @@ function sameMessage(a: Message, b: Message): boolean {
 		a.createdAt === b.createdAt &&
 		a.editedAt === b.editedAt &&
 		a.replyTo === b.replyTo &&
+		(a.mentions === b.mentions || JSON.stringify(a.mentions) === JSON.stringify(b.mentions)) &&
 		sameReactions(a.reactions, b.reactions)
 	);
 }
