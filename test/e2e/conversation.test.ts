@@ -235,3 +235,74 @@ describe('replies in Chromium', () => {
 		expect(await texts(ben.page)).not.toContain('Welcome, everyone! (edited)');
 	});
 });
+
+/** Whether the row is flagged as mentioning the reader, and the mentions marked in its text. */
+const mentionsOf = async (row: Locator) => ({
+	me: (await row.getAttribute('data-mentions-me')) === 'true',
+	marked: await row
+		.getByTestId('mention')
+		.evaluateAll((els) =>
+			els.map((el) => `${el.textContent}${el.classList.contains('me') ? '*' : ''}`)
+		)
+});
+
+describe('mentions in Chromium', () => {
+	it("✓ Ben mentions Ada through the autocomplete; his @everyone stays text without MENTION_EVERYONE; Ada's @everyone mentions Ben", async () => {
+		const { ada, ben } = await setup();
+		await dismissNotices(ben.page);
+		const box = composer(ben.page);
+		await box.click();
+		await ben.page.keyboard.type('@Ad');
+		// ✓ the composer suggests Ada; Ben may not mention @everyone, so it is not offered
+		const options = ben.page.getByRole('listbox', { name: 'Mention' }).getByRole('option');
+		await expect.poll(() => options.allTextContents()).toEqual(['@Ada member']);
+		await box.fill('');
+		await ben.page.keyboard.type('@ev');
+		await expect.poll(() => options.count()).toBe(0);
+		await box.fill('');
+		await ben.page.keyboard.type('@Ad');
+		await expect.poll(() => options.count()).toBe(1);
+		await screenshot(ben.page, '37-mention-autocomplete');
+		await ben.page.keyboard.press('Enter');
+		expect(await box.inputValue()).toBe('@Ada ');
+		await ben.page.keyboard.type('see you tonight?');
+		await ben.page.keyboard.press('Enter');
+		await send(ben.page, '@everyone is welcome');
+
+		// ✓ Ada: the first mentions her (flagged, her name marked), the second mentions nobody
+		await expect
+			.poll(() => texts(ada.page), { timeout: 20_000 })
+			.toEqual(['Welcome!', '@Ada see you tonight?', '@everyone is welcome']);
+		expect(await mentionsOf(message(ada.page, '@Ada see you tonight?'))).toEqual({
+			me: true,
+			marked: ['@Ada*']
+		});
+		expect(await mentionsOf(message(ada.page, '@everyone is welcome'))).toEqual({
+			me: false,
+			marked: []
+		});
+		// ✓ on Ben's side his mention of Ada is marked, not as his
+		expect(await mentionsOf(message(ben.page, '@Ada see you tonight?'))).toEqual({
+			me: false,
+			marked: ['@Ada']
+		});
+
+		// ✓ Ada (the owner) mentions @everyone from the autocomplete: it mentions Ben
+		await composer(ada.page).click();
+		await ada.page.keyboard.type('@every');
+		await expect
+			.poll(() =>
+				ada.page.getByRole('listbox', { name: 'Mention' }).getByRole('option').allTextContents()
+			)
+			.toEqual(['@everyone every member']);
+		await ada.page.keyboard.press('Tab');
+		await ada.page.keyboard.type('meeting at 8');
+		await ada.page.keyboard.press('Enter');
+		await expect
+			.poll(() => mentionsOf(message(ben.page, '@everyone meeting at 8')), { timeout: 20_000 })
+			.toEqual({ me: true, marked: ['@everyone*'] });
+		await dismissNotices(ben.page);
+		await ben.page.mouse.move(0, 0);
+		await screenshot(ben.page, '38-mentions');
+	});
+});
