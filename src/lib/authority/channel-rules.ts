@@ -18,7 +18,13 @@ import {
 	type RuleContext
 } from './rules.js';
 import { asString, parseReactionKey, type ChannelDoc } from './schema.js';
-import { MAX_MENTIONS, MAX_MESSAGE_ID, MAX_MESSAGE_LENGTH, MAX_REACTION } from './limits.js';
+import {
+	MAX_MENTION_KEY,
+	MAX_MENTIONS,
+	MAX_MESSAGE_ID,
+	MAX_MESSAGE_LENGTH,
+	MAX_REACTION
+} from './limits.js';
 import { VALID, invalid } from './verdict.js';
 
 type Ctx = RuleContext<ChannelDoc>;
@@ -76,8 +82,6 @@ export function mentionKind(key: string): 'user' | 'role' | 'everyone' | undefin
 	const kind = key.slice(0, colon);
 	return kind === 'user' || kind === 'role' ? kind : undefined;
 }
-/** `role:` or `user:` and an id: user ids are ~50 characters, role ids shorter. */
-const MAX_MENTION_KEY = 100;
 
 /** How many mentions each message of an entry gets, counted once per entry (not once per op). */
 const mentionCounts = new WeakMap<readonly unknown[], Map<string, number>>();

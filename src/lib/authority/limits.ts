@@ -28,3 +28,6 @@ export const MAX_MESSAGE_ID = 64;
 
 /** Distinct mentions (members, roles, @everyone, @here) one message may carry. */
 export const MAX_MENTIONS = 50;
+
+/** One mention's key: `user:` or `role:` and an id (user ids are ~50 characters, role ids fewer). */
+export const MAX_MENTION_KEY = 100;
