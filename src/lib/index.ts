@@ -18,7 +18,15 @@ export {
 	type SuccessionInfo
 } from './client/Space.js';
 export { parseInviteLink, type InviteLink } from './authority/invites.js';
-export { Channel, type Message, type SendOptions, MAX_MESSAGE_LENGTH } from './client/Channel.js';
+export {
+	Channel,
+	type Mentions,
+	type Message,
+	type Reaction,
+	type SendOptions,
+	MAX_MESSAGE_LENGTH,
+	MAX_REACTION
+} from './client/Channel.js';
 export type { Delivery } from './sync/durability.js';
 export { SharedDocument, type SharedDocumentType } from './client/SharedDocument.js';
 export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';

@@ -21,3 +21,19 @@ export const MAX_ROLE_COLOR = 16;
  * community's trusted circle, few enough that counting approvals stays trivial on every derivation.
  */
 export const MAX_SUCCESSORS = 16;
+
+/**
+ * A reaction: one emoji, or a short string standing for one (`:tada:`). 32 code units hold the
+ * longest emoji sequences (a family of four with skin tones is 27) with room to spare, and keep
+ * a reaction, which is a key in its message's map, small.
+ */
+export const MAX_REACTION = 32;
+
+/** A message id named by a reply (`<16 hex session>.<counter>`, ~25 characters; room to spare). */
+export const MAX_MESSAGE_ID = 64;
+
+/** Distinct mentions (members, roles, @everyone, @here) one message may carry. */
+export const MAX_MENTIONS = 50;
+
+/** One mention's key: `user:` or `role:` and an id (user ids are ~50 characters, role ids fewer). */
+export const MAX_MENTION_KEY = 100;

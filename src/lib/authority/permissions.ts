@@ -18,7 +18,8 @@ export const Permission = {
 	MANAGE_NICKNAMES: 1 << 10,
 	CHANGE_NICKNAME: 1 << 11,
 	READ_MESSAGE_HISTORY: 1 << 12,
-	MENTION_EVERYONE: 1 << 13
+	MENTION_EVERYONE: 1 << 13,
+	ADD_REACTIONS: 1 << 14
 } as const;
 
 export type PermissionName = keyof typeof Permission;
@@ -27,6 +28,20 @@ export const ALL_PERMISSIONS = PERMISSION_NAMES.reduce((all, name) => all | Perm
 
 /** What @everyone may do in a new space. */
 export const DEFAULT_EVERYONE_PERMISSIONS =
+	Permission.VIEW_CHANNEL |
+	Permission.SEND_MESSAGES |
+	Permission.READ_MESSAGE_HISTORY |
+	Permission.CHANGE_NICKNAME |
+	Permission.CREATE_INVITE |
+	Permission.ADD_REACTIONS;
+
+/**
+ * What @everyone may do in the space document's deterministic root (schema.ts), fixed forever: the
+ * root's change hash is every space's first dependency, so it never changes. A new space then sets
+ * @everyone to DEFAULT_EVERYONE_PERMISSIONS in its first change (Space.create); a space created
+ * before ADD_REACTIONS existed keeps these until a member with MANAGE_ROLES grants more.
+ */
+export const ROOT_EVERYONE_PERMISSIONS =
 	Permission.VIEW_CHANNEL |
 	Permission.SEND_MESSAGES |
 	Permission.READ_MESSAGE_HISTORY |
@@ -40,6 +55,7 @@ export const CHANNEL_PERMISSIONS =
 	Permission.MANAGE_MESSAGES |
 	Permission.READ_MESSAGE_HISTORY |
 	Permission.MENTION_EVERYONE |
+	Permission.ADD_REACTIONS |
 	Permission.CREATE_INVITE |
 	Permission.MANAGE_CHANNELS |
 	Permission.MANAGE_ROLES;

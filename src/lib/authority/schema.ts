@@ -5,7 +5,7 @@
  */
 import * as A from '@automerge/automerge';
 import type { ChannelId, UserId } from '../identity/ids.js';
-import { DEFAULT_EVERYONE_PERMISSIONS } from './permissions.js';
+import { ROOT_EVERYONE_PERMISSIONS } from './permissions.js';
 
 export type Durability = 'replicated' | 'strict' | 'guaranteed';
 export const DURABILITIES: readonly Durability[] = ['replicated', 'strict', 'guaranteed'];
@@ -131,6 +131,34 @@ export interface StoredMessage {
 	createdAt: number;
 	editedAt?: number;
 	deleted?: boolean;
+	/** The id of the message this one replies to; set on creation. */
+	replyTo?: Atom;
+	/**
+	 * Whom the message mentions, set on creation: `user:<user id>`, `role:<role id>`, `everyone`,
+	 * `here` → true (the same target keys as channel overwrites).
+	 */
+	mentions?: Record<string, true>;
+	/**
+	 * Reactions, one key per member and emoji (`reaction:<user id>:<emoji>` → when it was added, in
+	 * ms): keys of the message's own map, so reacting makes no object and two members reacting at
+	 * once never compete for one (see `reactionKey`).
+	 */
+	[reaction: `reaction:${string}`]: number;
+}
+
+const REACTION_PREFIX = 'reaction:';
+
+/** The key of `user`'s reaction `emoji` in a message's map. */
+export const reactionKey = (user: UserId, emoji: string): `reaction:${string}` =>
+	`${REACTION_PREFIX}${user}:${emoji}`;
+
+/** The member and emoji of a reaction key (user ids hold no `:`), or undefined for another key. */
+export function parseReactionKey(key: string): { user: UserId; emoji: string } | undefined {
+	if (!key.startsWith(REACTION_PREFIX)) return undefined;
+	const rest = key.slice(REACTION_PREFIX.length);
+	const colon = rest.indexOf(':');
+	if (colon <= 0) return undefined;
+	return { user: rest.slice(0, colon) as UserId, emoji: rest.slice(colon + 1) };
 }
 
 export interface ChannelDoc {
@@ -146,7 +174,7 @@ export const SPACE_DOC_ROOT: Uint8Array = A.save(
 		d.createdAt = 0;
 		d.members = {};
 		d.roles = {
-			[EVERYONE]: { name: '@everyone', position: 0, permissions: DEFAULT_EVERYONE_PERMISSIONS }
+			[EVERYONE]: { name: '@everyone', position: 0, permissions: ROOT_EVERYONE_PERMISSIONS }
 		};
 		d.channels = {};
 		d.bans = {};

@@ -10,12 +10,16 @@ import {
 	atom,
 	CHANNEL_DOC_ROOT,
 	MESSAGES_PER_BUCKET,
+	parseReactionKey,
+	reactionKey,
 	type ChannelDoc,
+	type StoredMessage,
 	type ChannelRecord,
 	type Durability
 } from '../authority/schema.js';
 import { Permission } from '../authority/permissions.js';
-import { MAX_MESSAGE_LENGTH } from '../authority/limits.js';
+import { MAX_MENTIONS, MAX_MESSAGE_LENGTH, MAX_REACTION } from '../authority/limits.js';
+import { mentionKind, reactionProblem } from '../authority/channel-rules.js';
 import { channelValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { hex } from '../util/bytes.js';
@@ -25,7 +29,29 @@ import type { KeyRing } from '../encryption/keyring.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 import type { EnvelopeDoc } from '../sync/envelope.js';
 
-export { MAX_MESSAGE_LENGTH };
+export { MAX_MESSAGE_LENGTH, MAX_REACTION };
+
+/** Whom a message mentions (stored with it when it is sent; an edit does not change it). */
+export interface Mentions {
+	users: readonly UserId[];
+	/** Role ids. */
+	roles: readonly string[];
+	/** `@everyone`: every member. */
+	everyone: boolean;
+	/** `@here`: every member who is around (today the same people as @everyone: no presence yet). */
+	here: boolean;
+}
+
+/** One emoji's reactions on a message. */
+export interface Reaction {
+	emoji: string;
+	/** How many members reacted with it (= `users.length`). */
+	count: number;
+	/** Who reacted, earliest first. */
+	users: readonly UserId[];
+	/** Whether this user is among them. */
+	mine: boolean;
+}
 
 export interface Message {
 	id: string;
@@ -33,6 +59,15 @@ export interface Message {
 	text: string;
 	createdAt: number;
 	editedAt?: number;
+	/**
+	 * The id of the message this one replies to (absent: not a reply). Read the original, as it is
+	 * now, with `channel.lookup(replyTo)`: edited, deleted, or not (yet) on this device.
+	 */
+	replyTo?: string;
+	/** Whom the message mentions (absent: nobody). See `channel.mentionsMe(message)`. */
+	mentions?: Mentions;
+	/** Reactions, by emoji, in the order each emoji was first used (absent: none). */
+	reactions?: readonly Reaction[];
 	/**
 	 * `pending` until a persistent node (a sync server or home node) reported holding this message,
 	 * then `stored`: every message of a guaranteed channel, and in any channel the messages this
@@ -50,6 +85,13 @@ export interface SendOptions {
 	awaitStored?: boolean;
 	/** With `awaitStored`: how long to wait (default 30 s). */
 	timeoutMs?: number;
+	/** The id of a message of this channel this one replies to (not a deleted one). */
+	replyTo?: string;
+	/**
+	 * Whom the message mentions (the app finds them in the text, e.g. from its autocomplete): members
+	 * by user id, roles by id, `everyone`, `here`. Roles, @everyone and @here need MENTION_EVERYONE.
+	 */
+	mentions?: Partial<Mentions>;
 }
 
 export class Channel {
@@ -183,13 +225,7 @@ export class Channel {
 					list.push(known.message);
 					continue;
 				}
-				const read: Message = {
-					id,
-					author: asString(m.author) as UserId,
-					text: m.text?.toString() ?? '',
-					createdAt: m.createdAt,
-					...(m.editedAt ? { editedAt: m.editedAt } : {})
-				};
+				const read = readMessage(id, m, this.context.identity.userId);
 				const old = known?.message;
 				if (old && sameMessage(old, read)) {
 					previous.delete(id);
@@ -333,12 +369,22 @@ export class Channel {
 	 */
 	async send(text: string, options: SendOptions = {}): Promise<Message> {
 		checkText(text);
+		const { replyTo } = options;
+		if (replyTo !== undefined) {
+			if (typeof replyTo !== 'string')
+				throw new CharterError('invalid-argument', 'replyTo is a message id');
+			if (this.#find(replyTo).message.deleted)
+				throw new CharterError('invalid-argument', 'that message was deleted');
+		}
+		const mentions = mentionKeys(options.mentions);
 		await this.space.ensureDeviceRegistered();
 		this.space.assertCanWrite(
 			Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL,
 			'SEND_MESSAGES',
 			this.id
 		);
+		if (mentions.some((k) => mentionKind(k) !== 'user'))
+			this.space.assertCanWrite(Permission.MENTION_EVERYONE, 'MENTION_EVERYONE', this.id);
 		await this.#requireKey();
 		const n = this.#sent++;
 		const bucket = `${this.#sessionTag}.${Math.floor(n / MESSAGES_PER_BUCKET)}`;
@@ -347,14 +393,19 @@ export class Channel {
 			id,
 			author: this.context.identity.userId,
 			text,
-			createdAt: Date.now()
+			createdAt: Date.now(),
+			...(replyTo ? { replyTo } : {})
 		};
+		const read = readMentions(Object.fromEntries(mentions.map((k) => [k, true])));
+		if (read) message.mentions = read;
 		await this.replica.change((d) => {
 			d.buckets[bucket] ??= {};
 			d.buckets[bucket]![id] = {
 				author: atom(message.author),
 				text: new A.ImmutableString(text),
-				createdAt: message.createdAt
+				createdAt: message.createdAt,
+				...(replyTo ? { replyTo: atom(replyTo) } : {}),
+				...(mentions.length ? { mentions: Object.fromEntries(mentions.map((k) => [k, true])) } : {})
 			};
 		});
 		// the envelope now holds this message's entry: a node must report heads that include these
@@ -365,6 +416,35 @@ export class Channel {
 			message.delivery = 'stored';
 		}
 		return message;
+	}
+
+	/**
+	 * Whether `message` mentions this user: by name, through one of their roles (as they are now),
+	 * or with @everyone / @here. A user's own message never does.
+	 */
+	mentionsMe(message: Pick<Message, 'mentions' | 'author'>): boolean {
+		const m = message.mentions;
+		const me = this.context.identity.userId;
+		if (!m || message.author === me) return false;
+		if (m.everyone || m.here || m.users.includes(me)) return true;
+		if (!m.roles.length) return false;
+		const roles = this.space.evaluation?.state.members.get(me)?.roles ?? [];
+		return m.roles.some((r) => roles.includes(r));
+	}
+
+	/**
+	 * Message `id` as shown now (edited or not); `'deleted'` once it was deleted; undefined if this
+	 * device does not hold it (never written here, or not received yet). For a reply's preview.
+	 */
+	lookup(id: string): Message | 'deleted' | undefined {
+		void this.messages; // brings the per-bucket reading up to date
+		for (const built of this.#built.values()) {
+			const found = built.byId.get(id);
+			if (found) return found.message;
+		}
+		for (const bucket of Object.values(this.replica.doc.buckets ?? {}))
+			if (bucket?.[id]?.deleted) return 'deleted';
+		return undefined;
 	}
 
 	#find(id: string) {
@@ -407,6 +487,51 @@ export class Channel {
 			const m = d.buckets[bucket]![id]!;
 			m.deleted = true;
 			m.text = new A.ImmutableString('');
+		});
+	}
+
+	/**
+	 * Reacts to a message with `emoji` (one emoji, or a short string such as `:tada:`; at most
+	 * MAX_REACTION characters). Needs ADD_REACTIONS here. Reacting twice with one emoji changes
+	 * nothing.
+	 */
+	async react(id: string, emoji: string): Promise<void> {
+		const problem = reactionProblem(emoji);
+		if (problem) throw new CharterError('invalid-argument', problem);
+		await this.space.ensureDeviceRegistered();
+		const { bucket, message } = this.#find(id);
+		if (message.deleted) throw new CharterError('invalid-argument', 'that message was deleted');
+		this.space.assertCanWrite(
+			Permission.ADD_REACTIONS | Permission.VIEW_CHANNEL,
+			'ADD_REACTIONS',
+			this.id
+		);
+		const key = reactionKey(this.context.identity.userId, emoji);
+		if (typeof message[key] === 'number') return;
+		await this.#requireKey();
+		await this.replica.change((d) => {
+			d.buckets[bucket]![id]![key] = Date.now();
+		});
+	}
+
+	/**
+	 * Removes a reaction: this user's own (`user` left out), or another member's with
+	 * MANAGE_MESSAGES. A reaction that is not there changes nothing.
+	 */
+	async unreact(id: string, emoji: string, user: UserId = this.context.identity.userId) {
+		await this.space.ensureDeviceRegistered();
+		const { bucket, message } = this.#find(id);
+		const own = user === this.context.identity.userId;
+		this.space.assertCanWrite(
+			Permission.VIEW_CHANNEL | (own ? 0 : Permission.MANAGE_MESSAGES),
+			own ? 'VIEW_CHANNEL' : 'MANAGE_MESSAGES',
+			this.id
+		);
+		const key = reactionKey(user, emoji);
+		if (typeof message[key] !== 'number') return;
+		await this.#requireKey();
+		await this.replica.change((d) => {
+			delete d.buckets[bucket]![id]![key];
 		});
 	}
 
@@ -535,13 +660,116 @@ function byDisplayOrder(a: Message, b: Message): number {
 	return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
+/** A stored message as the API shows it (`me`: whose reactions are `mine`). */
+function readMessage(id: string, m: StoredMessage, me: UserId): Message {
+	const message: Message = {
+		id,
+		author: asString(m.author) as UserId,
+		text: m.text?.toString() ?? '',
+		createdAt: m.createdAt,
+		...(m.editedAt ? { editedAt: m.editedAt } : {})
+	};
+	const replyTo = asString(m.replyTo);
+	if (replyTo) message.replyTo = replyTo;
+	const mentions = readMentions(m.mentions);
+	if (mentions) message.mentions = mentions;
+	const reactions = readReactions(m, me);
+	if (reactions) message.reactions = reactions;
+	return message;
+}
+
+/** The stored keys of `mentions` (`user:<id>`, `role:<id>`, `everyone`, `here`), checked. */
+function mentionKeys(mentions: Partial<Mentions> | undefined): string[] {
+	if (mentions === undefined) return [];
+	if (typeof mentions !== 'object' || mentions === null)
+		throw new CharterError('invalid-argument', 'mentions is an object');
+	const keys = new Set<string>();
+	for (const user of mentions.users ?? []) {
+		if (typeof user !== 'string' || !user.startsWith('user_'))
+			throw new CharterError('invalid-argument', `not a user id: ${String(user)}`);
+		keys.add(`user:${user}`);
+	}
+	for (const role of mentions.roles ?? []) {
+		if (typeof role !== 'string' || !role)
+			throw new CharterError('invalid-argument', 'not a role id');
+		keys.add(`role:${role}`);
+	}
+	if (mentions.everyone) keys.add('everyone');
+	if (mentions.here) keys.add('here');
+	for (const key of keys)
+		if (!mentionKind(key)) throw new CharterError('invalid-argument', `cannot mention ${key}`);
+	if (keys.size > MAX_MENTIONS)
+		throw new CharterError('invalid-argument', `a message mentions at most ${MAX_MENTIONS}`);
+	return [...keys];
+}
+
+/** A stored `mentions` map as the API shows it (undefined: none). */
+function readMentions(stored: Record<string, unknown> | undefined): Mentions | undefined {
+	if (!stored) return undefined;
+	const users: UserId[] = [];
+	const roles: string[] = [];
+	let everyone = false;
+	let here = false;
+	for (const key of Object.keys(stored)) {
+		if (key === 'everyone') everyone = true;
+		else if (key === 'here') here = true;
+		else if (key.startsWith('user:')) users.push(key.slice(5) as UserId);
+		else if (key.startsWith('role:')) roles.push(key.slice(5));
+	}
+	if (!users.length && !roles.length && !everyone && !here) return undefined;
+	return { users: users.sort(), roles: roles.sort(), everyone, here };
+}
+
+/** The reactions among a message's keys, grouped by emoji (a handful of keys: no index needed). */
+function readReactions(m: StoredMessage, me: UserId): Reaction[] | undefined {
+	let byEmoji: Map<string, { first: number; users: { user: UserId; at: number }[] }> | undefined;
+	for (const key in m) {
+		const parsed = parseReactionKey(key);
+		if (!parsed) continue;
+		const raw = m[key as `reaction:${string}`];
+		const at = typeof raw === 'number' && Number.isFinite(raw) ? raw : 0;
+		byEmoji ??= new Map();
+		let entry = byEmoji.get(parsed.emoji);
+		if (!entry) byEmoji.set(parsed.emoji, (entry = { first: at, users: [] }));
+		entry.first = Math.min(entry.first, at);
+		entry.users.push({ user: parsed.user, at });
+	}
+	if (!byEmoji) return undefined;
+	const inOrder = (a: { at: number; id: string }, b: { at: number; id: string }) =>
+		a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+	return [...byEmoji]
+		.map(([emoji, { first, users }]) => ({ emoji, first, users }))
+		.sort((a, b) => inOrder({ at: a.first, id: a.emoji }, { at: b.first, id: b.emoji }))
+		.map(({ emoji, users }) => {
+			const ordered = users
+				.sort((a, b) => inOrder({ at: a.at, id: a.user }, { at: b.at, id: b.user }))
+				.map((u) => u.user);
+			return { emoji, count: ordered.length, users: ordered, mine: ordered.includes(me) };
+		});
+}
+
 /** Whether two readings of a message show the same thing. */
 function sameMessage(a: Message, b: Message): boolean {
 	return (
 		a.author === b.author &&
 		a.text === b.text &&
 		a.createdAt === b.createdAt &&
-		a.editedAt === b.editedAt
+		a.editedAt === b.editedAt &&
+		a.replyTo === b.replyTo &&
+		(a.mentions === b.mentions || JSON.stringify(a.mentions) === JSON.stringify(b.mentions)) &&
+		sameReactions(a.reactions, b.reactions)
+	);
+}
+
+function sameReactions(a: readonly Reaction[] | undefined, b: readonly Reaction[] | undefined) {
+	if (a === b) return true;
+	if (!a || !b || a.length !== b.length) return false;
+	return a.every(
+		(r, i) =>
+			r.emoji === b[i]!.emoji &&
+			r.mine === b[i]!.mine &&
+			r.users.length === b[i]!.users.length &&
+			r.users.every((u, j) => u === b[i]!.users[j])
 	);
 }
 

@@ -33,6 +33,7 @@ import {
 import {
 	Permission,
 	has,
+	DEFAULT_EVERYONE_PERMISSIONS,
 	isPermissionBits,
 	type PermissionName,
 	permissionNames
@@ -245,6 +246,8 @@ export class Space implements SpaceView {
 		await space.#replica.change((d) => {
 			d.name = options.name;
 			d.createdAt = genesis.createdAt;
+			// the root's @everyone is fixed forever (permissions.ts): today's defaults are set here
+			d.roles[EVERYONE]!.permissions = DEFAULT_EVERYONE_PERMISSIONS;
 			d.epochs[space.#documentKey] = atom(base58.encode(spaceEpoch.epoch));
 			d.members[identity.userId] = {
 				card: card.bytes,

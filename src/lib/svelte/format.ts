@@ -32,7 +32,9 @@ export type FormatNode =
 	 * `href` has passed `safeHref`. `url` is set when the link's text is not its URL: the renderer
 	 * shows it beside the text.
 	 */
-	| { kind: 'link'; href: string; url?: string; children: FormatNode[] };
+	| { kind: 'link'; href: string; url?: string; children: FormatNode[] }
+	/** `@name` of someone (or something: a role, @everyone) the message mentions; `me`: this reader. */
+	| { kind: 'mention'; text: string; me: boolean };
 
 /** The node kinds that are blocks (they start and end a line of their own). */
 export const isBlock = (node: FormatNode) => node.kind === 'codeblock' || node.kind === 'quote';
@@ -334,4 +336,65 @@ export function estimateLines(
 	walk(formatOf(message));
 	if (inText) lines += count(inText, chars);
 	return Math.max(1, lines);
+}
+
+/** A name a message mentions, as typed after `@` (`@Ben`, `@readers`, `@everyone`). */
+export interface MentionToken {
+	text: string;
+	/** The mention is of this reader (them, a role of theirs, @everyone). */
+	me: boolean;
+}
+
+/** Whether `c` (the character after a name; undefined at the end) ends it: not a letter or digit. */
+const endsName = (c: string | undefined) => c === undefined || !/[\p{L}\p{N}_]/u.test(c);
+
+/**
+ * Where `token` (with its `@`) occurs in `value` from `at`, as a whole name and in any case; -1 if
+ * it does not. `@Ben` is in "hi @ben!" but not in "hi @Benedict" nor in "mail ben@Ben.org".
+ */
+export function findMention(value: string, token: string, at = 0): number {
+	const lower = value.toLowerCase();
+	const wanted = token.toLowerCase();
+	for (let i = lower.indexOf(wanted, at); i >= 0; i = lower.indexOf(wanted, i + 1))
+		if (endsName(value[i - 1]) && endsName(value[i + wanted.length])) return i;
+	return -1;
+}
+
+/**
+ * The tree with each `@name` of `tokens` in its text made a mention node (longest names first; not
+ * inside code or links). The tree stays strings and known kinds: a mention holds the text typed.
+ */
+export function withMentions(
+	nodes: readonly FormatNode[],
+	tokens: readonly MentionToken[]
+): FormatNode[] {
+	if (!tokens.length) return nodes as FormatNode[];
+	const longest = [...tokens].sort((a, b) => b.text.length - a.text.length);
+	const split = (value: string): FormatNode[] => {
+		const out: FormatNode[] = [];
+		let plain = '';
+		for (let i = 0; i < value.length;) {
+			const hit =
+				value[i] === '@' && endsName(value[i - 1])
+					? longest.find((t) => findMention(value.slice(i), t.text) === 0)
+					: undefined;
+			if (hit) {
+				if (plain) out.push(text(plain));
+				plain = '';
+				out.push({ kind: 'mention', text: value.slice(i, i + hit.text.length), me: hit.me });
+				i += hit.text.length;
+			} else plain += value[i++];
+		}
+		if (plain) out.push(text(plain));
+		return out;
+	};
+	const walk = (list: readonly FormatNode[]): FormatNode[] =>
+		list.flatMap((node): FormatNode[] =>
+			node.kind === 'text'
+				? split(node.text)
+				: node.kind === 'link' || !('children' in node)
+					? [node]
+					: [{ ...node, children: walk(node.children) }]
+		);
+	return walk(nodes);
 }
