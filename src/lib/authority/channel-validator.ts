@@ -288,7 +288,9 @@ export class ChannelValidator<T = unknown> {
 				);
 				if (again.verdict.valid) continue;
 			}
-			const cutoff = this.channel ? reduction.removed.get(signer)?.[this.channel] : undefined;
+			const cutoff = this.channel
+				? (reduction.removed.get(signer) ?? reduction.restricted.get(signer))?.[this.channel]
+				: undefined;
 			if (!cutoff) return invalid('written after its author lost that right');
 			const inside = this.#ancestorsOf(cutoff);
 			if (!inside) return notYet('removal cut-off not received yet');

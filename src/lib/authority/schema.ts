@@ -89,12 +89,14 @@ export interface BanRecord {
 }
 
 /**
- * A kick or ban. `cutoffs` records, per channel the remover could see, the channel heads the remover
- * had: the removed member's channel changes outside that causal past are invalid (no back-dating).
+ * A kick, ban or leave — or (`restrict`) a permission a member loses while staying, written in the
+ * same change that takes it away. `cutoffs` records, per channel the writer could see, the channel
+ * heads the writer had: the member's channel changes inside that causal past were written before
+ * the loss and stay valid; those outside it are judged as written after (no back-dating).
  */
 export interface RemovalRecord {
 	user: Atom<UserId>;
-	kind: Atom<'kick' | 'ban' | 'leave'>;
+	kind: Atom<'kick' | 'ban' | 'leave' | 'restrict'>;
 	by: Atom<UserId>;
 	at: number;
 	/** Comma-separated hex change hashes per channel. */

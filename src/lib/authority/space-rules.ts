@@ -133,6 +133,13 @@ const removalAllowed: Check = (ctx) => {
 	if (typeof user !== 'string') return invalid('a removal names its user');
 	// a member leaving records the channel heads they had, so their messages before it stay valid
 	if (kind === 'leave') return user === ctx.signer ? VALID : invalid('only oneself leaves');
+	// a permission loss records what its writer had seen, for the same reason; only those who can
+	// take permissions away write one, and it counts only in the change that takes them away
+	if (kind === 'restrict')
+		return ctx.state.can(ctx.signer, Permission.MANAGE_ROLES) ||
+			ctx.state.can(ctx.signer, Permission.MANAGE_CHANNELS)
+			? VALID
+			: invalid('a permission-loss record needs MANAGE_ROLES or MANAGE_CHANNELS');
 	const needed =
 		kind === 'ban' ? Permission.BAN_MEMBERS : kind === 'kick' ? Permission.KICK_MEMBERS : 0;
 	if (!needed) return invalid('a removal is a kick or a ban');

@@ -51,6 +51,12 @@ export interface Reduction {
 	users: Set<UserId>;
 	/** Users kicked or banned by this entry, with the channel cut-offs recorded for them. */
 	removed: Map<UserId, Record<ChannelId, string[]>>;
+	/**
+	 * Users who stay members but lose a permission through this entry, with the channel cut-offs
+	 * its writer recorded for them (`restrict` records; none: every channel change of theirs that
+	 * needs the lost permission and is not in the entry's causal past is judged as written after).
+	 */
+	restricted: Map<UserId, Record<ChannelId, string[]>>;
 	/** Per document (base58 id), users who could read it before this entry and cannot after. */
 	lostRead: Map<string, Set<UserId>>;
 }
@@ -677,6 +683,26 @@ function topologicalOrder(
 	return order;
 }
 
+/**
+ * Members who stay members from `before` to `after` but lose a permission, space-wide or in any
+ * channel: the users a change must write a `restrict` record for (with its channel cut-offs), so
+ * what they wrote before the loss stays valid.
+ */
+export function restrictedBy(before: SpaceState, after: SpaceState): UserId[] {
+	const users: UserId[] = [];
+	for (const user of before.members.keys()) {
+		if (!after.isMember(user)) continue;
+		if ((before.basePermissions(user) & ~after.basePermissions(user)) !== 0) users.push(user);
+		else
+			for (const channel of before.channels.keys())
+				if ((before.permissions(user, channel) & ~after.permissions(user, channel)) !== 0) {
+					users.push(user);
+					break;
+				}
+	}
+	return users;
+}
+
 /** Users who lose membership or any permission (space-wide or in any channel) through an entry. */
 function reductionOf(
 	entry: OpenedEntry,
@@ -703,39 +729,29 @@ function reductionOf(
 			)
 				lose(base58.encode(channelIdBytes(channel)), user);
 	}
-	for (const user of before.members.keys()) {
-		if (!after.isMember(user)) {
-			users.add(user);
-			continue;
-		}
-		if ((before.basePermissions(user) & ~after.basePermissions(user)) !== 0) {
-			users.add(user);
-			continue;
-		}
-		for (const channel of before.channels.keys())
-			if ((before.permissions(user, channel) & ~after.permissions(user, channel)) !== 0) {
-				users.add(user);
-				break;
-			}
-	}
+	for (const user of before.members.keys()) if (!after.isMember(user)) users.add(user);
+	for (const user of restrictedBy(before, after)) users.add(user);
 	const removed = new Map<UserId, Record<ChannelId, string[]>>();
 	for (const user of before.members.keys())
 		if (!after.isMember(user) || (after.bans.has(user) && !before.bans.has(user)))
 			removed.set(user, {});
 	for (const user of after.bans) if (!before.bans.has(user)) removed.set(user, {});
+	const restricted = new Map<UserId, Record<ChannelId, string[]>>();
 	for (const [id, record] of Object.entries(afterDoc.removals ?? {})) {
 		const user = asString(record?.user) as UserId | undefined;
-		if (beforeDoc.removals?.[id] || !user || !removed.has(user)) continue;
+		if (beforeDoc.removals?.[id] || !user) continue;
+		const restricts = asString(record?.kind) === 'restrict';
+		if (restricts ? !users.has(user) || removed.has(user) : !removed.has(user)) continue;
 		const cutoffs: Record<ChannelId, string[]> = {};
 		for (const [channel, heads] of Object.entries(record.cutoffs ?? {})) {
 			const list = asString(heads);
 			if (list !== undefined)
 				cutoffs[channel as ChannelId] = list.split(',').filter((h) => /^[0-9a-f]{64}$/.test(h));
 		}
-		removed.set(user, cutoffs);
+		(restricts ? restricted : removed).set(user, cutoffs);
 	}
 	if (users.size === 0 && removed.size === 0) return undefined;
-	return { entry, signer, users, removed, lostRead };
+	return { entry, signer, users, removed, restricted, lostRead };
 }
 
 function readmits(entry: OpenedEntry, removed: Map<UserId, unknown>): boolean {
