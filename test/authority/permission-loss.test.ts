@@ -60,7 +60,7 @@ describe('a permission loss and what was written before it', () => {
 		// ✓ the concurrent message is refused everywhere, the earlier one kept everywhere
 		for (const p of [ada, ben]) expect(texts(p)).toEqual(['before']);
 		expect(channel.rejections.map((r) => r.reason)).toContain(
-			'written after its author was removed'
+			'written after its author lost that right'
 		);
 	});
 

@@ -288,14 +288,19 @@ export class ChannelValidator<T = unknown> {
 				);
 				if (again.verdict.valid) continue;
 			}
+			const removal = reduction.removed.get(signer);
 			const cutoff = this.channel
-				? (reduction.removed.get(signer) ?? reduction.restricted.get(signer))?.[this.channel]
+				? (removal ?? reduction.restricted.get(signer))?.[this.channel]
 				: undefined;
 			if (!cutoff) return invalid('written after its author lost that right');
 			const inside = this.#ancestorsOf(cutoff);
 			if (!inside) return notYet('removal cut-off not received yet');
 			if (!entry.decoded.every((d) => inside.has(d.hash)))
-				return invalid('written after its author was removed');
+				return invalid(
+					removal
+						? 'written after its author was removed'
+						: 'written after its author lost that right'
+				);
 		}
 		return VALID;
 	}
