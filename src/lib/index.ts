@@ -13,6 +13,14 @@ export {
 } from './client/Space.js';
 export { parseInviteLink, type InviteLink } from './authority/invites.js';
 export { Channel, type Message, type SendOptions, MAX_MESSAGE_LENGTH } from './client/Channel.js';
+export {
+	MAX_SEARCH_QUERY,
+	MAX_SEARCH_RESULTS,
+	type SearchOptions,
+	type SearchProblem,
+	type SearchResult,
+	type SearchResults
+} from './client/search.js';
 export type { Delivery } from './sync/durability.js';
 export { SharedDocument, type SharedDocumentType } from './client/SharedDocument.js';
 export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';

@@ -41,6 +41,7 @@ import {
 } from '../platform.js';
 import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
+import { searchSpaces, type SearchOptions, type SearchResults } from './search.js';
 import { parseInviteLink } from '../authority/invites.js';
 import { AccountDocument, accountIdOf, generationOf, MAX_DEVICE_LABEL } from '../sync/account.js';
 import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
@@ -333,6 +334,12 @@ export class Charter {
 			.map((s, i) => [s, i] as const)
 			.sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1])
 			.map(([s]) => s);
+	}
+
+	/** Full-text search over every open space's readable messages (see `space.search`). */
+	search(query: string, options?: SearchOptions): SearchResults {
+		this.#assertOpen();
+		return searchSpaces(this.spaces, query, options);
 	}
 
 	/** Position of each space known at open, in the saved list. */
