@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as A from '@automerge/automerge';
 import { Charter, EVERYONE, type Space } from '../../src/lib/index.js';
-import { SpaceSearch } from '../../src/lib/client/search.js';
+import { SNIPPET_LENGTH, SpaceSearch } from '../../src/lib/client/search.js';
 import { base64url } from '../../src/lib/util/bytes.js';
 import { bytesWrittenBy } from '../../src/lib/sync/envelope.js';
 import { personas, shutdown, syncAll, userOf, type Persona } from '../support/personas.js';
@@ -76,6 +76,14 @@ describe('search', () => {
 			expect(hit!.snippet).toContain('Petit Prince');
 			const marked = hit!.highlights.map((h) => hit!.snippet.slice(h.start, h.end));
 			expect(marked).toEqual(['Prince']);
+			// ✓ a long message shows the part around its match, the word marked where it is
+			const long = `${'the story goes on and on. '.repeat(60)}Then the fox appears. ${'More pages follow here. '.repeat(60)}`;
+			await general(cast.ada).send(long);
+			await syncAll(people, space.id);
+			const [fox] = ben.search('fox').results;
+			expect(fox!.snippet.length).toBeLessThanOrEqual(SNIPPET_LENGTH + 2);
+			expect(fox!.snippet).toMatch(/^….*Then the fox appears.*…$/);
+			expect(fox!.highlights.map((h) => fox!.snippet.slice(h.start, h.end))).toEqual(['fox']);
 			// ✓ the client-wide search finds it too
 			expect(cast.ben.client.search('lumiere').results.map((r) => r.messageId)).toEqual([sent.id]);
 		} finally {
