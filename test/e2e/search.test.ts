@@ -75,6 +75,19 @@ describe('search in Chromium', () => {
 		await send(ada.page, OLD);
 		for (let i = 1; i <= 40; i++) await send(ada.page, `chapter ${i} notes`);
 		await expect.poll(() => texts(ada.page).then((t) => t.at(-1))).toBe('chapter 40 notes');
+		// and #books, where the message Ben looks for second is far up too
+		await ada.page.getByRole('button', { name: 'Space settings' }).click();
+		await ada.page.getByRole('tab', { name: 'Channels' }).click();
+		await ada.page.getByLabel('New channel name').fill('books');
+		await ada.page.getByRole('dialog').getByRole('button', { name: 'Create channel' }).click();
+		await ada.page.getByText('#books created').waitFor();
+		await ada.page.keyboard.press('Escape');
+		await ada.page.getByRole('button', { name: 'books', exact: true }).click();
+		await expect.poll(() => ada.page.getByTestId('channel-name').textContent()).toBe('books');
+		await send(ada.page, 'Moby Dick is next month');
+		for (let i = 1; i <= 30; i++) await send(ada.page, `page ${i} thoughts`);
+		await expect.poll(() => texts(ada.page).then((t) => t.at(-1))).toBe('page 30 thoughts');
+		await ada.page.getByRole('button', { name: 'general', exact: true }).click();
 		await ada.page.getByRole('button', { name: 'Space settings' }).click();
 		await ada.page.getByRole('tab', { name: 'Invites' }).click();
 		await ada.page.getByRole('button', { name: 'Create invite' }).click();
@@ -117,6 +130,17 @@ describe('search in Chromium', () => {
 		await page.mouse.move(0, 0);
 		await screenshot(page, 'search-02-opened');
 		await expect.poll(() => page.getByTestId('search-results').count()).toBe(0);
+
+		// ✓ a result in another channel opens that channel, scrolled to the message
+		await box.fill('moby');
+		await expect.poll(() => results.count()).toBe(1);
+		expect(await results.first().textContent()).toContain('#books');
+		await results.first().click();
+		await expect.poll(() => page.getByTestId('channel-name').textContent()).toBe('books');
+		const moby = page.getByRole('log').locator('.message', { hasText: 'Moby Dick' });
+		await expect.poll(() => inView(page, moby), { timeout: 10_000 }).toBe(true);
+		expect(await moby.getAttribute('class')).toContain('found');
+		await page.getByRole('button', { name: 'general', exact: true }).click();
 
 		// ✓ operators narrow, and a name that is no member is named
 		await box.fill('notes from:ada has:link');
