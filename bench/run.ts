@@ -318,7 +318,7 @@ const scenarios: Record<string, () => Promise<void>> = {
 		const ratio = (a: number, b: number) => (a / b).toFixed(2);
 		table(
 			`Search: ${r.messages} messages in ${params.channels} channels of one space (written in ${r.writeS.toFixed(0)} s), ` +
-				`${params.queries} queries (${r.meanResults.toFixed(1)} results each on average), ${r.updates} index updates for ${params.updates} new messages ` +
+				`${params.queries} queries (${r.meanResults.toFixed(1)} results each on average), ${params.updates} new messages (${r.updates} index updates) ` +
 				'(plain: MiniSearch alone over the same texts, words only)',
 			[
 				{
