@@ -316,7 +316,14 @@ export async function chatFloor(params: ChatParams, hooks: MeasureHooks = {}): P
 					queue = queue.then(async () => {
 						const body = entry.subarray(0, entry.length - 64);
 						const author = pairs[entry[0]!]!.publicKey;
-						if (!(await subtle.verify('Ed25519', author, entry.subarray(body.length), body)))
+						if (
+							!(await subtle.verify(
+								'Ed25519',
+								author,
+								entry.subarray(body.length) as BufferSource,
+								body as BufferSource
+							))
+						)
 							throw new Error('bad signature');
 						const change = xchacha20poly1305(key, body.subarray(1, 25)).decrypt(body.subarray(25));
 						const now = Date.now();
@@ -357,9 +364,9 @@ export async function chatFloor(params: ChatParams, hooks: MeasureHooks = {}): P
 	}
 }
 
-interface PlainChat {
+type PlainChat = {
 	messages: Record<string, { author: number; text: A.ImmutableString; at: number }>;
-}
+};
 
 export async function chatPlain(params: ChatParams, hooks: MeasureHooks = {}): Promise<ChatResult> {
 	// plain changes carry no publication seals: the same server binary, as a generic relay

@@ -209,7 +209,9 @@ export async function coldSyncFloor(messages = SYNC_PARAMS.messages) {
 			});
 		}
 		const lastHash = prev;
-		const signature = new Uint8Array(await subtle.sign('Ed25519', pair.privateKey, lastHash));
+		const signature = new Uint8Array(
+			await subtle.sign('Ed25519', pair.privateKey, lastHash as BufferSource)
+		);
 		written.change((d) => {
 			d.signature = signature;
 		});
@@ -252,7 +254,14 @@ export async function coldSyncFloor(messages = SYNC_PARAMS.messages) {
 			link = sha256(entry);
 			changes.push(xchacha20poly1305(key, entry.subarray(32, 56)).decrypt(entry.subarray(56)));
 		}
-		if (!(await subtle.verify('Ed25519', pair.publicKey, a.doc.signature!, link)))
+		if (
+			!(await subtle.verify(
+				'Ed25519',
+				pair.publicKey,
+				a.doc.signature! as BufferSource,
+				link as BufferSource
+			))
+		)
 			throw new Error('bad signature');
 		const [read] = A.applyChanges(A.init<FloorChannel>(), changes);
 		if (Object.keys(read.messages).length !== messages) throw new Error('not all read');
@@ -266,7 +275,14 @@ export async function coldSyncFloor(messages = SYNC_PARAMS.messages) {
 			x < y ? -1 : 1
 		)) {
 			const body = fragment.subarray(0, fragment.length - 64);
-			if (!(await subtle.verify('Ed25519', pair.publicKey, fragment.subarray(body.length), body)))
+			if (
+				!(await subtle.verify(
+					'Ed25519',
+					pair.publicKey,
+					fragment.subarray(body.length) as BufferSource,
+					body as BufferSource
+				))
+			)
 				throw new Error('bad signature');
 			parts.push(xchacha20poly1305(key, body.subarray(0, 24)).decrypt(body.subarray(24)));
 		}

@@ -16,6 +16,16 @@
  * servers, which get everything announced, keep the stock behaviour. The stock methods still run
  * (they keep the synchronizer's private peer set right); only the set of synchronizers they walk is
  * narrowed, through the synchronizer's (hidden but public) `docSynchronizers` record.
+ *
+ * A client that comes back (the same peer id: a dropped connection, a network change) starts each
+ * document it had touched on a fresh sync round. Why: automerge-repo 2.5.6 keeps a peer's sync
+ * state after it disconnects and, when the peer's own message restarts a document (this server
+ * announces nothing to clients, so only the peer's message does), carries on with that state as
+ * it was — including Automerge's record of the changes already sent. Changes sent into a
+ * connection that was dying (or that a relay dropped) are then never sent again: the client asks
+ * for the missing dependency, the server answers without it, and the two exchange empty messages
+ * forever (test/adversarial/hostile-relay.test.ts "drop"). `beginSync` is the stock way to restart
+ * a round: it keeps only the heads both sides are known to share and sends our heads first.
  */
 import type { DocumentId, PeerId, Repo } from '@automerge/automerge-repo';
 
@@ -25,6 +35,14 @@ type DocSynchronizers = Synchronizer['docSynchronizers'];
 export class PeerChurn {
 	/** Per client: the documents whose synchronizer may hold state for it. */
 	readonly #touched = new Map<PeerId, Set<DocumentId>>();
+	/**
+	 * Per client that left: the documents it had touched, restarted when it comes back. Oldest
+	 * forgotten first past `LEFT_LIMIT` (a forgotten client that returns falls back to the stock
+	 * behaviour, which is only wrong if its last connection lost messages).
+	 */
+	readonly #left = new Map<PeerId, Set<DocumentId>>();
+	/** Clients remembered after they leave: a few MB at most (peer ids and document ids). */
+	static readonly LEFT_LIMIT = 10_000;
 
 	/** `announced(peer)`: whether the share policy announces documents to it (peer servers). */
 	constructor(
@@ -36,12 +54,23 @@ export class PeerChurn {
 		const removePeer = synchronizer.removePeer.bind(synchronizer);
 		synchronizer.addPeer = (peerId: PeerId) => {
 			if (this.announced(peerId)) return addPeer(peerId);
-			this.#touched.set(peerId, new Set());
+			const before = this.#left.get(peerId);
+			this.#left.delete(peerId);
+			this.#touched.set(peerId, new Set(before));
 			this.#narrowed(new Set(), () => addPeer(peerId));
+			// a returning client: a fresh round for each document it had (see the header)
+			for (const documentId of before ?? [])
+				void synchronizer.docSynchronizers[documentId]?.beginSync([peerId]);
 		};
 		synchronizer.removePeer = (peerId: PeerId) => {
 			const touched = this.#touched.get(peerId);
 			this.#touched.delete(peerId);
+			if (touched?.size && !this.announced(peerId)) {
+				this.#left.delete(peerId);
+				this.#left.set(peerId, touched);
+				if (this.#left.size > PeerChurn.LEFT_LIMIT)
+					this.#left.delete(this.#left.keys().next().value!);
+			}
 			if (!touched || this.announced(peerId)) return removePeer(peerId);
 			this.#narrowed(touched, () => removePeer(peerId));
 		};

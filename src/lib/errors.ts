@@ -25,6 +25,7 @@ export type CharterErrorCode =
 	| 'invite-expired'
 	| 'invite-used-up'
 	| 'unavailable'
+	| 'too-few-approvals'
 	| 'closed';
 
 export class CharterError extends Error {

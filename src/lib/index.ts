@@ -1,7 +1,12 @@
 /**
  * Charter's public API: the only import path apps, the web client and the sync server use.
  */
-export { Charter, type CharterOptions, type IdentityInfo } from './client/Charter.js';
+export {
+	Charter,
+	type CharterOptions,
+	type IdentityInfo,
+	type DeletedSpace
+} from './client/Charter.js';
 export {
 	Space,
 	type Member,
@@ -9,7 +14,8 @@ export {
 	type Ban,
 	type Invite,
 	type SettingChange,
-	type FormerMember
+	type FormerMember,
+	type SuccessionInfo
 } from './client/Space.js';
 export { parseInviteLink, type InviteLink } from './authority/invites.js';
 export { Channel, type Message, type SendOptions, MAX_MESSAGE_LENGTH } from './client/Channel.js';
@@ -29,6 +35,11 @@ export {
 	isValidRecoveryPhrase,
 	RECOVERY_PHRASE_WORDS
 } from './identity/phrase.js';
+export {
+	recoveryRequestCheck,
+	MIN_FRIEND_THRESHOLD,
+	MAX_RECOVERY_FRIENDS
+} from './identity/friend-recovery.js';
 export type { UserId, DeviceId, SpaceId, ChannelId } from './identity/ids.js';
 export {
 	verifyProfile,

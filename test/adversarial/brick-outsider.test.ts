@@ -16,13 +16,8 @@ import * as A from '@automerge/automerge';
 import { Repo, type DocHandle, type DocumentId } from '@automerge/automerge-repo';
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
 import { Charter, isCharterError, type Space } from '../../src/lib/index.js';
-import {
-	appendEntries,
-	EnvelopeReader,
-	envelopeDocumentId,
-	openEnvelope,
-	usePublisher
-} from '../../src/lib/sync/envelope.js';
+import { EnvelopeReader, envelopeDocumentId } from '../../src/lib/sync/envelope.js';
+import { Wire } from '../../src/lib/sync/wire.js';
 import { Publisher } from '../../src/lib/sync/publication.js';
 import { startSyncServerProcess, type SyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
@@ -273,12 +268,9 @@ describe('an outsider with a stock automerge-repo client and an envelope id', ()
 	it('✓ an envelope vandalised before the fix (old data) does not stop a publisher', async () => {
 		const repo = new Repo({ network: [] });
 		cleanups.push(() => repo.shutdown().catch(() => undefined));
-		usePublisher(repo, await Publisher.create());
-		const handle = await openEnvelope(
-			repo,
-			envelopeDocumentId(new Uint8Array(16), new Uint8Array(16))
-		);
-		await appendEntries(handle, [{ key: 'first', bytes: new Uint8Array([1, 2, 3]) }]);
+		const wire = new Wire(repo, await Publisher.create());
+		const handle = await wire.open(envelopeDocumentId(new Uint8Array(16), new Uint8Array(16)));
+		await wire.append(handle, [{ key: 'first', bytes: new Uint8Array([1, 2, 3]) }]);
 		// what a vouched-for unsealed change left behind, taken straight into the document
 		for (const vandalism of ['x', 7, null, [1, 2]] as unknown[]) {
 			handle.update((d) =>
@@ -291,7 +283,7 @@ describe('an outsider with a stock automerge-repo client and an envelope id', ()
 					}
 				)
 			);
-			await appendEntries(handle, [
+			await wire.append(handle, [
 				{
 					key: `after ${String(vandalism)}`,
 					bytes: new Uint8Array([4, 5, String(vandalism).length])
@@ -309,7 +301,7 @@ describe('an outsider with a stock automerge-repo client and an envelope id', ()
 		]);
 		// ✓ an entry already held (by the entries object, whatever `entries` shows now) is not written again
 		const changes = A.getAllChanges(handle.doc()).length;
-		await appendEntries(handle, [{ key: 'first', bytes: new Uint8Array([1, 2, 3]) }]);
+		await wire.append(handle, [{ key: 'first', bytes: new Uint8Array([1, 2, 3]) }]);
 		expect(A.getAllChanges(handle.doc()).length).toBe(changes);
 	});
 
@@ -318,8 +310,7 @@ describe('an outsider with a stock automerge-repo client and an envelope id', ()
 		cleanups.push(() => repo.shutdown().catch(() => undefined));
 		const publisher = await Publisher.create();
 		// a real envelope handle that went away (deleted) under a pending write
-		const handle = await openEnvelope(
-			repo,
+		const handle = await new Wire(repo, publisher).open(
 			envelopeDocumentId(new Uint8Array(16), new Uint8Array(16))
 		);
 		repo.delete(handle.documentId);
@@ -364,7 +355,7 @@ describe('an outsider with a stock automerge-repo client and an envelope id', ()
 		await channel.send('before');
 		// 'before' is pending too: no server or peer holds it (this client has none)
 		const pendingBefore = channel.pending;
-		alice.wire.delete(channel.envelope.documentId);
+		alice.wire.repo.delete(channel.envelope.documentId);
 		const error = await channel.send('after').catch((e: unknown) => e);
 		// ✓ a CharterError, counted, and the message is not shown as sent
 		expect(isCharterError(error, 'unavailable')).toBe(true);

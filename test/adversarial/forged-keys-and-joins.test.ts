@@ -8,7 +8,6 @@ import { personas, deliver, shutdown, syncAll, userOf } from '../support/persona
 import { forge, identityOf } from '../support/hostile.js';
 import { sealLockbox } from '../../src/lib/encryption/lockbox.js';
 import { epochIdOf } from '../../src/lib/encryption/keyring.js';
-import { appendEntries } from '../../src/lib/sync/envelope.js';
 import { entryHash, entryKey } from '../../src/lib/encryption/entry.js';
 import { newKey } from '../../src/lib/crypto/primitives.js';
 import { verifyUserCard } from '../../src/lib/identity/certificates.js';
@@ -38,7 +37,7 @@ describe('forged keys and joins', async () => {
 			sign: (m) => outsider.signAsDevice(m)
 		});
 		const memberSpace = cast.member.client.space(space.id)!;
-		await appendEntries(memberSpace.envelope, [
+		await cast.member.client.wire.append(memberSpace.envelope, [
 			{ key: entryKey(entryHash(lockbox.bytes)), bytes: lockbox.bytes }
 		]);
 		await memberSpace.settled();

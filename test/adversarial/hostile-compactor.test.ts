@@ -19,7 +19,7 @@ import { sealFragment } from '../../src/lib/encryption/fragment.js';
 import { actorFor } from '../../src/lib/authority/actors.js';
 import { atom, type ChannelDoc } from '../../src/lib/authority/schema.js';
 import { encodeChangeBatch } from '../../src/lib/sync/body.js';
-import { appendEntries, bytesWrittenBy } from '../../src/lib/sync/envelope.js';
+import { bytesWrittenBy } from '../../src/lib/sync/envelope.js';
 import { channelIdBytes } from '../../src/lib/identity/ids.js';
 import { base58, bytesEqual } from '../../src/lib/util/bytes.js';
 import { forge, identityOf } from '../support/hostile.js';
@@ -112,7 +112,7 @@ describe('a hostile compactor', async () => {
 			entries: [...genuine.map((e) => e.bytes), forged.bytes, tampered],
 			sign: (m) => malloryIdentity.signAsDevice(m)
 		});
-		await appendEntries(malloryChannel.envelope, [
+		await mallory.wire.append(malloryChannel.envelope, [
 			{ key: base58.encode(fragment.bytes.subarray(0, 16)), bytes: fragment.bytes }
 		]);
 		// and she moves the channel's history, which needs MANAGE_MESSAGES

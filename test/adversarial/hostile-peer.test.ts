@@ -20,7 +20,6 @@ import { entriesOf } from '../support/personas.js';
 import { entryKey, parseEntry, sealEntry } from '../../src/lib/encryption/entry.js';
 import { Identity } from '../../src/lib/identity/identity.js';
 import { KeyRing } from '../../src/lib/encryption/keyring.js';
-import { appendEntries } from '../../src/lib/sync/envelope.js';
 import { Publisher } from '../../src/lib/sync/publication.js';
 import type { SecretStore } from '../../src/lib/identity/secret-store.js';
 import type { ChannelDoc } from '../../src/lib/authority/schema.js';
@@ -61,7 +60,7 @@ async function sealGarbage(client: Charter, s: Space, channel: string) {
 		body: new TextEncoder().encode('not automerge at all'),
 		sign: (m) => identity.signAsDevice(m)
 	});
-	await appendEntries(s.channel(channel as never)!.envelope, [
+	await client.wire.append(s.channel(channel as never)!.envelope, [
 		{ key: entryKey(sealed.hash), bytes: sealed.bytes }
 	]);
 }

@@ -1,16 +1,19 @@
 /**
- * A hostile relay between honest clients and the sync server: it duplicates, reorders, drops,
- * replays and tampers with ciphertext in transit. Honest peers must end converged, with nothing
+ * A hostile relay between honest clients and the sync server: it duplicates, reorders, drops
+ * (at random, or exactly the first changes the server sends each client), replays and tampers with
+ * ciphertext in transit. Honest peers must end converged, with nothing
  * accepted that should not be, nothing valid lost, and no crash.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { AddressInfo } from 'node:net';
+import * as A from '@automerge/automerge';
+import { cbor } from '@automerge/automerge-repo';
 import { Charter } from '../../src/lib/index.js';
 import { startSyncServerProcess, type SyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
 
-type Mode = 'duplicate' | 'reorder' | 'drop' | 'replay' | 'tamper';
+type Mode = 'duplicate' | 'reorder' | 'drop' | 'hole' | 'replay' | 'tamper';
 
 interface Relay {
 	/** Start misbehaving (the clients have joined the space by then). */
@@ -36,6 +39,16 @@ function tamperCiphertext(frame: Buffer, random: () => number): Buffer {
 	return frame.subarray(0, frame.length - 1 - Math.floor(random() * 8));
 }
 
+/** Whether a frame is a sync message that carries changes (what a lost frame takes with it). */
+function carriesChanges(frame: Buffer): boolean {
+	try {
+		const message = cbor.decode(new Uint8Array(frame)) as { type?: string; data?: Uint8Array };
+		return message.type === 'sync' && A.decodeSyncMessage(message.data!).changes.length > 0;
+	} catch {
+		return false;
+	}
+}
+
 async function hostileRelay(target: string, mode: Mode): Promise<Relay> {
 	let hostile = false;
 	let tampered = 0;
@@ -45,6 +58,7 @@ async function hostileRelay(target: string, mode: Mode): Promise<Relay> {
 	await new Promise<void>((r) => server.once('listening', () => r()));
 	const sockets = new Set<WebSocket>();
 	const seen: Buffer[] = [];
+	const holed = new Set<WebSocket>();
 	server.on('connection', (client) => {
 		const upstream = new WebSocket(target);
 		sockets.add(client).add(upstream);
@@ -66,6 +80,12 @@ async function hostileRelay(target: string, mode: Mode): Promise<Relay> {
 					);
 				case 'drop':
 					return random() < 0.3 ? undefined : to.send(frame);
+				case 'hole': {
+					// the first changes the server sends each client are lost, the rest arrive: the client
+					// holds later changes it cannot apply, and the server believes it sent the missing one
+					if (to === upstream || holed.has(to) || !carriesChanges(frame)) return to.send(frame);
+					return void holed.add(to);
+				}
 				case 'replay': {
 					to.send(frame);
 					const old = seen[Math.floor(random() * seen.length)]!;
@@ -116,7 +136,7 @@ afterEach(async () => {
 });
 
 describe('a hostile relay that misbehaves in transit', () => {
-	for (const mode of ['duplicate', 'reorder', 'drop', 'replay', 'tamper'] as Mode[]) {
+	for (const mode of ['duplicate', 'reorder', 'drop', 'hole', 'replay', 'tamper'] as Mode[]) {
 		it(`✓ ${mode}: honest peers converge on exactly the messages sent`, async () => {
 			const server: SyncServerProcess = await startSyncServerProcess();
 			cleanup.push(() => server.stop());

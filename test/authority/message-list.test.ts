@@ -8,7 +8,7 @@ import * as A from '@automerge/automerge';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../src/lib/index.js';
 import { channelIdBytes, spaceIdBytes } from '../../src/lib/identity/ids.js';
-import { envelopeDocumentId, openEnvelope } from '../../src/lib/sync/envelope.js';
+import { envelopeDocumentId } from '../../src/lib/sync/envelope.js';
 import { forge } from '../support/hostile.js';
 import { deliver, personas, shutdown, userOf, type Persona } from '../support/personas.js';
 
@@ -96,8 +96,8 @@ describe('the message list', () => {
 			spaceIdBytes(space.id),
 			channelIdBytes(channel(cast.ada).id)
 		);
-		const ada = await openEnvelope(cast.ada.client.wire, envelopeId);
-		const ben = await openEnvelope(cast.ben.client.wire, envelopeId);
+		const ada = await cast.ada.client.wire.open(envelopeId);
+		const ben = await cast.ben.client.wire.open(envelopeId);
 		const changes = A.getChanges(ben.doc(), ada.doc());
 		expect(changes).toHaveLength(40);
 		let builds = 0;

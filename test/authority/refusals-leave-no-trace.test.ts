@@ -11,7 +11,7 @@
 import * as A from '@automerge/automerge';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Charter, CharterError, MemorySecretStore, type Space } from '../../src/lib/index.js';
-import { envelopeDocumentId, openEnvelope } from '../../src/lib/sync/envelope.js';
+import { envelopeDocumentId } from '../../src/lib/sync/envelope.js';
 import { channelIdBytes, spaceIdBytes } from '../../src/lib/identity/ids.js';
 import { entriesOf, shutdown, syncAll, userOf, type Persona } from '../support/personas.js';
 
@@ -37,10 +37,7 @@ async function trace(who: Keyed, space: Space) {
 		['space', spaceIdBytes(space.id)] as const,
 		...channels.map((c) => [c, channelIdBytes(c)] as const)
 	]) {
-		const handle = await openEnvelope(
-			who.client.wire,
-			envelopeDocumentId(spaceIdBytes(space.id), document)
-		);
+		const handle = await who.client.wire.open(envelopeDocumentId(spaceIdBytes(space.id), document));
 		envelopes[name] = {
 			heads: [...A.getHeads(handle.doc())].sort(),
 			entries: (await entriesOf(who.client, space.id, document)).length
@@ -258,6 +255,18 @@ describe('a refused action leaves no trace', () => {
 			sp.transferOwnership(userOf(s.outsider))
 		);
 		await refused(s.owner, s.space, 'not-authorized', (sp) => sp.leave());
+		// succession and deletion: only the owner names successors or deletes; only successors approve
+		await refused(s.admin, s.space, 'not-authorized', (sp) => sp.setSuccessors([userOf(s.mod)], 1));
+		await refused(s.owner, s.space, 'invalid-argument', (sp) =>
+			sp.setSuccessors([userOf(s.mod), userOf(s.outsider)], 1)
+		);
+		await refused(s.owner, s.space, 'invalid-argument', (sp) =>
+			sp.setSuccessors([userOf(s.mod)], 2)
+		);
+		await refused(s.admin, s.space, 'invalid-argument', (sp) =>
+			sp.approveSuccession(userOf(s.mod))
+		);
+		await refused(s.admin, s.space, 'not-authorized', (sp) => sp.delete());
 	}, 60_000);
 
 	it('✓ an accepted action does reach the wire (the trace sees lockboxes, entries and keys)', async () => {

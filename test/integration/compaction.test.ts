@@ -104,7 +104,7 @@ describe('compaction', async () => {
 		expect(fresh.stats.accepted).toBe(300 + 60 + 2 + 2);
 		// the original envelope was never asked for
 		const original = envelopeDocumentId(space.idBytes, channelIdBytes(channel.id));
-		expect(device.wire.handles[original]).toBeUndefined();
+		expect(device.wire.repo.handles[original]).toBeUndefined();
 		expect(fresh.generation).toBe(1);
 	}, 120_000);
 });
@@ -212,7 +212,7 @@ describe('concurrent compactions and late writers', async () => {
 		expect(fresh.stats.rejected).toBe(0);
 		expect(fresh.stats.dropped).toEqual({});
 		const original = envelopeDocumentId(space.idBytes, channelIdBytes(channel.id));
-		expect(device.wire.handles[original]).toBeUndefined();
+		expect(device.wire.repo.handles[original]).toBeUndefined();
 
 		// Dave comes back: his saved copy and the compacted generation agree, nothing refused
 		dave = await Charter.open({ dataDir: daveDir, syncServers: [wsUrl] });

@@ -69,8 +69,8 @@ async function docOnDisk(dataDir: string, doc: DocumentId): Promise<A.Doc<unknow
 }
 
 const storageIdOf = (client: Charter): StorageId | undefined =>
-	client.wire.peers
-		.map((p) => client.wire.peerMetadataByPeerId[p])
+	client.wire.repo.peers
+		.map((p) => client.wire.repo.peerMetadataByPeerId[p])
 		.find((m) => m?.storageId && !m.isEphemeral)?.storageId;
 
 describe('guaranteed: stored only once a persistent node acknowledged', async () => {
@@ -112,7 +112,7 @@ describe('guaranteed: stored only once a persistent node acknowledged', async ()
 		await server!.stop();
 		server = undefined;
 		await eventually(() => alice.peers.length === 0, 'Alice to notice the server left');
-		alice.wire.networkSubsystem.addNetworkAdapter(
+		alice.wire.repo.networkSubsystem.addNetworkAdapter(
 			new WebSocketClientAdapter(bob.listeningUrl!) as never
 		);
 		const flips: { id: string; at: number }[] = [];
@@ -158,7 +158,9 @@ describe('guaranteed: stored only once a persistent node acknowledged', async ()
 			return onDisk && A.hasHeads(onDisk, envelopeHeadsAfterSend);
 		}, 'the message on the server disk');
 		// Bob hears from the server too: the same message is stored for him once it confirms
-		bob.wire.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(server.wsUrl) as never);
+		bob.wire.repo.networkSubsystem.addNetworkAdapter(
+			new WebSocketClientAdapter(server.wsUrl) as never
+		);
 		await eventually(
 			() =>
 				theirs.channel(channel.id)!.messages.find((m: Message) => m.id === second.id)?.delivery ===
@@ -262,7 +264,7 @@ describe('strict: only readers store or forward the channel', async () => {
 		await new Promise((r) => setTimeout(r, 500)); // past the server's save debounce
 		expect(await chunksOnDisk(server.dataDir, strictId)).toEqual([]);
 		// Carol, a member who cannot read it, neither received nor stored any of it
-		const carolHandle = carol.wire.handles[strictId];
+		const carolHandle = carol.wire.repo.handles[strictId];
 		const carolDoc = carolHandle?.isReady() ? carolHandle.doc() : undefined;
 		expect(entriesIn(carolDoc)).toBe(0);
 		const carolDisk = await docOnDisk(join(dirs.carol, 'wire'), strictId);
@@ -278,8 +280,8 @@ describe('strict: only readers store or forward the channel', async () => {
 			() => !bobSpace.channels.some((c) => c.id === mods.id),
 			'Bob’s client to see that he lost the channel'
 		);
-		const bobHeadsBefore = bob.wire.handles[strictId]?.doc()
-			? A.getHeads(bob.wire.handles[strictId]!.doc()!)
+		const bobHeadsBefore = bob.wire.repo.handles[strictId]?.doc()
+			? A.getHeads(bob.wire.repo.handles[strictId]!.doc()!)
 			: [];
 		await mods.send('after Bob left');
 		await eventually(
@@ -287,8 +289,8 @@ describe('strict: only readers store or forward the channel', async () => {
 			'Bob’s wire storage to drop the strict envelope'
 		);
 		await new Promise((r) => setTimeout(r, 1_000));
-		const bobHeadsAfter = bob.wire.handles[strictId]?.doc()
-			? A.getHeads(bob.wire.handles[strictId]!.doc()!)
+		const bobHeadsAfter = bob.wire.repo.handles[strictId]?.doc()
+			? A.getHeads(bob.wire.repo.handles[strictId]!.doc()!)
 			: [];
 		expect(bobHeadsAfter).toEqual(bobHeadsBefore);
 		expect(await chunksOnDisk(server.dataDir, strictId)).toEqual([]);

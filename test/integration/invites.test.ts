@@ -24,7 +24,7 @@ async function person() {
 }
 /** A persistent node (the sync server) reported heads that include all `handle` holds on `client`. */
 const held = (client: Charter, handle: DocHandle<unknown>) =>
-	persistentStorageIds(client.wire).some((id) => {
+	persistentStorageIds(client.wire.repo).some((id) => {
 		const reported: string[] = handle.getSyncInfo(id)?.lastHeads ?? [];
 		return handle.heads().every((h: string) => reported.includes(h));
 	});
@@ -109,8 +109,8 @@ describe('invites', () => {
 		// ✓ the newcomer has everything the server holds of the space — which lacks the invite —
 		// and is not refused (a link of version 1 was, here: a race between inviter and newcomer)
 		await eventually(() => {
-			const handle = newcomer.wire.handles[space.envelope.documentId];
-			return !!handle && caughtUpWithStoringPeer(newcomer.wire, handle);
+			const handle = newcomer.wire.repo.handles[space.envelope.documentId];
+			return !!handle && caughtUpWithStoringPeer(newcomer.wire.repo, handle);
 		}, 'the newcomer to hold what the server has of the space');
 		await space.settled();
 		owner.addSyncServer(server.wsUrl);

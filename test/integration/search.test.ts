@@ -280,7 +280,7 @@ describe('the search index stays on the device', () => {
 			});
 			const benSpace = await ben.openSpace(space.id);
 			await eventually(() => benSpace.channels[0]?.messages.length === 1, 'Ben to read Ada');
-			const wireBefore = Object.keys(ben.wire.handles).sort();
+			const wireBefore = Object.keys(ben.wire.repo.handles).sort();
 			// ✓ Ben's device finds it: the index holds the word
 			expect(benSpace.search(WORD.slice(0, 8)).results.map((r) => r.messageId)).toEqual([sent.id]);
 			expect(ben.search(WORD).total).toBe(1);
@@ -292,9 +292,9 @@ describe('the search index stays on the device', () => {
 			await eventually(() => benSpace.search('indeed').total === 1, 'the index to follow');
 			expect(benSpace.search('indeed').results[0]?.messageId).toBe(second.id);
 			// ✓ building and using the index added no document to the wire repo
-			expect(Object.keys(ben.wire.handles).sort()).toEqual(wireBefore);
+			expect(Object.keys(ben.wire.repo.handles).sort()).toEqual(wireBefore);
 			// ✓ every entry of every envelope document Ben's wire repo holds: sealed bytes only
-			const entries = Object.values(ben.wire.handles)
+			const entries = Object.values(ben.wire.repo.handles)
 				.filter((h) => h.isReady())
 				.flatMap((h) => bytesWrittenBy(A.getAllChanges(h.doc() as A.Doc<unknown>)))
 				.map((bytes) => Buffer.from(bytes));

@@ -11,9 +11,14 @@ import { KeyRing } from '../../src/lib/encryption/keyring.js';
 import { entryKey, sealEntry } from '../../src/lib/encryption/entry.js';
 import { actorFor } from '../../src/lib/authority/actors.js';
 import { encodeChangeBatch } from '../../src/lib/sync/body.js';
-import { appendEntries } from '../../src/lib/sync/envelope.js';
+import type { Wire } from '../../src/lib/sync/wire.js';
 import { channelIdBytes } from '../../src/lib/identity/ids.js';
 import { base58, randomBytes } from '../../src/lib/util/bytes.js';
+
+/** The wire a client's space or channel writes through (what appends reach that client's peers). */
+export function wireOf(of: Space | Channel): Wire {
+	return (of as unknown as { context: { wire: Wire } }).context.wire;
+}
 
 export async function forge<T>(
 	client: Charter,
@@ -77,9 +82,8 @@ export async function forge<T>(
 		sign: (m) => identity.signAsDevice(m)
 	});
 	const destination = target.into ?? space;
-	await appendEntries(target.channel ? target.channel.envelope : destination.envelope, [
-		{ key: entryKey(sealed.hash), bytes: sealed.bytes }
-	]);
+	const into = target.channel ?? destination;
+	await wireOf(into).append(into.envelope, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
 	return sealed.bytes;
 }
 

@@ -3,7 +3,7 @@
  * joins as it would through a sync server, reading the envelopes a holder's entries are copied into.
  */
 import { isCharterError, type Space } from '../../src/lib/index.js';
-import { appendEntries, envelopeDocumentId, openEnvelope } from '../../src/lib/sync/envelope.js';
+import { envelopeDocumentId } from '../../src/lib/sync/envelope.js';
 import { entryHash, entryKey } from '../../src/lib/encryption/entry.js';
 import { channelIdBytes, spaceIdBytes } from '../../src/lib/identity/ids.js';
 import { entriesOf, type Persona } from './personas.js';
@@ -23,11 +23,8 @@ export async function push(from: Persona, to: Persona, space: Space): Promise<vo
 	];
 	for (const document of documents) {
 		const entries = await entriesOf(from.client, space.id, document);
-		const handle = await openEnvelope(
-			to.client.wire,
-			envelopeDocumentId(spaceIdBytes(space.id), document)
-		);
-		await appendEntries(
+		const handle = await to.client.wire.open(envelopeDocumentId(spaceIdBytes(space.id), document));
+		await to.client.wire.append(
 			handle,
 			entries.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
 		);

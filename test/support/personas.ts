@@ -5,12 +5,7 @@
  */
 import * as A from '@automerge/automerge';
 import { Charter, type Space, type SpaceId } from '../../src/lib/index.js';
-import {
-	appendEntries,
-	bytesWrittenBy,
-	envelopeDocumentId,
-	openEnvelope
-} from '../../src/lib/sync/envelope.js';
+import { bytesWrittenBy, envelopeDocumentId } from '../../src/lib/sync/envelope.js';
 import { entryHash, entryKey } from '../../src/lib/encryption/entry.js';
 import { channelIdBytes, spaceIdBytes } from '../../src/lib/identity/ids.js';
 
@@ -46,10 +41,7 @@ export async function entriesOf(
 	spaceId: SpaceId,
 	document: Uint8Array
 ): Promise<Uint8Array[]> {
-	const handle = await openEnvelope(
-		client.wire,
-		envelopeDocumentId(spaceIdBytes(spaceId), document)
-	);
+	const handle = await client.wire.open(envelopeDocumentId(spaceIdBytes(spaceId), document));
 	return bytesWrittenBy(A.getAllChanges(handle.doc()));
 }
 
@@ -84,14 +76,11 @@ export async function deliver(
 		]) {
 			const entries = await entriesOf(from.client, spaceId, document);
 			const order = options.shuffle ? options.shuffle(entries.length) : entries.map((_, i) => i);
-			const handle = await openEnvelope(
-				to.client.wire,
-				envelopeDocumentId(spaceIdBytes(spaceId), document)
-			);
+			const handle = await to.client.wire.open(envelopeDocumentId(spaceIdBytes(spaceId), document));
 			const batch = Math.max(1, options.batch ?? entries.length);
 			for (let i = 0; i < order.length; i += batch) {
 				const slice = order.slice(i, i + batch).map((k) => entries[k]!);
-				await appendEntries(
+				await to.client.wire.append(
 					handle,
 					slice.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
 				);

@@ -23,7 +23,6 @@ import {
 	ENTRIES_OBJECT,
 	ENVELOPE_ROOT,
 	envelopeDocumentId,
-	openEnvelope,
 	valuesSetBy,
 	type EnvelopeDoc
 } from '../../src/lib/sync/envelope.js';
@@ -78,8 +77,10 @@ export async function receiveChanges(
 	document: Uint8Array,
 	changes: Change[]
 ): Promise<{ refused: number; failed: boolean }> {
-	const handle = await openEnvelope(client.wire, envelopeDocumentId(spaceIdBytes(space), document));
-	const { accepted, refused } = await checkPublishedChanges(changes, { rememberValues: true });
+	const handle = await client.wire.open(envelopeDocumentId(spaceIdBytes(space), document));
+	const { accepted, refused } = await checkPublishedChanges(changes, {
+		remember: client.wire.decoded
+	});
 	const doc = handle.doc();
 	const fresh = accepted.filter((c) => {
 		const h = A.decodeChange(c).hash!;
@@ -332,7 +333,7 @@ export async function heldEntries(
 	document: Uint8Array,
 	cache: Map<string, Uint8Array[]>
 ): Promise<Uint8Array[]> {
-	const handle = await openEnvelope(client.wire, envelopeDocumentId(spaceIdBytes(space), document));
+	const handle = await client.wire.open(envelopeDocumentId(spaceIdBytes(space), document));
 	const doc = handle.doc();
 	const out: Uint8Array[] = [];
 	for (const meta of A.getChangesMetaSince(doc, [])) {

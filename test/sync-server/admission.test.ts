@@ -53,7 +53,7 @@ describe('admission by space', () => {
 		await foreign.channels[0]!.send('not here');
 
 		const relay = await server({ allow: [allowed.id] });
-		owner.wire.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(relay.wsUrl));
+		owner.wire.repo.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(relay.wsUrl));
 		await until(
 			async () =>
 				(await metric(relay.url, 'charter_sync_rejections_total', '{reason="admission"}')) > 0,
@@ -61,11 +61,11 @@ describe('admission by space', () => {
 		);
 
 		const reader = await client([relay.wsUrl]);
-		const seenAllowed = await reader.wire.find<{ entries: Record<string, unknown> }>(
+		const seenAllowed = await reader.wire.repo.find<{ entries: Record<string, unknown> }>(
 			allowed.channels[0]!.envelope.documentId
 		);
 		await until(() => entriesIn(seenAllowed.doc()) > 0, 'the allowed channel to be served');
-		const foreignEntries = await reader.wire
+		const foreignEntries = await reader.wire.repo
 			.find<{ entries?: Record<string, unknown> }>(foreign.channels[0]!.envelope.documentId, {
 				signal: AbortSignal.timeout(1500)
 			})
@@ -92,7 +92,7 @@ describe('Charter over peered sync servers', () => {
 		await until(() => bobSpace.channels[0]?.messages.length === 1, 'bob to read');
 		// a client that only knows B reads what Alice wrote to A
 		const carol = await client([b.wsUrl]);
-		const onB = await carol.wire.find<{ entries: Record<string, unknown> }>(
+		const onB = await carol.wire.repo.find<{ entries: Record<string, unknown> }>(
 			space.channels[0]!.envelope.documentId
 		);
 		await until(() => entriesIn(onB.doc()) === 1, 'server B to hold the channel');
@@ -100,7 +100,7 @@ describe('Charter over peered sync servers', () => {
 		await a.close();
 		await bobSpace.channels[0]!.send('still here without A');
 		const later = await client([b.wsUrl]);
-		const fromB = await later.wire.find<{ entries: Record<string, unknown> }>(
+		const fromB = await later.wire.repo.find<{ entries: Record<string, unknown> }>(
 			space.channels[0]!.envelope.documentId
 		);
 		await until(() => entriesIn(fromB.doc()) === 2, 'B to serve both messages');

@@ -207,11 +207,11 @@ describe('durability', () => {
 		const bob = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
 		await bob.createIdentity();
 		// Bob cannot read (no keys), but a relay-level look shows every entry came back from disk
-		const envelope = await bob.wire.find<{ entries: Record<string, Uint8Array> }>(
+		const envelope = await bob.wire.repo.find<{ entries: Record<string, Uint8Array> }>(
 			space.envelope.documentId
 		);
 		expect(entriesIn(envelope.doc())).toBeGreaterThanOrEqual(4);
-		const channelEnvelope = await bob.wire.find<{ entries: Record<string, Uint8Array> }>(
+		const channelEnvelope = await bob.wire.repo.find<{ entries: Record<string, Uint8Array> }>(
 			space.channels[0]!.envelope.documentId
 		);
 		expect(entriesIn(channelEnvelope.doc())).toBe(20);

@@ -3,13 +3,11 @@ import * as A from '@automerge/automerge';
 import { Repo } from '@automerge/automerge-repo';
 import { MessageChannelNetworkAdapter } from '@automerge/automerge-repo-network-messagechannel';
 import {
-	appendEntries,
 	EnvelopeReader,
 	envelopeDocumentId,
-	openEnvelope,
-	usePublisher,
 	type EnvelopeDoc
 } from '../../src/lib/sync/envelope.js';
+import { Wire } from '../../src/lib/sync/wire.js';
 import { Publisher } from '../../src/lib/sync/publication.js';
 import { VerifyingNetworkAdapter } from '../../src/lib/sync/verifying-adapter.js';
 import { randomBytes, hex } from '../../src/lib/util/bytes.js';
@@ -17,7 +15,7 @@ import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesWrittenBy, ENVELOPE_ROOT, useStorage } from '../../src/lib/sync/envelope.js';
+import { bytesWrittenBy, ENVELOPE_ROOT } from '../../src/lib/sync/envelope.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -28,15 +26,15 @@ afterEach(async () => {
 async function pair(options: { verify: boolean } = { verify: true }) {
 	const channel = new MessageChannel();
 	const honestAdapter = new MessageChannelNetworkAdapter(channel.port1);
-	const honest = new Repo({
+	const honestRepo = new Repo({
 		network: [options.verify ? new VerifyingNetworkAdapter(honestAdapter) : honestAdapter]
 	});
-	const hostile = new Repo({ network: [new MessageChannelNetworkAdapter(channel.port2)] });
-	usePublisher(honest, await Publisher.create());
-	usePublisher(hostile, await Publisher.create());
+	const hostileRepo = new Repo({ network: [new MessageChannelNetworkAdapter(channel.port2)] });
+	const honest = new Wire(honestRepo, await Publisher.create());
+	const hostile = new Wire(hostileRepo, await Publisher.create());
 	cleanups.push(async () => {
-		await honest.shutdown().catch(() => undefined);
-		await hostile.shutdown().catch(() => undefined);
+		await honestRepo.shutdown().catch(() => undefined);
+		await hostileRepo.shutdown().catch(() => undefined);
 		channel.port1.close();
 		channel.port2.close();
 	});
@@ -63,10 +61,10 @@ describe('envelope documents', () => {
 		expect(envelopeDocumentId(space, doc)).not.toBe(envelopeDocumentId(space, randomBytes(16)));
 		const { honest, hostile } = await pair();
 		const id = envelopeDocumentId(space, doc);
-		const a = await openEnvelope(honest, id);
-		const b = await openEnvelope(hostile, id);
-		await appendEntries(a, [{ key: 'a', bytes: Uint8Array.of(1) }]);
-		await appendEntries(b, [{ key: 'b', bytes: Uint8Array.of(2) }]);
+		const a = await honest.open(id);
+		const b = await hostile.open(id);
+		await honest.append(a, [{ key: 'a', bytes: Uint8Array.of(1) }]);
+		await hostile.append(b, [{ key: 'b', bytes: Uint8Array.of(2) }]);
 		await until(() => held(a.doc()).length === 2 && held(b.doc()).length === 2);
 		// one root and one buckets change on both: nothing competes
 		expect(A.getAllChanges(a.doc())).toHaveLength(4);
@@ -80,13 +78,13 @@ describe('envelope documents', () => {
 		const rootOnly = A.save(
 			A.applyChanges(A.init(), [A.getAllChanges(A.load(ENVELOPE_ROOT))[0]!])[0]
 		);
-		honest.import<EnvelopeDoc>(rootOnly, { docId: id });
-		hostile.import<EnvelopeDoc>(rootOnly, { docId: id });
-		const a = await openEnvelope(honest, id);
-		const b = await openEnvelope(hostile, id);
+		honest.repo.import<EnvelopeDoc>(rootOnly, { docId: id });
+		hostile.repo.import<EnvelopeDoc>(rootOnly, { docId: id });
+		const a = await honest.open(id);
+		const b = await hostile.open(id);
 		expect(A.getAllChanges(a.doc())).toHaveLength(1);
-		await appendEntries(a, [{ key: 'a', bytes: Uint8Array.of(1) }]);
-		await appendEntries(b, [{ key: 'b', bytes: Uint8Array.of(2) }]);
+		await honest.append(a, [{ key: 'a', bytes: Uint8Array.of(1) }]);
+		await hostile.append(b, [{ key: 'b', bytes: Uint8Array.of(2) }]);
 		await until(() => held(a.doc()).length === 2 && held(b.doc()).length === 2);
 		await until(() => A.getAllChanges(b.doc()).length === 4);
 		expect(A.getHeads(a.doc()).sort()).toEqual(A.getHeads(b.doc()).sort());
@@ -97,19 +95,19 @@ describe('envelope documents', () => {
 		// no seal check here: this is the reader's own line of defence, should an unsealed change get in
 		const { honest, hostile } = await pair({ verify: false });
 		const id = envelopeDocumentId(randomBytes(16), randomBytes(16));
-		const handle = await openEnvelope(honest, id);
+		const handle = await honest.open(id);
 		const seen = new Set<string>();
 		const reader = new EnvelopeReader(handle, [], (entries) =>
 			entries.forEach((e) => seen.add(hex.encode(e)))
 		);
 		cleanups.push(() => reader.stop());
 		const originals = [randomBytes(40), randomBytes(40), randomBytes(40)];
-		await appendEntries(
+		await honest.append(
 			handle,
 			originals.map((bytes, i) => ({ key: `k${i}`, bytes }))
 		);
 
-		const attacker = await openEnvelope(hostile, id);
+		const attacker = await hostile.open(id);
 		await until(() => held(attacker.doc()).length === 3);
 		const buckets = attacker.doc().entries as Record<string, Record<string, Uint8Array>>;
 		const bucket = Object.keys(buckets).find((b) => Object.keys(buckets[b]!).length > 0)!;
@@ -129,7 +127,7 @@ describe('envelope documents', () => {
 
 		// Honest writes after the attack still land and are still read.
 		const late = randomBytes(40);
-		await appendEntries(handle, [{ key: 'late', bytes: late }]);
+		await honest.append(handle, [{ key: 'late', bytes: late }]);
 		await until(() => seen.has(hex.encode(late)));
 		// A fresh reader of the attacked document, starting from nothing, also finds every entry.
 		const fresh = new Set<string>();
@@ -144,15 +142,15 @@ describe('envelope documents', () => {
 
 	it('✓ a stored envelope of several chunks opens as one snapshot with every entry', async () => {
 		const id = envelopeDocumentId(randomBytes(16), randomBytes(16));
-		const writer = new Repo({ network: [] });
-		usePublisher(writer, await Publisher.create());
-		cleanups.push(() => writer.shutdown().catch(() => undefined));
-		const handle = await openEnvelope(writer, id);
+		const writerRepo = new Repo({ network: [] });
+		const writer = new Wire(writerRepo, await Publisher.create());
+		cleanups.push(() => writerRepo.shutdown().catch(() => undefined));
+		const handle = await writer.open(id);
 		const written: string[] = [];
 		for (let i = 0; i < 5; i++) {
 			const bytes = randomBytes(40);
 			written.push(hex.encode(bytes));
-			await appendEntries(handle, [{ key: `k${i}`, bytes }]);
+			await writer.append(handle, [{ key: `k${i}`, bytes }]);
 		}
 		// stored as automerge-repo stores a document between compactions: a snapshot, then a chunk
 		// per change saved since
@@ -167,16 +165,38 @@ describe('envelope documents', () => {
 			await storage.save([id, 'incremental', `c${i}`], change);
 		const chunks = async (kind: string) => (await storage.loadRange([id, kind])).length;
 
-		const reader = new Repo({ storage });
-		useStorage(reader, storage);
-		cleanups.push(() => reader.shutdown().catch(() => undefined));
-		const opened = await openEnvelope(reader, id);
+		const readerRepo = new Repo({ storage });
+		const reader = new Wire(readerRepo, await Publisher.create(), storage);
+		cleanups.push(() => readerRepo.shutdown().catch(() => undefined));
+		const opened = await reader.open(id);
 		expect(await chunks('snapshot')).toBe(1);
 		expect(await chunks('incremental')).toBe(0);
 		const read = bytesWrittenBy(A.getAllChanges(opened.doc())).map((b) => hex.encode(b));
 		expect(read.sort()).toEqual([...written].sort());
 		expect(A.getHeads(opened.doc())).toEqual(A.getHeads(handle.doc()));
 	});
-});
 
-export type { EnvelopeDoc };
+	it('✓ two wires in one process share nothing: each writes with its own publisher and reads its own decoded values', async () => {
+		const repos = [new Repo({ network: [] }), new Repo({ network: [] })];
+		cleanups.push(() => Promise.all(repos.map((r) => r.shutdown().catch(() => undefined))).then());
+		const publishers = [await Publisher.create(), await Publisher.create()];
+		const [ada, ben] = [new Wire(repos[0]!, publishers[0]!), new Wire(repos[1]!, publishers[1]!)];
+		const id = envelopeDocumentId(randomBytes(16), randomBytes(16));
+		const [adaHandle, benHandle] = [await ada.open(id), await ben.open(id)];
+		const entry = randomBytes(40);
+		await ada.append(adaHandle, [{ key: 'a', bytes: entry }]);
+		await ben.append(benHandle, [{ key: 'b', bytes: randomBytes(40) }]);
+		// ✓ each change is sealed by the publisher of the wire it was written through
+		const actorOf = (h: typeof adaHandle) => A.decodeChange(A.getAllChanges(h.doc()).at(-1)!).actor;
+		expect(actorOf(adaHandle)).toBe(publishers[0]!.actor);
+		expect(actorOf(benHandle)).toBe(publishers[1]!.actor);
+		// ✓ what one client's seal checks remembered never reaches another client's readers
+		const [change] = A.getHeads(adaHandle.doc());
+		ben.decoded.remember(change!, [Uint8Array.of(6, 6, 6)]);
+		const read = ada.read(adaHandle, [], () => undefined).collectAll();
+		expect(read.map((b) => hex.encode(b))).toEqual([hex.encode(entry)]);
+		// ✓ and a client's own readers do use what its checks remembered (the cache is this wire's)
+		ada.decoded.remember(change!, [Uint8Array.of(7)]);
+		expect(ada.read(adaHandle, [], () => undefined).collectAll()).toEqual([Uint8Array.of(7)]);
+	});
+});

@@ -7,16 +7,14 @@ import * as A from '@automerge/automerge';
 import { Repo } from '@automerge/automerge-repo';
 import { MessageChannelNetworkAdapter } from '@automerge/automerge-repo-network-messagechannel';
 import {
-	appendEntries,
 	BUCKET_OBJECTS,
 	bytesWrittenBy,
 	ENTRIES_OBJECT,
 	ENVELOPE_ROOT,
 	envelopeDocumentId,
-	openEnvelope,
-	usePublisher,
 	type EnvelopeDoc
 } from '../../src/lib/sync/envelope.js';
+import { Wire } from '../../src/lib/sync/wire.js';
 import {
 	decodeBytesSetChange,
 	encodeBytesSetChange,
@@ -42,9 +40,8 @@ const until = async (check: () => boolean, ms = 5000) => {
 async function writerRepo() {
 	const repo = new Repo({ network: [] });
 	const publisher = await Publisher.create();
-	usePublisher(repo, publisher);
 	cleanups.push(() => repo.shutdown().catch(() => undefined));
-	return { repo, publisher };
+	return { repo, wire: new Wire(repo, publisher), publisher };
 }
 
 /** Changes of `doc` after the shared start (the root and the buckets change), oldest first. */
@@ -76,9 +73,9 @@ function asStrings(genuine: Uint8Array): Uint8Array {
 
 describe('sealed publication of envelope changes', () => {
 	it('✓ the attack is real: a forged (actor, seq) makes Automerge refuse the genuine change', async () => {
-		const { repo } = await writerRepo();
-		const handle = await openEnvelope(repo, envelopeDocumentId(randomBytes(16), randomBytes(16)));
-		await appendEntries(handle, [{ key: 'a', bytes: randomBytes(20) }]);
+		const { wire } = await writerRepo();
+		const handle = await wire.open(envelopeDocumentId(randomBytes(16), randomBytes(16)));
+		await wire.append(handle, [{ key: 'a', bytes: randomBytes(20) }]);
 		const [genuine] = published(handle.doc());
 		const forged = forgeAs(genuine!, { message: 'junk' });
 		const [victim] = A.applyChanges(A.load<EnvelopeDoc>(ENVELOPE_ROOT), [forged]);
@@ -86,10 +83,10 @@ describe('sealed publication of envelope changes', () => {
 	});
 
 	it('✓ sealed changes pass; unsealed, re-sealed, altered or re-encoded ones are refused', async () => {
-		const { repo, publisher } = await writerRepo();
-		const handle = await openEnvelope(repo, envelopeDocumentId(randomBytes(16), randomBytes(16)));
-		await appendEntries(handle, [{ key: 'a', bytes: randomBytes(20) }]);
-		await appendEntries(handle, [{ key: 'b', bytes: randomBytes(20) }]);
+		const { wire, publisher } = await writerRepo();
+		const handle = await wire.open(envelopeDocumentId(randomBytes(16), randomBytes(16)));
+		await wire.append(handle, [{ key: 'a', bytes: randomBytes(20) }]);
+		await wire.append(handle, [{ key: 'b', bytes: randomBytes(20) }]);
 		const changes = published(handle.doc());
 		expect(changes).toHaveLength(2);
 		const check = await checkPublishedChanges(changes);
@@ -131,12 +128,12 @@ describe('sealed publication of envelope changes', () => {
 	});
 
 	it('✓ a hostile peer cannot plant a forged change: the victim refuses it, counts it, and still gets every genuine entry', async () => {
-		const { repo: writer } = await writerRepo();
+		const { repo: writer, wire: writerWire } = await writerRepo();
 		const id = envelopeDocumentId(randomBytes(16), randomBytes(16));
-		const written = await openEnvelope(writer, id);
+		const written = await writerWire.open(id);
 		const entries = [randomBytes(30), randomBytes(30), randomBytes(30)];
 		for (const [i, bytes] of entries.entries())
-			await appendEntries(written, [{ key: `k${i}`, bytes }]);
+			await writerWire.append(written, [{ key: `k${i}`, bytes }]);
 		const genuine = published(written.doc());
 
 		// the hostile peer holds a forgery of the writer's first change, carrying junk
@@ -160,14 +157,14 @@ describe('sealed publication of envelope changes', () => {
 				new VerifyingNetworkAdapter(new MessageChannelNetworkAdapter(writerChannel.port1), counter)
 			]
 		});
-		usePublisher(victim, await Publisher.create());
+		const victimWire = new Wire(victim, await Publisher.create());
 		cleanups.push(async () => {
 			await victim.shutdown().catch(() => undefined);
 			await hostile.shutdown().catch(() => undefined);
 			for (const port of [hostileChannel.port1, hostileChannel.port2, writerChannel.port1])
 				port.close();
 		});
-		const held = await openEnvelope(victim, id);
+		const held = await victimWire.open(id);
 		await until(() => refused > 0);
 		await hostile.shutdown().catch(() => undefined);
 		// the writer comes online only now: the forgery had every chance to arrive first

@@ -15,3 +15,9 @@ export const MAX_NICKNAME = 32;
 
 /** A role's colour: a CSS colour such as `#5865f2` or `rgb(88 101 242)`. */
 export const MAX_ROLE_COLOR = 16;
+
+/**
+ * Successors an owner names in advance (docs/protocol.md, "Succession"): enough for any real
+ * community's trusted circle, few enough that counting approvals stays trivial on every derivation.
+ */
+export const MAX_SUCCESSORS = 16;

@@ -36,6 +36,17 @@ export interface MemberRecord {
 	profile?: Uint8Array;
 	/** Devices this member revoked (device ids): never accepted again, whatever card lists them. */
 	revokedDevices?: Record<string, true>;
+	/** Named by the owner as one of the successors who may, `quorum` of them together, take over. */
+	successor?: true;
+	/** This successor's approval of moving ownership to `candidate` in ownership term `term`. */
+	approval?: SuccessionApproval;
+}
+
+/** A successor's signed wish (their own entry) that `candidate` own the space from term `term`. */
+export interface SuccessionApproval {
+	/** The ownership term it is for (SpaceState.term when written): a later term makes it stale. */
+	term: number;
+	candidate: Atom<UserId>;
 }
 
 export interface InviteRecord {
@@ -103,6 +114,15 @@ export interface SpaceDoc {
 	epochs: Record<string, Atom>;
 	/** The owner after a hand-over (absent: the genesis owner). Written only by the owner. */
 	owner?: Atom<UserId>;
+	/**
+	 * The ownership term of the latest hand-over (absent: 0). Each hand-over names the next term, so
+	 * successors' approvals written for an earlier term never count again (see state.ts).
+	 */
+	term?: number;
+	/** How many of the named successors (`members/<user>/successor`) together move ownership. */
+	quorum?: number;
+	/** When the owner deleted the space (ms): members' clients forget it. Never undone. */
+	deletedAt?: number;
 }
 
 export interface StoredMessage {

@@ -23,7 +23,7 @@ import { verifyInviteProof } from './invites.js';
 import { userKey } from '../identity/ids.js';
 import { decodeUserCard } from '../identity/certificates.js';
 import { verifyProfile } from '../identity/profile.js';
-import { MAX_NAME, MAX_NICKNAME, MAX_ROLE_COLOR } from './limits.js';
+import { MAX_NAME, MAX_NICKNAME, MAX_ROLE_COLOR, MAX_SUCCESSORS } from './limits.js';
 import { nicknameTakenBy } from './nicknames.js';
 
 type Ctx = RuleContext<SpaceDoc>;
@@ -356,6 +356,26 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 					})(ctx)
 	},
 	{
+		pattern: 'members/:user/successor',
+		description: `the owner names successors (members, at most ${MAX_SUCCESSORS}) and un-names them`,
+		check: all(ownerOnly, namesSuccessor)
+	},
+	{
+		pattern: 'members/:user/approval',
+		description:
+			'a named successor approves a successor as the next owner, for the current term, or withdraws',
+		check: all(isSelf, approvalAllowed)
+	},
+	{
+		pattern: 'members/:user/approval/:field',
+		description: 'set with the approval: its term and candidate',
+		check: (ctx) =>
+			ctx.createdHere(['members', ctx.params.user!, 'approval']) &&
+			['term', 'candidate'].includes(ctx.params.field!)
+				? VALID
+				: invalid('an approval is written whole')
+	},
+	{
 		pattern: 'members/:user/nickname',
 		description:
 			'CHANGE_NICKNAME for oneself, MANAGE_NICKNAMES for members below; a nickname no other member carries',
@@ -537,8 +557,54 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 
 	{
 		pattern: 'owner',
-		description: 'the owner hands the space over to another member (not banned)',
+		description:
+			'the owner hands the space over to another member (not banned), naming the next term; anyone records a succession',
 		check: handOver
+	},
+	{
+		pattern: 'term',
+		description:
+			'the owner names the next ownership term with a hand-over; anyone records a succession with its term',
+		check: (ctx) => {
+			const owner = ctx.ops.find(
+				(o) => o.kind === 'put' && o.path.length === 1 && o.path[0] === 'owner'
+			);
+			if (ctx.op.kind !== 'put' || !owner) return invalid('a term is named with an owner');
+			if (owner.value === ctx.state.owner)
+				return ctx.state.bySuccession && ctx.op.value === ctx.state.term
+					? VALID
+					: invalid('a succession is recorded with its own term');
+			return ctx.signer === ctx.state.owner && ctx.op.value === ctx.state.term + 1
+				? VALID
+				: invalid('a hand-over names the next term');
+		}
+	},
+	{
+		pattern: 'quorum',
+		description: 'the owner sets how many named successors together move ownership',
+		check: all(ownerOnly, (ctx) => {
+			if (ctx.op.kind === 'delete') return VALID;
+			const named = successorsAfter(ctx).size;
+			return ctx.op.kind === 'put' &&
+				Number.isSafeInteger(ctx.op.value) &&
+				(ctx.op.value as number) >= 1 &&
+				(ctx.op.value as number) <= named
+				? VALID
+				: invalid('the quorum is a whole number from 1 to the number of successors');
+		})
+	},
+	{
+		pattern: 'deletedAt',
+		description: 'the owner deletes the space, once and for good',
+		check: all(ownerOnly, (ctx) =>
+			ctx.op.kind === 'put' &&
+			typeof ctx.op.value === 'number' &&
+			Number.isSafeInteger(ctx.op.value) &&
+			ctx.op.value > 0 &&
+			ctx.before.deletedAt === undefined
+				? VALID
+				: invalid('a deletion is a time, written once and never undone')
+		)
 	},
 
 	{
@@ -643,7 +709,7 @@ function inviteGrants(ctx: Ctx) {
 
 /**
  * Ownership transfer: only the owner of the moment writes `owner`, naming another member who is not
- * banned. The previous owner becomes an ordinary member (keeping their roles) — a strong removal of
+ * banned — or anyone records a succession that has happened (see state.ts). The previous owner becomes an ordinary member (keeping their roles) — a strong removal of
  * their owner's powers, so their concurrent changes that needed them are void, and of two
  * concurrent hand-overs (two devices of the owner) the one taken first in removal priority (the
  * smaller entry hash) stands. The space-wide consequences (governance) are a later rule's.
@@ -651,10 +717,75 @@ function inviteGrants(ctx: Ctx) {
 function handOver(ctx: Ctx) {
 	if (ctx.op.kind !== 'put' || typeof ctx.op.value !== 'string')
 		return invalid('the owner is a user id');
-	if (ctx.signer !== ctx.state.owner) return invalid('only the owner hands the space over');
 	const next = ctx.op.value as UserId;
+	// Recording a succession (`owner` = the owner by succession, `term` = its term) changes nothing
+	// at this causal point; it pins the outcome, which no later change to successors, approvals or
+	// bans then undoes. Any member may write it (their clients do as soon as they see it).
+	if (next === ctx.state.owner && ctx.state.bySuccession)
+		return valueAt(ctx, ['term']) === ctx.state.term
+			? VALID
+			: invalid('a succession is recorded with its own term');
+	if (ctx.signer !== ctx.state.owner) return invalid('only the owner hands the space over');
 	if (next === ctx.signer) return invalid('already the owner');
 	if (!ctx.state.isMember(next) || ctx.state.bans.has(next))
 		return invalid('the new owner must be a member');
+	// Every hand-over names the next term (rule `term`), which spends the approvals of this one.
+	// Hand-overs from before terms existed — term 0, no approval counted — are accepted without one.
+	const term = valueAt(ctx, ['term']);
+	const legacy = ctx.state.term === 0 && ctx.state.succession.approvals.size === 0;
+	if (term === undefined && !legacy) return invalid('a hand-over names the next term');
 	return VALID;
+}
+
+/**
+ * The successors as they stand after this entry: the state's (members, not banned, not the owner)
+ * with this entry's namings and un-namings applied.
+ */
+function successorsAfter(ctx: Ctx): Set<UserId> {
+	const named = new Set(ctx.state.succession.successors);
+	for (const op of ctx.ops) {
+		if (op.path[0] !== 'members') continue;
+		const user = op.path[1] as UserId;
+		if (op.path.length === 2 && op.kind === 'delete') named.delete(user);
+		if (op.path.length !== 3 || op.path[2] !== 'successor') continue;
+		if (op.kind === 'delete') named.delete(user);
+		else if (ctx.state.isMember(user) && user !== ctx.state.owner) named.add(user);
+	}
+	return named;
+}
+
+/** A successor is a member (not banned, not the owner); naming is `true`, un-naming a delete. */
+function namesSuccessor(ctx: Ctx) {
+	if (ctx.op.kind === 'delete') return VALID;
+	const user = ctx.params.user as UserId;
+	if (ctx.op.kind !== 'put' || ctx.op.value !== true)
+		return invalid('a successor is named with true');
+	if (user === ctx.state.owner) return invalid('the owner is not their own successor');
+	if (!ctx.state.isMember(user) || ctx.state.bans.has(user))
+		return invalid('a successor must be a member');
+	return successorsAfter(ctx).size <= MAX_SUCCESSORS
+		? VALID
+		: invalid(`at most ${MAX_SUCCESSORS} successors`);
+}
+
+/**
+ * An approval (a map: term, candidate) is written by a named successor for themselves, for the
+ * current term, naming a named successor; withdrawing it (a delete) is always allowed. Whether it
+ * counts is decided again on every derivation (state.ts): a successor un-named, banned or removed
+ * since, or a term moved on, and it no longer does.
+ */
+function approvalAllowed(ctx: Ctx) {
+	if (ctx.op.kind === 'delete') return VALID;
+	if (ctx.op.kind !== 'make' || ctx.op.container !== 'map')
+		return invalid('an approval is a map of term and candidate');
+	const { successors, quorum } = ctx.state.succession;
+	if (!quorum) return invalid('no succession is set up');
+	if (!successors.includes(ctx.signer)) return invalid('only a named successor approves');
+	const base = ['members', ctx.signer, 'approval'];
+	if (valueAt(ctx, [...base, 'term']) !== ctx.state.term)
+		return invalid('an approval is for the current term');
+	const candidate = valueAt(ctx, [...base, 'candidate']);
+	return typeof candidate === 'string' && successors.includes(candidate as UserId)
+		? VALID
+		: invalid('the candidate must be a named successor');
 }

@@ -27,6 +27,20 @@ export interface MemberState {
 	addedAt: number;
 	addedBy?: UserId;
 	nickname?: string;
+	/** Named by the owner as a successor (counted only while not the owner). */
+	successor?: boolean;
+	/** This member's approval of a successor, if they wrote one (counted only as state.ts says). */
+	approval?: { term: number; candidate: UserId };
+}
+
+/** Who may take over the space if its owner lost every key, and who has asked for whom. */
+export interface Succession {
+	/** The named successors who count now: members, not banned, not the owner; sorted. */
+	successors: UserId[];
+	/** How many of them together move ownership (0: no succession is set up). */
+	quorum: number;
+	/** Successors' approvals in the current term, approver → candidate (only counted ones). */
+	approvals: Map<UserId, UserId>;
 }
 
 export const OWNER_RANK = Number.POSITIVE_INFINITY;
@@ -65,6 +79,10 @@ export class SpaceState {
 	/** Set by the space validator for the one entry it checks against this state. */
 	causal: CausalContext | undefined;
 	#owner: UserId;
+	#term = 0;
+	#succession: Succession = { successors: [], quorum: 0, approvals: new Map() };
+	#bySuccession = false;
+	#deletedAt: number | undefined;
 
 	private constructor(readonly genesis: Genesis) {
 		this.#owner = genesis.owner;
@@ -76,6 +94,32 @@ export class SpaceState {
 	 */
 	get owner(): UserId {
 		return this.#owner;
+	}
+
+	/**
+	 * The ownership term: the term the latest hand-over named (`term`), plus one for each succession
+	 * since. Approvals are written for one term, so a hand-over or a succession makes earlier ones stale.
+	 */
+	get term(): number {
+		return this.#term;
+	}
+
+	/** The successors, quorum and counted approvals of the current term. */
+	get succession(): Succession {
+		return this.#succession;
+	}
+
+	/**
+	 * True when the owner is owner by succession not yet recorded: derived from approvals, not from
+	 * `owner` (once someone records it — `owner` and `term` set to it — it is an explicit owner).
+	 */
+	get bySuccession(): boolean {
+		return this.#bySuccession;
+	}
+
+	/** When the owner deleted the space (ms), if they did. */
+	get deletedAt(): number | undefined {
+		return this.#deletedAt;
 	}
 
 	/** Derives the state from a (view of a) space document. Malformed records are skipped. */
@@ -96,6 +140,8 @@ export class SpaceState {
 		for (const user of Object.keys(doc?.bans ?? {})) state.bans.add(user as UserId);
 		const transferred = asString(doc?.owner);
 		if (transferred) state.#owner = transferred as UserId;
+		if (isCount(doc?.term)) state.#term = doc.term;
+		if (typeof doc?.deletedAt === 'number' && doc.deletedAt > 0) state.#deletedAt = doc.deletedAt;
 
 		const owner: MemberState = {
 			user: genesis.owner,
@@ -130,13 +176,61 @@ export class SpaceState {
 				roles: Object.keys(record.roles ?? {}).filter((r) => state.roles.has(r)),
 				addedAt: typeof record.addedAt === 'number' ? record.addedAt : 0,
 				...(asString(record.addedBy) ? { addedBy: asString(record.addedBy) as UserId } : {}),
-				...(asString(record.nickname) ? { nickname: asString(record.nickname) } : {})
+				...(asString(record.nickname) ? { nickname: asString(record.nickname) } : {}),
+				...(record.successor === true ? { successor: true } : {}),
+				...approvalOf(record.approval)
 			});
 		}
+		for (const banned of state.bans) if (banned !== state.#owner) state.members.delete(banned);
+		state.#succeed(doc?.quorum, owner.user, !doc?.members?.[genesis.owner]);
+		// an owner replaced by succession is a member like any other: the new owner may ban them
 		for (const banned of state.bans) if (banned !== state.#owner) state.members.delete(banned);
 		for (const m of state.members.values())
 			for (const key of m.deviceKeys) state.#deviceOwners.set(hex.encode(key), m.user);
 		return state;
+	}
+
+	/**
+	 * Succession, derived from the entries alone: the owner's named successors (members, not banned,
+	 * not the owner) and, among them, each one's approval of a candidate for the current term. Once
+	 * `quorum` distinct successors approve the same candidate — a successor — that candidate is the
+	 * owner, and the term moves on (so those approvals are spent). Should two candidates both reach the
+	 * quorum (possible when it is at most half of the successors), the one with more approvals wins,
+	 * then the smaller user id. Repeats while a later term has a quorum too (bounded by the members).
+	 */
+	#succeed(quorumValue: unknown, genesisOwner: UserId, genesisOwnerWithoutRecord: boolean) {
+		const quorum = isCount(quorumValue) ? quorumValue : 0;
+		for (let step = 0; ; step++) {
+			const successors = [...this.members.values()]
+				.filter((m) => m.successor && m.user !== this.#owner)
+				.map((m) => m.user)
+				.sort();
+			const named = new Set(successors);
+			const approvals = new Map<UserId, UserId>();
+			const tally = new Map<UserId, number>();
+			for (const user of successors) {
+				const approval = this.members.get(user)!.approval;
+				if (!approval || approval.term !== this.#term || !named.has(approval.candidate)) continue;
+				approvals.set(user, approval.candidate);
+				tally.set(approval.candidate, (tally.get(approval.candidate) ?? 0) + 1);
+			}
+			this.#succession = {
+				successors,
+				quorum: quorum <= successors.length ? quorum : 0,
+				approvals
+			};
+			if (!this.#succession.quorum || step > this.members.size) return;
+			const winner = [...tally]
+				.filter(([, n]) => n >= quorum)
+				.sort(([a, n], [b, m]) => m - n || (a < b ? -1 : 1))[0]?.[0];
+			if (!winner) return;
+			// the genesis owner is a member without a record only while owner (see derive)
+			if (this.#owner === genesisOwner && genesisOwnerWithoutRecord)
+				this.members.delete(genesisOwner);
+			this.#owner = winner;
+			this.#term += 1;
+			this.#bySuccession = true;
+		}
 	}
 
 	isMember(user: UserId | undefined): user is UserId {
@@ -238,6 +332,18 @@ export class SpaceState {
 			(m) => !channel || this.can(m.user, Permission.VIEW_CHANNEL, channel)
 		);
 	}
+}
+
+/** A non-negative safe integer (terms, quorums). */
+function isCount(value: unknown): value is number {
+	return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function approvalOf(value: unknown): { approval?: { term: number; candidate: UserId } } {
+	if (!value || typeof value !== 'object') return {};
+	const { term, candidate } = value as { term?: unknown; candidate?: unknown };
+	const user = asString(candidate);
+	return isCount(term) && user ? { approval: { term, candidate: user as UserId } } : {};
 }
 
 const cardCache = new Map<string, UserCard>();

@@ -78,7 +78,7 @@ export class Channel {
 
 	#newTracker(): DeliveryTracker {
 		const tracker = new DeliveryTracker(this.replica.envelope, () =>
-			persistentStorageIds(this.context.wire)
+			persistentStorageIds(this.context.wire.repo)
 		);
 		tracker.onStored(() => this.#changed());
 		return tracker;

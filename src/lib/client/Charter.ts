@@ -42,18 +42,24 @@ import {
 import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
 import { searchSpaces, type SearchOptions, type SearchResults } from './search.js';
+import {
+	approve as approveShares,
+	collect as collectShares,
+	setUp as setUpFriends,
+	stored as friendSetupStored
+} from './FriendRecovery.js';
+import {
+	checkThreshold,
+	encodeRecoveryRequest,
+	parseRecoveryRequest,
+	requestCheck
+} from '../identity/friend-recovery.js';
 import { parseInviteLink } from '../authority/invites.js';
 import { AccountDocument, accountIdOf, generationOf, MAX_DEVICE_LABEL } from '../sync/account.js';
 import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { bytesEqual } from '../util/bytes.js';
-import {
-	appendEntries,
-	bytesWrittenBy,
-	envelopeDocumentId,
-	openEnvelope,
-	usePublisher,
-	useStorage
-} from '../sync/envelope.js';
+import { bytesWrittenBy, DecodedValues, envelopeDocumentId } from '../sync/envelope.js';
+import { Wire } from '../sync/wire.js';
 import {
 	encodeLinkCode,
 	linkRendezvousId,
@@ -128,6 +134,16 @@ export interface IdentityInfo {
 }
 
 const SPACES_KEY = ['client', 'spaces'];
+/** Spaces their owner deleted, as this device last knew them (`client.deletedSpaces`). */
+const DELETED_SPACES_KEY = ['client', 'deleted-spaces'];
+
+/** A space its owner deleted: this device forgot it, and remembers only that it was deleted. */
+export interface DeletedSpace {
+	id: SpaceId;
+	name: string;
+	/** When the owner deleted it (ms, the owner's clock). */
+	deletedAt: number;
+}
 
 export class Charter {
 	#identity: Identity | undefined;
@@ -162,13 +178,14 @@ export class Charter {
 	}
 
 	private constructor(
-		readonly wire: Repo,
+		/** @internal This client's networked side (wire.ts): its repo holds only envelopes. */
+		readonly wire: Wire,
 		private readonly stores: PlatformStores,
 		private readonly deviceName: string,
 		suspectAfterMs?: number,
 		shared?: (peer: PeerId, doc: DocumentId) => boolean
 	) {
-		this.#peers = new PeerWatch(wire, suspectAfterMs, undefined, shared);
+		this.#peers = new PeerWatch(wire.repo, suspectAfterMs, undefined, shared);
 	}
 
 	static async open(options: CharterOptions = {}): Promise<Charter> {
@@ -202,12 +219,14 @@ export class Charter {
 			{
 				strict: (doc) => (late.client ? late.client.#strictDecision(doc) : undefined),
 				known: (doc) => !!late.client && late.client.#isKnownEnvelope(doc),
-				held: (doc) => !!late.client && doc in late.client.wire.handles
+				held: (doc) => !!late.client && doc in late.client.wire.repo.handles
 			},
 			directory
 		);
+		// what the seal checks decode, the envelope readers need: kept once, per client
+		const decoded = new DecodedValues();
 		const servers = new SyncServers(
-			(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals)
+			(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded)
 		);
 		for (const url of options.syncServers ?? []) servers.add(url, 'configured');
 		const network: NetworkAdapterInterface[] = [...(options.network ?? [])];
@@ -228,12 +247,14 @@ export class Charter {
 				})
 			);
 		}
-		const wire = new Repo({
+		const repo = new Repo({
 			// every peer's changes are checked for seals before the repo applies them; every Charter
 			// peer proves which user's device it is (strict channels are shared with readers only)
 			network: [
 				...servers.adapters,
-				...network.map((adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals))
+				...network.map(
+					(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded)
+				)
 			],
 			storage: stores.wire,
 			peerId: `charter-${hex.encode(randomBytes(8))}` as PeerId,
@@ -243,8 +264,7 @@ export class Charter {
 			// remote heads through a server cost it a message per subscriber per change
 			enableRemoteHeadsGossiping: false
 		});
-		usePublisher(wire, await Publisher.create());
-		if (stores.wire) useStorage(wire, stores.wire);
+		const wire = new Wire(repo, await Publisher.create(), stores.wire, decoded);
 		const client = new Charter(
 			wire,
 			stores,
@@ -257,7 +277,7 @@ export class Charter {
 		client.#sharing = sharing;
 		late.client = client;
 		directory.onChange(() => client.#reviewSharing(true));
-		servers.attach(wire);
+		servers.attach(repo);
 		client.#servers = servers;
 		servers.onChange(() => client.#emit());
 		client.#listening = listening;
@@ -311,7 +331,7 @@ export class Charter {
 			const account = this.#account;
 			if (!account || this.#closed) throw new CharterError('closed', 'this client is closed');
 			if (account.spaces.length || this.#spaces.size) return 'found';
-			if (caughtUpWithStoringPeer(this.wire, account.envelope)) {
+			if (caughtUpWithStoringPeer(this.wire.repo, account.envelope)) {
 				await account.settled();
 				return account.spaces.length || this.#spaces.size ? 'found' : 'empty';
 			}
@@ -340,6 +360,44 @@ export class Charter {
 	search(query: string, options?: SearchOptions): SearchResults {
 		this.#assertOpen();
 		return searchSpaces(this.spaces, query, options);
+	}
+
+	#deleted = new Map<SpaceId, DeletedSpace>();
+
+	/**
+	 * Spaces their owner deleted (`space.delete()`): this client forgot each as soon as it saw the
+	 * deletion — closed it, took it off `spaces` and off the user's other devices — and lists it here
+	 * so an app can say so. `dismissDeletedSpace` takes one off this list.
+	 */
+	get deletedSpaces(): DeletedSpace[] {
+		return [...this.#deleted.values()];
+	}
+
+	async dismissDeletedSpace(id: SpaceId): Promise<void> {
+		if (!this.#deleted.delete(id)) return;
+		await this.#saveDeleted();
+		this.#emit();
+	}
+
+	async #saveDeleted(): Promise<void> {
+		await this.stores.local?.save(DELETED_SPACES_KEY, cbor.encode([...this.#deleted.values()]));
+	}
+
+	/** A space whose deletion arrived: forgotten here and on the user's other devices. */
+	async #forgetDeleted(space: Space): Promise<void> {
+		if (this.#spaces.get(space.id) !== space || this.#closed) return;
+		this.#deleted.set(space.id, {
+			id: space.id,
+			name: space.name,
+			deletedAt: space.deletedAt ?? 0
+		});
+		this.#spaces.delete(space.id);
+		this.#spacesToOpen = this.#spacesToOpen.filter((known) => known !== space.id);
+		await this.#account?.record(space.id, true);
+		await space.close();
+		await this.#saveSpaceList();
+		await this.#saveDeleted();
+		this.#emit();
 	}
 
 	/** Position of each space known at open, in the saved list. */
@@ -460,8 +518,7 @@ export class Charter {
 		const identity = this.#requireIdentity();
 		const secret = newLinkSecret();
 		const code = encodeLinkCode({ secret, endpoints: this.#servers.urls });
-		const handle = await openEnvelope(
-			this.wire,
+		const handle = await this.wire.open(
 			envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16))
 		);
 		const linked = new Promise<{ deviceId: DeviceId; name: string }>((resolve, reject) => {
@@ -482,7 +539,7 @@ export class Charter {
 						request.deviceEncryptionKey,
 						request.name
 					);
-					await appendEntries(handle, [
+					await this.wire.append(handle, [
 						{ key: 'response', bytes: await sealLinkResponse(secret, request.ephemeral, bundle) }
 					]);
 					// the new device puts itself on the user's card in each space; until that card has
@@ -521,15 +578,14 @@ export class Charter {
 			throw new CharterError('identity-exists', 'this client already has an identity');
 		const { secret, endpoints } = parseLinkCode(code);
 		this.#dial(endpoints, 'device-link');
-		const handle = await openEnvelope(
-			this.wire,
+		const handle = await this.wire.open(
 			envelopeDocumentId(linkRendezvousId(secret), new Uint8Array(16))
 		);
 		const provider = await cryptoProvider();
 		const deviceSeed = randomBytes(32);
 		const ephemeralSecret = newX25519Secret();
 		const ephemeral = provider.x25519PublicKey(ephemeralSecret);
-		await appendEntries(handle, [
+		await this.wire.append(handle, [
 			{
 				key: 'request',
 				bytes: sealLinkRequest(secret, {
@@ -558,6 +614,165 @@ export class Charter {
 				);
 			await new Promise((r) => setTimeout(r, 100));
 		}
+	}
+
+	// ---- trusted-friend recovery (FriendRecovery.ts, identity/friend-recovery.ts) ---------------
+
+	/**
+	 * Chooses `friends` (members of a space this user is in) and how many of them must approve
+	 * (`threshold`, 2 ≤ k ≤ n ≤ 10) to restore this identity on a new device without the phrase. A
+	 * fresh key is split k-of-n, each share sealed to one friend; fewer than k friends learn nothing,
+	 * k friends together could take the identity — choose people who will not collude. A new setup
+	 * replaces the one shown in `friendRecovery` (an earlier set keeps its power until the identity is
+	 * rotated: see docs/threat-model.md). Resolves once a sync server holds it (`stored`), or after
+	 * `timeoutMs` (default 10 s) with `stored: false` — it is kept and syncs later.
+	 */
+	async setUpFriendRecovery(options: {
+		friends: UserId[];
+		threshold: number;
+		timeoutMs?: number;
+	}): Promise<{ friends: UserId[]; threshold: number; stored: boolean }> {
+		const identity = this.#requireIdentity();
+		const friends = Array.isArray(options?.friends) ? options.friends : [];
+		checkThreshold(options?.threshold, friends.length);
+		if (new Set(friends).size !== friends.length)
+			throw new CharterError('invalid-argument', 'a friend is listed twice');
+		if (friends.includes(identity.userId))
+			throw new CharterError('invalid-argument', 'you cannot be your own recovery friend');
+		const keys = friends.map((user) => {
+			const key = this.#encryptionKeyOf(user);
+			if (!key)
+				throw new CharterError(
+					'invalid-argument',
+					`${String(user).slice(0, 60)} is not a member of any space you are in`
+				);
+			return { user, encryptionKey: key };
+		});
+		const account = this.#account;
+		if (!account) throw new CharterError('unavailable', 'the account is not open yet');
+		const record = await setUpFriends({
+			wire: this.wire,
+			identity,
+			account,
+			friends: keys,
+			threshold: options.threshold
+		});
+		this.#emit();
+		const held = await friendSetupStored(this.wire, identity, record, options.timeoutMs ?? 10_000);
+		return { friends: record.friends, threshold: record.threshold, stored: held };
+	}
+
+	/** This user's recovery friends and how many must approve, if set up (on any of their devices). */
+	get friendRecovery(): { friends: UserId[]; threshold: number; setAt: number } | undefined {
+		const record = this.#account?.friendRecovery;
+		return record && { friends: record.friends, threshold: record.threshold, setAt: record.at };
+	}
+
+	/** Friend-recovery requests waiting for approvals: `close()` ends them. */
+	#requests = new Set<AbortController>();
+
+	/** A member's current encryption key, from the newest card of theirs in this client's spaces. */
+	#encryptionKeyOf(user: UserId): Uint8Array | undefined {
+		let best: { key: Uint8Array; generation: number } | undefined;
+		for (const space of this.spaces) {
+			if (!space.isMember || !space.state?.isMember(user)) continue;
+			const card = space.document.members?.[user]?.card;
+			if (!(card instanceof Uint8Array)) continue;
+			try {
+				const decoded = decodeUserCard(card);
+				if (decoded.user !== user || decoded.encryptionKey.length !== 32) continue;
+				if (!best || decoded.encryptionGeneration > best.generation)
+					best = { key: decoded.encryptionKey, generation: decoded.encryptionGeneration };
+			} catch {
+				/* a malformed card is skipped */
+			}
+		}
+		return best?.key;
+	}
+
+	/**
+	 * On a new device with no identity: asks recovery friends to restore the identity here. Show
+	 * `code` to each friend (read `check` to them, they see the same six digits) — they approve with
+	 * `approveFriendRecovery`. `restored` resolves once enough have, with this device a new device of
+	 * the identity (same user id; its spaces come back as with the phrase), and rejects with
+	 * `too-few-approvals` after `timeoutMs` (default 30 minutes) or `cancel()`. Keep this client open
+	 * meanwhile: the one-time key that receives the shares lives only in its memory.
+	 */
+	async requestFriendRecovery(
+		options: { timeoutMs?: number; onProgress?: (approvals: number, needed: number) => void } = {}
+	): Promise<{
+		code: string;
+		check: string;
+		restored: Promise<{ userId: UserId; deviceId: DeviceId }>;
+		cancel(): void;
+	}> {
+		this.#assertOpen();
+		if (this.#identity)
+			throw new CharterError('identity-exists', 'this client already has an identity');
+		const provider = await cryptoProvider();
+		const ephemeralSecret = newX25519Secret();
+		const ephemeral = provider.x25519PublicKey(ephemeralSecret);
+		const code = encodeRecoveryRequest({ ephemeral, endpoints: this.#servers.urls });
+		const abort = new AbortController();
+		this.#requests.add(abort);
+		const restored = (async () => {
+			const { kit, recoverySecret } = await collectShares({
+				wire: this.wire,
+				ephemeralSecret,
+				ephemeral,
+				deadline: Date.now() + (options.timeoutMs ?? 30 * 60_000),
+				signal: abort.signal,
+				progress: (approvals, needed) => {
+					try {
+						options.onProgress?.(approvals, needed);
+					} catch {
+						/* an app's callback cannot break recovery */
+					}
+				}
+			});
+			this.#assertOpen();
+			if (this.#identity)
+				throw new CharterError('identity-exists', 'this client already has an identity');
+			this.#identity = await Identity.installRecovered(
+				this.stores.secrets,
+				kit,
+				this.deviceName,
+				recoverySecret
+			);
+			this.#directory.identityChanged();
+			await this.#openAccount();
+			this.#emit();
+			return { userId: this.#identity.userId, deviceId: this.#identity.deviceId };
+		})().finally(() => this.#requests.delete(abort));
+		restored.catch(() => undefined);
+		return { code, check: requestCheck(ephemeral), restored, cancel: () => abort.abort() };
+	}
+
+	/**
+	 * On a friend's device: approves `user`'s recovery request `code` — only after making sure, by a
+	 * call or in person, that `user` really is asking (compare `recoveryRequestCheck(code)` with the
+	 * digits their new device shows). Re-seals this friend's share to the request's one-time key.
+	 * Refused with `not-authorized` when `user` did not choose this user as a recovery friend,
+	 * `invalid-argument` for a damaged code, `unavailable` when no sync server answered in `timeoutMs`
+	 * (default 30 s).
+	 */
+	async approveFriendRecovery(
+		code: string,
+		user: UserId,
+		options: { timeoutMs?: number } = {}
+	): Promise<void> {
+		const identity = this.#requireIdentity();
+		const request = parseRecoveryRequest(code);
+		if (typeof user !== 'string' || !user.startsWith('user_'))
+			throw new CharterError('invalid-argument', 'name the person whose recovery you approve');
+		this.#dial(request.endpoints, 'recovery-request');
+		await approveShares({
+			wire: this.wire,
+			identity,
+			request,
+			user,
+			timeoutMs: options.timeoutMs ?? 30_000
+		});
 	}
 
 	/**
@@ -601,6 +816,9 @@ export class Charter {
 			.filter((c) => c.device !== device && c.device !== identity.deviceId)
 			.map((c) => c.deviceEncryptionKey);
 		if (identity.recoveryPublic.length === 32) recipients.push(identity.recoveryPublic);
+		// recovery friends restore later generations too (their kit holds only the earlier ones)
+		const friends = this.#account?.friendRecovery;
+		if (friends) recipients.push(friends.recoveryPublic);
 		await this.#account!.shareGeneration(generation, secret, recipients);
 		await identity.addEncryptionGeneration(this.stores.secrets, generation, secret);
 		for (const space of this.spaces) await space.revokeDevice(device);
@@ -746,7 +964,7 @@ export class Charter {
 
 	/** Connected peers (sync servers, home nodes, other clients). */
 	get peers(): string[] {
-		return this.wire.peers;
+		return this.wire.repo.peers;
 	}
 
 	/**
@@ -761,14 +979,15 @@ export class Charter {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		for (const request of this.#requests) request.abort();
 		await this.#allSpacesOpen; // a space opening in the background closes itself (#closed)
 		this.#peers.stop();
 		clearTimeout(this.#sharingReview);
 		await this.#account?.settled();
 		this.#account?.stop();
 		await Promise.all(this.spaces.map((s) => s.close()));
-		await this.wire.flush().catch(() => undefined);
-		await this.wire.shutdown().catch(() => undefined);
+		await this.wire.repo.flush().catch(() => undefined);
+		await this.wire.repo.shutdown().catch(() => undefined);
 		await this.#listening?.close();
 		this.#listeners.clear();
 	}
@@ -829,6 +1048,7 @@ export class Charter {
 		this.#spaces.set(space.id, space);
 		this.#openingSpaces.delete(space);
 		space.subscribe(() => {
+			if (space.deletedAt !== undefined) return void this.#forgetDeleted(space);
 			this.#reviewSharing();
 			this.#emit();
 		});
@@ -855,6 +1075,16 @@ export class Charter {
 	}
 
 	async #openKnownSpaces(background: boolean, openFirst?: string) {
+		try {
+			const deleted = await this.stores.local?.load(DELETED_SPACES_KEY);
+			const list: unknown = deleted ? cbor.decode(deleted) : [];
+			if (Array.isArray(list))
+				for (const d of list as Partial<DeletedSpace>[])
+					if (isSpaceId(d?.id) && typeof d.name === 'string' && typeof d.deletedAt === 'number')
+						this.#deleted.set(d.id, { id: d.id, name: d.name, deletedAt: d.deletedAt });
+		} catch {
+			/* a damaged list of deleted spaces only loses that list */
+		}
 		const saved = await this.stores.local?.load(SPACES_KEY);
 		if (!saved) return;
 		let ids: unknown;
@@ -994,7 +1224,9 @@ export class Charter {
 			for (const doc of this.#channelEnvelopes(space).keys()) {
 				const decision = this.#strictDecision(doc);
 				if (!decision) continue;
-				const peers = this.wire.peers.filter((p) => decision.peerMayHold(this.#directory.get(p)));
+				const peers = this.wire.repo.peers.filter((p) =>
+					decision.peerMayHold(this.#directory.get(p))
+				);
 				parts.push(`${doc}:${decision.selfMayHold}:${peers.sort().join(',')}`);
 				if (decision.selfMayHold === false) unreadable.push(doc);
 			}
@@ -1003,19 +1235,19 @@ export class Charter {
 		const settled = this.#sharing.settle();
 		if (key !== this.#sharingKey || settled) {
 			this.#sharingKey = key;
-			this.wire.shareConfigChanged();
+			this.wire.repo.shareConfigChanged();
 		}
 		for (const doc of unreadable) void this.#purge(doc);
 	}
 
 	/** Drops a strict envelope this user cannot read from the wire storage (it is not served either). */
 	async #purge(doc: DocumentId) {
-		const handle = this.wire.handles[doc];
+		const handle = this.wire.repo.handles[doc];
 		const heads = handle?.isReady() ? A.getHeads(handle.doc()).join(',') : '';
 		if (this.#purged.get(doc) === heads) return;
 		this.#purged.set(doc, heads);
 		try {
-			await this.wire.flush([doc]);
+			await this.wire.repo.flush([doc]);
 			// the document's chunks go; its sync-state records (heads only) may be rewritten meanwhile
 			await this.stores.wire?.removeRange([doc, 'snapshot']);
 			await this.stores.wire?.removeRange([doc, 'incremental']);

@@ -42,7 +42,7 @@ import { currentEpochNaming } from '../authority/epochs.js';
 import { VALID, type Verdict } from '../authority/verdict.js';
 import { SINGLE_VALUE_TIME, singleValue } from '../authority/single-values.js';
 import { heldNicknames, nicknameForm, nicknameTakenBy } from '../authority/nicknames.js';
-import { MAX_NAME, MAX_NICKNAME } from '../authority/limits.js';
+import { MAX_NAME, MAX_NICKNAME, MAX_SUCCESSORS } from '../authority/limits.js';
 import { actorFor } from '../authority/actors.js';
 import { externalDeps } from '../authority/opened-entry.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
@@ -58,7 +58,7 @@ import {
 import { entryHash, entryKey, type EntryHeader } from '../encryption/entry.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { caughtUpWithStoringPeer } from '../sync/peer-status.js';
-import { appendEntries, bytesWrittenBy } from '../sync/envelope.js';
+import { bytesWrittenBy } from '../sync/envelope.js';
 import { base58, bytesEqual, hex, randomBytes } from '../util/bytes.js';
 import { isSyncServerUrl } from '../util/url.js';
 import { Channel } from './Channel.js';
@@ -129,6 +129,23 @@ export interface FormerMember {
 	profile?: Profile;
 }
 
+/** Who may take the space over if its owner lost every key (`setSuccessors`), and who asked for whom. */
+export interface SuccessionInfo {
+	/** The named successors who count now (members, not banned, not the owner). */
+	successors: UserId[];
+	/** How many of them together move ownership to one of them (0: none set up). */
+	quorum: number;
+	/** The ownership term; approvals are for one term, and a hand-over or succession ends it. */
+	term: number;
+	/** The approvals that count in this term. */
+	approvals: { by: UserId; candidate: UserId }[];
+	/**
+	 * The owner took over by succession and it is not recorded yet (the new owner's and the
+	 * successors' clients record it as soon as they see it; see `docs/protocol.md` "Succession").
+	 */
+	bySuccession: boolean;
+}
+
 export interface Ban {
 	user: UserId;
 	by: UserId;
@@ -161,6 +178,10 @@ interface SpacePlan {
 	/** The lockboxes to seal once the change is accepted, given the new epochs (in `rotate`'s order). */
 	seal?(fresh: EpochKey[]): Handout[];
 	options?: A.ChangeOptions<SpaceDoc>;
+	/** The change completes pending rotations itself (it does not wait for them first). */
+	completesRotations?: true;
+	/** The change writes `owner` and `term` itself (a hand-over): no succession is recorded with it. */
+	ownership?: true;
 }
 
 export class Space implements SpaceView {
@@ -323,6 +344,7 @@ export class Space implements SpaceView {
 		for (const opening of this.#documents.values())
 			void opening.then((d) => (rebuild ? d.rebuild() : d.reevaluate()));
 		this.#completePendingRotations();
+		this.#recordSuccession();
 		this.#registerThisDevice();
 		this.#emit();
 	}
@@ -517,7 +539,7 @@ export class Space implements SpaceView {
 	}
 
 	#append(entries: Uint8Array[]): Promise<void> {
-		return appendEntries(
+		return this.context.wire.append(
 			this.#replica.envelope,
 			entries.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
 		);
@@ -585,11 +607,11 @@ export class Space implements SpaceView {
 	/** Completes rotations a remover left pending (e.g. went offline first), if this device can. */
 	#completePendingRotations() {
 		if (this.#rotating || this.#closed) return;
-		const pending = this.evaluation?.pendingRotations() ?? [];
+		const pending = this.#pendingRotations();
 		const state = this.evaluation?.state;
 		const me = this.context.identity.userId;
-		if (!state || !pending.length || !state.isMember(me)) return;
-		const documents = pending
+		if (!state || !pending.size || !state.isMember(me)) return;
+		const documents = [...pending]
 			.map((name) => base58.decode(name))
 			.filter((document) => {
 				const channel = bytesEqual(document, this.idBytes) ? undefined : channelId(document);
@@ -605,9 +627,12 @@ export class Space implements SpaceView {
 		this.#rotating = (async () => {
 			try {
 				const epochs = await this.#rotate(documents, state);
-				await this.#change((d) => {
-					for (const e of epochs)
-						d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
+				await this.#carryOut({
+					change: (d) => {
+						for (const e of epochs)
+							d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
+					},
+					completesRotations: true
 				});
 			} catch {
 				/* another member may complete it; retried on the next change */
@@ -615,6 +640,33 @@ export class Space implements SpaceView {
 				this.#rotating = undefined;
 			}
 		})();
+	}
+
+	#pending: { evaluation: SpaceEvaluation; documents: Set<string> } | undefined;
+
+	/** Documents (base58) whose key a removal took from a reader with no new epoch since (cached). */
+	#pendingRotations(): Set<string> {
+		const evaluation = this.evaluation;
+		if (!evaluation) return new Set();
+		if (this.#pending?.evaluation !== evaluation)
+			this.#pending = { evaluation, documents: new Set(evaluation.pendingRotations()) };
+		return this.#pending.documents;
+	}
+
+	/**
+	 * Before anything is sealed into `document`: a rotation a removal or a leave left pending there
+	 * is completed first — by this device if the rules let it, waiting for the one under way if there
+	 * is one — so nothing written after a removal is sealed under a key the removed reader holds.
+	 * When this member may not complete it, the write goes ahead under the current epoch (a reader
+	 * who may rotate completes it as soon as they see the removal).
+	 */
+	async #rotateBeforeWriting(document: Uint8Array): Promise<void> {
+		const name = base58.encode(document);
+		for (let i = 0; i < 3 && this.#pendingRotations().has(name); i++) {
+			if (!this.#rotating) this.#completePendingRotations();
+			if (!this.#rotating) return;
+			await this.#rotating;
+		}
 	}
 
 	// ---- state ------------------------------------------------------------------------------------
@@ -715,8 +767,10 @@ export class Space implements SpaceView {
 	 * was named) and the change does not name one, the change also names a new epoch, sealed to every
 	 * reader — if the rules let this member rotate; otherwise it is refused with `unknown-epoch`.
 	 */
-	async #carryOut(plan: SpacePlan): Promise<void> {
+	async #carryOut(action: SpacePlan): Promise<void> {
 		if (this.#closed) throw new CharterError('closed', 'this space is closed');
+		if (!action.completesRotations) await this.#rotateBeforeWriting(this.idBytes);
+		const plan = action.ownership ? action : this.#recordingSuccession(action);
 		const { signer } = this.context;
 		const own = plan.rotate ?? [];
 		const draft = A.change(A.clone(this.#replica.doc, { actor: signer.actor }), plan.change);
@@ -769,6 +823,38 @@ export class Space implements SpaceView {
 		);
 	}
 
+	/**
+	 * While the owner is owner by succession only (approvals in the state, no record yet), every
+	 * change of this device also records it (`owner`, `term`: rule `owner`), so that nothing later —
+	 * a successor un-named, an approver banned — can undo it.
+	 */
+	#recordingSuccession(plan: SpacePlan): SpacePlan {
+		const state = this.state;
+		if (!state?.bySuccession) return plan;
+		const { owner, term } = state;
+		return {
+			...plan,
+			change: (d) => {
+				d.owner = atom(owner);
+				d.term = term;
+				plan.change(d);
+			}
+		};
+	}
+
+	#recording: Promise<void> | undefined;
+
+	/** The new owner and the successors record a succession as soon as they see it. */
+	#recordSuccession() {
+		const state = this.state;
+		const me = this.context.identity.userId;
+		if (this.#recording || this.#closed || !state?.bySuccession) return;
+		if (me !== state.owner && !state.succession.successors.includes(me)) return;
+		this.#recording = this.#change(() => undefined)
+			.catch(() => undefined /* retried on the next change of the space */)
+			.finally(() => (this.#recording = undefined));
+	}
+
 	#ensuring = new Map<string, Promise<Uint8Array>>();
 
 	/**
@@ -777,9 +863,10 @@ export class Space implements SpaceView {
 	 * or withheld epoch). Refused with `unknown-epoch`, leaving nothing behind, when the rules do not
 	 * let this member rotate that document.
 	 */
-	ensureEpoch(document: Uint8Array): Promise<Uint8Array> {
+	async ensureEpoch(document: Uint8Array): Promise<Uint8Array> {
+		await this.#rotateBeforeWriting(document);
 		const held = this.currentEpoch(document);
-		if (held) return Promise.resolve(held);
+		if (held) return held;
 		const key = base58.encode(document);
 		let ensuring = this.#ensuring.get(key);
 		if (!ensuring) {
@@ -1165,7 +1252,7 @@ export class Space implements SpaceView {
 				!checked &&
 				this.#genesis &&
 				!this.#inviteSealed &&
-				caughtUpWithStoringPeer(this.context.wire, this.#replica.envelope)
+				caughtUpWithStoringPeer(this.context.wire.repo, this.#replica.envelope)
 			) {
 				await this.settled();
 				if (this.state?.isMember(me) || this.#replica.doc.invites?.[invite.id]) continue;
@@ -1494,7 +1581,9 @@ export class Space implements SpaceView {
 
 	/**
 	 * Hands the space over to another member (not banned): they become its owner, above everyone;
-	 * this user stays a member with their roles, and may then leave. Only the owner may.
+	 * this user stays a member with their roles, and may then leave. Only the owner may. The hand-over
+	 * names the next ownership term, so successors' approvals of the term that ends no longer count,
+	 * and clears this owner's successors: the new owner names their own.
 	 */
 	async transferOwnership(user: UserId): Promise<void> {
 		const me = this.context.identity.userId;
@@ -1504,12 +1593,138 @@ export class Space implements SpaceView {
 		if (user === me) throw new CharterError('invalid-argument', 'you already own this space');
 		if (!state.isMember(user) || state.bans.has(user))
 			throw new CharterError('invalid-argument', 'the new owner must be a member');
-		await this.#change((d) => {
-			d.owner = atom(user);
-		}, SINGLE_VALUE_TIME());
+		await this.#carryOut({
+			change: (d) => {
+				d.owner = atom(user);
+				d.term = state.term + 1;
+				// the successors were this owner's choice: the new owner names their own
+				for (const record of Object.values(d.members))
+					if (record.successor !== undefined) delete record.successor;
+				if (d.quorum !== undefined) delete d.quorum;
+			},
+			options: SINGLE_VALUE_TIME(),
+			ownership: true
+		});
 	}
 
-	/** Leaves the space. */
+	/** The successors, quorum and approvals of this space (see `setSuccessors`). */
+	get succession(): SuccessionInfo {
+		const state = this.state;
+		if (!state) return { successors: [], quorum: 0, term: 0, approvals: [], bySuccession: false };
+		const { successors, quorum, approvals } = state.succession;
+		return {
+			successors: [...successors],
+			quorum,
+			term: state.term,
+			approvals: [...approvals].map(([by, candidate]) => ({ by, candidate })),
+			bySuccession: state.bySuccession
+		};
+	}
+
+	/**
+	 * Names the successors in advance: if the owner loses every key, `quorum` of these members, each
+	 * approving the same one of them (`approveSuccession`), make that one the owner — on every peer,
+	 * from the entries alone. No smaller set can, and nobody else (administrators included). Only the
+	 * owner names them; `setSuccessors([], 0)` clears them. Successors who are banned or leave stop
+	 * counting; approvals already given by successors still named keep counting.
+	 */
+	async setSuccessors(users: readonly UserId[], quorum: number): Promise<void> {
+		const me = this.context.identity.userId;
+		const state = this.#require(0, '');
+		if (me !== state.owner)
+			throw new CharterError('not-authorized', 'only the owner names successors');
+		if (!Array.isArray(users)) throw new CharterError('invalid-argument', 'successors are a list');
+		const named = new Set(users);
+		if (named.size !== users.length)
+			throw new CharterError('invalid-argument', 'a successor is named once');
+		if (named.size > MAX_SUCCESSORS)
+			throw new CharterError('invalid-argument', `at most ${MAX_SUCCESSORS} successors`);
+		for (const user of named) {
+			if (user === me)
+				throw new CharterError('invalid-argument', 'the owner is not their own successor');
+			if (!state.isMember(user) || state.bans.has(user))
+				throw new CharterError('invalid-argument', 'a successor must be a member');
+		}
+		const valid = named.size
+			? Number.isSafeInteger(quorum) && quorum >= 1 && quorum <= named.size
+			: quorum === 0;
+		if (!valid)
+			throw new CharterError(
+				'invalid-argument',
+				named.size
+					? `the quorum is a whole number from 1 to ${named.size}`
+					: 'with no successors the quorum is 0'
+			);
+		await this.#change((d) => {
+			for (const [user, record] of Object.entries(d.members)) {
+				if (named.has(user as UserId)) {
+					if (record.successor !== true) record.successor = true;
+				} else if (record.successor !== undefined) delete record.successor;
+			}
+			if (named.size) {
+				if (d.quorum !== quorum) d.quorum = quorum;
+			} else if (d.quorum !== undefined) delete d.quorum;
+		});
+	}
+
+	/**
+	 * As a named successor: approves `candidate` (a named successor, oneself included) as the next
+	 * owner, for the current term. Once `quorum` successors approve the same candidate, the candidate
+	 * owns the space. Approving again replaces this user's approval.
+	 */
+	async approveSuccession(candidate: UserId): Promise<void> {
+		const me = this.context.identity.userId;
+		const state = this.#require(0, '');
+		const { successors, quorum } = state.succession;
+		if (!quorum) throw new CharterError('invalid-argument', 'this space has no successors');
+		if (!successors.includes(me))
+			throw new CharterError('not-authorized', 'only a named successor approves a succession');
+		if (!successors.includes(candidate))
+			throw new CharterError('invalid-argument', 'the candidate must be a named successor');
+		await this.#change((d) => {
+			const record = d.members[me];
+			if (record) record.approval = { term: state.term, candidate: atom(candidate) };
+		});
+	}
+
+	/** As a named successor: withdraws this user's approval, if they gave one. */
+	async withdrawApproval(): Promise<void> {
+		const me = this.context.identity.userId;
+		this.#require(0, '');
+		if (!this.#replica.doc.members?.[me]?.approval) return;
+		await this.#change((d) => {
+			const record = d.members[me];
+			if (record?.approval) delete record.approval;
+		});
+	}
+
+	/** When the owner deleted this space (ms), if they did; a client forgets a deleted space. */
+	get deletedAt(): number | undefined {
+		return this.state?.deletedAt;
+	}
+
+	/**
+	 * Deletes the space, for everyone: a signed mark only the owner may write. Every member's client
+	 * that receives it forgets the space (as `client.forgetSpace` does) and lists it as deleted; sync
+	 * servers may drop its envelopes (docs/self-hosting.md). It cannot be undone.
+	 */
+	async delete(): Promise<void> {
+		const me = this.context.identity.userId;
+		const state = this.#require(0, '');
+		if (me !== state.owner)
+			throw new CharterError('not-authorized', 'only the owner deletes a space');
+		if (state.deletedAt !== undefined) return;
+		await this.#change((d) => {
+			d.deletedAt = Date.now();
+		});
+	}
+
+	/**
+	 * Leaves the space. Like a kick, it takes the leaver's read access away, so every key they could
+	 * read rotates — by the members who stay, never by the leaver (who would know the new keys): the
+	 * leave leaves those rotations pending, any remaining reader completes them as soon as it sees
+	 * the leave, and a remaining member's next write into such a document completes it first.
+	 */
 	async leave(): Promise<void> {
 		const me = this.context.identity.userId;
 		const state = this.#require(0, '');
@@ -1732,6 +1947,7 @@ export class Space implements SpaceView {
 			await this.#updating;
 			await Promise.all([...this.#opening.values()]);
 			await this.#rotating;
+			await this.#recording;
 			await this.#registering;
 			await Promise.all([...this.#channels.values()].map((c) => c.settled()));
 			await Promise.all([...this.#documents.values()].map(async (d) => (await d).settled()));

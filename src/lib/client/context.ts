@@ -4,7 +4,7 @@
  * module, and it imports none of them: client/ has no import cycle.
  */
 import type * as A from '@automerge/automerge';
-import type { Repo, StorageAdapterInterface } from '@automerge/automerge-repo';
+import type { StorageAdapterInterface } from '@automerge/automerge-repo';
 import type { CardCache } from '../authority/card-cache.js';
 import type { SpaceDoc } from '../authority/schema.js';
 import type { SpaceEvaluation } from '../authority/space-validator.js';
@@ -12,6 +12,7 @@ import type { Identity } from '../identity/identity.js';
 import type { ChannelId } from '../identity/ids.js';
 import type { SecretStore } from '../identity/secret-store.js';
 import type { ReplicaSigner } from '../sync/replica.js';
+import type { Wire } from '../sync/wire.js';
 
 /**
  * The narrow view of a space its channels and shared documents work through: what they need to
@@ -33,8 +34,8 @@ export interface SpaceView {
 /** `S`: what the `spaces` hook is told of (the client's Space; children never call the hook). */
 export interface ClientContext<S = SpaceView> {
 	identity: Identity;
-	/** The networked repo: envelope documents only. */
-	wire: Repo;
+	/** The networked side: its repo holds envelope documents only (sync/wire.ts). */
+	wire: Wire;
 	/** The never-networked store of plaintext replicas. */
 	local?: StorageAdapterInterface;
 	secrets: SecretStore;

@@ -38,6 +38,12 @@ export const DOMAIN = {
 	account: tag('account'),
 	/** Hash input for a device-link rendezvous document: tag ‖ link secret. */
 	deviceLink: tag('device-link'),
+	/** Hash input for a friend-recovery setup id: tag ‖ the setup's recovery X25519 public key. */
+	friendSetup: tag('friend-setup'),
+	/** Hash input for where approvals of a friend-recovery request go: tag ‖ one-time X25519 key. */
+	friendRequest: tag('friend-request'),
+	/** Hash input for the six check digits of a friend-recovery request: tag ‖ one-time X25519 key. */
+	friendRequestCheck: tag('friend-request-check'),
 	/** Identity key signs a profile: tag ‖ profile body. */
 	profile: tag('profile'),
 	/** Device key signs a compacted fragment: tag ‖ header ‖ ciphertext. */
@@ -72,5 +78,9 @@ export const KDF = {
 	account: 'charter/v1/kdf/account',
 	deviceLink: 'charter/v1/kdf/device-link',
 	recovery: 'charter/v1/kdf/recovery',
+	/** From a friend key W: the X25519 secret later encryption-key generations are sealed to. */
+	friendRecovery: 'charter/v1/kdf/friend-recovery',
+	/** From a friend key W: the key of the recovery kit (identity seed, encryption keys). */
+	friendKit: 'charter/v1/kdf/friend-kit',
 	deviceEncryption: 'charter/v1/kdf/device-encryption'
 } as const;

@@ -28,6 +28,7 @@ import {
 	type UserCard
 } from './certificates.js';
 import type { SecretStore } from './secret-store.js';
+import type { RecoveryKit } from './friend-recovery.js';
 
 const SLOT = {
 	identitySeed: 'identity/seed',
@@ -73,30 +74,71 @@ export class Identity {
 		if (await store.get(SLOT.identitySeed))
 			throw new CharterError('identity-exists', 'this data directory already holds an identity');
 		const root = await rootSecretsFromPhrase(phrase);
-		const generation = 0;
-		await store.set(SLOT.identitySeed, root.identitySeed);
-		await store.set(SLOT.encryption(generation), root.encryptionSecret(generation));
-		await store.set(SLOT.encryptionGeneration, utf8.encode(String(generation)));
 		const provider = await cryptoProvider();
-		const userKey = await provider.ed25519PublicKey(root.identitySeed);
+		const loaded = await Identity.#install(
+			store,
+			{
+				identitySeed: root.identitySeed,
+				encryption: [{ generation: 0, secret: root.encryptionSecret(0) }],
+				recoveryPublic: provider.x25519PublicKey(root.recoverySecret)
+			},
+			deviceName
+		);
+		// held in memory for this session only: it opens the generations sealed for recovery
+		loaded.#recoverySecret = root.recoverySecret;
+		return loaded;
+	}
+
+	/**
+	 * Installs the identity a friend-recovery kit holds and certifies this device as a new device of
+	 * it. `friendRecoverySecret` (derived from the recombined friend key, never stored) opens, for this
+	 * session, the encryption-key generations made after the kit was.
+	 */
+	static async installRecovered(
+		store: SecretStore,
+		kit: RecoveryKit,
+		deviceName: string,
+		friendRecoverySecret: Uint8Array
+	): Promise<Identity> {
+		if (await store.get(SLOT.identitySeed))
+			throw new CharterError('identity-exists', 'this data directory already holds an identity');
+		const loaded = await Identity.#install(store, kit, deviceName);
+		loaded.#recoverySecret = friendRecoverySecret;
+		return loaded;
+	}
+
+	static async #install(store: SecretStore, kit: RecoveryKit, deviceName: string) {
+		const generations = [...kit.encryption].sort((a, b) => b.generation - a.generation);
+		await store.set(SLOT.identitySeed, kit.identitySeed);
+		for (const e of generations) await store.set(SLOT.encryption(e.generation), e.secret);
+		await store.set(SLOT.encryptionGeneration, utf8.encode(String(generations[0]!.generation)));
+		const provider = await cryptoProvider();
+		const userKey = await provider.ed25519PublicKey(kit.identitySeed);
 		const deviceSeed = randomBytes(KEY_BYTES);
 		const deviceKey = await provider.ed25519PublicKey(deviceSeed);
 		const certificate = await issueDeviceCertificate(
 			userKey,
-			(m) => provider.sign(root.identitySeed, m),
+			(m) => provider.sign(kit.identitySeed, m),
 			deviceKey,
 			deviceEncryptionPublic(deviceSeed, provider),
 			deviceName
 		);
 		await store.set(SLOT.deviceSeed, deviceSeed);
 		await store.set(SLOT.deviceCertificate, certificate.bytes);
-		await store.set(SLOT.recoveryPublic, provider.x25519PublicKey(root.recoverySecret));
+		await store.set(SLOT.recoveryPublic, kit.recoveryPublic);
 		const loaded = await Identity.load(store);
 		if (!loaded)
 			throw new CharterError('no-identity', 'identity could not be read back from its store');
-		// held in memory for this session only: it opens the generations sealed for recovery
-		loaded.#recoverySecret = root.recoverySecret;
 		return loaded;
+	}
+
+	/** What a friend-recovery kit holds: the identity seed, every encryption generation, the recovery public key. */
+	recoveryKit(): RecoveryKit {
+		return {
+			identitySeed: this.identitySeed,
+			encryption: this.encryptionKeys.map((k) => ({ generation: k.generation, secret: k.secret })),
+			recoveryPublic: this.recoveryPublic
+		};
 	}
 
 	/** Loads the identity kept in a store, or undefined when the store holds none. */
@@ -216,7 +258,10 @@ export class Identity {
 		return { secret, publicKey: provider.x25519PublicKey(secret) };
 	}
 
-	/** The recovery secret, when this session restored from the phrase (never stored). */
+	/**
+	 * The recovery secret, when this session restored from the phrase — or the friend-recovery
+	 * secret, when friends restored it (never stored).
+	 */
 	get recoverySecret(): Uint8Array | undefined {
 		return this.#recoverySecret;
 	}

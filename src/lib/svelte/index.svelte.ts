@@ -26,6 +26,8 @@ import {
 	type Role,
 	type SettingChange,
 	type Space,
+	type SuccessionInfo,
+	type DeletedSpace,
 	type SyncServerStatus,
 	type UserId
 } from '../index.js';
@@ -66,6 +68,18 @@ export class LiveCharter {
 	get devices() {
 		this.#track();
 		return this.client.devices;
+	}
+
+	/** This user's recovery friends and threshold, when set up (on any of their devices). */
+	get friendRecovery() {
+		this.#track();
+		return this.client.friendRecovery;
+	}
+
+	/** Spaces their owner deleted: forgotten here, listed so the app can say so. */
+	get deletedSpaces(): DeletedSpace[] {
+		this.#track();
+		return this.client.deletedSpaces;
 	}
 
 	/** This user's own signed profile, as found in any space that holds it. */
@@ -132,6 +146,12 @@ export class LiveSpace {
 	get owner(): UserId | undefined {
 		this.#track();
 		return this.space.owner;
+	}
+
+	/** The successors named in advance, the quorum, and the approvals of this term. */
+	get succession(): SuccessionInfo {
+		this.#track();
+		return this.space.succession;
 	}
 
 	get channels(): ChannelView[] {

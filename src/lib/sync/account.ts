@@ -6,12 +6,16 @@
  *
  *   account id  = SHA-256(DOMAIN.account ‖ identity public key)[0..16]  (the entry's "space id")
  *   account key = HKDF(identity seed, account id, "charter/v1/kdf/account"); epoch id = H(key)
- *   body        = JSON { spaces: [{ id, at, left? }], devices?: [{ device, name, at }] } — entries
- *                 accumulate; the latest record per space wins, and the latest name per device
+ *   body        = JSON { spaces: [{ id, at, left? }], devices?: [{ device, name, at }],
+ *                 friendRecovery?: { setup, recoveryPublic, friends, threshold, at } } — entries
+ *                 accumulate; the latest record per space wins, the latest name per device, the
+ *                 latest friend-recovery setup
+ *   (lockboxes in this envelope: encryption-key generations sealed to the user's devices, and
+ *   friend-recovery shares sealed to friends — see identity/friend-recovery.ts; told apart by their
+ *   document field)
  *   (device names are the user's own labels, seen only by their devices — not signed certificates)
  */
 import * as A from '@automerge/automerge';
-import type { Repo } from '@automerge/automerge-repo';
 import { DOMAIN } from '../crypto/domains.js';
 import { hash } from '../crypto/primitives.js';
 import {
@@ -29,16 +33,16 @@ import {
 	sealLockbox,
 	type ParsedLockbox
 } from '../encryption/lockbox.js';
-import { ID_BYTES, isSpaceId, type SpaceId } from '../identity/ids.js';
-import { bytesEqual, randomBytes, utf8 } from '../util/bytes.js';
+import { ID_BYTES, isSpaceId, type SpaceId, type UserId } from '../identity/ids.js';
+import { parseShareDocument, MAX_RECOVERY_FRIENDS } from '../identity/friend-recovery.js';
+import { base64url, bytesEqual, randomBytes, utf8 } from '../util/bytes.js';
 import {
-	appendEntries,
 	bytesWrittenBy,
 	envelopeDocumentId,
-	EnvelopeReader,
-	openEnvelope,
-	type EnvelopeDoc
+	type EnvelopeDoc,
+	type EnvelopeReader
 } from './envelope.js';
+import type { Wire } from './wire.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 
 export interface SpaceRecord {
@@ -51,6 +55,17 @@ export interface SpaceRecord {
 export interface DeviceNameRecord {
 	device: string;
 	name: string;
+	at: number;
+}
+
+/** The user's current friend-recovery setup (friends and threshold; the key itself is split). */
+export interface FriendRecoveryRecord {
+	/** base58 setup id. */
+	setup: string;
+	/** Later encryption-key generations are sealed to it too. */
+	recoveryPublic: Uint8Array;
+	friends: UserId[];
+	threshold: number;
 	at: number;
 }
 
@@ -67,6 +82,7 @@ export interface AccountKeys {
 export class AccountDocument {
 	#records = new Map<SpaceId, SpaceRecord>();
 	#deviceNames = new Map<string, DeviceNameRecord>();
+	#friendRecovery: FriendRecoveryRecord | undefined;
 	#listeners = new Set<() => void>();
 	#shareListeners = new Set<(lockbox: ParsedLockbox) => void | Promise<void>>();
 	#seenShares = new Set<string>();
@@ -79,20 +95,21 @@ export class AccountDocument {
 	#queue: Promise<void> = Promise.resolve();
 
 	private constructor(
+		private readonly wire: Wire,
 		private readonly keys: AccountKeys,
 		private readonly handle: DocHandle<EnvelopeDoc>
 	) {
 		this.#account = accountIdOf(keys.userKey);
 		this.#epoch = epochIdOf(keys.accountKey);
-		this.#reader = new EnvelopeReader(handle, [], (entries) => {
+		this.#reader = wire.read(handle, [], (entries) => {
 			this.#queue = this.#queue.then(() => this.#ingest(entries));
 		});
 	}
 
-	static async open(repo: Repo, keys: AccountKeys): Promise<AccountDocument> {
+	static async open(wire: Wire, keys: AccountKeys): Promise<AccountDocument> {
 		const account = accountIdOf(keys.userKey);
-		const handle = await openEnvelope(repo, envelopeDocumentId(account, new Uint8Array(ID_BYTES)));
-		const doc = new AccountDocument(keys, handle);
+		const handle = await wire.open(envelopeDocumentId(account, new Uint8Array(ID_BYTES)));
+		const doc = new AccountDocument(wire, keys, handle);
 		await doc.#ingest(bytesWrittenBy(A.getAllChanges(handle.doc())));
 		doc.#reader.scan();
 		return doc;
@@ -146,7 +163,23 @@ export class AccountDocument {
 		await this.#write({ devices: [record] });
 	}
 
-	async #write(body: { spaces?: SpaceRecord[]; devices?: DeviceNameRecord[] }): Promise<void> {
+	/** The latest friend-recovery setup any of the user's devices made, if any. */
+	get friendRecovery(): FriendRecoveryRecord | undefined {
+		return this.#friendRecovery;
+	}
+
+	async recordFriendRecovery(record: FriendRecoveryRecord): Promise<void> {
+		this.#applyFriendRecovery([record]);
+		await this.#write({
+			friendRecovery: { ...record, recoveryPublic: base64url.encode(record.recoveryPublic) }
+		});
+	}
+
+	async #write(body: {
+		spaces?: SpaceRecord[];
+		devices?: DeviceNameRecord[];
+		friendRecovery?: Omit<FriendRecoveryRecord, 'recoveryPublic'> & { recoveryPublic: string };
+	}): Promise<void> {
 		const sealed = await sealEntry({
 			space: this.#account,
 			document: new Uint8Array(ID_BYTES),
@@ -160,7 +193,7 @@ export class AccountDocument {
 			sign: (m) => this.keys.sign(m)
 		});
 		this.#prev = sealed.hash;
-		await appendEntries(this.handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
+		await this.wire.append(this.handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
 	}
 
 	/** Encryption-key generations sealed to this user's devices or recovery key (after a revocation). */
@@ -194,7 +227,7 @@ export class AccountDocument {
 				})
 			)
 		);
-		await appendEntries(
+		await this.wire.append(
 			this.handle,
 			lockboxes.map((l) => ({ key: entryKey(hash(l.bytes)), bytes: l.bytes }))
 		);
@@ -203,10 +236,13 @@ export class AccountDocument {
 	async #ingest(entries: Uint8Array[]): Promise<void> {
 		const records: SpaceRecord[] = [];
 		const names: DeviceNameRecord[] = [];
+		const setups: FriendRecoveryRecord[] = [];
 		for (const bytes of entries) {
 			if (bytesEqual(bytes.subarray(0, 3), LOCKBOX_MAGIC)) {
 				try {
 					const lockbox = parseLockbox(bytes);
+					// a friend's share, not a key for this user's devices
+					if (parseShareDocument(lockbox.header.document)) continue;
 					const id = Array.from(hash(bytes).subarray(0, 8)).join(',');
 					if (!bytesEqual(lockbox.header.space, this.#account) || this.#seenShares.has(id))
 						continue;
@@ -229,7 +265,10 @@ export class AccountDocument {
 				const body = JSON.parse(utf8.decode(decryptEntry(entry, this.keys.accountKey))) as {
 					spaces?: unknown;
 					devices?: unknown;
+					friendRecovery?: unknown;
 				};
+				const setup = friendRecoveryOf(body.friendRecovery);
+				if (setup) setups.push(setup);
 				for (const r of Array.isArray(body.spaces) ? body.spaces : [])
 					if (r && isSpaceId(r.id) && typeof r.at === 'number')
 						records.push({ id: r.id, at: r.at, ...(r.left === true ? { left: true } : {}) });
@@ -249,6 +288,20 @@ export class AccountDocument {
 		}
 		this.#apply(records);
 		this.#applyNames(names);
+		this.#applyFriendRecovery(setups);
+	}
+
+	/** The latest setup wins; equal times → the smaller setup id (a pure function of the set). */
+	#applyFriendRecovery(records: FriendRecoveryRecord[]) {
+		let changed = false;
+		for (const r of records) {
+			const current = this.#friendRecovery;
+			if (!current || r.at > current.at || (r.at === current.at && r.setup < current.setup)) {
+				this.#friendRecovery = r;
+				changed = true;
+			}
+		}
+		if (changed) for (const l of this.#listeners) l();
 	}
 
 	/** The latest name per device wins; equal times → the smaller name (a pure function of the set). */
@@ -282,6 +335,34 @@ export class AccountDocument {
 
 	stop(): void {
 		this.#reader.stop();
+	}
+}
+
+function friendRecoveryOf(value: unknown): FriendRecoveryRecord | undefined {
+	if (!value || typeof value !== 'object') return undefined;
+	const r = value as Record<string, unknown>;
+	try {
+		const recoveryPublic = base64url.decode(String(r.recoveryPublic));
+		if (
+			typeof r.setup !== 'string' ||
+			r.setup.length > 64 ||
+			recoveryPublic.length !== 32 ||
+			!Array.isArray(r.friends) ||
+			r.friends.length > MAX_RECOVERY_FRIENDS ||
+			!r.friends.every((f) => typeof f === 'string' && f.startsWith('user_') && f.length < 128) ||
+			typeof r.threshold !== 'number' ||
+			typeof r.at !== 'number'
+		)
+			return undefined;
+		return {
+			setup: r.setup,
+			recoveryPublic,
+			friends: r.friends as UserId[],
+			threshold: r.threshold,
+			at: r.at
+		};
+	} catch {
+		return undefined;
 	}
 }
 

@@ -25,6 +25,7 @@ import {
 import { CharterError } from '../errors.js';
 import type { AuthenticatedPeer, PeerDirectory } from './peer-auth.js';
 import type { EnvelopeDoc } from './envelope.js';
+import { sameHeads } from '../util/heads.js';
 
 export type Delivery = 'pending' | 'stored';
 
@@ -278,10 +279,4 @@ export class DeliveryTracker {
 		this.handle.off('heads-changed', this.#onLocal);
 		this.#listeners.clear();
 	}
-}
-
-function sameHeads(a: readonly string[], b: readonly string[]): boolean {
-	if (a.length !== b.length) return false;
-	const set = new Set(a);
-	return b.every((h) => set.has(h));
 }

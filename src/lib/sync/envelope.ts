@@ -18,14 +18,13 @@ import {
 	parseAutomergeUrl,
 	stringifyAutomergeUrl,
 	type DocHandle,
-	type DocumentId,
-	type Repo,
-	type StorageAdapterInterface
+	type DocumentId
 } from '@automerge/automerge-repo';
 import { DOMAIN } from '../crypto/domains.js';
 import { hash } from '../crypto/primitives.js';
-import { base64url, hex, toBytes, u32be, utf8 } from '../util/bytes.js';
+import { base64url, toBytes, u32be } from '../util/bytes.js';
 import { decodeBytesSetChange } from './change-encoder.js';
+import { sameHeads } from '../util/heads.js';
 
 export interface EnvelopeDoc {
 	v: number;
@@ -121,25 +120,6 @@ export function envelopeDocumentId(
 		.documentId;
 }
 
-/**
- * Opens an envelope in a repo: from the repo's cache or storage when present, otherwise created from
- * the shared root (and then merged with whatever peers hold).
- */
-export async function openEnvelope(
-	repo: Repo,
-	documentId: DocumentId
-): Promise<DocHandle<EnvelopeDoc>> {
-	const cached = repo.handles[documentId] as DocHandle<EnvelopeDoc> | undefined;
-	let handle: DocHandle<EnvelopeDoc>;
-	if (cached?.isReady()) handle = cached;
-	else
-		handle = (await isStored(repo, documentId))
-			? await repo.find<EnvelopeDoc>(documentId)
-			: repo.import<EnvelopeDoc>(ENVELOPE_ROOT, { docId: documentId });
-	handleRepos.set(handle, repo);
-	return handle;
-}
-
 /** Every byte-string value set by the given changes, wherever it was put. */
 export function bytesWrittenBy(changes: A.Change[]): Uint8Array[] {
 	const found: Uint8Array[] = [];
@@ -181,22 +161,36 @@ export function valuesSetBy(decoded: A.DecodedChange): Uint8Array[] {
 
 /**
  * What changes set, by change hash, for changes decoded on the way in (the seal check decodes every
- * change a peer sends): the reader then needs only the cheap change metadata. Bounded; a miss
- * decodes the change again.
+ * change a peer sends): the reader then needs only the cheap change metadata. One per client (its
+ * `Wire`), shared by its verifying adapters and its readers. Bounded; a miss decodes the change again.
  */
-const decodedValues = new Map<string, Uint8Array[]>();
-const DECODED_VALUES_LIMIT = 50_000;
+export class DecodedValues {
+	/** Enough for a first sync of a few large channels; ~100 bytes of bookkeeping per entry. */
+	static readonly LIMIT = 50_000;
+	readonly #values = new Map<string, Uint8Array[]>();
 
-export function rememberValues(hash: string, values: Uint8Array[]): void {
-	if (decodedValues.size >= DECODED_VALUES_LIMIT) {
-		const oldest = decodedValues.keys().next().value;
-		if (oldest !== undefined) decodedValues.delete(oldest);
+	remember(hash: string, values: Uint8Array[]): void {
+		if (this.#values.size >= DecodedValues.LIMIT) {
+			const oldest = this.#values.keys().next().value;
+			if (oldest !== undefined) this.#values.delete(oldest);
+		}
+		this.#values.set(hash, values);
 	}
-	decodedValues.set(hash, values);
+
+	/** What `hash` set, if remembered (read once: the reader needs it only once). */
+	take(hash: string): Uint8Array[] | undefined {
+		const values = this.#values.get(hash);
+		if (values) this.#values.delete(hash);
+		return values;
+	}
 }
 
 /** Every byte string set by the changes of `doc` after `heads` (all of them for `[]`). */
-function valuesSince(doc: A.Doc<EnvelopeDoc>, heads: A.Heads): Uint8Array[] {
+function valuesSince(
+	doc: A.Doc<EnvelopeDoc>,
+	heads: A.Heads,
+	decoded: DecodedValues | undefined
+): Uint8Array[] {
 	let metas: A.ChangeMetadata[];
 	try {
 		metas = A.getChangesMetaSince(doc, heads);
@@ -206,9 +200,8 @@ function valuesSince(doc: A.Doc<EnvelopeDoc>, heads: A.Heads): Uint8Array[] {
 	const backend = A.getBackend(doc);
 	const found: Uint8Array[] = [];
 	for (const meta of metas) {
-		const known = decodedValues.get(meta.hash);
+		const known = decoded?.take(meta.hash);
 		if (known) {
-			decodedValues.delete(meta.hash);
 			found.push(...known);
 			continue;
 		}
@@ -241,7 +234,8 @@ export class EnvelopeReader {
 	constructor(
 		private readonly handle: DocHandle<EnvelopeDoc>,
 		fromHeads: A.Heads,
-		private readonly onEntries: (entries: Uint8Array[], heads: A.Heads) => void
+		private readonly onEntries: (entries: Uint8Array[], heads: A.Heads) => void,
+		private readonly decoded?: DecodedValues
 	) {
 		this.#heads = fromHeads;
 		this.#listener = () => this.scan();
@@ -258,7 +252,7 @@ export class EnvelopeReader {
 		if (!doc) return;
 		const heads = A.getHeads(doc);
 		if (sameHeads(heads, this.#heads)) return;
-		const entries = valuesSince(doc, this.#heads);
+		const entries = valuesSince(doc, this.#heads, this.decoded);
 		this.#heads = heads;
 		this.onEntries(entries, heads);
 	}
@@ -269,7 +263,7 @@ export class EnvelopeReader {
 		const doc = this.handle.doc();
 		if (!doc) return [];
 		this.#heads = A.getHeads(doc);
-		return valuesSince(doc, []);
+		return valuesSince(doc, [], this.decoded);
 	}
 
 	stop(): void {
@@ -288,90 +282,6 @@ export interface EnvelopePublisher {
 	): Promise<void>;
 }
 
-const publishers = new WeakMap<Repo, EnvelopePublisher>();
-const storages = new WeakMap<Repo, StorageAdapterInterface>();
-
-/** Tells `openEnvelope` which storage adapter `repo` was created with. */
-export function useStorage(repo: Repo, storage: StorageAdapterInterface): void {
-	storages.set(repo, storage);
-}
-
-/**
- * Whether the repo's storage holds chunks of `documentId`: read from the adapter (bytes, no
- * Automerge), since loading the document only to learn that it exists would load it twice.
- * A document stored as a snapshot plus incremental chunks is first compacted into one snapshot
- * (`compactStored`).
- */
-async function isStored(repo: Repo, documentId: DocumentId): Promise<boolean> {
-	const storage = storages.get(repo);
-	if (storage) {
-		const snapshots = await storage.loadRange([documentId, 'snapshot']);
-		const incrementals = await storage.loadRange([documentId, 'incremental']);
-		if (snapshots.length + incrementals.length === 0) return false;
-		if (incrementals.length > 0 || snapshots.length > 1)
-			await compactStored(storage, documentId, [...snapshots, ...incrementals]);
-		return true;
-	}
-	return !!(repo.storageSubsystem && (await repo.storageSubsystem.loadDoc(documentId)));
-}
-
-/**
- * Rewrites a document stored as several chunks as one snapshot, before the repo loads it.
- *
- * Why: automerge-repo loads a stored document by concatenating its chunks and handing them to
- * `Automerge.loadIncremental` on an empty document, and with a snapshot followed by incremental
- * chunks Automerge 3.5 takes its change-by-change path, which for an envelope of 1,000 entries took
- * ~25 MB more WebAssembly memory (which never shrinks) than loading the snapshot and then each
- * incremental chunk in turn, as done here (docs/benchmarks.md). The repo then loads one snapshot.
- * The new snapshot is written before the old chunks are removed, so a crash in between leaves both,
- * which load to the same document.
- */
-async function compactStored(
-	storage: StorageAdapterInterface,
-	documentId: DocumentId,
-	chunks: { key: string[]; data?: Uint8Array }[]
-): Promise<void> {
-	let doc: A.Doc<unknown> | undefined;
-	try {
-		for (const chunk of chunks) {
-			if (!chunk.data) continue;
-			doc = doc ? A.loadIncremental(doc, chunk.data) : A.load(chunk.data);
-		}
-	} catch {
-		return; // left as it is: the repo's own load decides what to make of it
-	}
-	if (!doc) return;
-	const saved = A.save(doc);
-	const heads = A.getHeads(doc);
-	A.free(doc); // its wasm memory now, not whenever the collector finalises it
-	const key = [documentId, 'snapshot', hex.encode(hash(utf8.encode(heads.sort().join(','))))];
-	await storage.save(key, saved);
-	for (const chunk of chunks)
-		if (chunk.key.join('/') !== key.join('/')) await storage.remove(chunk.key);
-}
-const handleRepos = new WeakMap<DocHandle<EnvelopeDoc>, Repo>();
-
-/** Makes `publisher` the one that seals every envelope change written through `repo`. */
-export function usePublisher(repo: Repo, publisher: EnvelopePublisher): void {
-	publishers.set(repo, publisher);
-}
-
-/**
- * Appends entries to an envelope opened with `openEnvelope`, as one sealed change of this repo's
- * publisher. Resolves once the change is in the document.
- */
-export function appendEntries(
-	handle: DocHandle<EnvelopeDoc>,
-	entries: { key: string; bytes: Uint8Array }[]
-): Promise<void> {
-	if (entries.length === 0) return Promise.resolve();
-	const repo = handleRepos.get(handle);
-	const publisher = repo && publishers.get(repo);
-	if (!publisher)
-		return Promise.reject(new Error('envelope not opened through a repo with a publisher'));
-	return publisher.publish(handle, entries);
-}
-
 /** A byte string that `decodeChange` gave back as an array of numbers. */
 function byteArray(values: unknown[]): Uint8Array | undefined {
 	for (const v of values)
@@ -385,10 +295,4 @@ function fromBase64url(value: string): Uint8Array | undefined {
 	} catch {
 		return undefined;
 	}
-}
-
-function sameHeads(a: A.Heads, b: A.Heads): boolean {
-	if (a.length !== b.length) return false;
-	const set = new Set(a);
-	return b.every((h) => set.has(h));
 }

@@ -14,6 +14,7 @@ import {
 	type Repo,
 	type StorageId
 } from '@automerge/automerge-repo';
+import { sameHeads } from '../util/heads.js';
 
 export interface PeerDocumentLag {
 	documentId: DocumentId;
@@ -117,10 +118,4 @@ export class PeerWatch {
 	stop(): void {
 		if (this.#timer) clearInterval(this.#timer);
 	}
-}
-
-function sameHeads(a: readonly string[], b: readonly string[]): boolean {
-	if (a.length !== b.length) return false;
-	const set = new Set(a);
-	return b.every((h) => set.has(h));
 }

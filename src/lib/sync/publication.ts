@@ -45,8 +45,8 @@ import {
 	ENVELOPE_ROOT_HASH,
 	hasBuckets,
 	isBucket,
-	rememberValues,
 	valuesSetBy,
+	type DecodedValues,
 	type EnvelopeDoc,
 	type EnvelopePublisher
 } from './envelope.js';
@@ -248,8 +248,8 @@ interface ReadChange {
 
 /**
  * Filters the items of an Automerge sync message (single changes or, on a first sync, a whole
- * compressed document) down to sealed publications. Never throws. `rememberValues` (clients) keeps
- * what the accepted changes set for the envelope reader.
+ * compressed document) down to sealed publications. Never throws. `remember` (a client's
+ * `Wire.decoded`) keeps what the accepted changes set, for the client's envelope readers.
  *
  * Every change must itself be a well-formed publication (`ReadChange.sealed`); what vouching saves
  * is only the signature check: the newest change of each actor is checked by signature, and it
@@ -257,7 +257,7 @@ interface ReadChange {
  */
 export async function checkPublishedChanges(
 	items: Uint8Array[],
-	options: { rememberValues?: boolean } = {}
+	options: { remember?: DecodedValues } = {}
 ): Promise<PublicationCheck> {
 	if (items.length === 0) return { accepted: items, refused: 0 };
 	const provider = await cryptoProvider();
@@ -307,7 +307,7 @@ export async function checkPublishedChanges(
 	for (const item of parsed) {
 		const ok = item.changes.filter((c) => good.has(c.hash));
 		// a client's reader will want what these changes set: spare it decoding them again
-		if (options.rememberValues) for (const c of ok) rememberValues(c.hash, c.values);
+		if (options.remember) for (const c of ok) options.remember.remember(c.hash, c.values);
 		refused += item.changes.length - ok.length;
 		if (ok.length === item.changes.length) accepted.push(item.raw);
 		else accepted.push(...ok.map((c) => c.raw));

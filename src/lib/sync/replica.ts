@@ -10,12 +10,7 @@
  * at the network: failures are counted in `stats.dropped`.
  */
 import * as A from '@automerge/automerge';
-import {
-	cbor,
-	type DocHandle,
-	type Repo,
-	type StorageAdapterInterface
-} from '@automerge/automerge-repo';
+import { cbor, type DocHandle, type StorageAdapterInterface } from '@automerge/automerge-repo';
 import { CharterError } from '../errors.js';
 import {
 	decryptEntry,
@@ -47,14 +42,10 @@ import {
 	verifyFragmentSignature,
 	type ParsedFragment
 } from '../encryption/fragment.js';
-import {
-	appendEntries,
-	EnvelopeReader,
-	envelopeDocumentId,
-	openEnvelope,
-	type EnvelopeDoc
-} from './envelope.js';
+import { envelopeDocumentId, type EnvelopeDoc, type EnvelopeReader } from './envelope.js';
+import type { Wire } from './wire.js';
 import { nextTask } from '../util/tasks.js';
+import { sameHeads } from '../util/heads.js';
 
 export interface ReplicaSigner {
 	author: Uint8Array;
@@ -66,7 +57,7 @@ export interface ReplicaSigner {
 export interface ReplicaOptions<T> {
 	space: Uint8Array;
 	document: Uint8Array;
-	wire: Repo;
+	wire: Wire;
 	local?: StorageAdapterInterface;
 	/** Saved deterministic root of this document type. */
 	root: Uint8Array;
@@ -253,8 +244,7 @@ export class DocumentReplica<T> {
 	async #follow(number: number, heads: string[]): Promise<Generation> {
 		const existing = this.#generations.get(number);
 		if (existing) return existing;
-		const handle = await openEnvelope(
-			this.options.wire,
+		const handle = await this.options.wire.open(
 			envelopeDocumentId(this.options.space, this.options.document, number)
 		);
 		const generation: Generation = {
@@ -265,7 +255,7 @@ export class DocumentReplica<T> {
 			// Entries that arrive while an ingest task waits in the queue join that task: a device
 			// that falls behind (a busy chat) decides, applies and announces many entries at once —
 			// one Automerge apply, one rebuild of what subscribers read — instead of one by one.
-			reader: new EnvelopeReader(handle, heads, (entries) => {
+			reader: this.options.wire.read(handle, heads, (entries) => {
 				generation.arrived.push(...entries);
 				if (generation.ingestQueued) return;
 				generation.ingestQueued = true;
@@ -319,7 +309,7 @@ export class DocumentReplica<T> {
 			return (this.#opened.has(id) || this.#pending.has(id)) && !this.#rejected.has(id);
 		});
 		if (republish.length)
-			await appendEntries(
+			await this.options.wire.append(
 				this.#current.handle,
 				republish.map(({ bytes, hash }) => ({ key: entryKey(hash), bytes }))
 			);
@@ -575,7 +565,7 @@ export class DocumentReplica<T> {
 		const entries = this.#unpublished.splice(0);
 		if (entries.length === 0) return;
 		try {
-			await appendEntries(this.#current.handle, entries);
+			await this.options.wire.append(this.#current.handle, entries);
 		} catch (error) {
 			this.#unpublished.unshift(...entries);
 			this.#drop('unpublished');
@@ -626,8 +616,7 @@ export class DocumentReplica<T> {
 				size += entry.bytes.length;
 			}
 			if (batch.length) batches.push(batch);
-			const handle = await openEnvelope(
-				this.options.wire,
+			const handle = await this.options.wire.open(
 				envelopeDocumentId(this.options.space, this.options.document, input.generation)
 			);
 			const { signer } = this.options;
@@ -644,7 +633,7 @@ export class DocumentReplica<T> {
 				});
 				const id = entryHash(fragment.bytes);
 				this.#seen.add(hex.encode(id));
-				await appendEntries(handle, [{ key: entryKey(id), bytes: fragment.bytes }]);
+				await this.options.wire.append(handle, [{ key: entryKey(id), bytes: fragment.bytes }]);
 			}
 			return { fragments: batches.length, entries: entries.length };
 		});
@@ -962,12 +951,6 @@ export class DocumentReplica<T> {
 		await this.save();
 		this.#listeners.clear();
 	}
-}
-
-function sameHeads(a: A.Heads, b: A.Heads): boolean {
-	if (a.length !== b.length) return false;
-	const set = new Set(a);
-	return b.every((h) => set.has(h));
 }
 
 function replicaKey(options: { space: Uint8Array; document: Uint8Array }): string[] {

@@ -11,7 +11,8 @@ import { CharterError } from '../errors.js';
 import { isSyncServerUrl } from '../util/url.js';
 
 /** Where an address came from. */
-export type SyncServerSource = 'configured' | 'invite' | 'device-link' | 'added';
+export type SyncServerSource =
+	'configured' | 'invite' | 'device-link' | 'recovery-request' | 'added';
 
 /**
  * `connected`: it answered and is connected now. `connecting`: first attempt, not answered yet.

@@ -8,6 +8,7 @@
  */
 import * as A from '@automerge/automerge';
 import type { Message, NetworkAdapterInterface, PeerId } from '@automerge/automerge-repo';
+import type { DecodedValues } from './envelope.js';
 import { checkPublishedChanges } from './publication.js';
 import { WrappingAdapter } from './wrapping-adapter.js';
 
@@ -22,7 +23,9 @@ export class VerifyingNetworkAdapter extends WrappingAdapter {
 
 	constructor(
 		inner: NetworkAdapterInterface,
-		private readonly counter?: RefusalCounter
+		private readonly counter?: RefusalCounter,
+		/** Where a client keeps what accepted changes set, for its envelope readers (`Wire.decoded`). */
+		private readonly decodedValues?: DecodedValues
 	) {
 		super(inner);
 	}
@@ -50,7 +53,7 @@ export class VerifyingNetworkAdapter extends WrappingAdapter {
 		}
 		if (decoded.changes.length === 0) return message;
 		const { accepted, refused } = await checkPublishedChanges(decoded.changes, {
-			rememberValues: true
+			...(this.decodedValues ? { remember: this.decodedValues } : {})
 		});
 		if (refused === 0) return message;
 		this.counter?.refused(refused, message.senderId);
