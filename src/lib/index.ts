@@ -19,6 +19,9 @@ export {
 } from './client/Space.js';
 export { parseInviteLink, type InviteLink } from './authority/invites.js';
 export { Channel, type Message, type SendOptions, MAX_MESSAGE_LENGTH } from './client/Channel.js';
+export type { Delivery } from './sync/durability.js';
+export { SharedDocument, type SharedDocumentType } from './client/SharedDocument.js';
+export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';
 export {
 	MAX_SEARCH_QUERY,
 	MAX_SEARCH_RESULTS,
@@ -27,9 +30,6 @@ export {
 	type SearchResult,
 	type SearchResults
 } from './client/search.js';
-export type { Delivery } from './sync/durability.js';
-export { SharedDocument, type SharedDocumentType } from './client/SharedDocument.js';
-export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';
 export {
 	createRecoveryPhrase,
 	isValidRecoveryPhrase,
