@@ -7,6 +7,7 @@
  *   one is not found, a new one is found — and each new message costs the index one entry, not a
  *   re-index of its channel.
  * - He never finds what he cannot read: a private channel, or one taken out of his sight.
+ * - Ada's laptop, a second device of hers, builds its own index from what it received.
  * - The index stays on his device: through a real sync server, no captured frame, no byte on the
  *   server's disk and no envelope in his wire repo holds a word of it, and building it adds no
  *   document to the wire repo.
@@ -20,7 +21,15 @@ import { Charter, EVERYONE, type Space } from '../../src/lib/index.js';
 import { SNIPPET_LENGTH, SpaceSearch } from '../../src/lib/client/search.js';
 import { base64url } from '../../src/lib/util/bytes.js';
 import { bytesWrittenBy } from '../../src/lib/sync/envelope.js';
-import { personas, shutdown, syncAll, userOf, type Persona } from '../support/personas.js';
+import {
+	deliver,
+	freshDevice,
+	personas,
+	shutdown,
+	syncAll,
+	userOf,
+	type Persona
+} from '../support/personas.js';
 import { startSyncServerProcess } from '../support/sync-server-process.js';
 import { recordFrames } from '../support/frame-recorder.js';
 import { eventually } from '../support/wait.js';
@@ -234,6 +243,32 @@ describe('search', () => {
 			expect(on(cast.ada).search('lighthouse').total).toBe(2);
 		} finally {
 			await shutdown(people);
+		}
+	});
+});
+
+describe('search on a linked device', () => {
+	it("✓ the user's other device builds its own index from what it received: it finds the same messages and follows an edit made on the first", async () => {
+		const desk = await Charter.open({ inMemory: true, deviceName: 'desk' });
+		const { phrase } = await desk.createIdentity();
+		const ada: Persona = { name: 'ada', client: desk };
+		const laptop = await freshDevice(phrase, 'laptop');
+		try {
+			const space = await desk.createSpace({ name: 'Notebook' });
+			const note = await space.channels[0]!.send('buy saffron for the risotto');
+			await deliver(ada, laptop, space.id);
+			const there = laptop.client.space(space.id)!;
+			// ✓ found on the laptop, by its own index (nothing of the desk's crossed over: it has none)
+			expect(there.search('saffron').results.map((r) => r.messageId)).toEqual([note.id]);
+			// ✓ an edit on the desk reaches the laptop's index
+			await space.channels[0]!.edit(note.id, 'buy arborio for the risotto');
+			await deliver(ada, laptop, space.id);
+			expect(there.search('saffron').total).toBe(0);
+			expect(there.search('arborio').results.map((r) => r.messageId)).toEqual([note.id]);
+			// ✓ and the desk, which never searched before, finds it too
+			expect(space.search('arborio').total).toBe(1);
+		} finally {
+			await shutdown([ada, laptop]);
 		}
 	});
 });
