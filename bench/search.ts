@@ -153,7 +153,7 @@ export async function searchBench(params: typeof SEARCH_PARAMS): Promise<SearchB
 		const options = (last: number) => ({
 			combineWith: 'AND' as const,
 			prefix: (_t: string, i: number) => i === last,
-			fuzzy: (t: string) => (t.length >= 5 ? 0.2 : false)
+			fuzzy: (t: string) => (t.length >= 5 ? 1 : false)
 		});
 		// warm up both
 		for (const q of queries.slice(0, 20)) {

@@ -85,9 +85,10 @@ export const MAX_SEARCH_RESULTS = 1000;
 export const SNIPPET_LENGTH = 160;
 /** Characters of context shown before the first match in a snippet. */
 const SNIPPET_LEAD = 40;
-/** Words this long or longer match with one typo (MiniSearch's edit distance: length × 0.2). */
+/** Words this long or longer match with one typo: a letter missing, added or changed. */
 const FUZZY_FROM = 5;
-const FUZZY = 0.2;
+/** The edit distance MiniSearch allows them (a whole number is a distance, a fraction a share). */
+const FUZZY = 1;
 
 /** A link as the web client renders one: an http(s) URL or a `www.` address (format.ts). */
 const LINK = /(?:^|[^\p{L}\p{N}_])(?:https?:\/\/[^\s<>]+\.[^\s<>]|www\.[^\s<>.]+\.[^\s<>])/iu;
