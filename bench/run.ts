@@ -9,6 +9,7 @@ import { serverLoad, soak, SERVER_PARAMS } from './server.js';
 import { memory, MEMORY_PARAMS } from './memory.js';
 import { chatCharter, chatFloor, chatPlain, CHAT_PARAMS, type ChatResult } from './chat.js';
 import { browserOpen, browserSend, BROWSER_PARAMS, type OpenReading } from './browser.js';
+import { searchBench, SEARCH_PARAMS } from './search.js';
 
 const flag = (name: string, fallback: number) => {
 	const i = process.argv.indexOf(`--${name}`);
@@ -305,6 +306,44 @@ const scenarios: Record<string, () => Promise<void>> = {
 				rows
 			);
 		}
+	},
+	async search() {
+		const params = {
+			channels: flag('channels', SEARCH_PARAMS.channels),
+			messages: flag('messages', SEARCH_PARAMS.messages),
+			queries: flag('queries', SEARCH_PARAMS.queries),
+			updates: flag('updates', SEARCH_PARAMS.updates)
+		};
+		const r = await searchBench(params);
+		const ratio = (a: number, b: number) => (a / b).toFixed(2);
+		table(
+			`Search: ${r.messages} messages in ${params.channels} channels of one space (written in ${r.writeS.toFixed(0)} s), ` +
+				`${params.queries} queries (${r.meanResults.toFixed(1)} results each on average), ${params.updates} new messages (${r.updates} index updates) ` +
+				'(plain: MiniSearch alone over the same texts, words only)',
+			[
+				{
+					side: 'charter (client/search.ts)',
+					'build ms': r.buildMs.toFixed(0),
+					'query p50 ms': r.p50.toFixed(2),
+					'query p99 ms': r.p99.toFixed(2),
+					'new message mean / max ms': `${r.updateMeanMs.toFixed(2)} / ${r.updateMaxMs.toFixed(2)}`
+				},
+				{
+					side: 'plain MiniSearch',
+					'build ms': r.plainBuildMs.toFixed(0),
+					'query p50 ms': r.plainP50.toFixed(2),
+					'query p99 ms': r.plainP99.toFixed(2),
+					'new message mean / max ms': ''
+				},
+				{
+					side: 'ratio charter/plain',
+					'build ms': ratio(r.buildMs, r.plainBuildMs),
+					'query p50 ms': ratio(r.p50, r.plainP50),
+					'query p99 ms': ratio(r.p99, r.plainP99),
+					'new message mean / max ms': ''
+				}
+			]
+		);
 	},
 	async authority() {
 		const rows: Row[] = [];

@@ -31,6 +31,14 @@ export type { Delivery } from './sync/durability.js';
 export { SharedDocument, type SharedDocumentType } from './client/SharedDocument.js';
 export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';
 export {
+	MAX_SEARCH_QUERY,
+	MAX_SEARCH_RESULTS,
+	type SearchOptions,
+	type SearchProblem,
+	type SearchResult,
+	type SearchResults
+} from './client/search.js';
+export {
 	createRecoveryPhrase,
 	isValidRecoveryPhrase,
 	RECOVERY_PHRASE_WORDS

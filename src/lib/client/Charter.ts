@@ -41,6 +41,7 @@ import {
 } from '../platform.js';
 import { hex, randomBytes } from '../util/bytes.js';
 import { Space } from './Space.js';
+import { searchSpaces, type SearchOptions, type SearchResults } from './search.js';
 import {
 	approve as approveShares,
 	collect as collectShares,
@@ -353,6 +354,12 @@ export class Charter {
 			.map((s, i) => [s, i] as const)
 			.sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1])
 			.map(([s]) => s);
+	}
+
+	/** Full-text search over every open space's readable messages (see `space.search`). */
+	search(query: string, options?: SearchOptions): SearchResults {
+		this.#assertOpen();
+		return searchSpaces(this.spaces, query, options);
 	}
 
 	#deleted = new Map<SpaceId, DeletedSpace>();

@@ -72,6 +72,7 @@ import {
 	type InviteKeys
 } from '../authority/invites.js';
 import { SharedDocument, type SharedDocumentType } from './SharedDocument.js';
+import { SpaceSearch, type SearchOptions, type SearchResults } from './search.js';
 import type { ClientContext, SpaceView } from './context.js';
 
 export interface Member {
@@ -1974,6 +1975,16 @@ export class Space implements SpaceView {
 		}
 	}
 
+	#search: SpaceSearch | undefined;
+	/**
+	 * Full-text search over the messages this device can read here (client/search.ts): the index is
+	 * built on the first call, in memory only, and follows every change from then on.
+	 */
+	search(query: string, options?: SearchOptions): SearchResults {
+		this.#search ??= new SpaceSearch(this);
+		return this.#search.search(query, options);
+	}
+
 	/** Resolves once everything received so far has been processed in the space and its channels. */
 	async settled(): Promise<void> {
 		for (let i = 0; i < 3; i++) {
@@ -2019,6 +2030,7 @@ export class Space implements SpaceView {
 		this.#closed = true;
 		this.context.spaces?.closed(this);
 		this.#unsubscribeKeys?.();
+		this.#search?.close();
 		await this.#rotating;
 		await Promise.all([...this.#opening.values()]).catch(() => undefined);
 		await Promise.all([...this.#channels.values()].map((c) => c.close()));

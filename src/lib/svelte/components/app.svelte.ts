@@ -141,6 +141,8 @@ export class App {
 	phrase = $state('');
 	spaceId = $state('');
 	channelId = $state('');
+	/** A message to show once its channel is open (a search result): MessageView scrolls to it. */
+	jump = $state.raw<{ channel: string; message: string }>();
 	drawerOpen = $state(false);
 	/** The member list starts open on wide screens only (on a phone it covers the chat). */
 	membersOpen = $state(typeof innerWidth === 'number' ? innerWidth > 1000 : true);
