@@ -18,6 +18,17 @@ export {
 	type SuccessionInfo
 } from './client/Space.js';
 export { parseInviteLink, type InviteLink } from './authority/invites.js';
+export {
+	ReadState,
+	NotificationSettings,
+	mentionsMe,
+	NOTIFY_RECENT_MS,
+	type UnreadInfo,
+	type NotifyEvent,
+	type NotificationLevel,
+	type ReadMarker
+} from './client/read-state.js';
+export { READ_MARKER_DELAY_MS } from './sync/account.js';
 export { Channel, type Message, type SendOptions, MAX_MESSAGE_LENGTH } from './client/Channel.js';
 export type { Delivery } from './sync/durability.js';
 export { SharedDocument, type SharedDocumentType } from './client/SharedDocument.js';
