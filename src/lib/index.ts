@@ -27,6 +27,17 @@ export {
 	MAX_MESSAGE_LENGTH,
 	MAX_REACTION
 } from './client/Channel.js';
+export {
+	ReadState,
+	NotificationSettings,
+	mentionsMe,
+	NOTIFY_RECENT_MS,
+	type UnreadInfo,
+	type NotifyEvent,
+	type NotificationLevel,
+	type ReadMarker
+} from './client/read-state.js';
+export { READ_MARKER_DELAY_MS } from './sync/account.js';
 export type { Delivery } from './sync/durability.js';
 export { SharedDocument, type SharedDocumentType } from './client/SharedDocument.js';
 export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';

@@ -56,6 +56,7 @@ import {
 } from '../identity/friend-recovery.js';
 import { parseInviteLink } from '../authority/invites.js';
 import { AccountDocument, accountIdOf, generationOf, MAX_DEVICE_LABEL } from '../sync/account.js';
+import { NotificationSettings, ReadState } from './read-state.js';
 import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { bytesEqual } from '../util/bytes.js';
 import { bytesWrittenBy, DecodedValues, envelopeDocumentId } from '../sync/envelope.js';
@@ -126,6 +127,11 @@ export interface CharterOptions {
 	openSpacesInBackground?: boolean;
 	/** With `openSpacesInBackground`: the space to open first (the one the app shows), if known. */
 	openFirst?: string;
+	/**
+	 * Read markers are coalesced: one account entry per this many ms at most, carrying the
+	 * furthest marker of every channel read meanwhile (default 3 s, `READ_MARKER_DELAY_MS`).
+	 */
+	readMarkerDelayMs?: number;
 }
 
 export interface IdentityInfo {
@@ -171,6 +177,20 @@ export class Charter {
 	#openingSpaces = new Set<Space>();
 	/** Card verdicts shared by the spaces of this client: an optimisation only (card-cache.ts). */
 	readonly #cards = new CardCache();
+	#readMarkerDelayMs: number | undefined;
+	readonly #host = {
+		account: () => this.#account,
+		me: () => this.#identity?.userId,
+		spaces: () => this.spaces,
+		onSpaces: (listener: () => void) => {
+			this.#listeners.add(listener);
+			return () => this.#listeners.delete(listener);
+		}
+	};
+	/** How far the user has read each channel (synced across their devices only), and what is unread. */
+	readonly readState = new ReadState(this.#host);
+	/** Mute and mentions-only per space and channel (synced across the user's devices), and `onNotify`. */
+	readonly notificationSettings = new NotificationSettings(this.#host, this.readState);
 
 	/** The WebSocket URL peers can dial, when opened with `listen`. */
 	get listeningUrl(): string | undefined {
@@ -281,6 +301,7 @@ export class Charter {
 		client.#servers = servers;
 		servers.onChange(() => client.#emit());
 		client.#listening = listening;
+		client.#readMarkerDelayMs = options.readMarkerDelayMs;
 		client.#identity = await Identity.load(stores.secrets);
 		if (client.#identity) {
 			await client.#openKnownSpaces(options.openSpacesInBackground ?? false, options.openFirst);
@@ -984,6 +1005,7 @@ export class Charter {
 		this.#peers.stop();
 		clearTimeout(this.#sharingReview);
 		await this.#account?.settled();
+		await this.#account?.flushRead().catch(() => undefined);
 		this.#account?.stop();
 		await Promise.all(this.spaces.map((s) => s.close()));
 		await this.wire.repo.flush().catch(() => undefined);
@@ -999,14 +1021,19 @@ export class Charter {
 	async #openAccount() {
 		const identity = this.#identity;
 		if (!identity || this.#account) return;
-		this.#account = await AccountDocument.open(this.wire, {
-			userKey: identity.userKey,
-			deviceKey: identity.deviceKey,
-			accountKey: identity.accountKey(accountIdOf(identity.userKey)),
-			sign: (m) => identity.signAsDevice(m)
-		});
+		this.#account = await AccountDocument.open(
+			this.wire,
+			{
+				userKey: identity.userKey,
+				deviceKey: identity.deviceKey,
+				accountKey: identity.accountKey(accountIdOf(identity.userKey)),
+				sign: (m) => identity.signAsDevice(m)
+			},
+			this.#readMarkerDelayMs
+		);
 		this.#account.onChange(() => {
 			this.#emit(); // device names
+			this.readState.changed(); // read markers, notification levels
 			void this.#openFromAccount();
 		});
 		this.#account.onKeyShare((lockbox) => this.#installKeyShare(lockbox));

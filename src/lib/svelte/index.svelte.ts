@@ -29,6 +29,8 @@ import {
 	type SuccessionInfo,
 	type DeletedSpace,
 	type SyncServerStatus,
+	type UnreadInfo,
+	type NotificationLevel,
 	type UserId
 } from '../index.js';
 
@@ -121,6 +123,11 @@ export class LiveSpace {
 
 	get id() {
 		return this.space.id;
+	}
+
+	/** Subscribes the reading effect to every change of the space and its channels. */
+	track(): void {
+		this.#track();
 	}
 
 	get name(): string {
@@ -274,6 +281,44 @@ export class LiveChannel {
 	}
 }
 
+/**
+ * The user's unread state and notification levels, live: changes when a message arrives (the
+ * space's change) and when a read marker or a level changes on any of the user's devices.
+ */
+export class LiveReadState {
+	readonly #track: () => void;
+
+	constructor(readonly client: Charter) {
+		this.#track = subscriberOf((listener) => client.readState.subscribe(listener));
+	}
+
+	/** Unread messages, mentions and the first unread message of one channel. */
+	channel(space: Space, channel: Channel): UnreadInfo {
+		this.#track();
+		liveSpace(space).track();
+		return this.client.readState.channel(space, channel);
+	}
+
+	/** Unread messages and mentions over a space's channels. */
+	space(space: Space): UnreadInfo {
+		this.#track();
+		liveSpace(space).track();
+		return this.client.readState.space(space);
+	}
+
+	/** The level set for a space or a channel (`default`: follow the space, or notify all). */
+	level(target: Space['id'] | Channel['id']): NotificationLevel {
+		this.#track();
+		return this.client.notificationSettings.level(target);
+	}
+
+	/** What applies to a channel (or a space): all, mentions or none. */
+	effective(space: Space['id'], channel?: Channel['id']) {
+		this.#track();
+		return this.client.notificationSettings.effective(space, channel);
+	}
+}
+
 /** Online/offline and what the connected peers hold, polled once a second while shown. */
 export class LiveSync {
 	readonly #track: () => void;
@@ -336,6 +381,14 @@ export function isClientPeer(peer: string): boolean {
 const spaces = new WeakMap<Space, LiveSpace>();
 const channels = new WeakMap<Channel, LiveChannel>();
 const clients = new WeakMap<Charter, LiveCharter>();
+const readStates = new WeakMap<Charter, LiveReadState>();
+
+/** The (cached) reactive view of a client's read state and notification levels. */
+export function liveReadState(client: Charter): LiveReadState {
+	let live = readStates.get(client);
+	if (!live) readStates.set(client, (live = new LiveReadState(client)));
+	return live;
+}
 
 /** The (cached) reactive view of a client. */
 export function liveCharter(client: Charter): LiveCharter {

@@ -7,13 +7,17 @@
  *   account id  = SHA-256(DOMAIN.account ‖ identity public key)[0..16]  (the entry's "space id")
  *   account key = HKDF(identity seed, account id, "charter/v1/kdf/account"); epoch id = H(key)
  *   body        = JSON { spaces: [{ id, at, left? }], devices?: [{ device, name, at }],
- *                 friendRecovery?: { setup, recoveryPublic, friends, threshold, at } } — entries
+ *                 friendRecovery?: { setup, recoveryPublic, friends, threshold, at },
+ *                 read?: [{ channel, message, at }], notify?: [{ target, level, at }] } — entries
  *                 accumulate; the latest record per space wins, the latest name per device, the
- *                 latest friend-recovery setup
+ *                 latest friend-recovery setup, the furthest read marker per channel, the latest
+ *                 notification level per space or channel
  *   (lockboxes in this envelope: encryption-key generations sealed to the user's devices, and
  *   friend-recovery shares sealed to friends — see identity/friend-recovery.ts; told apart by their
  *   document field)
  *   (device names are the user's own labels, seen only by their devices — not signed certificates)
+ *   (read markers and notification levels, too, are seen only by the user's devices: no co-member,
+ *   relay or sync server learns which channels the user read, how far, or muted)
  */
 import * as A from '@automerge/automerge';
 import { DOMAIN } from '../crypto/domains.js';
@@ -33,7 +37,7 @@ import {
 	sealLockbox,
 	type ParsedLockbox
 } from '../encryption/lockbox.js';
-import { ID_BYTES, isSpaceId, type SpaceId, type UserId } from '../identity/ids.js';
+import { ID_BYTES, isSpaceId, type ChannelId, type SpaceId, type UserId } from '../identity/ids.js';
 import { parseShareDocument, MAX_RECOVERY_FRIENDS } from '../identity/friend-recovery.js';
 import { base64url, bytesEqual, randomBytes, utf8 } from '../util/bytes.js';
 import {
@@ -72,6 +76,49 @@ export interface FriendRecoveryRecord {
 /** A device name is a short label (as long as a certificate's device name). */
 export const MAX_DEVICE_LABEL = 64;
 
+/**
+ * How far the user has read a channel: up to and including `message`, whose time is `at` (the
+ * message's own `createdAt`). Messages order by (time, id), so the furthest marker is the larger
+ * (at, message) pair — on every device, whatever order the markers arrive in.
+ */
+export interface ReadMarkerRecord {
+	channel: ChannelId;
+	message: string;
+	at: number;
+}
+
+/**
+ * What notifies for a space or a channel: every message, mentions only, nothing; `default` on a
+ * channel follows its space (and on a space, the library's default: every message).
+ */
+export type NotificationLevel = 'all' | 'mentions' | 'none' | 'default';
+export const NOTIFICATION_LEVELS: readonly NotificationLevel[] = [
+	'all',
+	'mentions',
+	'none',
+	'default'
+];
+
+/** The user's notification level for one space or channel, and when they set it. */
+export interface NotificationSettingRecord {
+	target: SpaceId | ChannelId;
+	level: NotificationLevel;
+	at: number;
+}
+
+/** Message ids are short (a few dozen characters); anything longer is junk, not a marker. */
+const MAX_MARKER_ID = 128;
+
+/** The furthest of two read markers of one channel (a total order: a pure function of the set). */
+export function furthestMarker(
+	a: ReadMarkerRecord | undefined,
+	b: ReadMarkerRecord
+): ReadMarkerRecord {
+	if (!a) return b;
+	if (b.at !== a.at) return b.at > a.at ? b : a;
+	return b.message > a.message ? b : a;
+}
+
 export interface AccountKeys {
 	userKey: Uint8Array;
 	deviceKey: Uint8Array;
@@ -83,6 +130,13 @@ export class AccountDocument {
 	#records = new Map<SpaceId, SpaceRecord>();
 	#deviceNames = new Map<string, DeviceNameRecord>();
 	#friendRecovery: FriendRecoveryRecord | undefined;
+	#read = new Map<ChannelId, ReadMarkerRecord>();
+	#notify = new Map<SpaceId | ChannelId, NotificationSettingRecord>();
+	/** Markers read here and not written yet (coalesced: see `markRead`). */
+	#pendingRead = new Map<ChannelId, ReadMarkerRecord>();
+	#readTimer: ReturnType<typeof setTimeout> | undefined;
+	/** How long a read marker waits for the next before one entry carries them all. */
+	readonly #readDelayMs: number;
 	#listeners = new Set<() => void>();
 	#shareListeners = new Set<(lockbox: ParsedLockbox) => void | Promise<void>>();
 	#seenShares = new Set<string>();
@@ -97,8 +151,10 @@ export class AccountDocument {
 	private constructor(
 		private readonly wire: Wire,
 		private readonly keys: AccountKeys,
-		private readonly handle: DocHandle<EnvelopeDoc>
+		private readonly handle: DocHandle<EnvelopeDoc>,
+		readDelayMs: number
 	) {
+		this.#readDelayMs = readDelayMs;
 		this.#account = accountIdOf(keys.userKey);
 		this.#epoch = epochIdOf(keys.accountKey);
 		this.#reader = wire.read(handle, [], (entries) => {
@@ -106,10 +162,19 @@ export class AccountDocument {
 		});
 	}
 
-	static async open(wire: Wire, keys: AccountKeys): Promise<AccountDocument> {
+	/**
+	 * `readDelayMs`: read markers are coalesced — the first marker after a write waits this long,
+	 * and one entry then carries the furthest marker of every channel read meanwhile (default
+	 * `READ_MARKER_DELAY_MS`).
+	 */
+	static async open(
+		wire: Wire,
+		keys: AccountKeys,
+		readDelayMs = READ_MARKER_DELAY_MS
+	): Promise<AccountDocument> {
 		const account = accountIdOf(keys.userKey);
 		const handle = await wire.open(envelopeDocumentId(account, new Uint8Array(ID_BYTES)));
-		const doc = new AccountDocument(wire, keys, handle);
+		const doc = new AccountDocument(wire, keys, handle, readDelayMs);
 		await doc.#ingest(bytesWrittenBy(A.getAllChanges(handle.doc())));
 		doc.#reader.scan();
 		return doc;
@@ -175,7 +240,56 @@ export class AccountDocument {
 		});
 	}
 
+	/** The furthest read marker of every channel the user read, on any of their devices. */
+	get readMarkers(): ReadonlyMap<ChannelId, ReadMarkerRecord> {
+		return this.#read;
+	}
+
+	/**
+	 * Moves a channel's read marker forward (never back: a marker behind the current one is a
+	 * no-op). It applies here at once; the write is coalesced — one entry per `readDelayMs` for all
+	 * the channels read meanwhile, so reading message after message does not grow the account.
+	 */
+	markRead(marker: ReadMarkerRecord): boolean {
+		const current = this.#read.get(marker.channel);
+		if (furthestMarker(current, marker) === current) return false;
+		this.#applyRead([marker]);
+		this.#pendingRead.set(marker.channel, marker);
+		this.#readTimer ??= setTimeout(() => {
+			this.#readTimer = undefined;
+			void this.flushRead().catch(() => undefined);
+		}, this.#readDelayMs);
+		return true;
+	}
+
+	/** Writes the coalesced read markers now (on close; tests). */
+	async flushRead(): Promise<void> {
+		clearTimeout(this.#readTimer);
+		this.#readTimer = undefined;
+		if (!this.#pendingRead.size) return;
+		const read = [...this.#pendingRead.values()];
+		this.#pendingRead.clear();
+		await this.#write({ read });
+	}
+
+	/** The user's notification levels, by space or channel. */
+	get notificationLevels(): ReadonlyMap<SpaceId | ChannelId, NotificationSettingRecord> {
+		return this.#notify;
+	}
+
+	async setNotificationLevel(target: SpaceId | ChannelId, level: NotificationLevel): Promise<void> {
+		const record: NotificationSettingRecord = {
+			target,
+			level,
+			at: Math.max(Date.now(), (this.#notify.get(target)?.at ?? 0) + 1)
+		};
+		this.#applyNotify([record]);
+		await this.#write({ notify: [record] });
+	}
+
 	async #write(body: {
+		read?: ReadMarkerRecord[];
+		notify?: NotificationSettingRecord[];
 		spaces?: SpaceRecord[];
 		devices?: DeviceNameRecord[];
 		friendRecovery?: Omit<FriendRecoveryRecord, 'recoveryPublic'> & { recoveryPublic: string };
@@ -237,6 +351,8 @@ export class AccountDocument {
 		const records: SpaceRecord[] = [];
 		const names: DeviceNameRecord[] = [];
 		const setups: FriendRecoveryRecord[] = [];
+		const read: ReadMarkerRecord[] = [];
+		const notify: NotificationSettingRecord[] = [];
 		for (const bytes of entries) {
 			if (bytesEqual(bytes.subarray(0, 3), LOCKBOX_MAGIC)) {
 				try {
@@ -266,7 +382,17 @@ export class AccountDocument {
 					spaces?: unknown;
 					devices?: unknown;
 					friendRecovery?: unknown;
+					read?: unknown;
+					notify?: unknown;
 				};
+				for (const r of Array.isArray(body.read) ? body.read : []) {
+					const marker = readMarkerOf(r);
+					if (marker) read.push(marker);
+				}
+				for (const n of Array.isArray(body.notify) ? body.notify : []) {
+					const setting = notificationSettingOf(n);
+					if (setting) notify.push(setting);
+				}
 				const setup = friendRecoveryOf(body.friendRecovery);
 				if (setup) setups.push(setup);
 				for (const r of Array.isArray(body.spaces) ? body.spaces : [])
@@ -289,6 +415,35 @@ export class AccountDocument {
 		this.#apply(records);
 		this.#applyNames(names);
 		this.#applyFriendRecovery(setups);
+		this.#applyRead(read);
+		this.#applyNotify(notify);
+	}
+
+	/** The furthest marker per channel wins (`furthestMarker`: any order, the same result). */
+	#applyRead(records: ReadMarkerRecord[]) {
+		let changed = false;
+		for (const r of records) {
+			const current = this.#read.get(r.channel);
+			const next = furthestMarker(current, r);
+			if (next !== current) {
+				this.#read.set(r.channel, next);
+				changed = true;
+			}
+		}
+		if (changed) for (const l of this.#listeners) l();
+	}
+
+	/** The latest level per target wins; equal times → the smaller level (a pure function of the set). */
+	#applyNotify(records: NotificationSettingRecord[]) {
+		let changed = false;
+		for (const r of records) {
+			const current = this.#notify.get(r.target);
+			if (!current || r.at > current.at || (r.at === current.at && r.level < current.level)) {
+				this.#notify.set(r.target, r);
+				changed = true;
+			}
+		}
+		if (changed) for (const l of this.#listeners) l();
 	}
 
 	/** The latest setup wins; equal times → the smaller setup id (a pure function of the set). */
@@ -334,8 +489,47 @@ export class AccountDocument {
 	}
 
 	stop(): void {
+		clearTimeout(this.#readTimer);
 		this.#reader.stop();
 	}
+}
+
+/**
+ * Read markers wait this long for the next one before they are written: reading a busy channel
+ * (a marker per message seen) or several channels in a row costs one account entry per 3 s at
+ * most, carrying the furthest marker of each channel read meanwhile.
+ */
+export const READ_MARKER_DELAY_MS = 3000;
+
+function readMarkerOf(value: unknown): ReadMarkerRecord | undefined {
+	if (!value || typeof value !== 'object') return undefined;
+	const r = value as Record<string, unknown>;
+	if (
+		typeof r.channel !== 'string' ||
+		!r.channel.startsWith('chan_') ||
+		r.channel.length > MAX_MARKER_ID ||
+		typeof r.message !== 'string' ||
+		r.message.length > MAX_MARKER_ID ||
+		typeof r.at !== 'number' ||
+		!Number.isFinite(r.at)
+	)
+		return undefined;
+	return { channel: r.channel as ChannelId, message: r.message, at: r.at };
+}
+
+function notificationSettingOf(value: unknown): NotificationSettingRecord | undefined {
+	if (!value || typeof value !== 'object') return undefined;
+	const r = value as Record<string, unknown>;
+	if (
+		typeof r.target !== 'string' ||
+		!(r.target.startsWith('chan_') || r.target.startsWith('space_')) ||
+		r.target.length > MAX_MARKER_ID ||
+		!NOTIFICATION_LEVELS.includes(r.level as NotificationLevel) ||
+		typeof r.at !== 'number' ||
+		!Number.isFinite(r.at)
+	)
+		return undefined;
+	return { target: r.target as SpaceId | ChannelId, level: r.level as NotificationLevel, at: r.at };
 }
 
 function friendRecoveryOf(value: unknown): FriendRecoveryRecord | undefined {

@@ -5,15 +5,33 @@
 import { getContext, setContext } from 'svelte';
 import {
 	isCharterError,
+	type Channel,
 	type Charter,
+	type NotifyEvent,
 	type SettingChange,
 	type Space,
 	type UserId
 } from '../../index.js';
-import { liveCharter, liveSpace, shortId, type LiveCharter } from '../index.svelte.js';
+import {
+	liveCharter,
+	liveReadState,
+	liveSpace,
+	shortId,
+	type LiveCharter,
+	type LiveReadState
+} from '../index.svelte.js';
 
 export type DialogName =
-	'' | 'add-space' | 'space-settings' | 'user-settings' | 'sync' | 'create-channel';
+	| ''
+	| 'add-space'
+	| 'space-settings'
+	| 'user-settings'
+	| 'sync'
+	| 'create-channel'
+	| 'notifications';
+
+/** A notification's body shows at most this much of the message. */
+const NOTIFICATION_TEXT = 140;
 
 export interface Notice {
 	id: number;
@@ -131,6 +149,15 @@ export interface Confirmation {
 export class App {
 	client = $state.raw<Charter>();
 	live = $state.raw<LiveCharter>();
+	/** Unread counts and notification levels (the user's, from their account). */
+	reads = $state.raw<LiveReadState>();
+	/** What the notification settings dialog is for: a space, or one of its channels. */
+	notificationTarget = $state.raw<{ space: Space; channel?: Channel }>();
+	/** The channel shown at its newest message (it is marked read while the page is visible). */
+	#atBottom: { space: Space; channel: Channel } | undefined;
+	/** Where each channel's "new messages" divider goes, fixed when the channel is opened. */
+	// eslint-disable-next-line svelte/prefer-svelte-reactivity -- fixed once per opening, not state
+	#dividers = new Map<string, string | undefined>();
 	failure = $state('');
 	notices = $state<Notice[]>([]);
 	busy = $state(false);
@@ -173,7 +200,95 @@ export class App {
 	attach(client: Charter) {
 		this.client = client;
 		this.live = liveCharter(client);
+		this.reads = liveReadState(client);
+		client.notificationSettings.onNotify((e) => this.#showNotification(e));
+		document.addEventListener('visibilitychange', () => this.#markShownRead());
+		addEventListener('focus', () => this.#markShownRead());
 		this.offerPendingInvite();
+	}
+
+	/**
+	 * A message the user's levels say should notify: a system notification while the page is
+	 * hidden (when it shows, the user sees the channel's unread badge instead). One per message
+	 * (`tag`), so several tabs of the app show it once; a click opens its channel.
+	 */
+	#showNotification({ space, channel, message, mention }: NotifyEvent) {
+		if (document.visibilityState === 'visible') return;
+		if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+		const live = liveSpace(space);
+		const text =
+			message.text.length > NOTIFICATION_TEXT
+				? `${message.text.slice(0, NOTIFICATION_TEXT - 1)}…`
+				: message.text;
+		try {
+			const n = new Notification(`${mention ? 'Mention in ' : ''}#${channel.name} · ${live.name}`, {
+				body: `${live.displayName(message.author)}: ${text}`,
+				tag: message.id
+			});
+			n.onclick = () => {
+				focus();
+				this.select(space.id, channel.id);
+				n.close();
+			};
+		} catch {
+			/* a browser that refuses page notifications (some mobile ones): the badge says it */
+		}
+	}
+
+	/**
+	 * Asks for permission to notify, once, when the user first opens notification settings (never
+	 * on load: a browser shows the question then, and a user who did not ask for it says no).
+	 */
+	askNotificationPermission() {
+		if (typeof Notification === 'undefined' || Notification.permission !== 'default') return;
+		void Notification.requestPermission()
+			.then((answer) => (this.notificationPermission = answer))
+			.catch(() => undefined);
+	}
+
+	/** The browser's answer to "may Charter notify?" (`unsupported` without the API). */
+	notificationPermission = $state<NotificationPermission | 'unsupported'>(
+		typeof Notification === 'undefined' ? 'unsupported' : Notification.permission
+	);
+
+	openNotifications(space: Space, channel?: Channel) {
+		this.notificationTarget = { space, ...(channel ? { channel } : {}) };
+		this.dialog = 'notifications';
+		this.askNotificationPermission();
+	}
+
+	/**
+	 * The message view calls this with the channel it shows at its newest message (`undefined`
+	 * when the reader scrolled up): that channel is read while the page is visible.
+	 */
+	reading(space: Space | undefined, channel: Channel | undefined) {
+		this.#atBottom = space && channel ? { space, channel } : undefined;
+		// the divider is placed before the channel is marked read
+		if (space && channel) this.dividerOf(space, channel);
+		this.#markShownRead();
+	}
+
+	#markShownRead() {
+		const shown = this.#atBottom;
+		if (!shown || !this.client || document.visibilityState !== 'visible') return;
+		try {
+			this.client.readState.markRead(shown.channel);
+		} catch {
+			/* the account is not open yet: marked on the next change */
+		}
+	}
+
+	/**
+	 * The first message that was unread when the channel was opened (the "new messages" divider
+	 * stays there while the channel is shown, even once it is marked read).
+	 */
+	dividerOf(space: Space, channel: Channel): string | undefined {
+		if (this.#dividers.has(channel.id)) return this.#dividers.get(channel.id);
+		const info = this.reads?.channel(space, channel);
+		// nothing arrived yet: decide when the first messages do
+		if (!info || !channel.messages.length) return undefined;
+		this.#dividers.set(channel.id, info.firstUnread);
+		return info.firstUnread;
 	}
 
 	/** Once there is an identity and onboarding is done: the join flow for the invite link opened. */
@@ -219,6 +334,8 @@ export class App {
 	}
 
 	select(spaceId: string, channelId = '') {
+		// the channel left and the one opened show their divider afresh next time
+		this.#dividers.clear();
 		this.spaceId = spaceId;
 		this.channelId = channelId;
 		this.drawerOpen = false;
