@@ -18,6 +18,8 @@ export {
 	type SuccessionInfo
 } from './client/Space.js';
 export { parseInviteLink, type InviteLink } from './authority/invites.js';
+/** The text prefixes of invite links, device-link codes and friend-recovery request codes. */
+export { LINK_PREFIX } from './crypto/domains.js';
 export { Channel, type Message, type SendOptions, MAX_MESSAGE_LENGTH } from './client/Channel.js';
 export type { Delivery } from './sync/durability.js';
 export { SharedDocument, type SharedDocumentType } from './client/SharedDocument.js';
