@@ -39,14 +39,9 @@ import { actorFor } from '../authority/actors.js';
 import { externalDeps } from '../authority/opened-entry.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
 import type { SpaceEvaluation } from '../authority/space-validator.js';
-import { KeyRing, type EpochKey } from '../encryption/keyring.js';
-import {
-	LOCKBOX_MAGIC,
-	openLockbox,
-	parseLockbox,
-	sealLockbox,
-	type ParsedLockbox
-} from '../encryption/lockbox.js';
+import type { EpochKey } from '../encryption/keyring.js';
+import { SpaceKeys } from './space-keys.js';
+import { LOCKBOX_MAGIC } from '../encryption/lockbox.js';
 import { entryHash, entryKey, type EntryHeader } from '../encryption/entry.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { caughtUpWithStoringPeer } from '../sync/peer-status.js';
@@ -156,12 +151,10 @@ export class Space implements SpaceView {
 	#genesis: Genesis | undefined;
 	#validator: SpaceDocumentValidator;
 	#replica!: DocumentReplica<SpaceDoc>;
-	#keys!: KeyRing;
+	#keys!: SpaceKeys;
 	#channels = new Map<ChannelId, Channel>();
 	#documents = new Map<string, Promise<SharedDocument<unknown>>>();
 	#opening = new Map<ChannelId, Promise<void>>();
-	#waitingLockboxes = new Map<string, ParsedLockbox>();
-	#lockboxDrops = 0;
 	#listeners = new Set<(space: Space) => void>();
 	#knownReductions = new Set<string>();
 	/** Space entries valid, and refused, when channels were last decided (see #onSpaceDocChanged). */
@@ -173,8 +166,6 @@ export class Space implements SpaceView {
 	#closed = false;
 	/** The invite this client is joining with (its X25519 key receives the pre-sealed epoch keys). */
 	#invite: InviteKeys | undefined;
-	/** A lockbox sealed to the invite's key has arrived: the secret opens something here. */
-	#inviteSealed = false;
 
 	private constructor(
 		readonly id: SpaceId,
@@ -207,8 +198,8 @@ export class Space implements SpaceView {
 		await space.#append([genesis.bytes]);
 		const card = await identity.card();
 		await space.#validator.verifyCards([card.bytes]);
-		const spaceEpoch = await space.#keys.createEpoch(space.idBytes);
-		await space.#sealLockboxes([{ encryptionKey: card.encryptionKey }], [spaceEpoch]);
+		const spaceEpoch = await space.#keys.ring.createEpoch(space.idBytes);
+		await space.#keys.seal([{ encryptionKey: card.encryptionKey }], [spaceEpoch]);
 		await space.#replica.change((d) => {
 			d.name = options.name;
 			d.createdAt = genesis.createdAt;
@@ -243,7 +234,15 @@ export class Space implements SpaceView {
 
 	async #start(): Promise<void> {
 		const { context } = this;
-		this.#keys = await KeyRing.load(context.secrets, this.idBytes);
+		this.#keys = await SpaceKeys.load({
+			space: this.idBytes,
+			identity: context.identity,
+			secrets: context.secrets,
+			...(this.#invite ? { invite: this.#invite } : {}),
+			view: () => ({ state: this.evaluation?.state, doc: this.#replica?.doc }),
+			append: (entries) => this.#append(entries),
+			changed: () => this.#saveMeta()
+		});
 		const meta = await this.#loadMeta();
 		if (meta?.genesis && !this.#genesis) {
 			try {
@@ -252,20 +251,14 @@ export class Space implements SpaceView {
 				/* a corrupt local record: the genesis is read again from the envelope */
 			}
 		}
-		for (const bytes of meta?.waitingLockboxes ?? []) {
-			try {
-				this.#waitingLockboxes.set(hex.encode(entryHash(bytes)), parseLockbox(bytes));
-			} catch {
-				/* ignore */
-			}
-		}
+		this.#keys.restoreWaiting(meta?.waitingLockboxes ?? []);
 		this.#replica = await DocumentReplica.open<SpaceDoc>({
 			space: this.idBytes,
 			document: this.idBytes,
 			wire: context.wire,
 			local: context.local,
 			root: SPACE_DOC_ROOT,
-			keys: this.#keys,
+			keys: this.#keys.ring,
 			signer: context.signer,
 			validator: this.#validator,
 			currentEpoch: () => this.currentEpoch(this.idBytes),
@@ -277,7 +270,7 @@ export class Space implements SpaceView {
 		this.#replica.subscribe(() => {
 			this.#updating = this.#updating.then(() => this.#onSpaceDocChanged());
 		});
-		this.#unsubscribeKeys = this.#keys.onChange(() => {
+		this.#unsubscribeKeys = this.#keys.ring.onChange(() => {
 			void this.#replica.reevaluate();
 			for (const channel of this.#channels.values()) void channel.reevaluate();
 		});
@@ -286,7 +279,7 @@ export class Space implements SpaceView {
 
 	async #onSpaceDocChanged(): Promise<void> {
 		if (this.#closed) return;
-		await this.#openWaitingLockboxes();
+		await this.#keys.openWaiting();
 		const ids = Object.keys(this.#replica.doc.channels ?? {}) as ChannelId[];
 		await Promise.all(ids.map((id) => this.#openChannel(id)));
 		// Channel entries are decided against the space: when a space entry that was valid is not any
@@ -364,7 +357,7 @@ export class Space implements SpaceView {
 				} catch {
 					return; // a malformed channel id in the document is ignored
 				}
-				const channel = await Channel.open(this, id, this.context, this.#keys);
+				const channel = await Channel.open(this, id, this.context, this.#keys.ring);
 				if (this.#closed) return void (await channel.close());
 				this.#channels.set(id, channel);
 				channel.onChange(() => this.#emit());
@@ -383,7 +376,7 @@ export class Space implements SpaceView {
 			try {
 				genesis = await verifyGenesis(bytes);
 			} catch {
-				this.#lockboxDrops++;
+				this.#keys.countDrop();
 				return;
 			}
 			if (genesis.space !== this.id) return;
@@ -392,94 +385,7 @@ export class Space implements SpaceView {
 			void this.#replica?.reevaluate();
 			return;
 		}
-		if (bytesEqual(magic, LOCKBOX_MAGIC)) {
-			let lockbox: ParsedLockbox;
-			try {
-				lockbox = parseLockbox(bytes);
-			} catch {
-				this.#lockboxDrops++;
-				return;
-			}
-			if (!this.#recipientKey(lockbox.header.recipient)) return;
-			if (this.#invite && bytesEqual(this.#invite.encryptionKey, lockbox.header.recipient))
-				this.#inviteSealed = true;
-			this.#waitingLockboxes.set(hex.encode(entryHash(bytes)), lockbox);
-			await this.#openWaitingLockboxes();
-		}
-	}
-
-	#recipientKey(publicKey: Uint8Array): { secret: Uint8Array; publicKey: Uint8Array } | undefined {
-		const own = this.context.identity.encryptionKeyFor(publicKey);
-		if (own) return own;
-		if (this.#invite && bytesEqual(this.#invite.encryptionKey, publicKey))
-			return { secret: this.#invite.encryptionSecret, publicKey: this.#invite.encryptionKey };
-		return undefined;
-	}
-
-	/**
-	 * A lockbox is used only when its author may read the document it is for, and so may this user,
-	 * in the current state. Before the space document can be read at all, a lockbox for the space
-	 * document's own key is used tentatively: epoch ids are hashes of their keys, so a key can only be
-	 * the real one, and what it decrypts is validated from the genesis on regardless of who sent it.
-	 */
-	#named: { heads: string; epochs: Set<string> } | undefined;
-
-	/**
-	 * Every epoch id a valid space entry ever named, for any document: the values ever set in the
-	 * valid space document's `epochs` map. Epoch ids are hashes of their keys, so a lockbox for one
-	 * of them can only deliver the genuine key.
-	 */
-	#namedEpochs(): Set<string> {
-		const doc = this.#replica.doc;
-		const heads = A.getHeads(doc).join(',');
-		if (this.#named?.heads === heads) return this.#named.epochs;
-		const epochs = new Set<string>();
-		const map = A.getObjectId(doc, 'epochs');
-		if (map)
-			for (const change of A.getAllChanges(doc))
-				for (const op of A.decodeChange(change).ops)
-					if (op.obj === map && op.action === 'set' && typeof op.value === 'string')
-						epochs.add(op.value);
-		this.#named = { heads, epochs };
-		return epochs;
-	}
-
-	async #openWaitingLockboxes(): Promise<void> {
-		let changed = false;
-		const state = this.evaluation?.state;
-		for (const [id, lockbox] of this.#waitingLockboxes) {
-			const forSpaceDoc = bytesEqual(lockbox.header.document, this.idBytes);
-			if (state) {
-				const author = state.userOfDevice(lockbox.header.author);
-				const channel = forSpaceDoc ? undefined : channelId(lockbox.header.document);
-				const canRead = (user: UserId | undefined) =>
-					!!user &&
-					(channel ? state.can(user, Permission.VIEW_CHANNEL, channel) : state.isMember(user));
-				const forInvite =
-					!!this.#invite && bytesEqual(this.#invite.encryptionKey, lockbox.header.recipient);
-				if (!forInvite && !canRead(this.context.identity.userId)) continue;
-				// an author who may not read the document now may have handed out the key while they
-				// could (a rotation by an admin banned since): its key is used if a valid entry named
-				// that epoch, so which keys a device holds depends on the entries, not on their order
-				if (!canRead(author) && !this.#namedEpochs().has(base58.encode(lockbox.header.epoch)))
-					continue;
-			} else if (!forSpaceDoc) continue;
-			const pair = this.#recipientKey(lockbox.header.recipient);
-			this.#waitingLockboxes.delete(id);
-			changed = true;
-			if (!pair) continue;
-			try {
-				const key = await openLockbox(lockbox, {
-					space: this.idBytes,
-					recipientSecret: pair.secret,
-					recipientPublic: pair.publicKey
-				});
-				await this.#keys.add(lockbox.header.document, lockbox.header.epoch, key);
-			} catch {
-				this.#lockboxDrops++;
-			}
-		}
-		if (changed) await this.#saveMeta();
+		if (bytesEqual(magic, LOCKBOX_MAGIC)) await this.#keys.receive(bytes);
 	}
 
 	async #loadMeta(): Promise<SavedSpaceMeta | undefined> {
@@ -496,7 +402,7 @@ export class Space implements SpaceView {
 		const meta: SavedSpaceMeta = {
 			v: 1,
 			...(this.#genesis ? { genesis: this.#genesis.bytes } : {}),
-			waitingLockboxes: [...this.#waitingLockboxes.values()].map((l) => l.bytes)
+			waitingLockboxes: this.#keys?.waitingBytes() ?? []
 		};
 		await this.context.local?.save(['space', this.#documentKey], cbor.encode(meta));
 	}
@@ -506,28 +412,6 @@ export class Space implements SpaceView {
 			this.#replica.envelope,
 			entries.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
 		);
-	}
-
-	async #sealLockboxes(recipients: readonly { encryptionKey: Uint8Array }[], epochs: EpochKey[]) {
-		const { identity } = this.context;
-		const lockboxes = await Promise.all(
-			recipients
-				.filter((r) => r.encryptionKey.length === 32)
-				.flatMap((r) =>
-					epochs.map((e) =>
-						sealLockbox({
-							space: this.idBytes,
-							document: e.document,
-							epoch: e.epoch,
-							epochKey: e.key,
-							recipient: r.encryptionKey,
-							author: identity.deviceKey,
-							sign: (m) => identity.signAsDevice(m)
-						})
-					)
-				)
-		);
-		await this.#append(lockboxes.map((l) => l.bytes));
 	}
 
 	/** Completes rotations a remover left pending (e.g. went offline first), if this device can. */
@@ -652,7 +536,7 @@ export class Space implements SpaceView {
 		} catch {
 			return undefined;
 		}
-		return epoch.length === ID_BYTES && this.#keys.has(document, epoch) ? epoch : undefined;
+		return epoch.length === ID_BYTES && this.#keys.ring.has(document, epoch) ? epoch : undefined;
 	}
 
 	/** What the rules would say of `fn` as this device's next change (nothing is kept). */
@@ -736,7 +620,7 @@ export class Space implements SpaceView {
 		if (!verdict.valid) throw new CharterError('not-authorized', verdict.reason);
 		// seal
 		const fresh: EpochKey[] = [];
-		for (const document of rotate) fresh.push(await this.#keys.createEpoch(document));
+		for (const document of rotate) fresh.push(await this.#keys.ring.createEpoch(document));
 		const handouts = [...(plan.handouts ?? [])];
 		if (spaceKeyless)
 			handouts.push(
@@ -746,13 +630,7 @@ export class Space implements SpaceView {
 					[this.idBytes]
 				)
 			);
-		for (const h of handouts) {
-			const epochs =
-				h.epochs === 'new'
-					? fresh.filter((e) => h.documents.some((d) => bytesEqual(d, e.document)))
-					: h.documents.flatMap((d) => this.#keys.allFor(d));
-			await this.#sealLockboxes(h.recipients, epochs);
-		}
+		for (const h of handouts) await this.#keys.handOut(h, fresh);
 		// commit
 		await this.#replica.change(
 			naming(
@@ -1102,12 +980,12 @@ export class Space implements SpaceView {
 			if (
 				!checked &&
 				this.#genesis &&
-				!this.#inviteSealed &&
+				!this.#keys.inviteSealed &&
 				caughtUpWithStoringPeer(this.context.wire.repo, this.#replica.envelope)
 			) {
 				await this.settled();
 				if (this.state?.isMember(me) || this.#replica.doc.invites?.[invite.id]) continue;
-				if (!this.#inviteSealed)
+				if (!this.#keys.inviteSealed)
 					throw new CharterError(
 						'invite-unknown',
 						'this invite opens nothing in its space: the link is damaged, or was never issued'
@@ -1116,7 +994,11 @@ export class Space implements SpaceView {
 			// the space has arrived but not this invite (or no key for it): give late entries a moment
 			// (longer once the secret is known to open something: its record is on the way)
 			if (this.#genesis) readySince ||= Date.now();
-			if (!checked && readySince && Date.now() - readySince > (this.#inviteSealed ? 10_000 : 3000))
+			if (
+				!checked &&
+				readySince &&
+				Date.now() - readySince > (this.#keys.inviteSealed ? 10_000 : 3000)
+			)
 				throw new CharterError('invite-unknown', 'this space has no such invite (a damaged link?)');
 			if (Date.now() > deadline)
 				throw new CharterError(
@@ -1157,11 +1039,8 @@ export class Space implements SpaceView {
 		const held = [
 			this.idBytes,
 			...[...(this.state?.channels.keys() ?? [])].map((c) => channelIdBytes(c))
-		].flatMap((d) => this.#keys.allFor(d));
-		await this.#sealLockboxes(
-			[{ encryptionKey: this.context.identity.encryptionKey.publicKey }],
-			held
-		);
+		].flatMap((d) => this.#keys.ring.allFor(d));
+		await this.#keys.seal([{ encryptionKey: this.context.identity.encryptionKey.publicKey }], held);
 		await this.settled();
 	}
 
@@ -1177,7 +1056,7 @@ export class Space implements SpaceView {
 			);
 		let opening = this.#documents.get(type.name);
 		if (!opening) {
-			opening = SharedDocument.open(this, type, this.context, this.#keys) as Promise<
+			opening = SharedDocument.open(this, type, this.context, this.#keys.ring) as Promise<
 				SharedDocument<unknown>
 			>;
 			this.#documents.set(type.name, opening);
@@ -1459,9 +1338,9 @@ export class Space implements SpaceView {
 	get stats() {
 		return {
 			space: this.#replica.stats,
-			lockboxesDropped: this.#lockboxDrops,
+			lockboxesDropped: this.#keys.drops,
 			/** Lockboxes for this user whose author is not (yet) allowed to hand out that key. */
-			lockboxesWaiting: this.#waitingLockboxes.size,
+			lockboxesWaiting: this.#keys.waiting,
 			channels: [...this.#channels.values()].map((c) => c.stats)
 		};
 	}
