@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { isSyncServerUrl } from '../src/lib/index.js';
 
 export interface Limits {
 	/** Largest WebSocket message a client may send (bytes). */
@@ -195,7 +196,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): SyncServerC
 
 	const peers = list(values.peer, env.CHARTER_PEERS);
 	for (const peer of peers)
-		if (!/^wss?:\/\/[^\s]+$/.test(peer))
+		if (!isSyncServerUrl(peer))
 			throw new ConfigError(`--peer must be a ws:// or wss:// URL, got ${peer}`);
 	const peerToken = String(values['peer-token'] ?? env.CHARTER_PEER_TOKEN ?? '') || undefined;
 	if (peerToken !== undefined && peerToken.length < 16)

@@ -38,6 +38,8 @@ export {
 	type ReadMarker
 } from './client/read-state.js';
 export { READ_MARKER_DELAY_MS } from './sync/account.js';
+/** The text prefixes of invite links, device-link codes and friend-recovery request codes. */
+export { LINK_PREFIX } from './crypto/domains.js';
 export type { Delivery } from './sync/durability.js';
 export { SharedDocument, type SharedDocumentType } from './client/SharedDocument.js';
 export { CharterError, isCharterError, type CharterErrorCode } from './errors.js';

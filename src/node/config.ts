@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { isValidRecoveryPhrase, parseInviteLink } from '../lib/index.js';
+import { isSyncServerUrl, isValidRecoveryPhrase, parseInviteLink } from '../lib/index.js';
 
 export interface HomeNodeConfig {
 	/** Directory holding this device's secrets (0600), envelopes (ciphertext) and replicas. */
@@ -76,8 +76,6 @@ exits 2; a failure to start exits 1.
 `;
 
 export class NodeConfigError extends Error {}
-
-const URL_PATTERN = /^wss?:\/\/[^\s]+$/;
 
 export function parseNodeConfig(
 	argv: string[],
@@ -226,7 +224,7 @@ function urls(flag: string, flagValues: unknown, fallback: string | undefined): 
 		.map((s) => s.trim())
 		.filter(Boolean);
 	for (const url of list)
-		if (!URL_PATTERN.test(url))
+		if (!isSyncServerUrl(url))
 			throw new NodeConfigError(`${flag} must be a ws:// or wss:// URL, got ${url}`);
 	return [...new Set(list)];
 }

@@ -7,14 +7,15 @@
  *             u16 length ‖ owner device certificate ‖ signature (64, identity key, DOMAIN.genesis)
  */
 import { CharterError } from '../errors.js';
-import { DOMAIN } from '../crypto/domains.js';
+import { DOMAIN, MAGIC } from '../crypto/domains.js';
 import { cryptoProvider, hash, KEY_BYTES, SIGNATURE_BYTES } from '../crypto/primitives.js';
 import { verifyDeviceCertificate, type DeviceCertificate } from '../identity/certificates.js';
 import { ID_BYTES, spaceId, userId, type SpaceId, type UserId } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
-import { bytesEqual, concatBytes, randomBytes, utf8 } from '../util/bytes.js';
+import { bytesEqual, concatBytes, randomBytes } from '../util/bytes.js';
 
-export const GENESIS_MAGIC = utf8.encode('CHG');
+/** The genesis record's magic (crypto/domains.ts). */
+export const GENESIS_MAGIC = MAGIC.genesis;
 const VERSION = 1;
 
 export interface Genesis {

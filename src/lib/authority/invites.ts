@@ -14,7 +14,7 @@ import * as nobleEd from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { CharterError } from '../errors.js';
-import { DOMAIN, KDF } from '../crypto/domains.js';
+import { DOMAIN, KDF, LINK_PREFIX, MAGIC, SALT } from '../crypto/domains.js';
 import { deriveKey, hash } from '../crypto/primitives.js';
 import { ID_BYTES, spaceId, spaceIdBytes, type SpaceId } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
@@ -23,8 +23,8 @@ import { base58, base64url, bytesEqual, concatBytes, randomBytes, utf8 } from '.
 
 nobleEd.hashes.sha512 = sha512;
 
-const MAGIC = utf8.encode('CHI');
-const PREFIX = 'charter-invite:';
+const INVITE_MAGIC = MAGIC.invite;
+const PREFIX = LINK_PREFIX.invite;
 const SECRET_BYTES = 32;
 /**
  * Bytes of a link's check: a changed or lost character of the space id or secret is caught when the
@@ -58,7 +58,7 @@ export function newInviteSecret(): Uint8Array {
 }
 
 export function inviteKeys(secret: Uint8Array): InviteKeys {
-	const salt = utf8.encode('charter/v1/invite');
+	const salt = SALT.invite;
 	const signingSeed = deriveKey(secret, salt, KDF.inviteSigning);
 	const encryptionSecret = deriveKey(secret, salt, KDF.inviteEncryption);
 	const signingKey = nobleEd.getPublicKey(signingSeed);
@@ -82,7 +82,7 @@ function linkCheck(space: Uint8Array, secret: Uint8Array): Uint8Array {
 export function encodeInviteLink(link: Omit<InviteLink, 'checked'>): string {
 	const space = spaceIdBytes(link.space);
 	const w = new BinaryWriter()
-		.bytes(MAGIC)
+		.bytes(INVITE_MAGIC)
 		.u8(2)
 		.bytes(space, ID_BYTES)
 		.bytes(link.secret, SECRET_BYTES)
@@ -107,7 +107,7 @@ export function parseInviteLink(text: string): InviteLink {
 	}
 	try {
 		const r = new BinaryReader(bytes, 'invite');
-		if (!bytesEqual(r.bytes(3), MAGIC))
+		if (!bytesEqual(r.bytes(3), INVITE_MAGIC))
 			throw new CharterError('invalid-invite', 'this is not an invite link');
 		const version = r.u8();
 		if (version !== 1 && version !== 2)

@@ -41,8 +41,9 @@ import { VerifiedCards } from './card-cache.js';
 import { base58, toBytes } from '../util/bytes.js';
 import { channelIdBytes } from '../identity/ids.js';
 import { Permission } from './permissions.js';
+import { MAGIC } from '../crypto/domains.js';
 
-const CARD_MAGIC = [0x43, 0x48, 0x55]; // 'CHU'
+const CARD_MAGIC = MAGIC.userCard;
 
 export interface Reduction {
 	entry: OpenedEntry;

@@ -24,38 +24,30 @@ import { createGenesis, GENESIS_MAGIC, verifyGenesis, type Genesis } from '../au
 import {
 	asString,
 	atom,
-	SPACE_DOC_ROOT,
 	EVERYONE,
+	SPACE_DOC_ROOT,
 	type Durability,
-	type Overwrite,
 	type SpaceDoc
 } from '../authority/schema.js';
 import {
 	Permission,
-	has,
 	DEFAULT_EVERYONE_PERMISSIONS,
-	isPermissionBits,
 	type PermissionName,
 	permissionNames
 } from '../authority/permissions.js';
 import { SpaceState, type MemberState } from '../authority/state.js';
 import { currentEpochNaming } from '../authority/epochs.js';
 import { VALID, type Verdict } from '../authority/verdict.js';
-import { SINGLE_VALUE_TIME, singleValue } from '../authority/single-values.js';
-import { heldNicknames, nicknameForm, nicknameTakenBy } from '../authority/nicknames.js';
-import { MAX_NAME, MAX_NICKNAME, MAX_SUCCESSORS } from '../authority/limits.js';
+import { singleValue } from '../authority/single-values.js';
+import * as plans from '../authority/plans.js';
+import { heldNicknames } from '../authority/nicknames.js';
 import { actorFor } from '../authority/actors.js';
 import { externalDeps } from '../authority/opened-entry.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
 import { restrictedBy, type SpaceEvaluation } from '../authority/space-validator.js';
-import { KeyRing, type EpochKey } from '../encryption/keyring.js';
-import {
-	LOCKBOX_MAGIC,
-	openLockbox,
-	parseLockbox,
-	sealLockbox,
-	type ParsedLockbox
-} from '../encryption/lockbox.js';
+import type { EpochKey } from '../encryption/keyring.js';
+import { SpaceKeys } from './space-keys.js';
+import { LOCKBOX_MAGIC } from '../encryption/lockbox.js';
 import { entryHash, entryKey, type EntryHeader } from '../encryption/entry.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { caughtUpWithStoringPeer } from '../sync/peer-status.js';
@@ -160,43 +152,16 @@ interface SavedSpaceMeta {
 	waitingLockboxes: Uint8Array[];
 }
 
-/** Lockboxes an action seals once the rules have accepted its change: each epoch to each recipient. */
-interface Handout {
-	recipients: { encryptionKey: Uint8Array }[];
-	epochs: EpochKey[];
-}
-
-/**
- * A space action before it is carried out: its change to the space document, the documents whose
- * key it rotates (each gets a new epoch, named in the same change) and the lockboxes it seals.
- * Nothing here has touched the wire; `#carryOut` judges it, then seals, then commits.
- */
-interface SpacePlan {
-	/** The change (`#carryOut` adds the namings of the new epochs to it). */
-	change(d: SpaceDoc): void;
-	/** Documents that get a new epoch with this change. */
-	rotate?: Uint8Array[];
-	/** The lockboxes to seal once the change is accepted, given the new epochs (in `rotate`'s order). */
-	seal?(fresh: EpochKey[]): Handout[];
-	options?: A.ChangeOptions<SpaceDoc>;
-	/** The change completes pending rotations itself (it does not wait for them first). */
-	completesRotations?: true;
-	/** The change writes `owner` and `term` itself (a hand-over): no succession is recorded with it. */
-	ownership?: true;
-}
-
 export class Space implements SpaceView {
 	readonly idBytes: Uint8Array;
 	readonly #documentKey: string;
 	#genesis: Genesis | undefined;
 	#validator: SpaceDocumentValidator;
 	#replica!: DocumentReplica<SpaceDoc>;
-	#keys!: KeyRing;
+	#keys!: SpaceKeys;
 	#channels = new Map<ChannelId, Channel>();
 	#documents = new Map<string, Promise<SharedDocument<unknown>>>();
 	#opening = new Map<ChannelId, Promise<void>>();
-	#waitingLockboxes = new Map<string, ParsedLockbox>();
-	#lockboxDrops = 0;
 	#listeners = new Set<(space: Space) => void>();
 	#knownReductions = new Set<string>();
 	/** Space entries valid, and refused, when channels were last decided (see #onSpaceDocChanged). */
@@ -208,8 +173,6 @@ export class Space implements SpaceView {
 	#closed = false;
 	/** The invite this client is joining with (its X25519 key receives the pre-sealed epoch keys). */
 	#invite: InviteKeys | undefined;
-	/** A lockbox sealed to the invite's key has arrived: the secret opens something here. */
-	#inviteSealed = false;
 
 	private constructor(
 		readonly id: SpaceId,
@@ -242,8 +205,8 @@ export class Space implements SpaceView {
 		await space.#append([genesis.bytes]);
 		const card = await identity.card();
 		await space.#validator.verifyCards([card.bytes]);
-		const spaceEpoch = await space.#keys.createEpoch(space.idBytes);
-		await space.#sealLockboxes([{ encryptionKey: card.encryptionKey }], [spaceEpoch]);
+		const spaceEpoch = await space.#keys.ring.createEpoch(space.idBytes);
+		await space.#keys.seal([{ encryptionKey: card.encryptionKey }], [spaceEpoch]);
 		await space.#replica.change((d) => {
 			d.name = options.name;
 			d.createdAt = genesis.createdAt;
@@ -280,7 +243,15 @@ export class Space implements SpaceView {
 
 	async #start(): Promise<void> {
 		const { context } = this;
-		this.#keys = await KeyRing.load(context.secrets, this.idBytes);
+		this.#keys = await SpaceKeys.load({
+			space: this.idBytes,
+			identity: context.identity,
+			secrets: context.secrets,
+			...(this.#invite ? { invite: this.#invite } : {}),
+			view: () => ({ state: this.evaluation?.state, doc: this.#replica?.doc }),
+			append: (entries) => this.#append(entries),
+			changed: () => this.#saveMeta()
+		});
 		const meta = await this.#loadMeta();
 		if (meta?.genesis && !this.#genesis) {
 			try {
@@ -289,20 +260,14 @@ export class Space implements SpaceView {
 				/* a corrupt local record: the genesis is read again from the envelope */
 			}
 		}
-		for (const bytes of meta?.waitingLockboxes ?? []) {
-			try {
-				this.#waitingLockboxes.set(hex.encode(entryHash(bytes)), parseLockbox(bytes));
-			} catch {
-				/* ignore */
-			}
-		}
+		this.#keys.restoreWaiting(meta?.waitingLockboxes ?? []);
 		this.#replica = await DocumentReplica.open<SpaceDoc>({
 			space: this.idBytes,
 			document: this.idBytes,
 			wire: context.wire,
 			local: context.local,
 			root: SPACE_DOC_ROOT,
-			keys: this.#keys,
+			keys: this.#keys.ring,
 			signer: context.signer,
 			validator: this.#validator,
 			currentEpoch: () => this.currentEpoch(this.idBytes),
@@ -314,7 +279,7 @@ export class Space implements SpaceView {
 		this.#replica.subscribe(() => {
 			this.#updating = this.#updating.then(() => this.#onSpaceDocChanged());
 		});
-		this.#unsubscribeKeys = this.#keys.onChange(() => {
+		this.#unsubscribeKeys = this.#keys.ring.onChange(() => {
 			void this.#replica.reevaluate();
 			for (const channel of this.#channels.values()) void channel.reevaluate();
 		});
@@ -323,7 +288,7 @@ export class Space implements SpaceView {
 
 	async #onSpaceDocChanged(): Promise<void> {
 		if (this.#closed) return;
-		await this.#openWaitingLockboxes();
+		await this.#keys.openWaiting();
 		const ids = Object.keys(this.#replica.doc.channels ?? {}) as ChannelId[];
 		await Promise.all(ids.map((id) => this.#openChannel(id)));
 		// Channel entries are decided against the space: when a space entry that was valid is not any
@@ -382,10 +347,7 @@ export class Space implements SpaceView {
 					record?.card instanceof Uint8Array ? decodeUserCard(record.card).devices : [];
 				const card = await identity.cardWith(existing);
 				await this.#validator.verifyCards([card.bytes]);
-				await this.#change((d) => {
-					const member = d.members[identity.userId];
-					if (member) member.card = card.bytes;
-				});
+				await this.#carryOut(plans.registerDevice(this.#ctx(), card));
 			} catch {
 				/* retried on the next change of the space */
 			} finally {
@@ -404,7 +366,7 @@ export class Space implements SpaceView {
 				} catch {
 					return; // a malformed channel id in the document is ignored
 				}
-				const channel = await Channel.open(this, id, this.context, this.#keys);
+				const channel = await Channel.open(this, id, this.context, this.#keys.ring);
 				if (this.#closed) return void (await channel.close());
 				this.#channels.set(id, channel);
 				channel.onChange(() => this.#emit());
@@ -423,7 +385,7 @@ export class Space implements SpaceView {
 			try {
 				genesis = await verifyGenesis(bytes);
 			} catch {
-				this.#lockboxDrops++;
+				this.#keys.countDrop();
 				return;
 			}
 			if (genesis.space !== this.id) return;
@@ -432,94 +394,7 @@ export class Space implements SpaceView {
 			void this.#replica?.reevaluate();
 			return;
 		}
-		if (bytesEqual(magic, LOCKBOX_MAGIC)) {
-			let lockbox: ParsedLockbox;
-			try {
-				lockbox = parseLockbox(bytes);
-			} catch {
-				this.#lockboxDrops++;
-				return;
-			}
-			if (!this.#recipientKey(lockbox.header.recipient)) return;
-			if (this.#invite && bytesEqual(this.#invite.encryptionKey, lockbox.header.recipient))
-				this.#inviteSealed = true;
-			this.#waitingLockboxes.set(hex.encode(entryHash(bytes)), lockbox);
-			await this.#openWaitingLockboxes();
-		}
-	}
-
-	#recipientKey(publicKey: Uint8Array): { secret: Uint8Array; publicKey: Uint8Array } | undefined {
-		const own = this.context.identity.encryptionKeyFor(publicKey);
-		if (own) return own;
-		if (this.#invite && bytesEqual(this.#invite.encryptionKey, publicKey))
-			return { secret: this.#invite.encryptionSecret, publicKey: this.#invite.encryptionKey };
-		return undefined;
-	}
-
-	/**
-	 * A lockbox is used only when its author may read the document it is for, and so may this user,
-	 * in the current state. Before the space document can be read at all, a lockbox for the space
-	 * document's own key is used tentatively: epoch ids are hashes of their keys, so a key can only be
-	 * the real one, and what it decrypts is validated from the genesis on regardless of who sent it.
-	 */
-	#named: { heads: string; epochs: Set<string> } | undefined;
-
-	/**
-	 * Every epoch id a valid space entry ever named, for any document: the values ever set in the
-	 * valid space document's `epochs` map. Epoch ids are hashes of their keys, so a lockbox for one
-	 * of them can only deliver the genuine key.
-	 */
-	#namedEpochs(): Set<string> {
-		const doc = this.#replica.doc;
-		const heads = A.getHeads(doc).join(',');
-		if (this.#named?.heads === heads) return this.#named.epochs;
-		const epochs = new Set<string>();
-		const map = A.getObjectId(doc, 'epochs');
-		if (map)
-			for (const change of A.getAllChanges(doc))
-				for (const op of A.decodeChange(change).ops)
-					if (op.obj === map && op.action === 'set' && typeof op.value === 'string')
-						epochs.add(op.value);
-		this.#named = { heads, epochs };
-		return epochs;
-	}
-
-	async #openWaitingLockboxes(): Promise<void> {
-		let changed = false;
-		const state = this.evaluation?.state;
-		for (const [id, lockbox] of this.#waitingLockboxes) {
-			const forSpaceDoc = bytesEqual(lockbox.header.document, this.idBytes);
-			if (state) {
-				const author = state.userOfDevice(lockbox.header.author);
-				const channel = forSpaceDoc ? undefined : channelId(lockbox.header.document);
-				const canRead = (user: UserId | undefined) =>
-					!!user &&
-					(channel ? state.can(user, Permission.VIEW_CHANNEL, channel) : state.isMember(user));
-				const forInvite =
-					!!this.#invite && bytesEqual(this.#invite.encryptionKey, lockbox.header.recipient);
-				if (!forInvite && !canRead(this.context.identity.userId)) continue;
-				// an author who may not read the document now may have handed out the key while they
-				// could (a rotation by an admin banned since): its key is used if a valid entry named
-				// that epoch, so which keys a device holds depends on the entries, not on their order
-				if (!canRead(author) && !this.#namedEpochs().has(base58.encode(lockbox.header.epoch)))
-					continue;
-			} else if (!forSpaceDoc) continue;
-			const pair = this.#recipientKey(lockbox.header.recipient);
-			this.#waitingLockboxes.delete(id);
-			changed = true;
-			if (!pair) continue;
-			try {
-				const key = await openLockbox(lockbox, {
-					space: this.idBytes,
-					recipientSecret: pair.secret,
-					recipientPublic: pair.publicKey
-				});
-				await this.#keys.add(lockbox.header.document, lockbox.header.epoch, key);
-			} catch {
-				this.#lockboxDrops++;
-			}
-		}
-		if (changed) await this.#saveMeta();
+		if (bytesEqual(magic, LOCKBOX_MAGIC)) await this.#keys.receive(bytes);
 	}
 
 	async #loadMeta(): Promise<SavedSpaceMeta | undefined> {
@@ -536,7 +411,7 @@ export class Space implements SpaceView {
 		const meta: SavedSpaceMeta = {
 			v: 1,
 			...(this.#genesis ? { genesis: this.#genesis.bytes } : {}),
-			waitingLockboxes: [...this.#waitingLockboxes.values()].map((l) => l.bytes)
+			waitingLockboxes: this.#keys?.waitingBytes() ?? []
 		};
 		await this.context.local?.save(['space', this.#documentKey], cbor.encode(meta));
 	}
@@ -546,65 +421,6 @@ export class Space implements SpaceView {
 			this.#replica.envelope,
 			entries.map((bytes) => ({ key: entryKey(entryHash(bytes)), bytes }))
 		);
-	}
-
-	async #sealLockboxes(recipients: { encryptionKey: Uint8Array }[], epochs: EpochKey[]) {
-		const { identity } = this.context;
-		const lockboxes = await Promise.all(
-			recipients
-				.filter((r) => r.encryptionKey.length === 32)
-				.flatMap((r) =>
-					epochs.map((e) =>
-						sealLockbox({
-							space: this.idBytes,
-							document: e.document,
-							epoch: e.epoch,
-							epochKey: e.key,
-							recipient: r.encryptionKey,
-							author: identity.deviceKey,
-							sign: (m) => identity.signAsDevice(m)
-						})
-					)
-				)
-		);
-		await this.#append(lockboxes.map((l) => l.bytes));
-	}
-
-	/**
-	 * New epochs for `documents`, sealed to everyone who may read them in `state`; returns the
-	 * epochs to record in the space document (in the same change as whatever caused the rotation).
-	 */
-	async #rotate(documents: Uint8Array[], state: SpaceState): Promise<EpochKey[]> {
-		const epochs: EpochKey[] = [];
-		for (const document of documents) epochs.push(await this.#keys.createEpoch(document));
-		for (const h of this.#toReaders(state, epochs))
-			await this.#sealLockboxes(h.recipients, h.epochs);
-		return epochs;
-	}
-
-	/** New epochs handed to everyone who may read their document in `state`, and to active invites. */
-	#toReaders(state: SpaceState, epochs: EpochKey[]): Handout[] {
-		return epochs.map((epoch) => {
-			const channel = bytesEqual(epoch.document, this.idBytes)
-				? undefined
-				: channelId(epoch.document);
-			return {
-				recipients: [...state.readers(channel), ...this.#activeInviteKeys(channel)],
-				epochs: [epoch]
-			};
-		});
-	}
-
-	/** Active invites whose roles may read `channel` (or the space document): they keep working offline. */
-	#activeInviteKeys(channel?: ChannelId): { encryptionKey: Uint8Array }[] {
-		const state = this.state;
-		return this.invites
-			.filter(
-				(i) =>
-					i.active &&
-					(!channel || !state || state.rolesCan(i.roles, Permission.VIEW_CHANNEL, channel))
-			)
-			.map((i) => ({ encryptionKey: this.#replica.doc.invites[i.id]!.encryptionKey }));
 	}
 
 	/** Completes rotations a remover left pending (e.g. went offline first), if this device can. */
@@ -617,10 +433,10 @@ export class Space implements SpaceView {
 		const documents = [...pending]
 			.map((name) => base58.decode(name))
 			.filter((document) => {
-				const channel = bytesEqual(document, this.idBytes) ? undefined : channelId(document);
+				const channel = plans.channelOf(state, document);
 				return !channel || state.can(me, Permission.VIEW_CHANNEL, channel);
 			});
-		// only what the rules will take from this member: a refused naming would seal lockboxes for
+		// only what the rules will take from this member: a refused naming would start a rotation for
 		// nothing on every change of the space
 		const trial = (d: SpaceDoc) => {
 			for (const document of documents)
@@ -629,14 +445,9 @@ export class Space implements SpaceView {
 		if (!documents.length || !this.#dryRun(trial).valid) return;
 		this.#rotating = (async () => {
 			try {
-				const epochs = await this.#rotate(documents, state);
-				await this.#carryOut({
-					change: (d) => {
-						for (const e of epochs)
-							d.epochs[base58.encode(e.document)] = atom(base58.encode(e.epoch));
-					},
-					completesRotations: true
-				});
+				await this.#carryOut(
+					plans.rotateKeys(this.#ctx(), documents, { completesRotations: true })
+				);
 			} catch {
 				/* another member may complete it; retried on the next change */
 			} finally {
@@ -734,7 +545,7 @@ export class Space implements SpaceView {
 		} catch {
 			return undefined;
 		}
-		return epoch.length === ID_BYTES && this.#keys.has(document, epoch) ? epoch : undefined;
+		return epoch.length === ID_BYTES && this.#keys.ring.has(document, epoch) ? epoch : undefined;
 	}
 
 	/** What the rules would say of `fn` as this device's next change (nothing is kept). */
@@ -752,40 +563,50 @@ export class Space implements SpaceView {
 		);
 	}
 
+	/** What a plan starts from: the space as this member sees it now. */
+	#ctx(): plans.PlanContext {
+		if (this.#closed) throw new CharterError('closed', 'this space is closed');
+		return {
+			state: this.state,
+			doc: this.#replica.doc,
+			me: this.context.identity.userId,
+			now: Date.now()
+		};
+	}
+
 	/** A change to the space document that seals nothing of its own (see `#carryOut`). */
-	#change(fn: (d: SpaceDoc) => void, options?: A.ChangeOptions<SpaceDoc>): Promise<void> {
-		return this.#carryOut({ change: fn, ...(options ? { options } : {}) });
+	#change(fn: (d: SpaceDoc) => void): Promise<void> {
+		return this.#carryOut({ change: fn });
 	}
 
 	/**
 	 * Every change to the space document goes through here, in one order: plan → authorise → seal →
-	 * commit. The change is judged by the rule table first, as it will be made — with placeholders
-	 * for the epochs it names, since an epoch id is the hash of a key not made yet — and only once
-	 * accepted are the new epoch keys made, the lockboxes sealed and appended to the envelope, and
-	 * the change committed. A refused action throws `not-authorized` and leaves no trace: no key, no
-	 * lockbox, no entry. (A change that seals nothing goes straight to the replica, which judges it
-	 * the same way as it keeps it, and keeps nothing if it is refused.)
+	 * commit. The plan (authority/plans.ts) is judged by the rule table first, as it will be made —
+	 * with placeholders for the epochs it names, since an epoch id is the hash of a key not made yet
+	 * — and only once accepted are the new epoch keys made, the lockboxes its handouts name sealed
+	 * and appended to the envelope, and the change committed. A refused action throws
+	 * `not-authorized` and leaves no trace: no key, no lockbox, no entry. (A change that seals
+	 * nothing goes straight to the replica, which judges it the same way as it keeps it, and keeps
+	 * nothing if it is refused.)
 	 *
 	 * When this device holds no key for the space document's current epoch (a wrong or withheld epoch
 	 * was named) and the change does not name one, the change also names a new epoch, sealed to every
 	 * reader — if the rules let this member rotate; otherwise it is refused with `unknown-epoch`.
 	 */
-	async #carryOut(action: SpacePlan): Promise<void> {
+	async #carryOut(action: plans.SpacePlan): Promise<void> {
 		if (this.#closed) throw new CharterError('closed', 'this space is closed');
 		if (!action.completesRotations) await this.#rotateBeforeWriting(this.idBytes);
-		const plan = this.#recordingRestrictions(
-			action.ownership ? action : this.#recordingSuccession(action)
-		);
+		const plan = this.#recordingRestrictions(plans.recordingSuccession(this.state, action));
 		const { signer } = this.context;
 		const own = plan.rotate ?? [];
 		const draft = A.change(A.clone(this.#replica.doc, { actor: signer.actor }), plan.change);
 		const spaceKeyless =
 			!own.some((d) => bytesEqual(d, this.idBytes)) && !this.#heldEpoch(draft, this.idBytes);
-		if (!spaceKeyless && !own.length && !plan.seal)
+		if (!spaceKeyless && !own.length && !plan.handouts)
 			return this.#replica.change(plan.change, plan.options);
 		const rotate = spaceKeyless ? [...own, this.idBytes] : own;
 		const naming =
-			(documents: Uint8Array[], epochs: string[]) =>
+			(documents: readonly Uint8Array[], epochs: string[]) =>
 			(d: SpaceDoc): void => {
 				plan.change(d);
 				documents.forEach((document, i) => {
@@ -808,16 +629,17 @@ export class Space implements SpaceView {
 		if (!verdict.valid) throw new CharterError('not-authorized', verdict.reason);
 		// seal
 		const fresh: EpochKey[] = [];
-		for (const document of rotate) fresh.push(await this.#keys.createEpoch(document));
-		const handouts = plan.seal?.(fresh.slice(0, own.length)) ?? [];
+		for (const document of rotate) fresh.push(await this.#keys.ring.createEpoch(document));
+		const handouts = [...(plan.handouts ?? [])];
 		if (spaceKeyless)
 			handouts.push(
-				...this.#toReaders(
+				...plans.toReaders(
+					{ state, doc: this.#replica.doc, me: this.context.identity.userId, now: Date.now() },
 					SpaceState.derive(state!.genesis, A.toJS(draft) as SpaceDoc),
-					fresh.slice(own.length)
+					[this.idBytes]
 				)
 			);
-		for (const h of handouts) await this.#sealLockboxes(h.recipients, h.epochs);
+		for (const h of handouts) await this.#keys.handOut(h, fresh);
 		// commit
 		await this.#replica.change(
 			naming(
@@ -836,7 +658,7 @@ export class Space implements SpaceView {
 	 * theirs that needed the permission would count as written after it — and every later change
 	 * built on those would go with them.
 	 */
-	#recordingRestrictions(plan: SpacePlan): SpacePlan {
+	#recordingRestrictions(plan: plans.SpacePlan): plans.SpacePlan {
 		const before = this.state;
 		const me = this.context.identity.userId;
 		// the rule's writers (a successor completing a quorum may take the owner's place without them)
@@ -864,25 +686,6 @@ export class Space implements SpaceView {
 					for (const [channel, list] of Object.entries(heads)) cutoffs[channel] = atom(list);
 					d.removals[id] = { user: atom(user), kind: atom('restrict'), by: atom(me), at, cutoffs };
 				}
-			}
-		};
-	}
-
-	/**
-	 * While the owner is owner by succession only (approvals in the state, no record yet), every
-	 * change of this device also records it (`owner`, `term`: rule `owner`), so that nothing later —
-	 * a successor un-named, an approver banned — can undo it.
-	 */
-	#recordingSuccession(plan: SpacePlan): SpacePlan {
-		const state = this.state;
-		if (!state?.bySuccession) return plan;
-		const { owner, term } = state;
-		return {
-			...plan,
-			change: (d) => {
-				d.owner = atom(owner);
-				d.term = term;
-				plan.change(d);
 			}
 		};
 	}
@@ -927,53 +730,30 @@ export class Space implements SpaceView {
 				'unknown-epoch',
 				`this device does not hold the key of this document: ${why}`
 			);
-		const state = this.#require(0, '');
+		const ctx = this.#ctx();
+		const state = plans.requireMember(ctx);
 		const key = base58.encode(document);
 		if (!bytesEqual(document, this.idBytes)) {
 			const channel = channelId(document);
 			if (!state.channels.has(channel))
 				throw new CharterError('unknown-channel', 'no such channel');
-			if (!state.can(this.context.identity.userId, Permission.VIEW_CHANNEL, channel))
+			if (!state.can(ctx.me, Permission.VIEW_CHANNEL, channel))
 				throw noKey('it is not readable by this member');
 			const placeholder = base58.encode(randomBytes(ID_BYTES));
 			const verdict = this.#dryRun((d) => {
 				d.epochs[key] = atom(placeholder);
 			});
 			if (!verdict.valid) throw noKey(`it may not be rotated by this member: ${verdict.reason}`);
-			const [epoch] = await this.#rotate([document], state);
-			await this.#change((d) => {
-				d.epochs[key] = atom(base58.encode(epoch!.epoch));
-			});
+			await this.#carryOut(plans.rotateKeys(ctx, [document]));
 		} else await this.#change(() => undefined);
 		const epoch = this.currentEpoch(document);
 		if (!epoch) throw noKey('a concurrent naming replaced the one just made');
 		return epoch;
 	}
 
-	#require(permission: number, name: string, channel?: ChannelId): SpaceState {
-		if (this.#closed) throw new CharterError('closed', 'this space is closed');
-		const state = this.state;
-		const me = this.context.identity.userId;
-		if (!state || !state.isMember(me))
-			throw new CharterError('not-authorized', 'you are not a member of this space');
-		if (permission && !state.can(me, permission, channel))
-			throw new CharterError('not-authorized', `needs ${name}`);
-		return state;
-	}
-
-	#requireBelow(state: SpaceState, user: UserId) {
-		const me = this.context.identity.userId;
-		if (user === state.owner) throw new CharterError('not-authorized', 'nobody manages the owner');
-		if (state.rank(user) >= state.rank(me))
-			throw new CharterError(
-				'not-authorized',
-				'you may only manage members below your highest role'
-			);
-	}
-
 	/** @internal For channels: refuses early what the rules would refuse. */
 	assertCanWrite(permission: number, name: string, channel: ChannelId): void {
-		this.#require(permission, name, channel);
+		plans.requireMember(this.#ctx(), permission, name, channel);
 	}
 
 	get name(): string {
@@ -1214,66 +994,19 @@ export class Space implements SpaceView {
 	async createInvite(
 		options: { roles?: string[]; maxUses?: number; expiresAt?: number; endpoints?: string[] } = {}
 	): Promise<{ id: string; link: string }> {
-		const state = this.#require(Permission.CREATE_INVITE, 'CREATE_INVITE');
-		const me = this.context.identity.userId;
-		const roles = options.roles ?? [];
-		for (const role of roles) {
-			const record = state.roles.get(role);
-			if (!record || role === EVERYONE)
-				throw new CharterError('invalid-argument', `no role ${role}`);
-			if (!state.can(me, Permission.MANAGE_ROLES) || record.position >= state.rank(me))
-				throw new CharterError('not-authorized', 'an invite may grant only roles you could assign');
-		}
-		const maxUses = options.maxUses ?? 0;
-		const expiresAt = options.expiresAt ?? 0;
-		if (!Number.isInteger(maxUses) || maxUses < 0)
-			throw new CharterError('invalid-argument', 'maxUses is a whole number ≥ 0 (0 = unlimited)');
-		if (!Number.isFinite(expiresAt) || expiresAt < 0 || (expiresAt && expiresAt <= Date.now()))
-			throw new CharterError(
-				'invalid-argument',
-				'expiresAt must be in the future (or 0 for never)'
-			);
+		const secret = newInviteSecret();
+		const keys = inviteKeys(secret);
+		const plan = plans.createInvite(this.#ctx(), { ...options, keys });
 		const endpoints = options.endpoints ?? this.context.endpoints;
 		for (const e of endpoints)
 			if (!isSyncServerUrl(e))
 				throw new CharterError('invalid-argument', `not a ws:// or wss:// server address: ${e}`);
-		const secret = newInviteSecret();
-		const keys = inviteKeys(secret);
-		const epochs = this.#keys.allFor(this.idBytes);
-		for (const channel of state.channels.keys())
-			if (state.rolesCan(roles, Permission.VIEW_CHANNEL, channel))
-				epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
-		await this.#carryOut({
-			change: (d) => {
-				d.invites[keys.id] = {
-					key: keys.signingKey,
-					encryptionKey: keys.encryptionKey,
-					roles: Object.fromEntries(roles.map((r) => [r, true as const])),
-					maxUses,
-					expiresAt,
-					createdBy: atom(me),
-					createdAt: Date.now(),
-					uses: {}
-				};
-			},
-			seal: () => [{ recipients: [{ encryptionKey: keys.encryptionKey }], epochs }]
-		});
+		await this.#carryOut(plan);
 		return { id: keys.id, link: encodeInviteLink({ space: this.id, secret, endpoints }) };
 	}
 
 	async revokeInvite(id: string): Promise<void> {
-		const state = this.#require(0, '');
-		const record = this.#replica.doc.invites?.[id];
-		if (!record) throw new CharterError('invite-unknown', `no invite ${id}`);
-		const me = this.context.identity.userId;
-		if (asString(record.createdBy) !== me && !state.can(me, Permission.MANAGE_SPACE))
-			throw new CharterError(
-				'not-authorized',
-				'only its creator or MANAGE_SPACE revokes an invite'
-			);
-		await this.#change((d) => {
-			d.invites[id]!.revoked = true;
-		});
+		await this.#carryOut(plans.revokeInvite(this.#ctx(), id));
 	}
 
 	/**
@@ -1296,12 +1029,12 @@ export class Space implements SpaceView {
 			if (
 				!checked &&
 				this.#genesis &&
-				!this.#inviteSealed &&
+				!this.#keys.inviteSealed &&
 				caughtUpWithStoringPeer(this.context.wire.repo, this.#replica.envelope)
 			) {
 				await this.settled();
 				if (this.state?.isMember(me) || this.#replica.doc.invites?.[invite.id]) continue;
-				if (!this.#inviteSealed)
+				if (!this.#keys.inviteSealed)
 					throw new CharterError(
 						'invite-unknown',
 						'this invite opens nothing in its space: the link is damaged, or was never issued'
@@ -1310,7 +1043,11 @@ export class Space implements SpaceView {
 			// the space has arrived but not this invite (or no key for it): give late entries a moment
 			// (longer once the secret is known to open something: its record is on the way)
 			if (this.#genesis) readySince ||= Date.now();
-			if (!checked && readySince && Date.now() - readySince > (this.#inviteSealed ? 10_000 : 3000))
+			if (
+				!checked &&
+				readySince &&
+				Date.now() - readySince > (this.#keys.inviteSealed ? 10_000 : 3000)
+			)
 				throw new CharterError('invite-unknown', 'this space has no such invite (a damaged link?)');
 			if (Date.now() > deadline)
 				throw new CharterError(
@@ -1334,33 +1071,25 @@ export class Space implements SpaceView {
 		const card = await this.context.identity.card();
 		await this.#validator.verifyCards([card.bytes]);
 		const proof = signInviteProof(invite, this.idBytes, this.context.identity.userKey);
-		const addedAt = Date.now();
-		const joining = (d: SpaceDoc) => {
-			d.members[me] = {
-				card: card.bytes,
-				addedAt,
-				addedBy: atom(me),
-				roles: Object.fromEntries(status.roles.map((r) => [r, true as const])),
-				invite: { id: atom(invite.id), proof }
-			};
-			d.invites[invite.id]!.uses[me] = true;
-		};
+		const joining = plans.join(this.#ctx(), {
+			invite: invite.id,
+			proof,
+			card,
+			roles: status.roles
+		});
 		// the rules do not take this clock's word for the expiry alone (protocol §10): refuse with the
 		// same reason peers would
-		const verdict = this.#dryRun(joining);
+		const verdict = this.#dryRun(joining.change);
 		if (!verdict.valid && verdict.reason.startsWith('invite expired'))
 			throw new CharterError('invite-expired', 'this invite has expired');
-		await this.#change(joining);
+		await this.#carryOut(joining);
 		// Keys arrived sealed to the invite; keep them sealed to this user too, so the user's other
 		// devices and a restore from the phrase can read this space.
 		const held = [
 			this.idBytes,
 			...[...(this.state?.channels.keys() ?? [])].map((c) => channelIdBytes(c))
-		].flatMap((d) => this.#keys.allFor(d));
-		await this.#sealLockboxes(
-			[{ encryptionKey: this.context.identity.encryptionKey.publicKey }],
-			held
-		);
+		].flatMap((d) => this.#keys.ring.allFor(d));
+		await this.#keys.seal([{ encryptionKey: this.context.identity.encryptionKey.publicKey }], held);
 		await this.settled();
 	}
 
@@ -1376,7 +1105,7 @@ export class Space implements SpaceView {
 			);
 		let opening = this.#documents.get(type.name);
 		if (!opening) {
-			opening = SharedDocument.open(this, type, this.context, this.#keys) as Promise<
+			opening = SharedDocument.open(this, type, this.context, this.#keys.ring) as Promise<
 				SharedDocument<unknown>
 			>;
 			this.#documents.set(type.name, opening);
@@ -1384,14 +1113,10 @@ export class Space implements SpaceView {
 		return opening as Promise<SharedDocument<T>>;
 	}
 
-	// ---- actions ----------------------------------------------------------------------------------
+	// ---- actions: each a plan (authority/plans.ts) carried out by #carryOut ---------------------
 
 	async rename(name: string): Promise<void> {
-		const trimmed = checkName(name, 'space');
-		this.#require(Permission.MANAGE_SPACE, 'MANAGE_SPACE');
-		await this.#change((d) => {
-			d.name = trimmed;
-		}, SINGLE_VALUE_TIME());
+		await this.#carryOut(plans.rename(this.#ctx(), name));
 	}
 
 	async createRole(options: {
@@ -1399,114 +1124,33 @@ export class Space implements SpaceView {
 		permissions?: PermissionName[];
 		position?: number;
 	}): Promise<Role> {
-		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
-		const me = this.context.identity.userId;
-		const name = checkName(options.name, 'role');
-		const bits = bitsOf(options.permissions ?? []);
-		if (!has(state.permissions(me), bits))
-			throw new CharterError('not-authorized', 'you may not grant permissions you lack');
-		const below = state.rank(me);
-		const highest = Math.max(
-			0,
-			...[...state.roles.values()].map((r) => r.position).filter((p) => p < below)
-		);
-		const position = options.position ?? highest + 1;
-		if (!(position >= 1 && position < below))
-			throw new CharterError('not-authorized', 'a role must sit below your highest role');
 		const id = `role_${base58.encode(randomBytes(8))}`;
-		await this.#change((d) => {
-			d.roles[id] = { name, position, permissions: bits };
-		});
-		return { id, name, position, permissions: permissionNames(bits) };
+		const plan = plans.createRole(this.#ctx(), { ...options, id });
+		await this.#carryOut(plan);
+		return { ...plan.role, permissions: permissionNames(plan.role.permissions) };
 	}
 
 	async updateRole(
 		id: string,
 		changes: { name?: string; permissions?: PermissionName[]; position?: number }
 	): Promise<void> {
-		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
-		const role = state.roles.get(id);
-		if (!role) throw new CharterError('invalid-argument', `no role ${id}`);
-		const me = this.context.identity.userId;
-		if (id !== EVERYONE && role.position >= state.rank(me))
-			throw new CharterError('not-authorized', 'you may only manage roles below your highest role');
-		const bits = changes.permissions ? bitsOf(changes.permissions) : undefined;
-		if (bits !== undefined && !has(state.permissions(me), bits & ~role.permissions))
-			throw new CharterError('not-authorized', 'you may not grant permissions you lack');
-		if (
-			changes.position !== undefined &&
-			(id === EVERYONE || changes.position < 1 || changes.position >= state.rank(me))
-		)
-			throw new CharterError('not-authorized', 'a role must sit below your highest role');
-		await this.#change((d) => {
-			const r = d.roles[id]!;
-			if (changes.name !== undefined) r.name = checkName(changes.name, 'role');
-			if (bits !== undefined) r.permissions = bits;
-			if (changes.position !== undefined) r.position = changes.position;
-		}, SINGLE_VALUE_TIME());
+		await this.#carryOut(plans.updateRole(this.#ctx(), id, changes));
 	}
 
 	async deleteRole(id: string): Promise<void> {
-		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
-		const role = state.roles.get(id);
-		if (!role || id === EVERYONE)
-			throw new CharterError('invalid-argument', `no role ${id} to delete`);
-		if (role.position >= state.rank(this.context.identity.userId))
-			throw new CharterError('not-authorized', 'you may only manage roles below your highest role');
-		await this.#change((d) => {
-			delete d.roles[id];
-		});
+		await this.#carryOut(plans.deleteRole(this.#ctx(), id));
 	}
 
 	async assignRole(user: UserId, role: string): Promise<void> {
-		await this.#setRole(user, role, true);
+		await this.#carryOut(plans.setRole(this.#ctx(), user, role, true));
 	}
 
 	async unassignRole(user: UserId, role: string): Promise<void> {
-		await this.#setRole(user, role, false);
-	}
-
-	async #setRole(user: UserId, roleId: string, on: boolean) {
-		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES');
-		const me = this.context.identity.userId;
-		const role = state.roles.get(roleId);
-		if (!role || roleId === EVERYONE)
-			throw new CharterError('invalid-argument', `no role ${roleId}`);
-		if (!state.isMember(user)) throw new CharterError('invalid-argument', 'not a member');
-		if (role.position >= state.rank(me))
-			throw new CharterError('not-authorized', 'you may only assign roles below your highest role');
-		if (user !== me) this.#requireBelow(state, user);
-		await this.#change((d) => {
-			const member = d.members[user];
-			if (!member) return;
-			if (on) member.roles[roleId] = true;
-			else delete member.roles[roleId];
-		});
+		await this.#carryOut(plans.setRole(this.#ctx(), user, role, false));
 	}
 
 	async setNickname(nickname: string, user: UserId = this.context.identity.userId): Promise<void> {
-		const me = this.context.identity.userId;
-		const form = nicknameForm(nickname);
-		if (form.length > MAX_NICKNAME)
-			throw new CharterError(
-				'invalid-argument',
-				`a nickname has at most ${MAX_NICKNAME} characters`
-			);
-		const state = this.#require(
-			user === me ? Permission.CHANGE_NICKNAME : Permission.MANAGE_NICKNAMES,
-			user === me ? 'CHANGE_NICKNAME' : 'MANAGE_NICKNAMES'
-		);
-		if (user !== me) this.#requireBelow(state, user);
-		// the rule table's own test (nicknames.ts), before anything is written
-		if (nicknameTakenBy(state, this.#replica.doc, user, form))
-			throw new CharterError(
-				'invalid-argument',
-				`the nickname “${form}” is taken in this space (nicknames are compared ignoring case and Unicode form)`
-			);
-		await this.#change((d) => {
-			const member = d.members[user];
-			if (member) member.nickname = atom(form);
-		}, SINGLE_VALUE_TIME());
+		await this.#carryOut(plans.setNickname(this.#ctx(), nickname, user));
 	}
 
 	/**
@@ -1519,38 +1163,13 @@ export class Space implements SpaceView {
 
 	/** Adds several users in one change (bulk import, bots). */
 	async addMembers(cardInputs: (string | Uint8Array)[]): Promise<Member[]> {
-		const state = this.#require(Permission.CREATE_INVITE, 'CREATE_INVITE');
+		plans.requireMember(this.#ctx(), Permission.CREATE_INVITE, 'CREATE_INVITE');
 		const cards = await Promise.all(cardInputs.map((c) => verifyUserCard(c)));
-		for (const card of cards) {
-			if (state.bans.has(card.user))
-				throw new CharterError('not-authorized', 'that user is banned from this space');
-			if (state.isMember(card.user)) throw new CharterError('invalid-argument', 'already a member');
-		}
-		if (new Set(cards.map((c) => c.user)).size !== cards.length)
-			throw new CharterError('invalid-argument', 'a user is listed twice');
+		const ctx = this.#ctx();
+		const plan = plans.addMembers(ctx, cards);
 		await this.#validator.verifyCards(cards.map((c) => c.bytes));
-		const addedAt = Date.now();
-		const me = this.context.identity.userId;
-		const draft = A.toJS(this.#replica.doc) as SpaceDoc;
-		for (const card of cards)
-			draft.members[card.user] = { card: card.bytes, addedAt, addedBy: me, roles: {} };
-		const after = SpaceState.derive(state.genesis, draft);
-		const spaceEpochs = this.#keys.allFor(this.idBytes);
-		await this.#carryOut({
-			change: (d) => {
-				for (const card of cards)
-					d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
-			},
-			seal: () =>
-				cards.map((card) => {
-					const epochs = [...spaceEpochs];
-					for (const channel of after.channels.keys())
-						if (after.can(card.user, Permission.VIEW_CHANNEL, channel))
-							epochs.push(...this.#keys.allFor(channelIdBytes(channel)));
-					return { recipients: [card], epochs };
-				})
-		});
-		return cards.map((card) => ({ user: card.user, isOwner: false, addedAt, roles: [] }));
+		await this.#carryOut(plan);
+		return cards.map((card) => ({ user: card.user, isOwner: false, addedAt: ctx.now, roles: [] }));
 	}
 
 	/** Removes a member (they may come back through an invite). Rotates every key they could read. */
@@ -1573,13 +1192,24 @@ export class Space implements SpaceView {
 				if (this.can('MANAGE_MESSAGES', channel.id)) await channel.deleteMessagesBy(user);
 	}
 
-	async unban(user: UserId): Promise<void> {
-		this.#require(Permission.BAN_MEMBERS, 'BAN_MEMBERS');
-		if (!this.#replica.doc.bans?.[user])
-			throw new CharterError('invalid-argument', 'that user is not banned');
-		await this.#change((d) => {
-			delete d.bans[user];
+	async #remove(user: UserId, kind: 'kick' | 'ban', reason?: string) {
+		const plan = plans.remove(this.#ctx(), {
+			user,
+			kind,
+			...(reason ? { reason } : {}),
+			removalId: newRemovalId(),
+			channelHeads: this.#channelHeads()
 		});
+		await this.#carryOut(plan);
+	}
+
+	/** The heads this device holds of each open channel (a removal's cut-offs). */
+	#channelHeads(): Map<ChannelId, string> {
+		return new Map([...this.#channels.values()].map((c) => [c.id, c.heads.join(',')]));
+	}
+
+	async unban(user: UserId): Promise<void> {
+		await this.#carryOut(plans.unban(this.#ctx(), user));
 	}
 
 	/**
@@ -1588,33 +1218,14 @@ export class Space implements SpaceView {
 	 * read — sealed to everyone still allowed, this user at the new encryption key.
 	 */
 	async revokeDevice(device: DeviceId): Promise<void> {
-		const state = this.state;
 		const { identity } = this.context;
-		if (!state?.isMember(identity.userId)) return;
+		if (!this.state?.isMember(identity.userId)) return;
 		const record = this.#replica.doc.members?.[identity.userId];
 		const existing = record?.card instanceof Uint8Array ? decodeUserCard(record.card).devices : [];
 		const card = await identity.cardWith(existing.filter((d) => d.device !== device));
 		await this.#validator.verifyCards([card.bytes]);
-		const draft = A.toJS(this.#replica.doc) as SpaceDoc;
-		if (draft.members[identity.userId]) draft.members[identity.userId]!.card = card.bytes;
-		const after = SpaceState.derive(state.genesis, draft);
-		const documents = [
-			this.idBytes,
-			...[...state.channels.keys()]
-				.filter((c) => state.can(identity.userId, Permission.VIEW_CHANNEL, c))
-				.map((c) => channelIdBytes(c))
-		];
-		await this.#carryOut({
-			change: (d) => {
-				const member = d.members[identity.userId];
-				if (!member) return;
-				member.card = card.bytes;
-				member.revokedDevices ??= {};
-				member.revokedDevices[device] = true;
-			},
-			rotate: documents,
-			seal: (fresh) => this.#toReaders(after, fresh)
-		});
+		const plan = plans.revokeDevice(this.#ctx(), { device, card });
+		if (plan) await this.#carryOut(plan);
 	}
 
 	/** @internal After this user gained an encryption key: lockboxes skipped before may open now. */
@@ -1631,25 +1242,7 @@ export class Space implements SpaceView {
 	 * and clears this owner's successors: the new owner names their own.
 	 */
 	async transferOwnership(user: UserId): Promise<void> {
-		const me = this.context.identity.userId;
-		const state = this.#require(0, '');
-		if (me !== state.owner)
-			throw new CharterError('not-authorized', 'only the owner hands the space over');
-		if (user === me) throw new CharterError('invalid-argument', 'you already own this space');
-		if (!state.isMember(user) || state.bans.has(user))
-			throw new CharterError('invalid-argument', 'the new owner must be a member');
-		await this.#carryOut({
-			change: (d) => {
-				d.owner = atom(user);
-				d.term = state.term + 1;
-				// the successors were this owner's choice: the new owner names their own
-				for (const record of Object.values(d.members))
-					if (record.successor !== undefined) delete record.successor;
-				if (d.quorum !== undefined) delete d.quorum;
-			},
-			options: SINGLE_VALUE_TIME(),
-			ownership: true
-		});
+		await this.#carryOut(plans.transferOwnership(this.#ctx(), user));
 	}
 
 	/** The successors, quorum and approvals of this space (see `setSuccessors`). */
@@ -1674,42 +1267,7 @@ export class Space implements SpaceView {
 	 * counting; approvals already given by successors still named keep counting.
 	 */
 	async setSuccessors(users: readonly UserId[], quorum: number): Promise<void> {
-		const me = this.context.identity.userId;
-		const state = this.#require(0, '');
-		if (me !== state.owner)
-			throw new CharterError('not-authorized', 'only the owner names successors');
-		if (!Array.isArray(users)) throw new CharterError('invalid-argument', 'successors are a list');
-		const named = new Set(users);
-		if (named.size !== users.length)
-			throw new CharterError('invalid-argument', 'a successor is named once');
-		if (named.size > MAX_SUCCESSORS)
-			throw new CharterError('invalid-argument', `at most ${MAX_SUCCESSORS} successors`);
-		for (const user of named) {
-			if (user === me)
-				throw new CharterError('invalid-argument', 'the owner is not their own successor');
-			if (!state.isMember(user) || state.bans.has(user))
-				throw new CharterError('invalid-argument', 'a successor must be a member');
-		}
-		const valid = named.size
-			? Number.isSafeInteger(quorum) && quorum >= 1 && quorum <= named.size
-			: quorum === 0;
-		if (!valid)
-			throw new CharterError(
-				'invalid-argument',
-				named.size
-					? `the quorum is a whole number from 1 to ${named.size}`
-					: 'with no successors the quorum is 0'
-			);
-		await this.#change((d) => {
-			for (const [user, record] of Object.entries(d.members)) {
-				if (named.has(user as UserId)) {
-					if (record.successor !== true) record.successor = true;
-				} else if (record.successor !== undefined) delete record.successor;
-			}
-			if (named.size) {
-				if (d.quorum !== quorum) d.quorum = quorum;
-			} else if (d.quorum !== undefined) delete d.quorum;
-		});
+		await this.#carryOut(plans.setSuccessors(this.#ctx(), users, quorum));
 	}
 
 	/**
@@ -1718,29 +1276,13 @@ export class Space implements SpaceView {
 	 * owns the space. Approving again replaces this user's approval.
 	 */
 	async approveSuccession(candidate: UserId): Promise<void> {
-		const me = this.context.identity.userId;
-		const state = this.#require(0, '');
-		const { successors, quorum } = state.succession;
-		if (!quorum) throw new CharterError('invalid-argument', 'this space has no successors');
-		if (!successors.includes(me))
-			throw new CharterError('not-authorized', 'only a named successor approves a succession');
-		if (!successors.includes(candidate))
-			throw new CharterError('invalid-argument', 'the candidate must be a named successor');
-		await this.#change((d) => {
-			const record = d.members[me];
-			if (record) record.approval = { term: state.term, candidate: atom(candidate) };
-		});
+		await this.#carryOut(plans.approveSuccession(this.#ctx(), candidate));
 	}
 
 	/** As a named successor: withdraws this user's approval, if they gave one. */
 	async withdrawApproval(): Promise<void> {
-		const me = this.context.identity.userId;
-		this.#require(0, '');
-		if (!this.#replica.doc.members?.[me]?.approval) return;
-		await this.#change((d) => {
-			const record = d.members[me];
-			if (record?.approval) delete record.approval;
-		});
+		const plan = plans.withdrawApproval(this.#ctx());
+		if (plan) await this.#carryOut(plan);
 	}
 
 	/** When the owner deleted this space (ms), if they did; a client forgets a deleted space. */
@@ -1754,14 +1296,8 @@ export class Space implements SpaceView {
 	 * servers may drop its envelopes (docs/self-hosting.md). It cannot be undone.
 	 */
 	async delete(): Promise<void> {
-		const me = this.context.identity.userId;
-		const state = this.#require(0, '');
-		if (me !== state.owner)
-			throw new CharterError('not-authorized', 'only the owner deletes a space');
-		if (state.deletedAt !== undefined) return;
-		await this.#change((d) => {
-			d.deletedAt = Date.now();
-		});
+		const plan = plans.deleteSpace(this.#ctx());
+		if (plan) await this.#carryOut(plan);
 	}
 
 	/**
@@ -1771,74 +1307,11 @@ export class Space implements SpaceView {
 	 * the leave, and a remaining member's next write into such a document completes it first.
 	 */
 	async leave(): Promise<void> {
-		const me = this.context.identity.userId;
-		const state = this.#require(0, '');
-		if (me === state.owner)
-			throw new CharterError(
-				'not-authorized',
-				'the owner cannot leave their space: hand it over to another member first'
-			);
-		// like a kick or ban, a leave records the channel heads this device had: the messages before
-		// it stay valid everywhere (without a cut-off they would count as written after leaving)
-		const cutoffs: Record<string, A.ImmutableString> = {};
-		for (const channel of this.#channels.values())
-			cutoffs[channel.id] = atom(channel.heads.join(','));
-		const removalId = `rm_${base58.encode(randomBytes(8))}`;
-		await this.#change((d) => {
-			delete d.members[me];
-			d.removals[removalId] = {
-				user: atom(me),
-				kind: atom('leave'),
-				by: atom(me),
-				at: Date.now(),
-				cutoffs
-			};
+		const plan = plans.leave(this.#ctx(), {
+			removalId: newRemovalId(),
+			channelHeads: this.#channelHeads()
 		});
-	}
-
-	async #remove(user: UserId, kind: 'kick' | 'ban', reason?: string) {
-		const state = this.#require(
-			kind === 'ban' ? Permission.BAN_MEMBERS : Permission.KICK_MEMBERS,
-			kind === 'ban' ? 'BAN_MEMBERS' : 'KICK_MEMBERS'
-		);
-		this.#requireBelow(state, user);
-		if (kind === 'kick' && !state.isMember(user))
-			throw new CharterError('invalid-argument', 'not a member');
-		const me = this.context.identity.userId;
-		const at = Date.now();
-		const cutoffs: Record<string, A.ImmutableString> = {};
-		const documents: Uint8Array[] = [];
-		if (state.isMember(user)) documents.push(this.idBytes);
-		for (const channel of this.#channels.values()) {
-			cutoffs[channel.id] = atom(channel.heads.join(','));
-			// rotated by a reader of the channel (others leave it pending for a reader to complete)
-			if (
-				state.can(user, Permission.VIEW_CHANNEL, channel.id) &&
-				state.can(me, Permission.VIEW_CHANNEL, channel.id)
-			)
-				documents.push(channelIdBytes(channel.id));
-		}
-		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
-		delete doc.members[user];
-		const after = SpaceState.derive(state.genesis, {
-			...doc,
-			bans: kind === 'ban' ? { ...doc.bans, [user]: { by: me, at } } : doc.bans
-		});
-		const removalId = `rm_${base58.encode(randomBytes(8))}`;
-		await this.#carryOut({
-			change: (d) => {
-				if (d.members[user]) delete d.members[user];
-				if (kind === 'ban')
-					d.bans[user] = {
-						by: atom(me),
-						at,
-						...(reason ? { reason: atom(reason.slice(0, 500)) } : {})
-					};
-				d.removals[removalId] = { user: atom(user), kind: atom(kind), by: atom(me), at, cutoffs };
-			},
-			rotate: documents,
-			seal: (fresh) => this.#toReaders(after, fresh)
-		});
+		await this.#carryOut(plan);
 	}
 
 	async createChannel(options: {
@@ -1846,33 +1319,8 @@ export class Space implements SpaceView {
 		private?: boolean;
 		durability?: Durability;
 	}): Promise<Channel> {
-		const name = checkName(options.name, 'channel');
-		const state = this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS');
 		const id = channelId(randomBytes(ID_BYTES));
-		const document = channelIdBytes(id);
-		const me = this.context.identity.userId;
-		const overwrites: Record<string, Overwrite> = options.private
-			? {
-					[`role:${EVERYONE}`]: { allow: 0, deny: Permission.VIEW_CHANNEL },
-					[`user:${me}`]: { allow: Permission.VIEW_CHANNEL, deny: 0 }
-				}
-			: {};
-		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
-		doc.channels[id] = { name, position: 0, createdAt: 0, durability: 'replicated', overwrites };
-		const readers = SpaceState.derive(state.genesis, doc).readers(id);
-		await this.#carryOut({
-			change: (d) => {
-				d.channels[id] = {
-					name,
-					position: Object.keys(d.channels).length,
-					createdAt: Date.now(),
-					durability: atom(options.durability ?? 'replicated'),
-					overwrites
-				};
-			},
-			rotate: [document],
-			seal: (fresh) => [{ recipients: readers, epochs: fresh }]
-		});
+		await this.#carryOut(plans.createChannel(this.#ctx(), { ...options, id }));
 		await this.#openChannel(id);
 		return this.#channels.get(id)!;
 	}
@@ -1881,32 +1329,16 @@ export class Space implements SpaceView {
 		id: ChannelId,
 		changes: { name?: string; position?: number; durability?: Durability }
 	): Promise<void> {
-		this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS', id);
-		if (!this.#replica.doc.channels?.[id])
-			throw new CharterError('unknown-channel', 'no such channel');
-		await this.#change((d) => {
-			const c = d.channels[id]!;
-			if (changes.name !== undefined) c.name = checkName(changes.name, 'channel');
-			if (changes.position !== undefined) c.position = changes.position;
-			if (changes.durability !== undefined) c.durability = atom(changes.durability);
-		}, SINGLE_VALUE_TIME());
+		await this.#carryOut(plans.updateChannel(this.#ctx(), id, changes));
 	}
 
 	/** @internal A compaction moved channel `id`'s history to `generation` (Channel.compact). */
 	async recordChannelHistory(id: ChannelId, generation: number): Promise<void> {
-		this.#require(Permission.MANAGE_MESSAGES, 'MANAGE_MESSAGES', id);
-		if (!this.#replica.doc.channels?.[id])
-			throw new CharterError('unknown-channel', 'no such channel');
-		await this.#change((d) => {
-			d.channels[id]!.history = generation;
-		});
+		await this.#carryOut(plans.recordChannelHistory(this.#ctx(), id, generation));
 	}
 
 	async deleteChannel(id: ChannelId): Promise<void> {
-		this.#require(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS', id);
-		await this.#change((d) => {
-			delete d.channels[id];
-		});
+		await this.#carryOut(plans.deleteChannel(this.#ctx(), id));
 	}
 
 	/**
@@ -1918,44 +1350,7 @@ export class Space implements SpaceView {
 		target: { role: string } | { user: UserId },
 		overwrite: { allow?: PermissionName[]; deny?: PermissionName[] }
 	): Promise<void> {
-		const state = this.#require(Permission.MANAGE_ROLES, 'MANAGE_ROLES', channel);
-		if (!state.channels.has(channel)) throw new CharterError('unknown-channel', 'no such channel');
-		const key = 'role' in target ? `role:${target.role}` : `user:${target.user}`;
-		const allow = bitsOf(overwrite.allow ?? []);
-		const deny = bitsOf(overwrite.deny ?? []);
-		const me = this.context.identity.userId;
-		if (!has(state.permissions(me, channel), allow))
-			throw new CharterError('not-authorized', 'you may not grant permissions you lack');
-		const doc = A.toJS(this.#replica.doc) as SpaceDoc;
-		doc.channels[channel]!.overwrites = {
-			...doc.channels[channel]!.overwrites,
-			[key]: { allow, deny }
-		};
-		const after = SpaceState.derive(state.genesis, doc);
-		const losing = [...state.members.keys()].some(
-			(u) =>
-				state.can(u, Permission.VIEW_CHANNEL, channel) &&
-				!after.can(u, Permission.VIEW_CHANNEL, channel)
-		);
-		const gaining = [...after.members.values()].filter(
-			(m) =>
-				!state.can(m.user, Permission.VIEW_CHANNEL, channel) &&
-				after.can(m.user, Permission.VIEW_CHANNEL, channel)
-		);
-		const document = channelIdBytes(channel);
-		await this.#carryOut({
-			change: (d) => {
-				const c = d.channels[channel]!;
-				c.overwrites ??= {};
-				c.overwrites[key] = { allow, deny };
-			},
-			rotate: losing && state.can(me, Permission.VIEW_CHANNEL, channel) ? [document] : [],
-			// the gaining get every key of the channel, the new epoch's too
-			seal: (fresh) => [
-				...this.#toReaders(after, fresh),
-				...(gaining.length ? [{ recipients: gaining, epochs: this.#keys.allFor(document) }] : [])
-			]
-		});
+		await this.#carryOut(plans.setChannelPermissions(this.#ctx(), channel, target, overwrite));
 	}
 
 	/** Calls `listener` on every change to the space, its members or its channels. */
@@ -2002,9 +1397,9 @@ export class Space implements SpaceView {
 	get stats() {
 		return {
 			space: this.#replica.stats,
-			lockboxesDropped: this.#lockboxDrops,
+			lockboxesDropped: this.#keys.drops,
 			/** Lockboxes for this user whose author is not (yet) allowed to hand out that key. */
-			lockboxesWaiting: this.#waitingLockboxes.size,
+			lockboxesWaiting: this.#keys.waiting,
 			channels: [...this.#channels.values()].map((c) => c.stats)
 		};
 	}
@@ -2041,21 +1436,7 @@ export class Space implements SpaceView {
 	}
 }
 
-function checkName(name: string, what: string): string {
-	const trimmed = typeof name === 'string' ? name.trim() : '';
-	if (!trimmed || trimmed.length > MAX_NAME)
-		throw new CharterError('invalid-argument', `a ${what} name has 1 to ${MAX_NAME} characters`);
-	return trimmed;
-}
-
-function bitsOf(names: readonly PermissionName[]): number {
-	let bits = 0;
-	for (const name of names) {
-		const bit = Permission[name];
-		if (bit === undefined)
-			throw new CharterError('invalid-argument', `unknown permission ${String(name)}`);
-		bits |= bit;
-	}
-	if (!isPermissionBits(bits)) throw new CharterError('invalid-argument', 'unknown permissions');
-	return bits;
+/** A fresh id for a removal record (kick, ban or leave). */
+function newRemovalId(): string {
+	return `rm_${base58.encode(randomBytes(8))}`;
 }

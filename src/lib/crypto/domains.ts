@@ -1,7 +1,9 @@
 /**
- * Domain-separation tags. Every signature and every derived key is bound to exactly one purpose, so
- * bytes signed for one use can never be replayed as another (an entry signature is not a
- * certificate signature, a lockbox key is not an epoch key). Changing a tag is a wire break.
+ * Domain-separation tags, format magics and every other fixed string of Charter's formats, each
+ * explained once; no other module defines one (test/unit/domains.test.ts). Every signature and every
+ * derived key is bound to exactly one purpose, so bytes signed for one use can never be replayed as
+ * another (an entry signature is not a certificate signature, a lockbox key is not an epoch key).
+ * Changing any value here is a wire break.
  */
 import { utf8 } from '../util/bytes.js';
 
@@ -64,7 +66,9 @@ export const DOMAIN = {
 	 */
 	publicationBucketed: utf8.encode('charter/v3/publication\0'),
 	/** Hash input for a publishing key's Automerge actor: tag ‖ publishing key. */
-	publisherActor: tag('publisher-actor')
+	publisherActor: tag('publisher-actor'),
+	/** Device key signs a peer's proof on a connection: tag ‖ nonce ‖ signer id ‖ verifier id. */
+	peerAuth: tag('peer-auth')
 } as const;
 
 /** HKDF info strings. */
@@ -83,4 +87,101 @@ export const KDF = {
 	/** From a friend key W: the key of the recovery kit (identity seed, encryption keys). */
 	friendKit: 'charter/v1/kdf/friend-kit',
 	deviceEncryption: 'charter/v1/kdf/device-encryption'
+} as const;
+
+/**
+ * Format magics: the first bytes of every binary record Charter writes — 'CH' and one letter per
+ * format — so a reader tells records apart (a space envelope carries sealed entries, lockboxes and
+ * the genesis side by side) and refuses a record of another format before parsing it. Each format's
+ * layout is in docs/protocol.md. Changing one is a wire break.
+ */
+export const MAGIC = {
+	/** A sealed entry: header ‖ ciphertext ‖ signature (encryption/entry.ts). */
+	entry: utf8.encode('CHE'),
+	/** A lockbox: an epoch key sealed to one recipient (encryption/lockbox.ts). */
+	lockbox: utf8.encode('CHL'),
+	/** A compacted fragment of a document's history (encryption/fragment.ts). */
+	fragment: utf8.encode('CHF'),
+	/** The plaintext inside a sealed entry: context heads and Automerge changes (sync/body.ts). */
+	body: utf8.encode('CHB'),
+	/** A space genesis, signed by its owner (authority/genesis.ts). */
+	genesis: utf8.encode('CHG'),
+	/** The binary part of an invite link (authority/invites.ts). */
+	invite: utf8.encode('CHI'),
+	/** A device certificate, signed by the identity key (identity/certificates.ts). */
+	deviceCertificate: utf8.encode('CHC'),
+	/** A user card (identity/certificates.ts; recognised in a space document by space-validator.ts). */
+	userCard: utf8.encode('CHU'),
+	/** A signed profile: display name and avatar (identity/profile.ts). */
+	profile: utf8.encode('CHP'),
+	/** The binary part of a device-link code (identity/device-link.ts). */
+	deviceLinkCode: utf8.encode('CHK'),
+	/** A new device's request on a device link (identity/device-link.ts). */
+	deviceLinkRequest: utf8.encode('CHQ'),
+	/** The linking device's response on a device link (identity/device-link.ts). */
+	deviceLinkResponse: utf8.encode('CHR'),
+	/** A friend-recovery kit (identity/friend-recovery.ts). */
+	friendKit: utf8.encode('CHV'),
+	/** The binary part of a friend-recovery request code (identity/friend-recovery.ts). */
+	friendRequest: utf8.encode('CHW'),
+	/** A peer's proof that it holds its device key (sync/peer-auth.ts). */
+	peerAuth: utf8.encode('CHA')
+} as const;
+
+/**
+ * First bytes of a friend-recovery share lockbox's document field (identity/friend-recovery.ts):
+ * 0xffffffff, a generation number never reached, then 'FR' — so a share never reads as a lockbox
+ * for a document or an encryption-key generation.
+ */
+export const SHARE_DOCUMENT_MAGIC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x46, 0x52]);
+
+/**
+ * Automerge's own magic (not Charter's): the first four bytes of every Automerge chunk, a change or
+ * a document (sync/change-encoder.ts, sync/publication.ts read and write them).
+ */
+export const AUTOMERGE_CHUNK_MAGIC: readonly number[] = [0x85, 0x6f, 0x4a, 0x83];
+
+/** HKDF salts (no trailing NUL: they were fixed before the tags above, and stay as they are). */
+export const SALT = {
+	/** Every key derived from the recovery phrase's BIP-39 seed (identity/phrase.ts). */
+	root: utf8.encode('charter/v1/root'),
+	/** The invite's signing and encryption keys, from its one-time secret (authority/invites.ts). */
+	invite: utf8.encode('charter/v1/invite')
+} as const;
+
+/**
+ * Inputs of the crypto provider's start-up self-test (crypto/primitives.ts): it checks that the
+ * native WebCrypto Ed25519 and X25519 agree with noble before using them. Never on the wire.
+ */
+export const SELF_TEST = {
+	/** sha256 of it: the Ed25519 seed signed with. */
+	signingSeed: 'charter/v1/self-test',
+	/** The message signed. */
+	signingMessage: 'self-test',
+	/** sha256 of it: the first X25519 secret. */
+	agreementA: 'charter/v1/self-test/a',
+	/** sha256 of it: the second X25519 secret. */
+	agreementB: 'charter/v1/self-test/b'
+} as const;
+
+/** Prefixes of the codes people pass around (each is followed by base64url of a magic-led record). */
+export const LINK_PREFIX = {
+	/** An invite link (authority/invites.ts). */
+	invite: 'charter-invite:',
+	/** A device-link code (identity/device-link.ts). */
+	deviceLink: 'charter-link:',
+	/** A friend-recovery request code (identity/friend-recovery.ts). */
+	friendRecovery: 'charter-recover:'
+} as const;
+
+/**
+ * Prefix of the Automerge change message that carries a publication's seal (sync/publication.ts):
+ * `charter-seal:` ‖ base64url(publishing key ‖ signature).
+ */
+export const SEAL_PREFIX = 'charter-seal:';
+
+/** Types of Charter's own automerge-repo messages, beside the stock sync messages. */
+export const MESSAGE_TYPE = {
+	/** A peer's device-key proof (sync/peer-auth.ts). */
+	peerAuth: 'charter-peer-auth'
 } as const;

@@ -14,6 +14,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import type * as NodeCryptoModule from 'node:crypto';
 import { concatBytes, hex, randomBytes, utf8 } from '../util/bytes.js';
+import { SELF_TEST } from './domains.js';
 
 type NodeCrypto = typeof NodeCryptoModule;
 type KeyObject = NodeCryptoModule.KeyObject;
@@ -235,8 +236,8 @@ const nobleEphemeral = async (peer: Uint8Array) => {
 
 async function nativeSigningWorks(native: ReturnType<typeof makeNativeSigning>): Promise<boolean> {
 	try {
-		const seed = sha256(utf8.encode('charter/v1/self-test'));
-		const msg = utf8.encode('self-test');
+		const seed = sha256(utf8.encode(SELF_TEST.signingSeed));
+		const msg = utf8.encode(SELF_TEST.signingMessage);
 		const sig = await native.sign(seed, msg);
 		const pub = await nobleSigning.ed25519PublicKey(seed);
 		return (await native.verify(sig, msg, pub)) && (await nobleSigning.verify(sig, msg, pub));
@@ -247,8 +248,8 @@ async function nativeSigningWorks(native: ReturnType<typeof makeNativeSigning>):
 
 async function nativeAgreementWorks(s: Subtle): Promise<boolean> {
 	try {
-		const a = sha256(utf8.encode('charter/v1/self-test/a'));
-		const b = sha256(utf8.encode('charter/v1/self-test/b'));
+		const a = sha256(utf8.encode(SELF_TEST.agreementA));
+		const b = sha256(utf8.encode(SELF_TEST.agreementB));
 		const shared = await makeNativeAgreement(s)(a, nobleX25519.getPublicKey(b));
 		const expected = nobleX25519.getSharedSecret(b, nobleX25519.getPublicKey(a));
 		return hex.encode(shared) === hex.encode(expected);

@@ -13,7 +13,7 @@
  * entry of the same writer session in the same document) form a per-session hash chain.
  */
 import { CharterError } from '../errors.js';
-import { DOMAIN } from '../crypto/domains.js';
+import { DOMAIN, MAGIC } from '../crypto/domains.js';
 import {
 	aeadOpen,
 	aeadSeal,
@@ -25,9 +25,10 @@ import {
 import { ID_BYTES } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
 import { readSealedTail, signSealed, verifySealed, type SealedParts } from './sealed.js';
-import { base58, bytesEqual, utf8 } from '../util/bytes.js';
+import { base58, bytesEqual } from '../util/bytes.js';
 
-export const ENTRY_MAGIC = utf8.encode('CHE');
+/** The sealed entry's magic (crypto/domains.ts). */
+export const ENTRY_MAGIC = MAGIC.entry;
 export const ENTRY_VERSION = 1;
 export const SESSION_BYTES = 8;
 export const HASH_BYTES = 32;

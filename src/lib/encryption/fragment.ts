@@ -15,15 +15,16 @@
  * the new envelope generation without a key); the epoch key hides even the entry headers from it.
  */
 import { CharterError } from '../errors.js';
-import { DOMAIN } from '../crypto/domains.js';
+import { DOMAIN, MAGIC } from '../crypto/domains.js';
 import { aeadOpen, aeadSeal, KEY_BYTES, newNonce, NONCE_BYTES } from '../crypto/primitives.js';
 import { ID_BYTES } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
 import { readSealedTail, signSealed, verifySealed, type SealedParts } from './sealed.js';
-import { bytesEqual, concatBytes, utf8 } from '../util/bytes.js';
+import { bytesEqual, concatBytes } from '../util/bytes.js';
 import { MAX_ENTRY_BYTES } from './entry.js';
 
-export const FRAGMENT_MAGIC = utf8.encode('CHF');
+/** The fragment's magic (crypto/domains.ts). */
+export const FRAGMENT_MAGIC = MAGIC.fragment;
 export const FRAGMENT_VERSION = 1;
 /** Upper bound on one sealed fragment (compactors aim well below it). */
 export const MAX_FRAGMENT_BYTES = 8 * 1024 * 1024;

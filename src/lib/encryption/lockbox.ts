@@ -11,7 +11,7 @@
  *   signature    = Ed25519(author device key, DOMAIN.lockbox ‖ header ‖ u32 length ‖ ciphertext)
  */
 import { CharterError } from '../errors.js';
-import { DOMAIN, KDF } from '../crypto/domains.js';
+import { DOMAIN, KDF, MAGIC } from '../crypto/domains.js';
 import {
 	aeadOpen,
 	aeadSeal,
@@ -24,9 +24,10 @@ import {
 import { ID_BYTES } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
 import { readSealedTail, signSealed, verifySealed, type SealedParts } from './sealed.js';
-import { bytesEqual, concatBytes, utf8 } from '../util/bytes.js';
+import { bytesEqual, concatBytes } from '../util/bytes.js';
 
-export const LOCKBOX_MAGIC = utf8.encode('CHL');
+/** The lockbox's magic (crypto/domains.ts). */
+export const LOCKBOX_MAGIC = MAGIC.lockbox;
 const VERSION = 1;
 const MAX_LOCKBOX_BYTES = 1024;
 

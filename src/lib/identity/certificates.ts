@@ -9,14 +9,14 @@
  * Signatures are Ed25519 by the identity key over DOMAIN tag ‖ everything before the signature.
  */
 import { CharterError } from '../errors.js';
-import { DOMAIN } from '../crypto/domains.js';
+import { DOMAIN, MAGIC } from '../crypto/domains.js';
 import { cryptoProvider, KEY_BYTES, SIGNATURE_BYTES } from '../crypto/primitives.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
-import { base64url, bytesEqual, concatBytes, utf8 } from '../util/bytes.js';
+import { base64url, bytesEqual, concatBytes } from '../util/bytes.js';
 import { deviceId, userId, type DeviceId, type UserId } from './ids.js';
 
-const CERT_MAGIC = utf8.encode('CHC');
-const CARD_MAGIC = utf8.encode('CHU');
+const CERT_MAGIC = MAGIC.deviceCertificate;
+const CARD_MAGIC = MAGIC.userCard;
 const VERSION = 1;
 const MAX_DEVICE_NAME = 64;
 const MAX_DEVICES_ON_CARD = 32;

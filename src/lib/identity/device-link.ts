@@ -14,7 +14,7 @@
  * bound to the requester's ephemeral key, so a relay that learns the code afterwards learns nothing.
  */
 import { CharterError } from '../errors.js';
-import { DOMAIN, KDF } from '../crypto/domains.js';
+import { DOMAIN, KDF, LINK_PREFIX, MAGIC } from '../crypto/domains.js';
 import {
 	aeadOpen,
 	aeadSeal,
@@ -25,13 +25,13 @@ import {
 	NONCE_BYTES
 } from '../crypto/primitives.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
-import { base64url, bytesEqual, concatBytes, randomBytes, utf8 } from '../util/bytes.js';
+import { base64url, bytesEqual, concatBytes, randomBytes } from '../util/bytes.js';
 import { ID_BYTES } from './ids.js';
 
-const CODE_MAGIC = utf8.encode('CHK');
-const REQUEST = utf8.encode('CHQ');
-const RESPONSE = utf8.encode('CHR');
-const PREFIX = 'charter-link:';
+const CODE_MAGIC = MAGIC.deviceLinkCode;
+const REQUEST = MAGIC.deviceLinkRequest;
+const RESPONSE = MAGIC.deviceLinkResponse;
+const PREFIX = LINK_PREFIX.deviceLink;
 
 export interface LinkCode {
 	secret: Uint8Array;

@@ -26,10 +26,10 @@
  */
 import { combine, split } from 'shamir-secret-sharing';
 import { CharterError } from '../errors.js';
-import { DOMAIN, KDF } from '../crypto/domains.js';
+import { DOMAIN, KDF, LINK_PREFIX, MAGIC, SHARE_DOCUMENT_MAGIC } from '../crypto/domains.js';
 import { cryptoProvider, deriveKey, hash, KEY_BYTES } from '../crypto/primitives.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
-import { base64url, bytesEqual, randomBytes, utf8 } from '../util/bytes.js';
+import { base64url, bytesEqual, randomBytes } from '../util/bytes.js';
 import { ID_BYTES } from './ids.js';
 
 /** At least two friends must approve (one would be a single point of betrayal: use a device link). */
@@ -37,12 +37,10 @@ export const MIN_FRIEND_THRESHOLD = 2;
 /** At most this many friends: a recovering device tries subsets of what arrives, so n stays small. */
 export const MAX_RECOVERY_FRIENDS = 10;
 
-const KIT_MAGIC = utf8.encode('CHV');
-const REQUEST_MAGIC = utf8.encode('CHW');
+const KIT_MAGIC = MAGIC.friendKit;
+const REQUEST_MAGIC = MAGIC.friendRequest;
 const VERSION = 1;
-const REQUEST_PREFIX = 'charter-recover:';
-/** First bytes of a share lockbox's document field (a generation number never reaches 2^32 − 1). */
-const SHARE_DOCUMENT_MAGIC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x46, 0x52]);
+const REQUEST_PREFIX = LINK_PREFIX.friendRecovery;
 
 export interface FriendKeys {
 	/** X25519 secret: opens encryption-key generations made after the setup. */

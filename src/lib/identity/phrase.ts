@@ -8,8 +8,7 @@ import { generateMnemonic, mnemonicToSeed, validateMnemonic } from '@scure/bip39
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { CharterError } from '../errors.js';
 import { deriveKey } from '../crypto/primitives.js';
-import { KDF } from '../crypto/domains.js';
-import { utf8 } from '../util/bytes.js';
+import { KDF, SALT } from '../crypto/domains.js';
 
 export const RECOVERY_PHRASE_WORDS = 24;
 
@@ -49,7 +48,7 @@ export interface RootSecrets {
 	recoverySecret: Uint8Array;
 }
 
-const SALT = utf8.encode('charter/v1/root');
+const ROOT_SALT = SALT.root;
 
 export async function rootSecretsFromPhrase(phrase: string): Promise<RootSecrets> {
 	const normalized = normalizeRecoveryPhrase(phrase);
@@ -64,8 +63,8 @@ export async function rootSecretsFromPhrase(phrase: string): Promise<RootSecrets
 	}
 	const seed = await mnemonicToSeed(normalized);
 	return {
-		identitySeed: deriveKey(seed, SALT, KDF.identitySigning),
-		encryptionSecret: (generation) => deriveKey(seed, SALT, KDF.userEncryption(generation)),
-		recoverySecret: deriveKey(seed, SALT, KDF.recovery)
+		identitySeed: deriveKey(seed, ROOT_SALT, KDF.identitySigning),
+		encryptionSecret: (generation) => deriveKey(seed, ROOT_SALT, KDF.userEncryption(generation)),
+		recoverySecret: deriveKey(seed, ROOT_SALT, KDF.recovery)
 	};
 }

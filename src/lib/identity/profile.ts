@@ -8,15 +8,15 @@
 import * as nobleEd from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { CharterError } from '../errors.js';
-import { DOMAIN } from '../crypto/domains.js';
+import { DOMAIN, MAGIC } from '../crypto/domains.js';
 import { KEY_BYTES, SIGNATURE_BYTES } from '../crypto/primitives.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
-import { bytesEqual, concatBytes, utf8 } from '../util/bytes.js';
+import { bytesEqual, concatBytes } from '../util/bytes.js';
 import { userId, type UserId } from './ids.js';
 
 nobleEd.hashes.sha512 = sha512;
 
-const MAGIC = utf8.encode('CHP');
+const PROFILE_MAGIC = MAGIC.profile;
 export const MAX_DISPLAY_NAME = 64;
 export const MAX_AVATAR_BYTES = 64 * 1024;
 
@@ -44,7 +44,7 @@ export async function signProfile(
 	if (avatar.length > MAX_AVATAR_BYTES)
 		throw new CharterError('too-large', `an avatar is at most ${MAX_AVATAR_BYTES} bytes`);
 	const body = new BinaryWriter()
-		.bytes(MAGIC)
+		.bytes(PROFILE_MAGIC)
 		.u8(1)
 		.bytes(userKey, KEY_BYTES)
 		.u64(updatedAt)
@@ -57,7 +57,7 @@ export async function signProfile(
 /** Parses and checks a profile (synchronously: rules call it). Throws `malformed` or `bad-signature`. */
 export function verifyProfile(bytes: Uint8Array): Profile {
 	const r = new BinaryReader(bytes, 'profile');
-	if (!bytesEqual(r.bytes(3), MAGIC) || r.u8() !== 1)
+	if (!bytesEqual(r.bytes(3), PROFILE_MAGIC) || r.u8() !== 1)
 		throw new CharterError('malformed', 'not a profile');
 	const key = r.bytes(KEY_BYTES);
 	const updatedAt = r.u64();

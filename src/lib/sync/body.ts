@@ -6,10 +6,11 @@
  */
 import { CharterError } from '../errors.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
-import { bytesEqual, hex, utf8 } from '../util/bytes.js';
+import { bytesEqual, hex } from '../util/bytes.js';
 import { MAX_ENTRY_BYTES } from '../encryption/entry.js';
+import { MAGIC } from '../crypto/domains.js';
 
-const MAGIC = utf8.encode('CHB');
+const BODY_MAGIC = MAGIC.body;
 const VERSION = 1;
 const MAX_CHANGES = 100_000;
 
@@ -22,7 +23,7 @@ const MAX_CONTEXT = 64;
 
 export function encodeChangeBatch({ context, changes }: ChangeBatch): Uint8Array {
 	if (context.length > MAX_CONTEXT) throw new CharterError('too-large', 'too many context heads');
-	const w = new BinaryWriter().bytes(MAGIC).u8(VERSION).u8(context.length);
+	const w = new BinaryWriter().bytes(BODY_MAGIC).u8(VERSION).u8(context.length);
 	for (const head of context) w.bytes(hex.decode(head), 32);
 	w.u32(changes.length);
 	for (const c of changes) w.blob(c);
@@ -31,7 +32,7 @@ export function encodeChangeBatch({ context, changes }: ChangeBatch): Uint8Array
 
 export function decodeChangeBatch(body: Uint8Array): ChangeBatch {
 	const r = new BinaryReader(body, 'entry body');
-	if (!bytesEqual(r.bytes(3), MAGIC))
+	if (!bytesEqual(r.bytes(3), BODY_MAGIC))
 		throw new CharterError('malformed', 'entry body is not a change batch');
 	if (r.u8() !== VERSION)
 		throw new CharterError('unsupported-version', 'unsupported change batch version');

@@ -24,9 +24,9 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, hex, utf8 } from '../util/bytes.js';
+import { AUTOMERGE_CHUNK_MAGIC } from '../crypto/domains.js';
 
-/** Automerge's chunk magic bytes. */
-const MAGIC = [0x85, 0x6f, 0x4a, 0x83];
+const MAGIC = AUTOMERGE_CHUNK_MAGIC;
 /** Chunk type of an uncompressed change. */
 const CHANGE_CHUNK = 1;
 /** Action code of `set` in the action column. */

@@ -37,12 +37,12 @@ import { WrappingAdapter } from './wrapping-adapter.js';
 import { cryptoProvider, KEY_BYTES, SIGNATURE_BYTES } from '../crypto/primitives.js';
 import { deviceId, type DeviceId } from '../identity/ids.js';
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
-import { bytesEqual, concatBytes, randomBytes, utf8 } from '../util/bytes.js';
+import { bytesEqual, concatBytes, randomBytes } from '../util/bytes.js';
+import { DOMAIN, MAGIC, MESSAGE_TYPE } from '../crypto/domains.js';
 
-export const PEER_AUTH_MESSAGE = 'charter-peer-auth';
-/** Domain tag of the peer-auth signature (kept beside the others' format: `charter/v1/<name>\0`). */
-export const PEER_AUTH_DOMAIN = utf8.encode('charter/v1/peer-auth\0');
-const MAGIC = utf8.encode('CHA');
+export const PEER_AUTH_MESSAGE = MESSAGE_TYPE.peerAuth;
+const PEER_AUTH_DOMAIN = DOMAIN.peerAuth;
+const PROOF_MAGIC = MAGIC.peerAuth;
 const VERSION = 1;
 const NONCE_BYTES = 16;
 const MAX_PROOF_BYTES = 256;
@@ -74,7 +74,7 @@ export async function encodePeerProof(
 ): Promise<Uint8Array> {
 	const sig = await signer.sign(signedBytes(verifierNonce, signerPeer, verifierPeer));
 	return new BinaryWriter()
-		.bytes(MAGIC)
+		.bytes(PROOF_MAGIC)
 		.u8(VERSION)
 		.bytes(signer.deviceKey, KEY_BYTES)
 		.bytes(sig, SIGNATURE_BYTES)
@@ -91,7 +91,7 @@ export async function verifyPeerProof(
 	try {
 		if (bytes.length > MAX_PROOF_BYTES) return undefined;
 		const r = new BinaryReader(bytes, 'peer proof');
-		if (!bytesEqual(r.bytes(3), MAGIC) || r.u8() !== VERSION) return undefined;
+		if (!bytesEqual(r.bytes(3), PROOF_MAGIC) || r.u8() !== VERSION) return undefined;
 		const deviceKey = r.bytes(KEY_BYTES);
 		const sig = r.bytes(SIGNATURE_BYTES);
 		r.end();

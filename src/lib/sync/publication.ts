@@ -32,7 +32,7 @@
  */
 import * as A from '@automerge/automerge';
 import type { DocHandle } from '@automerge/automerge-repo';
-import { DOMAIN } from '../crypto/domains.js';
+import { AUTOMERGE_CHUNK_MAGIC, DOMAIN, SEAL_PREFIX } from '../crypto/domains.js';
 import { CharterError } from '../errors.js';
 import { cryptoProvider, hash, KEY_BYTES, SIGNATURE_BYTES } from '../crypto/primitives.js';
 import { base64url, concatBytes, hex, randomBytes, u32be, u64be, utf8 } from '../util/bytes.js';
@@ -51,8 +51,7 @@ import {
 	type EnvelopePublisher
 } from './envelope.js';
 
-/** Prefix of the Automerge change message that carries the seal. */
-export const SEAL_PREFIX = 'charter-seal:';
+export { SEAL_PREFIX };
 
 /** Actor of the changes published under a publishing key. */
 export function publisherActor(publicKey: Uint8Array): string {
@@ -425,7 +424,7 @@ function legacySeal(change: A.DecodedChange): ReadChange['sealed'] {
 	};
 }
 
-const CHUNK_MAGIC = [0x85, 0x6f, 0x4a, 0x83];
+const CHUNK_MAGIC = AUTOMERGE_CHUNK_MAGIC;
 const DOCUMENT_CHUNK = 0;
 
 /**

@@ -5,6 +5,7 @@
 import { getContext, setContext } from 'svelte';
 import {
 	isCharterError,
+	LINK_PREFIX,
 	type Channel,
 	type Charter,
 	type NotifyEvent,
@@ -64,7 +65,7 @@ export function saveServers(servers: string[]) {
 	localStorage.setItem(SERVERS_KEY, JSON.stringify(servers));
 }
 
-const INVITE_PREFIX = 'charter-invite:';
+const INVITE_PREFIX = LINK_PREFIX.invite;
 /** `#/join/<invite>`: the part of an invite web link after the page's address. */
 const JOIN_FRAGMENT = /^#\/join\/([A-Za-z0-9_-]+)$/;
 

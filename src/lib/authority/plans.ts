@@ -1,0 +1,889 @@
+/**
+ * Space actions as plans: pure functions from the authority state, the space document and the
+ * action's arguments to what the action would do — its change to the space document, the documents
+ * whose key it rotates, and who is handed which keys (who gains read access, and, through the
+ * rotation, who loses it). Nothing here holds a key, seals or writes: the client dry-runs a plan
+ * through the rule table, and only if the rules accept it makes the new epochs, seals the lockboxes
+ * the handouts name and commits the change (`client/Space.ts`, `#carryOut`).
+ *
+ * A plan refuses early, with a typed error, what the rules would refuse anyway, so that the user is
+ * told why in words; the rule table stays the judge (a plan that passes here may still be refused by
+ * the dry run, e.g. because of a concurrent change).
+ *
+ * Everything a plan would otherwise take from the clock or the random source (`now`, new ids, the
+ * heads of the channels this device holds) is an argument, so a plan is a function of its inputs.
+ */
+import * as A from '@automerge/automerge';
+import { CharterError } from '../errors.js';
+import type { UserCard } from '../identity/certificates.js';
+import {
+	channelId,
+	channelIdBytes,
+	spaceIdBytes,
+	type ChannelId,
+	type DeviceId,
+	type UserId
+} from '../identity/ids.js';
+import { bytesEqual } from '../util/bytes.js';
+import type { InviteKeys } from './invites.js';
+import { MAX_NAME, MAX_NICKNAME, MAX_SUCCESSORS } from './limits.js';
+import { nicknameForm, nicknameTakenBy } from './nicknames.js';
+import { has, isPermissionBits, Permission, type PermissionName } from './permissions.js';
+import {
+	asString,
+	atom,
+	EVERYONE,
+	type Durability,
+	type Overwrite,
+	type SpaceDoc
+} from './schema.js';
+import { SINGLE_VALUE_TIME } from './single-values.js';
+import { SpaceState } from './state.js';
+
+/** What every plan starts from: the space as this member sees it now. */
+export interface PlanContext {
+	/** The authority state now (undefined before the space has arrived: every plan refuses). */
+	state: SpaceState | undefined;
+	/** The materialised (valid) space document. */
+	doc: A.Doc<SpaceDoc>;
+	/** The acting user. */
+	me: UserId;
+	/** The acting device's clock (ms). */
+	now: number;
+}
+
+/** Someone to seal epoch keys to: a member's, an invite's or a newcomer's encryption key. */
+export interface Recipient {
+	encryptionKey: Uint8Array;
+}
+
+/**
+ * Lockboxes a plan asks for once its change is accepted: the keys of `documents` sealed to each of
+ * `recipients` — `new`: only the epochs this change makes (it rotates those documents), `held`:
+ * every epoch of them the sealing device holds, the new ones included (full history).
+ */
+export interface Handout {
+	recipients: readonly Recipient[];
+	documents: readonly Uint8Array[];
+	epochs: 'new' | 'held';
+}
+
+/** A space action before it is carried out (nothing in it has touched a key or the wire). */
+export interface SpacePlan {
+	/** The change to the space document (the client adds the namings of the new epochs to it). */
+	change(d: SpaceDoc): void;
+	/** Documents that get a new epoch, named in the same change. */
+	rotate?: readonly Uint8Array[];
+	/** The lockboxes to seal once the change is accepted (absent: the change seals nothing). */
+	handouts?: readonly Handout[];
+	options?: A.ChangeOptions<SpaceDoc>;
+	/** The change completes pending rotations itself (it does not wait for them first). */
+	completesRotations?: true;
+	/** The change writes `owner` and `term` itself (a hand-over): no succession is recorded with it. */
+	ownership?: true;
+}
+
+// ---- shared checks and what-ifs -----------------------------------------------------------------
+
+/**
+ * The state, if the acting user is a member holding `permission` (0: membership alone), space-wide
+ * or in `channel`; otherwise `not-authorized`.
+ */
+export function requireMember(
+	ctx: PlanContext,
+	permission = 0,
+	name = '',
+	channel?: ChannelId
+): SpaceState {
+	const { state, me } = ctx;
+	if (!state || !state.isMember(me))
+		throw new CharterError('not-authorized', 'you are not a member of this space');
+	if (permission && !state.can(me, permission, channel))
+		throw new CharterError('not-authorized', `needs ${name}`);
+	return state;
+}
+
+/** The owner is managed by nobody; anyone else only by members ranked strictly above them. */
+function requireBelow(ctx: PlanContext, state: SpaceState, user: UserId): void {
+	if (user === state.owner) throw new CharterError('not-authorized', 'nobody manages the owner');
+	if (state.rank(user) >= state.rank(ctx.me))
+		throw new CharterError('not-authorized', 'you may only manage members below your highest role');
+}
+
+/** A space, channel or role name: trimmed, 1 to MAX_NAME characters. */
+export function checkName(name: string, what: string): string {
+	const trimmed = typeof name === 'string' ? name.trim() : '';
+	if (!trimmed || trimmed.length > MAX_NAME)
+		throw new CharterError('invalid-argument', `a ${what} name has 1 to ${MAX_NAME} characters`);
+	return trimmed;
+}
+
+/** Permission names to bits, refusing a name that is not a permission. */
+export function bitsOf(names: readonly PermissionName[]): number {
+	let bits = 0;
+	for (const name of names) {
+		const bit = Permission[name];
+		if (bit === undefined)
+			throw new CharterError('invalid-argument', `unknown permission ${String(name)}`);
+		bits |= bit;
+	}
+	if (!isPermissionBits(bits)) throw new CharterError('invalid-argument', 'unknown permissions');
+	return bits;
+}
+
+/** The state the space would be in after `edit` to a plain copy of its document (a what-if). */
+export function stateAfter(
+	state: SpaceState,
+	doc: A.Doc<SpaceDoc>,
+	edit: (draft: SpaceDoc) => void
+): SpaceState {
+	const draft = A.toJS(doc) as SpaceDoc;
+	edit(draft);
+	return SpaceState.derive(state.genesis, draft);
+}
+
+/** The channel a document is, or undefined for the space document itself. */
+export function channelOf(state: SpaceState, document: Uint8Array): ChannelId | undefined {
+	return bytesEqual(document, spaceIdBytes(state.genesis.space)) ? undefined : channelId(document);
+}
+
+/**
+ * Active invites (not revoked, not expired, not used up, at `ctx.now`) whose roles may read
+ * `channel` — or the space document, without one — in the current state: a rotation seals them the
+ * new epoch, so an invite keeps working with every member offline.
+ */
+export function activeInviteKeys(ctx: PlanContext, channel?: ChannelId): Recipient[] {
+	const { state, doc, now } = ctx;
+	return Object.values(doc.invites ?? {})
+		.filter((r) => {
+			const uses = Object.keys(r.uses ?? {}).length;
+			const active =
+				r.revoked !== true &&
+				!(!!r.expiresAt && r.expiresAt < now) &&
+				(!r.maxUses || uses < r.maxUses);
+			const roles = Object.keys(r.roles ?? {});
+			return (
+				active && (!channel || !state || state.rolesCan(roles, Permission.VIEW_CHANNEL, channel))
+			);
+		})
+		.map((r) => ({ encryptionKey: r.encryptionKey }));
+}
+
+/**
+ * New epochs of `documents` handed to everyone who may read each of them in `after` (the state
+ * the change leads to), and to the active invites that may.
+ */
+export function toReaders(
+	ctx: PlanContext,
+	after: SpaceState,
+	documents: readonly Uint8Array[]
+): Handout[] {
+	return documents.map((document) => {
+		const channel = channelOf(after, document);
+		return {
+			recipients: [...after.readers(channel), ...activeInviteKeys(ctx, channel)],
+			documents: [document],
+			epochs: 'new' as const
+		};
+	});
+}
+
+// ---- settings -----------------------------------------------------------------------------------
+
+export function rename(ctx: PlanContext, name: string): SpacePlan {
+	const trimmed = checkName(name, 'space');
+	requireMember(ctx, Permission.MANAGE_SPACE, 'MANAGE_SPACE');
+	return {
+		change: (d) => {
+			d.name = trimmed;
+		},
+		options: SINGLE_VALUE_TIME()
+	};
+}
+
+/** The owner marks the space deleted (undefined: it already is, nothing to do). */
+export function deleteSpace(ctx: PlanContext): SpacePlan | undefined {
+	const state = requireMember(ctx);
+	if (ctx.me !== state.owner)
+		throw new CharterError('not-authorized', 'only the owner deletes a space');
+	if (state.deletedAt !== undefined) return undefined;
+	const at = ctx.now;
+	return {
+		change: (d) => {
+			d.deletedAt = at;
+		}
+	};
+}
+
+// ---- roles and nicknames ------------------------------------------------------------------------
+
+export function createRole(
+	ctx: PlanContext,
+	args: { id: string; name: string; permissions?: PermissionName[]; position?: number }
+): SpacePlan & { role: { id: string; name: string; position: number; permissions: number } } {
+	const state = requireMember(ctx, Permission.MANAGE_ROLES, 'MANAGE_ROLES');
+	const { me } = ctx;
+	const name = checkName(args.name, 'role');
+	const bits = bitsOf(args.permissions ?? []);
+	if (!has(state.permissions(me), bits))
+		throw new CharterError('not-authorized', 'you may not grant permissions you lack');
+	const below = state.rank(me);
+	const highest = Math.max(
+		0,
+		...[...state.roles.values()].map((r) => r.position).filter((p) => p < below)
+	);
+	const position = args.position ?? highest + 1;
+	if (!(position >= 1 && position < below))
+		throw new CharterError('not-authorized', 'a role must sit below your highest role');
+	const { id } = args;
+	return {
+		change: (d) => {
+			d.roles[id] = { name, position, permissions: bits };
+		},
+		role: { id, name, position, permissions: bits }
+	};
+}
+
+export function updateRole(
+	ctx: PlanContext,
+	id: string,
+	changes: { name?: string; permissions?: PermissionName[]; position?: number }
+): SpacePlan {
+	const state = requireMember(ctx, Permission.MANAGE_ROLES, 'MANAGE_ROLES');
+	const role = state.roles.get(id);
+	if (!role) throw new CharterError('invalid-argument', `no role ${id}`);
+	const { me } = ctx;
+	if (id !== EVERYONE && role.position >= state.rank(me))
+		throw new CharterError('not-authorized', 'you may only manage roles below your highest role');
+	const bits = changes.permissions ? bitsOf(changes.permissions) : undefined;
+	if (bits !== undefined && !has(state.permissions(me), bits & ~role.permissions))
+		throw new CharterError('not-authorized', 'you may not grant permissions you lack');
+	if (
+		changes.position !== undefined &&
+		(id === EVERYONE || changes.position < 1 || changes.position >= state.rank(me))
+	)
+		throw new CharterError('not-authorized', 'a role must sit below your highest role');
+	const name = changes.name !== undefined ? checkName(changes.name, 'role') : undefined;
+	return {
+		change: (d) => {
+			const r = d.roles[id]!;
+			if (name !== undefined) r.name = name;
+			if (bits !== undefined) r.permissions = bits;
+			if (changes.position !== undefined) r.position = changes.position;
+		},
+		options: SINGLE_VALUE_TIME()
+	};
+}
+
+export function deleteRole(ctx: PlanContext, id: string): SpacePlan {
+	const state = requireMember(ctx, Permission.MANAGE_ROLES, 'MANAGE_ROLES');
+	const role = state.roles.get(id);
+	if (!role || id === EVERYONE)
+		throw new CharterError('invalid-argument', `no role ${id} to delete`);
+	if (role.position >= state.rank(ctx.me))
+		throw new CharterError('not-authorized', 'you may only manage roles below your highest role');
+	return {
+		change: (d) => {
+			delete d.roles[id];
+		}
+	};
+}
+
+/** Gives (`on`) or takes a role from a member. */
+export function setRole(ctx: PlanContext, user: UserId, roleId: string, on: boolean): SpacePlan {
+	const state = requireMember(ctx, Permission.MANAGE_ROLES, 'MANAGE_ROLES');
+	const { me } = ctx;
+	const role = state.roles.get(roleId);
+	if (!role || roleId === EVERYONE) throw new CharterError('invalid-argument', `no role ${roleId}`);
+	if (!state.isMember(user)) throw new CharterError('invalid-argument', 'not a member');
+	if (role.position >= state.rank(me))
+		throw new CharterError('not-authorized', 'you may only assign roles below your highest role');
+	if (user !== me) requireBelow(ctx, state, user);
+	return {
+		change: (d) => {
+			const member = d.members[user];
+			if (!member) return;
+			if (on) member.roles[roleId] = true;
+			else delete member.roles[roleId];
+		}
+	};
+}
+
+export function setNickname(ctx: PlanContext, nickname: string, user: UserId): SpacePlan {
+	const { me } = ctx;
+	const form = nicknameForm(nickname);
+	if (form.length > MAX_NICKNAME)
+		throw new CharterError('invalid-argument', `a nickname has at most ${MAX_NICKNAME} characters`);
+	const state = requireMember(
+		ctx,
+		user === me ? Permission.CHANGE_NICKNAME : Permission.MANAGE_NICKNAMES,
+		user === me ? 'CHANGE_NICKNAME' : 'MANAGE_NICKNAMES'
+	);
+	if (user !== me) requireBelow(ctx, state, user);
+	// the rule table's own test (nicknames.ts), before anything is written
+	if (nicknameTakenBy(state, ctx.doc, user, form))
+		throw new CharterError(
+			'invalid-argument',
+			`the nickname “${form}” is taken in this space (nicknames are compared ignoring case and Unicode form)`
+		);
+	return {
+		change: (d) => {
+			const member = d.members[user];
+			if (member) member.nickname = atom(form);
+		},
+		options: SINGLE_VALUE_TIME()
+	};
+}
+
+// ---- members ------------------------------------------------------------------------------------
+
+/**
+ * Adds users from their (verified) cards, in one change; each is handed every key of the space
+ * document and of every channel they may read once added (full history).
+ */
+export function addMembers(ctx: PlanContext, cards: readonly UserCard[]): SpacePlan {
+	const state = requireMember(ctx, Permission.CREATE_INVITE, 'CREATE_INVITE');
+	for (const card of cards) {
+		if (state.bans.has(card.user))
+			throw new CharterError('not-authorized', 'that user is banned from this space');
+		if (state.isMember(card.user)) throw new CharterError('invalid-argument', 'already a member');
+	}
+	if (new Set(cards.map((c) => c.user)).size !== cards.length)
+		throw new CharterError('invalid-argument', 'a user is listed twice');
+	const { me, now: addedAt } = ctx;
+	const after = stateAfter(state, ctx.doc, (draft) => {
+		for (const card of cards)
+			draft.members[card.user] = { card: card.bytes, addedAt, addedBy: me, roles: {} };
+	});
+	const space = spaceIdBytes(state.genesis.space);
+	return {
+		change: (d) => {
+			for (const card of cards)
+				d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
+		},
+		handouts: cards.map((card) => ({
+			recipients: [card],
+			documents: [
+				space,
+				...[...after.channels.keys()]
+					.filter((channel) => after.can(card.user, Permission.VIEW_CHANNEL, channel))
+					.map((channel) => channelIdBytes(channel))
+			],
+			epochs: 'held' as const
+		}))
+	};
+}
+
+/**
+ * Kicks or bans a member: removes them (and bans them), records the heads this device had of each
+ * channel (`channelHeads`: their messages before stay valid everywhere), and rotates every key they
+ * could read that this member can rotate — the space document's, and each channel both can read;
+ * the rest is left pending for a reader to complete. The new epochs go to the readers after.
+ */
+export function remove(
+	ctx: PlanContext,
+	args: {
+		user: UserId;
+		kind: 'kick' | 'ban';
+		reason?: string;
+		removalId: string;
+		channelHeads: ReadonlyMap<ChannelId, string>;
+	}
+): SpacePlan {
+	const { user, kind, reason, removalId } = args;
+	const state = requireMember(
+		ctx,
+		kind === 'ban' ? Permission.BAN_MEMBERS : Permission.KICK_MEMBERS,
+		kind === 'ban' ? 'BAN_MEMBERS' : 'KICK_MEMBERS'
+	);
+	requireBelow(ctx, state, user);
+	if (kind === 'kick' && !state.isMember(user))
+		throw new CharterError('invalid-argument', 'not a member');
+	const { me, now: at } = ctx;
+	const cutoffs: Record<string, A.ImmutableString> = {};
+	const documents: Uint8Array[] = [];
+	if (state.isMember(user)) documents.push(spaceIdBytes(state.genesis.space));
+	for (const [channel, heads] of args.channelHeads) {
+		cutoffs[channel] = atom(heads);
+		// rotated by a reader of the channel (others leave it pending for a reader to complete)
+		if (
+			state.can(user, Permission.VIEW_CHANNEL, channel) &&
+			state.can(me, Permission.VIEW_CHANNEL, channel)
+		)
+			documents.push(channelIdBytes(channel));
+	}
+	const after = stateAfter(state, ctx.doc, (draft) => {
+		delete draft.members[user];
+		if (kind === 'ban') draft.bans = { ...draft.bans, [user]: { by: me, at } };
+	});
+	return {
+		change: (d) => {
+			if (d.members[user]) delete d.members[user];
+			if (kind === 'ban')
+				d.bans[user] = {
+					by: atom(me),
+					at,
+					...(reason ? { reason: atom(reason.slice(0, 500)) } : {})
+				};
+			d.removals[removalId] = { user: atom(user), kind: atom(kind), by: atom(me), at, cutoffs };
+		},
+		rotate: documents,
+		handouts: toReaders(ctx, after, documents)
+	};
+}
+
+export function unban(ctx: PlanContext, user: UserId): SpacePlan {
+	requireMember(ctx, Permission.BAN_MEMBERS, 'BAN_MEMBERS');
+	if (!ctx.doc.bans?.[user]) throw new CharterError('invalid-argument', 'that user is not banned');
+	return {
+		change: (d) => {
+			delete d.bans[user];
+		}
+	};
+}
+
+/**
+ * Leaves the space. The leaver rotates nothing (they would know the new keys): the removal leaves
+ * every rotation pending for the members who stay. Like a kick it records the channel heads this
+ * device had, so the leaver's messages before it stay valid everywhere.
+ */
+export function leave(
+	ctx: PlanContext,
+	args: { removalId: string; channelHeads: ReadonlyMap<ChannelId, string> }
+): SpacePlan {
+	const state = requireMember(ctx);
+	const { me, now: at } = ctx;
+	if (me === state.owner)
+		throw new CharterError(
+			'not-authorized',
+			'the owner cannot leave their space: hand it over to another member first'
+		);
+	const cutoffs: Record<string, A.ImmutableString> = {};
+	for (const [channel, heads] of args.channelHeads) cutoffs[channel] = atom(heads);
+	const { removalId } = args;
+	return {
+		change: (d) => {
+			delete d.members[me];
+			d.removals[removalId] = { user: atom(me), kind: atom('leave'), by: atom(me), at, cutoffs };
+		}
+	};
+}
+
+/**
+ * Revokes one of this user's devices: puts `card` (this user's new card, with a new encryption key
+ * and without the device) and the revocation in the space, and rotates every key the device could
+ * read, sealed to everyone still allowed — this user at the new encryption key.
+ * Undefined when this user is not a member (nothing to do here).
+ */
+export function revokeDevice(
+	ctx: PlanContext,
+	args: { device: DeviceId; card: UserCard }
+): SpacePlan | undefined {
+	const { state, me } = ctx;
+	if (!state?.isMember(me)) return undefined;
+	const { device, card } = args;
+	const after = stateAfter(state, ctx.doc, (draft) => {
+		if (draft.members[me]) draft.members[me]!.card = card.bytes;
+	});
+	const documents = [
+		spaceIdBytes(state.genesis.space),
+		...[...state.channels.keys()]
+			.filter((c) => state.can(me, Permission.VIEW_CHANNEL, c))
+			.map((c) => channelIdBytes(c))
+	];
+	return {
+		change: (d) => {
+			const member = d.members[me];
+			if (!member) return;
+			member.card = card.bytes;
+			member.revokedDevices ??= {};
+			member.revokedDevices[device] = true;
+		},
+		rotate: documents,
+		handouts: toReaders(ctx, after, documents)
+	};
+}
+
+/** A new device of a member puts itself on the member's card (`card`: the card with it). */
+export function registerDevice(ctx: PlanContext, card: UserCard): SpacePlan {
+	const { me } = ctx;
+	return {
+		change: (d) => {
+			const member = d.members[me];
+			if (member) member.card = card.bytes;
+		}
+	};
+}
+
+/** Joins with an invite: the newcomer's own signed admission, proving the invite's secret. */
+export function join(
+	ctx: PlanContext,
+	args: { invite: string; proof: Uint8Array; card: UserCard; roles: readonly string[] }
+): SpacePlan {
+	const { me, now: addedAt } = ctx;
+	const { invite, proof, card, roles } = args;
+	return {
+		change: (d) => {
+			d.members[me] = {
+				card: card.bytes,
+				addedAt,
+				addedBy: atom(me),
+				roles: Object.fromEntries(roles.map((r) => [r, true as const])),
+				invite: { id: atom(invite), proof }
+			};
+			d.invites[invite]!.uses[me] = true;
+		}
+	};
+}
+
+// ---- invites ------------------------------------------------------------------------------------
+
+/**
+ * Records an invite (its public keys, granted roles, limits) and hands its key every epoch of the
+ * space document and of the channels its roles may read, so a newcomer can join with every member
+ * offline. `keys`: the keys of the invite's fresh secret.
+ */
+export function createInvite(
+	ctx: PlanContext,
+	args: { keys: InviteKeys; roles?: readonly string[]; maxUses?: number; expiresAt?: number }
+): SpacePlan {
+	const state = requireMember(ctx, Permission.CREATE_INVITE, 'CREATE_INVITE');
+	const { me, now } = ctx;
+	const roles = args.roles ?? [];
+	for (const role of roles) {
+		const record = state.roles.get(role);
+		if (!record || role === EVERYONE) throw new CharterError('invalid-argument', `no role ${role}`);
+		if (!state.can(me, Permission.MANAGE_ROLES) || record.position >= state.rank(me))
+			throw new CharterError('not-authorized', 'an invite may grant only roles you could assign');
+	}
+	const maxUses = args.maxUses ?? 0;
+	const expiresAt = args.expiresAt ?? 0;
+	if (!Number.isInteger(maxUses) || maxUses < 0)
+		throw new CharterError('invalid-argument', 'maxUses is a whole number ≥ 0 (0 = unlimited)');
+	if (!Number.isFinite(expiresAt) || expiresAt < 0 || (expiresAt && expiresAt <= now))
+		throw new CharterError('invalid-argument', 'expiresAt must be in the future (or 0 for never)');
+	const { keys } = args;
+	return {
+		change: (d) => {
+			d.invites[keys.id] = {
+				key: keys.signingKey,
+				encryptionKey: keys.encryptionKey,
+				roles: Object.fromEntries(roles.map((r) => [r, true as const])),
+				maxUses,
+				expiresAt,
+				createdBy: atom(me),
+				createdAt: now,
+				uses: {}
+			};
+		},
+		handouts: [
+			{
+				recipients: [{ encryptionKey: keys.encryptionKey }],
+				documents: [
+					spaceIdBytes(state.genesis.space),
+					...[...state.channels.keys()]
+						.filter((channel) => state.rolesCan(roles, Permission.VIEW_CHANNEL, channel))
+						.map((channel) => channelIdBytes(channel))
+				],
+				epochs: 'held'
+			}
+		]
+	};
+}
+
+export function revokeInvite(ctx: PlanContext, id: string): SpacePlan {
+	const state = requireMember(ctx);
+	const record = ctx.doc.invites?.[id];
+	if (!record) throw new CharterError('invite-unknown', `no invite ${id}`);
+	const { me } = ctx;
+	if (asString(record.createdBy) !== me && !state.can(me, Permission.MANAGE_SPACE))
+		throw new CharterError('not-authorized', 'only its creator or MANAGE_SPACE revokes an invite');
+	return {
+		change: (d) => {
+			d.invites[id]!.revoked = true;
+		}
+	};
+}
+
+// ---- channels -----------------------------------------------------------------------------------
+
+/**
+ * Creates a channel (`id`: its fresh id) with its first epoch, handed to everyone who may read it
+ * (a private channel: only its creator, and whoever the roles let past the overwrite).
+ */
+export function createChannel(
+	ctx: PlanContext,
+	args: { id: ChannelId; name: string; private?: boolean; durability?: Durability }
+): SpacePlan {
+	const name = checkName(args.name, 'channel');
+	const state = requireMember(ctx, Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS');
+	const { id } = args;
+	const { me, now } = ctx;
+	const document = channelIdBytes(id);
+	const overwrites: Record<string, Overwrite> = args.private
+		? {
+				[`role:${EVERYONE}`]: { allow: 0, deny: Permission.VIEW_CHANNEL },
+				[`user:${me}`]: { allow: Permission.VIEW_CHANNEL, deny: 0 }
+			}
+		: {};
+	const readers = stateAfter(state, ctx.doc, (draft) => {
+		draft.channels[id] = { name, position: 0, createdAt: 0, durability: 'replicated', overwrites };
+	}).readers(id);
+	return {
+		change: (d) => {
+			d.channels[id] = {
+				name,
+				position: Object.keys(d.channels).length,
+				createdAt: now,
+				durability: atom(args.durability ?? 'replicated'),
+				overwrites
+			};
+		},
+		rotate: [document],
+		handouts: [{ recipients: readers, documents: [document], epochs: 'new' }]
+	};
+}
+
+export function updateChannel(
+	ctx: PlanContext,
+	id: ChannelId,
+	changes: { name?: string; position?: number; durability?: Durability }
+): SpacePlan {
+	requireMember(ctx, Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS', id);
+	if (!ctx.doc.channels?.[id]) throw new CharterError('unknown-channel', 'no such channel');
+	const name = changes.name !== undefined ? checkName(changes.name, 'channel') : undefined;
+	return {
+		change: (d) => {
+			const c = d.channels[id]!;
+			if (name !== undefined) c.name = name;
+			if (changes.position !== undefined) c.position = changes.position;
+			if (changes.durability !== undefined) c.durability = atom(changes.durability);
+		},
+		options: SINGLE_VALUE_TIME()
+	};
+}
+
+/** A compaction moved channel `id`'s history to `generation`. */
+export function recordChannelHistory(
+	ctx: PlanContext,
+	id: ChannelId,
+	generation: number
+): SpacePlan {
+	requireMember(ctx, Permission.MANAGE_MESSAGES, 'MANAGE_MESSAGES', id);
+	if (!ctx.doc.channels?.[id]) throw new CharterError('unknown-channel', 'no such channel');
+	return {
+		change: (d) => {
+			d.channels[id]!.history = generation;
+		}
+	};
+}
+
+export function deleteChannel(ctx: PlanContext, id: ChannelId): SpacePlan {
+	requireMember(ctx, Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS', id);
+	return {
+		change: (d) => {
+			delete d.channels[id];
+		}
+	};
+}
+
+/**
+ * Sets a channel permission overwrite for a role or a member. Whoever loses VIEW_CHANNEL loses the
+ * channel's future: its key rotates (if this member can read it; else a reader completes it), the
+ * new epoch handed to the readers after. Whoever gains VIEW_CHANNEL is handed every key of the
+ * channel, the new epoch's too. `losers` and `gainers` say who.
+ */
+export function setChannelPermissions(
+	ctx: PlanContext,
+	channel: ChannelId,
+	target: { role: string } | { user: UserId },
+	overwrite: { allow?: PermissionName[]; deny?: PermissionName[] }
+): SpacePlan & { losers: UserId[]; gainers: UserId[] } {
+	const state = requireMember(ctx, Permission.MANAGE_ROLES, 'MANAGE_ROLES', channel);
+	if (!state.channels.has(channel)) throw new CharterError('unknown-channel', 'no such channel');
+	const key = 'role' in target ? `role:${target.role}` : `user:${target.user}`;
+	const allow = bitsOf(overwrite.allow ?? []);
+	const deny = bitsOf(overwrite.deny ?? []);
+	const { me } = ctx;
+	if (!has(state.permissions(me, channel), allow))
+		throw new CharterError('not-authorized', 'you may not grant permissions you lack');
+	const after = stateAfter(state, ctx.doc, (draft) => {
+		draft.channels[channel]!.overwrites = {
+			...draft.channels[channel]!.overwrites,
+			[key]: { allow, deny }
+		};
+	});
+	const losers = [...state.members.keys()].filter(
+		(u) =>
+			state.can(u, Permission.VIEW_CHANNEL, channel) &&
+			!after.can(u, Permission.VIEW_CHANNEL, channel)
+	);
+	const gaining = [...after.members.values()].filter(
+		(m) =>
+			!state.can(m.user, Permission.VIEW_CHANNEL, channel) &&
+			after.can(m.user, Permission.VIEW_CHANNEL, channel)
+	);
+	const document = channelIdBytes(channel);
+	const rotate = losers.length && state.can(me, Permission.VIEW_CHANNEL, channel) ? [document] : [];
+	return {
+		change: (d) => {
+			const c = d.channels[channel]!;
+			c.overwrites ??= {};
+			c.overwrites[key] = { allow, deny };
+		},
+		rotate,
+		handouts: [
+			...toReaders(ctx, after, rotate),
+			...(gaining.length
+				? [{ recipients: gaining, documents: [document], epochs: 'held' as const }]
+				: [])
+		],
+		losers,
+		gainers: gaining.map((m) => m.user)
+	};
+}
+
+// ---- keys ---------------------------------------------------------------------------------------
+
+/**
+ * Names new epochs for `documents` (rotations a removal left pending, or a document whose current
+ * epoch this device holds no key of), each handed to everyone who may read it now.
+ */
+export function rotateKeys(
+	ctx: PlanContext,
+	documents: readonly Uint8Array[],
+	options: { completesRotations?: true } = {}
+): SpacePlan {
+	const state = requireMember(ctx);
+	return {
+		change: () => undefined,
+		rotate: documents,
+		handouts: toReaders(ctx, state, documents),
+		...options
+	};
+}
+
+// ---- ownership ----------------------------------------------------------------------------------
+
+/**
+ * Hands the space over to another member (not banned). It names the next ownership term and clears
+ * this owner's successors: the new owner names their own.
+ */
+export function transferOwnership(ctx: PlanContext, user: UserId): SpacePlan {
+	const { me } = ctx;
+	const state = requireMember(ctx);
+	if (me !== state.owner)
+		throw new CharterError('not-authorized', 'only the owner hands the space over');
+	if (user === me) throw new CharterError('invalid-argument', 'you already own this space');
+	if (!state.isMember(user) || state.bans.has(user))
+		throw new CharterError('invalid-argument', 'the new owner must be a member');
+	const term = state.term + 1;
+	return {
+		change: (d) => {
+			d.owner = atom(user);
+			d.term = term;
+			// the successors were this owner's choice: the new owner names their own
+			for (const record of Object.values(d.members))
+				if (record.successor !== undefined) delete record.successor;
+			if (d.quorum !== undefined) delete d.quorum;
+		},
+		options: SINGLE_VALUE_TIME(),
+		ownership: true
+	};
+}
+
+/** The owner names the successors and their quorum (`[]`, 0: none). */
+export function setSuccessors(
+	ctx: PlanContext,
+	users: readonly UserId[],
+	quorum: number
+): SpacePlan {
+	const { me } = ctx;
+	const state = requireMember(ctx);
+	if (me !== state.owner)
+		throw new CharterError('not-authorized', 'only the owner names successors');
+	if (!Array.isArray(users)) throw new CharterError('invalid-argument', 'successors are a list');
+	const named = new Set(users);
+	if (named.size !== users.length)
+		throw new CharterError('invalid-argument', 'a successor is named once');
+	if (named.size > MAX_SUCCESSORS)
+		throw new CharterError('invalid-argument', `at most ${MAX_SUCCESSORS} successors`);
+	for (const user of named) {
+		if (user === me)
+			throw new CharterError('invalid-argument', 'the owner is not their own successor');
+		if (!state.isMember(user) || state.bans.has(user))
+			throw new CharterError('invalid-argument', 'a successor must be a member');
+	}
+	const valid = named.size
+		? Number.isSafeInteger(quorum) && quorum >= 1 && quorum <= named.size
+		: quorum === 0;
+	if (!valid)
+		throw new CharterError(
+			'invalid-argument',
+			named.size
+				? `the quorum is a whole number from 1 to ${named.size}`
+				: 'with no successors the quorum is 0'
+		);
+	return {
+		change: (d) => {
+			for (const [user, record] of Object.entries(d.members)) {
+				if (named.has(user as UserId)) {
+					if (record.successor !== true) record.successor = true;
+				} else if (record.successor !== undefined) delete record.successor;
+			}
+			if (named.size) {
+				if (d.quorum !== quorum) d.quorum = quorum;
+			} else if (d.quorum !== undefined) delete d.quorum;
+		}
+	};
+}
+
+/** A named successor approves `candidate` (a named successor) as the next owner, for this term. */
+export function approveSuccession(ctx: PlanContext, candidate: UserId): SpacePlan {
+	const { me } = ctx;
+	const state = requireMember(ctx);
+	const { successors, quorum } = state.succession;
+	if (!quorum) throw new CharterError('invalid-argument', 'this space has no successors');
+	if (!successors.includes(me))
+		throw new CharterError('not-authorized', 'only a named successor approves a succession');
+	if (!successors.includes(candidate))
+		throw new CharterError('invalid-argument', 'the candidate must be a named successor');
+	const { term } = state;
+	return {
+		change: (d) => {
+			const record = d.members[me];
+			if (record) record.approval = { term, candidate: atom(candidate) };
+		}
+	};
+}
+
+/** A successor withdraws their approval (undefined: they gave none). */
+export function withdrawApproval(ctx: PlanContext): SpacePlan | undefined {
+	const { me } = ctx;
+	requireMember(ctx);
+	if (!ctx.doc.members?.[me]?.approval) return undefined;
+	return {
+		change: (d) => {
+			const record = d.members[me];
+			if (record?.approval) delete record.approval;
+		}
+	};
+}
+
+/**
+ * While the owner is owner by succession only (approvals in the state, no record yet), every change
+ * also records it (`owner`, `term`: rule `owner`), so that nothing later — a successor un-named, an
+ * approver banned — can undo it. A hand-over (`ownership`) writes them itself.
+ */
+export function recordingSuccession(state: SpaceState | undefined, plan: SpacePlan): SpacePlan {
+	if (plan.ownership || !state?.bySuccession) return plan;
+	const { owner, term } = state;
+	return {
+		...plan,
+		change: (d) => {
+			d.owner = atom(owner);
+			d.term = term;
+			plan.change(d);
+		}
+	};
+}

@@ -1,0 +1,228 @@
+/**
+ * The key custody of one space on this device: the key ring of its epochs, the lockboxes that
+ * arrived for this user (or for the invite being joined with) and wait until their author may hand
+ * out that key, and the sealing of new lockboxes. `Space` decides what to seal (a plan's handouts,
+ * authority/plans.ts) and when; this class only holds keys, opens and seals.
+ */
+import * as A from '@automerge/automerge';
+import type { SpaceDoc } from '../authority/schema.js';
+import type { SpaceState } from '../authority/state.js';
+import type { Handout } from '../authority/plans.js';
+import { Permission } from '../authority/permissions.js';
+import type { InviteKeys } from '../authority/invites.js';
+import { KeyRing, type EpochKey } from '../encryption/keyring.js';
+import {
+	openLockbox,
+	parseLockbox,
+	sealLockbox,
+	type ParsedLockbox
+} from '../encryption/lockbox.js';
+import { entryHash } from '../encryption/entry.js';
+import type { Identity } from '../identity/identity.js';
+import { channelId, type UserId } from '../identity/ids.js';
+import type { SecretStore } from '../identity/secret-store.js';
+import { base58, bytesEqual, hex } from '../util/bytes.js';
+
+export interface SpaceKeysOptions {
+	/** The space id (bytes). */
+	space: Uint8Array;
+	identity: Identity;
+	secrets: SecretStore;
+	/** The invite this client joins with, if any: lockboxes sealed to its key are opened too. */
+	invite?: InviteKeys;
+	/** The space as it is now: whose lockboxes count is decided against it. */
+	view(): { state: SpaceState | undefined; doc: A.Doc<SpaceDoc> | undefined };
+	/** Appends sealed lockboxes to the space envelope. */
+	append(entries: Uint8Array[]): Promise<void>;
+	/** The set of waiting lockboxes changed (the space saves it with its local record). */
+	changed(): Promise<void>;
+}
+
+export class SpaceKeys {
+	#waiting = new Map<string, ParsedLockbox>();
+	#drops = 0;
+	#inviteSealed = false;
+	#named: { heads: string; epochs: Set<string> } | undefined;
+
+	private constructor(
+		readonly ring: KeyRing,
+		private readonly o: SpaceKeysOptions
+	) {}
+
+	static async load(options: SpaceKeysOptions): Promise<SpaceKeys> {
+		return new SpaceKeys(await KeyRing.load(options.secrets, options.space), options);
+	}
+
+	/** The invite this client joins with, if any. */
+	get invite(): InviteKeys | undefined {
+		return this.o.invite;
+	}
+
+	/** A lockbox sealed to the invite's key has arrived: the secret opens something here. */
+	get inviteSealed(): boolean {
+		return this.#inviteSealed;
+	}
+
+	/** Lockboxes (and genesis records) dropped as malformed or unopenable. */
+	get drops(): number {
+		return this.#drops;
+	}
+
+	countDrop(): void {
+		this.#drops++;
+	}
+
+	/** Lockboxes for this user whose author is not (yet) allowed to hand out that key. */
+	get waiting(): number {
+		return this.#waiting.size;
+	}
+
+	/** The waiting lockboxes' bytes, as the space saves them. */
+	waitingBytes(): Uint8Array[] {
+		return [...this.#waiting.values()].map((l) => l.bytes);
+	}
+
+	/** Restores lockboxes saved as waiting (a corrupt one is ignored). */
+	restoreWaiting(saved: readonly Uint8Array[]): void {
+		for (const bytes of saved) {
+			try {
+				this.#waiting.set(hex.encode(entryHash(bytes)), parseLockbox(bytes));
+			} catch {
+				/* ignore */
+			}
+		}
+	}
+
+	/** A lockbox read from the space envelope: kept if it is for this user or the invite, then tried. */
+	async receive(bytes: Uint8Array): Promise<void> {
+		let lockbox: ParsedLockbox;
+		try {
+			lockbox = parseLockbox(bytes);
+		} catch {
+			this.#drops++;
+			return;
+		}
+		if (!this.#recipientKey(lockbox.header.recipient)) return;
+		if (this.#forInvite(lockbox)) this.#inviteSealed = true;
+		this.#waiting.set(hex.encode(entryHash(bytes)), lockbox);
+		await this.openWaiting();
+	}
+
+	#forInvite(lockbox: ParsedLockbox): boolean {
+		const invite = this.o.invite;
+		return !!invite && bytesEqual(invite.encryptionKey, lockbox.header.recipient);
+	}
+
+	#recipientKey(publicKey: Uint8Array): { secret: Uint8Array; publicKey: Uint8Array } | undefined {
+		const own = this.o.identity.encryptionKeyFor(publicKey);
+		if (own) return own;
+		const invite = this.o.invite;
+		if (invite && bytesEqual(invite.encryptionKey, publicKey))
+			return { secret: invite.encryptionSecret, publicKey: invite.encryptionKey };
+		return undefined;
+	}
+
+	/**
+	 * Every epoch id a valid space entry ever named, for any document: the values ever set in the
+	 * valid space document's `epochs` map. Epoch ids are hashes of their keys, so a lockbox for one
+	 * of them can only deliver the genuine key.
+	 */
+	#namedEpochs(doc: A.Doc<SpaceDoc>): Set<string> {
+		const heads = A.getHeads(doc).join(',');
+		if (this.#named?.heads === heads) return this.#named.epochs;
+		const epochs = new Set<string>();
+		const map = A.getObjectId(doc, 'epochs');
+		if (map)
+			for (const change of A.getAllChanges(doc))
+				for (const op of A.decodeChange(change).ops)
+					if (op.obj === map && op.action === 'set' && typeof op.value === 'string')
+						epochs.add(op.value);
+		this.#named = { heads, epochs };
+		return epochs;
+	}
+
+	/**
+	 * Opens the waiting lockboxes that count now. A lockbox is used only when its author may read the
+	 * document it is for, and so may this user, in the current state. Before the space document can
+	 * be read at all, a lockbox for the space document's own key is used tentatively: epoch ids are
+	 * hashes of their keys, so a key can only be the real one, and what it decrypts is validated from
+	 * the genesis on regardless of who sent it.
+	 */
+	async openWaiting(): Promise<void> {
+		let changed = false;
+		const { state, doc } = this.o.view();
+		const { space, identity } = this.o;
+		for (const [id, lockbox] of this.#waiting) {
+			const forSpaceDoc = bytesEqual(lockbox.header.document, space);
+			if (state) {
+				const author = state.userOfDevice(lockbox.header.author);
+				const channel = forSpaceDoc ? undefined : channelId(lockbox.header.document);
+				const canRead = (user: UserId | undefined) =>
+					!!user &&
+					(channel ? state.can(user, Permission.VIEW_CHANNEL, channel) : state.isMember(user));
+				if (!this.#forInvite(lockbox) && !canRead(identity.userId)) continue;
+				// an author who may not read the document now may have handed out the key while they
+				// could (a rotation by an admin banned since): its key is used if a valid entry named
+				// that epoch, so which keys a device holds depends on the entries, not on their order
+				if (
+					!canRead(author) &&
+					!(doc && this.#namedEpochs(doc).has(base58.encode(lockbox.header.epoch)))
+				)
+					continue;
+			} else if (!forSpaceDoc) continue;
+			const pair = this.#recipientKey(lockbox.header.recipient);
+			this.#waiting.delete(id);
+			changed = true;
+			if (!pair) continue;
+			try {
+				const key = await openLockbox(lockbox, {
+					space,
+					recipientSecret: pair.secret,
+					recipientPublic: pair.publicKey
+				});
+				await this.ring.add(lockbox.header.document, lockbox.header.epoch, key);
+			} catch {
+				this.#drops++;
+			}
+		}
+		if (changed) await this.o.changed();
+	}
+
+	/** Seals every one of `epochs` to every recipient and appends the lockboxes to the envelope. */
+	async seal(
+		recipients: readonly { encryptionKey: Uint8Array }[],
+		epochs: EpochKey[]
+	): Promise<void> {
+		const { identity, space } = this.o;
+		const lockboxes = await Promise.all(
+			recipients
+				.filter((r) => r.encryptionKey.length === 32)
+				.flatMap((r) =>
+					epochs.map((e) =>
+						sealLockbox({
+							space,
+							document: e.document,
+							epoch: e.epoch,
+							epochKey: e.key,
+							recipient: r.encryptionKey,
+							author: identity.deviceKey,
+							sign: (m) => identity.signAsDevice(m)
+						})
+					)
+				)
+		);
+		await this.o.append(lockboxes.map((l) => l.bytes));
+	}
+
+	/**
+	 * Seals a plan's handout: `new` — the epochs just made (`fresh`) of its documents; `held` —
+	 * every epoch of them this device holds, the new ones included.
+	 */
+	async handOut(handout: Handout, fresh: readonly EpochKey[]): Promise<void> {
+		const epochs =
+			handout.epochs === 'new'
+				? fresh.filter((e) => handout.documents.some((d) => bytesEqual(d, e.document)))
+				: handout.documents.flatMap((d) => this.ring.allFor(d));
+		await this.seal(handout.recipients, epochs);
+	}
+}
