@@ -470,4 +470,26 @@ describe('plans: state in, plan out', () => {
 			'not-authorized'
 		);
 	});
+
+	it('✓ a plan that takes a permission from a member who stays records their cut-off; one that takes none records nothing', async () => {
+		const { alice, carol, general, ctx, apply } = await setup();
+		const heads = { [general]: 'a'.repeat(64) };
+		const newId = () => 'rm_test';
+		const deny = plans.setChannelPermissions(
+			ctx(alice),
+			general,
+			{ user: carol.user },
+			{ deny: ['SEND_MESSAGES'] }
+		);
+		apply(plans.recordingRestrictions(ctx(alice), deny, heads, newId));
+		// ✓ one restrict record for Carol, with the channel heads Alice had
+		const record = (doc: SpaceDoc) => doc.removals['rm_test'];
+		const doc = ctx(alice).doc;
+		expect(String(record(doc)?.kind)).toBe('restrict');
+		expect(String(record(doc)?.user)).toBe(carol.user);
+		expect(String(record(doc)?.cutoffs[general])).toBe('a'.repeat(64));
+		// ✓ a rename takes nothing from anyone: the plan is returned as it was
+		const rename = plans.rename(ctx(alice), 'reading club');
+		expect(plans.recordingRestrictions(ctx(alice), rename, heads, newId)).toBe(rename);
+	});
 });

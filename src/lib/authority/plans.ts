@@ -39,6 +39,7 @@ import {
 } from './schema.js';
 import { SINGLE_VALUE_TIME } from './single-values.js';
 import { SpaceState } from './state.js';
+import { restrictedBy } from './space-validator.js';
 
 /** What every plan starts from: the space as this member sees it now. */
 export interface PlanContext {
@@ -884,6 +885,50 @@ export function recordingSuccession(state: SpaceState | undefined, plan: SpacePl
 			d.owner = atom(owner);
 			d.term = term;
 			plan.change(d);
+		}
+	};
+}
+
+/**
+ * A change that takes a permission away from members who stay also records, for each of them, the
+ * channel heads the acting device has (`heads`, per channel: a `restrict` record, rule
+ * `removals/:removal`), as a kick or ban does. What they wrote before the loss stays valid on every
+ * peer; only what they write without having seen it is judged under the loss. Without the record,
+ * every channel change of theirs that needed the permission would count as written after it — and
+ * every later change built on those would go with them. Only the rule's writers (MANAGE_ROLES or
+ * MANAGE_CHANNELS) record one: a successor completing a quorum may take the owner's place without.
+ */
+export function recordingRestrictions(
+	ctx: PlanContext,
+	plan: SpacePlan,
+	heads: Readonly<Record<string, string>>,
+	newId: () => string
+): SpacePlan {
+	const { state: before, me } = ctx;
+	if (
+		!before ||
+		!(before.can(me, Permission.MANAGE_ROLES) || before.can(me, Permission.MANAGE_CHANNELS))
+	)
+		return plan;
+	const draft = A.change(A.clone(ctx.doc), plan.change);
+	const users = restrictedBy(before, SpaceState.derive(before.genesis, A.toJS(draft) as SpaceDoc));
+	if (!users.length) return plan;
+	const records = users.map((user) => ({ id: newId(), user }));
+	return {
+		...plan,
+		change: (d) => {
+			plan.change(d);
+			for (const { id, user } of records) {
+				const cutoffs: Record<string, A.ImmutableString> = {};
+				for (const [channel, list] of Object.entries(heads)) cutoffs[channel] = atom(list);
+				d.removals[id] = {
+					user: atom(user),
+					kind: atom('restrict'),
+					by: atom(me),
+					at: ctx.now,
+					cutoffs
+				};
+			}
 		}
 	};
 }

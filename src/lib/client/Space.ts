@@ -44,7 +44,7 @@ import { heldNicknames } from '../authority/nicknames.js';
 import { actorFor } from '../authority/actors.js';
 import { externalDeps } from '../authority/opened-entry.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
-import { restrictedBy, type SpaceEvaluation } from '../authority/space-validator.js';
+import type { SpaceEvaluation } from '../authority/space-validator.js';
 import type { EpochKey } from '../encryption/keyring.js';
 import { SpaceKeys } from './space-keys.js';
 import { LOCKBOX_MAGIC } from '../encryption/lockbox.js';
@@ -596,7 +596,14 @@ export class Space implements SpaceView {
 	async #carryOut(action: plans.SpacePlan): Promise<void> {
 		if (this.#closed) throw new CharterError('closed', 'this space is closed');
 		if (!action.completesRotations) await this.#rotateBeforeWriting(this.idBytes);
-		const plan = this.#recordingRestrictions(plans.recordingSuccession(this.state, action));
+		const heads: Record<string, string> = {};
+		for (const channel of this.#channels.values()) heads[channel.id] = channel.heads.join(',');
+		const plan = plans.recordingRestrictions(
+			this.#ctx(),
+			plans.recordingSuccession(this.state, action),
+			heads,
+			() => `rm_${base58.encode(randomBytes(8))}`
+		);
 		const { signer } = this.context;
 		const own = plan.rotate ?? [];
 		const draft = A.change(A.clone(this.#replica.doc, { actor: signer.actor }), plan.change);
@@ -648,46 +655,6 @@ export class Space implements SpaceView {
 			),
 			plan.options
 		);
-	}
-
-	/**
-	 * A change that takes a permission away from members who stay also records, for each of them,
-	 * the channel heads this device has (a `restrict` record: rule `removals/:removal`), as a kick
-	 * or ban does. What they wrote before the loss stays valid on every peer; only what they write
-	 * without having seen it is judged under the loss. Without the record, every channel change of
-	 * theirs that needed the permission would count as written after it — and every later change
-	 * built on those would go with them.
-	 */
-	#recordingRestrictions(plan: plans.SpacePlan): plans.SpacePlan {
-		const before = this.state;
-		const me = this.context.identity.userId;
-		// the rule's writers (a successor completing a quorum may take the owner's place without them)
-		if (
-			!before ||
-			!(before.can(me, Permission.MANAGE_ROLES) || before.can(me, Permission.MANAGE_CHANNELS))
-		)
-			return plan;
-		const draft = A.change(A.clone(this.#replica.doc), plan.change);
-		const users = restrictedBy(
-			before,
-			SpaceState.derive(before.genesis, A.toJS(draft) as SpaceDoc)
-		);
-		if (!users.length) return plan;
-		const at = Date.now();
-		const heads: Record<string, string> = {};
-		for (const channel of this.#channels.values()) heads[channel.id] = channel.heads.join(',');
-		const records = users.map((user) => ({ id: `rm_${base58.encode(randomBytes(8))}`, user }));
-		return {
-			...plan,
-			change: (d) => {
-				plan.change(d);
-				for (const { id, user } of records) {
-					const cutoffs: Record<string, A.ImmutableString> = {};
-					for (const [channel, list] of Object.entries(heads)) cutoffs[channel] = atom(list);
-					d.removals[id] = { user: atom(user), kind: atom('restrict'), by: atom(me), at, cutoffs };
-				}
-			}
-		};
 	}
 
 	#recording: Promise<void> | undefined;
