@@ -111,3 +111,66 @@ export async function createIdentity(
 	await page.getByTestId('user-id').waitFor();
 	return list;
 }
+
+/** The whole onboarding of a new user who gives a display name (first-day-a.test.ts shows each step). */
+export async function onboard(page: Page, name: string): Promise<void> {
+	await answerPhrase(page);
+	await page.getByLabel('Display name').fill(name);
+	await page.getByRole('button', { name: 'Continue' }).click();
+	await page.getByTestId('user-id').waitFor();
+}
+
+/** The message box of the open channel. */
+export const composer = (page: Page) => page.getByLabel('Message', { exact: true });
+
+/** Sends `text` in the open channel, as a user does (type, Enter). */
+export async function send(page: Page, text: string): Promise<void> {
+	await composer(page).fill(text);
+	await composer(page).press('Enter');
+}
+
+/** Closes the notices above the composer (for a clear screenshot). */
+export async function dismissNotices(page: Page): Promise<void> {
+	const dismiss = page.getByRole('button', { name: 'Dismiss' });
+	while (await dismiss.count()) await dismiss.first().click();
+}
+
+/** Creates a space named `name` and waits until the client is online with it. */
+export async function createSpace(page: Page, name: string): Promise<void> {
+	await page.getByRole('button', { name: 'Add a space' }).click();
+	await page.getByLabel('Space name').fill(name);
+	await page.getByRole('button', { name: 'Create space' }).click();
+	await expect
+		.poll(() => page.getByTestId('status').textContent(), { timeout: 15_000 })
+		.toContain('Online');
+}
+
+/** A new invite link of the open space, made in its settings (which are closed again). */
+export async function inviteLink(page: Page): Promise<string> {
+	await page.getByRole('button', { name: 'Space settings' }).click();
+	await page.getByRole('tab', { name: 'Invites' }).click();
+	await page.getByRole('button', { name: 'Create invite' }).click();
+	const link = await page.getByTestId('invite-link').inputValue();
+	await page.keyboard.press('Escape');
+	return link;
+}
+
+/**
+ * Ada, with a space "Book club" of her own and a first message ("Welcome!"), and Ben, joined by her
+ * invite link and reading it. `open` opens each one's browser at a URL (Ben's: the link).
+ */
+export async function adaInvitesBen(
+	open: (label: string, url?: string) => Promise<User>,
+	texts: (page: Page) => Promise<string[]>
+): Promise<{ ada: User; ben: User }> {
+	const ada = await open('ada');
+	await onboard(ada.page, 'Ada');
+	await createSpace(ada.page, 'Book club');
+	await send(ada.page, 'Welcome!');
+	const link = await inviteLink(ada.page);
+	const ben = await open('ben', link);
+	await onboard(ben.page, 'Ben');
+	await ben.page.getByRole('button', { name: 'Join space' }).click();
+	await expect.poll(() => texts(ben.page), { timeout: 30_000 }).toEqual(['Welcome!']);
+	return { ada, ben };
+}

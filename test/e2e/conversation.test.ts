@@ -4,7 +4,17 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { answerPhrase, launch, screenshot, openUser, type User, closeUsers } from './browser.js';
+import {
+	adaInvitesBen,
+	composer,
+	dismissNotices,
+	launch,
+	screenshot,
+	send,
+	openUser,
+	type User,
+	closeUsers
+} from './browser.js';
 
 let browser: Browser;
 let users: User[] = [];
@@ -15,23 +25,10 @@ async function open(label: string, url = inject('baseUrl')): Promise<User> {
 	return user;
 }
 
-/** The whole onboarding of a new user who gives a name. */
-async function newUser(page: Page, name: string) {
-	await answerPhrase(page);
-	await page.getByLabel('Display name').fill(name);
-	await page.getByRole('button', { name: 'Continue' }).click();
-	await page.getByTestId('user-id').waitFor();
-}
-
-const composer = (page: Page) => page.getByLabel('Message', { exact: true });
 const texts = async (page: Page) =>
 	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
 		t.replace(/\s*\(edited\)$/, ' (edited)')
 	);
-async function send(page: Page, text: string) {
-	await composer(page).fill(text);
-	await composer(page).press('Enter');
-}
 /** The row of the message reading `text`. */
 const message = (page: Page, text: string): Locator =>
 	page.getByRole('log').locator('.message', { has: page.locator('.text', { hasText: text }) });
@@ -45,38 +42,11 @@ const chips = (row: Locator) =>
 		}))
 	);
 
-/** Closes the notices above the composer (for a clear screenshot). */
-async function dismissNotices(page: Page) {
-	const dismiss = page.getByRole('button', { name: 'Dismiss' });
-	while (await dismiss.count()) await dismiss.first().click();
-}
-
 /**
  * Ada, with a space of her own and a first message, and Ben, joined by her invite link and
  * reading that message.
  */
-async function setup() {
-	const ada = await open('ada');
-	await newUser(ada.page, 'Ada');
-	await ada.page.getByRole('button', { name: 'Add a space' }).click();
-	await ada.page.getByLabel('Space name').fill('Book club');
-	await ada.page.getByRole('button', { name: 'Create space' }).click();
-	await expect
-		.poll(() => ada.page.getByTestId('status').textContent(), { timeout: 15_000 })
-		.toContain('Online');
-	await send(ada.page, 'Welcome!');
-	await ada.page.getByRole('button', { name: 'Space settings' }).click();
-	await ada.page.getByRole('tab', { name: 'Invites' }).click();
-	await ada.page.getByRole('button', { name: 'Create invite' }).click();
-	const link = await ada.page.getByTestId('invite-link').inputValue();
-	await ada.page.keyboard.press('Escape');
-
-	const ben = await open('ben', link);
-	await newUser(ben.page, 'Ben');
-	await ben.page.getByRole('button', { name: 'Join space' }).click();
-	await expect.poll(() => texts(ben.page), { timeout: 30_000 }).toEqual(['Welcome!']);
-	return { ada, ben };
-}
+const setup = () => adaInvitesBen(open, texts);
 
 /** Hovers a message and picks a reaction from its picker. */
 async function react(page: Page, text: string, emoji: string) {

@@ -7,7 +7,18 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { answerPhrase, launch, screenshot, openUser, type User, closeUsers } from './browser.js';
+import {
+	createSpace,
+	dismissNotices,
+	inviteLink,
+	launch,
+	onboard,
+	screenshot,
+	send,
+	openUser,
+	type User,
+	closeUsers
+} from './browser.js';
 
 let browser: Browser;
 let users: User[] = [];
@@ -18,28 +29,10 @@ async function open(label: string, url = inject('baseUrl')): Promise<User> {
 	return user;
 }
 
-async function newUser(page: Page, name: string) {
-	await answerPhrase(page);
-	await page.getByLabel('Display name').fill(name);
-	await page.getByRole('button', { name: 'Continue' }).click();
-	await page.getByTestId('user-id').waitFor();
-}
-
-const composer = (page: Page) => page.getByLabel('Message', { exact: true });
 const texts = async (page: Page) =>
 	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
 		t.replace(/\s*\(edited\)$/, '')
 	);
-async function send(page: Page, text: string) {
-	await composer(page).fill(text);
-	await composer(page).press('Enter');
-}
-
-/** Closes the notices above the composer (for a clear screenshot). */
-async function dismissNotices(page: Page) {
-	const dismiss = page.getByRole('button', { name: 'Dismiss' });
-	while (await dismiss.count()) await dismiss.first().click();
-}
 
 /** Whether `item` is inside the visible part of the message log. */
 async function inView(page: Page, item: Locator): Promise<boolean> {
@@ -64,13 +57,8 @@ afterAll(async () => {
 describe('search in Chromium', () => {
 	it('✓ Ben finds an old message by a word, a click opens the channel at it; results follow an edit; an unknown member is named', async () => {
 		const ada = await open('ada');
-		await newUser(ada.page, 'Ada');
-		await ada.page.getByRole('button', { name: 'Add a space' }).click();
-		await ada.page.getByLabel('Space name').fill('Book club');
-		await ada.page.getByRole('button', { name: 'Create space' }).click();
-		await expect
-			.poll(() => ada.page.getByTestId('status').textContent(), { timeout: 15_000 })
-			.toContain('Online');
+		await onboard(ada.page, 'Ada');
+		await createSpace(ada.page, 'Book club');
 		const OLD = 'We meet at the lighthouse café, map at https://example.org/lighthouse';
 		await send(ada.page, OLD);
 		for (let i = 1; i <= 40; i++) await send(ada.page, `chapter ${i} notes`);
@@ -88,14 +76,10 @@ describe('search in Chromium', () => {
 		for (let i = 1; i <= 30; i++) await send(ada.page, `page ${i} thoughts`);
 		await expect.poll(() => texts(ada.page).then((t) => t.at(-1))).toBe('page 30 thoughts');
 		await ada.page.getByRole('button', { name: 'general', exact: true }).click();
-		await ada.page.getByRole('button', { name: 'Space settings' }).click();
-		await ada.page.getByRole('tab', { name: 'Invites' }).click();
-		await ada.page.getByRole('button', { name: 'Create invite' }).click();
-		const link = await ada.page.getByTestId('invite-link').inputValue();
-		await ada.page.keyboard.press('Escape');
+		const link = await inviteLink(ada.page);
 
 		const ben = await open('ben', link);
-		await newUser(ben.page, 'Ben');
+		await onboard(ben.page, 'Ben');
 		await ben.page.getByRole('button', { name: 'Join space' }).click();
 		await expect
 			.poll(() => texts(ben.page).then((t) => t.at(-1)), { timeout: 30_000 })

@@ -9,11 +9,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import {
-	answerPhrase,
+	adaInvitesBen,
 	closeUsers,
 	launch,
 	openUser,
 	screenshot,
+	send,
 	watchProblems,
 	type User
 } from './browser.js';
@@ -75,19 +76,7 @@ async function openAda(): Promise<User> {
 	return user;
 }
 
-async function newUser(page: Page, name: string) {
-	await answerPhrase(page);
-	await page.getByLabel('Display name').fill(name);
-	await page.getByRole('button', { name: 'Continue' }).click();
-	await page.getByTestId('user-id').waitFor();
-}
-
-const composer = (page: Page) => page.getByLabel('Message', { exact: true });
 const texts = (page: Page) => page.getByRole('log').locator('.text').allTextContents();
-async function send(page: Page, text: string) {
-	await composer(page).fill(text);
-	await composer(page).press('Enter');
-}
 const channelButton = (page: Page, name: string) =>
 	page.getByRole('navigation', { name: 'Channels' }).locator('li', { hasText: name });
 const notified = (page: Page) =>
@@ -96,29 +85,13 @@ const notified = (page: Page) =>
 	);
 
 /** Ada's space "Book club" with #general (and her welcome) and #random; Ben joined by her link. */
-async function setup() {
-	const ada = await openAda();
-	await newUser(ada.page, 'Ada');
-	await ada.page.getByRole('button', { name: 'Add a space' }).click();
-	await ada.page.getByLabel('Space name').fill('Book club');
-	await ada.page.getByRole('button', { name: 'Create space' }).click();
-	await expect
-		.poll(() => ada.page.getByTestId('status').textContent(), { timeout: 15_000 })
-		.toContain('Online');
-	await send(ada.page, 'Welcome!');
-	await ada.page.getByRole('button', { name: 'Space settings' }).click();
-	await ada.page.getByRole('tab', { name: 'Invites' }).click();
-	await ada.page.getByRole('button', { name: 'Create invite' }).click();
-	const link = await ada.page.getByTestId('invite-link').inputValue();
-	await ada.page.keyboard.press('Escape');
-
-	const ben = await openUser(browser, 'ben', { url: link });
-	users.push(ben);
-	await newUser(ben.page, 'Ben');
-	await ben.page.getByRole('button', { name: 'Join space' }).click();
-	await expect.poll(() => texts(ben.page), { timeout: 30_000 }).toEqual(['Welcome!']);
-	return { ada, ben };
-}
+const setup = () =>
+	adaInvitesBen(async (label, url) => {
+		if (label === 'ada') return openAda();
+		const user = await openUser(browser, label, { url: url ?? inject('baseUrl') });
+		users.push(user);
+		return user;
+	}, texts);
 
 beforeAll(async () => {
 	browser = await launch();
