@@ -14,34 +14,22 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as A from '@automerge/automerge';
 import { MAX_MENTIONS } from '../../src/lib/authority/limits.js';
-import { Charter, type Channel, type Space } from '../../src/lib/index.js';
+import type { Channel, Space } from '../../src/lib/index.js';
 import { forge } from '../support/hostile.js';
 import {
 	deliver,
 	freshDevice,
 	orderBy,
-	personas,
 	shutdown,
 	syncAll,
 	userOf,
-	type Persona
+	type Persona,
+	bookClub as setupBookClub
 } from '../support/personas.js';
 
 type ChannelDocShape = { buckets: Record<string, Record<string, Record<string, unknown>>> };
 
-async function bookClub() {
-	const adaClient = await Charter.open({ inMemory: true, deviceName: 'ada' });
-	const { phrase } = await adaClient.createIdentity();
-	const ada: Persona = { name: 'ada', client: adaClient };
-	const cast = { ada, ...(await personas('ben', 'cy')) };
-	const people = Object.values(cast);
-	const space = await ada.client.createSpace({ name: 'Book club' });
-	for (const p of [cast.ben, cast.cy]) await space.addMember(await p.client.memberCard());
-	await syncAll(people, space.id);
-	const on = (p: Persona): Space => p.client.space(space.id)!;
-	const general = (p: Persona): Channel => on(p).channels[0]!;
-	return { cast, people, space, on, general, phrase };
-}
+const bookClub = () => setupBookClub();
 
 const byText = (channel: Channel, text: string) => channel.messages.find((m) => m.text === text);
 

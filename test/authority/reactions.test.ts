@@ -12,36 +12,25 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Charter, MAX_REACTION, type Channel, type Space } from '../../src/lib/index.js';
+import { MAX_REACTION, type Channel } from '../../src/lib/index.js';
 import { forge } from '../support/hostile.js';
 import {
 	deliver,
 	freshDevice,
 	orderBy,
-	personas,
 	shutdown,
 	syncAll,
 	userOf,
-	type Persona
+	type Persona,
+	bookClub as setupBookClub
 } from '../support/personas.js';
 
 type ChannelDocShape = { buckets: Record<string, Record<string, Record<string, unknown>>> };
 
-/** A space of Ada's with Ben and Cy, and a first message of Ada's in #general, everyone synced. */
-async function bookClub() {
-	const adaClient = await Charter.open({ inMemory: true, deviceName: 'ada' });
-	const { phrase } = await adaClient.createIdentity();
-	const ada: Persona = { name: 'ada', client: adaClient };
-	const cast = { ada, ...(await personas('ben', 'cy')) };
-	const people = Object.values(cast);
-	const space = await ada.client.createSpace({ name: 'Book club' });
-	for (const p of [cast.ben, cast.cy]) await space.addMember(await p.client.memberCard());
-	const first = await space.channels[0]!.send('Chapter 3 tonight?');
-	await syncAll(people, space.id);
-	const on = (p: Persona): Space => p.client.space(space.id)!;
-	const general = (p: Persona): Channel => on(p).channels[0]!;
-	return { cast, people, space, first, on, general, phrase };
-}
+const bookClub = async () => {
+	const club = await setupBookClub('Chapter 3 tonight?');
+	return { ...club, first: club.first! };
+};
 
 /** What a member sees of one message's reactions: emoji → users, in order. */
 const reactionsOf = (channel: Channel, id: string) =>

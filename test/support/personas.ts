@@ -4,7 +4,13 @@
  * in any order — exactly the "set of entries received" the authority layer must be a function of.
  */
 import * as A from '@automerge/automerge';
-import { Charter, type Space, type SpaceId } from '../../src/lib/index.js';
+import {
+	Charter,
+	type Channel,
+	type Message,
+	type Space,
+	type SpaceId
+} from '../../src/lib/index.js';
 import { bytesWrittenBy, envelopeDocumentId } from '../../src/lib/sync/envelope.js';
 import { entryHash, entryKey } from '../../src/lib/encryption/entry.js';
 import { channelIdBytes, spaceIdBytes } from '../../src/lib/identity/ids.js';
@@ -122,4 +128,23 @@ export function picture(space: Space) {
 
 export async function shutdown(people: Persona[]) {
 	for (const p of people) await p.client.close();
+}
+
+/**
+ * A space of Ada's with Ben and Cy, everyone synced (and, given `first`, a first message of Ada's in
+ * #general). Ada's `phrase` lets a test restore a fresh device of hers (`freshDevice`).
+ */
+export async function bookClub(first?: string) {
+	const adaClient = await Charter.open({ inMemory: true, deviceName: 'ada' });
+	const { phrase } = await adaClient.createIdentity();
+	const ada: Persona = { name: 'ada', client: adaClient };
+	const cast = { ada, ...(await personas('ben', 'cy')) };
+	const people = Object.values(cast);
+	const space = await ada.client.createSpace({ name: 'Book club' });
+	for (const p of [cast.ben, cast.cy]) await space.addMember(await p.client.memberCard());
+	const message: Message | undefined = first ? await space.channels[0]!.send(first) : undefined;
+	await syncAll(people, space.id);
+	const on = (p: Persona): Space => p.client.space(space.id)!;
+	const general = (p: Persona): Channel => on(p).channels[0]!;
+	return { cast, people, space, first: message, on, general, phrase };
 }
