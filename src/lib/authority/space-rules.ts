@@ -157,7 +157,9 @@ const newMemberCard: Check = (ctx) =>
 
 /**
  * Rotation is tied to the actions that call for it: ops of this kind in the same entry take
- * something away (a member, a device, a role, a permission, a channel overwrite).
+ * something away (a member, a device, a role, a permission, a channel overwrite), or let someone
+ * in — an admission or a role given, which may bring a reader without READ_MESSAGE_HISTORY into a
+ * channel (its first key must be new: plans.ts, addMembers).
  */
 function entryCallsForRotation(ctx: Ctx): boolean {
 	return ctx.ops.some((op) => {
@@ -165,9 +167,9 @@ function entryCallsForRotation(ctx: Ctx): boolean {
 		if (top === 'bans' || top === 'removals') return op.kind !== 'delete';
 		if (top === 'members')
 			return (
-				(op.path.length === 2 && op.kind === 'delete') ||
-				(field === 'revokedDevices' && op.path.length === 4) ||
-				(field === 'roles' && op.path.length === 4 && op.kind === 'delete')
+				op.path.length === 2 ||
+				(field === 'roles' && op.path.length === 4) ||
+				(field === 'revokedDevices' && op.path.length === 4)
 			);
 		if (top === 'roles')
 			return (op.path.length === 2 && op.kind === 'delete') || field === 'permissions';

@@ -34,7 +34,7 @@ import { ChangeLog } from './change-log.js';
 import { checkEntry } from './entry-check.js';
 import { externalDeps, type OpenedEntry } from './opened-entry.js';
 import { PathIndex } from './paths.js';
-import { asString, SPACE_DOC_ROOT, type SpaceDoc } from './schema.js';
+import { asString, EVERYONE, SPACE_DOC_ROOT, type SpaceDoc } from './schema.js';
 import { spaceRules } from './space-rules.js';
 import { SpaceState, type CausalContext } from './state.js';
 import { VerifiedCards } from './card-cache.js';
@@ -62,6 +62,18 @@ export interface Reduction {
 	lostRead: Map<string, Set<UserId>>;
 }
 
+/**
+ * An entry that lets members read a channel they could not read before, without
+ * READ_MESSAGE_HISTORY there (a join, an addition, a role or an overwrite that grants VIEW_CHANNEL):
+ * the channel needs a new epoch, named in this entry or after it, so that the first key those
+ * members get is of an epoch that starts after they came in (protocol §7, history visibility).
+ */
+export interface FreshRead {
+	entry: OpenedEntry;
+	/** Channel documents (base58 ids) that need a new epoch, with the members who came in. */
+	documents: Map<string, Set<UserId>>;
+}
+
 export interface SpaceEvaluation {
 	doc: A.Doc<SpaceDoc>;
 	state: SpaceState;
@@ -69,6 +81,8 @@ export interface SpaceEvaluation {
 	invalid: Map<string, string>;
 	waiting: Map<string, string>;
 	reductions: Reduction[];
+	/** Entries that let members without READ_MESSAGE_HISTORY into a channel, in causal order. */
+	freshReads: FreshRead[];
 	/** State at given heads of the valid space document, or why it cannot be had. */
 	stateAt(heads: readonly string[]): SpaceState | 'missing' | 'invalid';
 	/** Is the entry `entryId` in the causal past of (or one of the entries of) `heads`? */
@@ -76,7 +90,9 @@ export interface SpaceEvaluation {
 	/**
 	 * Documents (base58 ids) whose current epoch some removed reader can still open: a removal took
 	 * read access away and no epoch of that document was set after it. Any member holding the key
-	 * completes the rotation.
+	 * completes the rotation. Also channels a member without READ_MESSAGE_HISTORY came into with no
+	 * epoch named since (a FreshRead): any reader completes it — the newcomer too, with every other
+	 * member offline, since a new epoch needs no old key.
 	 */
 	pendingRotations(): string[];
 }
@@ -161,7 +177,12 @@ export class SpaceValidator {
 	checkLocal(header: OpenedEntry['header'], decoded: A.DecodedChange[], before: A.Doc<SpaceDoc>) {
 		const state = SpaceState.derive(this.genesis, before);
 		// a local change extends everything this device holds: all of it is its causal past
-		state.causal = this.#causal(() => true, this.#last?.valid ?? [], this.#last?.reductions ?? []);
+		state.causal = this.#causal(
+			() => true,
+			this.#last?.valid ?? [],
+			this.#last?.reductions ?? [],
+			this.#last?.freshReads ?? []
+		);
 		const { verdict } = this.#check(state, before, {
 			header,
 			decoded
@@ -191,13 +212,19 @@ export class SpaceValidator {
 			afterDoc,
 			this.genesis.spaceBytes
 		);
+		const fresh = freshReadOf(
+			entry,
+			SpaceState.derive(this.genesis, beforeDoc),
+			SpaceState.derive(this.genesis, afterDoc)
+		);
 		this.#last = this.#evaluation(
 			doc,
 			state,
 			[...(last?.valid ?? []), entry],
 			last?.invalid ?? new Map(),
 			last?.waiting ?? new Map(),
-			[...(last?.reductions ?? []), ...(reduction ? [reduction] : [])]
+			[...(last?.reductions ?? []), ...(reduction ? [reduction] : [])],
+			[...(last?.freshReads ?? []), ...(fresh ? [fresh] : [])]
 		);
 	}
 
@@ -222,8 +249,9 @@ export class SpaceValidator {
 		const waiting = new Map(this.#last!.waiting);
 		let state = SpaceState.derive(this.genesis, doc);
 		const reductions = [...this.#last!.reductions];
+		const freshReads = [...this.#last!.freshReads];
 		for (const entry of fresh) {
-			state.causal = this.#causal(() => true, valid, reductions);
+			state.causal = this.#causal(() => true, valid, reductions, freshReads);
 			recordBound(this.#log, entry);
 			if (
 				!this.#keepsDiscipline(
@@ -255,6 +283,8 @@ export class SpaceValidator {
 				this.genesis.spaceBytes
 			);
 			if (reduction) reductions.push(reduction);
+			const freshRead = freshReadOf(entry, state, after);
+			if (freshRead) freshReads.push(freshRead);
 			state = after;
 			valid.push(entry);
 			this.#signers.set(entry.id, check.signer!);
@@ -262,7 +292,7 @@ export class SpaceValidator {
 			this.#recordAncestors(entry);
 			waiting.delete(entry.id);
 		}
-		this.#last = this.#evaluation(doc, state, valid, invalid, waiting, reductions);
+		this.#last = this.#evaluation(doc, state, valid, invalid, waiting, reductions, freshReads);
 		return this.#last;
 	}
 
@@ -345,7 +375,8 @@ export class SpaceValidator {
 			result.valid,
 			result.invalid,
 			waiting,
-			result.reductions
+			result.reductions,
+			result.freshReads
 		);
 		return this.#last;
 	}
@@ -387,6 +418,7 @@ export class SpaceValidator {
 		const validChanges = new Set<string>();
 		const invalid = new Map<string, string>();
 		const reductions: Reduction[] = [];
+		const freshReads: FreshRead[] = [];
 		for (const entry of order) {
 			const forcedReason = forced.get(entry.id);
 			if (forcedReason) {
@@ -411,7 +443,7 @@ export class SpaceValidator {
 			const before = A.view(doc, heads);
 			const state = SpaceState.derive(this.genesis, before);
 			const past = this.#ancestors.get(entry.id)!;
-			state.causal = this.#causal((id) => past.has(id), valid, reductions);
+			state.causal = this.#causal((id) => past.has(id), valid, reductions, freshReads);
 			const check = this.#check(state, before, entry);
 			if (!check.verdict.valid) {
 				invalid.set(entry.id, check.verdict.reason);
@@ -440,8 +472,10 @@ export class SpaceValidator {
 				this.genesis.spaceBytes
 			);
 			if (reduction) reductions.push(reduction);
+			const freshRead = freshReadOf(entry, state, after);
+			if (freshRead) freshReads.push(freshRead);
 		}
-		return { doc, valid, invalid, reductions };
+		return { doc, valid, invalid, reductions, freshReads };
 	}
 
 	/**
@@ -452,10 +486,19 @@ export class SpaceValidator {
 	#causal(
 		inPast: (id: string) => boolean,
 		valid: readonly OpenedEntry[],
-		reductions: readonly Reduction[]
+		reductions: readonly Reduction[],
+		freshReads: readonly FreshRead[]
 	): CausalContext {
+		const namedSince = (document: string, entryId: string) =>
+			[...(this.#epochSetters.get(document) ?? [])].some(
+				(s) => inPast(s) && (s === entryId || !!this.#ancestors.get(s)?.has(entryId))
+			);
 		return {
 			rotationPending: (document) =>
+				freshReads.some(
+					(f) =>
+						inPast(f.entry.id) && f.documents.has(document) && !namedSince(document, f.entry.id)
+				) ||
 				reductions.some(
 					(r) =>
 						inPast(r.entry.id) &&
@@ -574,7 +617,8 @@ export class SpaceValidator {
 		valid: OpenedEntry[],
 		invalid: Map<string, string>,
 		waiting: Map<string, string>,
-		reductions: Reduction[]
+		reductions: Reduction[],
+		freshReads: FreshRead[]
 	): SpaceEvaluation {
 		const cache = new Map<string, SpaceState>();
 		const changeEntry = this.#changeEntry;
@@ -588,6 +632,7 @@ export class SpaceValidator {
 			invalid,
 			waiting,
 			reductions,
+			freshReads,
 			stateAt: (heads) => {
 				for (const h of heads) {
 					if (ROOT_HASHES.has(h)) continue;
@@ -619,6 +664,14 @@ export class SpaceValidator {
 						if (users.size === 0 || pending.has(document)) continue;
 						const after = [...(setters.get(document) ?? [])].some(
 							(s) => s === r.entry.id || !!ancestors.get(s)?.has(r.entry.id)
+						);
+						if (!after) pending.add(document);
+					}
+				for (const f of freshReads)
+					for (const document of f.documents.keys()) {
+						if (pending.has(document)) continue;
+						const after = [...(setters.get(document) ?? [])].some(
+							(s) => s === f.entry.id || !!ancestors.get(s)?.has(f.entry.id)
 						);
 						if (!after) pending.add(document);
 					}
@@ -753,6 +806,39 @@ function reductionOf(
 	}
 	if (users.size === 0 && removed.size === 0) return undefined;
 	return { entry, signer, users, removed, restricted, lostRead };
+}
+
+/**
+ * The channels an entry lets members into without READ_MESSAGE_HISTORY there: members who may read
+ * a channel (that existed before) after it and could not before — newly admitted, or newly granted
+ * VIEW_CHANNEL by a role or an overwrite — and lack READ_MESSAGE_HISTORY in it after.
+ */
+export function freshReadOf(
+	entry: OpenedEntry,
+	before: SpaceState,
+	after: SpaceState
+): FreshRead | undefined {
+	// the common case costs one look: @everyone reads history and no overwrite denies it
+	const everyone = after.roles.get(EVERYONE)?.permissions ?? 0;
+	const denied = [...after.channels.values()].some((c) =>
+		Object.values(c.overwrites ?? {}).some((o) => (o.deny & Permission.READ_MESSAGE_HISTORY) !== 0)
+	);
+	if (!denied && (everyone & Permission.READ_MESSAGE_HISTORY) !== 0) return undefined;
+	let documents: Map<string, Set<UserId>> | undefined;
+	for (const channel of after.channels.keys()) {
+		if (!before.channels.has(channel)) continue;
+		for (const user of after.members.keys()) {
+			if (!after.can(user, Permission.VIEW_CHANNEL, channel)) continue;
+			if (after.can(user, Permission.READ_MESSAGE_HISTORY, channel)) continue;
+			if (before.isMember(user) && before.can(user, Permission.VIEW_CHANNEL, channel)) continue;
+			documents ??= new Map();
+			const key = base58.encode(channelIdBytes(channel));
+			const set = documents.get(key) ?? new Set<UserId>();
+			set.add(user);
+			documents.set(key, set);
+		}
+	}
+	return documents && { entry, documents };
 }
 
 function readmits(entry: OpenedEntry, removed: Map<UserId, unknown>): boolean {
