@@ -386,7 +386,7 @@ export function addMembers(ctx: PlanContext, cards: readonly UserCard[]): SpaceP
 			for (const card of cards)
 				d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
 		},
-		rotate,
+		...(rotate.length ? { rotate } : {}),
 		handouts: [
 			...cards.map((card) => ({
 				recipients: [card],
