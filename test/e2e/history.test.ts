@@ -53,7 +53,10 @@ describe('history visibility in Chromium', () => {
 		// Ada denies @everyone the history of #general in its permission overwrites
 		await ada.page.getByRole('button', { name: 'Space settings' }).click();
 		await ada.page.getByRole('tab', { name: 'Channels' }).click();
-		await ada.page.getByTestId('channel-settings').getByRole('button', { name: /general/ }).click();
+		await ada.page
+			.getByTestId('channel-settings')
+			.getByRole('button', { name: 'general replicated' })
+			.click();
 		const permission = ada.page.getByLabel('Permission', { exact: true });
 		// ✓ the editor lists the permission with a label that says what it decides
 		await permission.selectOption({ label: 'Read message history (messages from before joining)' });
