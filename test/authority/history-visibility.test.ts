@@ -9,7 +9,7 @@
  * - Added directly by Ada, Cy is the same; allowed the history later, he is handed the older keys.
  * - An invite made while the history was still visible carries the keys of that time: Cy's client
  *   does not use them, and nothing said after Ada hid the history is under a key it was sealed.
- * - Whatever order the entries reach a new device of Ben's, it ends in the same state.
+ * - Whatever order the entries reach a new device of Ada's, it ends in the same state.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Charter, EVERYONE, MemorySecretStore, type Space } from '../../src/lib/index.js';
@@ -260,12 +260,14 @@ describe('history visibility: READ_MESSAGE_HISTORY decides what a newcomer reads
 	);
 
 	it('✓ a new device of Ada, given every entry in any order, ends in the same state, Cy’s rotation included', async () => {
-		const { ada, ben, cy, space, on, texts } = await setup({ hide: true });
+		const { ada, ben, cy, space, document, on, texts } = await setup({ hide: true });
 		await on(ben).channels[0]!.send('the twist is in chapter nine');
 		await syncAll([ada, ben], space.id);
 		const { link } = await space.createInvite();
 		expect(await joinFrom(cy, ada, space, link)).toBe('joined');
 		await syncAll([ada, ben, cy], space.id);
+		const g = base58.encode(document);
+		const epoch = String(on(ada).document.epochs[g]);
 		await on(cy).channels[0]!.send('hi, I am new');
 		await on(ben).channels[0]!.send('welcome, Cy!');
 		await syncAll([ada, ben, cy], space.id);
@@ -284,6 +286,8 @@ describe('history visibility: READ_MESSAGE_HISTORY decides what a newcomer reads
 			await deliver(ada, reader, space.id, shuffle ? { shuffle } : {});
 			// ✓ the same members, roles, epochs chosen and messages, whatever the order
 			expect(picture(on(reader))).toEqual(expected);
+			expect(String(on(reader).document.epochs[g])).toBe(epoch);
+			expect(on(reader).evaluation!.pendingRotations()).toEqual([]);
 		}
 	});
 });
