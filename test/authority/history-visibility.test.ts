@@ -224,6 +224,31 @@ describe('history visibility: READ_MESSAGE_HISTORY decides what a newcomer reads
 		for (const epoch of before) expect(held.has(epoch)).toBe(true);
 	});
 
+	it('✓ with @everyone’s history taken away space-wide, Cy added sees nothing before; given @regulars (which has it), he is handed the older keys', async () => {
+		const { ada, ben, cy, space, document, on, texts } = await setup();
+		await space.updateRole(EVERYONE, {
+			permissions: ['VIEW_CHANNEL', 'SEND_MESSAGES', 'CHANGE_NICKNAME', 'CREATE_INVITE']
+		});
+		const regulars = await space.createRole({
+			name: 'regulars',
+			permissions: ['READ_MESSAGE_HISTORY']
+		});
+		await on(ben).channels[0]!.send('the twist is in chapter nine');
+		await syncAll([ada, ben], space.id);
+		const before = await epochsSeenBy(ada.client, space, document);
+		await space.addMember(await cy.client.memberCard());
+		await syncAll([ada, ben, cy], space.id);
+		// ✓ no key of #general from before Cy came in
+		for (const epoch of await keysHeld(cy, space, document)) expect(before.has(epoch)).toBe(false);
+		expect(texts(cy)).toEqual([]);
+		await space.assignRole(userOf(cy), regulars.id);
+		await syncAll([ada, ben, cy], space.id);
+		// ✓ the role gives him the history: the older keys, and the message
+		const held = new Set(await keysHeld(cy, space, document));
+		for (const epoch of before) expect(held.has(epoch)).toBe(true);
+		expect(texts(cy)).toEqual(['the twist is in chapter nine']);
+	});
+
 	it('✓ an invite made before the history was hidden: Cy holds no key from before his join, and what was said after the denial was never sealed to the invite', async () => {
 		const { ada, ben, cy, space, general, document, on, texts } = await setup();
 		await on(ben).channels[0]!.send('said while the history was visible');

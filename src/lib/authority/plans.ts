@@ -200,6 +200,27 @@ export function toReaders(
 	});
 }
 
+/**
+ * Every key of each channel handed to the members who may read its history in `after` and could not
+ * in `state` (a role given, a role's permissions changed): whoever gains READ_MESSAGE_HISTORY is
+ * sent the older keys. (Whoever gains VIEW_CHANNEL without it gets none: the change makes a
+ * rotation pending — space-validator.ts, `freshReadOf` — which a reader completes.)
+ */
+export function historyGained(state: SpaceState, after: SpaceState): Handout[] {
+	const handouts: Handout[] = [];
+	for (const member of after.members.values()) {
+		const documents = [...after.channels.keys()]
+			.filter(
+				(c) =>
+					after.can(member.user, READS_HISTORY, c) &&
+					!(state.isMember(member.user) && state.can(member.user, READS_HISTORY, c))
+			)
+			.map((c) => channelIdBytes(c));
+		if (documents.length) handouts.push({ recipients: [member], documents, epochs: 'held' });
+	}
+	return handouts;
+}
+
 // ---- settings -----------------------------------------------------------------------------------
 
 export function rename(ctx: PlanContext, name: string): SpacePlan {
@@ -276,7 +297,17 @@ export function updateRole(
 	)
 		throw new CharterError('not-authorized', 'a role must sit below your highest role');
 	const name = changes.name !== undefined ? checkName(changes.name, 'role') : undefined;
+	const gained =
+		bits !== undefined
+			? historyGained(
+					state,
+					stateAfter(state, ctx.doc, (draft) => {
+						draft.roles[id]!.permissions = bits;
+					})
+				)
+			: [];
 	return {
+		...(gained.length ? { handouts: gained } : {}),
 		change: (d) => {
 			const r = d.roles[id]!;
 			if (name !== undefined) r.name = name;
@@ -311,7 +342,17 @@ export function setRole(ctx: PlanContext, user: UserId, roleId: string, on: bool
 	if (role.position >= state.rank(me))
 		throw new CharterError('not-authorized', 'you may only assign roles below your highest role');
 	if (user !== me) requireBelow(ctx, state, user);
+	const gained = on
+		? historyGained(
+				state,
+				stateAfter(state, ctx.doc, (draft) => {
+					const member = draft.members[user];
+					if (member) member.roles = { ...member.roles, [roleId]: true };
+				})
+			)
+		: [];
 	return {
+		...(gained.length ? { handouts: gained } : {}),
 		change: (d) => {
 			const member = d.members[user];
 			if (!member) return;
