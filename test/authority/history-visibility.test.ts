@@ -280,6 +280,34 @@ describe('history visibility: READ_MESSAGE_HISTORY decides what a newcomer reads
 		for (const epoch of await keysHeld(cy, space, document)) expect(before.has(epoch)).toBe(false);
 	});
 
+	it('✓ a rotation by Ada concurrent with Cy’s join wins by rank, and the channel moves on again so that Cy holds the key writers use', async () => {
+		const { ada, ben, cy, space, document, on } = await setup({ hide: true });
+		const { dee } = await personas('dee');
+		cast.push(dee);
+		await space.addMember(await dee.client.memberCard());
+		await on(ben).channels[0]!.send('the twist is in chapter nine');
+		await syncAll([ada, ben, dee], space.id);
+		const before = await epochsSeenBy(ada.client, space, document);
+		const { link } = await space.createInvite();
+		expect(await joinFrom(cy, ada, space, link)).toBe('joined');
+		await on(cy).settled();
+		const cysOwn = on(cy).currentEpoch(document);
+		expect(cysOwn).toBeDefined();
+		// Ada, not having seen the join, kicks Dee: #general rotates under her higher rank
+		await space.kick(userOf(dee));
+		await syncAll([ada, ben, cy], space.id);
+		for (const p of [ada, ben, cy]) await on(p).settled();
+		await syncAll([ada, ben, cy], space.id);
+		// ✓ everyone settles on one epoch, named after the join, whose key Cy holds
+		const g = base58.encode(document);
+		const current = String(on(ada).document.epochs[g]);
+		for (const p of [ben, cy]) expect(String(on(p).document.epochs[g])).toBe(current);
+		expect(on(cy).currentEpoch(document)).toBeDefined();
+		for (const p of [ada, ben, cy]) expect(on(p).evaluation!.pendingRotations()).toEqual([]);
+		// ✓ and still no key of #general from before his join
+		for (const epoch of await keysHeld(cy, space, document)) expect(before.has(epoch)).toBe(false);
+	});
+
 	it.todo(
 		'Cy reads what others say after he joined (blocked: a channel is one Automerge document, so a change after the join depends on the hidden changes before it — needs history segments, see docs/protocol.md §7)'
 	);

@@ -200,9 +200,13 @@ const epochWriter: Check = (ctx) => {
 	if (!ctx.state.isMember(ctx.signer)) return invalid('not a member');
 	if (channel && !creates && !ctx.state.can(ctx.signer, Permission.VIEW_CHANNEL, channel))
 		return invalid('only a reader of a document names its epoch');
-	if (creates || entryCallsForRotation(ctx) || ctx.state.causal?.rotationPending(document))
-		return VALID;
 	const current = currentEpochNaming(ctx.before, document, ctx.state);
+	if (
+		creates ||
+		entryCallsForRotation(ctx) ||
+		ctx.state.causal?.rotationPending(document, current?.epoch)
+	)
+		return VALID;
 	if (!current || rankOf(ctx, ctx.signer) >= current.rank) return VALID;
 	return invalid('an epoch named by a higher rank is replaced only when a rotation is called for');
 };

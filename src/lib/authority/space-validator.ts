@@ -36,6 +36,7 @@ import { externalDeps, type OpenedEntry } from './opened-entry.js';
 import { PathIndex } from './paths.js';
 import { asString, EVERYONE, SPACE_DOC_ROOT, type SpaceDoc } from './schema.js';
 import { spaceRules } from './space-rules.js';
+import { currentEpochNaming } from './epochs.js';
 import { SpaceState, type CausalContext } from './state.js';
 import { VerifiedCards } from './card-cache.js';
 import { base58, toBytes } from '../util/bytes.js';
@@ -113,6 +114,8 @@ export class SpaceValidator {
 	#changeEntry = new Map<string, string>();
 	#signers = new Map<string, UserId>();
 	#epochSetters = new Map<string, Set<string>>();
+	/** The epoch each setter named, by `<document> <entry id>`. */
+	#epochNamed = new Map<string, string>();
 	#log = logOf([]);
 	/** Entries Automerge refused although every check allowed them (kept refused: a pure fact). */
 	#unappliable = new Set<string>();
@@ -298,13 +301,15 @@ export class SpaceValidator {
 
 	#recordEpochSetter(
 		entry: OpenedEntry,
-		ops: readonly { path: string[]; kind: string }[] | undefined
+		ops: readonly { path: string[]; kind: string; value?: unknown }[] | undefined
 	) {
 		for (const op of ops ?? [])
 			if (op.path[0] === 'epochs' && op.path.length === 2 && op.kind === 'put') {
 				const set = this.#epochSetters.get(op.path[1]!) ?? new Set();
 				set.add(entry.id);
 				this.#epochSetters.set(op.path[1]!, set);
+				if (typeof op.value === 'string')
+					this.#epochNamed.set(`${op.path[1]} ${entry.id}`, op.value);
 			}
 	}
 
@@ -413,6 +418,7 @@ export class SpaceValidator {
 		for (const d of ROOT_CHANGES) this.#paths.register(d);
 		this.#signers = new Map();
 		this.#epochSetters = new Map();
+		this.#epochNamed = new Map();
 		const valid: OpenedEntry[] = [];
 		const validIds = new Set<string>();
 		const validChanges = new Set<string>();
@@ -489,15 +495,13 @@ export class SpaceValidator {
 		reductions: readonly Reduction[],
 		freshReads: readonly FreshRead[]
 	): CausalContext {
-		const namedSince = (document: string, entryId: string) =>
-			[...(this.#epochSetters.get(document) ?? [])].some(
-				(s) => inPast(s) && (s === entryId || !!this.#ancestors.get(s)?.has(entryId))
-			);
 		return {
-			rotationPending: (document) =>
+			rotationPending: (document, current) =>
 				freshReads.some(
 					(f) =>
-						inPast(f.entry.id) && f.documents.has(document) && !namedSince(document, f.entry.id)
+						inPast(f.entry.id) &&
+						f.documents.has(document) &&
+						!this.#namedAfter(document, f.entry.id, current, inPast)
 				) ||
 				reductions.some(
 					(r) =>
@@ -518,6 +522,26 @@ export class SpaceValidator {
 				return latest;
 			}
 		};
+	}
+
+	/**
+	 * Whether the current epoch of `document` (`current`) was named at or after entry `entryId`: a
+	 * newcomer without the history holds the key of every epoch named after they came in, so only
+	 * then do they hold the one writers use. (A naming concurrent with their join may win by rank:
+	 * the rotation stays pending until one after the join is current.)
+	 */
+	#namedAfter(
+		document: string,
+		entryId: string,
+		current: string | undefined,
+		inPast: (id: string) => boolean = () => true
+	): boolean {
+		return [...(this.#epochSetters.get(document) ?? [])].some(
+			(s) =>
+				inPast(s) &&
+				(s === entryId || !!this.#ancestors.get(s)?.has(entryId)) &&
+				(current === undefined || this.#epochNamed.get(`${document} ${s}`) === current)
+		);
 	}
 
 	#strongRemoval(result: {
@@ -670,10 +694,8 @@ export class SpaceValidator {
 				for (const f of freshReads)
 					for (const document of f.documents.keys()) {
 						if (pending.has(document)) continue;
-						const after = [...(setters.get(document) ?? [])].some(
-							(s) => s === f.entry.id || !!ancestors.get(s)?.has(f.entry.id)
-						);
-						if (!after) pending.add(document);
+						const current = currentEpochNaming(doc, document, state)?.epoch;
+						if (!this.#namedAfter(document, f.entry.id, current)) pending.add(document);
 					}
 				return [...pending];
 			}
