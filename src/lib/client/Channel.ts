@@ -23,7 +23,7 @@ import { mentionKind, reactionProblem } from '../authority/channel-rules.js';
 import { channelValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { hex } from '../util/bytes.js';
-import { DeliveryTracker, persistentStorageIds, type Delivery } from '../sync/durability.js';
+import { DeliveryTracker, type Delivery } from '../sync/durability.js';
 import type { ClientContext, SpaceView } from './context.js';
 import type { KeyRing } from '../encryption/keyring.js';
 import type { DocHandle } from '@automerge/automerge-repo';
@@ -119,9 +119,7 @@ export class Channel {
 	}
 
 	#newTracker(): DeliveryTracker {
-		const tracker = new DeliveryTracker(this.replica.envelope, () =>
-			persistentStorageIds(this.context.wire.repo)
-		);
+		const tracker = new DeliveryTracker(this.replica.envelope, this.context.wire.remote);
 		tracker.onStored(() => this.#changed());
 		return tracker;
 	}

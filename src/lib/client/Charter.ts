@@ -61,6 +61,7 @@ import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { bytesEqual } from '../util/bytes.js';
 import { bytesWrittenBy, DecodedValues, envelopeDocumentId } from '../sync/envelope.js';
 import { Wire } from '../sync/wire.js';
+import { RemoteHeads } from '../sync/remote-heads.js';
 import {
 	encodeLinkCode,
 	linkRendezvousId,
@@ -205,7 +206,7 @@ export class Charter {
 		suspectAfterMs?: number,
 		shared?: (peer: PeerId, doc: DocumentId) => boolean
 	) {
-		this.#peers = new PeerWatch(wire.repo, suspectAfterMs, undefined, shared);
+		this.#peers = new PeerWatch(wire.repo, wire.remote, suspectAfterMs, undefined, shared);
 	}
 
 	static async open(options: CharterOptions = {}): Promise<Charter> {
@@ -245,8 +246,10 @@ export class Charter {
 		);
 		// what the seal checks decode, the envelope readers need: kept once, per client
 		const decoded = new DecodedValues();
-		const servers = new SyncServers(
-			(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded)
+		// peers' storage ids are kept out of the repo's bookkeeping (remote-heads.ts says why)
+		const remote = new RemoteHeads();
+		const servers = new SyncServers((adapter) =>
+			remote.wrap(new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded))
 		);
 		for (const url of options.syncServers ?? []) servers.add(url, 'configured');
 		const network: NetworkAdapterInterface[] = [...(options.network ?? [])];
@@ -272,8 +275,8 @@ export class Charter {
 			// peer proves which user's device it is (strict channels are shared with readers only)
 			network: [
 				...servers.adapters,
-				...network.map(
-					(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded)
+				...network.map((adapter) =>
+					remote.wrap(new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded))
 				)
 			],
 			storage: stores.wire,
@@ -284,7 +287,8 @@ export class Charter {
 			// remote heads through a server cost it a message per subscriber per change
 			enableRemoteHeadsGossiping: false
 		});
-		const wire = new Wire(repo, await Publisher.create(), stores.wire, decoded);
+		remote.attach(repo);
+		const wire = new Wire(repo, await Publisher.create(), stores.wire, decoded, remote);
 		const client = new Charter(
 			wire,
 			stores,
@@ -352,7 +356,7 @@ export class Charter {
 			const account = this.#account;
 			if (!account || this.#closed) throw new CharterError('closed', 'this client is closed');
 			if (account.spaces.length || this.#spaces.size) return 'found';
-			if (caughtUpWithStoringPeer(this.wire.repo, account.envelope)) {
+			if (caughtUpWithStoringPeer(this.wire.repo, this.wire.remote, account.envelope)) {
 				await account.settled();
 				return account.spaces.length || this.#spaces.size ? 'found' : 'empty';
 			}

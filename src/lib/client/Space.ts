@@ -997,7 +997,11 @@ export class Space implements SpaceView {
 				!checked &&
 				this.#genesis &&
 				!this.#keys.inviteSealed &&
-				caughtUpWithStoringPeer(this.context.wire.repo, this.#replica.envelope)
+				caughtUpWithStoringPeer(
+					this.context.wire.repo,
+					this.context.wire.remote,
+					this.#replica.envelope
+				)
 			) {
 				await this.settled();
 				if (this.state?.isMember(me) || this.#replica.doc.invites?.[invite.id]) continue;
