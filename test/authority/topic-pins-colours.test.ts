@@ -183,6 +183,19 @@ describe('pinned messages', () => {
 				expect(general(p).pins).toHaveLength(MAX_PINS);
 				expect(general(p).pins[0]!.message.id).toBe(last.id);
 			}
+			// ✓ a pinned message deleted: its pin shows nowhere, and a new pin takes its place
+			await ada.delete(sent[1]!.id);
+			await syncAll(people, space.id);
+			expect(ada.pins).toHaveLength(MAX_PINS - 1);
+			await ada.pin(sent[0]!.id);
+			await syncAll(people, space.id);
+			for (const p of people) {
+				expect(general(p).rejections.map((r) => r.reason)).toEqual([
+					`a channel pins at most ${MAX_PINS}`
+				]);
+				expect(general(p).pins).toHaveLength(MAX_PINS);
+				expect(general(p).pins[0]!.message.id).toBe(sent[0]!.id);
+			}
 		} finally {
 			await shutdown(people);
 		}

@@ -180,6 +180,7 @@ describe('role colours and the member pop-over in Chromium', () => {
 		expect(await adaName.evaluate((el) => getComputedStyle(el).color)).not.toBe(green);
 
 		// Ada clicks Ben's name on his message: his card
+		await dismissNotices(ada.page);
 		await message(ada.page, 'Hello from Ben').getByTestId('author').click();
 		const card = ada.page.getByTestId('member-popover');
 		await card.waitFor();
@@ -199,7 +200,6 @@ describe('role colours and the member pop-over in Chromium', () => {
 		);
 		// ✓ no "Message in a new thread" until the app passes that callback
 		expect(await card.getByRole('button', { name: 'Message in a new thread' }).count()).toBe(0);
-		await dismissNotices(ada.page);
 		await screenshot(ada.page, 'pins-02-member-popover');
 		// ✓ Mention puts "@Ben " in the composer; sent, it mentions Ben
 		await card.getByRole('button', { name: 'Mention' }).click();

@@ -602,16 +602,27 @@ export class Channel {
 			'MANAGE_MESSAGES',
 			this.id
 		);
+		const doc = this.replica.doc;
 		const key = pinKey(bucket, id);
-		if (typeof this.replica.doc[key] === 'number') return;
-		const pinned = Object.keys(this.replica.doc).filter((k) => parsePinKey(k)).length;
-		if (pinned >= MAX_PINS)
+		if (typeof doc[key] === 'number') return;
+		const keys = Object.keys(doc).filter((k) => parsePinKey(k));
+		// pins of messages deleted since count against the cap but show nowhere: at the cap, this
+		// change takes them away (the rule counts the pins after the whole entry)
+		const stale =
+			keys.length < MAX_PINS
+				? []
+				: keys.filter((k) => {
+						const { bucket: b, message: m } = parsePinKey(k)!;
+						return doc.buckets?.[b]?.[m]?.deleted === true;
+					});
+		if (keys.length - stale.length >= MAX_PINS)
 			throw new CharterError(
 				'invalid-argument',
 				`a channel pins at most ${MAX_PINS} messages: unpin one first`
 			);
 		await this.#requireKey();
 		await this.replica.change((d) => {
+			for (const k of stale) delete d[k as `pin:${string}`];
 			d[key] = Date.now();
 		});
 	}

@@ -792,7 +792,12 @@ export class Space implements SpaceView {
 		const state = this.state;
 		if (!state) return [];
 		const nicknames = heldNicknames(state, this.#replica.doc);
-		const colored = this.roles.filter((r) => r.color); // highest first
+		const doc = this.#replica.doc;
+		// the roles that have a colour, highest first (names are not needed: no one-value lookups)
+		const colored = [...state.roles]
+			.map(([id, r]) => ({ id, position: r.position, color: asString(doc.roles?.[id]?.color) }))
+			.filter((r) => isRoleColor(r.color))
+			.sort((a, b) => b.position - a.position);
 		return [...state.members.values()].map((m: MemberState) => {
 			const displayName = this.profile(m.user)?.displayName;
 			const nickname = nicknames.get(m.user);
