@@ -164,7 +164,8 @@ const pin: Check = (ctx) => {
 	if (ctx.op.kind === 'delete') return VALID;
 	if (ctx.op.kind !== 'put' || typeof ctx.op.value !== 'number' || !Number.isFinite(ctx.op.value))
 		return invalid('a pin is a time');
-	if (parsed.message.length > MAX_MESSAGE_ID) return invalid('a pin names a message id');
+	if (parsed.message.length > MAX_MESSAGE_ID || parsed.bucket.length > MAX_MESSAGE_ID)
+		return invalid('a pin names a message id');
 	let seen: 'there' | 'deleted' | 'missing';
 	let count: number;
 	try {
