@@ -24,9 +24,14 @@ export {
 	type Message,
 	type Reaction,
 	type SendOptions,
+	type Pin,
 	MAX_MESSAGE_LENGTH,
-	MAX_REACTION
+	MAX_PINS,
+	MAX_REACTION,
+	MAX_TOPIC
 } from './client/Channel.js';
+export { isRoleColor } from './authority/space-rules.js';
+export type { ChannelChanges, RoleChanges } from './authority/plans.js';
 export {
 	ReadState,
 	NotificationSettings,

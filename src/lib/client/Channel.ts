@@ -10,7 +10,9 @@ import {
 	atom,
 	CHANNEL_DOC_ROOT,
 	MESSAGES_PER_BUCKET,
+	parsePinKey,
 	parseReactionKey,
+	pinKey,
 	reactionKey,
 	type ChannelDoc,
 	type StoredMessage,
@@ -18,7 +20,13 @@ import {
 	type Durability
 } from '../authority/schema.js';
 import { Permission } from '../authority/permissions.js';
-import { MAX_MENTIONS, MAX_MESSAGE_LENGTH, MAX_REACTION } from '../authority/limits.js';
+import {
+	MAX_MENTIONS,
+	MAX_MESSAGE_LENGTH,
+	MAX_PINS,
+	MAX_REACTION,
+	MAX_TOPIC
+} from '../authority/limits.js';
 import { mentionKind, reactionProblem } from '../authority/channel-rules.js';
 import { channelValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
@@ -29,7 +37,14 @@ import type { KeyRing } from '../encryption/keyring.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 import type { EnvelopeDoc } from '../sync/envelope.js';
 
-export { MAX_MESSAGE_LENGTH, MAX_REACTION };
+export { MAX_MESSAGE_LENGTH, MAX_PINS, MAX_REACTION, MAX_TOPIC };
+
+/** A pinned message of a channel (`channel.pins`). */
+export interface Pin {
+	message: Message;
+	/** When it was pinned (the pinner's clock, ms). */
+	pinnedAt: number;
+}
 
 /** Whom a message mentions (stored with it when it is sent; an edit does not change it). */
 export interface Mentions {
@@ -176,6 +191,15 @@ export class Channel {
 	get name(): string {
 		const resolved = singleValue(this.space.document, ['channels', this.id], 'name')?.value;
 		return (resolved ?? this.record?.name)?.toString() ?? '';
+	}
+
+	/**
+	 * What the channel is about ('' for no topic), set with `space.updateChannel(id, { topic })` by
+	 * MANAGE_CHANNELS; concurrent edits resolve like a name (the later clock wins).
+	 */
+	get topic(): string {
+		const resolved = singleValue(this.space.document, ['channels', this.id], 'topic')?.value;
+		return (asString(resolved) ?? asString(this.record?.topic) ?? '').slice(0, MAX_TOPIC);
 	}
 
 	get durability(): Durability {
@@ -530,6 +554,90 @@ export class Channel {
 		await this.#requireKey();
 		await this.replica.change((d) => {
 			delete d.buckets[bucket]![id]![key];
+		});
+	}
+
+	/**
+	 * The pinned messages, most recently pinned first: at most MAX_PINS, and only messages this
+	 * device holds and that are not deleted (a deleted message's pin no longer shows).
+	 */
+	get pins(): readonly Pin[] {
+		const doc = this.replica.doc;
+		const pins: { key: string; bucket: string; message: string; at: number }[] = [];
+		for (const key of Object.keys(doc)) {
+			const parsed = parsePinKey(key);
+			const at = doc[key as `pin:${string}`];
+			if (parsed && typeof at === 'number') pins.push({ key, ...parsed, at });
+		}
+		if (!pins.length) return [];
+		pins.sort((a, b) => b.at - a.at || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+		void this.messages; // brings the per-bucket reading up to date (deleted messages left out)
+		const out: Pin[] = [];
+		for (const p of pins) {
+			const found = this.#built.get(p.bucket)?.byId.get(p.message)?.message;
+			if (!found) continue;
+			out.push({ message: found, pinnedAt: p.at });
+			if (out.length === MAX_PINS) break;
+		}
+		return out;
+	}
+
+	/** Whether message `id` is pinned (and shown among `pins`). */
+	isPinned(id: string): boolean {
+		return this.pins.some((p) => p.message.id === id);
+	}
+
+	/**
+	 * Pins a message (MANAGE_MESSAGES here): not a deleted one, and at most MAX_PINS per channel.
+	 * Pinning a pinned message changes nothing.
+	 */
+	async pin(id: string): Promise<void> {
+		await this.space.ensureDeviceRegistered();
+		const { bucket, message } = this.#find(id);
+		if (message.deleted) throw new CharterError('invalid-argument', 'that message was deleted');
+		this.space.assertCanWrite(
+			Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL,
+			'MANAGE_MESSAGES',
+			this.id
+		);
+		const doc = this.replica.doc;
+		const key = pinKey(bucket, id);
+		if (typeof doc[key] === 'number') return;
+		const keys = Object.keys(doc).filter((k) => parsePinKey(k));
+		// pins of messages deleted since count against the cap but show nowhere: at the cap, this
+		// change takes them away (the rule counts the pins after the whole entry)
+		const stale =
+			keys.length < MAX_PINS
+				? []
+				: keys.filter((k) => {
+						const { bucket: b, message: m } = parsePinKey(k)!;
+						return doc.buckets?.[b]?.[m]?.deleted === true;
+					});
+		if (keys.length - stale.length >= MAX_PINS)
+			throw new CharterError(
+				'invalid-argument',
+				`a channel pins at most ${MAX_PINS} messages: unpin one first`
+			);
+		await this.#requireKey();
+		await this.replica.change((d) => {
+			for (const k of stale) delete d[k as `pin:${string}`];
+			d[key] = Date.now();
+		});
+	}
+
+	/** Unpins a message (MANAGE_MESSAGES here). A message that is not pinned changes nothing. */
+	async unpin(id: string): Promise<void> {
+		await this.space.ensureDeviceRegistered();
+		this.space.assertCanWrite(
+			Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL,
+			'MANAGE_MESSAGES',
+			this.id
+		);
+		const keys = Object.keys(this.replica.doc).filter((k) => parsePinKey(k)?.message === id);
+		if (!keys.length) return;
+		await this.#requireKey();
+		await this.replica.change((d) => {
+			for (const key of keys) delete d[key as `pin:${string}`];
 		});
 	}
 

@@ -40,6 +40,7 @@ import { currentEpochNaming } from '../authority/epochs.js';
 import { VALID, type Verdict } from '../authority/verdict.js';
 import { singleValue } from '../authority/single-values.js';
 import * as plans from '../authority/plans.js';
+import { isRoleColor } from '../authority/space-rules.js';
 import { heldNicknames } from '../authority/nicknames.js';
 import { actorFor } from '../authority/actors.js';
 import { externalDeps } from '../authority/opened-entry.js';
@@ -79,6 +80,8 @@ export interface Member {
 	isOwner: boolean;
 	addedAt: number;
 	roles: string[];
+	/** The colour of the member's highest role that has one (`#rrggbb`), if any: for their name. */
+	color?: string;
 }
 
 export interface Role {
@@ -86,6 +89,8 @@ export interface Role {
 	name: string;
 	position: number;
 	permissions: PermissionName[];
+	/** `#rrggbb`, if the role has a colour. */
+	color?: string;
 }
 
 export interface Invite {
@@ -787,16 +792,24 @@ export class Space implements SpaceView {
 		const state = this.state;
 		if (!state) return [];
 		const nicknames = heldNicknames(state, this.#replica.doc);
+		const doc = this.#replica.doc;
+		// the roles that have a colour, highest first (names are not needed: no one-value lookups)
+		const colored = [...state.roles]
+			.map(([id, r]) => ({ id, position: r.position, color: asString(doc.roles?.[id]?.color) }))
+			.filter((r) => isRoleColor(r.color))
+			.sort((a, b) => b.position - a.position);
 		return [...state.members.values()].map((m: MemberState) => {
 			const displayName = this.profile(m.user)?.displayName;
 			const nickname = nicknames.get(m.user);
+			const color = colored.find((r) => m.roles.includes(r.id))?.color;
 			return {
 				user: m.user,
 				...(displayName ? { displayName } : {}),
 				isOwner: m.user === state.owner,
 				addedAt: m.addedAt,
 				roles: m.roles,
-				...(nickname ? { nickname } : {})
+				...(nickname ? { nickname } : {}),
+				...(color ? { color } : {})
 			};
 		});
 	}
@@ -885,12 +898,17 @@ export class Space implements SpaceView {
 
 	get roles(): Role[] {
 		return [...(this.state?.roles ?? new Map())]
-			.map(([id, r]) => ({
-				id,
-				name: String(singleValue(this.#replica.doc, ['roles', id], 'name')?.value ?? r.name),
-				position: r.position,
-				permissions: permissionNames(r.permissions)
-			}))
+			.map(([id, r]) => {
+				const color = asString(this.#replica.doc.roles?.[id]?.color);
+				return {
+					id,
+					name: String(singleValue(this.#replica.doc, ['roles', id], 'name')?.value ?? r.name),
+					position: r.position,
+					permissions: permissionNames(r.permissions),
+					// checked again on reading: a colour is bound to a style only in its one safe form
+					...(isRoleColor(color) ? { color } : {})
+				};
+			})
 			.sort((a, b) => b.position - a.position);
 	}
 
@@ -1094,6 +1112,8 @@ export class Space implements SpaceView {
 		name: string;
 		permissions?: PermissionName[];
 		position?: number;
+		/** `#rrggbb` (see `updateRole`). */
+		color?: string;
 	}): Promise<Role> {
 		const id = `role_${base58.encode(randomBytes(8))}`;
 		const plan = plans.createRole(this.#ctx(), { ...options, id });
@@ -1101,10 +1121,8 @@ export class Space implements SpaceView {
 		return { ...plan.role, permissions: permissionNames(plan.role.permissions) };
 	}
 
-	async updateRole(
-		id: string,
-		changes: { name?: string; permissions?: PermissionName[]; position?: number }
-	): Promise<void> {
+	/** Renames, re-permissions, moves or colours a role (`color: '#rrggbb'`, or null for none). */
+	async updateRole(id: string, changes: plans.RoleChanges): Promise<void> {
 		await this.#carryOut(plans.updateRole(this.#ctx(), id, changes));
 	}
 
@@ -1296,10 +1314,8 @@ export class Space implements SpaceView {
 		return this.#channels.get(id)!;
 	}
 
-	async updateChannel(
-		id: ChannelId,
-		changes: { name?: string; position?: number; durability?: Durability }
-	): Promise<void> {
+	/** Renames, moves a channel, sets its durability or its topic (`topic: ''` for none). */
+	async updateChannel(id: ChannelId, changes: plans.ChannelChanges): Promise<void> {
 		await this.#carryOut(plans.updateChannel(this.#ctx(), id, changes));
 	}
 

@@ -20,6 +20,7 @@ import {
 	type Invite,
 	type Member,
 	type Message,
+	type Pin,
 	type PeerSyncStatus,
 	type PermissionName,
 	type Profile,
@@ -101,6 +102,8 @@ export class LiveCharter {
 export interface ChannelView {
 	id: Channel['id'];
 	name: string;
+	/** What the channel is about ('' for none). */
+	topic: string;
 	durability: Durability;
 	position: number;
 	/** @everyone is denied VIEW_CHANNEL. */
@@ -174,6 +177,7 @@ export class LiveSpace {
 			return {
 				id: channel.id,
 				name: channel.name,
+				topic: channel.topic,
 				durability: channel.durability,
 				position: record?.position ?? 0,
 				isPrivate: !!everyone && (everyone.deny & Permission.VIEW_CHANNEL) !== 0,
@@ -278,6 +282,12 @@ export class LiveChannel {
 	get messages(): readonly Message[] {
 		this.#track();
 		return this.channel.messages;
+	}
+
+	/** The pinned messages, most recently pinned first (a new array after every change). */
+	get pins(): readonly Pin[] {
+		this.#track();
+		return this.channel.pins;
 	}
 }
 
