@@ -23,7 +23,7 @@ import type { DocumentRefusal, Metrics, RejectionReason } from './metrics.js';
 import type { PeerGroup } from './peering.js';
 import { CreationWindow, RateLimiter } from './rate-limiter.js';
 import type { StorageLedger } from './storage-ledger.js';
-import { checkPublishedChanges } from '../src/lib/index.js';
+import { checkPublishedChanges, isSignalData } from '../src/lib/index.js';
 import {
 	changesIn,
 	decodeEnvelope,
@@ -46,6 +46,8 @@ interface Connection {
 	/** Shared by every connection from the same remote address. */
 	address: AddressState;
 	rate: RateLimiter;
+	/** Ephemeral messages (presence, typing) relayed for this connection: their own, smaller budget. */
+	ephemeral: RateLimiter;
 	creations: CreationWindow;
 	/** Messages are judged one after another, so an async admission check cannot reorder them. */
 	queue: Promise<void>;
@@ -102,6 +104,7 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 			trusted,
 			address,
 			rate: new RateLimiter(limits.messagesPerSecond, limits.bytesPerSecond),
+			ephemeral: new RateLimiter(limits.ephemeralPerSecond, limits.ephemeralPerSecond * 1024),
 			creations: new CreationWindow(limits.documentsPerHour),
 			queue: Promise.resolve(),
 			closed: false
@@ -196,6 +199,20 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 				return this.#reject(socket, connection, 'impersonation', CLOSE.impersonation, {
 					peerId: message.senderId
 				});
+		}
+
+		// Ephemeral messages are relayed, never stored: the repo hands them to the peers it syncs the
+		// document with. Judged here so a peer cannot make the server decode junk or relay a flood.
+		if (message.type === 'ephemeral' && !connection.trusted) {
+			const outcome = !connection.ephemeral.take(bytes.byteLength)
+				? 'rate-limited'
+				: !isSignalData(message.data)
+					? 'malformed'
+					: !ledger.knows(message.documentId!)
+						? 'unknown-document'
+						: 'relayed';
+			metrics.ephemeral.inc({ outcome });
+			if (outcome !== 'relayed') return;
 		}
 
 		// Every message routed to a document makes the repo hold it in memory (load, create, or keep a
