@@ -204,10 +204,10 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		// Ephemeral messages are relayed, never stored: the repo hands them to the peers it syncs the
 		// document with. Judged here so a peer cannot make the server decode junk or relay a flood.
 		if (message.type === 'ephemeral' && !connection.trusted) {
-			const outcome = !connection.ephemeral.take(bytes.byteLength)
-				? 'rate-limited'
-				: !isSignalData(message.data)
-					? 'malformed'
+			const outcome = !isSignalData(message.data) // a size check first: cheap
+				? 'malformed'
+				: !connection.ephemeral.take(bytes.byteLength)
+					? 'rate-limited'
 					: !ledger.knows(message.documentId!)
 						? 'unknown-document'
 						: 'relayed';

@@ -31,7 +31,12 @@ export type DocumentRefusal = (typeof DOCUMENT_REFUSALS)[number];
  * other peers of its document, or dropped — past --ephemeral-per-second, not a signal's size and
  * shape, or for a document this server does not hold (nobody to relay it to).
  */
-export const EPHEMERAL_OUTCOMES = ['relayed', 'rate-limited', 'malformed', 'unknown-document'] as const;
+export const EPHEMERAL_OUTCOMES = [
+	'relayed',
+	'rate-limited',
+	'malformed',
+	'unknown-document'
+] as const;
 
 export type EphemeralOutcome = (typeof EPHEMERAL_OUTCOMES)[number];
 
