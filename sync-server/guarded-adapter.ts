@@ -49,6 +49,8 @@ interface Connection {
 	/** Ephemeral messages (presence, typing) relayed for this connection: their own, smaller budget. */
 	ephemeral: RateLimiter;
 	creations: CreationWindow;
+	/** The peer id the client joined with (its own ephemeral messages carry it as sender). */
+	peerId?: string;
 	/** Messages are judged one after another, so an async admission check cannot reorder them. */
 	queue: Promise<void>;
 	closed: boolean;
@@ -193,6 +195,7 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 			);
 
 		if (message.type === 'join' && typeof message.senderId === 'string') {
+			connection.peerId ??= message.senderId;
 			if (connection.trusted)
 				peers.joined(message.senderId as PeerId, 'dialed in with the peer token');
 			else if (peers.isServer(message.senderId))
@@ -206,11 +209,13 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 		if (message.type === 'ephemeral' && !connection.trusted) {
 			const outcome = !isSignalData(message.data) // a size check first: cheap
 				? 'malformed'
-				: !connection.ephemeral.take(bytes.byteLength)
-					? 'rate-limited'
-					: !ledger.knows(message.documentId!)
-						? 'unknown-document'
-						: 'relayed';
+				: message.senderId !== connection.peerId
+					? 'echo' // another peer's, passed back: this server relayed it already
+					: !connection.ephemeral.take(bytes.byteLength)
+						? 'rate-limited'
+						: !ledger.knows(message.documentId!)
+							? 'unknown-document'
+							: 'relayed';
 			metrics.ephemeral.inc({ outcome });
 			if (outcome !== 'relayed') return;
 		}

@@ -29,13 +29,16 @@ export type DocumentRefusal = (typeof DOCUMENT_REFUSALS)[number];
 /**
  * What became of an ephemeral message (a presence or typing signal) a client sent: relayed to the
  * other peers of its document, or dropped — past --ephemeral-per-second, not a signal's size and
- * shape, or for a document this server does not hold (nobody to relay it to).
+ * shape, for a document this server does not hold (nobody to relay it to), or an echo: another
+ * peer's message the client passes back (automerge-repo forwards every ephemeral message it
+ * receives to its other peers of the document — the server included, which sent it to it).
  */
 export const EPHEMERAL_OUTCOMES = [
 	'relayed',
 	'rate-limited',
 	'malformed',
-	'unknown-document'
+	'unknown-document',
+	'echo'
 ] as const;
 
 export type EphemeralOutcome = (typeof EPHEMERAL_OUTCOMES)[number];
