@@ -461,6 +461,10 @@ export class Presence {
 			this.#heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
 			(this.#heartbeat as { unref?: () => void }).unref?.();
 			void this.beat();
+			// a space opened on a connection already up: its envelope is shared with the peers a
+			// moment later (as after a peer connects), and a broadcast before that reaches nobody
+			const settled = setTimeout(() => void this.beat(), PEER_SETTLE_MS);
+			(settled as { unref?: () => void }).unref?.();
 		} else {
 			clearInterval(this.#heartbeat);
 			this.#heartbeat = undefined;
