@@ -36,6 +36,7 @@ import type { ClientContext, SpaceView } from './context.js';
 import type { KeyRing } from '../encryption/keyring.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 import type { EnvelopeDoc } from '../sync/envelope.js';
+import { channelTyping, type Typing } from './presence.js';
 
 export { MAX_MESSAGE_LENGTH, MAX_PINS, MAX_REACTION, MAX_TOPIC };
 
@@ -119,14 +120,32 @@ export class Channel {
 	/** Trackers of earlier history generations, for messages still pending there. */
 	#retiredDeliveries: DeliveryTracker[] = [];
 	#deliveryEnvelope: DocHandle<EnvelopeDoc>;
+	/** Who is typing here (ephemeral signals, never stored: client/presence.ts). */
+	readonly #typing: Typing;
 
 	private constructor(
 		readonly id: ChannelId,
 		/** @internal Its space, as the space's children see it (context.ts). */
 		readonly space: SpaceView,
 		private readonly replica: DocumentReplica<ChannelDoc>,
-		private readonly context: ClientContext
+		private readonly context: ClientContext,
+		keys: KeyRing
 	) {
+		const document = channelIdBytes(id);
+		this.#typing = channelTyping(
+			{
+				space: space.idBytes,
+				document,
+				handle: () => replica.envelope,
+				currentEpoch: () => space.currentEpoch(document),
+				keys,
+				state: () => space.evaluation?.state,
+				signer: context.signer
+			},
+			id,
+			context.identity.userId,
+			() => context.sharePresence?.() ?? true
+		);
 		this.#sessionTag = hex.encode(context.signer.session);
 		this.#deliveryEnvelope = replica.envelope;
 		this.#delivery = this.#newTracker();
@@ -154,6 +173,7 @@ export class Channel {
 
 	#changed() {
 		this.#messages = undefined;
+		this.#typing.reattach(); // a compaction moves the channel to a new envelope
 		for (const listener of this.#changeListeners) listener();
 		if (this.#listeners.size === 0) return; // the list is built lazily, only for subscribers
 		const messages = this.messages;
@@ -181,7 +201,7 @@ export class Channel {
 			currentEpoch: () => space.currentEpoch(document),
 			context: () => space.contextHeads
 		});
-		return new Channel(id, space, replica, context);
+		return new Channel(id, space, replica, context, keys);
 	}
 
 	get record(): ChannelRecord | undefined {
@@ -432,12 +452,44 @@ export class Channel {
 		});
 		// the envelope now holds this message's entry: a node must report heads that include these
 		this.#delivery.track([id], A.getHeads(this.replica.envelope.doc()));
+		void this.#typing.stop();
 		message.delivery = this.#delivery.delivery(id);
 		if (options.awaitStored) {
 			await this.#delivery.whenStored(id, options.timeoutMs);
 			message.delivery = 'stored';
 		}
 		return message;
+	}
+
+	/**
+	 * This user is typing here: tells the other members (an ephemeral signal, at most one per
+	 * `TYPING_THROTTLE_MS`; nothing when presence is turned off or this member may not send).
+	 */
+	async typing(): Promise<void> {
+		const state = this.space.evaluation?.state;
+		const me = this.context.identity.userId;
+		if (!state?.can(me, Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL, this.id)) return;
+		await this.#typing.typing().catch(() => undefined);
+	}
+
+	/** This user cleared what they were typing (a send says so by itself). */
+	async stopTyping(): Promise<void> {
+		await this.#typing.stop().catch(() => undefined);
+	}
+
+	/** Other members typing here now (each shown until `TYPING_TTL_MS` after their last signal). */
+	get typingUsers(): UserId[] {
+		return this.#typing.users;
+	}
+
+	/** Called whenever `typingUsers` changes (a signal, a "stopped", an expiry). */
+	onTyping(listener: (users: UserId[]) => void): () => void {
+		return this.#typing.onChange(() => listener(this.#typing.users));
+	}
+
+	/** Typing signals sent, received, accepted and dropped (by reason). */
+	get typingStats() {
+		return this.#typing.stats;
 	}
 
 	/**
@@ -740,6 +792,7 @@ export class Channel {
 	close(): Promise<void> {
 		this.#listeners.clear();
 		this.#changeListeners.clear();
+		this.#typing.close();
 		this.#delivery.stop();
 		for (const tracker of this.#retiredDeliveries) tracker.stop();
 		return this.replica.close();

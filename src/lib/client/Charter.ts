@@ -79,6 +79,7 @@ import {
 	type DeviceCertificate
 } from '../identity/certificates.js';
 import { deviceId } from '../identity/ids.js';
+import { PEER_SETTLE_MS } from './presence.js';
 import { signProfile, type Profile } from '../identity/profile.js';
 import { caughtUpWithStoringPeer, PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
 import { Publisher } from '../sync/publication.js';
@@ -301,6 +302,7 @@ export class Charter {
 		client.#sharing = sharing;
 		late.client = client;
 		directory.onChange(() => client.#reviewSharing(true));
+		repo.networkSubsystem.on('peer', () => client.#peerJoined());
 		servers.attach(repo);
 		client.#servers = servers;
 		servers.onChange(() => client.#emit());
@@ -1000,6 +1002,39 @@ export class Charter {
 		return this.#peers.status();
 	}
 
+	/**
+	 * Whether this user tells co-members they are online and typing (default true). Off — "appear
+	 * offline" — nothing is sent: no heartbeat, no typing; others' signals are still shown.
+	 */
+	get sharePresence(): boolean {
+		return this.#account?.sharePresence ?? true;
+	}
+
+	/** Turns presence and typing on or off, for all the user's devices (kept in the account). */
+	async setSharePresence(share: boolean): Promise<void> {
+		if (typeof share !== 'boolean')
+			throw new CharterError('invalid-argument', 'sharePresence is true or false');
+		this.#assertOpen();
+		const account = this.#account;
+		if (!account) throw new CharterError('unavailable', 'the account is not open yet');
+		await account.setSharePresence(share);
+		for (const space of this.spaces) space.sharePresence(share);
+		this.#emit();
+	}
+
+	#presenceTimer: ReturnType<typeof setTimeout> | undefined;
+
+	/** A peer connected: once the repo shares our documents with it, say we are online there. */
+	#peerJoined(): void {
+		if (this.#presenceTimer || this.#closed) return;
+		this.#presenceTimer = setTimeout(() => {
+			this.#presenceTimer = undefined;
+			if (this.#closed) return;
+			for (const space of this.spaces) space.announcePresence();
+		}, PEER_SETTLE_MS);
+		(this.#presenceTimer as { unref?: () => void }).unref?.();
+	}
+
 	/** Persists everything and disconnects. */
 	async close(): Promise<void> {
 		if (this.#closed) return;
@@ -1008,6 +1043,7 @@ export class Charter {
 		await this.#allSpacesOpen; // a space opening in the background closes itself (#closed)
 		this.#peers.stop();
 		clearTimeout(this.#sharingReview);
+		clearTimeout(this.#presenceTimer);
 		await this.#account?.settled();
 		await this.#account?.flushRead().catch(() => undefined);
 		this.#account?.stop();
@@ -1038,6 +1074,7 @@ export class Charter {
 		this.#account.onChange(() => {
 			this.#emit(); // device names
 			this.readState.changed(); // read markers, notification levels
+			for (const space of this.spaces) space.sharePresence(this.sharePresence);
 			void this.#openFromAccount();
 		});
 		this.#account.onKeyShare((lockbox) => this.#installKeyShare(lockbox));
@@ -1314,6 +1351,7 @@ export class Charter {
 				get endpoints() {
 					return servers.urls;
 				},
+				sharePresence: () => this.sharePresence,
 				spaces: {
 					opened: (space) => this.#openingSpaces.add(space),
 					closed: (space) => {

@@ -48,6 +48,7 @@ import { SpaceDocumentValidator } from '../authority/document-validators.js';
 import type { SpaceEvaluation } from '../authority/space-validator.js';
 import type { EpochKey } from '../encryption/keyring.js';
 import { SpaceKeys } from './space-keys.js';
+import { spacePresence, type Presence } from './presence.js';
 import { LOCKBOX_MAGIC } from '../encryption/lockbox.js';
 import { entryHash, entryKey, type EntryHeader } from '../encryption/entry.js';
 import { DocumentReplica } from '../sync/replica.js';
@@ -175,6 +176,8 @@ export class Space implements SpaceView {
 	#rotating: Promise<void> | undefined;
 	#updating: Promise<void> = Promise.resolve();
 	#unsubscribeKeys: (() => void) | undefined;
+	/** Who is online here (ephemeral signals, never stored: client/presence.ts). */
+	#presence: Presence | undefined;
 	#closed = false;
 	/** The invite this client is joining with (its X25519 key receives the pre-sealed epoch keys). */
 	#invite: InviteKeys | undefined;
@@ -281,12 +284,26 @@ export class Space implements SpaceView {
 			fullScanOnOpen: true
 		});
 		await this.#replica.reevaluate();
+		this.#presence = spacePresence(
+			{
+				space: this.idBytes,
+				document: this.idBytes,
+				handle: () => this.#replica.envelope,
+				currentEpoch: () => this.currentEpoch(this.idBytes),
+				keys: this.#keys.ring,
+				state: () => this.state,
+				signer: context.signer
+			},
+			context.identity.userId
+		);
+		this.sharePresence(context.sharePresence?.() ?? true);
 		this.#replica.subscribe(() => {
 			this.#updating = this.#updating.then(() => this.#onSpaceDocChanged());
 		});
 		this.#unsubscribeKeys = this.#keys.ring.onChange(() => {
 			void this.#replica.reevaluate();
 			for (const channel of this.#channels.values()) void channel.reevaluate();
+			void this.#presence?.beat(); // a joiner's first key: say so now, not at the next heartbeat
 		});
 		await this.#onSpaceDocChanged();
 	}
@@ -295,6 +312,7 @@ export class Space implements SpaceView {
 		if (this.#closed) return;
 		await this.#keys.openWaiting();
 		const ids = Object.keys(this.#replica.doc.channels ?? {}) as ChannelId[];
+		this.#presence?.retain((user) => !!this.state?.isMember(user));
 		await Promise.all(ids.map((id) => this.#openChannel(id)));
 		// Channel entries are decided against the space: when a space entry that was valid is not any
 		// more, one refused becomes valid, or the set of valid removals changes, every channel is
@@ -1367,6 +1385,39 @@ export class Space implements SpaceView {
 		return this.#search.search(query, options);
 	}
 
+	// ---- presence ---------------------------------------------------------------------------------
+
+	/** Members seen online here in the last `ONLINE_TTL_MS` (this user too, while sharing). */
+	get online(): UserId[] {
+		return this.#presence?.users ?? [];
+	}
+
+	isOnline(user: UserId): boolean {
+		return !!this.#presence?.isOnline(user);
+	}
+
+	/** Called whenever `online` changes (a heartbeat from someone new, an "offline", an expiry). */
+	onPresence(listener: (online: UserId[]) => void): () => void {
+		const presence = this.#presence;
+		if (!presence) return () => undefined;
+		return presence.onChange(() => listener(presence.users));
+	}
+
+	/** Presence signals sent, received, accepted and dropped (by reason). */
+	get presenceStats() {
+		return this.#presence?.stats;
+	}
+
+	/** @internal Starts or stops telling members this user is online (Charter.setSharePresence). */
+	sharePresence(on: boolean): void {
+		if (!this.#closed) this.#presence?.share(on);
+	}
+
+	/** @internal Says "online" now (a peer connected: Charter). */
+	announcePresence(): void {
+		void this.#presence?.beat();
+	}
+
 	/** Resolves once everything received so far has been processed in the space and its channels. */
 	async settled(): Promise<void> {
 		for (let i = 0; i < 3; i++) {
@@ -1410,6 +1461,7 @@ export class Space implements SpaceView {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		await this.#presence?.close(); // says "offline" while the wire is still up
 		this.context.spaces?.closed(this);
 		this.#unsubscribeKeys?.();
 		this.#search?.close();

@@ -73,6 +73,12 @@ export class LiveCharter {
 		return this.client.devices;
 	}
 
+	/** Whether this user shows others they are online and typing (off: "appear offline"). */
+	get sharePresence(): boolean {
+		this.#track();
+		return this.client.sharePresence;
+	}
+
 	/** This user's recovery friends and threshold, when set up (on any of their devices). */
 	get friendRecovery() {
 		this.#track();
@@ -119,9 +125,17 @@ const names = (bits: number) => PERMISSION_LIST.filter((p) => (bits & Permission
 /** A reactive view of one space. */
 export class LiveSpace {
 	readonly #track: () => void;
+	readonly #trackPresence: () => void;
 
 	constructor(readonly space: Space) {
 		this.#track = subscriberOf((listener) => space.subscribe(listener));
+		this.#trackPresence = createSubscriber((update) => space.onPresence(() => update()));
+	}
+
+	/** Whether a member is online (seen within the last minute; presence signals, never stored). */
+	isOnline(user: UserId): boolean {
+		this.#trackPresence();
+		return this.space.isOnline(user);
 	}
 
 	get id() {
@@ -274,8 +288,17 @@ export class LiveSpace {
 export class LiveChannel {
 	readonly #track: () => void;
 
+	readonly #trackTyping: () => void;
+
 	constructor(readonly channel: Channel) {
 		this.#track = subscriberOf((listener) => channel.subscribe(listener));
+		this.#trackTyping = createSubscriber((update) => channel.onTyping(() => update()));
+	}
+
+	/** Other members typing here now (each until a few seconds after their last keystroke). */
+	get typingUsers(): UserId[] {
+		this.#trackTyping();
+		return this.channel.typingUsers;
 	}
 
 	/** A new array after every change (the channel rebuilds its list lazily). */
