@@ -50,7 +50,7 @@ async function chainOf(n: number) {
 	const links: RotationLink[] = [];
 	for (let s = 1; s <= n; s++) {
 		const next = await key();
-		links.push(await signRotation(keys[0]!.pub, s, next.pub, keys[s - 1]!.sign, next.sign));
+		links.push(await signRotation(keys[0]!.pub, s, next.pub, s, keys[s - 1]!.sign, next.sign));
 		keys.push(next);
 	}
 	return { keys, links, root: keys[0]!.pub };
@@ -83,10 +83,10 @@ describe('identity rotation: the chain', () => {
 		const { keys, root } = await chainOf(0);
 		const next = await key();
 		const stranger = await key();
-		const forged = await signRotation(root, 1, next.pub, stranger.sign, next.sign);
+		const forged = await signRotation(root, 1, next.pub, 1, stranger.sign, next.sign);
 		expect(await refusal(() => verifyChain(root, [forged]))).toBe('bad-signature');
 		// nor may anyone point a chain of their own at someone else's new key
-		const unaccepted = await signRotation(root, 1, next.pub, keys[0]!.sign, stranger.sign);
+		const unaccepted = await signRotation(root, 1, next.pub, 1, keys[0]!.sign, stranger.sign);
 		expect(await refusal(() => verifyChain(root, [unaccepted]))).toBe('bad-signature');
 	});
 
@@ -97,7 +97,7 @@ describe('identity rotation: the chain', () => {
 		expect(await refusal(() => verifyChain(root, [links[0]!, links[0]!]))).toBe('malformed');
 		const other = await chainOf(1);
 		expect(await refusal(() => verifyChain(root, other.links))).toBe('malformed');
-		const back = await signRotation(root, 2, root, keys[1]!.sign, keys[0]!.sign);
+		const back = await signRotation(root, 2, root, 2, keys[1]!.sign, keys[0]!.sign);
 		expect(await refusal(() => verifyChain(root, [links[0]!, back]))).toBe('malformed');
 	});
 
@@ -109,7 +109,7 @@ describe('identity rotation: the chain', () => {
 		expect(extendsChain(links, links.slice(0, 1))).toBe(false); // rollback
 		expect(extendsChain(links, [])).toBe(false);
 		const thief = await key();
-		const fork = await signRotation(root, 1, thief.pub, keys[0]!.sign, thief.sign);
+		const fork = await signRotation(root, 1, thief.pub, 1, keys[0]!.sign, thief.sign);
 		expect(extendsChain(links.slice(0, 1), [fork])).toBe(false);
 	});
 

@@ -903,11 +903,9 @@ export class Charter {
 		if (!previous) throw new CharterError('unavailable', 'the account is not open yet');
 		await this.#allSpacesOpen;
 		const { phrase } = await identity.rotate(this.stores.secrets);
-		// an encryption key nobody holding the old phrase can derive, and every generation sealed to
-		// the new phrase's recovery key (a restore from the new phrase reads the history too)
-		const generation = Math.max(...identity.allEncryptionKeys.map((k) => k.generation)) + 1;
-		await identity.addEncryptionGeneration(this.stores.secrets, generation, newX25519Secret());
-		for (const k of identity.allEncryptionKeys)
+		// every earlier generation sealed to the new phrase's recovery key: a restore from the new
+		// phrase reads the history too (the new generation it derives itself)
+		for (const k of identity.allEncryptionKeys.slice(1))
 			await previous.shareGeneration(k.generation, k.secret, [identity.recoveryPublic]);
 		for (const space of this.spaces) await space.rotateIdentity();
 		await publishChain(this.wire, identity.userKey, identity.rotations);

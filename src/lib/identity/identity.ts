@@ -151,11 +151,14 @@ export class Identity {
 				throw new CharterError('bad-signature', 'that rotation chain does not end at this phrase');
 			await saveChain(store, chain.root, chain.links);
 		}
+		// a rotated phrase gives the generation its rotation moved to; the earlier ones are sealed
+		// to its recovery key in the account document
+		const generation = chain?.links.at(-1)?.generation ?? 0;
 		const loaded = await Identity.#install(
 			store,
 			{
 				identitySeed: root.identitySeed,
-				encryption: [{ generation: 0, secret: root.encryptionSecret(0) }],
+				encryption: [{ generation, secret: root.encryptionSecret(generation) }],
 				recoveryPublic: provider.x25519PublicKey(root.recoverySecret)
 			},
 			deviceName
@@ -426,8 +429,9 @@ export class Identity {
 	 * Identity rotation: a new recovery phrase whose identity key, certified by the current one,
 	 * becomes the current identity key; this device is certified again by it (same device key, same
 	 * name), and the new phrase's recovery key replaces the old one. The user id stays (the root's).
-	 * Returns the new phrase (shown once, never stored) and the new link. Encryption generations are
-	 * the caller's (Charter.rotateIdentity adds a fresh one nobody holding the old phrase can derive).
+	 * Returns the new phrase (shown once, never stored) and the new link. The user moves to a new
+	 * encryption-key generation, derived from the new phrase (the link names it); sealing the earlier
+	 * ones to the new recovery key is the caller's (Charter.rotateIdentity).
 	 */
 	async rotate(store: SecretStore): Promise<{ phrase: string; link: RotationLink }> {
 		if (this.rotations.length >= MAX_ROTATIONS)
@@ -436,10 +440,14 @@ export class Identity {
 		const next = await rootSecretsFromPhrase(phrase);
 		const provider = await cryptoProvider();
 		const nextKey = await provider.ed25519PublicKey(next.identitySeed);
+		// the new phrase's own encryption key, at a generation after every one held: nobody holding
+		// the old phrase can derive it
+		const generation = Math.max(...this.encryptionKeys.map((k) => k.generation)) + 1;
 		const link = await signRotation(
 			this.userKey,
 			this.rotations.length + 1,
 			nextKey,
+			generation,
 			(m) => this.signAsIdentity(m),
 			(m) => provider.sign(next.identitySeed, m)
 		);
@@ -464,6 +472,7 @@ export class Identity {
 		this.#certificate = certificate;
 		this.#recoveryPublic = recoveryPublic;
 		this.#recoverySecret = next.recoverySecret;
+		await this.addEncryptionGeneration(store, generation, next.encryptionSecret(generation));
 		return { phrase, link };
 	}
 }

@@ -4,8 +4,11 @@
  * K₀ → K₁ → … → Kₛ is checked link by link; its last key is the **current identity key**, the only
  * one that signs cards, device certificates, profiles and geneses from then on (docs/protocol.md §11.2).
  *
- *   link   = 'CHT' ‖ 1 ‖ root K₀ (32) ‖ seq s (u32 ≥ 1) ‖ next key Kₛ (32) ‖ issuedAt (u64 ms) ‖
- *            sig by Kₛ₋₁ (64) ‖ sig by Kₛ (64)
+ *   link   = 'CHT' ‖ 1 ‖ root K₀ (32) ‖ seq s (u32 ≥ 1) ‖ next key Kₛ (32) ‖ generation g (u32) ‖
+ *            issuedAt (u64 ms) ‖ sig by Kₛ₋₁ (64) ‖ sig by Kₛ (64)
+ *   g: the encryption-key generation the new phrase derives (phrase.ts) and the user moves to, so a
+ *   restore from the new phrase knows which generation its phrase gives (the earlier ones it finds
+ *   sealed to the new phrase's recovery key).
  *   both   = Ed25519(key, DOMAIN.identityRotation ‖ body)   (body: everything before the signatures)
  *   chain  = u8 count ‖ count × link                 (in cards v2 and geneses v2; count 0: no rotation)
  *   record = 'CHN' ‖ 1 ‖ root K₀ (32) ‖ chain        (published at the chain's pointers)
@@ -28,12 +31,12 @@ const VERSION = 1;
 
 /**
  * At most this many rotations in one user's chain. A rotation is a rare, deliberate act (a phrase
- * believed leaked); 32 keeps a card's chain under 7 KiB (32 × 208 bytes) and fits the u8 count.
+ * believed leaked); 32 keeps a card's chain under 7 KiB (32 × 212 bytes) and fits the u8 count.
  */
 export const MAX_ROTATIONS = 32;
 
-/** Bytes of one link: magic 3, version 1, root 32, seq 4, next key 32, issuedAt 8, two signatures. */
-export const ROTATION_LINK_BYTES = 3 + 1 + KEY_BYTES + 4 + KEY_BYTES + 8 + 2 * SIGNATURE_BYTES;
+/** Bytes of one link: magic 3, version 1, root 32, seq 4, next key 32, generation 4, issuedAt 8, two signatures. */
+export const ROTATION_LINK_BYTES = 3 + 1 + KEY_BYTES + 4 + KEY_BYTES + 4 + 8 + 2 * SIGNATURE_BYTES;
 const LINK_BODY_BYTES = ROTATION_LINK_BYTES - 2 * SIGNATURE_BYTES;
 
 export interface RotationLink {
@@ -43,6 +46,8 @@ export interface RotationLink {
 	seq: number;
 	/** Kₛ, certified by Kₛ₋₁. */
 	next: Uint8Array;
+	/** The encryption-key generation the new phrase derives and the user moves to. */
+	generation: number;
 	issuedAt: number;
 	bytes: Uint8Array;
 }
@@ -57,6 +62,7 @@ export async function signRotation(
 	root: Uint8Array,
 	seq: number,
 	next: Uint8Array,
+	generation: number,
 	signWithPrevious: Signer,
 	signWithNext: Signer,
 	issuedAt = Date.now()
@@ -69,6 +75,7 @@ export async function signRotation(
 		.bytes(root, KEY_BYTES)
 		.u32(seq)
 		.bytes(next, KEY_BYTES)
+		.u32(generation)
 		.u64(issuedAt)
 		.finish();
 	const message = concatBytes(DOMAIN.identityRotation, body);
@@ -85,12 +92,13 @@ export function parseLink(bytes: Uint8Array): RotationLink {
 	const root = r.bytes(KEY_BYTES);
 	const seq = r.u32();
 	const next = r.bytes(KEY_BYTES);
+	const generation = r.u32();
 	const issuedAt = r.u64();
 	r.bytes(2 * SIGNATURE_BYTES);
 	r.end();
 	if (seq < 1 || seq > MAX_ROTATIONS)
 		throw new CharterError('malformed', 'identity rotation seq out of range');
-	return { root, seq, next, issuedAt, bytes };
+	return { root, seq, next, generation, issuedAt, bytes };
 }
 
 export function writeChain(w: BinaryWriter, links: readonly RotationLink[]): BinaryWriter {
