@@ -199,7 +199,7 @@ describe('identity rotation', () => {
 				'rotated'
 			]);
 		}
-	});
+	}, 120_000);
 
 	it('✓ Ada restores from the new phrase on a fresh device: same user, same spaces; the old phrase is refused', async () => {
 		const server = await startSyncServerProcess();
@@ -263,5 +263,5 @@ describe('identity rotation', () => {
 			for (const c of clients.reverse()) await c.close().catch(() => undefined);
 			await server.stop();
 		}
-	});
+	}, 120_000);
 });
