@@ -264,4 +264,51 @@ describe('identity rotation', () => {
 			await server.stop();
 		}
 	}, 120_000);
+
+	it('✓ after the rotation, a device Ada links is certified by her new key and writes as Ada', async () => {
+		const server = await startSyncServerProcess();
+		const clients: Charter[] = [];
+		try {
+			const open = (options = {}) =>
+				Charter.open({ inMemory: true, syncServers: [server.wsUrl], ...options });
+			const laptop = await open();
+			clients.push(laptop);
+			const { userId } = await laptop.createIdentity();
+			const ben = await open();
+			clients.push(ben);
+			await ben.createIdentity();
+			const club = await laptop.createSpace({ name: 'Book club' });
+			await club.addMember(await ben.memberCard());
+			await laptop.rotateIdentity();
+			const { code, linked } = await laptop.linkDevice();
+			const phone = await open();
+			clients.push(phone);
+			// ✓ the phone receives the chain with the keys: the same user
+			expect((await phone.acceptDeviceLink(code)).userId).toBe(userId);
+			await linked;
+			await eventually(
+				() => phone.spaces.length === 1 && phone.spaces[0]!.channels[0],
+				'the club on the phone',
+				20_000
+			);
+			await phone.spaces[0]!.channels[0]!.send('from my new phone');
+			await ben.openSpace(club.id);
+			await eventually(
+				() =>
+					ben
+						.space(club.id)
+						?.channels[0]?.messages.some(
+							(m) => m.text === 'from my new phone' && m.author === userId
+						),
+				"Ben to read the phone's message, written by Ada",
+				20_000
+			);
+			const card = cardOf(ben.space(club.id)!, userId)!;
+			expect(card.rotations).toHaveLength(1);
+			expect(card.devices.map((d) => d.device)).toContain(phone.identity!.deviceId);
+		} finally {
+			for (const c of clients.reverse()) await c.close().catch(() => undefined);
+			await server.stop();
+		}
+	}, 120_000);
 });
