@@ -201,6 +201,30 @@ describe('identity rotation', () => {
 		}
 	}, 120_000);
 
+	it('✓ a thief who rotates the old key at the same time as Ada: one rotation stands, the same on every peer (maybe the thief’s — the limit)', async () => {
+		const { cast, people, club, phrase, on } = await setup();
+		const ada = userOf(cast.ada);
+		const thief = await freshDevice(phrase, 'thief');
+		open.push(thief);
+		await deliver(cast.ada, thief, club.id);
+		await on(thief).ensureDeviceRegistered();
+		// offline from each other, both rotate the same old key: a fork of the chain
+		await thief.client.rotateIdentity();
+		await cast.ada.client.rotateIdentity();
+		await deliver(cast.ada, cast.ben, club.id);
+		await deliver(thief, cast.ben, club.id);
+		await deliver(thief, cast.cy, club.id);
+		await deliver(cast.ada, cast.cy, club.id);
+		await syncAll([...people, thief], club.id);
+		const cards = [...people, thief].map((p) => cardOf(on(p), ada)!);
+		// ✓ one chain of one link, the same card on every peer
+		for (const card of cards) {
+			expect(card.rotations).toHaveLength(1);
+			expect(card.bytes).toEqual(cards[0]!.bytes);
+		}
+		expect(on(cast.ben).owner).toBe(ada);
+	}, 120_000);
+
 	it('✓ Ada restores from the new phrase on a fresh device: same user, same spaces; the old phrase is refused', async () => {
 		const server = await startSyncServerProcess();
 		const clients: Charter[] = [];
