@@ -544,6 +544,42 @@ export function revokeDevice(
 	};
 }
 
+/**
+ * Identity rotation in one space: the member's new card (its chain one link longer, only the devices
+ * the new key certified, a new encryption key) and, for good, `revokedDevices` for every device of
+ * theirs not carried over; every key those devices could read rotates, as on a revocation.
+ */
+export function rotateIdentity(
+	ctx: PlanContext,
+	args: { card: UserCard; revoked: readonly DeviceId[] }
+): SpacePlan | undefined {
+	const { state, me } = ctx;
+	if (!state?.isMember(me)) return undefined;
+	const { card, revoked } = args;
+	const after = stateAfter(state, ctx.doc, (draft) => {
+		if (draft.members[me]) draft.members[me]!.card = card.bytes;
+	});
+	const documents = [
+		spaceIdBytes(state.genesis.space),
+		...[...state.channels.keys()]
+			.filter((c) => state.can(me, Permission.VIEW_CHANNEL, c))
+			.map((c) => channelIdBytes(c))
+	];
+	return {
+		change: (d) => {
+			const member = d.members[me];
+			if (!member) return;
+			member.card = card.bytes;
+			if (revoked.length) {
+				member.revokedDevices ??= {};
+				for (const device of revoked) member.revokedDevices[device] = true;
+			}
+		},
+		rotate: documents,
+		handouts: toReaders(ctx, after, documents)
+	};
+}
+
 /** A new device of a member puts itself on the member's card (`card`: the card with it). */
 export function registerDevice(ctx: PlanContext, card: UserCard): SpacePlan {
 	const { me } = ctx;

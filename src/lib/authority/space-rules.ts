@@ -4,7 +4,8 @@
  * one's highest role, and grants only permissions one holds; the owner is above all.
  */
 import { channelId, type ChannelId, type UserId } from '../identity/ids.js';
-import { base58 } from '../util/bytes.js';
+import { base58, bytesEqual } from '../util/bytes.js';
+import { extendsChain } from '../identity/rotation.js';
 import { currentEpochNaming, isEpochName } from './epochs.js';
 import { Permission, has, isPermissionBits } from './permissions.js';
 import {
@@ -195,6 +196,7 @@ function entryCallsForRotation(ctx: Ctx): boolean {
 			return (
 				(op.path.length === 2 && op.kind === 'delete') ||
 				(field === 'revokedDevices' && op.path.length === 4) ||
+				(field === 'card' && op.path.length === 3 && rotatesIdentity(ctx, op)) ||
 				(field === 'roles' && op.path.length === 4 && op.kind === 'delete')
 			);
 		if (top === 'roles')
@@ -202,6 +204,20 @@ function entryCallsForRotation(ctx: Ctx): boolean {
 		if (top === 'channels') return op.path[2] === 'overwrites';
 		return false;
 	});
+}
+
+/**
+ * A card whose rotation chain is longer than the one it replaces: every lockbox sealed to the old
+ * encryption keys is readable by whoever holds the old phrase, so the keys rotate.
+ */
+function rotatesIdentity(ctx: Ctx, op: { value?: unknown; path: string[] }): boolean {
+	const previous = ctx.before.members?.[op.path[1] as UserId]?.card;
+	if (!(previous instanceof Uint8Array) || !(op.value instanceof Uint8Array)) return false;
+	try {
+		return decodeUserCard(op.value).rotations.length > decodeUserCard(previous).rotations.length;
+	} catch {
+		return false;
+	}
 }
 
 /**
@@ -318,21 +334,30 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 	{
 		pattern: 'members/:user/card',
 		description:
-			'the verified card of the member, set on admission or by the member; never listing a revoked device',
-		check: all(any<SpaceDoc>(createdWithParent, isSelf), newMemberCard, noRevokedDevice)
+			'the verified card of the member, set on admission or by the member; never listing a revoked device; its rotation chain extends the one it replaces',
+		check: all(
+			any<SpaceDoc>(createdWithParent, isSelf),
+			newMemberCard,
+			noRevokedDevice,
+			extendsPreviousChain
+		)
 	},
 	{
 		pattern: 'members/:user/profile',
 		description: "the member's own signed profile",
 		check: all(isSelf, (ctx) => {
 			if (!(ctx.op.value instanceof Uint8Array)) return invalid('a profile is signed bytes');
+			let profile;
 			try {
-				return verifyProfile(ctx.op.value).user === ctx.params.user
-					? VALID
-					: invalid("the profile is someone else's");
+				profile = verifyProfile(ctx.op.value);
 			} catch {
 				return invalid('the profile does not verify');
 			}
+			if (profile.user !== ctx.params.user) return invalid("the profile is someone else's");
+			const current = ctx.state.members.get(ctx.params.user as UserId)?.identityKey;
+			return current && bytesEqual(profile.signingKey, current)
+				? VALID
+				: invalid("the profile is not signed by the member's current identity key");
 		})
 	},
 	{
@@ -667,6 +692,26 @@ function nicknameValue(ctx: Ctx) {
 	return nicknameTakenBy(ctx.state, ctx.before, ctx.params.user as UserId, nickname, ctx.ops)
 		? invalid('that nickname is taken in this space')
 		: VALID;
+}
+
+/**
+ * Identity rotation (docs/protocol.md §11.2): a card replacing a member's card carries the rotation
+ * chain of the card it replaces, link for link, and maybe more — never a shorter chain (a rollback to
+ * an old key) nor a different one (a fork). So once a rotation is in the causal past, nothing the
+ * old key signs can be the member's card again; a concurrent one is caught by strong rotation
+ * (space-validator.ts: a card whose chain grows is a reduction for its user).
+ */
+function extendsPreviousChain(ctx: Ctx) {
+	const previous = ctx.before.members?.[ctx.params.user as UserId]?.card;
+	if (!(previous instanceof Uint8Array) || !(ctx.op.value instanceof Uint8Array)) return VALID;
+	try {
+		const before = decodeUserCard(previous).rotations;
+		return extendsChain(before, decodeUserCard(ctx.op.value).rotations)
+			? VALID
+			: invalid('the card does not extend the identity rotations of the card it replaces');
+	} catch {
+		return invalid('not a card');
+	}
 }
 
 /** A card may not bring back a device its member revoked (before, or in this same entry). */

@@ -12,6 +12,7 @@ import { CharterError } from '../errors.js';
 import {
 	channelId,
 	channelIdBytes,
+	deviceId,
 	ID_BYTES,
 	spaceIdBytes,
 	type ChannelId,
@@ -205,7 +206,9 @@ export class Space implements SpaceView {
 		const genesis = await createGenesis(
 			identity.userKey,
 			(m) => identity.signAsIdentity(m),
-			identity.certificate
+			identity.certificate,
+			Date.now(),
+			identity.rotations
 		);
 		const space = new Space(genesis.space, context);
 		space.#setGenesis(genesis);
@@ -1232,6 +1235,25 @@ export class Space implements SpaceView {
 		const card = await identity.cardWith(existing.filter((d) => d.device !== device));
 		await this.#validator.verifyCards([card.bytes]);
 		const plan = plans.revokeDevice(this.#ctx(), { device, card });
+		if (plan) await this.#carryOut(plan);
+	}
+
+	/**
+	 * @internal Called by `client.rotateIdentity` once the identity rotated: puts this user's new card
+	 * (the longer chain, this device certified again by the new key, the new encryption key) in the
+	 * space, revokes every other device of theirs for good, and rotates every key they could read.
+	 */
+	async rotateIdentity(): Promise<void> {
+		const { identity } = this.context;
+		const state = this.state;
+		if (!state?.isMember(identity.userId)) return;
+		const card = await identity.cardWith([]);
+		await this.#validator.verifyCards([card.bytes]);
+		const live = state.members.get(identity.userId)?.deviceKeys ?? [];
+		const revoked = live
+			.map((key) => deviceId(key))
+			.filter((device) => device !== identity.deviceId);
+		const plan = plans.rotateIdentity(this.#ctx(), { card, revoked: [...new Set(revoked)] });
 		if (plan) await this.#carryOut(plan);
 	}
 

@@ -74,7 +74,18 @@ export const DOMAIN = {
 	 * tag ‖ header ‖ u32 length ‖ ciphertext. Never stored, so its own tag: a signal can never be
 	 * passed off as an entry, nor an entry as a signal.
 	 */
-	signal: tag('signal')
+	signal: tag('signal'),
+	/**
+	 * The identity key Kₛ₋₁ certifies its successor Kₛ (identity/rotation.ts): tag ‖ link body
+	 * (root key K₀, seq s, Kₛ, issuedAt). Only an identity key signs it, under this tag alone.
+	 */
+	identityRotation: tag('identity-rotation'),
+	/**
+	 * Hash input for where a rotation chain is published (sync/rotation-pointer.ts): tag ‖ one key of
+	 * the chain. Whoever holds a phrase finds the chain its key belongs to: a new phrase learns its
+	 * root (the user id), an old one learns it was rotated away.
+	 */
+	rotationPointer: tag('rotation-pointer')
 } as const;
 
 /** HKDF info strings. */
@@ -133,7 +144,11 @@ export const MAGIC = {
 	/** A peer's proof that it holds its device key (sync/peer-auth.ts). */
 	peerAuth: utf8.encode('CHA'),
 	/** An ephemeral signal: typing or presence, never stored (encryption/signal.ts). */
-	signal: utf8.encode('CHS')
+	signal: utf8.encode('CHS'),
+	/** One link of an identity-rotation chain: Kₛ₋₁ certifies Kₛ (identity/rotation.ts). */
+	identityRotation: utf8.encode('CHT'),
+	/** A whole rotation chain as published at its pointers (identity/rotation.ts). */
+	rotationChain: utf8.encode('CHN')
 } as const;
 
 /**

@@ -333,6 +333,28 @@ export class AccountDocument {
 		await this.wire.append(this.handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
 	}
 
+	/**
+	 * After an identity rotation (this document sealed under the new account key): writes again what
+	 * `previous` (the same account under the old key) holds — spaces, the names of `keepDevices`,
+	 * read markers, notification levels — in one entry. Not the friend-recovery setup: its kit holds
+	 * the old identity seed, so it is left behind with the old key. Entries under the old key are
+	 * ignored from now on (another epoch), so whoever holds the old phrase writes nothing the user's
+	 * devices read.
+	 */
+	async carryOver(previous: AccountDocument, keepDevices: readonly string[]): Promise<void> {
+		const spaces = [...previous.#records.values()];
+		const devices = keepDevices
+			.map((d) => previous.#deviceNames.get(d))
+			.filter((r): r is DeviceNameRecord => !!r);
+		const read = [...previous.#read.values()];
+		const notify = [...previous.#notify.values()];
+		this.#apply(spaces);
+		this.#applyNames(devices);
+		this.#applyRead(read);
+		this.#applyNotify(notify);
+		await this.#write({ spaces, devices, read, notify });
+	}
+
 	/** Encryption-key generations sealed to this user's devices or recovery key (after a revocation). */
 	onKeyShare(listener: (lockbox: ParsedLockbox) => void | Promise<void>): () => void {
 		this.#shareListeners.add(listener);
