@@ -27,11 +27,14 @@ export {
 	MAX_MESSAGE_LENGTH,
 	MAX_REACTION
 } from './client/Channel.js';
+export { Thread, type ThreadSummary } from './client/threads.js';
 export {
 	ReadState,
 	NotificationSettings,
 	mentionsMe,
 	NOTIFY_RECENT_MS,
+	threadMarkerKey,
+	type ThreadUnread,
 	type UnreadInfo,
 	type NotifyEvent,
 	type NotificationLevel,

@@ -4,7 +4,7 @@
  * deletes (a deletion clears the text). A message may name the message it replies to, and whom it
  * mentions, on creation; mentioning a role, @everyone or @here needs MENTION_EVERYONE.
  * A member with ADD_REACTIONS adds reactions of their own; they remove their own, MANAGE_MESSAGES
- * removes anyone's.
+ * removes anyone's. A message may be posted in the thread of another (`thread`, see threads.ts).
  */
 import type { UserId } from '../identity/ids.js';
 import { Permission } from './permissions.js';
@@ -26,6 +26,7 @@ import {
 	MAX_REACTION
 } from './limits.js';
 import { VALID, invalid } from './verdict.js';
+import { threadRoot } from './threads.js';
 
 type Ctx = RuleContext<ChannelDoc>;
 type Check = RuleCheck<ChannelDoc>;
@@ -125,12 +126,12 @@ export const CHANNEL_RULES: readonly Rule<ChannelDoc>[] = [
 	},
 	{
 		pattern: 'buckets/:bucket/:message',
-		description: 'SEND_MESSAGES creates a message; the author or MANAGE_MESSAGES removes it',
+		description: 'SEND_MESSAGES creates a message; it is never removed (`deleted` marks it)',
 		check: all(view, (ctx) =>
 			ctx.op.kind === 'make'
 				? send(ctx)
 				: ctx.op.kind === 'delete'
-					? any<ChannelDoc>(signerIsAuthor, moderate)(ctx)
+					? invalid('a message is deleted by marking it deleted') // threads and replies name it
 					: invalid('a message is a map')
 		)
 	},
@@ -186,6 +187,11 @@ export const CHANNEL_RULES: readonly Rule<ChannelDoc>[] = [
 				? VALID
 				: invalid(`replyTo is a message id of at most ${MAX_MESSAGE_ID} characters`)
 		)
+	},
+	{
+		pattern: 'buckets/:bucket/:message/thread',
+		description: 'set on creation: the root of its thread, a message of this channel in no thread',
+		check: all(view, onCreation, send, threadRoot)
 	},
 	{
 		pattern: 'buckets/:bucket/:message/mentions',
