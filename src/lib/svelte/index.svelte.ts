@@ -29,6 +29,8 @@ import {
 	type SuccessionInfo,
 	type DeletedSpace,
 	type SyncServerStatus,
+	type Thread,
+	type ThreadUnread,
 	type UnreadInfo,
 	type NotificationLevel,
 	type UserId
@@ -279,6 +281,12 @@ export class LiveChannel {
 		this.#track();
 		return this.channel.messages;
 	}
+
+	/** The messages of the thread under `root` (a new array when they change). */
+	thread(root: string): readonly Message[] {
+		this.#track();
+		return this.channel.threadMessages(root);
+	}
 }
 
 /**
@@ -304,6 +312,20 @@ export class LiveReadState {
 		this.#track();
 		liveSpace(space).track();
 		return this.client.readState.space(space);
+	}
+
+	/** Unread messages and mentions of one thread (its own marker). */
+	thread(space: Space, thread: Thread): UnreadInfo {
+		this.#track();
+		liveSpace(space).track();
+		return this.client.readState.thread(space, thread);
+	}
+
+	/** The threads of a space the user took part in, newest first, with their unread state. */
+	threads(space: Space): ThreadUnread[] {
+		this.#track();
+		liveSpace(space).track();
+		return this.client.readState.threads(space);
 	}
 
 	/** The level set for a space or a channel (`default`: follow the space, or notify all). */
