@@ -64,7 +64,7 @@ function forgeInThread(
 
 describe('threads', () => {
 	it('✓ Ben starts a thread on Ada’s question and Cy replies: every peer shows the root with "2 replies" and the thread with both', async () => {
-		const { cast, people, space, first, general } = await bookClub('Who has read chapter 3?');
+		const { cast, people, space, first, general, on } = await bookClub('Who has read chapter 3?');
 		try {
 			const ben = await general(cast.ben).thread(first!.id).send('I have, twice');
 			expect(ben.inThread).toBe(first!.id);
@@ -86,6 +86,10 @@ describe('threads', () => {
 				// ✓ the thread's root is the question
 				expect(channel.thread(first!.id).root).toMatchObject({ text: 'Who has read chapter 3?' });
 				expect(channel.rejections).toEqual([]);
+				// ✓ a search result in the thread names it, so the app opens the thread
+				expect(on(p).search('twice').results).toMatchObject([
+					{ messageId: ben.id, thread: first!.id }
+				]);
 			}
 		} finally {
 			await shutdown(people);

@@ -316,8 +316,8 @@ export class Channel {
 	thread(root: string): Thread {
 		if (typeof root !== 'string' || !root)
 			throw new CharterError('invalid-argument', 'a thread is named by its root message id');
-		const known = this.lookup(root);
-		if (known && known !== 'deleted' && known.inThread) throw rootProblem(known)!;
+		const problem = rootProblem(this.#held(root) ?? {});
+		if (problem) throw problem;
 		return new Thread(this, root);
 	}
 

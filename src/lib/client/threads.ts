@@ -4,6 +4,7 @@
  * at …"). The thread's messages live in the channel document (a `thread` field naming the root, see
  * authority/threads.ts): a thread costs no document, no key and no envelope of its own.
  */
+import { NO_THREAD_OF_A_THREAD } from '../authority/threads.js';
 import { CharterError } from '../errors.js';
 import type { UserId } from '../identity/ids.js';
 import type { Channel, Message, SendOptions } from './Channel.js';
@@ -132,10 +133,12 @@ export class Thread {
 	}
 }
 
-/** Why a message cannot be a thread's root (undefined: it can), as `Channel.send` and `thread` ask. */
+/**
+ * Why a stored message cannot be a thread's root (undefined: it can), as `Channel.send` and
+ * `Channel.thread` ask: not held here, or in a thread itself (the rule's own refusal, first).
+ */
 export function rootProblem(root: { thread?: unknown } | undefined): CharterError | undefined {
 	if (!root) return new CharterError('invalid-argument', 'no such message to start a thread on');
-	if (root.thread !== undefined)
-		return new CharterError('invalid-argument', 'a message in a thread starts no thread');
+	if (root.thread !== undefined) return new CharterError('invalid-argument', NO_THREAD_OF_A_THREAD);
 	return undefined;
 }
