@@ -65,6 +65,9 @@ describe('threads in Chromium', () => {
 		const { ada, ben } = await adaInvitesBen(open, texts);
 		await send(ben.page, 'Which book first?');
 		await expect
+			.poll(() => texts(ben.page), { timeout: 20_000 })
+			.toEqual(['Welcome!', 'Which book first?']);
+		await expect
 			.poll(() => texts(ada.page), { timeout: 30_000 })
 			.toEqual(['Welcome!', 'Which book first?']);
 		// Ada opens a thread on Ben's question and answers there
