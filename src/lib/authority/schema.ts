@@ -18,7 +18,8 @@ export interface RoleRecord {
 	/** Higher is more senior; @everyone is 0. */
 	position: number;
 	permissions: number;
-	color?: string;
+	/** `#rrggbb` (see MAX_ROLE_COLOR): members' names show in their highest coloured role's. */
+	color?: Atom;
 }
 
 type Atom<T extends string = string> = T | A.ImmutableString;
@@ -80,6 +81,8 @@ export interface ChannelRecord {
 	overwrites: Record<string, Overwrite>;
 	/** The channel's history generation: its envelope after the latest compaction (absent = 0). */
 	history?: number;
+	/** What the channel is about, shown in its header (at most MAX_TOPIC; absent: none). */
+	topic?: Atom;
 }
 
 export interface BanRecord {
@@ -171,6 +174,29 @@ export function parseReactionKey(key: string): { user: UserId; emoji: string } |
 export interface ChannelDoc {
 	/** bucket id → message id → message */
 	buckets: Record<string, Record<string, StoredMessage>>;
+	/**
+	 * Pinned messages, one key of the root map per pin (`pin:<bucket>:<message id>` → when it was
+	 * pinned, in ms): like reactions, a pin makes no object, so two moderators pinning at once never
+	 * compete for one, and counting the pins reads the root's few keys only (see `pinKey`).
+	 */
+	[pin: `pin:${string}`]: number;
+}
+
+const PIN_PREFIX = 'pin:';
+
+/** The key of the pin of message `message` (in bucket `bucket`) in a channel document's root. */
+export const pinKey = (bucket: string, message: string): `pin:${string}` =>
+	`${PIN_PREFIX}${bucket}:${message}`;
+
+/**
+ * The bucket and message of a pin key (bucket ids hold no `:`), or undefined for another key.
+ */
+export function parsePinKey(key: string): { bucket: string; message: string } | undefined {
+	if (!key.startsWith(PIN_PREFIX)) return undefined;
+	const rest = key.slice(PIN_PREFIX.length);
+	const colon = rest.indexOf(':');
+	if (colon <= 0 || colon === rest.length - 1) return undefined;
+	return { bucket: rest.slice(0, colon), message: rest.slice(colon + 1) };
 }
 
 export const ROOT_ACTOR = '00'.repeat(16);

@@ -23,7 +23,7 @@ import { verifyInviteProof } from './invites.js';
 import { userKey } from '../identity/ids.js';
 import { decodeUserCard } from '../identity/certificates.js';
 import { verifyProfile } from '../identity/profile.js';
-import { MAX_NAME, MAX_NICKNAME, MAX_ROLE_COLOR, MAX_SUCCESSORS } from './limits.js';
+import { MAX_NAME, MAX_NICKNAME, MAX_ROLE_COLOR, MAX_SUCCESSORS, MAX_TOPIC } from './limits.js';
 import { nicknameTakenBy } from './nicknames.js';
 
 type Ctx = RuleContext<SpaceDoc>;
@@ -47,6 +47,34 @@ const stringUpTo =
 			? VALID
 			: invalid(`must be a string of at most ${max}`);
 	};
+
+/**
+ * Whether `value` is a role colour: exactly `#rrggbb`, lowercase hex (MAX_ROLE_COLOR). The one test
+ * the rule, the API and the web client (before binding it to a style) all apply.
+ */
+export function isRoleColor(value: unknown): value is string {
+	return (
+		typeof value === 'string' && value.length === MAX_ROLE_COLOR && /^#[0-9a-f]{6}$/.test(value)
+	);
+}
+
+/** A role's colour is one atomic `#rrggbb` (never a text whose edits no rule could read), or none. */
+const roleColor: Check = (ctx) => {
+	if (ctx.op.kind === 'delete') return VALID;
+	return ctx.op.kind === 'put' && isRoleColor(ctx.op.value)
+		? VALID
+		: invalid('a role colour is #rrggbb (lowercase hex)');
+};
+
+/** A channel's topic is one atomic string of at most MAX_TOPIC, or none. */
+const topicValue: Check = (ctx) => {
+	if (ctx.op.kind === 'delete') return VALID;
+	return ctx.op.kind === 'put' &&
+		typeof ctx.op.value === 'string' &&
+		ctx.op.value.length <= MAX_TOPIC
+		? VALID
+		: invalid(`a topic is a string of at most ${MAX_TOPIC}`);
+};
 
 const rankOf = (ctx: Ctx, user: UserId) => ctx.state.rank(user);
 
@@ -255,12 +283,8 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 	},
 	{
 		pattern: 'roles/:role/color',
-		description: 'MANAGE_ROLES colours roles below their own',
-		check: all(
-			requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'),
-			roleBelowSigner,
-			stringUpTo(MAX_ROLE_COLOR)
-		)
+		description: 'MANAGE_ROLES colours roles below their own, #rrggbb only',
+		check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), roleBelowSigner, roleColor)
 	},
 
 	{
@@ -478,6 +502,11 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 					: invalid('history moves one generation at a time');
 			})
 		)
+	},
+	{
+		pattern: 'channels/:channel/topic',
+		description: 'MANAGE_CHANNELS in the channel sets or clears its topic (at most MAX_TOPIC)',
+		check: channelScoped(all(requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS'), topicValue))
 	},
 	{
 		pattern: 'channels/:channel/:field',

@@ -10,7 +10,9 @@ import {
 	atom,
 	CHANNEL_DOC_ROOT,
 	MESSAGES_PER_BUCKET,
+	parsePinKey,
 	parseReactionKey,
+	pinKey,
 	reactionKey,
 	type ChannelDoc,
 	type StoredMessage,
@@ -18,19 +20,33 @@ import {
 	type Durability
 } from '../authority/schema.js';
 import { Permission } from '../authority/permissions.js';
-import { MAX_MENTIONS, MAX_MESSAGE_LENGTH, MAX_REACTION } from '../authority/limits.js';
+import {
+	MAX_MENTIONS,
+	MAX_MESSAGE_LENGTH,
+	MAX_PINS,
+	MAX_REACTION,
+	MAX_TOPIC
+} from '../authority/limits.js';
 import { mentionKind, reactionProblem } from '../authority/channel-rules.js';
 import { channelValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { hex } from '../util/bytes.js';
-import { DeliveryTracker, persistentStorageIds, type Delivery } from '../sync/durability.js';
+import { DeliveryTracker, type Delivery } from '../sync/durability.js';
 import type { ClientContext, SpaceView } from './context.js';
 import type { KeyRing } from '../encryption/keyring.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 import type { EnvelopeDoc } from '../sync/envelope.js';
+import { channelTyping, type Typing } from './presence.js';
 import { rootProblem, Thread, ThreadIndex, type ThreadSummary } from './threads.js';
 
-export { MAX_MESSAGE_LENGTH, MAX_REACTION };
+export { MAX_MESSAGE_LENGTH, MAX_PINS, MAX_REACTION, MAX_TOPIC };
+
+/** A pinned message of a channel (`channel.pins`). */
+export interface Pin {
+	message: Message;
+	/** When it was pinned (the pinner's clock, ms). */
+	pinnedAt: number;
+}
 
 /** Whom a message mentions (stored with it when it is sent; an edit does not change it). */
 export interface Mentions {
@@ -117,14 +133,32 @@ export class Channel {
 	/** Trackers of earlier history generations, for messages still pending there. */
 	#retiredDeliveries: DeliveryTracker[] = [];
 	#deliveryEnvelope: DocHandle<EnvelopeDoc>;
+	/** Who is typing here (ephemeral signals, never stored: client/presence.ts). */
+	readonly #typing: Typing;
 
 	private constructor(
 		readonly id: ChannelId,
 		/** @internal Its space, as the space's children see it (context.ts). */
 		readonly space: SpaceView,
 		private readonly replica: DocumentReplica<ChannelDoc>,
-		private readonly context: ClientContext
+		private readonly context: ClientContext,
+		keys: KeyRing
 	) {
+		const document = channelIdBytes(id);
+		this.#typing = channelTyping(
+			{
+				space: space.idBytes,
+				document,
+				handle: () => replica.envelope,
+				currentEpoch: () => space.currentEpoch(document),
+				keys,
+				state: () => space.evaluation?.state,
+				signer: context.signer
+			},
+			id,
+			context.identity.userId,
+			() => context.sharePresence?.() ?? true
+		);
 		this.#sessionTag = hex.encode(context.signer.session);
 		this.#deliveryEnvelope = replica.envelope;
 		this.#delivery = this.#newTracker();
@@ -132,9 +166,7 @@ export class Channel {
 	}
 
 	#newTracker(): DeliveryTracker {
-		const tracker = new DeliveryTracker(this.replica.envelope, () =>
-			persistentStorageIds(this.context.wire.repo)
-		);
+		const tracker = new DeliveryTracker(this.replica.envelope, this.context.wire.remote);
 		tracker.onStored(() => this.#changed());
 		return tracker;
 	}
@@ -154,6 +186,7 @@ export class Channel {
 
 	#changed() {
 		this.#messages = undefined;
+		this.#typing.reattach(); // a compaction moves the channel to a new envelope
 		for (const listener of this.#changeListeners) listener();
 		if (this.#listeners.size === 0) return; // the list is built lazily, only for subscribers
 		const messages = this.messages;
@@ -181,7 +214,7 @@ export class Channel {
 			currentEpoch: () => space.currentEpoch(document),
 			context: () => space.contextHeads
 		});
-		return new Channel(id, space, replica, context);
+		return new Channel(id, space, replica, context, keys);
 	}
 
 	get record(): ChannelRecord | undefined {
@@ -191,6 +224,15 @@ export class Channel {
 	get name(): string {
 		const resolved = singleValue(this.space.document, ['channels', this.id], 'name')?.value;
 		return (resolved ?? this.record?.name)?.toString() ?? '';
+	}
+
+	/**
+	 * What the channel is about ('' for no topic), set with `space.updateChannel(id, { topic })` by
+	 * MANAGE_CHANNELS; concurrent edits resolve like a name (the later clock wins).
+	 */
+	get topic(): string {
+		const resolved = singleValue(this.space.document, ['channels', this.id], 'topic')?.value;
+		return (asString(resolved) ?? asString(this.record?.topic) ?? '').slice(0, MAX_TOPIC);
 	}
 
 	get durability(): Durability {
@@ -465,12 +507,44 @@ export class Channel {
 		});
 		// the envelope now holds this message's entry: a node must report heads that include these
 		this.#delivery.track([id], A.getHeads(this.replica.envelope.doc()));
+		void this.#typing.stop();
 		message.delivery = this.#delivery.delivery(id);
 		if (options.awaitStored) {
 			await this.#delivery.whenStored(id, options.timeoutMs);
 			message.delivery = 'stored';
 		}
 		return message;
+	}
+
+	/**
+	 * This user is typing here: tells the other members (an ephemeral signal, at most one per
+	 * `TYPING_THROTTLE_MS`; nothing when presence is turned off or this member may not send).
+	 */
+	async typing(): Promise<void> {
+		const state = this.space.evaluation?.state;
+		const me = this.context.identity.userId;
+		if (!state?.can(me, Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL, this.id)) return;
+		await this.#typing.typing().catch(() => undefined);
+	}
+
+	/** This user cleared what they were typing (a send says so by itself). */
+	async stopTyping(): Promise<void> {
+		await this.#typing.stop().catch(() => undefined);
+	}
+
+	/** Other members typing here now (each shown until `TYPING_TTL_MS` after their last signal). */
+	get typingUsers(): UserId[] {
+		return this.#typing.users;
+	}
+
+	/** Called whenever `typingUsers` changes (a signal, a "stopped", an expiry). */
+	onTyping(listener: (users: UserId[]) => void): () => void {
+		return this.#typing.onChange(() => listener(this.#typing.users));
+	}
+
+	/** Typing signals sent, received, accepted and dropped (by reason). */
+	get typingStats() {
+		return this.#typing.stats;
 	}
 
 	/**
@@ -597,6 +671,90 @@ export class Channel {
 		});
 	}
 
+	/**
+	 * The pinned messages, most recently pinned first: at most MAX_PINS, and only messages this
+	 * device holds and that are not deleted (a deleted message's pin no longer shows).
+	 */
+	get pins(): readonly Pin[] {
+		const doc = this.replica.doc;
+		const pins: { key: string; bucket: string; message: string; at: number }[] = [];
+		for (const key of Object.keys(doc)) {
+			const parsed = parsePinKey(key);
+			const at = doc[key as `pin:${string}`];
+			if (parsed && typeof at === 'number') pins.push({ key, ...parsed, at });
+		}
+		if (!pins.length) return [];
+		pins.sort((a, b) => b.at - a.at || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+		void this.messages; // brings the per-bucket reading up to date (deleted messages left out)
+		const out: Pin[] = [];
+		for (const p of pins) {
+			const found = this.#built.get(p.bucket)?.byId.get(p.message)?.message;
+			if (!found) continue;
+			out.push({ message: found, pinnedAt: p.at });
+			if (out.length === MAX_PINS) break;
+		}
+		return out;
+	}
+
+	/** Whether message `id` is pinned (and shown among `pins`). */
+	isPinned(id: string): boolean {
+		return this.pins.some((p) => p.message.id === id);
+	}
+
+	/**
+	 * Pins a message (MANAGE_MESSAGES here): not a deleted one, and at most MAX_PINS per channel.
+	 * Pinning a pinned message changes nothing.
+	 */
+	async pin(id: string): Promise<void> {
+		await this.space.ensureDeviceRegistered();
+		const { bucket, message } = this.#find(id);
+		if (message.deleted) throw new CharterError('invalid-argument', 'that message was deleted');
+		this.space.assertCanWrite(
+			Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL,
+			'MANAGE_MESSAGES',
+			this.id
+		);
+		const doc = this.replica.doc;
+		const key = pinKey(bucket, id);
+		if (typeof doc[key] === 'number') return;
+		const keys = Object.keys(doc).filter((k) => parsePinKey(k));
+		// pins of messages deleted since count against the cap but show nowhere: at the cap, this
+		// change takes them away (the rule counts the pins after the whole entry)
+		const stale =
+			keys.length < MAX_PINS
+				? []
+				: keys.filter((k) => {
+						const { bucket: b, message: m } = parsePinKey(k)!;
+						return doc.buckets?.[b]?.[m]?.deleted === true;
+					});
+		if (keys.length - stale.length >= MAX_PINS)
+			throw new CharterError(
+				'invalid-argument',
+				`a channel pins at most ${MAX_PINS} messages: unpin one first`
+			);
+		await this.#requireKey();
+		await this.replica.change((d) => {
+			for (const k of stale) delete d[k as `pin:${string}`];
+			d[key] = Date.now();
+		});
+	}
+
+	/** Unpins a message (MANAGE_MESSAGES here). A message that is not pinned changes nothing. */
+	async unpin(id: string): Promise<void> {
+		await this.space.ensureDeviceRegistered();
+		this.space.assertCanWrite(
+			Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL,
+			'MANAGE_MESSAGES',
+			this.id
+		);
+		const keys = Object.keys(this.replica.doc).filter((k) => parsePinKey(k)?.message === id);
+		if (!keys.length) return;
+		await this.#requireKey();
+		await this.replica.change((d) => {
+			for (const key of keys) delete d[key as `pin:${string}`];
+		});
+	}
+
 	/** @internal Deletes every message of a user (moderation). */
 	async deleteMessagesBy(user: UserId): Promise<number> {
 		const doomed = this.allMessages.filter((m) => m.author === user);
@@ -696,6 +854,7 @@ export class Channel {
 	close(): Promise<void> {
 		this.#listeners.clear();
 		this.#changeListeners.clear();
+		this.#typing.close();
 		this.#delivery.stop();
 		for (const tracker of this.#retiredDeliveries) tracker.stop();
 		return this.replica.close();

@@ -61,6 +61,7 @@ import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { bytesEqual } from '../util/bytes.js';
 import { bytesWrittenBy, DecodedValues, envelopeDocumentId } from '../sync/envelope.js';
 import { Wire } from '../sync/wire.js';
+import { RemoteHeads } from '../sync/remote-heads.js';
 import {
 	encodeLinkCode,
 	linkRendezvousId,
@@ -78,6 +79,7 @@ import {
 	type DeviceCertificate
 } from '../identity/certificates.js';
 import { deviceId } from '../identity/ids.js';
+import { PEER_SETTLE_MS } from './presence.js';
 import { signProfile, type Profile } from '../identity/profile.js';
 import { caughtUpWithStoringPeer, PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
 import { Publisher } from '../sync/publication.js';
@@ -205,7 +207,7 @@ export class Charter {
 		suspectAfterMs?: number,
 		shared?: (peer: PeerId, doc: DocumentId) => boolean
 	) {
-		this.#peers = new PeerWatch(wire.repo, suspectAfterMs, undefined, shared);
+		this.#peers = new PeerWatch(wire.repo, wire.remote, suspectAfterMs, undefined, shared);
 	}
 
 	static async open(options: CharterOptions = {}): Promise<Charter> {
@@ -245,8 +247,10 @@ export class Charter {
 		);
 		// what the seal checks decode, the envelope readers need: kept once, per client
 		const decoded = new DecodedValues();
-		const servers = new SyncServers(
-			(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded)
+		// peers' storage ids are kept out of the repo's bookkeeping (remote-heads.ts says why)
+		const remote = new RemoteHeads();
+		const servers = new SyncServers((adapter) =>
+			remote.wrap(new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded))
 		);
 		for (const url of options.syncServers ?? []) servers.add(url, 'configured');
 		const network: NetworkAdapterInterface[] = [...(options.network ?? [])];
@@ -272,8 +276,8 @@ export class Charter {
 			// peer proves which user's device it is (strict channels are shared with readers only)
 			network: [
 				...servers.adapters,
-				...network.map(
-					(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded)
+				...network.map((adapter) =>
+					remote.wrap(new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded))
 				)
 			],
 			storage: stores.wire,
@@ -284,7 +288,8 @@ export class Charter {
 			// remote heads through a server cost it a message per subscriber per change
 			enableRemoteHeadsGossiping: false
 		});
-		const wire = new Wire(repo, await Publisher.create(), stores.wire, decoded);
+		remote.attach(repo);
+		const wire = new Wire(repo, await Publisher.create(), stores.wire, decoded, remote);
 		const client = new Charter(
 			wire,
 			stores,
@@ -297,6 +302,7 @@ export class Charter {
 		client.#sharing = sharing;
 		late.client = client;
 		directory.onChange(() => client.#reviewSharing(true));
+		repo.networkSubsystem.on('peer', () => client.#peerJoined());
 		servers.attach(repo);
 		client.#servers = servers;
 		servers.onChange(() => client.#emit());
@@ -352,7 +358,7 @@ export class Charter {
 			const account = this.#account;
 			if (!account || this.#closed) throw new CharterError('closed', 'this client is closed');
 			if (account.spaces.length || this.#spaces.size) return 'found';
-			if (caughtUpWithStoringPeer(this.wire.repo, account.envelope)) {
+			if (caughtUpWithStoringPeer(this.wire.repo, this.wire.remote, account.envelope)) {
 				await account.settled();
 				return account.spaces.length || this.#spaces.size ? 'found' : 'empty';
 			}
@@ -996,6 +1002,39 @@ export class Charter {
 		return this.#peers.status();
 	}
 
+	/**
+	 * Whether this user tells co-members they are online and typing (default true). Off — "appear
+	 * offline" — nothing is sent: no heartbeat, no typing; others' signals are still shown.
+	 */
+	get sharePresence(): boolean {
+		return this.#account?.sharePresence ?? true;
+	}
+
+	/** Turns presence and typing on or off, for all the user's devices (kept in the account). */
+	async setSharePresence(share: boolean): Promise<void> {
+		if (typeof share !== 'boolean')
+			throw new CharterError('invalid-argument', 'sharePresence is true or false');
+		this.#assertOpen();
+		const account = this.#account;
+		if (!account) throw new CharterError('unavailable', 'the account is not open yet');
+		await account.setSharePresence(share);
+		for (const space of this.spaces) space.sharePresence(share);
+		this.#emit();
+	}
+
+	#presenceTimer: ReturnType<typeof setTimeout> | undefined;
+
+	/** A peer connected: once the repo shares our documents with it, say we are online there. */
+	#peerJoined(): void {
+		if (this.#presenceTimer || this.#closed) return;
+		this.#presenceTimer = setTimeout(() => {
+			this.#presenceTimer = undefined;
+			if (this.#closed) return;
+			for (const space of this.spaces) space.announcePresence();
+		}, PEER_SETTLE_MS);
+		(this.#presenceTimer as { unref?: () => void }).unref?.();
+	}
+
 	/** Persists everything and disconnects. */
 	async close(): Promise<void> {
 		if (this.#closed) return;
@@ -1004,6 +1043,7 @@ export class Charter {
 		await this.#allSpacesOpen; // a space opening in the background closes itself (#closed)
 		this.#peers.stop();
 		clearTimeout(this.#sharingReview);
+		clearTimeout(this.#presenceTimer);
 		await this.#account?.settled();
 		await this.#account?.flushRead().catch(() => undefined);
 		this.#account?.stop();
@@ -1034,6 +1074,7 @@ export class Charter {
 		this.#account.onChange(() => {
 			this.#emit(); // device names
 			this.readState.changed(); // read markers, notification levels
+			for (const space of this.spaces) space.sharePresence(this.sharePresence);
 			void this.#openFromAccount();
 		});
 		this.#account.onKeyShare((lockbox) => this.#installKeyShare(lockbox));
@@ -1310,6 +1351,7 @@ export class Charter {
 				get endpoints() {
 					return servers.urls;
 				},
+				sharePresence: () => this.sharePresence,
 				spaces: {
 					opened: (space) => this.#openingSpaces.add(space),
 					closed: (space) => {

@@ -68,7 +68,13 @@ export const DOMAIN = {
 	/** Hash input for a publishing key's Automerge actor: tag ‖ publishing key. */
 	publisherActor: tag('publisher-actor'),
 	/** Device key signs a peer's proof on a connection: tag ‖ nonce ‖ signer id ‖ verifier id. */
-	peerAuth: tag('peer-auth')
+	peerAuth: tag('peer-auth'),
+	/**
+	 * Device key signs an ephemeral signal (typing, presence; encryption/signal.ts):
+	 * tag ‖ header ‖ u32 length ‖ ciphertext. Never stored, so its own tag: a signal can never be
+	 * passed off as an entry, nor an entry as a signal.
+	 */
+	signal: tag('signal')
 } as const;
 
 /** HKDF info strings. */
@@ -125,7 +131,9 @@ export const MAGIC = {
 	/** The binary part of a friend-recovery request code (identity/friend-recovery.ts). */
 	friendRequest: utf8.encode('CHW'),
 	/** A peer's proof that it holds its device key (sync/peer-auth.ts). */
-	peerAuth: utf8.encode('CHA')
+	peerAuth: utf8.encode('CHA'),
+	/** An ephemeral signal: typing or presence, never stored (encryption/signal.ts). */
+	signal: utf8.encode('CHS')
 } as const;
 
 /**

@@ -176,6 +176,10 @@ export class App {
 	thread = $state.raw<{ channel: string; root: string }>();
 	/** The thread shown in the panel while its newest message is in view: it is read too. */
 	#threadShown: Thread | undefined;
+	/** The member pop-over open now: whose, in which space, and where (below the name clicked). */
+	memberCard = $state.raw<{ space: Space; user: UserId; x: number; y: number }>();
+	/** A mention asked for elsewhere (the member pop-over): MessageView puts it in the composer. */
+	mention = $state.raw<{ user: UserId }>();
 	drawerOpen = $state(false);
 	/** The member list starts open on wide screens only (on a phone it covers the chat). */
 	membersOpen = $state(typeof innerWidth === 'number' ? innerWidth > 1000 : true);
@@ -350,6 +354,17 @@ export class App {
 	rememberName(name: string) {
 		this.localName = name;
 		localStorage.setItem(NAME_KEY, name);
+	}
+
+	/** Opens the member pop-over for `user` under the element clicked (`event.currentTarget`). */
+	openMember(space: Space, user: UserId, event: MouseEvent) {
+		const box = (event.currentTarget as HTMLElement | null)?.getBoundingClientRect();
+		this.memberCard = {
+			space,
+			user,
+			x: box?.left ?? event.clientX,
+			y: box?.bottom ?? event.clientY
+		};
 	}
 
 	select(spaceId: string, channelId = '') {
