@@ -30,6 +30,7 @@ export {
 	MAX_REACTION,
 	MAX_TOPIC
 } from './client/Channel.js';
+export { Thread, type ThreadSummary } from './client/threads.js';
 export { isRoleColor } from './authority/space-rules.js';
 export type { ChannelChanges, RoleChanges } from './authority/plans.js';
 export {
@@ -37,6 +38,8 @@ export {
 	NotificationSettings,
 	mentionsMe,
 	NOTIFY_RECENT_MS,
+	threadMarkerKey,
+	type ThreadUnread,
 	type UnreadInfo,
 	type NotifyEvent,
 	type NotificationLevel,

@@ -5,7 +5,7 @@
  * mentions, on creation; mentioning a role, @everyone or @here needs MENTION_EVERYONE.
  * A member with ADD_REACTIONS adds reactions of their own; they remove their own, MANAGE_MESSAGES
  * removes anyone's. MANAGE_MESSAGES pins a message the pinner has seen (not deleted), up to
- * MAX_PINS in the channel as the pinner saw it, and unpins any.
+ * MAX_PINS in the channel as the pinner saw it, and unpins any. A message may be posted in the thread of another (`thread`, threads.ts).
  */
 import * as A from '@automerge/automerge';
 import type { UserId } from '../identity/ids.js';
@@ -29,6 +29,7 @@ import {
 	MAX_REACTION
 } from './limits.js';
 import { VALID, invalid } from './verdict.js';
+import { threadRoot } from './threads.js';
 
 type Ctx = RuleContext<ChannelDoc>;
 type Check = RuleCheck<ChannelDoc>;
@@ -204,12 +205,12 @@ export const CHANNEL_RULES: readonly Rule<ChannelDoc>[] = [
 	},
 	{
 		pattern: 'buckets/:bucket/:message',
-		description: 'SEND_MESSAGES creates a message; the author or MANAGE_MESSAGES removes it',
+		description: 'SEND_MESSAGES creates a message; it is never removed (`deleted` marks it)',
 		check: all(view, (ctx) =>
 			ctx.op.kind === 'make'
 				? send(ctx)
 				: ctx.op.kind === 'delete'
-					? any<ChannelDoc>(signerIsAuthor, moderate)(ctx)
+					? invalid('a message is deleted by marking it deleted') // threads and replies name it
 					: invalid('a message is a map')
 		)
 	},
@@ -265,6 +266,11 @@ export const CHANNEL_RULES: readonly Rule<ChannelDoc>[] = [
 				? VALID
 				: invalid(`replyTo is a message id of at most ${MAX_MESSAGE_ID} characters`)
 		)
+	},
+	{
+		pattern: 'buckets/:bucket/:message/thread',
+		description: 'set on creation: the root of its thread, a message of this channel in no thread',
+		check: all(view, onCreation, send, threadRoot)
 	},
 	{
 		pattern: 'buckets/:bucket/:message/mentions',

@@ -144,6 +144,11 @@ export interface StoredMessage {
 	 */
 	mentions?: Record<string, true>;
 	/**
+	 * The id of the message whose thread this one is in (its root); set on creation. A message in a
+	 * thread is shown in the thread, not in the channel's list, and starts no thread of its own.
+	 */
+	thread?: Atom;
+	/**
 	 * Reactions, one key per member and emoji (`reaction:<user id>:<emoji>` → when it was added, in
 	 * ms): keys of the message's own map, so reacting makes no object and two members reacting at
 	 * once never compete for one (see `reactionKey`).
@@ -219,6 +224,19 @@ export const CHANNEL_DOC_ROOT: Uint8Array = A.save(
 );
 
 export const MESSAGES_PER_BUCKET = 128;
+
+/**
+ * The bucket a message id belongs in: message `<session>.<n>` lives in bucket
+ * `<session>.<⌊n / MESSAGES_PER_BUCKET⌋>` (how `Channel.send` files it), so a rule finds a message by
+ * its id without a search. Undefined for an id not of that form.
+ */
+export function bucketOfMessage(id: string): string | undefined {
+	const dot = id.lastIndexOf('.');
+	if (dot <= 0) return undefined;
+	const n = id.slice(dot + 1);
+	if (!/^(0|[1-9][0-9]{0,15})$/.test(n)) return undefined;
+	return `${id.slice(0, dot)}.${Math.floor(Number(n) / MESSAGES_PER_BUCKET)}`;
+}
 
 /**
  * Identifiers and other atomic strings are written as ImmutableString (a plain JS string would become

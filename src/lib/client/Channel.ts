@@ -37,6 +37,7 @@ import type { KeyRing } from '../encryption/keyring.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 import type { EnvelopeDoc } from '../sync/envelope.js';
 import { channelTyping, type Typing } from './presence.js';
+import { rootProblem, Thread, ThreadIndex, type ThreadSummary } from './threads.js';
 
 export { MAX_MESSAGE_LENGTH, MAX_PINS, MAX_REACTION, MAX_TOPIC };
 
@@ -84,6 +85,10 @@ export interface Message {
 	mentions?: Mentions;
 	/** Reactions, by emoji, in the order each emoji was first used (absent: none). */
 	reactions?: readonly Reaction[];
+	/** In a thread: the id of its root (the message is in `channel.thread(inThread)`, not in `messages`). */
+	inThread?: string;
+	/** On a root: its thread's summary (absent: nothing posted in a thread under it). */
+	thread?: ThreadSummary;
 	/**
 	 * `pending` until a persistent node (a sync server or home node) reported holding this message,
 	 * then `stored`: every message of a guaranteed channel, and in any channel the messages this
@@ -108,10 +113,18 @@ export interface SendOptions {
 	 * by user id, roles by id, `everyone`, `here`. Roles, @everyone and @here need MENTION_EVERYONE.
 	 */
 	mentions?: Partial<Mentions>;
+	/**
+	 * Posts in the thread of this message of the channel (its root; not a message in a thread, and
+	 * deleted or not). See `channel.thread(root)`.
+	 */
+	thread?: string;
 }
 
 export class Channel {
-	#messages: Message[] | undefined;
+	#messages: readonly Message[] | undefined;
+	/** Every message, those in threads too (`messages` leaves them out). */
+	#all: readonly Message[] = [];
+	#threads = new ThreadIndex();
 	#listeners = new Set<(messages: readonly Message[]) => void>();
 	#changeListeners = new Set<() => void>();
 	#sent = 0;
@@ -324,10 +337,42 @@ export class Channel {
 				}
 			}
 		}
-		this.#messages = shown;
+		this.#all = shown;
+		this.#messages = this.#threads.split(shown);
 		// messages first seen now are judged against the envelope as it is now (never earlier)
 		if (follow.length) this.#delivery.track(follow);
-		return shown;
+		return this.#messages;
+	}
+
+	/** @internal Every message, those posted in threads too (search, moderation). */
+	get allMessages(): readonly Message[] {
+		void this.messages;
+		return this.#all;
+	}
+
+	/**
+	 * The thread under message `root`: its messages, a subscription, a composer's `send`. Refuses a
+	 * message that is itself in a thread (no thread of a thread); a root not held here (yet) gives an
+	 * empty thread.
+	 */
+	thread(root: string): Thread {
+		if (typeof root !== 'string' || !root)
+			throw new CharterError('invalid-argument', 'a thread is named by its root message id');
+		const problem = rootProblem(this.#held(root) ?? {});
+		if (problem) throw problem;
+		return new Thread(this, root);
+	}
+
+	/** Every thread of the channel with a message in it. */
+	threads(): Thread[] {
+		void this.messages;
+		return this.#threads.roots().map((root) => new Thread(this, root));
+	}
+
+	/** @internal The messages of the thread under `root` (Thread.messages). */
+	threadMessages(root: string): readonly Message[] {
+		void this.messages;
+		return this.#threads.of(root);
 	}
 
 	/** `m` as shown with its delivery: the same object as last time while neither changed. */
@@ -372,7 +417,9 @@ export class Channel {
 				this.replica.unpublished +
 				[this.#delivery, ...this.#retiredDeliveries].reduce((n, t) => n + t.pending, 0)
 			);
-		return this.replica.unpublished + this.messages.filter((m) => m.delivery === 'pending').length;
+		return (
+			this.replica.unpublished + this.allMessages.filter((m) => m.delivery === 'pending').length
+		);
 	}
 
 	/**
@@ -411,7 +458,13 @@ export class Channel {
 	 */
 	async send(text: string, options: SendOptions = {}): Promise<Message> {
 		checkText(text);
-		const { replyTo } = options;
+		const { replyTo, thread } = options;
+		if (thread !== undefined) {
+			if (typeof thread !== 'string')
+				throw new CharterError('invalid-argument', 'thread is a message id');
+			const problem = rootProblem(this.#held(thread));
+			if (problem) throw problem;
+		}
 		if (replyTo !== undefined) {
 			if (typeof replyTo !== 'string')
 				throw new CharterError('invalid-argument', 'replyTo is a message id');
@@ -436,7 +489,8 @@ export class Channel {
 			author: this.context.identity.userId,
 			text,
 			createdAt: Date.now(),
-			...(replyTo ? { replyTo } : {})
+			...(replyTo ? { replyTo } : {}),
+			...(thread ? { inThread: thread } : {})
 		};
 		const read = readMentions(Object.fromEntries(mentions.map((k) => [k, true])));
 		if (read) message.mentions = read;
@@ -447,6 +501,7 @@ export class Channel {
 				text: new A.ImmutableString(text),
 				createdAt: message.createdAt,
 				...(replyTo ? { replyTo: atom(replyTo) } : {}),
+				...(thread ? { thread: atom(thread) } : {}),
 				...(mentions.length ? { mentions: Object.fromEntries(mentions.map((k) => [k, true])) } : {})
 			};
 		});
@@ -518,6 +573,13 @@ export class Channel {
 		}
 		for (const bucket of Object.values(this.replica.doc.buckets ?? {}))
 			if (bucket?.[id]?.deleted) return 'deleted';
+		return undefined;
+	}
+
+	/** Message `id` as stored here (deleted or not), if held. */
+	#held(id: string): StoredMessage | undefined {
+		for (const bucket of Object.values(this.replica.doc.buckets ?? {}))
+			if (bucket?.[id]) return bucket[id];
 		return undefined;
 	}
 
@@ -695,7 +757,7 @@ export class Channel {
 
 	/** @internal Deletes every message of a user (moderation). */
 	async deleteMessagesBy(user: UserId): Promise<number> {
-		const doomed = this.messages.filter((m) => m.author === user);
+		const doomed = this.allMessages.filter((m) => m.author === user);
 		if (!doomed.length) return 0;
 		this.space.assertCanWrite(
 			Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL,
@@ -830,6 +892,8 @@ function readMessage(id: string, m: StoredMessage, me: UserId): Message {
 	};
 	const replyTo = asString(m.replyTo);
 	if (replyTo) message.replyTo = replyTo;
+	const thread = asString(m.thread);
+	if (thread) message.inThread = thread;
 	const mentions = readMentions(m.mentions);
 	if (mentions) message.mentions = mentions;
 	const reactions = readReactions(m, me);
@@ -915,6 +979,7 @@ function sameMessage(a: Message, b: Message): boolean {
 		a.createdAt === b.createdAt &&
 		a.editedAt === b.editedAt &&
 		a.replyTo === b.replyTo &&
+		a.inThread === b.inThread &&
 		(a.mentions === b.mentions || JSON.stringify(a.mentions) === JSON.stringify(b.mentions)) &&
 		sameReactions(a.reactions, b.reactions)
 	);

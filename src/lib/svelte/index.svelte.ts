@@ -30,6 +30,8 @@ import {
 	type SuccessionInfo,
 	type DeletedSpace,
 	type SyncServerStatus,
+	type Thread,
+	type ThreadUnread,
 	type UnreadInfo,
 	type NotificationLevel,
 	type UserId
@@ -307,6 +309,12 @@ export class LiveChannel {
 		return this.channel.messages;
 	}
 
+	/** The messages of the thread under `root` (a new array when they change). */
+	thread(root: string): readonly Message[] {
+		this.#track();
+		return this.channel.threadMessages(root);
+	}
+
 	/** The pinned messages, most recently pinned first (a new array after every change). */
 	get pins(): readonly Pin[] {
 		this.#track();
@@ -337,6 +345,20 @@ export class LiveReadState {
 		this.#track();
 		liveSpace(space).track();
 		return this.client.readState.space(space);
+	}
+
+	/** Unread messages and mentions of one thread (its own marker). */
+	thread(space: Space, thread: Thread): UnreadInfo {
+		this.#track();
+		liveSpace(space).track();
+		return this.client.readState.thread(space, thread);
+	}
+
+	/** The threads of a space the user took part in, newest first, with their unread state. */
+	threads(space: Space): ThreadUnread[] {
+		this.#track();
+		liveSpace(space).track();
+		return this.client.readState.threads(space);
 	}
 
 	/** The level set for a space or a channel (`default`: follow the space, or notify all). */
