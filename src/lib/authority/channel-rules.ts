@@ -135,6 +135,30 @@ function seenAt(ctx: Ctx) {
 	};
 }
 
+/**
+ * A message is made under an id nobody had taken where its writer saw the channel: a second map
+ * made at a message's key replaces the first (Automerge keeps one winner), so without this a
+ * member with SEND_MESSAGES could swap anyone's message — a thread root, a replied-to message —
+ * for one of their own. Judged at the writer's causal point (`seenAt`), so every peer agrees in
+ * any delivery order; the current document is asked first only because a key it lacks cannot have
+ * been seen (the common case costs no read at heads). Two writers who take the same id without
+ * seeing each other are not replacing anything they saw; ids are random (128 bits).
+ */
+const untaken: Check = (ctx) => {
+	const { bucket, message } = ctx.params as { bucket: string; message: string };
+	const backend = A.getBackend(ctx.before as A.Doc<ChannelDoc>);
+	const buckets = backend.getWithType('_root', 'buckets');
+	const now = buckets?.[0] === 'map' ? backend.getWithType(buckets[1], bucket) : undefined;
+	if (now?.[0] !== 'map' || backend.getWithType(now[1], message) === undefined) return VALID;
+	let seen: 'there' | 'deleted' | 'missing';
+	try {
+		seen = seenAt(ctx).message(bucket, message);
+	} catch {
+		return invalid('a message is judged where its writer saw the channel');
+	}
+	return seen === 'missing' ? VALID : invalid('a message is never replaced: its id is taken');
+};
+
 /** How many pins the channel holds after an entry, as its writer saw it (counted once per entry). */
 const pinCounts = new WeakMap<readonly unknown[], number>();
 function pinsAfter(ctx: Ctx): number {
@@ -205,10 +229,11 @@ export const CHANNEL_RULES: readonly Rule<ChannelDoc>[] = [
 	},
 	{
 		pattern: 'buckets/:bucket/:message',
-		description: 'SEND_MESSAGES creates a message; it is never removed (`deleted` marks it)',
+		description:
+			'SEND_MESSAGES creates a message under an id its writer had not seen taken; it is never removed (`deleted` marks it) nor replaced',
 		check: all(view, (ctx) =>
 			ctx.op.kind === 'make'
-				? send(ctx)
+				? all(send, untaken)(ctx)
 				: ctx.op.kind === 'delete'
 					? invalid('a message is deleted by marking it deleted') // threads and replies name it
 					: invalid('a message is a map')

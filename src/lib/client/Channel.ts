@@ -481,9 +481,14 @@ export class Channel {
 		if (mentions.some((k) => mentionKind(k) !== 'user'))
 			this.space.assertCanWrite(Permission.MENTION_EVERYONE, 'MENTION_EVERYONE', this.id);
 		await this.#requireKey();
-		const n = this.#sent++;
-		const bucket = `${this.#sessionTag}.${Math.floor(n / MESSAGES_PER_BUCKET)}`;
-		const id = `${this.#sessionTag}.${n}`;
+		// an id someone else already took (a member squatting this session's next ids) is skipped:
+		// the rules refuse a message made under an id its writer had seen taken
+		let n: number, bucket: string, id: string;
+		do {
+			n = this.#sent++;
+			bucket = `${this.#sessionTag}.${Math.floor(n / MESSAGES_PER_BUCKET)}`;
+			id = `${this.#sessionTag}.${n}`;
+		} while (this.replica.doc.buckets?.[bucket]?.[id] !== undefined);
 		const message: Message = {
 			id,
 			author: this.context.identity.userId,
