@@ -20,6 +20,7 @@ export {
 export { parseInviteLink, type InviteLink } from './authority/invites.js';
 export {
 	Channel,
+	Thread,
 	type Mentions,
 	type Message,
 	type Reaction,
@@ -30,7 +31,7 @@ export {
 	MAX_REACTION,
 	MAX_TOPIC
 } from './client/Channel.js';
-export { Thread, type ThreadSummary } from './client/threads.js';
+export { type ThreadSummary } from './client/threads.js';
 export { isRoleColor } from './authority/space-rules.js';
 export type { ChannelChanges, RoleChanges } from './authority/plans.js';
 export {

@@ -37,7 +37,7 @@ import type { KeyRing } from '../encryption/keyring.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 import type { EnvelopeDoc } from '../sync/envelope.js';
 import { channelTyping, type Typing } from './presence.js';
-import { rootProblem, Thread, ThreadIndex, type ThreadSummary } from './threads.js';
+import { rootProblem, summaryOf, ThreadIndex, type ThreadSummary } from './threads.js';
 
 export { MAX_MESSAGE_LENGTH, MAX_PINS, MAX_REACTION, MAX_TOPIC };
 
@@ -124,7 +124,7 @@ export class Channel {
 	#messages: readonly Message[] | undefined;
 	/** Every message, those in threads too (`messages` leaves them out). */
 	#all: readonly Message[] = [];
-	#threads = new ThreadIndex();
+	#threads = new ThreadIndex<Message>();
 	#listeners = new Set<(messages: readonly Message[]) => void>();
 	#changeListeners = new Set<() => void>();
 	#sent = 0;
@@ -1025,4 +1025,48 @@ function mergeSorted(a: readonly Message[], b: readonly Message[]): Message[] {
 	while (i < a.length) out[k++] = a[i++]!;
 	while (j < b.length) out[k++] = b[j++]!;
 	return out;
+}
+
+/**
+ * One thread of a channel: its root (as it is now; `'deleted'` once deleted — the thread stays
+ * readable and open) and its messages. Get one with `channel.thread(rootId)`.
+ */
+export class Thread {
+	/** @internal Made by `channel.thread`. */
+	constructor(
+		readonly channel: Channel,
+		readonly rootId: string
+	) {}
+
+	/** The root as shown now; `'deleted'`; undefined while this device does not hold it. */
+	get root(): Message | 'deleted' | undefined {
+		return this.channel.lookup(this.rootId);
+	}
+
+	/** The thread's messages in display order (not the root). */
+	get messages(): readonly Message[] {
+		return this.channel.threadMessages(this.rootId);
+	}
+
+	/** The summary the root shows (undefined: nothing posted in the thread yet). */
+	get summary(): ThreadSummary | undefined {
+		const messages = this.messages;
+		return messages.length ? summaryOf(messages) : undefined;
+	}
+
+	/** Calls `listener` with the thread's messages now and whenever they change; returns an unsubscribe. */
+	subscribe(listener: (messages: readonly Message[]) => void): () => void {
+		let last: readonly Message[] | undefined;
+		return this.channel.subscribe(() => {
+			const messages = this.messages;
+			if (messages === last) return;
+			last = messages;
+			listener(messages);
+		});
+	}
+
+	/** Posts in the thread (needs SEND_MESSAGES, as any message). */
+	send(text: string, options: Omit<SendOptions, 'thread'> = {}): Promise<Message> {
+		return this.channel.send(text, { ...options, thread: this.rootId });
+	}
 }

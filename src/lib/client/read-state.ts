@@ -21,7 +21,7 @@ import type { AccountDocument, NotificationLevel, ReadMarkerRecord } from '../sy
 import { NOTIFICATION_LEVELS } from '../sync/account.js';
 import type { Channel, Message } from './Channel.js';
 import type { Space } from './Space.js';
-import type { Thread } from './threads.js';
+import type { Thread } from './Channel.js';
 
 export type { NotificationLevel, ReadMarkerRecord as ReadMarker };
 

@@ -7,7 +7,17 @@
 import { NO_THREAD_OF_A_THREAD } from '../authority/threads.js';
 import { CharterError } from '../errors.js';
 import type { UserId } from '../identity/ids.js';
-import type { Channel, Message, SendOptions } from './Channel.js';
+
+/** What threads need of a message (the channel's `Message` has it all). */
+export interface ThreadMessage {
+	id: string;
+	author: UserId;
+	createdAt: number;
+	/** In a thread: the id of its root. */
+	inThread?: string;
+	/** On a root: its thread's summary. */
+	thread?: ThreadSummary;
+}
 
 /** What a root shows of its thread. */
 export interface ThreadSummary {
@@ -24,7 +34,7 @@ export interface ThreadSummary {
  * each root its summary. The same root object comes back while its thread did not change, and with
  * no thread at all the list itself comes back.
  */
-export class ThreadIndex {
+export class ThreadIndex<Message extends ThreadMessage> {
 	#threads = new Map<string, readonly Message[]>();
 	#summarised = new Map<string, { base: Message; thread: readonly Message[]; shown: Message }>();
 	#lastThreads = new Map<string, readonly Message[]>();
@@ -81,56 +91,12 @@ export class ThreadIndex {
 	}
 }
 
-const NONE: readonly Message[] = Object.freeze([]);
+const NONE: readonly never[] = Object.freeze([]);
 
-function summaryOf(thread: readonly Message[]): ThreadSummary {
+export function summaryOf(thread: readonly ThreadMessage[]): ThreadSummary {
 	const posters: UserId[] = [];
 	for (const m of thread) if (!posters.includes(m.author)) posters.push(m.author);
 	return { count: thread.length, lastAt: thread.at(-1)!.createdAt, posters };
-}
-
-/**
- * One thread of a channel: its root (as it is now; `'deleted'` once deleted — the thread stays
- * readable and open) and its messages. Get one with `channel.thread(rootId)`.
- */
-export class Thread {
-	/** @internal Made by `channel.thread`. */
-	constructor(
-		readonly channel: Channel,
-		readonly rootId: string
-	) {}
-
-	/** The root as shown now; `'deleted'`; undefined while this device does not hold it. */
-	get root(): Message | 'deleted' | undefined {
-		return this.channel.lookup(this.rootId);
-	}
-
-	/** The thread's messages in display order (not the root). */
-	get messages(): readonly Message[] {
-		return this.channel.threadMessages(this.rootId);
-	}
-
-	/** The summary the root shows (undefined: nothing posted in the thread yet). */
-	get summary(): ThreadSummary | undefined {
-		const messages = this.messages;
-		return messages.length ? summaryOf(messages) : undefined;
-	}
-
-	/** Calls `listener` with the thread's messages now and whenever they change; returns an unsubscribe. */
-	subscribe(listener: (messages: readonly Message[]) => void): () => void {
-		let last: readonly Message[] | undefined;
-		return this.channel.subscribe(() => {
-			const messages = this.messages;
-			if (messages === last) return;
-			last = messages;
-			listener(messages);
-		});
-	}
-
-	/** Posts in the thread (needs SEND_MESSAGES, as any message). */
-	send(text: string, options: Omit<SendOptions, 'thread'> = {}): Promise<Message> {
-		return this.channel.send(text, { ...options, thread: this.rootId });
-	}
 }
 
 /**
