@@ -140,12 +140,14 @@ function seenAt(ctx: Ctx) {
  * made at a message's key replaces the first (Automerge keeps one winner), so without this a
  * member with SEND_MESSAGES could swap anyone's message — a thread root, a replied-to message —
  * for one of their own. Judged at the writer's causal point (`seenAt`), so every peer agrees in
- * any delivery order; the current document is asked first only because a key it lacks cannot have
- * been seen (the common case costs no read at heads). Two writers who take the same id without
+ * any delivery order; what was accepted so far is asked first (`madeBefore`, then the current
+ * document) only because a key never made cannot have been seen: the common case reads no
+ * document, so a validator still applies a cold sync's valid changes in one run. Two writers who take the same id without
  * seeing each other are not replacing anything they saw; ids are random (128 bits).
  */
 const untaken: Check = (ctx) => {
 	const { bucket, message } = ctx.params as { bucket: string; message: string };
+	if (ctx.madeBefore && !ctx.madeBefore(['buckets', bucket, message])) return VALID;
 	const backend = A.getBackend(ctx.before as A.Doc<ChannelDoc>);
 	const buckets = backend.getWithType('_root', 'buckets');
 	const now = buckets?.[0] === 'map' ? backend.getWithType(buckets[1], bucket) : undefined;

@@ -47,7 +47,14 @@ export function checkEntry<Doc>(
 	return {
 		verdict: rules.authorize(
 			ops,
-			{ signer, state, cards, heads: headsOf(decoded), ...(channel ? { channel } : {}) },
+			{
+				signer,
+				state,
+				cards,
+				heads: headsOf(decoded),
+				madeBefore: (path) => paths.madeAt(path),
+				...(channel ? { channel } : {})
+			},
 			before
 		),
 		signer,

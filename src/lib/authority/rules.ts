@@ -44,6 +44,12 @@ export interface RuleContext<Doc = unknown> {
 	ops: readonly ResolvedOp[];
 	/** True when the object at `path` is created by this same entry. */
 	createdHere(path: readonly string[]): boolean;
+	/**
+	 * False when no change accepted so far made an object at `path` (so none in the entry's causal
+	 * past did either): a cheap first answer that spares reading `before`, which makes a validator
+	 * apply its pending run. Absent where nothing tracks it (then ask the document).
+	 */
+	madeBefore?(path: readonly string[]): boolean;
 }
 
 export type RuleCheck<Doc = unknown> = (ctx: RuleContext<Doc>) => Verdict;
