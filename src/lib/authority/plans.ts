@@ -519,29 +519,7 @@ export function revokeDevice(
 	ctx: PlanContext,
 	args: { device: DeviceId; card: UserCard }
 ): SpacePlan | undefined {
-	const { state, me } = ctx;
-	if (!state?.isMember(me)) return undefined;
-	const { device, card } = args;
-	const after = stateAfter(state, ctx.doc, (draft) => {
-		if (draft.members[me]) draft.members[me]!.card = card.bytes;
-	});
-	const documents = [
-		spaceIdBytes(state.genesis.space),
-		...[...state.channels.keys()]
-			.filter((c) => state.can(me, Permission.VIEW_CHANNEL, c))
-			.map((c) => channelIdBytes(c))
-	];
-	return {
-		change: (d) => {
-			const member = d.members[me];
-			if (!member) return;
-			member.card = card.bytes;
-			member.revokedDevices ??= {};
-			member.revokedDevices[device] = true;
-		},
-		rotate: documents,
-		handouts: toReaders(ctx, after, documents)
-	};
+	return withNewCard(ctx, args.card, [args.device]);
 }
 
 /**
@@ -553,9 +531,21 @@ export function rotateIdentity(
 	ctx: PlanContext,
 	args: { card: UserCard; revoked: readonly DeviceId[] }
 ): SpacePlan | undefined {
+	return withNewCard(ctx, args.card, args.revoked);
+}
+
+/**
+ * This member's new card, with `revoked` devices marked for good, and a rotation of every document
+ * they read, sealed to everyone still allowed (this user at the new card's encryption key).
+ * Undefined when this user is not a member.
+ */
+function withNewCard(
+	ctx: PlanContext,
+	card: UserCard,
+	revoked: readonly DeviceId[]
+): SpacePlan | undefined {
 	const { state, me } = ctx;
 	if (!state?.isMember(me)) return undefined;
-	const { card, revoked } = args;
 	const after = stateAfter(state, ctx.doc, (draft) => {
 		if (draft.members[me]) draft.members[me]!.card = card.bytes;
 	});
