@@ -64,12 +64,37 @@ export interface ChatResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Shuts repos down, whatever state their sockets are in (shutdown asserts, synchronously, on one already closed). */
+/**
+ * Shuts repos down, whatever state their sockets are in: shutdown asserts, synchronously, on one
+ * already closed, and the stock adapter's disconnect removes its error listener before closing, so a
+ * socket still connecting (a reconnect under load) would crash the process with an unheard 'error'.
+ */
 export async function shutDown(repos: Repo[]): Promise<void> {
-	for (const r of repos)
+	for (const r of repos) {
+		for (const adapter of r.networkSubsystem.adapters)
+			(adapter as { socket?: { on?: (e: string, f: () => void) => void } }).socket?.on?.(
+				'error',
+				() => undefined
+			);
 		await Promise.resolve()
 			.then(() => r.shutdown())
 			.catch(() => undefined);
+	}
+}
+
+/**
+ * Opens `url` in each of `repos` once the server holds it: a find that reaches the server before the
+ * creator's first sync is answered "unavailable" (it happens under load).
+ */
+async function findEverywhere<T>(creator: DocHandle<T>, repos: Repo[]): Promise<DocHandle<T>[]> {
+	const [owner] = repos;
+	await until(() => {
+		const peer = owner?.peers[0];
+		const storageId = peer && owner.getStorageIdOfPeer(peer);
+		const theirs = storageId ? (creator.getSyncInfo(storageId)?.lastHeads ?? []) : [];
+		return theirs.length > 0 && creator.heads().every((h) => theirs.includes(h));
+	}, 'the server to hold the document');
+	return Promise.all(repos.slice(1).map((r) => r.find<T>(creator.url)));
 }
 
 const until = async (check: () => boolean, what: string, timeoutMs = 120_000) => {
@@ -274,7 +299,7 @@ export async function chatFloor(params: ChatParams, hooks: MeasureHooks = {}): P
 		});
 		const handles: DocHandle<FloorEnvelope>[] = [
 			created,
-			...(await Promise.all(repos.slice(1).map((r) => r.find<FloorEnvelope>(created.url))))
+			...(await findEverywhere(created, repos))
 		];
 		// every member's own plaintext copy of the channel, never synced
 		let plain = handles.map(() => A.from<PlainChat>({ messages: {} }));
@@ -376,10 +401,7 @@ export async function chatPlain(params: ChatParams, hooks: MeasureHooks = {}): P
 		for (let i = 0; i < params.members; i++)
 			repos.push(new Repo({ network: [new WebSocketClientAdapter(server.wsUrl)] }));
 		const created = repos[0]!.create<PlainChat>({ messages: {} });
-		const handles: DocHandle<PlainChat>[] = [
-			created,
-			...(await Promise.all(repos.slice(1).map((r) => r.find<PlainChat>(created.url))))
-		];
+		const handles: DocHandle<PlainChat>[] = [created, ...(await findEverywhere(created, repos))];
 		// warm-up, as for Charter
 		for (const [i, h] of handles.entries())
 			h.change((d) => {

@@ -36,6 +36,11 @@ export interface Limits {
 	maxDocumentBytes: number;
 	/** Storage for the whole server (bytes); 0 = unlimited. */
 	maxTotalBytes: number;
+	/**
+	 * Ephemeral messages (presence and typing signals) one connection may have relayed per second,
+	 * bursts 10×; beyond it they are dropped and counted (the connection stays).
+	 */
+	ephemeralPerSecond: number;
 }
 
 export interface SyncServerConfig {
@@ -77,7 +82,10 @@ export const DEFAULT_LIMITS: Limits = {
 	maxRefusedChanges: 50,
 	refusedWindowSeconds: 60,
 	maxDocumentBytes: 512 * 1024 * 1024,
-	maxTotalBytes: 0
+	maxTotalBytes: 0,
+	// an honest client sends one typing signal per 3 s per channel being typed in and one heartbeat
+	// per space per 25 s: a user in 100 spaces typing in one channel is ~4.3 per second
+	ephemeralPerSecond: 20
 };
 
 /** Each limit's flag and environment variable. */
@@ -99,7 +107,12 @@ const LIMIT_OPTIONS: Record<keyof Limits, { flag: string; env: string; min: numb
 		min: 1
 	},
 	maxDocumentBytes: { flag: 'max-document-bytes', env: 'CHARTER_MAX_DOCUMENT_BYTES', min: 0 },
-	maxTotalBytes: { flag: 'max-total-bytes', env: 'CHARTER_MAX_TOTAL_BYTES', min: 0 }
+	maxTotalBytes: { flag: 'max-total-bytes', env: 'CHARTER_MAX_TOTAL_BYTES', min: 0 },
+	ephemeralPerSecond: {
+		flag: 'ephemeral-per-second',
+		env: 'CHARTER_EPHEMERAL_PER_SECOND',
+		min: 0
+	}
 };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -145,6 +158,8 @@ Usage: npm run sync-server -- [options]
                              and reason (env CHARTER_REFUSED_WINDOW_SECONDS, default ${DEFAULT_LIMITS.refusedWindowSeconds})
   --max-document-bytes <n>   storage quota per document, 0 = none (env CHARTER_MAX_DOCUMENT_BYTES, default ${DEFAULT_LIMITS.maxDocumentBytes})
   --max-total-bytes <n>      storage quota for the server, 0 = none (env CHARTER_MAX_TOTAL_BYTES, default 0)
+  --ephemeral-per-second <n> presence and typing signals relayed per connection per second, bursts
+                             10×; the rest are dropped (env CHARTER_EPHEMERAL_PER_SECOND, default ${DEFAULT_LIMITS.ephemeralPerSecond})
   --help                     show this help
 
 Endpoints: WebSocket on any path; GET /healthz, /readyz, /metrics (Prometheus).

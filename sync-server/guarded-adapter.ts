@@ -23,7 +23,7 @@ import type { DocumentRefusal, Metrics, RejectionReason } from './metrics.js';
 import type { PeerGroup } from './peering.js';
 import { CreationWindow, RateLimiter } from './rate-limiter.js';
 import type { StorageLedger } from './storage-ledger.js';
-import { checkPublishedChanges } from '../src/lib/index.js';
+import { checkPublishedChanges, isSignalData } from '../src/lib/index.js';
 import {
 	changesIn,
 	decodeEnvelope,
@@ -46,7 +46,11 @@ interface Connection {
 	/** Shared by every connection from the same remote address. */
 	address: AddressState;
 	rate: RateLimiter;
+	/** Ephemeral messages (presence, typing) relayed for this connection: their own, smaller budget. */
+	ephemeral: RateLimiter;
 	creations: CreationWindow;
+	/** The peer id the client joined with (its own ephemeral messages carry it as sender). */
+	peerId?: string;
 	/** Messages are judged one after another, so an async admission check cannot reorder them. */
 	queue: Promise<void>;
 	closed: boolean;
@@ -102,6 +106,7 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 			trusted,
 			address,
 			rate: new RateLimiter(limits.messagesPerSecond, limits.bytesPerSecond),
+			ephemeral: new RateLimiter(limits.ephemeralPerSecond, limits.ephemeralPerSecond * 1024),
 			creations: new CreationWindow(limits.documentsPerHour),
 			queue: Promise.resolve(),
 			closed: false
@@ -190,12 +195,29 @@ export class GuardedServerAdapter extends NodeWSServerAdapter {
 			);
 
 		if (message.type === 'join' && typeof message.senderId === 'string') {
+			connection.peerId ??= message.senderId;
 			if (connection.trusted)
 				peers.joined(message.senderId as PeerId, 'dialed in with the peer token');
 			else if (peers.isServer(message.senderId))
 				return this.#reject(socket, connection, 'impersonation', CLOSE.impersonation, {
 					peerId: message.senderId
 				});
+		}
+
+		// Ephemeral messages are relayed, never stored: the repo hands them to the peers it syncs the
+		// document with. Judged here so a peer cannot make the server decode junk or relay a flood.
+		if (message.type === 'ephemeral' && !connection.trusted) {
+			const outcome = !isSignalData(message.data) // a size check first: cheap
+				? 'malformed'
+				: message.senderId !== connection.peerId
+					? 'echo' // another peer's, passed back: this server relayed it already
+					: !connection.ephemeral.take(bytes.byteLength)
+						? 'rate-limited'
+						: !ledger.knows(message.documentId!)
+							? 'unknown-document'
+							: 'relayed';
+			metrics.ephemeral.inc({ outcome });
+			if (outcome !== 'relayed') return;
 		}
 
 		// Every message routed to a document makes the repo hold it in memory (load, create, or keep a

@@ -26,6 +26,23 @@ export const DOCUMENT_REFUSALS = ['connection', 'address', 'server', 'admission'
 
 export type DocumentRefusal = (typeof DOCUMENT_REFUSALS)[number];
 
+/**
+ * What became of an ephemeral message (a presence or typing signal) a client sent: relayed to the
+ * other peers of its document, or dropped — past --ephemeral-per-second, not a signal's size and
+ * shape, for a document this server does not hold (nobody to relay it to), or an echo: another
+ * peer's message the client passes back (automerge-repo forwards every ephemeral message it
+ * receives to its other peers of the document — the server included, which sent it to it).
+ */
+export const EPHEMERAL_OUTCOMES = [
+	'relayed',
+	'rate-limited',
+	'malformed',
+	'unknown-document',
+	'echo'
+] as const;
+
+export type EphemeralOutcome = (typeof EPHEMERAL_OUTCOMES)[number];
+
 export function createMetrics() {
 	const registry = new Registry();
 	collectDefaultMetrics({ register: registry, prefix: 'charter_sync_' });
@@ -104,6 +121,12 @@ export function createMetrics() {
 			labelNames: ['reason'],
 			registers: [registry]
 		}),
+		ephemeral: new Counter({
+			name: 'charter_sync_ephemeral_messages_total',
+			help: 'Ephemeral messages (presence and typing signals; relayed, never stored) from clients, by outcome',
+			labelNames: ['outcome'],
+			registers: [registry]
+		}),
 		relayLatency: new Histogram({
 			name: 'charter_sync_relay_latency_seconds',
 			help: 'From receiving a sync message for a document to the next sync message the server sends for it (its reply or the relay to another peer)',
@@ -117,6 +140,7 @@ export function createMetrics() {
 		metrics.peersDisconnected.inc({ reason }, 0);
 	}
 	for (const scope of DOCUMENT_REFUSALS) metrics.documentsRefused.inc({ scope }, 0);
+	for (const outcome of EPHEMERAL_OUTCOMES) metrics.ephemeral.inc({ outcome }, 0);
 	return metrics;
 }
 

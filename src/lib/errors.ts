@@ -26,6 +26,8 @@ export type CharterErrorCode =
 	| 'invite-used-up'
 	| 'unavailable'
 	| 'too-few-approvals'
+	/** A restore from a recovery phrase its user has since replaced (identity rotation). */
+	| 'identity-rotated'
 	| 'closed';
 
 export class CharterError extends Error {

@@ -20,23 +20,41 @@ export {
 export { parseInviteLink, type InviteLink } from './authority/invites.js';
 export {
 	Channel,
+	Thread,
 	type Mentions,
 	type Message,
 	type Reaction,
 	type SendOptions,
+	type Pin,
 	MAX_MESSAGE_LENGTH,
-	MAX_REACTION
+	MAX_PINS,
+	MAX_REACTION,
+	MAX_TOPIC
 } from './client/Channel.js';
+export { type ThreadSummary } from './client/threads.js';
+export { isRoleColor } from './authority/space-rules.js';
+export type { ChannelChanges, RoleChanges } from './authority/plans.js';
 export {
 	ReadState,
 	NotificationSettings,
 	mentionsMe,
 	NOTIFY_RECENT_MS,
+	threadMarkerKey,
+	type ThreadUnread,
 	type UnreadInfo,
 	type NotifyEvent,
 	type NotificationLevel,
 	type ReadMarker
 } from './client/read-state.js';
+export {
+	TYPING_TTL_MS,
+	TYPING_THROTTLE_MS,
+	ONLINE_TTL_MS,
+	HEARTBEAT_MS,
+	FRESHNESS_MS,
+	type SignalStats,
+	type SignalDrop
+} from './client/presence.js';
 export { READ_MARKER_DELAY_MS } from './sync/account.js';
 /** The text prefixes of invite links, device-link codes and friend-recovery request codes. */
 export { LINK_PREFIX } from './crypto/domains.js';
@@ -98,6 +116,7 @@ export {
 } from './encryption/entry.js';
 export { envelopeDocumentId, bytesWrittenBy } from './sync/envelope.js';
 export { checkPublishedChanges, type PublicationCheck } from './sync/publication.js';
+export { isSignalData } from './sync/verifying-adapter.js';
 export { admitEnvelope, type AdmissionPolicy, type AdmissionDecision } from './sync/admission.js';
 export type { PeerSyncStatus, PeerDocumentLag } from './sync/peer-status.js';
 export type { SyncServerStatus, SyncServerState, SyncServerSource } from './sync/servers.js';

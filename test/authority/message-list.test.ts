@@ -148,4 +148,74 @@ describe('the message list', () => {
 		expect(texts.filter((t) => t.startsWith('before') || t.startsWith('after'))).toHaveLength(8);
 		expect(new Set(channel(cast.cy).messages.map((m) => m.id)).size).toBe(texts.length);
 	});
+
+	it('✓ a member cannot replace someone else’s message by making a new one under its id, on any peer', async () => {
+		const { cast, space, channel } = await setup();
+		const original = await channel(cast.ada).send('the meeting is at six');
+		await deliver(cast.ada, cast.ben, space.id);
+		// Ben writes past his client: a new message map at Ada's message's key, as if his own
+		type Doc = { buckets: Record<string, Record<string, unknown>> };
+		const bucket = Object.keys(
+			(channel(cast.ben) as unknown as { replica: { doc: Doc } }).replica.doc.buckets
+		).find((b) => b.startsWith(original.id.split('.')[0]!))!;
+		await forge<Doc>(
+			cast.ben.client,
+			cast.ben.client.space(space.id)!,
+			{ channel: channel(cast.ben) },
+			(d) => {
+				d.buckets[bucket]![original.id] = {
+					author: new A.ImmutableString(userOf(cast.ben)),
+					text: new A.ImmutableString('the meeting is cancelled'),
+					createdAt: Date.now()
+				};
+			}
+		);
+		await deliver(cast.ben, cast.ada, space.id);
+		await deliver(cast.ben, cast.cy, space.id);
+		await deliver(cast.ada, cast.cy, space.id);
+		// ✓ on Ada and on Cy (who got Ben's change before or after the original), Ada's words stand
+		for (const reader of [cast.ada, cast.cy]) {
+			const shown = channel(reader).messages.find((m) => m.id === original.id);
+			expect(shown?.author).toBe(userOf(cast.ada));
+			expect(shown?.text).toBe('the meeting is at six');
+			expect(channel(reader).messages.map((m) => m.text)).not.toContain('the meeting is cancelled');
+			expect(channel(reader).stats.rejected).toBeGreaterThan(0);
+		}
+	});
+
+	it('✓ ids squatted ahead of a writer are skipped: her next message gets a free one and is read everywhere', async () => {
+		const { cast, space, channel } = await setup();
+		const first = await channel(cast.ada).send('first');
+		await deliver(cast.ada, cast.ben, space.id);
+		const [session, n] = first.id.split('.') as [string, string];
+		const next = `${session}.${Number(n) + 1}`;
+		// Ben takes Ada's next id (and its bucket key) before she uses it
+		type Doc = { buckets: Record<string, Record<string, unknown>> };
+		const bucket = Object.keys(
+			(channel(cast.ben) as unknown as { replica: { doc: Doc } }).replica.doc.buckets
+		).find((b) => b.startsWith(session))!;
+		await forge<Doc>(
+			cast.ben.client,
+			cast.ben.client.space(space.id)!,
+			{ channel: channel(cast.ben) },
+			(d) => {
+				d.buckets[bucket]![next] = {
+					author: new A.ImmutableString(userOf(cast.ben)),
+					text: new A.ImmutableString('squatted'),
+					createdAt: Date.now()
+				};
+			}
+		);
+		await deliver(cast.ben, cast.ada, space.id);
+		const second = await channel(cast.ada).send('second');
+		// ✓ Ada's message took another id; Ben's squat (made without seeing an Ada message there) stays his
+		expect(second.id).not.toBe(next);
+		await deliver(cast.ada, cast.cy, space.id);
+		await deliver(cast.ben, cast.cy, space.id);
+		for (const reader of [cast.ada, cast.cy]) {
+			const texts = channel(reader).messages.map((m) => m.text);
+			expect(texts).toEqual(expect.arrayContaining(['first', 'second', 'squatted']));
+			expect(channel(reader).stats.rejected).toBe(0);
+		}
+	});
 });

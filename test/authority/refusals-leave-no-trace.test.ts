@@ -269,6 +269,33 @@ describe('a refused action leaves no trace', () => {
 		await refused(s.admin, s.space, 'not-authorized', (sp) => sp.delete());
 	}, 60_000);
 
+	it('✓ topic, role colour and pins: without the permission, past the limit, not #rrggbb', async () => {
+		const s = await setup();
+		people = s.people;
+		const note = await s.space.channels[0]!.send('Meeting on Thursday');
+		await syncAll(s.people, s.space.id);
+		await refused(s.member, s.space, 'not-authorized', (sp) =>
+			sp.updateChannel(s.general, { topic: 'mine' })
+		);
+		await refused(s.owner, s.space, 'invalid-argument', (sp) =>
+			sp.updateChannel(s.general, { topic: 'x'.repeat(1025) })
+		);
+		await refused(s.member, s.space, 'not-authorized', (sp) =>
+			sp.updateRole(s.roles.manager, { color: '#ff0000' })
+		);
+		await refused(s.mod, s.space, 'not-authorized', (sp) =>
+			sp.updateRole(s.roles.admin, { color: '#ff0000' })
+		);
+		await refused(s.owner, s.space, 'invalid-argument', (sp) =>
+			sp.updateRole(s.roles.manager, { color: 'red;background:url(x)' })
+		);
+		await refused(s.member, s.space, 'not-authorized', (sp) => sp.channels[0]!.pin(note.id));
+		await refused(s.owner, s.space, 'invalid-argument', (sp) => sp.channels[0]!.pin('none.1'));
+		await s.space.channels[0]!.pin(note.id);
+		await syncAll(s.people, s.space.id);
+		await refused(s.member, s.space, 'not-authorized', (sp) => sp.channels[0]!.unpin(note.id));
+	}, 60_000);
+
 	it('✓ an accepted action does reach the wire (the trace sees lockboxes, entries and keys)', async () => {
 		const s = await setup();
 		people = s.people;

@@ -164,7 +164,7 @@ describe('replies in Chromium', () => {
 		await ben.page.getByTestId('messages').evaluate((el) => (el.scrollTop = 0));
 		const original = message(ben.page, 'Welcome!');
 		await original.hover();
-		await original.getByRole('button', { name: 'Reply' }).click();
+		await original.getByRole('button', { name: 'Reply', exact: true }).click();
 		// ✓ the composer says whom he replies to, and has the focus
 		expect(await ben.page.getByTestId('replying-to').textContent()).toMatch(/Replying to Ada/);
 		await ben.page.keyboard.type('Thanks, glad to be here!');

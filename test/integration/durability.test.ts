@@ -70,8 +70,8 @@ async function docOnDisk(dataDir: string, doc: DocumentId): Promise<A.Doc<unknow
 
 const storageIdOf = (client: Charter): StorageId | undefined =>
 	client.wire.repo.peers
-		.map((p) => client.wire.repo.peerMetadataByPeerId[p])
-		.find((m) => m?.storageId && !m.isEphemeral)?.storageId;
+		.filter((p) => client.wire.remote.isPersistent(p))
+		.map((p) => client.wire.remote.storageIdOf(p))[0];
 
 describe('guaranteed: stored only once a persistent node acknowledged', async () => {
 	const port = await freePort();
@@ -151,16 +151,14 @@ describe('guaranteed: stored only once a persistent node acknowledged', async ()
 		expect(flip && flip.at).toBeGreaterThanOrEqual(restartedAt);
 		expect(channel.pending).toBe(0);
 		// what flipped it: the server's own report of its heads, which include the message
-		const reported = channel.envelope.getSyncInfo(serverStorage!)?.lastHeads ?? [];
+		const reported = alice.wire.remote.heads(channel.envelope.documentId, serverStorage!) ?? [];
 		expect(reported.length).toBeGreaterThan(0);
 		await eventually(async () => {
 			const onDisk = await docOnDisk(serverDir, envelopeId);
 			return onDisk && A.hasHeads(onDisk, envelopeHeadsAfterSend);
 		}, 'the message on the server disk');
 		// Bob hears from the server too: the same message is stored for him once it confirms
-		bob.wire.repo.networkSubsystem.addNetworkAdapter(
-			new WebSocketClientAdapter(server.wsUrl) as never
-		);
+		bob.addSyncServer(server.wsUrl);
 		await eventually(
 			() =>
 				theirs.channel(channel.id)!.messages.find((m: Message) => m.id === second.id)?.delivery ===

@@ -4,6 +4,7 @@
  * reached the server waits for it; an old (version 1) link still joins; two concurrent joins on the
  * last use resolve the same way everywhere; a proof cannot be reused by someone else.
  */
+import * as A from '@automerge/automerge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Charter, isCharterError } from '../../src/lib/index.js';
 import { startSyncServerProcess, type SyncServerProcess } from '../support/sync-server-process.js';
@@ -11,7 +12,6 @@ import { eventually } from '../support/wait.js';
 import { forge } from '../support/hostile.js';
 import { atom, type SpaceDoc } from '../../src/lib/authority/schema.js';
 import type { DocHandle } from '@automerge/automerge-repo';
-import { persistentStorageIds } from '../../src/lib/sync/durability.js';
 import { caughtUpWithStoringPeer } from '../../src/lib/sync/peer-status.js';
 
 let server: SyncServerProcess;
@@ -24,9 +24,9 @@ async function person() {
 }
 /** A persistent node (the sync server) reported heads that include all `handle` holds on `client`. */
 const held = (client: Charter, handle: DocHandle<unknown>) =>
-	persistentStorageIds(client.wire.repo).some((id) => {
-		const reported: string[] = handle.getSyncInfo(id)?.lastHeads ?? [];
-		return handle.heads().every((h: string) => reported.includes(h));
+	client.wire.remote.persistentStorageIds().some((id) => {
+		const reported = client.wire.remote.heads(handle.documentId, id) ?? [];
+		return A.getHeads(handle.doc()).every((h) => reported.includes(h));
 	});
 const codeOf = async (p: Promise<unknown>) =>
 	p.then(
@@ -110,7 +110,7 @@ describe('invites', () => {
 		// and is not refused (a link of version 1 was, here: a race between inviter and newcomer)
 		await eventually(() => {
 			const handle = newcomer.wire.repo.handles[space.envelope.documentId];
-			return !!handle && caughtUpWithStoringPeer(newcomer.wire.repo, handle);
+			return !!handle && caughtUpWithStoringPeer(newcomer.wire.repo, newcomer.wire.remote, handle);
 		}, 'the newcomer to hold what the server has of the space');
 		await space.settled();
 		owner.addSyncServer(server.wsUrl);

@@ -8,7 +8,13 @@
 import * as A from '@automerge/automerge';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Charter, type Message, type Space, type UserId } from '../../src/lib/index.js';
+import {
+	Charter,
+	threadMarkerKey,
+	type Message,
+	type Space,
+	type UserId
+} from '../../src/lib/index.js';
 import { entryHash, entryKey } from '../../src/lib/encryption/entry.js';
 import { userKey } from '../../src/lib/identity/ids.js';
 import { accountIdOf, furthestMarker, type ReadMarkerRecord } from '../../src/lib/sync/account.js';
@@ -229,6 +235,48 @@ describe('unread and read state', () => {
 			}),
 			{ numRuns: 5 }
 		);
+	});
+});
+
+describe('threads’ read state', () => {
+	it('✓ a thread Ada started has its own unread state: #general stays read, the thread shows Ben’s replies and the mention, and reading it on her desk reads it on her phone', async () => {
+		const { ada, ben } = await setup({ readMarkerDelayMs: 50 });
+		const question = await ada.general.send('Who has the lathe key?');
+		await eventually(() => ben.general.lookup(question.id), 'Ben to see the question');
+		await ben.general.send('I do', { thread: question.id });
+		const last = await ben.general.thread(question.id).send('@Ada shall I bring it?');
+		for (const [client, space] of [
+			[ada.desk, ada.space],
+			[ada.phone, ada.onPhone]
+		] as const) {
+			const threads = () => client.readState.threads(space);
+			await eventually(() => threads()[0]?.info.unread === 2, 'two unread in the thread');
+			// ✓ the thread she started: two unread, one mentions her
+			expect(threads().map((t) => [t.thread.rootId, t.info.unread, t.info.mentions])).toEqual([
+				[question.id, 2, 1]
+			]);
+			// ✓ #general: nothing unread (thread messages are not the channel's), the mention counts
+			expect(unreadOf(client, space)).toEqual({ unread: 0, mentions: 1 });
+		}
+		// ✓ reading the thread on the desk: read there at once, on the phone once the marker syncs
+		const thread = ada.general.thread(question.id);
+		expect(ada.desk.readState.markThreadRead(thread)).toBe(true);
+		expect(ada.desk.readState.thread(ada.space, thread)).toEqual({ unread: 0, mentions: 0 });
+		const onPhone = ada.phoneGeneral.thread(question.id);
+		await eventually(
+			() =>
+				ada.phone.readState.marker(threadMarkerKey(ada.general.id, question.id))?.message ===
+				last.id,
+			'the phone to get the thread’s marker'
+		);
+		expect(ada.phone.readState.thread(ada.onPhone, onPhone)).toEqual({ unread: 0, mentions: 0 });
+		expect(unreadOf(ada.phone, ada.onPhone)).toEqual({ unread: 0, mentions: 0 });
+		// ✓ the channel's own marker did not move: a thread's marker is the thread's
+		expect(ada.phone.readState.marker(ada.general.id)).toBeUndefined();
+		// ✓ Ben took part too: his thread, read by his own replies
+		expect(
+			ben.client.readState.threads(ben.space).map((t) => [t.thread.rootId, t.info.unread])
+		).toEqual([[question.id, 0]]);
 	});
 });
 

@@ -4,6 +4,7 @@
  * in any order — exactly the "set of entries received" the authority layer must be a function of.
  */
 import * as A from '@automerge/automerge';
+import fc from 'fast-check';
 import {
 	Charter,
 	type Channel,
@@ -95,6 +96,39 @@ export async function deliver(
 		}
 		await space.settled();
 	}
+}
+
+/**
+ * The delivery-order property: a fresh device of the user whose `phrase` is given receives every
+ * entry `people` hold for the space, in a random order drawn by fast-check (in batches of 1–3, any
+ * of them first), and `check` sees its #general (the space's first channel) once it has them all.
+ */
+export async function inEveryDeliveryOrder(
+	people: Persona[],
+	phrase: string,
+	spaceId: SpaceId,
+	check: (general: Channel) => void,
+	numRuns = 6
+): Promise<void> {
+	await fc.assert(
+		fc.asyncProperty(
+			fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
+			fc.integer({ min: 1, max: 3 }),
+			fc.constantFrom(...people.map((_, i) => i)),
+			async (keys, batch, firstFrom) => {
+				const reader = await freshDevice(phrase);
+				try {
+					const shuffle = orderBy(keys);
+					const from = [...people.slice(firstFrom), ...people.slice(0, firstFrom)];
+					for (const p of from) await deliver(p, reader, spaceId, { shuffle, batch });
+					check(reader.client.space(spaceId)!.channels[0]!);
+				} finally {
+					await reader.client.close();
+				}
+			}
+		),
+		{ numRuns }
+	);
 }
 
 /** Everyone delivers to everyone (several rounds so relayed entries propagate). */

@@ -8,7 +8,6 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
 import { Charter } from '../../src/lib/index.js';
 import { startSyncServer, type SyncServerOptions } from '../../sync-server/server.js';
 import { metric, until } from './raw-client.js';
@@ -53,7 +52,7 @@ describe('admission by space', () => {
 		await foreign.channels[0]!.send('not here');
 
 		const relay = await server({ allow: [allowed.id] });
-		owner.wire.repo.networkSubsystem.addNetworkAdapter(new WebSocketClientAdapter(relay.wsUrl));
+		owner.addSyncServer(relay.wsUrl);
 		await until(
 			async () =>
 				(await metric(relay.url, 'charter_sync_rejections_total', '{reason="admission"}')) > 0,

@@ -51,7 +51,10 @@ describe('domains: every tag and magic in one place', () => {
 			publicationBytes: 'charter/v2/publication\0',
 			publicationBucketed: 'charter/v3/publication\0',
 			publisherActor: 'charter/v1/publisher-actor\0',
-			peerAuth: 'charter/v1/peer-auth\0'
+			peerAuth: 'charter/v1/peer-auth\0',
+			signal: 'charter/v1/signal\0',
+			identityRotation: 'charter/v1/identity-rotation\0',
+			rotationPointer: 'charter/v1/rotation-pointer\0'
 		});
 	});
 
@@ -71,7 +74,10 @@ describe('domains: every tag and magic in one place', () => {
 			deviceLinkResponse: 'CHR',
 			friendKit: 'CHV',
 			friendRequest: 'CHW',
-			peerAuth: 'CHA'
+			peerAuth: 'CHA',
+			signal: 'CHS',
+			identityRotation: 'CHT',
+			rotationChain: 'CHN'
 		});
 		expect([...SHARE_DOCUMENT_MAGIC]).toEqual([0xff, 0xff, 0xff, 0xff, 0x46, 0x52]);
 		expect([...AUTOMERGE_CHUNK_MAGIC]).toEqual([0x85, 0x6f, 0x4a, 0x83]);

@@ -178,6 +178,7 @@ export class ChannelValidator<T = unknown> {
 					next.push(entry);
 					continue;
 				}
+				waiting.delete(entry.id);
 				const verdict = this.#check(entry, current);
 				if (verdict.valid && suspects.has(entry.id) && !this.#applies(entry, current())) {
 					unappliable.add(entry.id);
@@ -194,7 +195,11 @@ export class ChannelValidator<T = unknown> {
 				} else if (verdict.final) {
 					this.#reject(entry, invalidMap, verdict.reason);
 					progress = true;
-				} else waiting.set(entry.id, verdict.reason);
+				} else {
+					waiting.set(entry.id, verdict.reason);
+					// what it waits for may be in this batch: another round once something was accepted
+					if (verdict.inDocument) next.push(entry);
+				}
 			}
 			remaining = next;
 		}

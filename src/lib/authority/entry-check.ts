@@ -47,12 +47,27 @@ export function checkEntry<Doc>(
 	return {
 		verdict: rules.authorize(
 			ops,
-			{ signer, state, cards, ...(channel ? { channel } : {}) },
+			{
+				signer,
+				state,
+				cards,
+				heads: headsOf(decoded),
+				madeBefore: (path) => paths.madeAt(path),
+				...(channel ? { channel } : {})
+			},
 			before
 		),
 		signer,
 		ops
 	};
+}
+
+/** The changes outside a batch that its changes depend on: the heads it was written on. */
+function headsOf(decoded: readonly A.DecodedChange[]): string[] {
+	const own = new Set(decoded.map((d) => d.hash));
+	const heads = new Set<string>();
+	for (const d of decoded) for (const dep of d.deps) if (!own.has(dep)) heads.add(dep);
+	return [...heads];
 }
 
 function selfCertifiedSigner(

@@ -13,8 +13,22 @@ export const MAX_NAME = 100;
 /** A member's nickname in a space, in its stored (trimmed, NFC) form. */
 export const MAX_NICKNAME = 32;
 
-/** A role's colour: a CSS colour such as `#5865f2` or `rgb(88 101 242)`. */
-export const MAX_ROLE_COLOR = 16;
+/**
+ * A role's colour: exactly `#rrggbb` in lowercase hex (`#5865f2`), 7 characters. Nothing else — no
+ * names, `rgb()`, `var()` or `;` — so a colour set by one member can never carry CSS into another
+ * member's page (rule `roles/:role/color`, `isRoleColor`).
+ */
+export const MAX_ROLE_COLOR = 7;
+
+/** A channel's topic: a short paragraph shown in its header (Discord's limit too). */
+export const MAX_TOPIC = 1024;
+
+/**
+ * Pinned messages in one channel, as seen at each pin's causal point (rule `pin:<bucket>:<message>`
+ * in channel-rules.ts). Pins made concurrently, each with fewer in its past, may together pass it;
+ * a channel then shows its MAX_PINS most recent pins.
+ */
+export const MAX_PINS = 50;
 
 /**
  * Successors an owner names in advance (docs/protocol.md, "Succession"): enough for any real

@@ -31,6 +31,13 @@ const MAKE: Record<string, ContainerType> = {
 
 export class PathIndex {
 	#objects = new Map<string, ObjectInfo>([['_root', { path: [], type: 'map' }]]);
+	/** Paths (joined by NUL) at which some registered change made an object. */
+	#made = new Set<string>();
+
+	/** Whether some registered (valid) change made an object at `path`. */
+	madeAt(path: readonly string[]): boolean {
+		return this.#made.has(path.join('\0'));
+	}
 
 	/** Resolves a change's ops without registering anything (overlaying objects it creates itself). */
 	resolve(
@@ -71,7 +78,10 @@ export class PathIndex {
 	register(change: A.DecodedChange): void {
 		const overlay = new Map<string, ObjectInfo>();
 		this.resolve(change, overlay);
-		for (const [id, info] of overlay) this.#objects.set(id, info);
+		for (const [id, info] of overlay) {
+			this.#objects.set(id, info);
+			this.#made.add(info.path.join('\0'));
+		}
 	}
 
 	/** Resolves a batch whose later changes may use objects made by earlier ones. */

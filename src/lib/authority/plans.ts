@@ -26,7 +26,8 @@ import {
 } from '../identity/ids.js';
 import { bytesEqual } from '../util/bytes.js';
 import type { InviteKeys } from './invites.js';
-import { MAX_NAME, MAX_NICKNAME, MAX_SUCCESSORS } from './limits.js';
+import { MAX_NAME, MAX_NICKNAME, MAX_SUCCESSORS, MAX_TOPIC } from './limits.js';
+import { isRoleColor } from './space-rules.js';
 import { nicknameForm, nicknameTakenBy } from './nicknames.js';
 import { has, isPermissionBits, Permission, type PermissionName } from './permissions.js';
 import {
@@ -116,6 +117,27 @@ export function checkName(name: string, what: string): string {
 	const trimmed = typeof name === 'string' ? name.trim() : '';
 	if (!trimmed || trimmed.length > MAX_NAME)
 		throw new CharterError('invalid-argument', `a ${what} name has 1 to ${MAX_NAME} characters`);
+	return trimmed;
+}
+
+/**
+ * A role colour as stored: `#rrggbb` in lowercase (`#5865F2` is taken as `#5865f2`), or `null` to
+ * take the colour away. Anything else — a CSS name, `rgb()`, a `;` — is refused.
+ */
+export function checkRoleColor(color: string | null): string | null {
+	if (color === null) return null;
+	const lower = typeof color === 'string' ? color.trim().toLowerCase() : '';
+	if (!isRoleColor(lower))
+		throw new CharterError('invalid-argument', 'a role colour is #rrggbb, e.g. #5865f2');
+	return lower;
+}
+
+/** A channel topic as stored: trimmed, at most MAX_TOPIC characters ('' takes the topic away). */
+export function checkTopic(topic: string): string {
+	if (typeof topic !== 'string') throw new CharterError('invalid-argument', 'a topic is text');
+	const trimmed = topic.trim();
+	if (trimmed.length > MAX_TOPIC)
+		throw new CharterError('invalid-argument', `a topic has at most ${MAX_TOPIC} characters`);
 	return trimmed;
 }
 
@@ -252,8 +274,16 @@ export function deleteSpace(ctx: PlanContext): SpacePlan | undefined {
 
 export function createRole(
 	ctx: PlanContext,
-	args: { id: string; name: string; permissions?: PermissionName[]; position?: number }
-): SpacePlan & { role: { id: string; name: string; position: number; permissions: number } } {
+	args: {
+		id: string;
+		name: string;
+		permissions?: PermissionName[];
+		position?: number;
+		color?: string;
+	}
+): SpacePlan & {
+	role: { id: string; name: string; position: number; permissions: number; color?: string };
+} {
 	const state = requireMember(ctx, Permission.MANAGE_ROLES, 'MANAGE_ROLES');
 	const { me } = ctx;
 	const name = checkName(args.name, 'role');
@@ -269,19 +299,25 @@ export function createRole(
 	if (!(position >= 1 && position < below))
 		throw new CharterError('not-authorized', 'a role must sit below your highest role');
 	const { id } = args;
+	const color = args.color !== undefined ? checkRoleColor(args.color) : null;
 	return {
 		change: (d) => {
-			d.roles[id] = { name, position, permissions: bits };
+			d.roles[id] = { name, position, permissions: bits, ...(color ? { color: atom(color) } : {}) };
 		},
-		role: { id, name, position, permissions: bits }
+		role: { id, name, position, permissions: bits, ...(color ? { color } : {}) }
 	};
 }
 
-export function updateRole(
-	ctx: PlanContext,
-	id: string,
-	changes: { name?: string; permissions?: PermissionName[]; position?: number }
-): SpacePlan {
+/** What `updateRole` changes (left out: unchanged). `color: null` takes the colour away. */
+export interface RoleChanges {
+	name?: string;
+	permissions?: PermissionName[];
+	position?: number;
+	/** `#rrggbb` (case-insensitive; stored lowercase), or null for none. */
+	color?: string | null;
+}
+
+export function updateRole(ctx: PlanContext, id: string, changes: RoleChanges): SpacePlan {
 	const state = requireMember(ctx, Permission.MANAGE_ROLES, 'MANAGE_ROLES');
 	const role = state.roles.get(id);
 	if (!role) throw new CharterError('invalid-argument', `no role ${id}`);
@@ -306,6 +342,7 @@ export function updateRole(
 					})
 				)
 			: [];
+	const color = changes.color !== undefined ? checkRoleColor(changes.color) : undefined;
 	return {
 		...(gained.length ? { handouts: gained } : {}),
 		change: (d) => {
@@ -313,6 +350,8 @@ export function updateRole(
 			if (name !== undefined) r.name = name;
 			if (bits !== undefined) r.permissions = bits;
 			if (changes.position !== undefined) r.position = changes.position;
+			if (color) r.color = atom(color);
+			else if (color === null && r.color !== undefined) delete r.color;
 		},
 		options: SINGLE_VALUE_TIME()
 	};
@@ -549,9 +588,33 @@ export function revokeDevice(
 	ctx: PlanContext,
 	args: { device: DeviceId; card: UserCard }
 ): SpacePlan | undefined {
+	return withNewCard(ctx, args.card, [args.device]);
+}
+
+/**
+ * Identity rotation in one space: the member's new card (its chain one link longer, only the devices
+ * the new key certified, a new encryption key) and, for good, `revokedDevices` for every device of
+ * theirs not carried over; every key those devices could read rotates, as on a revocation.
+ */
+export function rotateIdentity(
+	ctx: PlanContext,
+	args: { card: UserCard; revoked: readonly DeviceId[] }
+): SpacePlan | undefined {
+	return withNewCard(ctx, args.card, args.revoked);
+}
+
+/**
+ * This member's new card, with `revoked` devices marked for good, and a rotation of every document
+ * they read, sealed to everyone still allowed (this user at the new card's encryption key).
+ * Undefined when this user is not a member.
+ */
+function withNewCard(
+	ctx: PlanContext,
+	card: UserCard,
+	revoked: readonly DeviceId[]
+): SpacePlan | undefined {
 	const { state, me } = ctx;
 	if (!state?.isMember(me)) return undefined;
-	const { device, card } = args;
 	const after = stateAfter(state, ctx.doc, (draft) => {
 		if (draft.members[me]) draft.members[me]!.card = card.bytes;
 	});
@@ -566,8 +629,10 @@ export function revokeDevice(
 			const member = d.members[me];
 			if (!member) return;
 			member.card = card.bytes;
-			member.revokedDevices ??= {};
-			member.revokedDevices[device] = true;
+			if (revoked.length) {
+				member.revokedDevices ??= {};
+				for (const device of revoked) member.revokedDevices[device] = true;
+			}
 		},
 		rotate: documents,
 		handouts: toReaders(ctx, after, documents)
@@ -716,20 +781,28 @@ export function createChannel(
 	};
 }
 
-export function updateChannel(
-	ctx: PlanContext,
-	id: ChannelId,
-	changes: { name?: string; position?: number; durability?: Durability }
-): SpacePlan {
+/** What `updateChannel` changes (left out: unchanged). `topic: ''` takes the topic away. */
+export interface ChannelChanges {
+	name?: string;
+	position?: number;
+	durability?: Durability;
+	/** At most MAX_TOPIC characters (trimmed); '' for none. */
+	topic?: string;
+}
+
+export function updateChannel(ctx: PlanContext, id: ChannelId, changes: ChannelChanges): SpacePlan {
 	requireMember(ctx, Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS', id);
 	if (!ctx.doc.channels?.[id]) throw new CharterError('unknown-channel', 'no such channel');
 	const name = changes.name !== undefined ? checkName(changes.name, 'channel') : undefined;
+	const topic = changes.topic !== undefined ? checkTopic(changes.topic) : undefined;
 	return {
 		change: (d) => {
 			const c = d.channels[id]!;
 			if (name !== undefined) c.name = name;
 			if (changes.position !== undefined) c.position = changes.position;
 			if (changes.durability !== undefined) c.durability = atom(changes.durability);
+			if (topic) c.topic = atom(topic);
+			else if (topic === '' && c.topic !== undefined) delete c.topic;
 		},
 		options: SINGLE_VALUE_TIME()
 	};

@@ -28,12 +28,28 @@ export interface RuleContext<Doc = unknown> {
 	 * whose validators verify no cards.
 	 */
 	cards: CardVerdicts;
-	/** The document before the change (valid changes only). */
+	/**
+	 * The document before the change (valid changes only): everything accepted so far, so it depends
+	 * on what has arrived. A rule that counts or looks up something another writer may have changed
+	 * concurrently reads the document as the writer saw it instead, at `heads`.
+	 */
 	before: Doc;
+	/**
+	 * The document heads the entry was written on (the changes outside it that it depends on): its
+	 * causal point. `A.getBackend(before).keys(obj, heads)` and `.get(obj, key, heads)` read the
+	 * document there — a function of the entry alone, the same on every peer in any delivery order.
+	 */
+	heads: readonly string[];
 	/** Every op of the same entry (e.g. to see the fields set together with a new object). */
 	ops: readonly ResolvedOp[];
 	/** True when the object at `path` is created by this same entry. */
 	createdHere(path: readonly string[]): boolean;
+	/**
+	 * False when no change accepted so far made an object at `path` (so none in the entry's causal
+	 * past did either): a cheap first answer that spares reading `before`, which makes a validator
+	 * apply its pending run. Absent where nothing tracks it (then ask the document).
+	 */
+	madeBefore?(path: readonly string[]): boolean;
 }
 
 export type RuleCheck<Doc = unknown> = (ctx: RuleContext<Doc>) => Verdict;
@@ -87,7 +103,9 @@ export class RuleSet<Doc = unknown> {
 	 */
 	authorize(
 		ops: readonly ResolvedOp[],
-		base: Omit<RuleContext<Doc>, 'op' | 'params' | 'ops' | 'createdHere' | 'before'>,
+		base: Omit<RuleContext<Doc>, 'op' | 'params' | 'ops' | 'createdHere' | 'before' | 'heads'> & {
+			heads?: readonly string[];
+		},
 		before: () => Doc
 	): Verdict {
 		const created = ops.filter((o) => o.kind === 'make').map((o) => o.path.join('/'));
@@ -98,7 +116,14 @@ export class RuleSet<Doc = unknown> {
 		for (const op of ops) {
 			const found = this.match(op.path);
 			if (!found) return invalid(`no rule allows writing ${op.path.join('/') || '(root)'}`);
-			const ctx = { ...base, op, params: found.params, ops, createdHere } as RuleContext<Doc>;
+			const ctx = {
+				heads: [],
+				...base,
+				op,
+				params: found.params,
+				ops,
+				createdHere
+			} as RuleContext<Doc>;
 			Object.defineProperty(ctx, 'before', { get: before, enumerable: true });
 			const verdict = found.rule.check(ctx);
 			if (!verdict.valid) return verdict;

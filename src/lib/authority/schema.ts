@@ -18,7 +18,8 @@ export interface RoleRecord {
 	/** Higher is more senior; @everyone is 0. */
 	position: number;
 	permissions: number;
-	color?: string;
+	/** `#rrggbb` (see MAX_ROLE_COLOR): members' names show in their highest coloured role's. */
+	color?: Atom;
 }
 
 type Atom<T extends string = string> = T | A.ImmutableString;
@@ -80,6 +81,8 @@ export interface ChannelRecord {
 	overwrites: Record<string, Overwrite>;
 	/** The channel's history generation: its envelope after the latest compaction (absent = 0). */
 	history?: number;
+	/** What the channel is about, shown in its header (at most MAX_TOPIC; absent: none). */
+	topic?: Atom;
 }
 
 export interface BanRecord {
@@ -141,6 +144,11 @@ export interface StoredMessage {
 	 */
 	mentions?: Record<string, true>;
 	/**
+	 * The id of the message whose thread this one is in (its root); set on creation. A message in a
+	 * thread is shown in the thread, not in the channel's list, and starts no thread of its own.
+	 */
+	thread?: Atom;
+	/**
 	 * Reactions, one key per member and emoji (`reaction:<user id>:<emoji>` → when it was added, in
 	 * ms): keys of the message's own map, so reacting makes no object and two members reacting at
 	 * once never compete for one (see `reactionKey`).
@@ -166,6 +174,29 @@ export function parseReactionKey(key: string): { user: UserId; emoji: string } |
 export interface ChannelDoc {
 	/** bucket id → message id → message */
 	buckets: Record<string, Record<string, StoredMessage>>;
+	/**
+	 * Pinned messages, one key of the root map per pin (`pin:<bucket>:<message id>` → when it was
+	 * pinned, in ms): like reactions, a pin makes no object, so two moderators pinning at once never
+	 * compete for one, and counting the pins reads the root's few keys only (see `pinKey`).
+	 */
+	[pin: `pin:${string}`]: number;
+}
+
+const PIN_PREFIX = 'pin:';
+
+/** The key of the pin of message `message` (in bucket `bucket`) in a channel document's root. */
+export const pinKey = (bucket: string, message: string): `pin:${string}` =>
+	`${PIN_PREFIX}${bucket}:${message}`;
+
+/**
+ * The bucket and message of a pin key (bucket ids hold no `:`), or undefined for another key.
+ */
+export function parsePinKey(key: string): { bucket: string; message: string } | undefined {
+	if (!key.startsWith(PIN_PREFIX)) return undefined;
+	const rest = key.slice(PIN_PREFIX.length);
+	const colon = rest.indexOf(':');
+	if (colon <= 0 || colon === rest.length - 1) return undefined;
+	return { bucket: rest.slice(0, colon), message: rest.slice(colon + 1) };
 }
 
 export const ROOT_ACTOR = '00'.repeat(16);
@@ -193,6 +224,19 @@ export const CHANNEL_DOC_ROOT: Uint8Array = A.save(
 );
 
 export const MESSAGES_PER_BUCKET = 128;
+
+/**
+ * The bucket a message id belongs in: message `<session>.<n>` lives in bucket
+ * `<session>.<⌊n / MESSAGES_PER_BUCKET⌋>` (how `Channel.send` files it), so a rule finds a message by
+ * its id without a search. Undefined for an id not of that form.
+ */
+export function bucketOfMessage(id: string): string | undefined {
+	const dot = id.lastIndexOf('.');
+	if (dot <= 0) return undefined;
+	const n = id.slice(dot + 1);
+	if (!/^(0|[1-9][0-9]{0,15})$/.test(n)) return undefined;
+	return `${id.slice(0, dot)}.${Math.floor(Number(n) / MESSAGES_PER_BUCKET)}`;
+}
 
 /**
  * Identifiers and other atomic strings are written as ImmutableString (a plain JS string would become

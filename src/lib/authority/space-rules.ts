@@ -4,7 +4,8 @@
  * one's highest role, and grants only permissions one holds; the owner is above all.
  */
 import { channelId, type ChannelId, type UserId } from '../identity/ids.js';
-import { base58 } from '../util/bytes.js';
+import { base58, bytesEqual } from '../util/bytes.js';
+import { extendsChain } from '../identity/rotation.js';
 import { currentEpochNaming, isEpochName } from './epochs.js';
 import { Permission, has, isPermissionBits } from './permissions.js';
 import {
@@ -23,7 +24,7 @@ import { verifyInviteProof } from './invites.js';
 import { userKey } from '../identity/ids.js';
 import { decodeUserCard } from '../identity/certificates.js';
 import { verifyProfile } from '../identity/profile.js';
-import { MAX_NAME, MAX_NICKNAME, MAX_ROLE_COLOR, MAX_SUCCESSORS } from './limits.js';
+import { MAX_NAME, MAX_NICKNAME, MAX_ROLE_COLOR, MAX_SUCCESSORS, MAX_TOPIC } from './limits.js';
 import { nicknameTakenBy } from './nicknames.js';
 
 type Ctx = RuleContext<SpaceDoc>;
@@ -47,6 +48,34 @@ const stringUpTo =
 			? VALID
 			: invalid(`must be a string of at most ${max}`);
 	};
+
+/**
+ * Whether `value` is a role colour: exactly `#rrggbb`, lowercase hex (MAX_ROLE_COLOR). The one test
+ * the rule, the API and the web client (before binding it to a style) all apply.
+ */
+export function isRoleColor(value: unknown): value is string {
+	return (
+		typeof value === 'string' && value.length === MAX_ROLE_COLOR && /^#[0-9a-f]{6}$/.test(value)
+	);
+}
+
+/** A role's colour is one atomic `#rrggbb` (never a text whose edits no rule could read), or none. */
+const roleColor: Check = (ctx) => {
+	if (ctx.op.kind === 'delete') return VALID;
+	return ctx.op.kind === 'put' && isRoleColor(ctx.op.value)
+		? VALID
+		: invalid('a role colour is #rrggbb (lowercase hex)');
+};
+
+/** A channel's topic is one atomic string of at most MAX_TOPIC, or none. */
+const topicValue: Check = (ctx) => {
+	if (ctx.op.kind === 'delete') return VALID;
+	return ctx.op.kind === 'put' &&
+		typeof ctx.op.value === 'string' &&
+		ctx.op.value.length <= MAX_TOPIC
+		? VALID
+		: invalid(`a topic is a string of at most ${MAX_TOPIC}`);
+};
 
 const rankOf = (ctx: Ctx, user: UserId) => ctx.state.rank(user);
 
@@ -168,14 +197,29 @@ function entryCallsForRotation(ctx: Ctx): boolean {
 		if (top === 'members')
 			return (
 				op.path.length === 2 ||
-				(field === 'roles' && op.path.length === 4) ||
-				(field === 'revokedDevices' && op.path.length === 4)
+				(field === 'revokedDevices' && op.path.length === 4) ||
+				(field === 'card' && op.path.length === 3 && rotatesIdentity(ctx, op)) ||
+				(field === 'roles' && op.path.length === 4)
 			);
 		if (top === 'roles')
 			return (op.path.length === 2 && op.kind === 'delete') || field === 'permissions';
 		if (top === 'channels') return op.path[2] === 'overwrites';
 		return false;
 	});
+}
+
+/**
+ * A card whose rotation chain is longer than the one it replaces: every lockbox sealed to the old
+ * encryption keys is readable by whoever holds the old phrase, so the keys rotate.
+ */
+function rotatesIdentity(ctx: Ctx, op: { value?: unknown; path: string[] }): boolean {
+	const previous = ctx.before.members?.[op.path[1] as UserId]?.card;
+	if (!(previous instanceof Uint8Array) || !(op.value instanceof Uint8Array)) return false;
+	try {
+		return decodeUserCard(op.value).rotations.length > decodeUserCard(previous).rotations.length;
+	} catch {
+		return false;
+	}
 }
 
 /**
@@ -261,12 +305,8 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 	},
 	{
 		pattern: 'roles/:role/color',
-		description: 'MANAGE_ROLES colours roles below their own',
-		check: all(
-			requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'),
-			roleBelowSigner,
-			stringUpTo(MAX_ROLE_COLOR)
-		)
+		description: 'MANAGE_ROLES colours roles below their own, #rrggbb only',
+		check: all(requires(Permission.MANAGE_ROLES, 'MANAGE_ROLES'), roleBelowSigner, roleColor)
 	},
 
 	{
@@ -300,21 +340,30 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 	{
 		pattern: 'members/:user/card',
 		description:
-			'the verified card of the member, set on admission or by the member; never listing a revoked device',
-		check: all(any<SpaceDoc>(createdWithParent, isSelf), newMemberCard, noRevokedDevice)
+			'the verified card of the member, set on admission or by the member; never listing a revoked device; its rotation chain extends the one it replaces',
+		check: all(
+			any<SpaceDoc>(createdWithParent, isSelf),
+			newMemberCard,
+			noRevokedDevice,
+			extendsPreviousChain
+		)
 	},
 	{
 		pattern: 'members/:user/profile',
 		description: "the member's own signed profile",
 		check: all(isSelf, (ctx) => {
 			if (!(ctx.op.value instanceof Uint8Array)) return invalid('a profile is signed bytes');
+			let profile;
 			try {
-				return verifyProfile(ctx.op.value).user === ctx.params.user
-					? VALID
-					: invalid("the profile is someone else's");
+				profile = verifyProfile(ctx.op.value);
 			} catch {
 				return invalid('the profile does not verify');
 			}
+			if (profile.user !== ctx.params.user) return invalid("the profile is someone else's");
+			const current = ctx.state.members.get(ctx.params.user as UserId)?.identityKey;
+			return current && bytesEqual(profile.signingKey, current)
+				? VALID
+				: invalid("the profile is not signed by the member's current identity key");
 		})
 	},
 	{
@@ -486,6 +535,11 @@ export const SPACE_RULES: readonly Rule<SpaceDoc>[] = [
 		)
 	},
 	{
+		pattern: 'channels/:channel/topic',
+		description: 'MANAGE_CHANNELS in the channel sets or clears its topic (at most MAX_TOPIC)',
+		check: channelScoped(all(requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS'), topicValue))
+	},
+	{
 		pattern: 'channels/:channel/:field',
 		description: 'MANAGE_CHANNELS edits name (at most MAX_NAME), position and creation time',
 		check: all(requires(Permission.MANAGE_CHANNELS, 'MANAGE_CHANNELS'), (ctx) =>
@@ -644,6 +698,26 @@ function nicknameValue(ctx: Ctx) {
 	return nicknameTakenBy(ctx.state, ctx.before, ctx.params.user as UserId, nickname, ctx.ops)
 		? invalid('that nickname is taken in this space')
 		: VALID;
+}
+
+/**
+ * Identity rotation (docs/protocol.md §11.2): a card replacing a member's card carries the rotation
+ * chain of the card it replaces, link for link, and maybe more — never a shorter chain (a rollback to
+ * an old key) nor a different one (a fork). So once a rotation is in the causal past, nothing the
+ * old key signs can be the member's card again; a concurrent one is caught by strong rotation
+ * (space-validator.ts: a card whose chain grows is a reduction for its user).
+ */
+function extendsPreviousChain(ctx: Ctx) {
+	const previous = ctx.before.members?.[ctx.params.user as UserId]?.card;
+	if (!(previous instanceof Uint8Array) || !(ctx.op.value instanceof Uint8Array)) return VALID;
+	try {
+		const before = decodeUserCard(previous).rotations;
+		return extendsChain(before, decodeUserCard(ctx.op.value).rotations)
+			? VALID
+			: invalid('the card does not extend the identity rotations of the card it replaces');
+	} catch {
+		return invalid('not a card');
+	}
 }
 
 /** A card may not bring back a device its member revoked (before, or in this same entry). */

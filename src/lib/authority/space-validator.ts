@@ -8,7 +8,7 @@
  *    An entry depending on an invalid one is invalid (cascade); one depending on an unknown change
  *    waits.
  * 2. Strong removal: every valid entry R that takes something away from users (removes, bans,
- *    demotes, denies) is taken in priority order — the signer's rank, then seniority (earlier
+ *    demotes, denies, or rotates the user's own identity key — strong rotation) is taken in priority order — the signer's rank, then seniority (earlier
  *    admission), then the smaller hash. Each entry C by an affected user that is concurrent with R
  *    must also be valid in the state that includes R; else it is invalid. Entries concurrent with a
  *    kick or ban that re-admit or unban that user are invalid (no concurrent re-add). A removal
@@ -49,7 +49,10 @@ const CARD_MAGIC = MAGIC.userCard;
 export interface Reduction {
 	entry: OpenedEntry;
 	signer: UserId;
-	/** Users who lost membership or any permission through this entry. */
+	/**
+	 * Users who lost membership or any permission through this entry, or whose identity key it
+	 * rotated (what the old key certified loses its power).
+	 */
 	users: Set<UserId>;
 	/** Users kicked or banned by this entry, with the channel cut-offs recorded for them. */
 	removed: Map<UserId, Record<ChannelId, string[]>>;
@@ -807,6 +810,9 @@ function reductionOf(
 	}
 	for (const user of before.members.keys()) if (!after.isMember(user)) users.add(user);
 	for (const user of restrictedBy(before, after)) users.add(user);
+	// strong rotation: a member whose identity key moved on (a card with a longer rotation chain)
+	// loses what the old key could do — their entries concurrent with it are judged again with it
+	for (const user of rotatedBy(before, after)) users.add(user);
 	const removed = new Map<UserId, Record<ChannelId, string[]>>();
 	for (const user of before.members.keys())
 		if (!after.isMember(user) || (after.bans.has(user) && !before.bans.has(user)))
@@ -861,6 +867,16 @@ export function freshReadOf(
 		}
 	}
 	return documents && { entry, documents };
+}
+
+/** Members whose current identity key differs from `before` to `after` (an identity rotation). */
+export function rotatedBy(before: SpaceState, after: SpaceState): UserId[] {
+	const users: UserId[] = [];
+	for (const [user, was] of before.members) {
+		const now = after.members.get(user);
+		if (now && now.rotations > was.rotations) users.push(user);
+	}
+	return users;
 }
 
 function readmits(entry: OpenedEntry, removed: Map<UserId, unknown>): boolean {

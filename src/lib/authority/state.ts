@@ -20,7 +20,12 @@ import {
 
 export interface MemberState {
 	user: UserId;
+	/** The root identity key: the user id's key. */
 	userKey: Uint8Array;
+	/** The current identity key, last of the card's rotation chain (the root when never rotated). */
+	identityKey: Uint8Array;
+	/** How many identity rotations the member's card carries. */
+	rotations: number;
 	encryptionKey: Uint8Array;
 	deviceKeys: Uint8Array[];
 	roles: string[];
@@ -150,6 +155,9 @@ export class SpaceState {
 		const owner: MemberState = {
 			user: genesis.owner,
 			userKey: genesis.ownerKey,
+			// the key that certified the genesis device: the owner's current key when they created it
+			identityKey: genesis.ownerDevice.userKey,
+			rotations: 0,
 			encryptionKey: new Uint8Array(0),
 			deviceKeys: [genesis.ownerDevice.deviceKey],
 			roles: [],
@@ -172,6 +180,8 @@ export class SpaceState {
 			state.members.set(card.user, {
 				user: card.user,
 				userKey: card.userKey,
+				identityKey: card.identityKey,
+				rotations: card.rotations.length,
 				encryptionKey: card.encryptionKey,
 				deviceKeys: [
 					...(isOwner ? owner.deviceKeys : []),

@@ -6,11 +6,29 @@ import type { OpenedEntry } from './opened-entry.js';
  * `final: false` means "not yet": the entry waits (kept, not materialised) and is re-evaluated when
  * the authority state or the key ring changes.
  */
-export type Verdict = { valid: true } | { valid: false; reason: string; final: boolean };
+export type Verdict =
+	| { valid: true }
+	| {
+			valid: false;
+			reason: string;
+			final: boolean;
+			/**
+			 * Not yet, for want of another entry of the same document (a thread's root): the validator
+			 * tries it again as soon as an entry of the same batch is accepted, not only on the next batch.
+			 */
+			inDocument?: true;
+	  };
 
 export const VALID: Verdict = { valid: true };
 export const invalid = (reason: string): Verdict => ({ valid: false, reason, final: true });
 export const notYet = (reason: string): Verdict => ({ valid: false, reason, final: false });
+/** Not yet: waits for another entry of the same document (see `inDocument`). */
+export const notYetInDocument = (reason: string): Verdict => ({
+	valid: false,
+	reason,
+	final: false,
+	inDocument: true
+});
 
 /**
  * What a validator decided about a document's entries: the materialised document, and the entries

@@ -10,7 +10,9 @@ import {
 	atom,
 	CHANNEL_DOC_ROOT,
 	MESSAGES_PER_BUCKET,
+	parsePinKey,
 	parseReactionKey,
+	pinKey,
 	reactionKey,
 	type ChannelDoc,
 	type StoredMessage,
@@ -18,18 +20,33 @@ import {
 	type Durability
 } from '../authority/schema.js';
 import { Permission } from '../authority/permissions.js';
-import { MAX_MENTIONS, MAX_MESSAGE_LENGTH, MAX_REACTION } from '../authority/limits.js';
+import {
+	MAX_MENTIONS,
+	MAX_MESSAGE_LENGTH,
+	MAX_PINS,
+	MAX_REACTION,
+	MAX_TOPIC
+} from '../authority/limits.js';
 import { mentionKind, reactionProblem } from '../authority/channel-rules.js';
 import { channelValidator } from '../authority/document-validators.js';
 import { DocumentReplica } from '../sync/replica.js';
 import { hex } from '../util/bytes.js';
-import { DeliveryTracker, persistentStorageIds, type Delivery } from '../sync/durability.js';
+import { DeliveryTracker, type Delivery } from '../sync/durability.js';
 import type { ClientContext, SpaceView } from './context.js';
 import type { KeyRing } from '../encryption/keyring.js';
 import type { DocHandle } from '@automerge/automerge-repo';
 import type { EnvelopeDoc } from '../sync/envelope.js';
+import { channelTyping, type Typing } from './presence.js';
+import { rootProblem, summaryOf, ThreadIndex, type ThreadSummary } from './threads.js';
 
-export { MAX_MESSAGE_LENGTH, MAX_REACTION };
+export { MAX_MESSAGE_LENGTH, MAX_PINS, MAX_REACTION, MAX_TOPIC };
+
+/** A pinned message of a channel (`channel.pins`). */
+export interface Pin {
+	message: Message;
+	/** When it was pinned (the pinner's clock, ms). */
+	pinnedAt: number;
+}
 
 /** Whom a message mentions (stored with it when it is sent; an edit does not change it). */
 export interface Mentions {
@@ -68,6 +85,10 @@ export interface Message {
 	mentions?: Mentions;
 	/** Reactions, by emoji, in the order each emoji was first used (absent: none). */
 	reactions?: readonly Reaction[];
+	/** In a thread: the id of its root (the message is in `channel.thread(inThread)`, not in `messages`). */
+	inThread?: string;
+	/** On a root: its thread's summary (absent: nothing posted in a thread under it). */
+	thread?: ThreadSummary;
 	/**
 	 * `pending` until a persistent node (a sync server or home node) reported holding this message,
 	 * then `stored`: every message of a guaranteed channel, and in any channel the messages this
@@ -92,10 +113,18 @@ export interface SendOptions {
 	 * by user id, roles by id, `everyone`, `here`. Roles, @everyone and @here need MENTION_EVERYONE.
 	 */
 	mentions?: Partial<Mentions>;
+	/**
+	 * Posts in the thread of this message of the channel (its root; not a message in a thread, and
+	 * deleted or not). See `channel.thread(root)`.
+	 */
+	thread?: string;
 }
 
 export class Channel {
-	#messages: Message[] | undefined;
+	#messages: readonly Message[] | undefined;
+	/** Every message, those in threads too (`messages` leaves them out). */
+	#all: readonly Message[] = [];
+	#threads = new ThreadIndex<Message>();
 	#listeners = new Set<(messages: readonly Message[]) => void>();
 	#changeListeners = new Set<() => void>();
 	#sent = 0;
@@ -104,14 +133,32 @@ export class Channel {
 	/** Trackers of earlier history generations, for messages still pending there. */
 	#retiredDeliveries: DeliveryTracker[] = [];
 	#deliveryEnvelope: DocHandle<EnvelopeDoc>;
+	/** Who is typing here (ephemeral signals, never stored: client/presence.ts). */
+	readonly #typing: Typing;
 
 	private constructor(
 		readonly id: ChannelId,
 		/** @internal Its space, as the space's children see it (context.ts). */
 		readonly space: SpaceView,
 		private readonly replica: DocumentReplica<ChannelDoc>,
-		private readonly context: ClientContext
+		private readonly context: ClientContext,
+		keys: KeyRing
 	) {
+		const document = channelIdBytes(id);
+		this.#typing = channelTyping(
+			{
+				space: space.idBytes,
+				document,
+				handle: () => replica.envelope,
+				currentEpoch: () => space.currentEpoch(document),
+				keys,
+				state: () => space.evaluation?.state,
+				signer: context.signer
+			},
+			id,
+			context.identity.userId,
+			() => context.sharePresence?.() ?? true
+		);
 		this.#sessionTag = hex.encode(context.signer.session);
 		this.#deliveryEnvelope = replica.envelope;
 		this.#delivery = this.#newTracker();
@@ -119,9 +166,7 @@ export class Channel {
 	}
 
 	#newTracker(): DeliveryTracker {
-		const tracker = new DeliveryTracker(this.replica.envelope, () =>
-			persistentStorageIds(this.context.wire.repo)
-		);
+		const tracker = new DeliveryTracker(this.replica.envelope, this.context.wire.remote);
 		tracker.onStored(() => this.#changed());
 		return tracker;
 	}
@@ -141,6 +186,7 @@ export class Channel {
 
 	#changed() {
 		this.#messages = undefined;
+		this.#typing.reattach(); // a compaction moves the channel to a new envelope
 		for (const listener of this.#changeListeners) listener();
 		if (this.#listeners.size === 0) return; // the list is built lazily, only for subscribers
 		const messages = this.messages;
@@ -168,7 +214,7 @@ export class Channel {
 			currentEpoch: () => space.currentEpoch(document),
 			context: () => space.contextHeads
 		});
-		return new Channel(id, space, replica, context);
+		return new Channel(id, space, replica, context, keys);
 	}
 
 	get record(): ChannelRecord | undefined {
@@ -178,6 +224,15 @@ export class Channel {
 	get name(): string {
 		const resolved = singleValue(this.space.document, ['channels', this.id], 'name')?.value;
 		return (resolved ?? this.record?.name)?.toString() ?? '';
+	}
+
+	/**
+	 * What the channel is about ('' for no topic), set with `space.updateChannel(id, { topic })` by
+	 * MANAGE_CHANNELS; concurrent edits resolve like a name (the later clock wins).
+	 */
+	get topic(): string {
+		const resolved = singleValue(this.space.document, ['channels', this.id], 'topic')?.value;
+		return (asString(resolved) ?? asString(this.record?.topic) ?? '').slice(0, MAX_TOPIC);
 	}
 
 	get durability(): Durability {
@@ -282,10 +337,42 @@ export class Channel {
 				}
 			}
 		}
-		this.#messages = shown;
+		this.#all = shown;
+		this.#messages = this.#threads.split(shown);
 		// messages first seen now are judged against the envelope as it is now (never earlier)
 		if (follow.length) this.#delivery.track(follow);
-		return shown;
+		return this.#messages;
+	}
+
+	/** @internal Every message, those posted in threads too (search, moderation). */
+	get allMessages(): readonly Message[] {
+		void this.messages;
+		return this.#all;
+	}
+
+	/**
+	 * The thread under message `root`: its messages, a subscription, a composer's `send`. Refuses a
+	 * message that is itself in a thread (no thread of a thread); a root not held here (yet) gives an
+	 * empty thread.
+	 */
+	thread(root: string): Thread {
+		if (typeof root !== 'string' || !root)
+			throw new CharterError('invalid-argument', 'a thread is named by its root message id');
+		const problem = rootProblem(this.#held(root) ?? {});
+		if (problem) throw problem;
+		return new Thread(this, root);
+	}
+
+	/** Every thread of the channel with a message in it. */
+	threads(): Thread[] {
+		void this.messages;
+		return this.#threads.roots().map((root) => new Thread(this, root));
+	}
+
+	/** @internal The messages of the thread under `root` (Thread.messages). */
+	threadMessages(root: string): readonly Message[] {
+		void this.messages;
+		return this.#threads.of(root);
 	}
 
 	/** `m` as shown with its delivery: the same object as last time while neither changed. */
@@ -330,7 +417,9 @@ export class Channel {
 				this.replica.unpublished +
 				[this.#delivery, ...this.#retiredDeliveries].reduce((n, t) => n + t.pending, 0)
 			);
-		return this.replica.unpublished + this.messages.filter((m) => m.delivery === 'pending').length;
+		return (
+			this.replica.unpublished + this.allMessages.filter((m) => m.delivery === 'pending').length
+		);
 	}
 
 	/**
@@ -369,7 +458,13 @@ export class Channel {
 	 */
 	async send(text: string, options: SendOptions = {}): Promise<Message> {
 		checkText(text);
-		const { replyTo } = options;
+		const { replyTo, thread } = options;
+		if (thread !== undefined) {
+			if (typeof thread !== 'string')
+				throw new CharterError('invalid-argument', 'thread is a message id');
+			const problem = rootProblem(this.#held(thread));
+			if (problem) throw problem;
+		}
 		if (replyTo !== undefined) {
 			if (typeof replyTo !== 'string')
 				throw new CharterError('invalid-argument', 'replyTo is a message id');
@@ -386,15 +481,21 @@ export class Channel {
 		if (mentions.some((k) => mentionKind(k) !== 'user'))
 			this.space.assertCanWrite(Permission.MENTION_EVERYONE, 'MENTION_EVERYONE', this.id);
 		await this.#requireKey();
-		const n = this.#sent++;
-		const bucket = `${this.#sessionTag}.${Math.floor(n / MESSAGES_PER_BUCKET)}`;
-		const id = `${this.#sessionTag}.${n}`;
+		// an id someone else already took (a member squatting this session's next ids) is skipped:
+		// the rules refuse a message made under an id its writer had seen taken
+		let n: number, bucket: string, id: string;
+		do {
+			n = this.#sent++;
+			bucket = `${this.#sessionTag}.${Math.floor(n / MESSAGES_PER_BUCKET)}`;
+			id = `${this.#sessionTag}.${n}`;
+		} while (this.replica.doc.buckets?.[bucket]?.[id] !== undefined);
 		const message: Message = {
 			id,
 			author: this.context.identity.userId,
 			text,
 			createdAt: Date.now(),
-			...(replyTo ? { replyTo } : {})
+			...(replyTo ? { replyTo } : {}),
+			...(thread ? { inThread: thread } : {})
 		};
 		const read = readMentions(Object.fromEntries(mentions.map((k) => [k, true])));
 		if (read) message.mentions = read;
@@ -405,17 +506,50 @@ export class Channel {
 				text: new A.ImmutableString(text),
 				createdAt: message.createdAt,
 				...(replyTo ? { replyTo: atom(replyTo) } : {}),
+				...(thread ? { thread: atom(thread) } : {}),
 				...(mentions.length ? { mentions: Object.fromEntries(mentions.map((k) => [k, true])) } : {})
 			};
 		});
 		// the envelope now holds this message's entry: a node must report heads that include these
 		this.#delivery.track([id], A.getHeads(this.replica.envelope.doc()));
+		void this.#typing.stop();
 		message.delivery = this.#delivery.delivery(id);
 		if (options.awaitStored) {
 			await this.#delivery.whenStored(id, options.timeoutMs);
 			message.delivery = 'stored';
 		}
 		return message;
+	}
+
+	/**
+	 * This user is typing here: tells the other members (an ephemeral signal, at most one per
+	 * `TYPING_THROTTLE_MS`; nothing when presence is turned off or this member may not send).
+	 */
+	async typing(): Promise<void> {
+		const state = this.space.evaluation?.state;
+		const me = this.context.identity.userId;
+		if (!state?.can(me, Permission.SEND_MESSAGES | Permission.VIEW_CHANNEL, this.id)) return;
+		await this.#typing.typing().catch(() => undefined);
+	}
+
+	/** This user cleared what they were typing (a send says so by itself). */
+	async stopTyping(): Promise<void> {
+		await this.#typing.stop().catch(() => undefined);
+	}
+
+	/** Other members typing here now (each shown until `TYPING_TTL_MS` after their last signal). */
+	get typingUsers(): UserId[] {
+		return this.#typing.users;
+	}
+
+	/** Called whenever `typingUsers` changes (a signal, a "stopped", an expiry). */
+	onTyping(listener: (users: UserId[]) => void): () => void {
+		return this.#typing.onChange(() => listener(this.#typing.users));
+	}
+
+	/** Typing signals sent, received, accepted and dropped (by reason). */
+	get typingStats() {
+		return this.#typing.stats;
 	}
 
 	/**
@@ -444,6 +578,13 @@ export class Channel {
 		}
 		for (const bucket of Object.values(this.replica.doc.buckets ?? {}))
 			if (bucket?.[id]?.deleted) return 'deleted';
+		return undefined;
+	}
+
+	/** Message `id` as stored here (deleted or not), if held. */
+	#held(id: string): StoredMessage | undefined {
+		for (const bucket of Object.values(this.replica.doc.buckets ?? {}))
+			if (bucket?.[id]) return bucket[id];
 		return undefined;
 	}
 
@@ -535,9 +676,93 @@ export class Channel {
 		});
 	}
 
+	/**
+	 * The pinned messages, most recently pinned first: at most MAX_PINS, and only messages this
+	 * device holds and that are not deleted (a deleted message's pin no longer shows).
+	 */
+	get pins(): readonly Pin[] {
+		const doc = this.replica.doc;
+		const pins: { key: string; bucket: string; message: string; at: number }[] = [];
+		for (const key of Object.keys(doc)) {
+			const parsed = parsePinKey(key);
+			const at = doc[key as `pin:${string}`];
+			if (parsed && typeof at === 'number') pins.push({ key, ...parsed, at });
+		}
+		if (!pins.length) return [];
+		pins.sort((a, b) => b.at - a.at || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+		void this.messages; // brings the per-bucket reading up to date (deleted messages left out)
+		const out: Pin[] = [];
+		for (const p of pins) {
+			const found = this.#built.get(p.bucket)?.byId.get(p.message)?.message;
+			if (!found) continue;
+			out.push({ message: found, pinnedAt: p.at });
+			if (out.length === MAX_PINS) break;
+		}
+		return out;
+	}
+
+	/** Whether message `id` is pinned (and shown among `pins`). */
+	isPinned(id: string): boolean {
+		return this.pins.some((p) => p.message.id === id);
+	}
+
+	/**
+	 * Pins a message (MANAGE_MESSAGES here): not a deleted one, and at most MAX_PINS per channel.
+	 * Pinning a pinned message changes nothing.
+	 */
+	async pin(id: string): Promise<void> {
+		await this.space.ensureDeviceRegistered();
+		const { bucket, message } = this.#find(id);
+		if (message.deleted) throw new CharterError('invalid-argument', 'that message was deleted');
+		this.space.assertCanWrite(
+			Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL,
+			'MANAGE_MESSAGES',
+			this.id
+		);
+		const doc = this.replica.doc;
+		const key = pinKey(bucket, id);
+		if (typeof doc[key] === 'number') return;
+		const keys = Object.keys(doc).filter((k) => parsePinKey(k));
+		// pins of messages deleted since count against the cap but show nowhere: at the cap, this
+		// change takes them away (the rule counts the pins after the whole entry)
+		const stale =
+			keys.length < MAX_PINS
+				? []
+				: keys.filter((k) => {
+						const { bucket: b, message: m } = parsePinKey(k)!;
+						return doc.buckets?.[b]?.[m]?.deleted === true;
+					});
+		if (keys.length - stale.length >= MAX_PINS)
+			throw new CharterError(
+				'invalid-argument',
+				`a channel pins at most ${MAX_PINS} messages: unpin one first`
+			);
+		await this.#requireKey();
+		await this.replica.change((d) => {
+			for (const k of stale) delete d[k as `pin:${string}`];
+			d[key] = Date.now();
+		});
+	}
+
+	/** Unpins a message (MANAGE_MESSAGES here). A message that is not pinned changes nothing. */
+	async unpin(id: string): Promise<void> {
+		await this.space.ensureDeviceRegistered();
+		this.space.assertCanWrite(
+			Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL,
+			'MANAGE_MESSAGES',
+			this.id
+		);
+		const keys = Object.keys(this.replica.doc).filter((k) => parsePinKey(k)?.message === id);
+		if (!keys.length) return;
+		await this.#requireKey();
+		await this.replica.change((d) => {
+			for (const key of keys) delete d[key as `pin:${string}`];
+		});
+	}
+
 	/** @internal Deletes every message of a user (moderation). */
 	async deleteMessagesBy(user: UserId): Promise<number> {
-		const doomed = this.messages.filter((m) => m.author === user);
+		const doomed = this.allMessages.filter((m) => m.author === user);
 		if (!doomed.length) return 0;
 		this.space.assertCanWrite(
 			Permission.MANAGE_MESSAGES | Permission.VIEW_CHANNEL,
@@ -634,6 +859,7 @@ export class Channel {
 	close(): Promise<void> {
 		this.#listeners.clear();
 		this.#changeListeners.clear();
+		this.#typing.close();
 		this.#delivery.stop();
 		for (const tracker of this.#retiredDeliveries) tracker.stop();
 		return this.replica.close();
@@ -671,6 +897,8 @@ function readMessage(id: string, m: StoredMessage, me: UserId): Message {
 	};
 	const replyTo = asString(m.replyTo);
 	if (replyTo) message.replyTo = replyTo;
+	const thread = asString(m.thread);
+	if (thread) message.inThread = thread;
 	const mentions = readMentions(m.mentions);
 	if (mentions) message.mentions = mentions;
 	const reactions = readReactions(m, me);
@@ -756,6 +984,7 @@ function sameMessage(a: Message, b: Message): boolean {
 		a.createdAt === b.createdAt &&
 		a.editedAt === b.editedAt &&
 		a.replyTo === b.replyTo &&
+		a.inThread === b.inThread &&
 		(a.mentions === b.mentions || JSON.stringify(a.mentions) === JSON.stringify(b.mentions)) &&
 		sameReactions(a.reactions, b.reactions)
 	);
@@ -796,4 +1025,48 @@ function mergeSorted(a: readonly Message[], b: readonly Message[]): Message[] {
 	while (i < a.length) out[k++] = a[i++]!;
 	while (j < b.length) out[k++] = b[j++]!;
 	return out;
+}
+
+/**
+ * One thread of a channel: its root (as it is now; `'deleted'` once deleted — the thread stays
+ * readable and open) and its messages. Get one with `channel.thread(rootId)`.
+ */
+export class Thread {
+	/** @internal Made by `channel.thread`. */
+	constructor(
+		readonly channel: Channel,
+		readonly rootId: string
+	) {}
+
+	/** The root as shown now; `'deleted'`; undefined while this device does not hold it. */
+	get root(): Message | 'deleted' | undefined {
+		return this.channel.lookup(this.rootId);
+	}
+
+	/** The thread's messages in display order (not the root). */
+	get messages(): readonly Message[] {
+		return this.channel.threadMessages(this.rootId);
+	}
+
+	/** The summary the root shows (undefined: nothing posted in the thread yet). */
+	get summary(): ThreadSummary | undefined {
+		const messages = this.messages;
+		return messages.length ? summaryOf(messages) : undefined;
+	}
+
+	/** Calls `listener` with the thread's messages now and whenever they change; returns an unsubscribe. */
+	subscribe(listener: (messages: readonly Message[]) => void): () => void {
+		let last: readonly Message[] | undefined;
+		return this.channel.subscribe(() => {
+			const messages = this.messages;
+			if (messages === last) return;
+			last = messages;
+			listener(messages);
+		});
+	}
+
+	/** Posts in the thread (needs SEND_MESSAGES, as any message). */
+	send(text: string, options: Omit<SendOptions, 'thread'> = {}): Promise<Message> {
+		return this.channel.send(text, { ...options, thread: this.rootId });
+	}
 }

@@ -61,6 +61,9 @@ import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { bytesEqual } from '../util/bytes.js';
 import { bytesWrittenBy, DecodedValues, envelopeDocumentId } from '../sync/envelope.js';
 import { Wire } from '../sync/wire.js';
+import { RemoteHeads } from '../sync/remote-heads.js';
+import { lookUpPointer, publishChain, rotatedAway } from '../sync/rotation-pointer.js';
+import { rootSecretsFromPhrase } from '../identity/phrase.js';
 import {
 	encodeLinkCode,
 	linkRendezvousId,
@@ -78,6 +81,7 @@ import {
 	type DeviceCertificate
 } from '../identity/certificates.js';
 import { deviceId } from '../identity/ids.js';
+import { PEER_SETTLE_MS } from './presence.js';
 import { signProfile, type Profile } from '../identity/profile.js';
 import { caughtUpWithStoringPeer, PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
 import { Publisher } from '../sync/publication.js';
@@ -205,7 +209,7 @@ export class Charter {
 		suspectAfterMs?: number,
 		shared?: (peer: PeerId, doc: DocumentId) => boolean
 	) {
-		this.#peers = new PeerWatch(wire.repo, suspectAfterMs, undefined, shared);
+		this.#peers = new PeerWatch(wire.repo, wire.remote, suspectAfterMs, undefined, shared);
 	}
 
 	static async open(options: CharterOptions = {}): Promise<Charter> {
@@ -245,8 +249,10 @@ export class Charter {
 		);
 		// what the seal checks decode, the envelope readers need: kept once, per client
 		const decoded = new DecodedValues();
-		const servers = new SyncServers(
-			(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded)
+		// peers' storage ids are kept out of the repo's bookkeeping (remote-heads.ts says why)
+		const remote = new RemoteHeads();
+		const servers = new SyncServers((adapter) =>
+			remote.wrap(new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded))
 		);
 		for (const url of options.syncServers ?? []) servers.add(url, 'configured');
 		const network: NetworkAdapterInterface[] = [...(options.network ?? [])];
@@ -272,8 +278,8 @@ export class Charter {
 			// peer proves which user's device it is (strict channels are shared with readers only)
 			network: [
 				...servers.adapters,
-				...network.map(
-					(adapter) => new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded)
+				...network.map((adapter) =>
+					remote.wrap(new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded))
 				)
 			],
 			storage: stores.wire,
@@ -284,7 +290,8 @@ export class Charter {
 			// remote heads through a server cost it a message per subscriber per change
 			enableRemoteHeadsGossiping: false
 		});
-		const wire = new Wire(repo, await Publisher.create(), stores.wire, decoded);
+		remote.attach(repo);
+		const wire = new Wire(repo, await Publisher.create(), stores.wire, decoded, remote);
 		const client = new Charter(
 			wire,
 			stores,
@@ -297,6 +304,7 @@ export class Charter {
 		client.#sharing = sharing;
 		late.client = client;
 		directory.onChange(() => client.#reviewSharing(true));
+		repo.networkSubsystem.on('peer', () => client.#peerJoined());
 		servers.attach(repo);
 		client.#servers = servers;
 		servers.onChange(() => client.#emit());
@@ -326,10 +334,34 @@ export class Charter {
 		return { phrase, userId: identity.userId };
 	}
 
-	/** Restores an identity from its 24-word recovery phrase as a new device of that user. */
-	async restoreIdentity(phrase: string): Promise<{ userId: UserId }> {
+	/**
+	 * Restores an identity from its 24-word recovery phrase as a new device of that user. The phrase
+	 * may be one `rotateIdentity` gave: the published rotation chain (sync/rotation-pointer.ts) names
+	 * its user, whose id stays the first key's. A phrase that was replaced by a newer one is refused
+	 * with `identity-rotated`. The chain is looked up on the sync servers this client dials, waiting
+	 * until one of them has answered, at most `rotationLookupMs` (default 10 s); with no sync server
+	 * at all (or none answering) a rotated phrase cannot be told, and restores as if never rotated.
+	 */
+	async restoreIdentity(
+		phrase: string,
+		options: { rotationLookupMs?: number } = {}
+	): Promise<{ userId: UserId }> {
 		this.#assertOpen();
-		this.#identity = await Identity.restore(this.stores.secrets, phrase, this.deviceName);
+		if (this.#identity)
+			throw new CharterError('identity-exists', 'this data directory already holds an identity');
+		const root = await rootSecretsFromPhrase(phrase);
+		const key = await (await cryptoProvider()).ed25519PublicKey(root.identitySeed);
+		const pointer = await lookUpPointer(this.wire, key, {
+			timeoutMs: options.rotationLookupMs ?? 10_000,
+			wait: this.#servers.list().length > 0 || this.wire.repo.peers.length > 0
+		});
+		if (pointer.kind === 'rotated') throw rotatedAway();
+		this.#identity = await Identity.restore(
+			this.stores.secrets,
+			phrase,
+			this.deviceName,
+			pointer.kind === 'current' ? pointer.chain : undefined
+		);
 		this.#directory.identityChanged();
 		await this.#openAccount();
 		this.#emit();
@@ -352,7 +384,7 @@ export class Charter {
 			const account = this.#account;
 			if (!account || this.#closed) throw new CharterError('closed', 'this client is closed');
 			if (account.spaces.length || this.#spaces.size) return 'found';
-			if (caughtUpWithStoringPeer(this.wire.repo, account.envelope)) {
+			if (caughtUpWithStoringPeer(this.wire.repo, this.wire.remote, account.envelope)) {
 				await account.settled();
 				return account.spaces.length || this.#spaces.size ? 'found' : 'empty';
 			}
@@ -654,6 +686,11 @@ export class Charter {
 		timeoutMs?: number;
 	}): Promise<{ friends: UserId[]; threshold: number; stored: boolean }> {
 		const identity = this.#requireIdentity();
+		if (identity.rotations.length)
+			throw new CharterError(
+				'unavailable',
+				'friend recovery is not available yet for an identity that was rotated'
+			);
 		const friends = Array.isArray(options?.friends) ? options.friends : [];
 		checkThreshold(options?.threshold, friends.length);
 		if (new Set(friends).size !== friends.length)
@@ -754,6 +791,13 @@ export class Charter {
 			this.#assertOpen();
 			if (this.#identity)
 				throw new CharterError('identity-exists', 'this client already has an identity');
+			// a kit made before its user rotated holds a key rotated away: it can no longer act
+			const key = await provider.ed25519PublicKey(kit.identitySeed);
+			const pointer = await lookUpPointer(this.wire, key, {
+				timeoutMs: 10_000,
+				wait: this.wire.repo.peers.length > 0
+			});
+			if (pointer.kind === 'rotated') throw rotatedAway();
 			this.#identity = await Identity.installRecovered(
 				this.stores.secrets,
 				kit,
@@ -847,6 +891,43 @@ export class Charter {
 		this.#emit();
 	}
 
+	/**
+	 * Identity rotation, for a user who believes their phrase leaked: a new recovery phrase (returned:
+	 * show it once) whose identity key, certified by the current one, becomes the current identity
+	 * key. The user id stays, and so do every membership, role, nickname and ownership. In every space
+	 * the user's card is replaced by one carrying the longer chain, listing this device only (certified
+	 * again by the new key) and a new encryption key; every other device of theirs is revoked there for
+	 * good, and every key they could read rotates. The old key can no longer act: a card or device it
+	 * signs is refused by every peer (strong rotation, docs/protocol.md §11.2). The account document
+	 * moves to a key derived from the new identity key, and the chain is published so the new phrase
+	 * restores this user and the old one is refused (`identity-rotated`). Friend-recovery setups made
+	 * before are left behind (their kits hold the old seed): set friends up again.
+	 */
+	async rotateIdentity(): Promise<{ phrase: string; userId: UserId }> {
+		const identity = this.#requireIdentity();
+		const previous = this.#account;
+		if (!previous) throw new CharterError('unavailable', 'the account is not open yet');
+		await this.#allSpacesOpen;
+		const { phrase } = await identity.rotate(this.stores.secrets);
+		// every earlier generation sealed to the new phrase's recovery key: a restore from the new
+		// phrase reads the history too (the new generation it derives itself)
+		for (const k of identity.allEncryptionKeys.slice(1))
+			await previous.shareGeneration(k.generation, k.secret, [identity.recoveryPublic]);
+		for (const space of this.spaces) await space.rotateIdentity();
+		await publishChain(this.wire, identity.userKey, identity.rotations);
+		previous.stop();
+		this.#account = undefined;
+		await this.#openAccount();
+		await this.#account!.carryOver(previous, [identity.deviceId]);
+		this.#linkedCertificates.clear();
+		if (this.#profile) {
+			const { displayName, avatar } = this.#profile;
+			await this.setProfile({ displayName, ...(avatar ? { avatar } : {}) });
+		}
+		this.#emit();
+		return { phrase, userId: identity.userId };
+	}
+
 	async #installKeyShare(lockbox: ParsedLockbox) {
 		const identity = this.#identity;
 		if (!identity) return;
@@ -908,7 +989,13 @@ export class Charter {
 	 */
 	async setProfile(input: { displayName: string; avatar?: Uint8Array }): Promise<Profile> {
 		const identity = this.#requireIdentity();
-		const profile = await signProfile(identity.userKey, (m) => identity.signAsIdentity(m), input);
+		const profile = await signProfile(
+			identity.userKey,
+			(m) => identity.signAsIdentity(m),
+			input,
+			Date.now(),
+			identity.identityKey
+		);
 		this.#profile = profile;
 		for (const space of this.spaces) await space.setProfile(profile);
 		return profile;
@@ -996,6 +1083,39 @@ export class Charter {
 		return this.#peers.status();
 	}
 
+	/**
+	 * Whether this user tells co-members they are online and typing (default true). Off — "appear
+	 * offline" — nothing is sent: no heartbeat, no typing; others' signals are still shown.
+	 */
+	get sharePresence(): boolean {
+		return this.#account?.sharePresence ?? true;
+	}
+
+	/** Turns presence and typing on or off, for all the user's devices (kept in the account). */
+	async setSharePresence(share: boolean): Promise<void> {
+		if (typeof share !== 'boolean')
+			throw new CharterError('invalid-argument', 'sharePresence is true or false');
+		this.#assertOpen();
+		const account = this.#account;
+		if (!account) throw new CharterError('unavailable', 'the account is not open yet');
+		await account.setSharePresence(share);
+		for (const space of this.spaces) space.sharePresence(share);
+		this.#emit();
+	}
+
+	#presenceTimer: ReturnType<typeof setTimeout> | undefined;
+
+	/** A peer connected: once the repo shares our documents with it, say we are online there. */
+	#peerJoined(): void {
+		if (this.#presenceTimer || this.#closed) return;
+		this.#presenceTimer = setTimeout(() => {
+			this.#presenceTimer = undefined;
+			if (this.#closed) return;
+			for (const space of this.spaces) space.announcePresence();
+		}, PEER_SETTLE_MS);
+		(this.#presenceTimer as { unref?: () => void }).unref?.();
+	}
+
 	/** Persists everything and disconnects. */
 	async close(): Promise<void> {
 		if (this.#closed) return;
@@ -1004,6 +1124,7 @@ export class Charter {
 		await this.#allSpacesOpen; // a space opening in the background closes itself (#closed)
 		this.#peers.stop();
 		clearTimeout(this.#sharingReview);
+		clearTimeout(this.#presenceTimer);
 		await this.#account?.settled();
 		await this.#account?.flushRead().catch(() => undefined);
 		this.#account?.stop();
@@ -1034,6 +1155,7 @@ export class Charter {
 		this.#account.onChange(() => {
 			this.#emit(); // device names
 			this.readState.changed(); // read markers, notification levels
+			for (const space of this.spaces) space.sharePresence(this.sharePresence);
 			void this.#openFromAccount();
 		});
 		this.#account.onKeyShare((lockbox) => this.#installKeyShare(lockbox));
@@ -1310,6 +1432,7 @@ export class Charter {
 				get endpoints() {
 					return servers.urls;
 				},
+				sharePresence: () => this.sharePresence,
 				spaces: {
 					opened: (space) => this.#openingSpaces.add(space),
 					closed: (space) => {

@@ -176,7 +176,7 @@ export async function stored(
 		if (
 			!(await watch(
 				handle,
-				async () => caughtUpWithStoringPeer(wire.repo, handle) || undefined,
+				async () => caughtUpWithStoringPeer(wire.repo, wire.remote, handle) || undefined,
 				deadline
 			))
 		)
@@ -229,7 +229,7 @@ export async function approve(input: ApproveInput): Promise<number> {
 		}
 		if (found.size) return [...found.values()];
 		// nothing here, and a storing peer has given us all it holds of the account: no share for us
-		return caughtUpWithStoringPeer(input.wire.repo, handle) ? [] : undefined;
+		return caughtUpWithStoringPeer(input.wire.repo, input.wire.remote, handle) ? [] : undefined;
 	};
 	const shares = await watch(handle, mine, Date.now() + input.timeoutMs);
 	if (!shares)

@@ -12,6 +12,7 @@ import { CharterError } from '../errors.js';
 import {
 	channelId,
 	channelIdBytes,
+	deviceId,
 	ID_BYTES,
 	spaceIdBytes,
 	type ChannelId,
@@ -40,6 +41,7 @@ import { currentEpochNaming } from '../authority/epochs.js';
 import { VALID, type Verdict } from '../authority/verdict.js';
 import { singleValue } from '../authority/single-values.js';
 import * as plans from '../authority/plans.js';
+import { isRoleColor } from '../authority/space-rules.js';
 import { heldNicknames } from '../authority/nicknames.js';
 import { actorFor } from '../authority/actors.js';
 import { externalDeps } from '../authority/opened-entry.js';
@@ -47,6 +49,7 @@ import { SpaceDocumentValidator } from '../authority/document-validators.js';
 import type { SpaceEvaluation } from '../authority/space-validator.js';
 import type { EpochKey } from '../encryption/keyring.js';
 import { SpaceKeys } from './space-keys.js';
+import { spacePresence, type Presence } from './presence.js';
 import { LOCKBOX_MAGIC } from '../encryption/lockbox.js';
 import { entryHash, entryKey, type EntryHeader } from '../encryption/entry.js';
 import { DocumentReplica } from '../sync/replica.js';
@@ -79,6 +82,8 @@ export interface Member {
 	isOwner: boolean;
 	addedAt: number;
 	roles: string[];
+	/** The colour of the member's highest role that has one (`#rrggbb`), if any: for their name. */
+	color?: string;
 }
 
 export interface Role {
@@ -86,6 +91,8 @@ export interface Role {
 	name: string;
 	position: number;
 	permissions: PermissionName[];
+	/** `#rrggbb`, if the role has a colour. */
+	color?: string;
 }
 
 export interface Invite {
@@ -170,6 +177,8 @@ export class Space implements SpaceView {
 	#rotating: Promise<void> | undefined;
 	#updating: Promise<void> = Promise.resolve();
 	#unsubscribeKeys: (() => void) | undefined;
+	/** Who is online here (ephemeral signals, never stored: client/presence.ts). */
+	#presence: Presence | undefined;
 	#closed = false;
 	/** The invite this client is joining with (its X25519 key receives the pre-sealed epoch keys). */
 	#invite: InviteKeys | undefined;
@@ -197,7 +206,9 @@ export class Space implements SpaceView {
 		const genesis = await createGenesis(
 			identity.userKey,
 			(m) => identity.signAsIdentity(m),
-			identity.certificate
+			identity.certificate,
+			Date.now(),
+			identity.rotations
 		);
 		const space = new Space(genesis.space, context);
 		space.#setGenesis(genesis);
@@ -276,12 +287,26 @@ export class Space implements SpaceView {
 			fullScanOnOpen: true
 		});
 		await this.#replica.reevaluate();
+		this.#presence = spacePresence(
+			{
+				space: this.idBytes,
+				document: this.idBytes,
+				handle: () => this.#replica.envelope,
+				currentEpoch: () => this.currentEpoch(this.idBytes),
+				keys: this.#keys.ring,
+				state: () => this.state,
+				signer: context.signer
+			},
+			context.identity.userId
+		);
+		this.sharePresence(context.sharePresence?.() ?? true);
 		this.#replica.subscribe(() => {
 			this.#updating = this.#updating.then(() => this.#onSpaceDocChanged());
 		});
 		this.#unsubscribeKeys = this.#keys.ring.onChange(() => {
 			void this.#replica.reevaluate();
 			for (const channel of this.#channels.values()) void channel.reevaluate();
+			void this.#presence?.beat(); // a joiner's first key: say so now, not at the next heartbeat
 		});
 		await this.#onSpaceDocChanged();
 	}
@@ -290,6 +315,7 @@ export class Space implements SpaceView {
 		if (this.#closed) return;
 		await this.#keys.openWaiting();
 		const ids = Object.keys(this.#replica.doc.channels ?? {}) as ChannelId[];
+		this.#presence?.retain((user) => !!this.state?.isMember(user));
 		await Promise.all(ids.map((id) => this.#openChannel(id)));
 		// Channel entries are decided against the space: when a space entry that was valid is not any
 		// more, one refused becomes valid, or the set of valid removals changes, every channel is
@@ -787,16 +813,24 @@ export class Space implements SpaceView {
 		const state = this.state;
 		if (!state) return [];
 		const nicknames = heldNicknames(state, this.#replica.doc);
+		const doc = this.#replica.doc;
+		// the roles that have a colour, highest first (names are not needed: no one-value lookups)
+		const colored = [...state.roles]
+			.map(([id, r]) => ({ id, position: r.position, color: asString(doc.roles?.[id]?.color) }))
+			.filter((r) => isRoleColor(r.color))
+			.sort((a, b) => b.position - a.position);
 		return [...state.members.values()].map((m: MemberState) => {
 			const displayName = this.profile(m.user)?.displayName;
 			const nickname = nicknames.get(m.user);
+			const color = colored.find((r) => m.roles.includes(r.id))?.color;
 			return {
 				user: m.user,
 				...(displayName ? { displayName } : {}),
 				isOwner: m.user === state.owner,
 				addedAt: m.addedAt,
 				roles: m.roles,
-				...(nickname ? { nickname } : {})
+				...(nickname ? { nickname } : {}),
+				...(color ? { color } : {})
 			};
 		});
 	}
@@ -885,12 +919,17 @@ export class Space implements SpaceView {
 
 	get roles(): Role[] {
 		return [...(this.state?.roles ?? new Map())]
-			.map(([id, r]) => ({
-				id,
-				name: String(singleValue(this.#replica.doc, ['roles', id], 'name')?.value ?? r.name),
-				position: r.position,
-				permissions: permissionNames(r.permissions)
-			}))
+			.map(([id, r]) => {
+				const color = asString(this.#replica.doc.roles?.[id]?.color);
+				return {
+					id,
+					name: String(singleValue(this.#replica.doc, ['roles', id], 'name')?.value ?? r.name),
+					position: r.position,
+					permissions: permissionNames(r.permissions),
+					// checked again on reading: a colour is bound to a style only in its one safe form
+					...(isRoleColor(color) ? { color } : {})
+				};
+			})
 			.sort((a, b) => b.position - a.position);
 	}
 
@@ -997,7 +1036,11 @@ export class Space implements SpaceView {
 				!checked &&
 				this.#genesis &&
 				!this.#keys.inviteSealed &&
-				caughtUpWithStoringPeer(this.context.wire.repo, this.#replica.envelope)
+				caughtUpWithStoringPeer(
+					this.context.wire.repo,
+					this.context.wire.remote,
+					this.#replica.envelope
+				)
 			) {
 				await this.settled();
 				if (this.state?.isMember(me) || this.#replica.doc.invites?.[invite.id]) continue;
@@ -1090,6 +1133,8 @@ export class Space implements SpaceView {
 		name: string;
 		permissions?: PermissionName[];
 		position?: number;
+		/** `#rrggbb` (see `updateRole`). */
+		color?: string;
 	}): Promise<Role> {
 		const id = `role_${base58.encode(randomBytes(8))}`;
 		const plan = plans.createRole(this.#ctx(), { ...options, id });
@@ -1097,10 +1142,8 @@ export class Space implements SpaceView {
 		return { ...plan.role, permissions: permissionNames(plan.role.permissions) };
 	}
 
-	async updateRole(
-		id: string,
-		changes: { name?: string; permissions?: PermissionName[]; position?: number }
-	): Promise<void> {
+	/** Renames, re-permissions, moves or colours a role (`color: '#rrggbb'`, or null for none). */
+	async updateRole(id: string, changes: plans.RoleChanges): Promise<void> {
 		await this.#carryOut(plans.updateRole(this.#ctx(), id, changes));
 	}
 
@@ -1192,6 +1235,25 @@ export class Space implements SpaceView {
 		const card = await identity.cardWith(existing.filter((d) => d.device !== device));
 		await this.#validator.verifyCards([card.bytes]);
 		const plan = plans.revokeDevice(this.#ctx(), { device, card });
+		if (plan) await this.#carryOut(plan);
+	}
+
+	/**
+	 * @internal Called by `client.rotateIdentity` once the identity rotated: puts this user's new card
+	 * (the longer chain, this device certified again by the new key, the new encryption key) in the
+	 * space, revokes every other device of theirs for good, and rotates every key they could read.
+	 */
+	async rotateIdentity(): Promise<void> {
+		const { identity } = this.context;
+		const state = this.state;
+		if (!state?.isMember(identity.userId)) return;
+		const card = await identity.cardWith([]);
+		await this.#validator.verifyCards([card.bytes]);
+		const live = state.members.get(identity.userId)?.deviceKeys ?? [];
+		const revoked = live
+			.map((key) => deviceId(key))
+			.filter((device) => device !== identity.deviceId);
+		const plan = plans.rotateIdentity(this.#ctx(), { card, revoked: [...new Set(revoked)] });
 		if (plan) await this.#carryOut(plan);
 	}
 
@@ -1292,10 +1354,8 @@ export class Space implements SpaceView {
 		return this.#channels.get(id)!;
 	}
 
-	async updateChannel(
-		id: ChannelId,
-		changes: { name?: string; position?: number; durability?: Durability }
-	): Promise<void> {
+	/** Renames, moves a channel, sets its durability or its topic (`topic: ''` for none). */
+	async updateChannel(id: ChannelId, changes: plans.ChannelChanges): Promise<void> {
 		await this.#carryOut(plans.updateChannel(this.#ctx(), id, changes));
 	}
 
@@ -1347,6 +1407,39 @@ export class Space implements SpaceView {
 		return this.#search.search(query, options);
 	}
 
+	// ---- presence ---------------------------------------------------------------------------------
+
+	/** Members seen online here in the last `ONLINE_TTL_MS` (this user too, while sharing). */
+	get online(): UserId[] {
+		return this.#presence?.users ?? [];
+	}
+
+	isOnline(user: UserId): boolean {
+		return !!this.#presence?.isOnline(user);
+	}
+
+	/** Called whenever `online` changes (a heartbeat from someone new, an "offline", an expiry). */
+	onPresence(listener: (online: UserId[]) => void): () => void {
+		const presence = this.#presence;
+		if (!presence) return () => undefined;
+		return presence.onChange(() => listener(presence.users));
+	}
+
+	/** Presence signals sent, received, accepted and dropped (by reason). */
+	get presenceStats() {
+		return this.#presence?.stats;
+	}
+
+	/** @internal Starts or stops telling members this user is online (Charter.setSharePresence). */
+	sharePresence(on: boolean): void {
+		if (!this.#closed) this.#presence?.share(on);
+	}
+
+	/** @internal Says "online" now (a peer connected: Charter). */
+	announcePresence(): void {
+		void this.#presence?.beat();
+	}
+
 	/** Resolves once everything received so far has been processed in the space and its channels. */
 	async settled(): Promise<void> {
 		for (let i = 0; i < 3; i++) {
@@ -1390,6 +1483,7 @@ export class Space implements SpaceView {
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
+		await this.#presence?.close(); // says "offline" while the wire is still up
 		this.context.spaces?.closed(this);
 		this.#unsubscribeKeys?.();
 		this.#search?.close();

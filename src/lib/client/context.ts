@@ -42,6 +42,8 @@ export interface ClientContext<S = SpaceView> {
 	/** Card verdicts shared by this client's space validators: an optimisation only. */
 	cards?: CardCache;
 	signer: ReplicaSigner;
+	/** Whether the user shares presence and typing now (the account's setting; default true). */
+	sharePresence?: () => boolean;
 	/** Sync servers and peers this client dials: the bootstrap endpoints put into invites. */
 	endpoints: string[];
 	/**

@@ -6,6 +6,11 @@
  * - **Unread** = the messages after the marker that others wrote; a message of the user's own
  *   reads everything before it (sending in a channel means having read it), without a write.
  * - **Mentions** = unread messages that mention the user (`mentionsMe`).
+ * - **Threads** have read markers of their own, under the key `<channel id>/<root id>`
+ *   (`threadMarkerKey`) in the same account records — a device that knows no threads keeps them as
+ *   markers of a channel it does not have, and ignores them. A channel's unread count leaves its
+ *   threads' messages out; its mention count takes in unread mentions inside its threads. The
+ *   threads the user took part in (started, or wrote in) are listed with their unread state.
  * - **Notification levels** (all / mentions / none, per space and per channel; a channel's
  *   `default` follows its space) travel in the account too. `onNotify` reports each new message
  *   that the levels say should notify; the app shows it (the web client: the Notification API).
@@ -16,6 +21,7 @@ import type { AccountDocument, NotificationLevel, ReadMarkerRecord } from '../sy
 import { NOTIFICATION_LEVELS } from '../sync/account.js';
 import type { Channel, Message } from './Channel.js';
 import type { Space } from './Space.js';
+import type { Thread } from './Channel.js';
 
 export type { NotificationLevel, ReadMarkerRecord as ReadMarker };
 
@@ -28,6 +34,20 @@ export interface UnreadInfo {
 	/** The first unread message (where a "new messages" divider goes), if any. */
 	firstUnread?: string;
 }
+
+/** A thread the user took part in, and what it has that they have not read. */
+export interface ThreadUnread {
+	channel: Channel;
+	thread: Thread;
+	info: UnreadInfo;
+}
+
+/**
+ * The read-marker key of a thread: `<channel id>/<root id>`. It is a `ChannelId` by type only (the
+ * account's records are keyed by channel), so it travels in the account format unchanged.
+ */
+export const threadMarkerKey = (channel: ChannelId, root: string): ChannelId =>
+	`${channel}/${root}` as ChannelId;
 
 /** A new message the user's notification levels say should notify. */
 export interface NotifyEvent {
@@ -137,38 +157,75 @@ export class ReadState {
 		const names = this.namesIn(space);
 		const key = names.join('\u0000');
 		const cached = this.#cache.get(channel);
+		let info: UnreadInfo;
 		if (cached && cached.messages === messages && cached.marker === marker && cached.names === key)
-			return cached.info;
-		// messages are in (createdAt, id) order: the first after the marker, by binary search
-		let lo = 0;
-		let hi = messages.length;
-		if (marker)
-			while (lo < hi) {
-				const mid = (lo + hi) >>> 1;
-				if (afterMarker(messages[mid]!, marker)) hi = mid;
-				else lo = mid + 1;
-			}
-		let unread = 0;
-		let mentions = 0;
-		let firstUnread: string | undefined;
-		for (let i = lo; i < messages.length; i++) {
-			const m = messages[i]!;
-			if (m.author === me) {
-				// the user wrote here after all these: they had read them
-				unread = 0;
-				mentions = 0;
-				firstUnread = undefined;
-				continue;
-			}
-			unread++;
-			firstUnread ??= m.id;
-			if (mentionsMe(m, names)) mentions++;
+			info = cached.info;
+		else {
+			info = unreadIn(messages, marker, me, names);
+			this.#cache.set(channel, { messages, marker, names: key, info });
 		}
-		const info: UnreadInfo = firstUnread ? { unread, mentions, firstUnread } : NONE;
-		this.#cache.set(channel, { messages, marker, names: key, info });
-		return info;
+		// mentions inside its threads count for the channel (their other messages do not)
+		let inThreads = 0;
+		for (const thread of channel.threads()) inThreads += this.thread(space, thread).mentions;
+		return inThreads ? { ...info, mentions: info.mentions + inThreads } : info;
 	}
 
+	/** Unread messages and mentions in one thread (its own marker; the root is not counted). */
+	thread(space: Space, thread: Thread): UnreadInfo {
+		const me = this.host.me();
+		if (!me) return NONE;
+		const messages = thread.messages;
+		const marker = this.marker(threadMarkerKey(thread.channel.id, thread.rootId));
+		const names = this.namesIn(space);
+		const key = names.join('\u0000');
+		const cached = this.#threadCache.get(messages);
+		if (cached && cached.marker === marker && cached.names === key) return cached.info;
+		const info = unreadIn(messages, marker, me, names);
+		if (messages.length) this.#threadCache.set(messages, { marker, names: key, info });
+		return info;
+	}
+	#threadCache = new WeakMap<
+		readonly Message[],
+		{ marker?: ReadMarkerRecord; names: string; info: UnreadInfo }
+	>();
+
+	/**
+	 * The threads of `space` the user took part in — started (wrote the root) or wrote in — newest
+	 * activity first, with their unread state: what a "Threads" indicator lists.
+	 */
+	threads(space: Space): ThreadUnread[] {
+		const me = this.host.me();
+		if (!me) return [];
+		const out: (ThreadUnread & { lastAt: number })[] = [];
+		for (const channel of space.channels)
+			for (const thread of channel.threads()) {
+				const messages = thread.messages;
+				const root = thread.root;
+				const started = root !== undefined && root !== 'deleted' && root.author === me;
+				if (!started && !messages.some((m) => m.author === me)) continue;
+				out.push({
+					channel,
+					thread,
+					info: this.thread(space, thread),
+					lastAt: messages.at(-1)!.createdAt
+				});
+			}
+		return out.sort((a, b) => b.lastAt - a.lastAt).map(({ lastAt: _, ...t }) => t);
+	}
+
+	/** Marks a thread read up to `upTo` (default: its newest message), like `markRead`. */
+	markThreadRead(thread: Thread, upTo?: Message): boolean {
+		const account = this.#requireAccount();
+		const last = upTo ?? thread.messages.at(-1);
+		if (!last) return false;
+		const moved = account.markRead({
+			channel: threadMarkerKey(thread.channel.id, thread.rootId),
+			message: last.id,
+			at: last.createdAt
+		});
+		if (moved) this.changed();
+		return moved;
+	}
 	/** Unread messages and mentions over the channels of a space this user can see. */
 	space(space: Space): UnreadInfo {
 		let unread = 0;
@@ -198,7 +255,10 @@ export class ReadState {
 
 	/** Marks every channel of `space` read ("mark all read"). */
 	markSpaceRead(space: Space): void {
-		for (const channel of space.channels) this.markRead(channel);
+		for (const channel of space.channels) {
+			this.markRead(channel);
+			for (const thread of channel.threads()) this.markThreadRead(thread);
+		}
 	}
 
 	/** Writes the coalesced markers now, so other devices get them without waiting. */
@@ -211,6 +271,42 @@ export class ReadState {
 		if (!account) throw new CharterError('unavailable', 'the account is not open yet');
 		return account;
 	}
+}
+
+/** Messages by others after `marker` (a message of the user's own reads all before it), and mentions. */
+function unreadIn(
+	messages: readonly Message[],
+	marker: ReadMarkerRecord | undefined,
+	me: UserId,
+	names: readonly string[]
+): UnreadInfo {
+	// messages are in (createdAt, id) order: the first after the marker, by binary search
+	let lo = 0;
+	let hi = messages.length;
+	if (marker)
+		while (lo < hi) {
+			const mid = (lo + hi) >>> 1;
+			if (afterMarker(messages[mid]!, marker)) hi = mid;
+			else lo = mid + 1;
+		}
+	let unread = 0;
+	let mentions = 0;
+	let firstUnread: string | undefined;
+	for (let i = lo; i < messages.length; i++) {
+		const m = messages[i]!;
+		if (m.author === me) {
+			// the user wrote here after all these: they had read them
+			unread = 0;
+			mentions = 0;
+			firstUnread = undefined;
+			continue;
+		}
+		unread++;
+		firstUnread ??= m.id;
+		if (mentionsMe(m, names)) mentions++;
+	}
+	const info: UnreadInfo = firstUnread ? { unread, mentions, firstUnread } : NONE;
+	return info;
 }
 
 /** The user's notification levels (`client.notificationSettings`), and the new-message event. */

@@ -56,6 +56,8 @@ export interface SearchResult {
 	spaceId: SpaceId;
 	channelId: ChannelId;
 	messageId: string;
+	/** In a thread: its root's id (open `channel.thread(thread)` to show the result in its place). */
+	thread?: string;
 	author: UserId;
 	createdAt: number;
 	editedAt?: number;
@@ -217,7 +219,7 @@ export class SpaceSearch {
 
 	/** One channel: index what is new or changed, discard what is gone. */
 	#update(followed: Followed) {
-		const list = followed.channel.messages;
+		const list = followed.channel.allMessages; // a thread's messages too: a result opens its thread
 		if (list === followed.list) return;
 		followed.list = list;
 		const pass = ++this.#pass;
@@ -346,6 +348,7 @@ export class SpaceSearch {
 			spaceId: this.source.id,
 			channelId: entry.channel,
 			messageId: m.id,
+			...(m.inThread ? { thread: m.inThread } : {}),
 			author: m.author,
 			createdAt: m.createdAt,
 			...(m.editedAt ? { editedAt: m.editedAt } : {}),

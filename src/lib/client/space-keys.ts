@@ -146,7 +146,8 @@ export class SpaceKeys {
 	 * document it is for, and so may this user, in the current state. Before the space document can
 	 * be read at all, a lockbox for the space document's own key is used tentatively: epoch ids are
 	 * hashes of their keys, so a key can only be the real one, and what it decrypts is validated from
-	 * the genesis on regardless of who sent it.
+	 * the genesis on regardless of who sent it — and so is one while this user is not a member in what
+	 * this device has read so far (its admission may be sealed under an epoch it has no key for yet).
 	 */
 	async openWaiting(): Promise<void> {
 		let changed = false;
@@ -154,7 +155,11 @@ export class SpaceKeys {
 		const { space, identity } = this.o;
 		for (const [id, lockbox] of this.#waiting) {
 			const forSpaceDoc = bytesEqual(lockbox.header.document, space);
-			if (state) {
+			// not (yet) a member in what this device can read: the entry admitting it may be sealed
+			// under a later epoch of the space document (one a rotation made before the admission),
+			// whose lockbox is then used tentatively too, for the same reason as before any state
+			const outside = !!state && !state.isMember(identity.userId) && !this.#forInvite(lockbox);
+			if (state && !(forSpaceDoc && outside)) {
 				const author = state.userOfDevice(lockbox.header.author);
 				const channel = forSpaceDoc ? undefined : channelId(lockbox.header.document);
 				const canRead = (user: UserId | undefined) =>

@@ -68,7 +68,24 @@ export const DOMAIN = {
 	/** Hash input for a publishing key's Automerge actor: tag ‖ publishing key. */
 	publisherActor: tag('publisher-actor'),
 	/** Device key signs a peer's proof on a connection: tag ‖ nonce ‖ signer id ‖ verifier id. */
-	peerAuth: tag('peer-auth')
+	peerAuth: tag('peer-auth'),
+	/**
+	 * Device key signs an ephemeral signal (typing, presence; encryption/signal.ts):
+	 * tag ‖ header ‖ u32 length ‖ ciphertext. Never stored, so its own tag: a signal can never be
+	 * passed off as an entry, nor an entry as a signal.
+	 */
+	signal: tag('signal'),
+	/**
+	 * The identity key Kₛ₋₁ certifies its successor Kₛ (identity/rotation.ts): tag ‖ link body
+	 * (root key K₀, seq s, Kₛ, issuedAt). Only an identity key signs it, under this tag alone.
+	 */
+	identityRotation: tag('identity-rotation'),
+	/**
+	 * Hash input for where a rotation chain is published (sync/rotation-pointer.ts): tag ‖ one key of
+	 * the chain. Whoever holds a phrase finds the chain its key belongs to: a new phrase learns its
+	 * root (the user id), an old one learns it was rotated away.
+	 */
+	rotationPointer: tag('rotation-pointer')
 } as const;
 
 /** HKDF info strings. */
@@ -125,7 +142,13 @@ export const MAGIC = {
 	/** The binary part of a friend-recovery request code (identity/friend-recovery.ts). */
 	friendRequest: utf8.encode('CHW'),
 	/** A peer's proof that it holds its device key (sync/peer-auth.ts). */
-	peerAuth: utf8.encode('CHA')
+	peerAuth: utf8.encode('CHA'),
+	/** An ephemeral signal: typing or presence, never stored (encryption/signal.ts). */
+	signal: utf8.encode('CHS'),
+	/** One link of an identity-rotation chain: Kₛ₋₁ certifies Kₛ (identity/rotation.ts). */
+	identityRotation: utf8.encode('CHT'),
+	/** A whole rotation chain as published at its pointers (identity/rotation.ts). */
+	rotationChain: utf8.encode('CHN')
 } as const;
 
 /**

@@ -4,9 +4,14 @@
  * DeviceCertificate = 'CHC' ‖ v1 ‖ user key (32) ‖ device key (32) ‖ device X25519 key (32) ‖
  *                     issuedAt (u64 ms) ‖ name ‖ sig (64)
  *   (the device's own X25519 key receives the user's new encryption key when another device is revoked)
- * UserCard          = 'CHU' ‖ v1 ‖ user key (32) ‖ encryption key (32) ‖ generation (u32) ‖
+ * UserCard v1       = 'CHU' ‖ 1 ‖ user key (32) ‖ encryption key (32) ‖ generation (u32) ‖
  *                     issuedAt (u64) ‖ n (u8) ‖ n × (u16 length ‖ certificate) ‖ sig (64)
- * Signatures are Ed25519 by the identity key over DOMAIN tag ‖ everything before the signature.
+ * UserCard v2       = 'CHU' ‖ 2 ‖ root key K₀ (32) ‖ encryption key (32) ‖ generation (u32) ‖
+ *                     issuedAt (u64) ‖ rotation chain (rotation.ts) ‖ n (u8) ‖ n × (u16 ‖ certificate) ‖ sig (64)
+ * Signatures are Ed25519 by the (current) identity key over DOMAIN tag ‖ everything before the
+ * signature. A v1 card is a card whose chain has no link: its current key is its user key. On a v2
+ * card the signature and every device certificate are by the chain's last key, and `user` stays the
+ * root's id (identity rotation, docs/protocol.md §11.2). A card with no rotation is written as v1.
  */
 import { CharterError } from '../errors.js';
 import { DOMAIN, MAGIC } from '../crypto/domains.js';
@@ -14,10 +19,13 @@ import { cryptoProvider, KEY_BYTES, SIGNATURE_BYTES } from '../crypto/primitives
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
 import { base64url, bytesEqual, concatBytes } from '../util/bytes.js';
 import { deviceId, userId, type DeviceId, type UserId } from './ids.js';
+import { readChain, verifyChain, writeChain, type RotationLink } from './rotation.js';
 
 const CERT_MAGIC = MAGIC.deviceCertificate;
 const CARD_MAGIC = MAGIC.userCard;
 const VERSION = 1;
+/** A card carrying an identity-rotation chain. */
+const CARD_VERSION_ROTATED = 2;
 const MAX_DEVICE_NAME = 64;
 const MAX_DEVICES_ON_CARD = 32;
 
@@ -33,8 +41,14 @@ export interface DeviceCertificate {
 }
 
 export interface UserCard {
+	/** The root's id: the same before and after any rotation. */
 	user: UserId;
+	/** The root key K₀ (the user id's key). */
 	userKey: Uint8Array;
+	/** The current identity key: the chain's last key, the root when there is no rotation. */
+	identityKey: Uint8Array;
+	/** The identity-rotation chain K₀ → … → current (empty on a v1 card). */
+	rotations: RotationLink[];
 	encryptionKey: Uint8Array;
 	encryptionGeneration: number;
 	issuedAt: number;
@@ -103,24 +117,30 @@ export async function verifyDeviceCertificate(bytes: Uint8Array): Promise<Device
 	return cert;
 }
 
+/**
+ * `userKeyBytes` is the root key; `signWithIdentity` signs with the current identity key, the last
+ * key of `rotations` (the root itself when there are none: then the card is written as v1).
+ */
 export async function issueUserCard(
 	userKeyBytes: Uint8Array,
 	signWithIdentity: Signer,
 	encryptionKey: Uint8Array,
 	encryptionGeneration: number,
 	devices: DeviceCertificate[],
-	issuedAt = Date.now()
+	issuedAt = Date.now(),
+	rotations: readonly RotationLink[] = []
 ): Promise<UserCard> {
 	if (devices.length > MAX_DEVICES_ON_CARD)
 		throw new CharterError('too-large', 'too many devices on one card');
 	const w = new BinaryWriter()
 		.bytes(CARD_MAGIC)
-		.u8(VERSION)
+		.u8(rotations.length ? CARD_VERSION_ROTATED : VERSION)
 		.bytes(userKeyBytes, KEY_BYTES)
 		.bytes(encryptionKey, KEY_BYTES)
 		.u32(encryptionGeneration)
-		.u64(issuedAt)
-		.u8(devices.length);
+		.u64(issuedAt);
+	if (rotations.length) writeChain(w, rotations);
+	w.u8(devices.length);
 	for (const d of devices) w.u16(d.bytes.length).bytes(d.bytes);
 	const body = w.finish();
 	const sig = await signWithIdentity(concatBytes(DOMAIN.userCard, body));
@@ -132,22 +152,29 @@ export function decodeUserCard(input: Uint8Array | string): UserCard {
 	return parseCard(input).card;
 }
 
-/** Parses a card (bytes or its base64url text form) and verifies it and every certificate on it. */
+/**
+ * Parses a card (bytes or its base64url text form) and verifies it: its rotation chain link by link,
+ * its signature by the chain's last key, and every certificate on it as issued by that key.
+ */
 export async function verifyUserCard(input: Uint8Array | string): Promise<UserCard> {
 	const { card, bodyEnd, sig, certBytes } = parseCard(input);
+	if (card.rotations.length) await verifyChain(card.userKey, card.rotations);
 	const provider = await cryptoProvider();
 	if (
 		!(await provider.verify(
 			sig,
 			concatBytes(DOMAIN.userCard, card.bytes.subarray(0, bodyEnd)),
-			card.userKey
+			card.identityKey
 		))
 	)
 		throw new CharterError('bad-signature', 'user card signature does not verify');
 	for (const c of certBytes) {
 		const cert = await verifyDeviceCertificate(c);
-		if (!bytesEqual(cert.userKey, card.userKey))
-			throw new CharterError('bad-signature', 'user card lists a device certified by someone else');
+		if (!bytesEqual(cert.userKey, card.identityKey))
+			throw new CharterError(
+				'bad-signature',
+				'user card lists a device not certified by its current identity key'
+			);
 	}
 	return card;
 }
@@ -163,12 +190,17 @@ function parseCard(input: Uint8Array | string) {
 	} else bytes = input;
 	const r = new BinaryReader(bytes, 'user card');
 	if (!bytesEqual(r.bytes(3), CARD_MAGIC)) throw new CharterError('malformed', 'not a user card');
-	if (r.u8() !== VERSION)
+	const version = r.u8();
+	if (version !== VERSION && version !== CARD_VERSION_ROTATED)
 		throw new CharterError('unsupported-version', 'unsupported user card version');
 	const userKey = r.bytes(KEY_BYTES);
 	const encryptionKey = r.bytes(KEY_BYTES);
 	const encryptionGeneration = r.u32();
 	const issuedAt = r.u64();
+	const chain =
+		version === CARD_VERSION_ROTATED ? readChain(r, userKey) : { links: [], current: userKey };
+	if (version === CARD_VERSION_ROTATED && chain.links.length === 0)
+		throw new CharterError('malformed', 'a card without rotations is written as version 1');
 	const count = r.u8();
 	if (count > MAX_DEVICES_ON_CARD)
 		throw new CharterError('too-large', 'too many devices on one card');
@@ -181,6 +213,8 @@ function parseCard(input: Uint8Array | string) {
 	const card: UserCard = {
 		user: userId(userKey),
 		userKey,
+		identityKey: chain.current,
+		rotations: chain.links,
 		encryptionKey,
 		encryptionGeneration,
 		issuedAt,

@@ -8,7 +8,8 @@
  *   response  = 'CHR' ‖ ephemeral X25519 key (32) ‖ nonce (24) ‖ XChaCha20-Poly1305(K', nonce, bundle)
  *   K  = HKDF(secret, "charter/v1/kdf/device-link"),  K' = HKDF(X25519(ephemerals) ‖ secret, same info)
  *   bundle = identity seed ‖ certificate of the new device ‖ the user's encryption-key generations ‖
- *            recovery public key (never the phrase or the recovery secret)
+ *            recovery public key (never the phrase or the recovery secret) ‖
+ *            [root key (32) ‖ rotation chain — only when the identity was rotated (rotation.ts)]
  *
  * Only a holder of the code can make a request or read the response; the response is additionally
  * bound to the requester's ephemeral key, so a relay that learns the code afterwards learns nothing.
@@ -27,6 +28,7 @@ import {
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
 import { base64url, bytesEqual, concatBytes, randomBytes } from '../util/bytes.js';
 import { ID_BYTES } from './ids.js';
+import { readChain, writeChain, type RotationLink } from './rotation.js';
 
 const CODE_MAGIC = MAGIC.deviceLinkCode;
 const REQUEST = MAGIC.deviceLinkRequest;
@@ -50,6 +52,8 @@ export interface LinkBundle {
 	certificate: Uint8Array;
 	encryption: { generation: number; secret: Uint8Array }[];
 	recoveryPublic: Uint8Array;
+	/** The identity-rotation chain from the root to the seed's key, when the identity was rotated. */
+	chain?: { root: Uint8Array; links: readonly RotationLink[] };
 }
 
 export const newLinkSecret = () => randomBytes(32);
@@ -133,6 +137,7 @@ export async function sealLinkResponse(
 		.u8(bundle.encryption.length);
 	for (const e of bundle.encryption) w.u32(e.generation).bytes(e.secret, 32);
 	w.bytes(bundle.recoveryPublic, 32);
+	if (bundle.chain?.links.length) writeChain(w.bytes(bundle.chain.root, 32), bundle.chain.links);
 	const nonce = newNonce();
 	const key = deriveKey(concatBytes(shared, secret), new Uint8Array(), KDF.deviceLink);
 	return concatBytes(
@@ -167,8 +172,13 @@ export async function openLinkResponse(
 		for (let i = r.u8(); i > 0; i--)
 			encryption.push({ generation: r.u32(), secret: Uint8Array.from(r.bytes(32)) });
 		const recoveryPublic = Uint8Array.from(r.bytes(32));
+		let chain: LinkBundle['chain'];
+		if (r.offset < body.length) {
+			const root = Uint8Array.from(r.bytes(32));
+			chain = { root, links: readChain(r, root).links };
+		}
 		r.end();
-		return { identitySeed, certificate, encryption, recoveryPublic };
+		return { identitySeed, certificate, encryption, recoveryPublic, ...(chain ? { chain } : {}) };
 	} catch {
 		return undefined;
 	}

@@ -2,13 +2,26 @@
  * A user's keys on one device: the identity key (from the recovery phrase), the current X25519
  * encryption key, and this device's own Ed25519 key with its certificate. Secrets stay inside this
  * object and the SecretStore; everything else in Charter receives only public keys and signatures.
+ *
+ * After an identity rotation (rotation.ts) the root key K₀ — `userKey`, whose id is the user id and
+ * whose hash names the account document — and the current identity key — `identityKey`, the only
+ * one this object signs with — differ; the chain between them is kept in the store beside the seed.
  */
 import { CharterError } from '../errors.js';
 import { cryptoProvider, deriveKey, KEY_BYTES } from '../crypto/primitives.js';
 import { KDF } from '../crypto/domains.js';
-import { randomBytes, utf8 } from '../util/bytes.js';
+import { bytesEqual, randomBytes, utf8 } from '../util/bytes.js';
 import { deviceId, userId, type DeviceId, type UserId } from './ids.js';
 import { createRecoveryPhrase, rootSecretsFromPhrase } from './phrase.js';
+import {
+	MAX_ROTATIONS,
+	readChain,
+	signRotation,
+	verifyChain,
+	writeChain,
+	type RotationLink
+} from './rotation.js';
+import { BinaryReader, BinaryWriter } from '../util/binary.js';
 
 function deviceEncryptionSecret(deviceSeed: Uint8Array): Uint8Array {
 	return deriveKey(deviceSeed, new Uint8Array(), KDF.deviceEncryption);
@@ -36,8 +49,18 @@ const SLOT = {
 	encryptionGeneration: 'identity/encryption-generation',
 	encryption: (generation: number) => `identity/encryption/${generation}`,
 	deviceSeed: 'device/seed',
-	deviceCertificate: 'device/certificate'
+	deviceCertificate: 'device/certificate',
+	/** root key (32) ‖ rotation chain (rotation.ts); absent while the identity was never rotated */
+	rotations: 'identity/rotations'
 };
+
+async function saveChain(store: SecretStore, root: Uint8Array, links: readonly RotationLink[]) {
+	if (links.length)
+		await store.set(
+			SLOT.rotations,
+			writeChain(new BinaryWriter().bytes(root, KEY_BYTES), links).finish()
+		);
+}
 
 export interface EncryptionKeyPair {
 	generation: number;
@@ -47,18 +70,56 @@ export interface EncryptionKeyPair {
 
 export class Identity {
 	#recoverySecret: Uint8Array | undefined;
+	// what a rotation replaces (`rotate`): the current identity seed, and what it certified
+	#identitySeed: Uint8Array;
+	#identityKey: Uint8Array;
+	#rotations: RotationLink[];
+	#certificate: DeviceCertificate;
+	#recoveryPublic: Uint8Array;
 
 	private constructor(
 		readonly userId: UserId,
 		readonly userKey: Uint8Array,
-		private readonly identitySeed: Uint8Array,
+		identitySeed: Uint8Array,
+		identityKey: Uint8Array,
+		rotations: RotationLink[],
 		readonly deviceId: DeviceId,
 		readonly deviceKey: Uint8Array,
 		private readonly deviceSeed: Uint8Array,
-		readonly certificate: DeviceCertificate,
+		certificate: DeviceCertificate,
 		private readonly encryptionKeys: EncryptionKeyPair[],
-		readonly recoveryPublic: Uint8Array
-	) {}
+		recoveryPublic: Uint8Array
+	) {
+		this.#identitySeed = identitySeed;
+		this.#identityKey = identityKey;
+		this.#rotations = rotations;
+		this.#certificate = certificate;
+		this.#recoveryPublic = recoveryPublic;
+	}
+
+	private get identitySeed(): Uint8Array {
+		return this.#identitySeed;
+	}
+
+	/** The current identity key: the one this device signs cards, certificates and profiles with. */
+	get identityKey(): Uint8Array {
+		return this.#identityKey;
+	}
+
+	/** The rotation chain from the root `userKey` to `identityKey` (empty: never rotated). */
+	get rotations(): readonly RotationLink[] {
+		return this.#rotations;
+	}
+
+	/** This device's certificate, issued by the current identity key. */
+	get certificate(): DeviceCertificate {
+		return this.#certificate;
+	}
+
+	/** The public half of the recovery key of the current phrase (later generations are sealed to it). */
+	get recoveryPublic(): Uint8Array {
+		return this.#recoveryPublic;
+	}
 
 	/** A fresh identity: returns it with the phrase, which is shown to the user once and never stored. */
 	static async create(
@@ -69,17 +130,35 @@ export class Identity {
 		return { identity: await Identity.restore(store, phrase, deviceName), phrase };
 	}
 
-	/** Rebuilds the identity from its phrase and certifies this device as a new device of it. */
-	static async restore(store: SecretStore, phrase: string, deviceName: string): Promise<Identity> {
+	/**
+	 * Rebuilds the identity from its phrase and certifies this device as a new device of it.
+	 * `chain`: when the phrase is a rotated one, the published chain from the root to its key
+	 * (sync/rotation-pointer.ts) — it must end at the phrase's key.
+	 */
+	static async restore(
+		store: SecretStore,
+		phrase: string,
+		deviceName: string,
+		chain?: { root: Uint8Array; links: readonly RotationLink[] }
+	): Promise<Identity> {
 		if (await store.get(SLOT.identitySeed))
 			throw new CharterError('identity-exists', 'this data directory already holds an identity');
 		const root = await rootSecretsFromPhrase(phrase);
 		const provider = await cryptoProvider();
+		if (chain?.links.length) {
+			const current = await verifyChain(chain.root, chain.links);
+			if (!bytesEqual(current, await provider.ed25519PublicKey(root.identitySeed)))
+				throw new CharterError('bad-signature', 'that rotation chain does not end at this phrase');
+			await saveChain(store, chain.root, chain.links);
+		}
+		// a rotated phrase gives the generation its rotation moved to; the earlier ones are sealed
+		// to its recovery key in the account document
+		const generation = chain?.links.at(-1)?.generation ?? 0;
 		const loaded = await Identity.#install(
 			store,
 			{
 				identitySeed: root.identitySeed,
-				encryption: [{ generation: 0, secret: root.encryptionSecret(0) }],
+				encryption: [{ generation, secret: root.encryptionSecret(generation) }],
 				recoveryPublic: provider.x25519PublicKey(root.recoverySecret)
 			},
 			deviceName
@@ -113,11 +192,11 @@ export class Identity {
 		for (const e of generations) await store.set(SLOT.encryption(e.generation), e.secret);
 		await store.set(SLOT.encryptionGeneration, utf8.encode(String(generations[0]!.generation)));
 		const provider = await cryptoProvider();
-		const userKey = await provider.ed25519PublicKey(kit.identitySeed);
+		const identityKey = await provider.ed25519PublicKey(kit.identitySeed);
 		const deviceSeed = randomBytes(KEY_BYTES);
 		const deviceKey = await provider.ed25519PublicKey(deviceSeed);
 		const certificate = await issueDeviceCertificate(
-			userKey,
+			identityKey,
 			(m) => provider.sign(kit.identitySeed, m),
 			deviceKey,
 			deviceEncryptionPublic(deviceSeed, provider),
@@ -148,7 +227,28 @@ export class Identity {
 		const certBytes = await store.get(SLOT.deviceCertificate);
 		if (!identitySeed || !deviceSeed || !certBytes) return undefined;
 		const provider = await cryptoProvider();
-		const userKey = await provider.ed25519PublicKey(identitySeed);
+		const identityKey = await provider.ed25519PublicKey(identitySeed);
+		let userKey = identityKey;
+		let rotations: RotationLink[] = [];
+		const chainBytes = await store.get(SLOT.rotations);
+		if (chainBytes) {
+			const r = new BinaryReader(chainBytes, 'stored rotation chain');
+			userKey = r.bytes(KEY_BYTES);
+			rotations = readChain(r, userKey).links;
+			r.end();
+			await verifyChain(userKey, rotations);
+			// a rotation interrupted after its chain was stored and before its seed was: the chain
+			// is cut back to the stored seed's key
+			const at = bytesEqual(userKey, identityKey)
+				? 0
+				: rotations.findIndex((l) => bytesEqual(l.next, identityKey)) + 1;
+			if (at === 0 && !bytesEqual(userKey, identityKey))
+				throw new CharterError(
+					'bad-signature',
+					'the stored rotation chain does not reach this key'
+				);
+			rotations = rotations.slice(0, at);
+		}
 		const deviceKey = await provider.ed25519PublicKey(deviceSeed);
 		const certificate = await verifyDeviceCertificate(certBytes);
 		const encryptionKeys: EncryptionKeyPair[] = [];
@@ -164,6 +264,8 @@ export class Identity {
 			userId(userKey),
 			userKey,
 			identitySeed,
+			identityKey,
+			rotations,
 			deviceId(deviceKey),
 			deviceKey,
 			deviceSeed,
@@ -205,6 +307,8 @@ export class Identity {
 			certificate: Uint8Array;
 			encryption: { generation: number; secret: Uint8Array }[];
 			recoveryPublic: Uint8Array;
+			/** The rotation chain, when the identity was rotated (root key and links). */
+			chain?: { root: Uint8Array; links: readonly RotationLink[] };
 		},
 		deviceSeed: Uint8Array
 	): Promise<Identity> {
@@ -214,6 +318,14 @@ export class Identity {
 		const certificate = await verifyDeviceCertificate(received.certificate);
 		const deviceKey = await provider.ed25519PublicKey(deviceSeed);
 		const userKey = await provider.ed25519PublicKey(received.identitySeed);
+		if (received.chain?.links.length) {
+			if (!bytesEqual(await verifyChain(received.chain.root, received.chain.links), userKey))
+				throw new CharterError(
+					'bad-signature',
+					'the linked rotation chain does not end at that key'
+				);
+			await saveChain(store, received.chain.root, received.chain.links);
+		}
 		if (
 			!certificate.deviceKey.every((b, i) => b === deviceKey[i]) ||
 			!certificate.userKey.every((b, i) => b === userKey[i])
@@ -237,7 +349,7 @@ export class Identity {
 	async bundleFor(deviceKey: Uint8Array, deviceEncryptionKey: Uint8Array, name: string) {
 		const provider = await cryptoProvider();
 		const certificate = await issueDeviceCertificate(
-			this.userKey,
+			this.identityKey,
 			(m) => provider.sign(this.identitySeed, m),
 			deviceKey,
 			deviceEncryptionKey,
@@ -247,7 +359,10 @@ export class Identity {
 			identitySeed: this.identitySeed,
 			certificate: certificate.bytes,
 			encryption: this.encryptionKeys.map((k) => ({ generation: k.generation, secret: k.secret })),
-			recoveryPublic: this.recoveryPublic
+			recoveryPublic: this.recoveryPublic,
+			...(this.rotations.length
+				? { chain: { root: this.userKey, links: [...this.rotations] } }
+				: {})
 		};
 	}
 
@@ -292,8 +407,11 @@ export class Identity {
 
 	/** A card listing `others` (this user's other devices, e.g. from a space's record) and this one. */
 	async cardWith(others: readonly DeviceCertificate[]): Promise<UserCard> {
+		// only devices the current identity key certified (after a rotation, not the old key's)
 		const devices = [
-			...others.filter((d) => d.device !== this.deviceId && d.user === this.userId),
+			...others.filter(
+				(d) => d.device !== this.deviceId && bytesEqual(d.userKey, this.identityKey)
+			),
 			this.certificate
 		];
 		return issueUserCard(
@@ -301,7 +419,60 @@ export class Identity {
 			(m) => this.signAsIdentity(m),
 			this.encryptionKey.publicKey,
 			this.encryptionKey.generation,
-			devices
+			devices,
+			Date.now(),
+			this.rotations
 		);
+	}
+
+	/**
+	 * Identity rotation: a new recovery phrase whose identity key, certified by the current one,
+	 * becomes the current identity key; this device is certified again by it (same device key, same
+	 * name), and the new phrase's recovery key replaces the old one. The user id stays (the root's).
+	 * Returns the new phrase (shown once, never stored) and the new link. The user moves to a new
+	 * encryption-key generation, derived from the new phrase (the link names it); sealing the earlier
+	 * ones to the new recovery key is the caller's (Charter.rotateIdentity).
+	 */
+	async rotate(store: SecretStore): Promise<{ phrase: string; link: RotationLink }> {
+		if (this.rotations.length >= MAX_ROTATIONS)
+			throw new CharterError('too-large', `an identity rotates at most ${MAX_ROTATIONS} times`);
+		const phrase = createRecoveryPhrase();
+		const next = await rootSecretsFromPhrase(phrase);
+		const provider = await cryptoProvider();
+		const nextKey = await provider.ed25519PublicKey(next.identitySeed);
+		// the new phrase's own encryption key, at a generation after every one held: nobody holding
+		// the old phrase can derive it
+		const generation = Math.max(...this.encryptionKeys.map((k) => k.generation)) + 1;
+		const link = await signRotation(
+			this.userKey,
+			this.rotations.length + 1,
+			nextKey,
+			generation,
+			(m) => this.signAsIdentity(m),
+			(m) => provider.sign(next.identitySeed, m)
+		);
+		const rotations = [...this.rotations, link];
+		const certificate = await issueDeviceCertificate(
+			nextKey,
+			(m) => provider.sign(next.identitySeed, m),
+			this.deviceKey,
+			this.certificate.deviceEncryptionKey,
+			this.certificate.name
+		);
+		const recoveryPublic = provider.x25519PublicKey(next.recoverySecret);
+		// the chain first: a crash before the seed is written leaves the old identity, which loads
+		// (`load` cuts the chain back to the stored seed's key)
+		await saveChain(store, this.userKey, rotations);
+		await store.set(SLOT.identitySeed, next.identitySeed);
+		await store.set(SLOT.deviceCertificate, certificate.bytes);
+		await store.set(SLOT.recoveryPublic, recoveryPublic);
+		this.#identitySeed = next.identitySeed;
+		this.#identityKey = nextKey;
+		this.#rotations = rotations;
+		this.#certificate = certificate;
+		this.#recoveryPublic = recoveryPublic;
+		this.#recoverySecret = next.recoverySecret;
+		await this.addEncryptionGeneration(store, generation, next.encryptionSecret(generation));
+		return { phrase, link };
 	}
 }

@@ -20,6 +20,7 @@ import {
 	type Invite,
 	type Member,
 	type Message,
+	type Pin,
 	type PeerSyncStatus,
 	type PermissionName,
 	type Profile,
@@ -29,6 +30,8 @@ import {
 	type SuccessionInfo,
 	type DeletedSpace,
 	type SyncServerStatus,
+	type Thread,
+	type ThreadUnread,
 	type UnreadInfo,
 	type NotificationLevel,
 	type UserId
@@ -72,6 +75,12 @@ export class LiveCharter {
 		return this.client.devices;
 	}
 
+	/** Whether this user shows others they are online and typing (off: "appear offline"). */
+	get sharePresence(): boolean {
+		this.#track();
+		return this.client.sharePresence;
+	}
+
 	/** This user's recovery friends and threshold, when set up (on any of their devices). */
 	get friendRecovery() {
 		this.#track();
@@ -101,6 +110,8 @@ export class LiveCharter {
 export interface ChannelView {
 	id: Channel['id'];
 	name: string;
+	/** What the channel is about ('' for none). */
+	topic: string;
 	durability: Durability;
 	position: number;
 	/** @everyone is denied VIEW_CHANNEL. */
@@ -116,9 +127,17 @@ const names = (bits: number) => PERMISSION_LIST.filter((p) => (bits & Permission
 /** A reactive view of one space. */
 export class LiveSpace {
 	readonly #track: () => void;
+	readonly #trackPresence: () => void;
 
 	constructor(readonly space: Space) {
 		this.#track = subscriberOf((listener) => space.subscribe(listener));
+		this.#trackPresence = createSubscriber((update) => space.onPresence(() => update()));
+	}
+
+	/** Whether a member is online (seen within the last minute; presence signals, never stored). */
+	isOnline(user: UserId): boolean {
+		this.#trackPresence();
+		return this.space.isOnline(user);
 	}
 
 	get id() {
@@ -174,6 +193,7 @@ export class LiveSpace {
 			return {
 				id: channel.id,
 				name: channel.name,
+				topic: channel.topic,
 				durability: channel.durability,
 				position: record?.position ?? 0,
 				isPrivate: !!everyone && (everyone.deny & Permission.VIEW_CHANNEL) !== 0,
@@ -270,14 +290,35 @@ export class LiveSpace {
 export class LiveChannel {
 	readonly #track: () => void;
 
+	readonly #trackTyping: () => void;
+
 	constructor(readonly channel: Channel) {
 		this.#track = subscriberOf((listener) => channel.subscribe(listener));
+		this.#trackTyping = createSubscriber((update) => channel.onTyping(() => update()));
+	}
+
+	/** Other members typing here now (each until a few seconds after their last keystroke). */
+	get typingUsers(): UserId[] {
+		this.#trackTyping();
+		return this.channel.typingUsers;
 	}
 
 	/** A new array after every change (the channel rebuilds its list lazily). */
 	get messages(): readonly Message[] {
 		this.#track();
 		return this.channel.messages;
+	}
+
+	/** The messages of the thread under `root` (a new array when they change). */
+	thread(root: string): readonly Message[] {
+		this.#track();
+		return this.channel.threadMessages(root);
+	}
+
+	/** The pinned messages, most recently pinned first (a new array after every change). */
+	get pins(): readonly Pin[] {
+		this.#track();
+		return this.channel.pins;
 	}
 }
 
@@ -304,6 +345,20 @@ export class LiveReadState {
 		this.#track();
 		liveSpace(space).track();
 		return this.client.readState.space(space);
+	}
+
+	/** Unread messages and mentions of one thread (its own marker). */
+	thread(space: Space, thread: Thread): UnreadInfo {
+		this.#track();
+		liveSpace(space).track();
+		return this.client.readState.thread(space, thread);
+	}
+
+	/** The threads of a space the user took part in, newest first, with their unread state. */
+	threads(space: Space): ThreadUnread[] {
+		this.#track();
+		liveSpace(space).track();
+		return this.client.readState.threads(space);
 	}
 
 	/** The level set for a space or a channel (`default`: follow the space, or notify all). */

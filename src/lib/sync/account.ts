@@ -8,10 +8,11 @@
  *   account key = HKDF(identity seed, account id, "charter/v1/kdf/account"); epoch id = H(key)
  *   body        = JSON { spaces: [{ id, at, left? }], devices?: [{ device, name, at }],
  *                 friendRecovery?: { setup, recoveryPublic, friends, threshold, at },
- *                 read?: [{ channel, message, at }], notify?: [{ target, level, at }] } — entries
- *                 accumulate; the latest record per space wins, the latest name per device, the
- *                 latest friend-recovery setup, the furthest read marker per channel, the latest
- *                 notification level per space or channel
+ *                 read?: [{ channel, message, at }], notify?: [{ target, level, at }],
+ *                 presence?: { share, at } } — entries accumulate; the latest record per space
+ *                 wins, the latest name per device, the latest friend-recovery setup, the furthest
+ *                 read marker per channel, the latest notification level per space or channel, the
+ *                 latest presence setting (equal times: not sharing)
  *   (lockboxes in this envelope: encryption-key generations sealed to the user's devices, and
  *   friend-recovery shares sealed to friends — see identity/friend-recovery.ts; told apart by their
  *   document field)
@@ -99,6 +100,12 @@ export const NOTIFICATION_LEVELS: readonly NotificationLevel[] = [
 	'default'
 ];
 
+/** Whether the user shares presence and typing with co-members, and when they set it. */
+export interface PresenceSettingRecord {
+	share: boolean;
+	at: number;
+}
+
 /** The user's notification level for one space or channel, and when they set it. */
 export interface NotificationSettingRecord {
 	target: SpaceId | ChannelId;
@@ -132,6 +139,7 @@ export class AccountDocument {
 	#friendRecovery: FriendRecoveryRecord | undefined;
 	#read = new Map<ChannelId, ReadMarkerRecord>();
 	#notify = new Map<SpaceId | ChannelId, NotificationSettingRecord>();
+	#presence: PresenceSettingRecord | undefined;
 	/** Markers read here and not written yet (coalesced: see `markRead`). */
 	#pendingRead = new Map<ChannelId, ReadMarkerRecord>();
 	#readTimer: ReturnType<typeof setTimeout> | undefined;
@@ -287,7 +295,22 @@ export class AccountDocument {
 		await this.#write({ notify: [record] });
 	}
 
+	/** Whether the user shares presence and typing (default true: no record says otherwise). */
+	get sharePresence(): boolean {
+		return this.#presence?.share ?? true;
+	}
+
+	async setSharePresence(share: boolean): Promise<void> {
+		const record: PresenceSettingRecord = {
+			share,
+			at: Math.max(Date.now(), (this.#presence?.at ?? 0) + 1)
+		};
+		this.#applyPresence([record]);
+		await this.#write({ presence: record });
+	}
+
 	async #write(body: {
+		presence?: PresenceSettingRecord;
 		read?: ReadMarkerRecord[];
 		notify?: NotificationSettingRecord[];
 		spaces?: SpaceRecord[];
@@ -308,6 +331,28 @@ export class AccountDocument {
 		});
 		this.#prev = sealed.hash;
 		await this.wire.append(this.handle, [{ key: entryKey(sealed.hash), bytes: sealed.bytes }]);
+	}
+
+	/**
+	 * After an identity rotation (this document sealed under the new account key): writes again what
+	 * `previous` (the same account under the old key) holds — spaces, the names of `keepDevices`,
+	 * read markers, notification levels — in one entry. Not the friend-recovery setup: its kit holds
+	 * the old identity seed, so it is left behind with the old key. Entries under the old key are
+	 * ignored from now on (another epoch), so whoever holds the old phrase writes nothing the user's
+	 * devices read.
+	 */
+	async carryOver(previous: AccountDocument, keepDevices: readonly string[]): Promise<void> {
+		const spaces = [...previous.#records.values()];
+		const devices = keepDevices
+			.map((d) => previous.#deviceNames.get(d))
+			.filter((r): r is DeviceNameRecord => !!r);
+		const read = [...previous.#read.values()];
+		const notify = [...previous.#notify.values()];
+		this.#apply(spaces);
+		this.#applyNames(devices);
+		this.#applyRead(read);
+		this.#applyNotify(notify);
+		await this.#write({ spaces, devices, read, notify });
 	}
 
 	/** Encryption-key generations sealed to this user's devices or recovery key (after a revocation). */
@@ -353,6 +398,7 @@ export class AccountDocument {
 		const setups: FriendRecoveryRecord[] = [];
 		const read: ReadMarkerRecord[] = [];
 		const notify: NotificationSettingRecord[] = [];
+		const presence: PresenceSettingRecord[] = [];
 		for (const bytes of entries) {
 			if (bytesEqual(bytes.subarray(0, 3), LOCKBOX_MAGIC)) {
 				try {
@@ -384,7 +430,11 @@ export class AccountDocument {
 					friendRecovery?: unknown;
 					read?: unknown;
 					notify?: unknown;
+					presence?: { share?: unknown; at?: unknown };
 				};
+				const p = body.presence;
+				if (p && typeof p.share === 'boolean' && typeof p.at === 'number' && Number.isFinite(p.at))
+					presence.push({ share: p.share, at: p.at });
 				for (const r of Array.isArray(body.read) ? body.read : []) {
 					const marker = readMarkerOf(r);
 					if (marker) read.push(marker);
@@ -417,6 +467,20 @@ export class AccountDocument {
 		this.#applyFriendRecovery(setups);
 		this.#applyRead(read);
 		this.#applyNotify(notify);
+		this.#applyPresence(presence);
+	}
+
+	/** The latest setting wins; equal times → not sharing (private wins; a pure function of the set). */
+	#applyPresence(records: PresenceSettingRecord[]) {
+		let changed = false;
+		for (const r of records) {
+			const current = this.#presence;
+			if (!current || r.at > current.at || (r.at === current.at && !r.share && current.share)) {
+				this.#presence = r;
+				changed = true;
+			}
+		}
+		if (changed) for (const l of this.#listeners) l();
 	}
 
 	/** The furthest marker per channel wins (`furthestMarker`: any order, the same result). */

@@ -9,38 +9,19 @@
  *   cannot read it — everyone, while this client drops the envelope from its own wire storage.
  * - `guaranteed`: a message counts as sent once a persistent node — a peer that announced a storage
  *   id and is not ephemeral (a sync server, a home node) — reports, through automerge-repo's sync
- *   protocol (`handle.getSyncInfo(storageId)`, the `remote-heads` event), heads that include the
+ *   protocol (the heads of its sync messages, kept by `RemoteHeads`), heads that include the
  *   envelope heads this device had right after the message's entry was appended. `DeliveryTracker`
  *   follows that per message; nothing is assumed stored.
  */
 import * as A from '@automerge/automerge';
-import {
-	decodeHeads,
-	type DocHandle,
-	type DocumentId,
-	type PeerId,
-	type Repo,
-	type StorageId
-} from '@automerge/automerge-repo';
+import type { DocHandle, DocumentId, PeerId } from '@automerge/automerge-repo';
 import { CharterError } from '../errors.js';
 import type { AuthenticatedPeer, PeerDirectory } from './peer-auth.js';
 import type { EnvelopeDoc } from './envelope.js';
+import type { RemoteHeads } from './remote-heads.js';
 import { sameHeads } from '../util/heads.js';
 
 export type Delivery = 'pending' | 'stored';
-
-/**
- * Storage ids of the peers that promise to keep what they hold — they announced a storage id and
- * are not ephemeral (sync servers, home nodes; Charter clients announce themselves ephemeral unless
- * opened with `persistent: true`). Peers seen earlier in this run count too: what a node confirmed
- * before it disconnected stays confirmed.
- */
-export function persistentStorageIds(repo: Repo): StorageId[] {
-	const ids = new Set<StorageId>();
-	for (const meta of Object.values(repo.peerMetadataByPeerId))
-		if (meta?.storageId && !meta.isEphemeral) ids.add(meta.storageId);
-	return [...ids];
-}
 
 /** For a strict envelope: who may hold it. */
 export interface StrictDecision {
@@ -137,7 +118,7 @@ export class DeliveryTracker {
 	#listeners = new Set<(stored: string[]) => void>();
 	#scheduled = false;
 	#stopped = false;
-	readonly #onRemote = () => this.check();
+	readonly #offRemote: () => void;
 	readonly #onLocal = () => {
 		if (this.#checkpoints.length && this.#aheadOfUs) this.#schedule();
 	};
@@ -150,9 +131,10 @@ export class DeliveryTracker {
 
 	constructor(
 		private readonly handle: DocHandle<EnvelopeDoc>,
-		private readonly nodes: () => StorageId[]
+		/** What the client's persistent peers reported holding (the wire's `RemoteHeads`). */
+		private readonly remote: RemoteHeads
 	) {
-		handle.on('remote-heads', this.#onRemote);
+		this.#offRemote = remote.onChange(handle.documentId, () => this.check());
 		// a node may hold changes we had not received yet: decide again once they arrive
 		handle.on('heads-changed', this.#onLocal);
 	}
@@ -237,10 +219,9 @@ export class DeliveryTracker {
 		if (!doc) return [];
 		const covered = new Set<Checkpoint>();
 		this.#aheadOfUs = false;
-		for (const storageId of this.nodes()) {
-			const reported = this.handle.getSyncInfo(storageId)?.lastHeads;
-			if (!reported?.length) continue;
-			const theirs = decodeHeads(reported);
+		for (const storageId of this.remote.persistentStorageIds()) {
+			const theirs = this.remote.heads(this.handle.documentId, storageId);
+			if (!theirs?.length) continue;
 			const open = this.#checkpoints.filter((c) => !covered.has(c));
 			if (!open.length) break;
 			// (getMissingDeps asks the change graph; hasHeads would rebuild each change's bytes)
@@ -275,7 +256,7 @@ export class DeliveryTracker {
 
 	stop(): void {
 		this.#stopped = true;
-		this.handle.off('remote-heads', this.#onRemote);
+		this.#offRemote();
 		this.handle.off('heads-changed', this.#onLocal);
 		this.#listeners.clear();
 	}

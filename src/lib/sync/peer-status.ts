@@ -1,20 +1,14 @@
 /**
  * Which peers hold what. A sync server tells us, through the sync protocol, the heads it has of
- * each document (`handle.getSyncInfo(storageId)`). Comparing them with ours shows a peer that is
+ * each document (kept by `RemoteHeads`). Comparing them with ours shows a peer that is
  * behind — or one that withholds: it claims changes it never delivers, or never confirms what we
  * send it. A peer out of step for longer than a threshold is reported as suspect, so the app can
  * say so instead of silently trusting one relay.
  */
 import * as A from '@automerge/automerge';
-import {
-	decodeHeads,
-	type DocHandle,
-	type DocumentId,
-	type PeerId,
-	type Repo,
-	type StorageId
-} from '@automerge/automerge-repo';
+import type { DocHandle, DocumentId, PeerId, Repo, StorageId } from '@automerge/automerge-repo';
 import { sameHeads } from '../util/heads.js';
+import type { RemoteHeads } from './remote-heads.js';
 
 export interface PeerDocumentLag {
 	documentId: DocumentId;
@@ -40,13 +34,17 @@ export interface PeerSyncStatus {
  * Some peer that stores (a sync server, a home node) has reported heads of `handle`'s document and
  * this repo holds every one of them: it has given us all it has. Peers without storage report none.
  */
-export function caughtUpWithStoringPeer(repo: Repo, handle: DocHandle<unknown>): boolean {
+export function caughtUpWithStoringPeer(
+	repo: Repo,
+	remote: RemoteHeads,
+	handle: DocHandle<unknown>
+): boolean {
 	if (!handle.isReady()) return false;
 	const doc = handle.doc() as A.Doc<unknown>;
 	return repo.peers.some((peer) => {
-		const storageId = repo.getStorageIdOfPeer(peer);
-		const reported = storageId && handle.getSyncInfo(storageId)?.lastHeads;
-		return !!reported?.length && A.hasHeads(doc, decodeHeads(reported));
+		const storageId = remote.storageIdOf(peer);
+		const reported = storageId && remote.heads(handle.documentId, storageId);
+		return !!reported?.length && A.hasHeads(doc, reported);
 	});
 }
 
@@ -56,6 +54,7 @@ export class PeerWatch {
 
 	constructor(
 		private readonly repo: Repo,
+		private readonly remote: RemoteHeads,
 		readonly thresholdMs = 15_000,
 		pollMs = 2_000,
 		/** Whether a document is shared with a peer at all (strict channels are not, with most). */
@@ -70,7 +69,7 @@ export class PeerWatch {
 		const out: PeerSyncStatus[] = [];
 		const seen = new Set<string>();
 		for (const peer of this.repo.peers) {
-			const storageId = this.repo.getStorageIdOfPeer(peer);
+			const storageId = this.remote.storageIdOf(peer);
 			const status: PeerSyncStatus = {
 				peer,
 				...(storageId ? { storageId } : {}),
@@ -86,8 +85,7 @@ export class PeerWatch {
 				if (!handle.isReady() || !this.shared(peer, handle.documentId)) continue;
 				const doc = handle.doc();
 				const ours = A.getHeads(doc);
-				const info = handle.getSyncInfo(storageId);
-				const theirs = info ? decodeHeads(info.lastHeads) : undefined;
+				const theirs = this.remote.heads(handle.documentId, storageId);
 				const key = `${peer}|${handle.documentId}`;
 				if (theirs && sameHeads(ours, theirs)) {
 					status.inSync++;

@@ -22,6 +22,7 @@ import {
 	type EnvelopeDoc,
 	type EnvelopePublisher
 } from './envelope.js';
+import { RemoteHeads } from './remote-heads.js';
 
 export class Wire {
 	constructor(
@@ -30,7 +31,9 @@ export class Wire {
 		/** The adapter `repo` stores through (none: in memory, or a repo that keeps its own). */
 		private readonly storage?: StorageAdapterInterface,
 		/** Filled by this client's verifying adapters (publication.ts), read by its envelope readers. */
-		readonly decoded: DecodedValues = new DecodedValues()
+		readonly decoded: DecodedValues = new DecodedValues(),
+		/** What this client's persistent peers reported holding (its adapters' storage ids go here). */
+		readonly remote: RemoteHeads = new RemoteHeads()
 	) {}
 
 	/**

@@ -11,6 +11,7 @@ import {
 	type NotifyEvent,
 	type SettingChange,
 	type Space,
+	type Thread,
 	type UserId
 } from '../../index.js';
 import {
@@ -171,6 +172,14 @@ export class App {
 	channelId = $state('');
 	/** A message to show once its channel is open (a search result): MessageView scrolls to it. */
 	jump = $state.raw<{ channel: string; message: string }>();
+	/** The thread open in the side panel (ThreadPanel), by its channel and root message. */
+	thread = $state.raw<{ channel: string; root: string }>();
+	/** The thread shown in the panel while its newest message is in view: it is read too. */
+	#threadShown: Thread | undefined;
+	/** The member pop-over open now: whose, in which space, and where (below the name clicked). */
+	memberCard = $state.raw<{ space: Space; user: UserId; x: number; y: number }>();
+	/** A mention asked for elsewhere (the member pop-over): MessageView puts it in the composer. */
+	mention = $state.raw<{ user: UserId }>();
 	drawerOpen = $state(false);
 	/** The member list starts open on wide screens only (on a phone it covers the chat). */
 	membersOpen = $state(typeof innerWidth === 'number' ? innerWidth > 1000 : true);
@@ -269,7 +278,20 @@ export class App {
 		this.#markShownRead();
 	}
 
+	/** The thread panel calls this with the thread it shows (`undefined` once closed). */
+	readingThread(thread: Thread | undefined) {
+		this.#threadShown = thread;
+		this.#markShownRead();
+	}
+
 	#markShownRead() {
+		const thread = this.#threadShown;
+		if (thread && this.client && document.visibilityState === 'visible')
+			try {
+				this.client.readState.markThreadRead(thread);
+			} catch {
+				/* the account is not open yet: marked on the next change */
+			}
 		const shown = this.#atBottom;
 		if (!shown || !this.client || document.visibilityState !== 'visible') return;
 		try {
@@ -334,9 +356,21 @@ export class App {
 		localStorage.setItem(NAME_KEY, name);
 	}
 
+	/** Opens the member pop-over for `user` under the element clicked (`event.currentTarget`). */
+	openMember(space: Space, user: UserId, event: MouseEvent) {
+		const box = (event.currentTarget as HTMLElement | null)?.getBoundingClientRect();
+		this.memberCard = {
+			space,
+			user,
+			x: box?.left ?? event.clientX,
+			y: box?.bottom ?? event.clientY
+		};
+	}
+
 	select(spaceId: string, channelId = '') {
 		// the channel left and the one opened show their divider afresh next time
 		this.#dividers.clear();
+		if (this.thread && this.thread.channel !== channelId) this.thread = undefined;
 		this.spaceId = spaceId;
 		this.channelId = channelId;
 		this.drawerOpen = false;
