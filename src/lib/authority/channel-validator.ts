@@ -235,8 +235,14 @@ export class ChannelValidator<T = unknown> {
 
 	/** Checks a local change against the current state before it is applied (and, if allowed,
 	 * registers the objects it creates, for the next local change of the same batch). */
-	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, doc: A.Doc<T>): Verdict {
-		this.#seed(doc);
+	checkLocal(
+		entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>,
+		doc: A.Doc<T>,
+		whole?: A.Doc<T>
+	): Verdict {
+		// (a change made in a history segment is judged on the segment's plaintext; what the replica
+		// resumed from is the whole document)
+		this.#seed(whole ?? doc);
 		const verdict = this.#check({ ...entry, id: 'local', changes: [] }, () => doc);
 		if (verdict.valid) for (const d of entry.decoded) this.#paths.register(d);
 		return verdict;

@@ -99,6 +99,12 @@ export interface SpaceEvaluation {
 	 * member offline, since a new epoch needs no old key.
 	 */
 	pendingRotations(): string[];
+	/**
+	 * Whether epoch `epoch` of `document` was named after a member without READ_MESSAGE_HISTORY
+	 * came into it: what is written under it starts, or belongs to, a later history segment (the
+	 * newcomer reads none of what came before — docs/protocol.md §8.3).
+	 */
+	cutBefore(document: string, epoch: string): boolean;
 }
 
 const ROOT = A.load<SpaceDoc>(SPACE_DOC_ROOT);
@@ -701,7 +707,11 @@ export class SpaceValidator {
 						if (!this.#namedAfter(document, f.entry.id, current)) pending.add(document);
 					}
 				return [...pending];
-			}
+			},
+			cutBefore: (document, epoch) =>
+				freshReads.some(
+					(f) => f.documents.has(document) && this.#namedAfter(document, f.entry.id, epoch)
+				)
 		};
 	}
 }
