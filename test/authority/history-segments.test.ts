@@ -141,6 +141,22 @@ describe('history segments: a newcomer without READ_MESSAGE_HISTORY reads what i
 		expect(channelOf(cy).stats.rejected).toBe(0);
 	});
 
+	it('✓ Ben, banned after his welcome, keeps the welcome at Cy’s too (inside the ban’s cut-off); what he writes after the ban is shown nowhere', async () => {
+		const { ada, ben, cy, space, on, channelOf, texts } = await setup();
+		await channelOf(ben).send('Ben: welcome, Cy!');
+		await deliver(ben, ada, space.id); // Ada reads the welcome; Cy has not yet
+		await space.ban(userOf(ben));
+		// Ben, not having heard of the ban, writes again
+		await channelOf(ben).send('Ben: spoiler: the butler');
+		await syncAll([ada, ben, cy], space.id);
+		// ✓ the welcome is inside the ban's cut-off, which names heads Cy never holds (the older
+		// segment): found inside from what he holds, it is shown to him as to Ada
+		expect(texts(ada)).toEqual([...BEFORE, 'Ben: welcome, Cy!']);
+		expect(texts(cy)).toEqual(['Ben: welcome, Cy!']);
+		expect(on(cy).bans.map((b) => b.user)).toEqual([userOf(ben)]);
+		expect(channelOf(cy).stats.rejected).toBe(0);
+	});
+
 	it('✓ a fresh device of Ada’s reads the same in every delivery order, the cut included', async () => {
 		const { ada, ben, cy, space, phrase, channelOf, texts } = await setup();
 		await channelOf(ben).send('Ben: welcome, Cy!');
