@@ -3,7 +3,8 @@
  * Ada hides #general's history from @everyone in the channel settings (the permission editor names
  * it "Read message history (messages from before joining)"), says something, and invites Cy. Cy
  * joins: #general tells him "Messages from before you joined are hidden in this channel", shows
- * nothing said before, and what he says reaches Ada — under a key his client made on joining.
+ * nothing said before, and what he says reaches Ada — under a key his client made on joining. Ada
+ * answers, and Cy reads her answer (a new history segment began at his join), also after a reload.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -43,7 +44,7 @@ afterAll(async () => {
 });
 
 describe('history visibility in Chromium', () => {
-	it('✓ Cy joins #general with its history hidden: he sees the notice and nothing said before', async () => {
+	it('✓ Cy joins #general with its history hidden: he sees the notice and nothing said before, and reads Ada’s answer', async () => {
 		const ada = await open('ada');
 		await onboard(ada.page, 'Ada');
 		await createSpace(ada.page, 'Book club');
@@ -92,6 +93,25 @@ describe('history visibility in Chromium', () => {
 			.poll(() => texts(ada.page), { timeout: 20_000 })
 			.toEqual(['Welcome, everyone!', 'The twist is in chapter nine', 'Hi, I am Cy']);
 		expect(await texts(cy.page)).toEqual(['Hi, I am Cy']);
+		// ✓ Ada answers after his join, and Cy reads it
+		await send(ada.page, 'Welcome, Cy!');
+		await expect
+			.poll(() => texts(cy.page), { timeout: 20_000 })
+			.toEqual(['Hi, I am Cy', 'Welcome, Cy!']);
+		await expect
+			.poll(() => texts(ada.page))
+			.toEqual([
+				'Welcome, everyone!',
+				'The twist is in chapter nine',
+				'Hi, I am Cy',
+				'Welcome, Cy!'
+			]);
 		await screenshot(cy.page, 'h02-history-hidden');
+		// ✓ after a reload Cy reads the same, and still nothing from before
+		await cy.page.reload();
+		await expect
+			.poll(() => texts(cy.page), { timeout: 20_000 })
+			.toEqual(['Hi, I am Cy', 'Welcome, Cy!']);
+		await cy.page.getByTestId('history-hidden').waitFor({ timeout: 20_000 });
 	});
 });

@@ -513,7 +513,8 @@ export class Channel {
 		// a reply in a thread goes where its root is: the current history segment, or (a root said
 		// before the history was cut) the whole document — where a newcomer cannot read it
 		const writing = this.replica.writing;
-		const where = !thread || this.#heldIn(writing.doc, thread) ? writing : this.#whole();
+		const where =
+			!writing.segment || !thread || this.#heldIn(writing.doc, thread) ? writing : this.#whole();
 		const tag = hex.encode(where.session);
 		this.#ownTags.add(tag);
 		let n: number, bucket: string, id: string;

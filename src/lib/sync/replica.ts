@@ -205,6 +205,8 @@ export class DocumentReplica<T> {
 	#outboxSegment: Segment | undefined;
 	/** Later history segments seen, by base58 id. */
 	#segments = new Map<string, Segment>();
+	/** Whether any entry opened here was written in a later segment. */
+	#segmentsSeen = false;
 	#flushScheduled = false;
 	#flushed: Promise<void> | undefined;
 	#seq = 0;
@@ -962,6 +964,7 @@ export class DocumentReplica<T> {
 					decoded: changes.map((c) => A.decodeChange(c)),
 					...(segment ? { segment: base58.encode(segment) } : {})
 				};
+				if (segment) this.#segmentsSeen = true;
 				this.#opened.set(id, opened);
 				this.#parsed.set(id, entry);
 				// every change the document holds was accepted here before: a reader meeting history
@@ -1019,10 +1022,11 @@ export class DocumentReplica<T> {
 		for (const id of decided)
 			if (!result.invalid.has(id) && !result.waiting.has(id)) {
 				this.#pending.delete(id);
-				const opened = this.#opened.get(id);
+				// (a document with one segment pays nothing more per entry)
+				const opened = this.#segmentsSeen ? this.#opened.get(id) : undefined;
 				if (opened?.segment) segmented.push(opened);
 			}
-		this.#joinSegments(segmented);
+		if (segmented.length) this.#joinSegments(segmented);
 		const before = A.getHeads(this.#doc);
 		this.#doc = result.doc;
 		// (during a rebuild, local changes go onto the new document once it is complete)
