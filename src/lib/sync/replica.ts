@@ -149,7 +149,11 @@ interface Segment {
 	doc?: A.Doc<unknown>;
 	/** Its heads, when read from the local store and not materialised yet. */
 	heads: string[];
-	/** This device's writer session in the segment: a fresh Automerge actor, its own hash chain. */
+	writer: SegmentWriter;
+}
+
+/** This device's writer session in a segment: a fresh Automerge actor, its own hash chain. */
+interface SegmentWriter {
 	session: Uint8Array;
 	actor: string;
 	seq: number;
@@ -162,6 +166,8 @@ interface Batch {
 	decoded: A.DecodedChange[];
 	epoch: Uint8Array | undefined;
 	segment: Segment | undefined;
+	/** The session its changes were made in (a rebuild gives the segment a new one after). */
+	writer: SegmentWriter | undefined;
 }
 
 export class DocumentReplica<T> {
@@ -205,6 +211,8 @@ export class DocumentReplica<T> {
 	#outboxSegment: Segment | undefined;
 	/** Later history segments seen, by base58 id. */
 	#segments = new Map<string, Segment>();
+	/** The writer session of the outbox's batch, when in a later segment. */
+	#outboxWriter: SegmentWriter | undefined;
 	/** Whether any entry opened here was written in a later segment. */
 	#segmentsSeen = false;
 	#flushScheduled = false;
@@ -455,7 +463,7 @@ export class DocumentReplica<T> {
 			// each segment's plaintext is made again from the entries decided again, by a new writer
 			// session (its old actor's next change might reuse a number of one not decided yet)
 			for (const segment of this.#segments.values())
-				Object.assign(segment, { doc: undefined, heads: [] }, this.#writerSession());
+				Object.assign(segment, { doc: undefined, heads: [], writer: this.#writerSession() });
 			const all: Uint8Array[] = [];
 			for (const generation of this.#generations.values())
 				all.push(...generation.reader.collectAll());
@@ -534,7 +542,8 @@ export class DocumentReplica<T> {
 		const after = options ? A.change(before, options, fn) : A.change(before, fn);
 		const change = A.getLastLocalChange(after);
 		if (!change || sameHeads(A.getHeads(before), A.getHeads(after))) return Promise.resolve();
-		const header = { author: this.options.signer.author, session: segment.session } as EntryHeader;
+		const { writer } = segment;
+		const header = { author: this.options.signer.author, session: writer.session } as EntryHeader;
 		const decoded = A.decodeChange(change);
 		const verdict = (this.#shown?.validator ?? this.options.validator).checkLocal(
 			{ header, decoded: [decoded], context: this.options.context() },
@@ -544,7 +553,7 @@ export class DocumentReplica<T> {
 		const batching = this.#outbox.length > 0 && this.#outboxSegment === segment;
 		const epoch = batching ? this.#outboxEpoch : this.#usableEpoch();
 		if (!verdict.valid || !epoch) {
-			segment.doc = A.clone(before, { actor: segment.actor });
+			segment.doc = A.clone(before, { actor: writer.actor });
 			return Promise.reject(
 				verdict.valid
 					? new CharterError('unknown-epoch', 'no epoch key to write this document with')
@@ -563,13 +572,17 @@ export class DocumentReplica<T> {
 	 * writer session, so the outbox's batch of another segment is sealed first, on its own.
 	 */
 	#startBatch(segment: Segment | undefined, epoch: Uint8Array, before: A.Doc<T>) {
-		if (this.#outbox.length && this.#outboxSegment !== segment) {
+		if (
+			this.#outbox.length &&
+			(this.#outboxSegment !== segment || this.#outboxWriter !== segment?.writer)
+		) {
 			const batch = this.#takeBatch();
 			this.#enqueue(() => this.#sealBatch(batch)).catch(() => undefined);
 		}
 		if (this.#outbox.length === 0) {
 			this.#outboxEpoch = epoch;
 			this.#outboxSegment = segment;
+			this.#outboxWriter = segment?.writer;
 		}
 		if (this.#unsealed === 0) this.#unsealedBase = A.getHeads(before);
 		this.#unsealed++;
@@ -602,14 +615,14 @@ export class DocumentReplica<T> {
 		const key = base58.encode(id);
 		let segment = this.#segments.get(key);
 		if (!segment) {
-			segment = { id, heads: [], ...this.#writerSession() } as Segment;
+			segment = { id, heads: [], writer: this.#writerSession() };
 			this.#segments.set(key, segment);
 		}
 		return segment;
 	}
 
 	/** A new writer session for a segment: its own Automerge actor and its own hash chain. */
-	#writerSession() {
+	#writerSession(): SegmentWriter {
 		const session = randomBytes(SESSION_BYTES);
 		return {
 			session,
@@ -625,11 +638,11 @@ export class DocumentReplica<T> {
 			let doc: A.Doc<unknown> | undefined;
 			if (segment.heads.length)
 				try {
-					doc = A.clone(A.view(this.doc, segment.heads), { actor: segment.actor });
+					doc = A.clone(A.view(this.doc, segment.heads), { actor: segment.writer.actor });
 				} catch {
 					doc = undefined; // heads the document does not hold (a damaged store): from the root
 				}
-			segment.doc = doc ?? A.load<T>(this.options.root, { actor: segment.actor });
+			segment.doc = doc ?? A.load<T>(this.options.root, { actor: segment.writer.actor });
 		}
 		return segment.doc as A.Doc<T>;
 	}
@@ -642,7 +655,7 @@ export class DocumentReplica<T> {
 	get writing(): { doc: A.Doc<T>; session: Uint8Array; segment: boolean } {
 		const segment = this.#currentSegment();
 		return segment
-			? { doc: this.#segmentDoc(segment), session: segment.session, segment: true }
+			? { doc: this.#segmentDoc(segment), session: segment.writer.session, segment: true }
 			: { doc: this.doc, session: this.options.signer.session, segment: false };
 	}
 
@@ -689,8 +702,10 @@ export class DocumentReplica<T> {
 			changes: this.#outbox.splice(0),
 			decoded: this.#outboxDecoded.splice(0),
 			epoch: this.#outboxEpoch,
-			segment: this.#outboxSegment
+			segment: this.#outboxSegment,
+			writer: this.#outboxWriter
 		};
+		this.#outboxWriter = undefined;
 		this.#outboxEpoch = undefined;
 		this.#outboxSegment = undefined;
 		return batch;
@@ -721,7 +736,7 @@ export class DocumentReplica<T> {
 
 	/** Seals local changes as this device's next entry and records it as valid. */
 	async #seal(batch: Batch): Promise<ParsedEntry> {
-		const { changes, decoded, segment } = batch;
+		const { changes, decoded, segment, writer } = batch;
 		const epoch = batch.epoch ?? this.options.currentEpoch();
 		const epochKey = epoch && this.options.keys.get(this.options.document, epoch);
 		if (!epoch || !epochKey)
@@ -734,15 +749,15 @@ export class DocumentReplica<T> {
 			epoch,
 			epochKey,
 			author: signer.author,
-			session: segment?.session ?? signer.session,
-			seq: segment ? ++segment.seq : ++this.#seq,
-			prev: segment?.prev ?? this.#prev,
+			session: writer?.session ?? signer.session,
+			seq: writer ? ++writer.seq : ++this.#seq,
+			prev: writer?.prev ?? this.#prev,
 			body: encodeChangeBatch(
 				segment ? { context, changes, segment: segment.id } : { context, changes }
 			),
 			sign: (m) => signer.sign(m)
 		});
-		if (segment) segment.prev = sealed.hash;
+		if (writer) writer.prev = sealed.hash;
 		else this.#prev = sealed.hash;
 		const id = hex.encode(sealed.hash);
 		this.#seen.add(id);
