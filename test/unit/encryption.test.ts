@@ -7,8 +7,10 @@ import {
 	type ParsedEntry
 } from '../../src/lib/encryption/entry.js';
 import { openLockbox, parseLockbox, sealLockbox } from '../../src/lib/encryption/lockbox.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import {
 	createCryptoProvider,
+	hash,
 	newKey,
 	SYNC_CHECKS_PER_TASK
 } from '../../src/lib/crypto/primitives.js';
@@ -162,6 +164,21 @@ describe('sealed entries', () => {
 		expect(await node.x25519SharedSecret(a.secret, b.publicKey)).toEqual(
 			await noble.x25519SharedSecret(b.secret, a.publicKey)
 		);
+	});
+
+	it('✓ SHA-256 through node:crypto is noble’s, for any parts, and a digest is its own copy', () => {
+		fc.assert(
+			fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 5 }), (parts) => {
+				const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+				parts.reduce((at, p) => (joined.set(p, at), at + p.length), 0);
+				const digest = hash(...parts);
+				expect(digest).toEqual(sha256(joined));
+				expect(digest.constructor).toBe(Uint8Array);
+				expect(digest.buffer.byteLength).toBe(32);
+			})
+		);
+		const fragmentSized = new Uint8Array(1 << 20).map((_, i) => i * 31);
+		expect(hash(fragmentSized)).toEqual(sha256(fragmentSized));
 	});
 });
 

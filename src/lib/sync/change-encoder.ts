@@ -22,9 +22,9 @@
  *   checksum = the first 4 bytes of SHA-256(chunk type ‖ uLEB body length ‖ body), which is also
  *   the change hash in full.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, hex, utf8 } from '../util/bytes.js';
 import { AUTOMERGE_CHUNK_MAGIC } from '../crypto/domains.js';
+import { hash } from '../crypto/primitives.js';
 
 const MAGIC = AUTOMERGE_CHUNK_MAGIC;
 /** Chunk type of an uncompressed change. */
@@ -103,7 +103,7 @@ export function encodeBytesSetChange(change: BytesSetChange): { bytes: Uint8Arra
 	const contents = body.finish();
 
 	const header = new Writer().raw(Uint8Array.of(CHANGE_CHUNK)).uleb(contents.length).finish();
-	const digest = sha256(concatBytes(header, contents));
+	const digest = hash(header, contents);
 	const bytes = concatBytes(Uint8Array.from(MAGIC), digest.subarray(0, 4), header, contents);
 	return { bytes, hash: hex.encode(digest) };
 }
