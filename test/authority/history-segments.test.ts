@@ -6,13 +6,15 @@
  *   none of what was said before. The older entries wait at his device as hidden (keys he never
  *   gets), never counted as refused or bad.
  * - Ada and Ben read everything, in one list, in order; a fresh device of either reads the same.
- * - Dee, whose role may read the history, joins later and reads every segment.
+ * - Dee, whose invite gives her a role that may read the history, joins later and reads every
+ *   segment. Cy's search and unread count are of what he reads.
  * - An edit of a message from before the cut stays with that message (Cy cannot apply it); an edit,
  *   a reaction or a pin of a message after it reaches Cy.
  * - Whatever order a fresh device of Ada's receives the entries in, it reads the same.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Charter, EVERYONE, type Space } from '../../src/lib/index.js';
+import { joinFrom } from '../support/joining.js';
 import {
 	deliver,
 	freshDevice,
@@ -81,6 +83,18 @@ describe('history segments: a newcomer without READ_MESSAGE_HISTORY reads what i
 		expect(stats.rejected).toBe(0);
 		expect(stats.dropped).toEqual({});
 		expect(stats.pending).toBeGreaterThan(0); // Ada's and Ben's older entries: no key, hidden
+		// ✓ Cy's unread count is of what he reads: Ada's message after his reply, nothing hidden
+		const unread = cy.client.readState.channel(on(cy), channelOf(cy));
+		expect(unread.unread).toBe(1);
+		expect(unread.firstUnread).toBe(channelOf(cy).messages.at(-1)!.id);
+		// ✓ Cy's search finds what he reads and nothing from before
+		expect(
+			on(cy)
+				.search('welcome')
+				.results.map((r) => r.snippet)
+		).toHaveLength(1);
+		expect(on(cy).search('twist').results).toEqual([]);
+		expect(on(ada).search('twist').results).toHaveLength(1);
 		// ✓ a fresh device of Ada's, given every entry, reads the same as Ada
 		const reader = await freshDevice(phrase, 'ada-2');
 		cast.push(reader);
@@ -104,8 +118,9 @@ describe('history segments: a newcomer without READ_MESSAGE_HISTORY reads what i
 			{ allow: ['READ_MESSAGE_HISTORY'] }
 		);
 		// (added with her role in one go: the addition and the role are concurrent to no one)
-		await space.addMember(await dee.client.memberCard());
-		await space.assignRole(userOf(dee), regulars.id);
+		// Dee joins with an invite that gives her @regulars: she comes in with the history
+		const { link } = await space.createInvite({ roles: [regulars.id] });
+		expect(await joinFrom(dee, ada, space, link)).toBe('joined');
 		await syncAll([ada, ben, cy, dee], space.id);
 		await channelOf(dee).send('Dee: hi, I read the backlog');
 		await syncAll([ada, ben, cy, dee], space.id);
