@@ -10,6 +10,8 @@
  *   segment. Cy's search and unread count are of what he reads.
  * - An edit of a message from before the cut stays with that message (Cy cannot apply it); an edit,
  *   a reaction or a pin of a message after it reaches Cy.
+ * - Ben, banned after welcoming Cy, keeps the welcome at Cy's as at Ada's: the ban's cut-off names
+ *   heads of the older segment Cy never holds, and is found from the part he holds.
  * - Whatever order a fresh device of Ada's receives the entries in, it reads the same.
  */
 import { afterEach, describe, expect, it } from 'vitest';
