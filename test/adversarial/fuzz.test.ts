@@ -183,6 +183,24 @@ describe('fuzzing the parsers', async () => {
 		);
 	});
 
+	it('✓ change batches of a later history segment (body version 2) round-trip, and mutations are typed errors', async () => {
+		const segment = randomBytes(16);
+		const batch = { context: ['ab'.repeat(32)], changes: [randomBytes(40)], segment };
+		const body = encodeChangeBatch(batch);
+		expect(decodeChangeBatch(body)).toEqual(batch);
+		// a batch of the first segment is written as before (version 1, no segment)
+		const first = encodeChangeBatch({ context: batch.context, changes: batch.changes });
+		expect(first[3]).toBe(1);
+		expect(body.length).toBe(first.length + 16);
+		expect(decodeChangeBatch(first).segment).toBeUndefined();
+		await fc.assert(
+			fc.asyncProperty(mutations(body), async (bytes) => {
+				await onlyTypedErrors(() => decodeChangeBatch(bytes));
+			}),
+			runs
+		);
+	});
+
 	it('✓ invite links, device-link codes and profiles', async () => {
 		const { encodeInviteLink, parseInviteLink } =
 			await import('../../src/lib/authority/invites.js');

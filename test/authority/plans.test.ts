@@ -302,6 +302,45 @@ describe('plans: state in, plan out', () => {
 		);
 	});
 
+	it('✓ with #general’s history hidden, a newcomer is handed only a new epoch of it — by an addition, an invite or an overwrite — and its history once allowed it', async () => {
+		const { alice, carol, dave, general, space, ctx, apply } = await setup();
+		const hide = plans.setChannelPermissions(
+			ctx(alice),
+			general,
+			{ role: EVERYONE },
+			{ deny: ['READ_MESSAGE_HISTORY'] }
+		);
+		// ✓ hiding the history from those already in rotates nothing (they hold its keys anyway)
+		expect(hide.rotate).toEqual([]);
+		apply(hide);
+		const add = plans.addMembers(ctx(alice), [dave.card]);
+		// ✓ #general rotates in the addition itself; Dave is handed the space document's past only…
+		expect(ids(add.rotate)).toEqual(ids([channelIdBytes(general)]));
+		const held = add.handouts!.find((h) => h.epochs === 'held')!;
+		expect(ids(held.documents)).toEqual(ids([space]));
+		// …and #general's new epoch, with everyone else who reads it
+		const fresh = add.handouts!.find((h) => h.epochs === 'new')!;
+		expect(ids(fresh.documents)).toEqual(ids([channelIdBytes(general)]));
+		expect(keysOf(fresh.recipients)).toContain(keyOf(dave));
+		// ✓ an invite is sealed none of #general's epochs (the newcomer's first key will be new)
+		const invite = plans.createInvite(ctx(alice), { keys: inviteKeys(newInviteSecret()) });
+		expect(ids(invite.handouts![0]!.documents)).toEqual(ids([space]));
+		// ✓ Carol, allowed the history later, is handed every key of #general
+		const allow = plans.setChannelPermissions(
+			ctx(alice),
+			general,
+			{ user: carol.user },
+			{ allow: ['READ_MESSAGE_HISTORY'] }
+		);
+		expect(allow.handouts).toEqual([
+			{
+				recipients: [expect.objectContaining({ user: carol.user })],
+				documents: [channelIdBytes(general)],
+				epochs: 'held'
+			}
+		]);
+	});
+
 	it('✓ an overwrite that takes VIEW_CHANNEL rotates the channel; one that gives it hands its history', async () => {
 		const { alice, bob, carol, general, staff, ctx, apply } = await setup();
 		const shut = plans.setChannelPermissions(

@@ -235,8 +235,14 @@ export class ChannelValidator<T = unknown> {
 
 	/** Checks a local change against the current state before it is applied (and, if allowed,
 	 * registers the objects it creates, for the next local change of the same batch). */
-	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, doc: A.Doc<T>): Verdict {
-		this.#seed(doc);
+	checkLocal(
+		entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>,
+		doc: A.Doc<T>,
+		whole?: A.Doc<T>
+	): Verdict {
+		// (a change made in a history segment is judged on the segment's plaintext; what the replica
+		// resumed from is the whole document)
+		this.#seed(whole ?? doc);
 		const verdict = this.#check({ ...entry, id: 'local', changes: [] }, () => doc);
 		if (verdict.valid) for (const d of entry.decoded) this.#paths.register(d);
 		return verdict;
@@ -299,33 +305,44 @@ export class ChannelValidator<T = unknown> {
 				: undefined;
 			if (!cutoff) return invalid('written after its author lost that right');
 			const inside = this.#ancestorsOf(cutoff);
-			if (!inside) return notYet('removal cut-off not received yet');
-			if (!entry.decoded.every((d) => inside.has(d.hash)))
-				return invalid(
-					removal
-						? 'written after its author was removed'
-						: 'written after its author lost that right'
-				);
+			// inside the cut-off is decided by the part of it this device holds; outside only by all
+			// of it. (A reader without a channel's history never holds the cut-off's older heads: what
+			// the removed member wrote in the segments it reads is still found inside.)
+			if (entry.decoded.every((d) => inside.seen.has(d.hash))) continue;
+			if (!inside.complete) return notYet('removal cut-off not received yet');
+			return invalid(
+				removal
+					? 'written after its author was removed'
+					: 'written after its author lost that right'
+			);
 		}
 		return VALID;
 	}
 
-	/** Every change hash in the causal past of (and including) `heads`, or undefined if incomplete. */
-	#ancestorsOf(heads: readonly string[]): Set<string> | undefined {
+	/**
+	 * The change hashes in the causal past of (and including) `heads` that this validator knows,
+	 * and whether that is all of it (`complete`: no change on the way is unknown here).
+	 */
+	#ancestorsOf(heads: readonly string[]): { seen: Set<string>; complete: boolean } {
 		const key = [...heads].sort().join(',');
-		if (this.#cutoffCache.has(key) && this.#cutoffCache.get(key)) return this.#cutoffCache.get(key);
+		const cached = this.#cutoffCache.get(key);
+		if (cached) return { seen: cached, complete: true };
 		const seen = new Set<string>();
 		const stack = [...heads];
+		let complete = true;
 		while (stack.length) {
 			const h = stack.pop()!;
 			if (seen.has(h)) continue;
 			const deps =
 				this.#depsOf.get(h) ?? (this.#rootChanges.some((c) => c.hash === h) ? [] : undefined);
-			if (!deps) return undefined;
+			if (!deps) {
+				complete = false;
+				continue;
+			}
 			seen.add(h);
 			stack.push(...deps);
 		}
-		this.#cutoffCache.set(key, seen);
-		return seen;
+		if (complete) this.#cutoffCache.set(key, seen);
+		return { seen, complete };
 	}
 }

@@ -103,9 +103,10 @@ export class RuleDocumentValidator<T> implements ReplicaValidator<T> {
 
 	checkLocal(
 		entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>,
-		before: A.Doc<T>
+		before: A.Doc<T>,
+		whole?: A.Doc<T>
 	): Verdict {
-		return this.#validator.checkLocal(entry, before);
+		return this.#validator.checkLocal(entry, before, whole);
 	}
 
 	recordLocal(entry: OpenedEntry): void {

@@ -10,6 +10,11 @@ export interface OpenedEntry {
 	decoded: A.DecodedChange[];
 	/** For channel entries: the space-document heads the writer had seen (hex change hashes). */
 	context: string[];
+	/**
+	 * The history segment the entry was written in (base58 id, sealed in its body; absent: the
+	 * document's first). It names the plaintext the writer built on, never what is valid.
+	 */
+	segment?: string;
 }
 
 /** The hashes of changes outside the entry that its changes depend on. */

@@ -171,9 +171,19 @@ export function channelOf(state: SpaceState, document: Uint8Array): ChannelId | 
 }
 
 /**
+ * Who reads a channel's past: VIEW_CHANNEL and READ_MESSAGE_HISTORY there. Only they are ever handed
+ * keys of the channel's epochs from before they came in; a reader without READ_MESSAGE_HISTORY gets
+ * only epochs named after they came in (the channel rotates when they do: `freshReadOf` in
+ * space-validator.ts marks the rotation pending until a reader names one).
+ */
+export const READS_HISTORY = Permission.VIEW_CHANNEL | Permission.READ_MESSAGE_HISTORY;
+
+/**
  * Active invites (not revoked, not expired, not used up, at `ctx.now`) whose roles may read
- * `channel` — or the space document, without one — in the current state: a rotation seals them the
- * new epoch, so an invite keeps working with every member offline.
+ * `channel` and its history — or the space document, without one — in the current state: a
+ * rotation seals them the new epoch, so an invite keeps working with every member offline. An
+ * invite whose roles lack READ_MESSAGE_HISTORY in a channel is sealed none of its epochs: whoever
+ * joins with it is in the channel without a key until a reader (the newcomer too) names a new one.
  */
 export function activeInviteKeys(ctx: PlanContext, channel?: ChannelId): Recipient[] {
 	const { state, doc, now } = ctx;
@@ -185,16 +195,14 @@ export function activeInviteKeys(ctx: PlanContext, channel?: ChannelId): Recipie
 				!(!!r.expiresAt && r.expiresAt < now) &&
 				(!r.maxUses || uses < r.maxUses);
 			const roles = Object.keys(r.roles ?? {});
-			return (
-				active && (!channel || !state || state.rolesCan(roles, Permission.VIEW_CHANNEL, channel))
-			);
+			return active && (!channel || !state || state.rolesCan(roles, READS_HISTORY, channel));
 		})
 		.map((r) => ({ encryptionKey: r.encryptionKey }));
 }
 
 /**
  * New epochs of `documents` handed to everyone who may read each of them in `after` (the state
- * the change leads to), and to the active invites that may.
+ * the change leads to), and to the active invites that may in `after`.
  */
 export function toReaders(
 	ctx: PlanContext,
@@ -204,11 +212,35 @@ export function toReaders(
 	return documents.map((document) => {
 		const channel = channelOf(after, document);
 		return {
-			recipients: [...after.readers(channel), ...activeInviteKeys(ctx, channel)],
+			recipients: [
+				...after.readers(channel),
+				...activeInviteKeys({ ...ctx, state: after }, channel)
+			],
 			documents: [document],
 			epochs: 'new' as const
 		};
 	});
+}
+
+/**
+ * Every key of each channel handed to the members who may read its history in `after` and could not
+ * in `state` (a role given, a role's permissions changed): whoever gains READ_MESSAGE_HISTORY is
+ * sent the older keys. (Whoever gains VIEW_CHANNEL without it gets none: the change makes a
+ * rotation pending — space-validator.ts, `freshReadOf` — which a reader completes.)
+ */
+export function historyGained(state: SpaceState, after: SpaceState): Handout[] {
+	const handouts: Handout[] = [];
+	for (const member of after.members.values()) {
+		const documents = [...after.channels.keys()]
+			.filter(
+				(c) =>
+					after.can(member.user, READS_HISTORY, c) &&
+					!(state.isMember(member.user) && state.can(member.user, READS_HISTORY, c))
+			)
+			.map((c) => channelIdBytes(c));
+		if (documents.length) handouts.push({ recipients: [member], documents, epochs: 'held' });
+	}
+	return handouts;
 }
 
 // ---- settings -----------------------------------------------------------------------------------
@@ -301,8 +333,18 @@ export function updateRole(ctx: PlanContext, id: string, changes: RoleChanges): 
 	)
 		throw new CharterError('not-authorized', 'a role must sit below your highest role');
 	const name = changes.name !== undefined ? checkName(changes.name, 'role') : undefined;
+	const gained =
+		bits !== undefined
+			? historyGained(
+					state,
+					stateAfter(state, ctx.doc, (draft) => {
+						draft.roles[id]!.permissions = bits;
+					})
+				)
+			: [];
 	const color = changes.color !== undefined ? checkRoleColor(changes.color) : undefined;
 	return {
+		...(gained.length ? { handouts: gained } : {}),
 		change: (d) => {
 			const r = d.roles[id]!;
 			if (name !== undefined) r.name = name;
@@ -339,7 +381,17 @@ export function setRole(ctx: PlanContext, user: UserId, roleId: string, on: bool
 	if (role.position >= state.rank(me))
 		throw new CharterError('not-authorized', 'you may only assign roles below your highest role');
 	if (user !== me) requireBelow(ctx, state, user);
+	const gained = on
+		? historyGained(
+				state,
+				stateAfter(state, ctx.doc, (draft) => {
+					const member = draft.members[user];
+					if (member) member.roles = { ...member.roles, [roleId]: true };
+				})
+			)
+		: [];
 	return {
+		...(gained.length ? { handouts: gained } : {}),
 		change: (d) => {
 			const member = d.members[user];
 			if (!member) return;
@@ -379,7 +431,9 @@ export function setNickname(ctx: PlanContext, nickname: string, user: UserId): S
 
 /**
  * Adds users from their (verified) cards, in one change; each is handed every key of the space
- * document and of every channel they may read once added (full history).
+ * document and of every channel whose history they may read once added (full history). A channel
+ * they may read without READ_MESSAGE_HISTORY rotates in the same change (if this member reads it;
+ * otherwise a reader completes it), and they get only its new epoch.
  */
 export function addMembers(ctx: PlanContext, cards: readonly UserCard[]): SpacePlan {
 	const state = requireMember(ctx, Permission.CREATE_INVITE, 'CREATE_INVITE');
@@ -396,21 +450,36 @@ export function addMembers(ctx: PlanContext, cards: readonly UserCard[]): SpaceP
 			draft.members[card.user] = { card: card.bytes, addedAt, addedBy: me, roles: {} };
 	});
 	const space = spaceIdBytes(state.genesis.space);
+	const rotate = [...after.channels.keys()]
+		.filter(
+			(channel) =>
+				state.can(me, Permission.VIEW_CHANNEL, channel) &&
+				cards.some(
+					(card) =>
+						after.can(card.user, Permission.VIEW_CHANNEL, channel) &&
+						!after.can(card.user, READS_HISTORY, channel)
+				)
+		)
+		.map((channel) => channelIdBytes(channel));
 	return {
 		change: (d) => {
 			for (const card of cards)
 				d.members[card.user] = { card: card.bytes, addedAt, addedBy: atom(me), roles: {} };
 		},
-		handouts: cards.map((card) => ({
-			recipients: [card],
-			documents: [
-				space,
-				...[...after.channels.keys()]
-					.filter((channel) => after.can(card.user, Permission.VIEW_CHANNEL, channel))
-					.map((channel) => channelIdBytes(channel))
-			],
-			epochs: 'held' as const
-		}))
+		...(rotate.length ? { rotate } : {}),
+		handouts: [
+			...cards.map((card) => ({
+				recipients: [card],
+				documents: [
+					space,
+					...[...after.channels.keys()]
+						.filter((channel) => after.can(card.user, READS_HISTORY, channel))
+						.map((channel) => channelIdBytes(channel))
+				],
+				epochs: 'held' as const
+			})),
+			...toReaders(ctx, after, rotate)
+		]
 	};
 }
 
@@ -606,8 +675,10 @@ export function join(
 
 /**
  * Records an invite (its public keys, granted roles, limits) and hands its key every epoch of the
- * space document and of the channels its roles may read, so a newcomer can join with every member
- * offline. `keys`: the keys of the invite's fresh secret.
+ * space document and of the channels whose history its roles may read, so a newcomer can join with
+ * every member offline. Channels its roles may read without READ_MESSAGE_HISTORY get nothing: the
+ * newcomer's first key of them is of an epoch named after the join (by them or any reader).
+ * `keys`: the keys of the invite's fresh secret.
  */
 export function createInvite(
 	ctx: PlanContext,
@@ -648,7 +719,7 @@ export function createInvite(
 				documents: [
 					spaceIdBytes(state.genesis.space),
 					...[...state.channels.keys()]
-						.filter((channel) => state.rolesCan(roles, Permission.VIEW_CHANNEL, channel))
+						.filter((channel) => state.rolesCan(roles, READS_HISTORY, channel))
 						.map((channel) => channelIdBytes(channel))
 				],
 				epochs: 'held'
@@ -764,8 +835,12 @@ export function deleteChannel(ctx: PlanContext, id: ChannelId): SpacePlan {
 /**
  * Sets a channel permission overwrite for a role or a member. Whoever loses VIEW_CHANNEL loses the
  * channel's future: its key rotates (if this member can read it; else a reader completes it), the
- * new epoch handed to the readers after. Whoever gains VIEW_CHANNEL is handed every key of the
- * channel, the new epoch's too. `losers` and `gainers` say who.
+ * new epoch handed to the readers after. Whoever gains VIEW_CHANNEL with READ_MESSAGE_HISTORY (or
+ * gains READ_MESSAGE_HISTORY where they read) is handed every key of the channel, the new epoch's
+ * too. Whoever gains VIEW_CHANNEL without READ_MESSAGE_HISTORY gets only a new epoch: the channel
+ * rotates. It rotates too when an active invite's roles lose READ_MESSAGE_HISTORY there, so that
+ * what is said from now on is under a key that invite was never sealed. `losers` and `gainers` say
+ * who.
  */
 export function setChannelPermissions(
 	ctx: PlanContext,
@@ -797,8 +872,25 @@ export function setChannelPermissions(
 			!state.can(m.user, Permission.VIEW_CHANNEL, channel) &&
 			after.can(m.user, Permission.VIEW_CHANNEL, channel)
 	);
+	// handed the channel's past: newly reading it with its history, or newly given its history
+	const past = [...after.members.values()].filter(
+		(m) => !state.can(m.user, READS_HISTORY, channel) && after.can(m.user, READS_HISTORY, channel)
+	);
+	const withoutPast = gaining.filter((m) => !after.can(m.user, READS_HISTORY, channel));
+	const invitesLosePast = Object.values(ctx.doc.invites ?? {}).some((r) => {
+		const roles = Object.keys(r.roles ?? {});
+		return (
+			r.revoked !== true &&
+			state.rolesCan(roles, READS_HISTORY, channel) &&
+			!after.rolesCan(roles, READS_HISTORY, channel)
+		);
+	});
 	const document = channelIdBytes(channel);
-	const rotate = losers.length && state.can(me, Permission.VIEW_CHANNEL, channel) ? [document] : [];
+	const rotate =
+		(losers.length || withoutPast.length || invitesLosePast) &&
+		state.can(me, Permission.VIEW_CHANNEL, channel)
+			? [document]
+			: [];
 	return {
 		change: (d) => {
 			const c = d.channels[channel]!;
@@ -808,9 +900,7 @@ export function setChannelPermissions(
 		rotate,
 		handouts: [
 			...toReaders(ctx, after, rotate),
-			...(gaining.length
-				? [{ recipients: gaining, documents: [document], epochs: 'held' as const }]
-				: [])
+			...(past.length ? [{ recipients: past, documents: [document], epochs: 'held' as const }] : [])
 		],
 		losers,
 		gainers: gaining.map((m) => m.user)

@@ -186,7 +186,9 @@ const newMemberCard: Check = (ctx) =>
 
 /**
  * Rotation is tied to the actions that call for it: ops of this kind in the same entry take
- * something away (a member, a device, a role, a permission, a channel overwrite).
+ * something away (a member, a device, a role, a permission, a channel overwrite), or let someone
+ * in — an admission or a role given, which may bring a reader without READ_MESSAGE_HISTORY into a
+ * channel (its first key must be new: plans.ts, addMembers).
  */
 function entryCallsForRotation(ctx: Ctx): boolean {
 	return ctx.ops.some((op) => {
@@ -194,10 +196,10 @@ function entryCallsForRotation(ctx: Ctx): boolean {
 		if (top === 'bans' || top === 'removals') return op.kind !== 'delete';
 		if (top === 'members')
 			return (
-				(op.path.length === 2 && op.kind === 'delete') ||
+				op.path.length === 2 ||
 				(field === 'revokedDevices' && op.path.length === 4) ||
 				(field === 'card' && op.path.length === 3 && rotatesIdentity(ctx, op)) ||
-				(field === 'roles' && op.path.length === 4 && op.kind === 'delete')
+				(field === 'roles' && op.path.length === 4)
 			);
 		if (top === 'roles')
 			return (op.path.length === 2 && op.kind === 'delete') || field === 'permissions';
@@ -242,9 +244,13 @@ const epochWriter: Check = (ctx) => {
 	if (!ctx.state.isMember(ctx.signer)) return invalid('not a member');
 	if (channel && !creates && !ctx.state.can(ctx.signer, Permission.VIEW_CHANNEL, channel))
 		return invalid('only a reader of a document names its epoch');
-	if (creates || entryCallsForRotation(ctx) || ctx.state.causal?.rotationPending(document))
-		return VALID;
 	const current = currentEpochNaming(ctx.before, document, ctx.state);
+	if (
+		creates ||
+		entryCallsForRotation(ctx) ||
+		ctx.state.causal?.rotationPending(document, current?.epoch)
+	)
+		return VALID;
 	if (!current || rankOf(ctx, ctx.signer) >= current.rank) return VALID;
 	return invalid('an epoch named by a higher rank is replaced only when a rotation is called for');
 };

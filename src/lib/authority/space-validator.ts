@@ -34,8 +34,9 @@ import { ChangeLog } from './change-log.js';
 import { checkEntry } from './entry-check.js';
 import { externalDeps, type OpenedEntry } from './opened-entry.js';
 import { PathIndex } from './paths.js';
-import { asString, SPACE_DOC_ROOT, type SpaceDoc } from './schema.js';
+import { asString, EVERYONE, SPACE_DOC_ROOT, type SpaceDoc } from './schema.js';
 import { spaceRules } from './space-rules.js';
+import { currentEpochNaming } from './epochs.js';
 import { SpaceState, type CausalContext } from './state.js';
 import { VerifiedCards } from './card-cache.js';
 import { base58, toBytes } from '../util/bytes.js';
@@ -65,6 +66,18 @@ export interface Reduction {
 	lostRead: Map<string, Set<UserId>>;
 }
 
+/**
+ * An entry that lets members read a channel they could not read before, without
+ * READ_MESSAGE_HISTORY there (a join, an addition, a role or an overwrite that grants VIEW_CHANNEL):
+ * the channel needs a new epoch, named in this entry or after it, so that the first key those
+ * members get is of an epoch that starts after they came in (protocol §7, history visibility).
+ */
+export interface FreshRead {
+	entry: OpenedEntry;
+	/** Channel documents (base58 ids) that need a new epoch, with the members who came in. */
+	documents: Map<string, Set<UserId>>;
+}
+
 export interface SpaceEvaluation {
 	doc: A.Doc<SpaceDoc>;
 	state: SpaceState;
@@ -72,6 +85,8 @@ export interface SpaceEvaluation {
 	invalid: Map<string, string>;
 	waiting: Map<string, string>;
 	reductions: Reduction[];
+	/** Entries that let members without READ_MESSAGE_HISTORY into a channel, in causal order. */
+	freshReads: FreshRead[];
 	/** State at given heads of the valid space document, or why it cannot be had. */
 	stateAt(heads: readonly string[]): SpaceState | 'missing' | 'invalid';
 	/** Is the entry `entryId` in the causal past of (or one of the entries of) `heads`? */
@@ -79,9 +94,17 @@ export interface SpaceEvaluation {
 	/**
 	 * Documents (base58 ids) whose current epoch some removed reader can still open: a removal took
 	 * read access away and no epoch of that document was set after it. Any member holding the key
-	 * completes the rotation.
+	 * completes the rotation. Also channels a member without READ_MESSAGE_HISTORY came into with no
+	 * epoch named since (a FreshRead): any reader completes it — the newcomer too, with every other
+	 * member offline, since a new epoch needs no old key.
 	 */
 	pendingRotations(): string[];
+	/**
+	 * Whether epoch `epoch` of `document` was named after a member without READ_MESSAGE_HISTORY
+	 * came into it: what is written under it starts, or belongs to, a later history segment (the
+	 * newcomer reads none of what came before — docs/protocol.md §8.3).
+	 */
+	cutBefore(document: string, epoch: string): boolean;
 }
 
 const ROOT = A.load<SpaceDoc>(SPACE_DOC_ROOT);
@@ -100,6 +123,8 @@ export class SpaceValidator {
 	#changeEntry = new Map<string, string>();
 	#signers = new Map<string, UserId>();
 	#epochSetters = new Map<string, Set<string>>();
+	/** The epoch each setter named, by `<document> <entry id>`. */
+	#epochNamed = new Map<string, string>();
 	#log = logOf([]);
 	/** Entries Automerge refused although every check allowed them (kept refused: a pure fact). */
 	#unappliable = new Set<string>();
@@ -164,7 +189,12 @@ export class SpaceValidator {
 	checkLocal(header: OpenedEntry['header'], decoded: A.DecodedChange[], before: A.Doc<SpaceDoc>) {
 		const state = SpaceState.derive(this.genesis, before);
 		// a local change extends everything this device holds: all of it is its causal past
-		state.causal = this.#causal(() => true, this.#last?.valid ?? [], this.#last?.reductions ?? []);
+		state.causal = this.#causal(
+			() => true,
+			this.#last?.valid ?? [],
+			this.#last?.reductions ?? [],
+			this.#last?.freshReads ?? []
+		);
 		const { verdict } = this.#check(state, before, {
 			header,
 			decoded
@@ -194,13 +224,19 @@ export class SpaceValidator {
 			afterDoc,
 			this.genesis.spaceBytes
 		);
+		const fresh = freshReadOf(
+			entry,
+			SpaceState.derive(this.genesis, beforeDoc),
+			SpaceState.derive(this.genesis, afterDoc)
+		);
 		this.#last = this.#evaluation(
 			doc,
 			state,
 			[...(last?.valid ?? []), entry],
 			last?.invalid ?? new Map(),
 			last?.waiting ?? new Map(),
-			[...(last?.reductions ?? []), ...(reduction ? [reduction] : [])]
+			[...(last?.reductions ?? []), ...(reduction ? [reduction] : [])],
+			[...(last?.freshReads ?? []), ...(fresh ? [fresh] : [])]
 		);
 	}
 
@@ -225,8 +261,9 @@ export class SpaceValidator {
 		const waiting = new Map(this.#last!.waiting);
 		let state = SpaceState.derive(this.genesis, doc);
 		const reductions = [...this.#last!.reductions];
+		const freshReads = [...this.#last!.freshReads];
 		for (const entry of fresh) {
-			state.causal = this.#causal(() => true, valid, reductions);
+			state.causal = this.#causal(() => true, valid, reductions, freshReads);
 			recordBound(this.#log, entry);
 			if (
 				!this.#keepsDiscipline(
@@ -258,6 +295,8 @@ export class SpaceValidator {
 				this.genesis.spaceBytes
 			);
 			if (reduction) reductions.push(reduction);
+			const freshRead = freshReadOf(entry, state, after);
+			if (freshRead) freshReads.push(freshRead);
 			state = after;
 			valid.push(entry);
 			this.#signers.set(entry.id, check.signer!);
@@ -265,19 +304,21 @@ export class SpaceValidator {
 			this.#recordAncestors(entry);
 			waiting.delete(entry.id);
 		}
-		this.#last = this.#evaluation(doc, state, valid, invalid, waiting, reductions);
+		this.#last = this.#evaluation(doc, state, valid, invalid, waiting, reductions, freshReads);
 		return this.#last;
 	}
 
 	#recordEpochSetter(
 		entry: OpenedEntry,
-		ops: readonly { path: string[]; kind: string }[] | undefined
+		ops: readonly { path: string[]; kind: string; value?: unknown }[] | undefined
 	) {
 		for (const op of ops ?? [])
 			if (op.path[0] === 'epochs' && op.path.length === 2 && op.kind === 'put') {
 				const set = this.#epochSetters.get(op.path[1]!) ?? new Set();
 				set.add(entry.id);
 				this.#epochSetters.set(op.path[1]!, set);
+				if (typeof op.value === 'string')
+					this.#epochNamed.set(`${op.path[1]} ${entry.id}`, op.value);
 			}
 	}
 
@@ -348,7 +389,8 @@ export class SpaceValidator {
 			result.valid,
 			result.invalid,
 			waiting,
-			result.reductions
+			result.reductions,
+			result.freshReads
 		);
 		return this.#last;
 	}
@@ -385,11 +427,13 @@ export class SpaceValidator {
 		for (const d of ROOT_CHANGES) this.#paths.register(d);
 		this.#signers = new Map();
 		this.#epochSetters = new Map();
+		this.#epochNamed = new Map();
 		const valid: OpenedEntry[] = [];
 		const validIds = new Set<string>();
 		const validChanges = new Set<string>();
 		const invalid = new Map<string, string>();
 		const reductions: Reduction[] = [];
+		const freshReads: FreshRead[] = [];
 		for (const entry of order) {
 			const forcedReason = forced.get(entry.id);
 			if (forcedReason) {
@@ -414,7 +458,7 @@ export class SpaceValidator {
 			const before = A.view(doc, heads);
 			const state = SpaceState.derive(this.genesis, before);
 			const past = this.#ancestors.get(entry.id)!;
-			state.causal = this.#causal((id) => past.has(id), valid, reductions);
+			state.causal = this.#causal((id) => past.has(id), valid, reductions, freshReads);
 			const check = this.#check(state, before, entry);
 			if (!check.verdict.valid) {
 				invalid.set(entry.id, check.verdict.reason);
@@ -443,8 +487,10 @@ export class SpaceValidator {
 				this.genesis.spaceBytes
 			);
 			if (reduction) reductions.push(reduction);
+			const freshRead = freshReadOf(entry, state, after);
+			if (freshRead) freshReads.push(freshRead);
 		}
-		return { doc, valid, invalid, reductions };
+		return { doc, valid, invalid, reductions, freshReads };
 	}
 
 	/**
@@ -455,10 +501,17 @@ export class SpaceValidator {
 	#causal(
 		inPast: (id: string) => boolean,
 		valid: readonly OpenedEntry[],
-		reductions: readonly Reduction[]
+		reductions: readonly Reduction[],
+		freshReads: readonly FreshRead[]
 	): CausalContext {
 		return {
-			rotationPending: (document) =>
+			rotationPending: (document, current) =>
+				freshReads.some(
+					(f) =>
+						inPast(f.entry.id) &&
+						f.documents.has(document) &&
+						!this.#namedAfter(document, f.entry.id, current, inPast)
+				) ||
 				reductions.some(
 					(r) =>
 						inPast(r.entry.id) &&
@@ -478,6 +531,26 @@ export class SpaceValidator {
 				return latest;
 			}
 		};
+	}
+
+	/**
+	 * Whether the current epoch of `document` (`current`) was named at or after entry `entryId`: a
+	 * newcomer without the history holds the key of every epoch named after they came in, so only
+	 * then do they hold the one writers use. (A naming concurrent with their join may win by rank:
+	 * the rotation stays pending until one after the join is current.)
+	 */
+	#namedAfter(
+		document: string,
+		entryId: string,
+		current: string | undefined,
+		inPast: (id: string) => boolean = () => true
+	): boolean {
+		return [...(this.#epochSetters.get(document) ?? [])].some(
+			(s) =>
+				inPast(s) &&
+				(s === entryId || !!this.#ancestors.get(s)?.has(entryId)) &&
+				(current === undefined || this.#epochNamed.get(`${document} ${s}`) === current)
+		);
 	}
 
 	#strongRemoval(result: {
@@ -577,7 +650,8 @@ export class SpaceValidator {
 		valid: OpenedEntry[],
 		invalid: Map<string, string>,
 		waiting: Map<string, string>,
-		reductions: Reduction[]
+		reductions: Reduction[],
+		freshReads: FreshRead[]
 	): SpaceEvaluation {
 		const cache = new Map<string, SpaceState>();
 		const changeEntry = this.#changeEntry;
@@ -591,6 +665,7 @@ export class SpaceValidator {
 			invalid,
 			waiting,
 			reductions,
+			freshReads,
 			stateAt: (heads) => {
 				for (const h of heads) {
 					if (ROOT_HASHES.has(h)) continue;
@@ -625,8 +700,18 @@ export class SpaceValidator {
 						);
 						if (!after) pending.add(document);
 					}
+				for (const f of freshReads)
+					for (const document of f.documents.keys()) {
+						if (pending.has(document)) continue;
+						const current = currentEpochNaming(doc, document, state)?.epoch;
+						if (!this.#namedAfter(document, f.entry.id, current)) pending.add(document);
+					}
 				return [...pending];
-			}
+			},
+			cutBefore: (document, epoch) =>
+				freshReads.some(
+					(f) => f.documents.has(document) && this.#namedAfter(document, f.entry.id, epoch)
+				)
 		};
 	}
 }
@@ -759,6 +844,39 @@ function reductionOf(
 	}
 	if (users.size === 0 && removed.size === 0) return undefined;
 	return { entry, signer, users, removed, restricted, lostRead };
+}
+
+/**
+ * The channels an entry lets members into without READ_MESSAGE_HISTORY there: members who may read
+ * a channel (that existed before) after it and could not before — newly admitted, or newly granted
+ * VIEW_CHANNEL by a role or an overwrite — and lack READ_MESSAGE_HISTORY in it after.
+ */
+export function freshReadOf(
+	entry: OpenedEntry,
+	before: SpaceState,
+	after: SpaceState
+): FreshRead | undefined {
+	// the common case costs one look: @everyone reads history and no overwrite denies it
+	const everyone = after.roles.get(EVERYONE)?.permissions ?? 0;
+	const denied = [...after.channels.values()].some((c) =>
+		Object.values(c.overwrites ?? {}).some((o) => (o.deny & Permission.READ_MESSAGE_HISTORY) !== 0)
+	);
+	if (!denied && (everyone & Permission.READ_MESSAGE_HISTORY) !== 0) return undefined;
+	let documents: Map<string, Set<UserId>> | undefined;
+	for (const channel of after.channels.keys()) {
+		if (!before.channels.has(channel)) continue;
+		for (const user of after.members.keys()) {
+			if (!after.can(user, Permission.VIEW_CHANNEL, channel)) continue;
+			if (after.can(user, Permission.READ_MESSAGE_HISTORY, channel)) continue;
+			if (before.isMember(user) && before.can(user, Permission.VIEW_CHANNEL, channel)) continue;
+			documents ??= new Map();
+			const key = base58.encode(channelIdBytes(channel));
+			const set = documents.get(key) ?? new Set<UserId>();
+			set.add(user);
+			documents.set(key, set);
+		}
+	}
+	return documents && { entry, documents };
 }
 
 /** Members whose current identity key differs from `before` to `after` (an identity rotation). */

@@ -55,8 +55,12 @@ export const OWNER_RANK = Number.POSITIVE_INFINITY;
  * document: set on the state it checks that entry against (never on shared or cached states).
  */
 export interface CausalContext {
-	/** A reader of `documentKey` lost access in the causal past and no epoch was named since. */
-	rotationPending(documentKey: string): boolean;
+	/**
+	 * A reader of `documentKey` lost access in the causal past and no epoch was named since; or a
+	 * member without READ_MESSAGE_HISTORY came into it and the current epoch (`current`) was not
+	 * named since.
+	 */
+	rotationPending(documentKey: string, current?: string): boolean;
 	/** Newest claimed time (ms) of a valid space change in the causal past written by one of `by`. */
 	latestTime(by: (user: UserId) => boolean): number;
 }

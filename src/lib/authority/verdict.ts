@@ -54,7 +54,15 @@ export interface ReplicaValidator<T> {
 		fresh: OpenedEntry[],
 		doc: A.Doc<T>
 	): Promise<ValidationResult<T>>;
-	checkLocal(entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>, before: A.Doc<T>): Verdict;
+	/**
+	 * `before` is what the change was made on; `whole`, when that is a history segment's plaintext,
+	 * is the document with every segment (what the replica holds).
+	 */
+	checkLocal(
+		entry: Pick<OpenedEntry, 'header' | 'decoded' | 'context'>,
+		before: A.Doc<T>,
+		whole?: A.Doc<T>
+	): Verdict;
 	recordLocal(entry: OpenedEntry, doc: A.Doc<T>): void;
 	/** A fresh validator for a rebuild that keeps what this one learnt (see `rebuild`). */
 	successor?(): ReplicaValidator<T>;

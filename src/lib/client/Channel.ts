@@ -127,8 +127,13 @@ export class Channel {
 	#threads = new ThreadIndex<Message>();
 	#listeners = new Set<(messages: readonly Message[]) => void>();
 	#changeListeners = new Set<() => void>();
-	#sent = 0;
-	#sessionTag: string;
+	/** Messages sent in each writer session of this client (the channel's, one per history segment). */
+	#sent = new Map<string, number>();
+	/**
+	 * This client's writer sessions in the channel: its own, and one per later history segment it
+	 * wrote in. Message and bucket ids start with the session's tag (`<tag>.<n>`).
+	 */
+	#ownTags = new Set<string>();
 	#delivery: DeliveryTracker;
 	/** Trackers of earlier history generations, for messages still pending there. */
 	#retiredDeliveries: DeliveryTracker[] = [];
@@ -159,7 +164,7 @@ export class Channel {
 			context.identity.userId,
 			() => context.sharePresence?.() ?? true
 		);
-		this.#sessionTag = hex.encode(context.signer.session);
+		this.#ownTags.add(hex.encode(context.signer.session));
 		this.#deliveryEnvelope = replica.envelope;
 		this.#delivery = this.#newTracker();
 		replica.subscribe(() => this.#changed());
@@ -212,6 +217,7 @@ export class Channel {
 			validator: channelValidator(id, () => space.evaluation),
 			generation: () => historyOf(space.document.channels?.[id]),
 			currentEpoch: () => space.currentEpoch(document),
+			segment: () => space.currentSegment(document),
 			context: () => space.contextHeads
 		});
 		return new Channel(id, space, replica, context, keys);
@@ -395,14 +401,35 @@ export class Channel {
 
 	/** Sent by this client since it opened (its delivery is followed from the send on). */
 	#sentHere(id: string): boolean {
-		return id.startsWith(`${this.#sessionTag}.`);
+		return this.#ownTags.has(id.slice(0, id.indexOf('.')));
+	}
+
+	/** The whole document and this client's own session (what is not in the current segment). */
+	#whole() {
+		return { doc: this.replica.doc, session: this.context.signer.session, segment: false };
+	}
+
+	/** Whether message `id` is in `doc` (a history segment's plaintext, or the whole document). */
+	#heldIn(doc: ChannelDoc, id: string): boolean {
+		for (const messages of Object.values(doc.buckets ?? {})) if (messages?.[id]) return true;
+		return false;
+	}
+
+	/**
+	 * Where a change of message `id` (in `bucket`) is made: in the current history segment when the
+	 * message is in it, so a newcomer who reads the segment applies the change too; else on the
+	 * whole document, where it depends on everything before it (docs/protocol.md §8.3).
+	 */
+	#whereFor(bucket: string, id: string): { segment: boolean } {
+		const writing = this.replica.writing;
+		return { segment: writing.segment && writing.doc.buckets?.[bucket]?.[id] !== undefined };
 	}
 
 	#deliveryOf(id: string, follow: string[]): Delivery {
 		const known = this.#trackerOf(id).delivery(id);
 		if (known) return known;
 		// this session's own sends are followed by send() once their entry is in the envelope
-		if (!id.startsWith(`${this.#sessionTag}.`)) follow.push(id);
+		if (!this.#sentHere(id)) follow.push(id);
 		return 'pending';
 	}
 
@@ -483,11 +510,19 @@ export class Channel {
 		await this.#requireKey();
 		// an id someone else already took (a member squatting this session's next ids) is skipped:
 		// the rules refuse a message made under an id its writer had seen taken
+		// a reply in a thread goes where its root is: the current history segment, or (a root said
+		// before the history was cut) the whole document — where a newcomer cannot read it
+		const writing = this.replica.writing;
+		const where =
+			!writing.segment || !thread || this.#heldIn(writing.doc, thread) ? writing : this.#whole();
+		const tag = hex.encode(where.session);
+		this.#ownTags.add(tag);
 		let n: number, bucket: string, id: string;
 		do {
-			n = this.#sent++;
-			bucket = `${this.#sessionTag}.${Math.floor(n / MESSAGES_PER_BUCKET)}`;
-			id = `${this.#sessionTag}.${n}`;
+			n = this.#sent.get(tag) ?? 0;
+			this.#sent.set(tag, n + 1);
+			bucket = `${tag}.${Math.floor(n / MESSAGES_PER_BUCKET)}`;
+			id = `${tag}.${n}`;
 		} while (this.replica.doc.buckets?.[bucket]?.[id] !== undefined);
 		const message: Message = {
 			id,
@@ -499,17 +534,23 @@ export class Channel {
 		};
 		const read = readMentions(Object.fromEntries(mentions.map((k) => [k, true])));
 		if (read) message.mentions = read;
-		await this.replica.change((d) => {
-			d.buckets[bucket] ??= {};
-			d.buckets[bucket]![id] = {
-				author: atom(message.author),
-				text: new A.ImmutableString(text),
-				createdAt: message.createdAt,
-				...(replyTo ? { replyTo: atom(replyTo) } : {}),
-				...(thread ? { thread: atom(thread) } : {}),
-				...(mentions.length ? { mentions: Object.fromEntries(mentions.map((k) => [k, true])) } : {})
-			};
-		});
+		await this.replica.change(
+			(d) => {
+				d.buckets[bucket] ??= {};
+				d.buckets[bucket]![id] = {
+					author: atom(message.author),
+					text: new A.ImmutableString(text),
+					createdAt: message.createdAt,
+					...(replyTo ? { replyTo: atom(replyTo) } : {}),
+					...(thread ? { thread: atom(thread) } : {}),
+					...(mentions.length
+						? { mentions: Object.fromEntries(mentions.map((k) => [k, true])) }
+						: {})
+				};
+			},
+			undefined,
+			{ segment: where.segment }
+		);
 		// the envelope now holds this message's entry: a node must report heads that include these
 		this.#delivery.track([id], A.getHeads(this.replica.envelope.doc()));
 		void this.#typing.stop();
@@ -607,11 +648,15 @@ export class Channel {
 			this.id
 		);
 		await this.#requireKey();
-		await this.replica.change((d) => {
-			const m = d.buckets[bucket]![id]!;
-			m.text = new A.ImmutableString(text);
-			m.editedAt = Date.now();
-		});
+		await this.replica.change(
+			(d) => {
+				const m = d.buckets[bucket]![id]!;
+				m.text = new A.ImmutableString(text);
+				m.editedAt = Date.now();
+			},
+			undefined,
+			this.#whereFor(bucket, id)
+		);
 	}
 
 	/** Deletes a message: one's own, or anyone's with MANAGE_MESSAGES. The text is cleared. */
@@ -624,11 +669,15 @@ export class Channel {
 			this.id
 		);
 		await this.#requireKey();
-		await this.replica.change((d) => {
-			const m = d.buckets[bucket]![id]!;
-			m.deleted = true;
-			m.text = new A.ImmutableString('');
-		});
+		await this.replica.change(
+			(d) => {
+				const m = d.buckets[bucket]![id]!;
+				m.deleted = true;
+				m.text = new A.ImmutableString('');
+			},
+			undefined,
+			this.#whereFor(bucket, id)
+		);
 	}
 
 	/**
@@ -650,9 +699,13 @@ export class Channel {
 		const key = reactionKey(this.context.identity.userId, emoji);
 		if (typeof message[key] === 'number') return;
 		await this.#requireKey();
-		await this.replica.change((d) => {
-			d.buckets[bucket]![id]![key] = Date.now();
-		});
+		await this.replica.change(
+			(d) => {
+				d.buckets[bucket]![id]![key] = Date.now();
+			},
+			undefined,
+			this.#whereFor(bucket, id)
+		);
 	}
 
 	/**
@@ -671,9 +724,13 @@ export class Channel {
 		const key = reactionKey(user, emoji);
 		if (typeof message[key] !== 'number') return;
 		await this.#requireKey();
-		await this.replica.change((d) => {
-			delete d.buckets[bucket]![id]![key];
-		});
+		await this.replica.change(
+			(d) => {
+				delete d.buckets[bucket]![id]![key];
+			},
+			undefined,
+			this.#whereFor(bucket, id)
+		);
 	}
 
 	/**
@@ -719,7 +776,10 @@ export class Channel {
 			'MANAGE_MESSAGES',
 			this.id
 		);
-		const doc = this.replica.doc;
+		// a pin goes where its message is; the cap counts the pins there (the rule counts them at the
+		// heads the pin was made on)
+		const where = this.#whereFor(bucket, id);
+		const doc = where.segment ? this.replica.writing.doc : this.replica.doc;
 		const key = pinKey(bucket, id);
 		if (typeof doc[key] === 'number') return;
 		const keys = Object.keys(doc).filter((k) => parsePinKey(k));
@@ -738,10 +798,14 @@ export class Channel {
 				`a channel pins at most ${MAX_PINS} messages: unpin one first`
 			);
 		await this.#requireKey();
-		await this.replica.change((d) => {
-			for (const k of stale) delete d[k as `pin:${string}`];
-			d[key] = Date.now();
-		});
+		await this.replica.change(
+			(d) => {
+				for (const k of stale) delete d[k as `pin:${string}`];
+				d[key] = Date.now();
+			},
+			undefined,
+			where
+		);
 	}
 
 	/** Unpins a message (MANAGE_MESSAGES here). A message that is not pinned changes nothing. */
@@ -754,10 +818,16 @@ export class Channel {
 		);
 		const keys = Object.keys(this.replica.doc).filter((k) => parsePinKey(k)?.message === id);
 		if (!keys.length) return;
+		const writing = this.replica.writing;
+		const segment = writing.segment && keys.every((k) => k in writing.doc);
 		await this.#requireKey();
-		await this.replica.change((d) => {
-			for (const key of keys) delete d[key as `pin:${string}`];
-		});
+		await this.replica.change(
+			(d) => {
+				for (const key of keys) delete d[key as `pin:${string}`];
+			},
+			undefined,
+			{ segment }
+		);
 	}
 
 	/** @internal Deletes every message of a user (moderation). */
@@ -770,14 +840,27 @@ export class Channel {
 			this.id
 		);
 		await this.#requireKey();
-		await this.replica.change((d) => {
-			for (const m of doomed) {
-				const { bucket } = this.#find(m.id);
-				const stored = d.buckets[bucket]![m.id]!;
-				stored.deleted = true;
-				stored.text = new A.ImmutableString('');
-			}
+		// those in the current history segment are deleted there (a newcomer sees them go), the rest
+		// on the whole document
+		const placed = doomed.map((m) => {
+			const { bucket } = this.#find(m.id);
+			return { id: m.id, bucket, ...this.#whereFor(bucket, m.id) };
 		});
+		for (const segment of [true, false]) {
+			const these = placed.filter((p) => p.segment === segment);
+			if (!these.length) continue;
+			await this.replica.change(
+				(d) => {
+					for (const { id, bucket } of these) {
+						const stored = d.buckets[bucket]![id]!;
+						stored.deleted = true;
+						stored.text = new A.ImmutableString('');
+					}
+				},
+				undefined,
+				{ segment }
+			);
+		}
 		return doomed.length;
 	}
 

@@ -540,6 +540,20 @@ export class Space implements SpaceView {
 	}
 
 	/**
+	 * The history segment a channel's writes go to (docs/protocol.md §8.3): its current epoch when
+	 * that was named after a member without READ_MESSAGE_HISTORY came in, else undefined — the
+	 * channel's first segment, written as always.
+	 */
+	currentSegment(document: Uint8Array): Uint8Array | undefined {
+		const evaluation = this.evaluation;
+		if (!evaluation?.freshReads.length) return undefined;
+		const epoch = this.currentEpoch(document);
+		return epoch && evaluation.cutBefore(base58.encode(document), base58.encode(epoch))
+			? epoch
+			: undefined;
+	}
+
+	/**
 	 * Epoch names read from one space document under one state. Both are immutable objects, so a
 	 * name read once holds until either is replaced: a send asks for its channel's epoch each time,
 	 * and reading the register's values from Automerge costs more than the rest of the check.

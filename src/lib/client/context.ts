@@ -25,6 +25,8 @@ export interface SpaceView {
 	readonly contextHeads: A.Heads;
 	readonly isMember: boolean;
 	currentEpoch(document: Uint8Array): Uint8Array | undefined;
+	/** The history segment a channel's writes go to (Space.currentSegment). */
+	currentSegment(document: Uint8Array): Uint8Array | undefined;
 	ensureEpoch(document: Uint8Array): Promise<Uint8Array>;
 	ensureDeviceRegistered(): Promise<void>;
 	assertCanWrite(permission: number, name: string, channel: ChannelId): void;

@@ -7,7 +7,7 @@
 import * as A from '@automerge/automerge';
 import type { SpaceDoc } from '../authority/schema.js';
 import type { SpaceState } from '../authority/state.js';
-import type { Handout } from '../authority/plans.js';
+import { READS_HISTORY, type Handout } from '../authority/plans.js';
 import { Permission } from '../authority/permissions.js';
 import type { InviteKeys } from '../authority/invites.js';
 import { KeyRing, type EpochKey } from '../encryption/keyring.js';
@@ -19,7 +19,7 @@ import {
 } from '../encryption/lockbox.js';
 import { entryHash } from '../encryption/entry.js';
 import type { Identity } from '../identity/identity.js';
-import { channelId, type UserId } from '../identity/ids.js';
+import { channelId, type ChannelId, type UserId } from '../identity/ids.js';
 import type { SecretStore } from '../identity/secret-store.js';
 import { base58, bytesEqual, hex } from '../util/bytes.js';
 
@@ -166,6 +166,18 @@ export class SpaceKeys {
 					!!user &&
 					(channel ? state.can(user, Permission.VIEW_CHANNEL, channel) : state.isMember(user));
 				if (!this.#forInvite(lockbox) && !canRead(identity.userId)) continue;
+				// an invite sealed a channel's keys while its roles could read the channel's history; if
+				// they cannot now, those keys are of the time before this newcomer: not used (the first
+				// key of that channel will be of an epoch named after the join)
+				if (this.#forInvite(lockbox) && channel) {
+					const readsPast = this.#inviteReadsPast(state, doc, channel);
+					if (readsPast === undefined) continue; // its record has not arrived: wait for it
+					if (!readsPast) {
+						this.#waiting.delete(id);
+						changed = true;
+						continue;
+					}
+				}
 				// an author who may not read the document now may have handed out the key while they
 				// could (a rotation by an admin banned since): its key is used if a valid entry named
 				// that epoch, so which keys a device holds depends on the entries, not on their order
@@ -191,6 +203,17 @@ export class SpaceKeys {
 			}
 		}
 		if (changed) await this.o.changed();
+	}
+
+	/** Whether the roles of the invite being joined with may read `channel`'s history now. */
+	#inviteReadsPast(
+		state: SpaceState,
+		doc: A.Doc<SpaceDoc> | undefined,
+		channel: ChannelId
+	): boolean | undefined {
+		const record = this.o.invite && doc?.invites?.[this.o.invite.id];
+		if (!record) return undefined;
+		return state.rolesCan(Object.keys(record.roles ?? {}), READS_HISTORY, channel);
 	}
 
 	/** Seals every one of `epochs` to every recipient and appends the lockboxes to the envelope. */

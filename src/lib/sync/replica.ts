@@ -45,6 +45,9 @@ import {
 import { envelopeDocumentId, type EnvelopeDoc, type EnvelopeReader } from './envelope.js';
 import type { Wire } from './wire.js';
 import { nextTask } from '../util/tasks.js';
+import { actorFor } from '../authority/actors.js';
+import { randomBytes } from '../util/bytes.js';
+import { SESSION_BYTES } from '../encryption/entry.js';
 import { sameHeads } from '../util/heads.js';
 
 export interface ReplicaSigner {
@@ -74,6 +77,12 @@ export interface ReplicaOptions<T> {
 	fullScanOnOpen?: boolean;
 	/** The document's current history generation (compacted documents; default 0). */
 	generation?(): number;
+	/**
+	 * The history segment writes go to (docs/protocol.md §8.3): the id of the epoch that started it,
+	 * or undefined for the document's first segment — a document whose history was never cut, where
+	 * changes are made on the whole document as always.
+	 */
+	segment?(): Uint8Array | undefined;
 }
 
 export interface ReplicaStats {
@@ -96,6 +105,8 @@ interface SavedReplica {
 	generations: Record<string, string[]>;
 	pending: Uint8Array[];
 	rejected: { entry: Uint8Array; reason: string }[];
+	/** Heads of each later history segment's plaintext (absent: the document has one segment). */
+	segments?: Record<string, string[]>;
 }
 type SavedReplicaV3 = Omit<SavedReplica, 'v'> & { v: 3; doc: Uint8Array };
 type SavedReplicaV2 = Omit<SavedReplica, 'v' | 'generations'> & {
@@ -123,6 +134,40 @@ interface Generation {
 	arrived: Uint8Array[];
 	/** Whether an ingest task for `arrived` is queued and has not started yet. */
 	ingestQueued: boolean;
+}
+
+/**
+ * A later history segment of the document (docs/protocol.md §8.3): the plaintext written in it is
+ * made on the bare root plus that segment's own changes, so none of it depends on what was said
+ * before the cut, and a reader who holds only the keys from the cut on can apply it. The replica's
+ * document holds every segment it can read (they merge: concurrent branches from one root); this
+ * keeps the segment's own plaintext, to write on.
+ */
+interface Segment {
+	id: Uint8Array;
+	/** The segment's plaintext (root + its changes), made when first needed. */
+	doc?: A.Doc<unknown>;
+	/** Its heads, when read from the local store and not materialised yet. */
+	heads: string[];
+	writer: SegmentWriter;
+}
+
+/** This device's writer session in a segment: a fresh Automerge actor, its own hash chain. */
+interface SegmentWriter {
+	session: Uint8Array;
+	actor: string;
+	seq: number;
+	prev: Uint8Array;
+}
+
+/** Local changes taken from the outbox to be sealed as one entry. */
+interface Batch {
+	changes: A.Change[];
+	decoded: A.DecodedChange[];
+	epoch: Uint8Array | undefined;
+	segment: Segment | undefined;
+	/** The session its changes were made in (a rebuild gives the segment a new one after). */
+	writer: SegmentWriter | undefined;
 }
 
 export class DocumentReplica<T> {
@@ -162,6 +207,14 @@ export class DocumentReplica<T> {
 	 * sealed under the old epoch, so everyone who could read before (the removed member too) learns
 	 * of it; later entries use the new one. */
 	#outboxEpoch: Uint8Array | undefined;
+	/** The history segment the outbox's batch is written in (undefined: the first). */
+	#outboxSegment: Segment | undefined;
+	/** Later history segments seen, by base58 id. */
+	#segments = new Map<string, Segment>();
+	/** The writer session of the outbox's batch, when in a later segment. */
+	#outboxWriter: SegmentWriter | undefined;
+	/** Whether any entry opened here was written in a later segment. */
+	#segmentsSeen = false;
 	#flushScheduled = false;
 	#flushed: Promise<void> | undefined;
 	#seq = 0;
@@ -217,6 +270,8 @@ export class DocumentReplica<T> {
 		// the whole envelope again
 		const doc = savedDoc ?? A.load<T>(options.root, { actor: options.signer.actor });
 		const replica = new DocumentReplica<T>(options, doc, chunks);
+		for (const [id, heads] of Object.entries(saved?.segments ?? {}))
+			replica.#segmentOf(base58.decode(id)).heads = heads;
 		for (const r of saved?.rejected ?? []) {
 			try {
 				const entry = parseEntry(r.entry);
@@ -405,6 +460,10 @@ export class DocumentReplica<T> {
 			this.#pending.clear();
 			this.#pendingFragments.clear();
 			this.#rejected.clear();
+			// each segment's plaintext is made again from the entries decided again, by a new writer
+			// session (its old actor's next change might reuse a number of one not decided yet)
+			for (const segment of this.#segments.values())
+				Object.assign(segment, { doc: undefined, heads: [], writer: this.#writerSession() });
 			const all: Uint8Array[] = [];
 			for (const generation of this.#generations.values())
 				all.push(...generation.reader.collectAll());
@@ -426,8 +485,14 @@ export class DocumentReplica<T> {
 	 * one entry. Resolves when the entry is in the envelope document. `options.time` stamps the
 	 * change (single-value settings use milliseconds: authority/single-values.ts).
 	 */
-	change(fn: A.ChangeFn<T>, options?: A.ChangeOptions<T>): Promise<void> {
+	change(
+		fn: A.ChangeFn<T>,
+		options?: A.ChangeOptions<T>,
+		where?: { segment?: boolean }
+	): Promise<void> {
 		if (this.#closed) return Promise.reject(new CharterError('closed', 'this document is closed'));
+		const segment = where?.segment ? this.#currentSegment() : undefined;
+		if (segment) return this.#changeInSegment(segment, fn, options);
 		const before = this.doc;
 		const after = options ? A.change(before, options, fn) : A.change(before, fn);
 		const change = A.getLastLocalChange(after);
@@ -446,8 +511,9 @@ export class DocumentReplica<T> {
 		// the epoch this batch is sealed under: the one current before it — or, when this device holds
 		// no key for that (a change that names the first usable epoch), the one it names. Without
 		// either the change is refused here, typed, and leaves nothing behind.
+		const batching = this.#outbox.length > 0 && this.#outboxSegment === undefined;
 		const epoch =
-			(this.#outbox.length ? this.#outboxEpoch : this.#usableEpoch()) ??
+			(batching ? this.#outboxEpoch : this.#usableEpoch()) ??
 			(() => {
 				this.#setShown(after);
 				return this.#usableEpoch();
@@ -458,10 +524,71 @@ export class DocumentReplica<T> {
 				new CharterError('unknown-epoch', 'no epoch key to write this document with')
 			);
 		}
-		if (this.#outbox.length === 0) this.#outboxEpoch = epoch;
+		this.#startBatch(undefined, epoch, before);
+		this.#setShown(after);
+		return this.#queueChange(change, decoded);
+	}
+
+	/**
+	 * A local change made in the current history segment: on that segment's own plaintext (so it
+	 * depends on nothing said before the cut), then applied to the document readers see.
+	 */
+	#changeInSegment(
+		segment: Segment,
+		fn: A.ChangeFn<T>,
+		options: A.ChangeOptions<T> | undefined
+	): Promise<void> {
+		const before = this.#segmentDoc(segment);
+		const after = options ? A.change(before, options, fn) : A.change(before, fn);
+		const change = A.getLastLocalChange(after);
+		if (!change || sameHeads(A.getHeads(before), A.getHeads(after))) return Promise.resolve();
+		const { writer } = segment;
+		const header = { author: this.options.signer.author, session: writer.session } as EntryHeader;
+		const decoded = A.decodeChange(change);
+		const verdict = (this.#shown?.validator ?? this.options.validator).checkLocal(
+			{ header, decoded: [decoded], context: this.options.context() },
+			before,
+			this.doc
+		);
+		const batching = this.#outbox.length > 0 && this.#outboxSegment === segment;
+		const epoch = batching ? this.#outboxEpoch : this.#usableEpoch();
+		if (!verdict.valid || !epoch) {
+			segment.doc = A.clone(before, { actor: writer.actor });
+			return Promise.reject(
+				verdict.valid
+					? new CharterError('unknown-epoch', 'no epoch key to write this document with')
+					: new CharterError('not-authorized', verdict.reason)
+			);
+		}
+		const whole = this.doc;
+		this.#startBatch(segment, epoch, whole);
+		segment.doc = after;
+		this.#setShown(A.applyChanges(whole, [change])[0]);
+		return this.#queueChange(change, decoded);
+	}
+
+	/**
+	 * Begins a batch (unless the outbox holds one of the same segment): a batch is sealed in one
+	 * writer session, so the outbox's batch of another segment is sealed first, on its own.
+	 */
+	#startBatch(segment: Segment | undefined, epoch: Uint8Array, before: A.Doc<T>) {
+		if (
+			this.#outbox.length &&
+			(this.#outboxSegment !== segment || this.#outboxWriter !== segment?.writer)
+		) {
+			const batch = this.#takeBatch();
+			this.#enqueue(() => this.#sealBatch(batch)).catch(() => undefined);
+		}
+		if (this.#outbox.length === 0) {
+			this.#outboxEpoch = epoch;
+			this.#outboxSegment = segment;
+			this.#outboxWriter = segment?.writer;
+		}
 		if (this.#unsealed === 0) this.#unsealedBase = A.getHeads(before);
 		this.#unsealed++;
-		this.#setShown(after);
+	}
+
+	#queueChange(change: A.Change, decoded: A.DecodedChange): Promise<void> {
 		this.#outbox.push(change);
 		this.#outboxDecoded.push(decoded);
 		this.#emit();
@@ -476,6 +603,79 @@ export class DocumentReplica<T> {
 			);
 		}
 		return this.#flushed!;
+	}
+
+	/** The segment writes go to now (undefined: the document's first, the whole document). */
+	#currentSegment(): Segment | undefined {
+		const id = this.options.segment?.();
+		return id ? this.#segmentOf(id) : undefined;
+	}
+
+	#segmentOf(id: Uint8Array): Segment {
+		const key = base58.encode(id);
+		let segment = this.#segments.get(key);
+		if (!segment) {
+			segment = { id, heads: [], writer: this.#writerSession() };
+			this.#segments.set(key, segment);
+		}
+		return segment;
+	}
+
+	/** A new writer session for a segment: its own Automerge actor and its own hash chain. */
+	#writerSession(): SegmentWriter {
+		const session = randomBytes(SESSION_BYTES);
+		return {
+			session,
+			actor: actorFor(this.options.signer.author, session),
+			seq: 0,
+			prev: new Uint8Array(HASH_BYTES)
+		};
+	}
+
+	/** A segment's plaintext: made from the document at its saved heads, or from the bare root. */
+	#segmentDoc(segment: Segment): A.Doc<T> {
+		if (!segment.doc) {
+			let doc: A.Doc<unknown> | undefined;
+			if (segment.heads.length)
+				try {
+					doc = A.clone(A.view(this.doc, segment.heads), { actor: segment.writer.actor });
+				} catch {
+					doc = undefined; // heads the document does not hold (a damaged store): from the root
+				}
+			segment.doc = doc ?? A.load<T>(this.options.root, { actor: segment.writer.actor });
+		}
+		return segment.doc as A.Doc<T>;
+	}
+
+	/**
+	 * What this device writes on now: the current history segment's plaintext and writer session
+	 * (`segment` true), or the whole document and its own session. A change of a message that lives
+	 * in this plaintext goes to `change` with `{ segment: true }`.
+	 */
+	get writing(): { doc: A.Doc<T>; session: Uint8Array; segment: boolean } {
+		const segment = this.#currentSegment();
+		return segment
+			? { doc: this.#segmentDoc(segment), session: segment.writer.session, segment: true }
+			: { doc: this.doc, session: this.options.signer.session, segment: false };
+	}
+
+	/** Accepted entries written in a later segment join that segment's plaintext too. */
+	#joinSegments(entries: Iterable<OpenedEntry>) {
+		for (const entry of entries) {
+			if (!entry.segment) continue;
+			const segment = this.#segmentOf(base58.decode(entry.segment));
+			const doc = this.#segmentDoc(segment);
+			if (
+				A.hasHeads(
+					doc,
+					entry.decoded.map((d) => d.hash!)
+				)
+			)
+				continue;
+			// (a change that depends on what was said before the cut waits there for good: it never
+			// becomes what later changes of the segment are made on)
+			[segment.doc] = A.applyChanges(doc, entry.changes);
+		}
 	}
 
 	/** Local changes in the document not yet sealed and recorded, and the heads before the first. */
@@ -497,14 +697,31 @@ export class DocumentReplica<T> {
 		return epoch && this.options.keys.get(this.options.document, epoch) ? epoch : undefined;
 	}
 
-	async #sealOutbox(): Promise<void> {
-		const changes = this.#outbox.splice(0);
-		const decoded = this.#outboxDecoded.splice(0);
+	#takeBatch(): Batch {
+		const batch = {
+			changes: this.#outbox.splice(0),
+			decoded: this.#outboxDecoded.splice(0),
+			epoch: this.#outboxEpoch,
+			segment: this.#outboxSegment,
+			writer: this.#outboxWriter
+		};
+		this.#outboxWriter = undefined;
+		this.#outboxEpoch = undefined;
+		this.#outboxSegment = undefined;
+		return batch;
+	}
+
+	#sealOutbox(): Promise<void> {
+		return this.#sealBatch(this.#takeBatch());
+	}
+
+	async #sealBatch(batch: Batch): Promise<void> {
+		const { changes } = batch;
 		// nothing new: still retry what could not be published (a failure is already counted)
 		if (changes.length === 0) return this.#publishOwn().catch(() => undefined);
 		let sealed: ParsedEntry;
 		try {
-			sealed = await this.#seal(changes, decoded);
+			sealed = await this.#seal(batch);
 		} finally {
 			// sealed and recorded, or given up on: either way no longer waited for as context
 			this.#unsealed -= changes.length;
@@ -518,9 +735,9 @@ export class DocumentReplica<T> {
 	}
 
 	/** Seals local changes as this device's next entry and records it as valid. */
-	async #seal(changes: A.Change[], decoded: A.DecodedChange[]): Promise<ParsedEntry> {
-		const epoch = this.#outboxEpoch ?? this.options.currentEpoch();
-		this.#outboxEpoch = undefined;
+	async #seal(batch: Batch): Promise<ParsedEntry> {
+		const { changes, decoded, segment, writer } = batch;
+		const epoch = batch.epoch ?? this.options.currentEpoch();
 		const epochKey = epoch && this.options.keys.get(this.options.document, epoch);
 		if (!epoch || !epochKey)
 			throw new CharterError('unknown-epoch', 'no epoch key to write this document with');
@@ -532,13 +749,16 @@ export class DocumentReplica<T> {
 			epoch,
 			epochKey,
 			author: signer.author,
-			session: signer.session,
-			seq: ++this.#seq,
-			prev: this.#prev,
-			body: encodeChangeBatch({ context, changes }),
+			session: writer?.session ?? signer.session,
+			seq: writer ? ++writer.seq : ++this.#seq,
+			prev: writer?.prev ?? this.#prev,
+			body: encodeChangeBatch(
+				segment ? { context, changes, segment: segment.id } : { context, changes }
+			),
 			sign: (m) => signer.sign(m)
 		});
-		this.#prev = sealed.hash;
+		if (writer) writer.prev = sealed.hash;
+		else this.#prev = sealed.hash;
 		const id = hex.encode(sealed.hash);
 		this.#seen.add(id);
 		this.#verified.add(id);
@@ -547,7 +767,8 @@ export class DocumentReplica<T> {
 			header: sealed.header,
 			changes,
 			decoded,
-			context
+			context,
+			...(segment ? { segment: base58.encode(segment.id) } : {})
 		};
 		this.#opened.set(id, opened);
 		this.#parsed.set(id, sealed);
@@ -749,14 +970,16 @@ export class DocumentReplica<T> {
 				continue;
 			}
 			try {
-				const { context, changes } = decodeChangeBatch(decryptEntry(entry, key));
+				const { context, changes, segment } = decodeChangeBatch(decryptEntry(entry, key));
 				const opened: OpenedEntry = {
 					id,
 					header: entry.header,
 					changes,
 					context,
-					decoded: changes.map((c) => A.decodeChange(c))
+					decoded: changes.map((c) => A.decodeChange(c)),
+					...(segment ? { segment: base58.encode(segment) } : {})
 				};
+				if (segment) this.#segmentsSeen = true;
 				this.#opened.set(id, opened);
 				this.#parsed.set(id, entry);
 				// every change the document holds was accepted here before: a reader meeting history
@@ -810,8 +1033,15 @@ export class DocumentReplica<T> {
 			if (p) p.reason = reason;
 		}
 		const decided = result.recomputed ? [...this.#opened.keys()] : fresh.map((e) => e.id);
+		const segmented: OpenedEntry[] = [];
 		for (const id of decided)
-			if (!result.invalid.has(id) && !result.waiting.has(id)) this.#pending.delete(id);
+			if (!result.invalid.has(id) && !result.waiting.has(id)) {
+				this.#pending.delete(id);
+				// (a document with one segment pays nothing more per entry)
+				const opened = this.#segmentsSeen ? this.#opened.get(id) : undefined;
+				if (opened?.segment) segmented.push(opened);
+			}
+		if (segmented.length) this.#joinSegments(segmented);
 		const before = A.getHeads(this.#doc);
 		this.#doc = result.doc;
 		// (during a rebuild, local changes go onto the new document once it is complete)
@@ -935,7 +1165,17 @@ export class DocumentReplica<T> {
 			rejected: [...this.#rejected.values()].map((r) => ({
 				entry: r.entry.bytes,
 				reason: r.reason
-			}))
+			})),
+			...(this.#segments.size
+				? {
+						segments: Object.fromEntries(
+							[...this.#segments].map(([id, seg]) => [
+								id,
+								seg.doc ? A.getHeads(seg.doc) : seg.heads
+							])
+						)
+					}
+				: {})
 		};
 		await this.options.local.save(this.#storageKey, cbor.encode(saved));
 	}
