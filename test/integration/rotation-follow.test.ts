@@ -135,7 +135,11 @@ describe('identity rotation: kept devices follow', () => {
 		const notes = await phone.createSpace({ name: 'Phone notes' });
 		await notes.addMember(await ben.memberCard());
 		const benNotes = await ben.openSpace(notes.id);
-		await eventually(() => benNotes.ready && benNotes.owner === ada, 'Ben to see Ada own it', 20_000);
+		await eventually(
+			() => benNotes.ready && benNotes.owner === ada,
+			'Ben to see Ada own it',
+			20_000
+		);
 		expect(cardOf(benNotes, ada)!.rotations).toHaveLength(1);
 		// ✓ the phone's account is the new one: it lists the club and the laptop
 		expect(phone.spaces.map((s) => s.id)).toContain(club.id);
@@ -182,12 +186,8 @@ describe('identity rotation: kept devices follow', () => {
 			20_000
 		);
 		// ✓ only the laptop on the new card, the phone revoked for good
-		expect(cardOf(benClub, ada)!.devices.map((d) => d.device)).toEqual([
-			laptop.identity!.deviceId
-		]);
-		expect(benClub.document.members?.[ada]?.revokedDevices?.[phone.identity!.deviceId]).toBe(
-			true
-		);
+		expect(cardOf(benClub, ada)!.devices.map((d) => d.device)).toEqual([laptop.identity!.deviceId]);
+		expect(benClub.document.members?.[ada]?.revokedDevices?.[phone.identity!.deviceId]).toBe(true);
 	}, 120_000);
 });
 

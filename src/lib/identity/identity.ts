@@ -227,7 +227,9 @@ export class Identity {
 			identitySeed: this.identitySeed,
 			encryption: this.encryptionKeys.map((k) => ({ generation: k.generation, secret: k.secret })),
 			recoveryPublic: this.recoveryPublic,
-			...(this.rotations.length ? { chain: { root: this.userKey, links: [...this.rotations] } } : {})
+			...(this.rotations.length
+				? { chain: { root: this.userKey, links: [...this.rotations] } }
+				: {})
 		};
 	}
 
@@ -576,7 +578,8 @@ export class Identity {
 		this.#identityKey = nextKey;
 		this.#rotations = links;
 		this.#certificate = certificate;
-		if (handOver.recoveryPublic.length === KEY_BYTES) this.#recoveryPublic = handOver.recoveryPublic;
+		if (handOver.recoveryPublic.length === KEY_BYTES)
+			this.#recoveryPublic = handOver.recoveryPublic;
 		this.#recoverySecret = undefined;
 		for (const e of handOver.encryption)
 			await this.addEncryptionGeneration(store, e.generation, e.secret);
