@@ -89,8 +89,8 @@ describe('identity rotation: kept devices follow', () => {
 		const phoneId = phone.identity!.deviceId;
 		const thiefId = thief.identity!.deviceId;
 		await eventually(
-			() => laptop.devices.length === 3 && cardOf(benClub, ada)?.devices.length === 3,
-			'both devices on Ada’s card',
+			() => cardOf(club, ada)?.devices.length === 3 && cardOf(benClub, ada)?.devices.length === 3,
+			'both devices on Ada’s card, on her laptop and on Ben’s copy',
 			20_000
 		);
 		// ✓ a device that is not one of Ada's live devices cannot be kept (nothing rotates)
@@ -177,7 +177,11 @@ describe('identity rotation: kept devices follow', () => {
 		await linked;
 		await eventually(() => phone.spaces[0]?.channels[0], 'the club on the phone', 20_000);
 		await phone.spaces[0]!.ensureDeviceRegistered();
-		await eventually(() => laptop.devices.length === 2, 'the laptop to list the phone', 20_000);
+		await eventually(
+			() => cardOf(club, ada)?.devices.length === 2,
+			'the phone on Ada’s card, on her laptop',
+			20_000
+		);
 		await laptop.rotateIdentity();
 		const benClub = await ben.openSpace(club.id);
 		await eventually(

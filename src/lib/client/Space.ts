@@ -1254,8 +1254,8 @@ export class Space implements SpaceView {
 		if (!state?.isMember(identity.userId)) return;
 		const live = state.members.get(identity.userId)?.deviceKeys ?? [];
 		const onCard = new Set(live.map((key) => deviceId(key)));
-		// a kept device that is not live here (revoked, or never in this space) is not brought in
-		const card = await identity.cardWith(kept.filter((c) => onCard.has(c.device)));
+		// a kept device not on the card here yet (its registration not seen) is listed all the same
+		const card = await identity.cardWith(kept);
 		await this.#validator.verifyCards([card.bytes]);
 		const stays = new Set([identity.deviceId, ...kept.map((c) => c.device)]);
 		const revoked = [...onCard].filter((device) => !stays.has(device));
