@@ -2,7 +2,9 @@
  * Story: Ada fears her recovery phrase leaked — and the thief did restore it on a device of their own
  * and put it on Ada's card in the Book club. Ada rotates her identity key from her laptop and keeps
  * her phone, which she holds: the phone follows the rotation (no new link), writes and creates spaces
- * as Ada under the new key, while the thief's device is revoked and its writes are refused.
+ * as Ada under the new key, while the thief's device is revoked and its writes are refused. A
+ * hand-over of a fork the thief made from the old key, planted for the phone before, is not followed:
+ * no space shows that chain.
  *
  * Then recovery: Ada had made a friend-recovery kit with Ben, Cy and Dee before rotating. Two of them
  * approve it on a new machine: refused with `identity-rotated` (the kit holds the rotated-away key),
@@ -26,6 +28,10 @@ import { bytesWrittenBy, type EnvelopeDoc } from '../../src/lib/sync/envelope.js
 import { LOCKBOX_MAGIC, parseLockbox } from '../../src/lib/encryption/lockbox.js';
 import { parseShareDocument } from '../../src/lib/identity/friend-recovery.js';
 import { bytesEqual } from '../../src/lib/util/bytes.js';
+import { MemorySecretStore } from '../../src/lib/identity/secret-store.js';
+import { sealFollow } from '../../src/lib/identity/rotation-follow.js';
+import { entryKey } from '../../src/lib/encryption/entry.js';
+import { hash } from '../../src/lib/crypto/primitives.js';
 
 let cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -99,6 +105,26 @@ describe('identity rotation: kept devices follow', () => {
 			.then(() => 'rotated', codeOf);
 		expect(refused).toBe('invalid-argument');
 		expect(cardOf(club, ada)!.rotations).toHaveLength(0);
+		// the thief forks the old key in secret and plants a hand-over of the fork for the phone
+		const stolen = await identityOf(thief);
+		const phoneCert = (await identityOf(phone)).certificate;
+		const fork = (await stolen.rotate(new MemorySecretStore(), [phoneCert])).kept[0]!;
+		const planted = await sealFollow(phoneCert.deviceKey, fork.handOver);
+		const thiefAccount = await thief.wire.open(accountEnvelopeId(userKey(ada)));
+		await thief.wire.append(thiefAccount, [{ key: entryKey(hash(planted)), bytes: planted }]);
+		const phoneAccount = await phone.wire.open(accountEnvelopeId(userKey(ada)));
+		await eventually(
+			() => bytesWrittenBy(A.getAllChanges(phoneAccount.doc())).some((b) => bytesEqual(b, planted)),
+			'the planted hand-over to reach the phone',
+			20_000
+		);
+		await club.channels[0]!.send('before rotating');
+		await eventually(
+			() => phone.space(club.id)!.channels[0]!.messages.some((m) => m.text === 'before rotating'),
+			'the phone to read on'
+		);
+		// ✓ no space shows the fork's chain: the phone does not follow it
+		expect((await identityOf(phone)).rotations).toHaveLength(0);
 
 		await laptop.rotateIdentity({ keepDevices: [phoneId] });
 		await club.channels[0]!.send('new key, same me');
@@ -122,6 +148,10 @@ describe('identity rotation: kept devices follow', () => {
 		);
 		expect(phone.identity!.userId).toBe(ada);
 		expect(phone.identity!.deviceId).toBe(phoneId);
+		// ✓ it followed Ada's rotation, not the thief's fork: it holds her new key
+		const followed = await identityOf(phone);
+		expect(followed.identityKey).toEqual((await identityOf(laptop)).identityKey);
+		expect(followed.identityKey).not.toEqual(fork.certificate.userKey);
 		await phoneClub.channels[0]!.send('from my phone, still me');
 		await eventually(
 			() =>
