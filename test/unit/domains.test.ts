@@ -54,7 +54,8 @@ describe('domains: every tag and magic in one place', () => {
 			peerAuth: 'charter/v1/peer-auth\0',
 			signal: 'charter/v1/signal\0',
 			identityRotation: 'charter/v1/identity-rotation\0',
-			rotationPointer: 'charter/v1/rotation-pointer\0'
+			rotationPointer: 'charter/v1/rotation-pointer\0',
+			rotationFollow: 'charter/v1/rotation-follow\0'
 		});
 	});
 
@@ -77,7 +78,8 @@ describe('domains: every tag and magic in one place', () => {
 			peerAuth: 'CHA',
 			signal: 'CHS',
 			identityRotation: 'CHT',
-			rotationChain: 'CHN'
+			rotationChain: 'CHN',
+			rotationFollow: 'CHD'
 		});
 		expect([...SHARE_DOCUMENT_MAGIC]).toEqual([0xff, 0xff, 0xff, 0xff, 0x46, 0x52]);
 		expect([...AUTOMERGE_CHUNK_MAGIC]).toEqual([0x85, 0x6f, 0x4a, 0x83]);

@@ -63,6 +63,9 @@ import { bytesWrittenBy, DecodedValues, envelopeDocumentId } from '../sync/envel
 import { Wire } from '../sync/wire.js';
 import { RemoteHeads } from '../sync/remote-heads.js';
 import { lookUpPointer, publishChain, rotatedAway } from '../sync/rotation-pointer.js';
+import { sealFollow } from '../identity/rotation-follow.js';
+import { extendsChain, type RotationLink } from '../identity/rotation.js';
+import type { LinkBundle } from '../identity/device-link.js';
 import { rootSecretsFromPhrase } from '../identity/phrase.js';
 import {
 	encodeLinkCode,
@@ -80,7 +83,7 @@ import {
 	verifyDeviceCertificate,
 	type DeviceCertificate
 } from '../identity/certificates.js';
-import { deviceId } from '../identity/ids.js';
+import { deviceId, userKey as userKeyOf } from '../identity/ids.js';
 import { PEER_SETTLE_MS } from './presence.js';
 import { signProfile, type Profile } from '../identity/profile.js';
 import { caughtUpWithStoringPeer, PeerWatch, type PeerSyncStatus } from '../sync/peer-status.js';
@@ -686,11 +689,6 @@ export class Charter {
 		timeoutMs?: number;
 	}): Promise<{ friends: UserId[]; threshold: number; stored: boolean }> {
 		const identity = this.#requireIdentity();
-		if (identity.rotations.length)
-			throw new CharterError(
-				'unavailable',
-				'friend recovery is not available yet for an identity that was rotated'
-			);
 		const friends = Array.isArray(options?.friends) ? options.friends : [];
 		checkThreshold(options?.threshold, friends.length);
 		if (new Set(friends).size !== friends.length)
@@ -797,7 +795,11 @@ export class Charter {
 				timeoutMs: 10_000,
 				wait: this.wire.repo.peers.length > 0
 			});
-			if (pointer.kind === 'rotated') throw rotatedAway();
+			if (pointer.kind === 'rotated')
+				throw new CharterError(
+					'identity-rotated',
+					'this recovery kit was made before its identity key was rotated and can no longer restore it: set up friend recovery again after a rotation'
+				);
 			this.#identity = await Identity.installRecovered(
 				this.stores.secrets,
 				kit,
@@ -836,8 +838,43 @@ export class Charter {
 			identity,
 			request,
 			user,
+			authors: await this.#identityKeysOf(user),
 			timeoutMs: options.timeoutMs ?? 30_000
 		});
+	}
+
+	/**
+	 * Every identity key of `user` (the root, and each key its rotations moved to) by the longest
+	 * rotation chain known here — on a card of theirs in this client's spaces, or published at their
+	 * root key's pointer (sync/rotation-pointer.ts; self-verifying) — the newest last: a share
+	 * lockbox signed by any of them is theirs. A kit made before a rotation is refused by the
+	 * recovering device itself.
+	 */
+	async #identityKeysOf(user: UserId): Promise<Uint8Array[]> {
+		let root: Uint8Array;
+		try {
+			root = userKeyOf(user);
+		} catch {
+			return [];
+		}
+		const pointer = await lookUpPointer(this.wire, root, {
+			timeoutMs: 5_000,
+			wait: this.wire.repo.peers.length > 0
+		});
+		let links: readonly RotationLink[] =
+			pointer.kind !== 'none' && bytesEqual(pointer.chain.root, root) ? pointer.chain.links : [];
+		for (const space of this.spaces) {
+			const card = space.document.members?.[user]?.card;
+			if (!(card instanceof Uint8Array)) continue;
+			try {
+				const decoded = decodeUserCard(card);
+				if (decoded.user === user && decoded.rotations.length > links.length)
+					links = decoded.rotations;
+			} catch {
+				/* a malformed card is skipped */
+			}
+		}
+		return [root, ...links.map((l) => l.next)];
 	}
 
 	/**
@@ -895,30 +932,62 @@ export class Charter {
 	 * Identity rotation, for a user who believes their phrase leaked: a new recovery phrase (returned:
 	 * show it once) whose identity key, certified by the current one, becomes the current identity
 	 * key. The user id stays, and so do every membership, role, nickname and ownership. In every space
-	 * the user's card is replaced by one carrying the longer chain, listing this device only (certified
-	 * again by the new key) and a new encryption key; every other device of theirs is revoked there for
-	 * good, and every key they could read rotates. The old key can no longer act: a card or device it
-	 * signs is refused by every peer (strong rotation, docs/protocol.md §11.2). The account document
-	 * moves to a key derived from the new identity key, and the chain is published so the new phrase
-	 * restores this user and the old one is refused (`identity-rotated`). Friend-recovery setups made
-	 * before are left behind (their kits hold the old seed): set friends up again.
+	 * the user's card is replaced by one carrying the longer chain and a new encryption key, listing
+	 * this device and the devices named in `keepDevices` (certified again by the new key); every
+	 * other device of theirs is revoked there for good, and every key they could read rotates. Each
+	 * kept device is handed the new identity seed and encryption key, sealed to its own device key
+	 * (identity/rotation-follow.ts), and goes on as the same user as soon as it sees the rotation — no
+	 * new link. Name only devices you hold yourself: a device the thief linked with the leaked phrase
+	 * must not follow, so none does unless named (default: none). The old key can no longer act: a
+	 * card or device it signs is refused by every peer (strong rotation, docs/protocol.md §11.2). The
+	 * account document moves to a key derived from the new identity key, and the chain is published
+	 * so the new phrase restores this user and the old one is refused (`identity-rotated`). A
+	 * friend-recovery setup made before is left behind (its kit holds the old seed and is refused):
+	 * set friends up again. Refused with `invalid-argument` for a device that is not one of this
+	 * user's live devices (or is this one).
 	 */
-	async rotateIdentity(): Promise<{ phrase: string; userId: UserId }> {
+	async rotateIdentity(
+		options: { keepDevices?: readonly DeviceId[] } = {}
+	): Promise<{ phrase: string; userId: UserId }> {
 		const identity = this.#requireIdentity();
 		const previous = this.#account;
 		if (!previous) throw new CharterError('unavailable', 'the account is not open yet');
 		await this.#allSpacesOpen;
-		const { phrase } = await identity.rotate(this.stores.secrets);
+		const keepDevices = options?.keepDevices ?? [];
+		if (!Array.isArray(keepDevices))
+			throw new CharterError('invalid-argument', 'keepDevices is a list of device ids');
+		const live = new Map(this.#deviceCertificates().map((c) => [c.device as string, c]));
+		const keep: DeviceCertificate[] = [];
+		for (const device of new Set(keepDevices)) {
+			const cert = typeof device === 'string' ? live.get(device) : undefined;
+			if (!cert || device === identity.deviceId)
+				throw new CharterError(
+					'invalid-argument',
+					`${String(device).slice(0, 60)} is not another live device of yours`
+				);
+			keep.push(cert);
+		}
+		const { phrase, kept } = await identity.rotate(this.stores.secrets, keep);
 		// every earlier generation sealed to the new phrase's recovery key: a restore from the new
 		// phrase reads the history too (the new generation it derives itself)
 		for (const k of identity.allEncryptionKeys.slice(1))
 			await previous.shareGeneration(k.generation, k.secret, [identity.recoveryPublic]);
-		for (const space of this.spaces) await space.rotateIdentity();
+		// the hand-overs first: a kept device that sees its new card finds what it needs beside it
+		await previous.handOver(
+			await Promise.all(
+				kept.map(({ certificate, handOver }) => sealFollow(certificate.deviceKey, handOver))
+			)
+		);
+		const certificates = kept.map((k) => k.certificate);
+		for (const space of this.spaces) await space.rotateIdentity(certificates);
 		await publishChain(this.wire, identity.userKey, identity.rotations);
 		previous.stop();
 		this.#account = undefined;
 		await this.#openAccount();
-		await this.#account!.carryOver(previous, [identity.deviceId]);
+		await this.#account!.carryOver(previous, [
+			identity.deviceId,
+			...certificates.map((c) => c.device)
+		]);
 		this.#linkedCertificates.clear();
 		if (this.#profile) {
 			const { displayName, avatar } = this.#profile;
@@ -926,6 +995,104 @@ export class Charter {
 		}
 		this.#emit();
 		return { phrase, userId: identity.userId };
+	}
+
+	/** Hand-overs opened here, not followed yet: each waits for a space to show its chain. */
+	#handOvers: LinkBundle[] = [];
+	#following: Promise<void> | undefined;
+	#followAgain = false;
+
+	/** A hand-over arrived in the account: keep it if it is for this device and continues its chain. */
+	async #receiveHandOver(bytes: Uint8Array) {
+		const identity = this.#identity;
+		if (!identity) return;
+		const bundle = await identity.openHandOver(bytes);
+		if (!bundle?.chain || bundle.chain.links.length <= identity.rotations.length) return;
+		this.#handOvers.push(bundle);
+		this.#follow();
+	}
+
+	/**
+	 * This device was kept by a rotation on another device of its user: once a space it is in holds
+	 * the user's card with a chain that continues the hand-over's (so the rules took that rotation —
+	 * not a fork the thief made from the old key), it follows (Identity.follow), reopens the account
+	 * under the new key, opens what was sealed to the new encryption key, and puts its own certificate
+	 * on the cards if the one handed over named another X25519 key.
+	 */
+	#follow(): void {
+		if (!this.#handOvers.length || this.#closed) return;
+		if (this.#following) {
+			this.#followAgain = true;
+			return;
+		}
+		this.#following = (async () => {
+			try {
+				do {
+					this.#followAgain = false;
+					await this.#followOnce();
+				} while (this.#followAgain && !this.#closed);
+			} catch {
+				/* retried on the next change */
+			} finally {
+				this.#following = undefined;
+			}
+		})();
+	}
+
+	async #followOnce(): Promise<void> {
+		const identity = this.#identity;
+		if (!identity) return;
+		const standing = this.#standingChains(identity);
+		const ready = this.#handOvers
+			.filter((b) => b.chain!.links.length > identity.rotations.length)
+			.filter((b) => standing.some((links) => extendsChain(b.chain!.links, links)))
+			.sort((a, b) => a.chain!.links.length - b.chain!.links.length);
+		let followed = false;
+		for (const bundle of ready)
+			if (await identity.follow(this.stores.secrets, bundle)) followed = true;
+		this.#handOvers = this.#handOvers.filter(
+			(b) => b.chain!.links.length > identity.rotations.length
+		);
+		if (!followed || this.#closed) return;
+		const previous = this.#account;
+		previous?.stop();
+		this.#account = undefined;
+		this.#linkedCertificates.clear();
+		this.#directory.identityChanged();
+		await this.#openAccount();
+		for (const space of this.spaces) {
+			await space.rescanLockboxes();
+			await space.refreshOwnCertificate().catch(() => undefined);
+		}
+		// the profile this device writes into spaces it joins later: signed by the new key
+		if (this.#profile) {
+			const { displayName, avatar } = this.#profile;
+			this.#profile = await signProfile(
+				identity.userKey,
+				(m) => identity.signAsIdentity(m),
+				{ displayName, ...(avatar ? { avatar } : {}) },
+				Date.now(),
+				identity.identityKey
+			);
+		}
+		this.#emit();
+	}
+
+	/** The rotation chains of this user's cards in the spaces here where they are a member. */
+	#standingChains(identity: Identity): RotationLink[][] {
+		const chains: RotationLink[][] = [];
+		for (const space of this.spaces) {
+			if (!space.state?.isMember(identity.userId)) continue;
+			const card = space.document.members?.[identity.userId]?.card;
+			if (!(card instanceof Uint8Array)) continue;
+			try {
+				const decoded = decodeUserCard(card);
+				if (decoded.user === identity.userId) chains.push(decoded.rotations);
+			} catch {
+				/* a malformed card is skipped */
+			}
+		}
+		return chains;
 	}
 
 	async #installKeyShare(lockbox: ParsedLockbox) {
@@ -1160,6 +1327,8 @@ export class Charter {
 		});
 		this.#account.onKeyShare((lockbox) => this.#installKeyShare(lockbox));
 		for (const share of this.#account.keyShares) await this.#installKeyShare(share);
+		this.#account.onHandOver((bytes) => this.#receiveHandOver(bytes));
+		for (const bytes of this.#account.handOvers) await this.#receiveHandOver(bytes);
 		await this.#openFromAccount();
 		for (const id of this.#spaces.keys()) void this.#account.ensure(id);
 	}
@@ -1198,6 +1367,7 @@ export class Charter {
 		this.#openingSpaces.delete(space);
 		space.subscribe(() => {
 			if (space.deletedAt !== undefined) return void this.#forgetDeleted(space);
+			this.#follow(); // a rotation this device was kept by may stand now
 			this.#reviewSharing();
 			this.#emit();
 		});

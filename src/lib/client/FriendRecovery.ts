@@ -2,7 +2,8 @@
  * Trusted-friend recovery, the three steps (formats in identity/friend-recovery.ts):
  *
  * - `setUp` (a device of the user): split a fresh friend key k-of-n, seal each share to a friend's
- *   encryption key in a lockbox signed by the user's identity key, put them in the user's account
+ *   encryption key in a lockbox signed by the user's current identity key (after a rotation, the
+ *   chain's last: a friend finds it on the user's card), put them in the user's account
  *   envelope (any friend can find it from the user id), the kit in its own envelope, and the setup
  *   (friends, k, recovery public key) in the account document for the user's other devices.
  * - `approve` (a friend's device): find the shares of that user sealed to this friend, open them, and
@@ -140,7 +141,8 @@ export async function setUp(input: SetUpInput): Promise<FriendRecoveryRecord> {
 				epoch: keys.setup,
 				epochKey: share.y,
 				recipient: friends[i]!.encryptionKey,
-				author: identity.userKey,
+				// the current identity key (the root's until a rotation): a friend holds the chain
+				author: identity.identityKey,
 				sign: (m) => identity.signAsIdentity(m)
 			})
 		)
@@ -189,6 +191,11 @@ export interface ApproveInput {
 	identity: Identity;
 	request: RecoveryRequest;
 	user: UserId;
+	/**
+	 * The user's identity keys a share may be signed by: the root and each key their rotations moved
+	 * to, as their newest card the friend holds shows (default: the root alone).
+	 */
+	authors?: readonly Uint8Array[];
 	timeoutMs: number;
 }
 
@@ -199,6 +206,7 @@ export async function approve(input: ApproveInput): Promise<number> {
 		throw new CharterError('invalid-argument', 'you cannot approve your own recovery');
 	const key = userKeyOf(user);
 	const account = accountIdOf(key);
+	const authors = input.authors?.length ? input.authors : [key];
 	const handle = await input.wire.open(accountEnvelopeId(key));
 	const mine = async () => {
 		const found = new Map<string, { lockbox: ParsedLockbox; y: Uint8Array }>();
@@ -211,12 +219,12 @@ export async function approve(input: ApproveInput): Promise<number> {
 				!own ||
 				found.has(setup) ||
 				!bytesEqual(header.space, account) ||
-				!bytesEqual(header.author, key) ||
+				!authors.some((a) => bytesEqual(header.author, a)) ||
 				!parseShareDocument(header.document)
 			)
 				continue;
 			try {
-				// openLockbox checks the signature: by the user's identity key (header.author = key)
+				// openLockbox checks the signature: by one of the user's identity keys (header.author)
 				const y = await openLockbox(lockbox, {
 					space: account,
 					recipientSecret: own.secret,
@@ -227,9 +235,14 @@ export async function approve(input: ApproveInput): Promise<number> {
 				/* damaged, or not from this user */
 			}
 		}
-		if (found.size) return [...found.values()];
-		// nothing here, and a storing peer has given us all it holds of the account: no share for us
-		return caughtUpWithStoringPeer(input.wire.repo, input.wire.remote, handle) ? [] : undefined;
+		// shares by the user's newest key, when there are any: a setup made before a rotation holds
+		// a key rotated away, and would only be refused by the recovering device
+		const newest = authors.at(-1)!;
+		const current = [...found.values()].filter((f) => bytesEqual(f.lockbox.header.author, newest));
+		if (current.length) return current;
+		// only older ones (or none) so far: wait until a storing peer has given us all it holds
+		if (!caughtUpWithStoringPeer(input.wire.repo, input.wire.remote, handle)) return undefined;
+		return [...found.values()]; // (none: no share for us)
 	};
 	const shares = await watch(handle, mine, Date.now() + input.timeoutMs);
 	if (!shares)

@@ -20,7 +20,11 @@ import {
 	type SpaceId,
 	type UserId
 } from '../identity/ids.js';
-import { decodeUserCard, verifyUserCard } from '../identity/certificates.js';
+import {
+	decodeUserCard,
+	verifyUserCard,
+	type DeviceCertificate
+} from '../identity/certificates.js';
 import { createGenesis, GENESIS_MAGIC, verifyGenesis, type Genesis } from '../authority/genesis.js';
 import {
 	asString,
@@ -1254,21 +1258,43 @@ export class Space implements SpaceView {
 
 	/**
 	 * @internal Called by `client.rotateIdentity` once the identity rotated: puts this user's new card
-	 * (the longer chain, this device certified again by the new key, the new encryption key) in the
-	 * space, revokes every other device of theirs for good, and rotates every key they could read.
+	 * (the longer chain, this device and the `kept` devices certified again by the new key, the new
+	 * encryption key) in the space, revokes every other device of theirs for good, and rotates every
+	 * key they could read.
 	 */
-	async rotateIdentity(): Promise<void> {
+	async rotateIdentity(kept: readonly DeviceCertificate[] = []): Promise<void> {
 		const { identity } = this.context;
 		const state = this.state;
 		if (!state?.isMember(identity.userId)) return;
-		const card = await identity.cardWith([]);
-		await this.#validator.verifyCards([card.bytes]);
 		const live = state.members.get(identity.userId)?.deviceKeys ?? [];
-		const revoked = live
-			.map((key) => deviceId(key))
-			.filter((device) => device !== identity.deviceId);
-		const plan = plans.rotateIdentity(this.#ctx(), { card, revoked: [...new Set(revoked)] });
+		const onCard = new Set(live.map((key) => deviceId(key)));
+		// a kept device not on the card here yet (its registration not seen) is listed all the same
+		const card = await identity.cardWith(kept);
+		await this.#validator.verifyCards([card.bytes]);
+		const stays = new Set([identity.deviceId, ...kept.map((c) => c.device)]);
+		const revoked = [...onCard].filter((device) => !stays.has(device));
+		const plan = plans.rotateIdentity(this.#ctx(), { card, revoked });
 		if (plan) await this.#carryOut(plan);
+	}
+
+	/**
+	 * @internal After this device followed its user's rotation (`client` saw the hand-over): when the
+	 * card here lists this device under a certificate other than its own (another X25519 key than its
+	 * own), it puts its own there — signed by the new identity key it now holds.
+	 */
+	async refreshOwnCertificate(): Promise<void> {
+		const { identity } = this.context;
+		if (!this.state?.isMember(identity.userId)) return;
+		const record = this.#replica.doc.members?.[identity.userId];
+		if (!(record?.card instanceof Uint8Array)) return;
+		const card = decodeUserCard(record.card);
+		const listed = card.devices.find((d) => d.device === identity.deviceId);
+		if (!listed || bytesEqual(listed.deviceEncryptionKey, identity.certificate.deviceEncryptionKey))
+			return;
+		if (!bytesEqual(card.identityKey, identity.identityKey)) return;
+		const next = await identity.cardWith(card.devices);
+		await this.#validator.verifyCards([next.bytes]);
+		await this.#carryOut(plans.registerDevice(this.#ctx(), next));
 	}
 
 	/** @internal After this user gained an encryption key: lockboxes skipped before may open now. */

@@ -85,7 +85,12 @@ export const DOMAIN = {
 	 * the chain. Whoever holds a phrase finds the chain its key belongs to: a new phrase learns its
 	 * root (the user id), an old one learns it was rotated away.
 	 */
-	rotationPointer: tag('rotation-pointer')
+	rotationPointer: tag('rotation-pointer'),
+	/**
+	 * AEAD associated data of a rotation hand-over to a kept device (identity/rotation-follow.ts):
+	 * tag ‖ its header.
+	 */
+	rotationFollow: tag('rotation-follow')
 } as const;
 
 /** HKDF info strings. */
@@ -103,7 +108,9 @@ export const KDF = {
 	friendRecovery: 'charter/v1/kdf/friend-recovery',
 	/** From a friend key W: the key of the recovery kit (identity seed, encryption keys). */
 	friendKit: 'charter/v1/kdf/friend-kit',
-	deviceEncryption: 'charter/v1/kdf/device-encryption'
+	deviceEncryption: 'charter/v1/kdf/device-encryption',
+	/** From X25519(ephemeral, kept device): the key of a rotation hand-over (identity/rotation-follow.ts). */
+	rotationFollow: 'charter/v1/kdf/rotation-follow'
 } as const;
 
 /**
@@ -148,7 +155,12 @@ export const MAGIC = {
 	/** One link of an identity-rotation chain: Kₛ₋₁ certifies Kₛ (identity/rotation.ts). */
 	identityRotation: utf8.encode('CHT'),
 	/** A whole rotation chain as published at its pointers (identity/rotation.ts). */
-	rotationChain: utf8.encode('CHN')
+	rotationChain: utf8.encode('CHN'),
+	/**
+	 * An identity rotation handed over to one kept device of the user: the new identity seed and
+	 * what goes with it, sealed to that device's key (identity/rotation-follow.ts).
+	 */
+	rotationFollow: utf8.encode('CHD')
 } as const;
 
 /**

@@ -8,7 +8,7 @@
  * behave identically everywhere.
  */
 import * as nobleEd from '@noble/ed25519';
-import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
+import { ed25519 as nobleCurve, x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
@@ -364,4 +364,19 @@ export function newNonce(): Uint8Array {
 
 export function newX25519Secret(): Uint8Array {
 	return nobleX25519.utils.randomSecretKey();
+}
+
+/**
+ * The X25519 public key of an Ed25519 public key (the birational map of RFC 7748 §4.1, as
+ * libsodium's `crypto_sign_ed25519_pk_to_curve25519`): a recipient fixed by a device's id alone,
+ * which no certificate can name differently (identity/rotation-follow.ts). Throws `RangeError` on a
+ * point that is not on the curve.
+ */
+export function x25519OfEd25519(publicKey: Uint8Array): Uint8Array {
+	return nobleCurve.utils.toMontgomery(publicKey);
+}
+
+/** The X25519 secret matching `x25519OfEd25519` of the Ed25519 key of `seed`. */
+export function x25519SecretOfEd25519Seed(seed: Uint8Array): Uint8Array {
+	return nobleCurve.utils.toMontgomerySecret(seed);
 }

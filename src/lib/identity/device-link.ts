@@ -123,13 +123,8 @@ export function openLinkRequest(secret: Uint8Array, bytes: Uint8Array): LinkRequ
 	}
 }
 
-export async function sealLinkResponse(
-	secret: Uint8Array,
-	requesterEphemeral: Uint8Array,
-	bundle: LinkBundle
-): Promise<Uint8Array> {
-	const provider = await cryptoProvider();
-	const { ephemeralPublic, shared } = await provider.x25519Ephemeral(requesterEphemeral);
+/** The bundle's plaintext layout (the header comment's `bundle`); shared with rotation-follow.ts. */
+export function encodeBundle(bundle: LinkBundle): Uint8Array {
 	const w = new BinaryWriter()
 		.bytes(bundle.identitySeed, 32)
 		.u16(bundle.certificate.length)
@@ -138,13 +133,41 @@ export async function sealLinkResponse(
 	for (const e of bundle.encryption) w.u32(e.generation).bytes(e.secret, 32);
 	w.bytes(bundle.recoveryPublic, 32);
 	if (bundle.chain?.links.length) writeChain(w.bytes(bundle.chain.root, 32), bundle.chain.links);
+	return w.finish();
+}
+
+/** Parses `encodeBundle`'s layout (structure only). Throws `malformed`. */
+export function decodeBundle(body: Uint8Array): LinkBundle {
+	const r = new BinaryReader(body, 'device bundle');
+	const identitySeed = Uint8Array.from(r.bytes(32));
+	const certificate = Uint8Array.from(r.bytes(r.u16()));
+	const encryption: LinkBundle['encryption'] = [];
+	for (let i = r.u8(); i > 0; i--)
+		encryption.push({ generation: r.u32(), secret: Uint8Array.from(r.bytes(32)) });
+	const recoveryPublic = Uint8Array.from(r.bytes(32));
+	let chain: LinkBundle['chain'];
+	if (r.offset < body.length) {
+		const root = Uint8Array.from(r.bytes(32));
+		chain = { root, links: readChain(r, root).links };
+	}
+	r.end();
+	return { identitySeed, certificate, encryption, recoveryPublic, ...(chain ? { chain } : {}) };
+}
+
+export async function sealLinkResponse(
+	secret: Uint8Array,
+	requesterEphemeral: Uint8Array,
+	bundle: LinkBundle
+): Promise<Uint8Array> {
+	const provider = await cryptoProvider();
+	const { ephemeralPublic, shared } = await provider.x25519Ephemeral(requesterEphemeral);
 	const nonce = newNonce();
 	const key = deriveKey(concatBytes(shared, secret), new Uint8Array(), KDF.deviceLink);
 	return concatBytes(
 		RESPONSE,
 		ephemeralPublic,
 		nonce,
-		aeadSeal(key, nonce, w.finish(), concatBytes(RESPONSE, requesterEphemeral))
+		aeadSeal(key, nonce, encodeBundle(bundle), concatBytes(RESPONSE, requesterEphemeral))
 	);
 }
 
@@ -165,20 +188,7 @@ export async function openLinkResponse(
 			bytes.subarray(35 + NONCE_BYTES),
 			concatBytes(RESPONSE, ephemeralPublic)
 		);
-		const r = new BinaryReader(body, 'link response');
-		const identitySeed = Uint8Array.from(r.bytes(32));
-		const certificate = Uint8Array.from(r.bytes(r.u16()));
-		const encryption: LinkBundle['encryption'] = [];
-		for (let i = r.u8(); i > 0; i--)
-			encryption.push({ generation: r.u32(), secret: Uint8Array.from(r.bytes(32)) });
-		const recoveryPublic = Uint8Array.from(r.bytes(32));
-		let chain: LinkBundle['chain'];
-		if (r.offset < body.length) {
-			const root = Uint8Array.from(r.bytes(32));
-			chain = { root, links: readChain(r, root).links };
-		}
-		r.end();
-		return { identitySeed, certificate, encryption, recoveryPublic, ...(chain ? { chain } : {}) };
+		return decodeBundle(body);
 	} catch {
 		return undefined;
 	}

@@ -9,7 +9,8 @@
  *   setup id               = SHA-256(DOMAIN.friendSetup ‖ recovery public key)[0..16]
  *   kit                    = a sealed entry (entry.ts) in envelopeDocumentId(setup id, 0…0), under the
  *                            kit key: 'CHV' ‖ 1 ‖ identity seed (32) ‖ u8 n ‖ n × (u32 generation ‖
- *                            X25519 secret (32)) ‖ phrase recovery public key (32)
+ *                            X25519 secret (32)) ‖ phrase recovery public key (32) ‖ [root key (32) ‖
+ *                            rotation chain (rotation.ts) — only for an identity that was rotated]
  *   share i                = Shamir share (32 bytes y ‖ 1 byte x): y travels as the key of a lockbox
  *                            (lockbox.ts) sealed to friend i's encryption key, in the user's account
  *                            envelope; x, k and n travel in its document field (they are public in
@@ -31,6 +32,7 @@ import { cryptoProvider, deriveKey, hash, KEY_BYTES } from '../crypto/primitives
 import { BinaryReader, BinaryWriter } from '../util/binary.js';
 import { base64url, bytesEqual, randomBytes } from '../util/bytes.js';
 import { ID_BYTES } from './ids.js';
+import { readChain, writeChain, type RotationLink } from './rotation.js';
 
 /** At least two friends must approve (one would be a single point of betrayal: use a device link). */
 export const MIN_FRIEND_THRESHOLD = 2;
@@ -162,6 +164,8 @@ export interface RecoveryKit {
 	encryption: { generation: number; secret: Uint8Array }[];
 	/** The phrase's recovery public key (later generations keep being sealed to it too). */
 	recoveryPublic: Uint8Array;
+	/** A kit of a rotated identity: the chain from the root to the seed's key (rotation.ts). */
+	chain?: { root: Uint8Array; links: readonly RotationLink[] };
 }
 
 export function encodeKit(kit: RecoveryKit): Uint8Array {
@@ -174,7 +178,11 @@ export function encodeKit(kit: RecoveryKit): Uint8Array {
 	// (an identity linked before recovery keys existed has none: 32 zero bytes say so)
 	const recovery =
 		kit.recoveryPublic.length === KEY_BYTES ? kit.recoveryPublic : new Uint8Array(32);
-	return w.bytes(recovery, KEY_BYTES).finish();
+	w.bytes(recovery, KEY_BYTES);
+	// v1 ends here; a rotated identity's kit goes on with root key ‖ chain (still version 1: a kit
+	// of an identity never rotated is byte for byte what it was)
+	if (kit.chain?.links.length) writeChain(w.bytes(kit.chain.root, KEY_BYTES), kit.chain.links);
+	return w.finish();
 }
 
 export function decodeKit(bytes: Uint8Array): RecoveryKit {
@@ -187,9 +195,14 @@ export function decodeKit(bytes: Uint8Array): RecoveryKit {
 		encryption.push({ generation: r.u32(), secret: Uint8Array.from(r.bytes(KEY_BYTES)) });
 	const recovery = Uint8Array.from(r.bytes(KEY_BYTES));
 	const recoveryPublic = recovery.some((b) => b !== 0) ? recovery : new Uint8Array(0);
+	let chain: RecoveryKit['chain'];
+	if (r.offset < bytes.length) {
+		const root = Uint8Array.from(r.bytes(KEY_BYTES));
+		chain = { root, links: readChain(r, root).links };
+	}
 	r.end();
 	if (encryption.length === 0) throw new CharterError('malformed', 'a kit without encryption keys');
-	return { identitySeed, encryption, recoveryPublic };
+	return { identitySeed, encryption, recoveryPublic, ...(chain ? { chain } : {}) };
 }
 
 export interface RecoveryRequest {

@@ -14,6 +14,7 @@ import { bytesEqual, randomBytes, utf8 } from '../util/bytes.js';
 import { deviceId, userId, type DeviceId, type UserId } from './ids.js';
 import { createRecoveryPhrase, rootSecretsFromPhrase } from './phrase.js';
 import {
+	extendsChain,
 	MAX_ROTATIONS,
 	readChain,
 	signRotation,
@@ -42,6 +43,8 @@ import {
 } from './certificates.js';
 import type { SecretStore } from './secret-store.js';
 import type { RecoveryKit } from './friend-recovery.js';
+import type { LinkBundle } from './device-link.js';
+import { openFollow } from './rotation-follow.js';
 
 const SLOT = {
 	identitySeed: 'identity/seed',
@@ -181,6 +184,13 @@ export class Identity {
 	): Promise<Identity> {
 		if (await store.get(SLOT.identitySeed))
 			throw new CharterError('identity-exists', 'this data directory already holds an identity');
+		// a kit made after a rotation carries the chain from the root to its seed's key
+		if (kit.chain?.links.length) {
+			const key = await (await cryptoProvider()).ed25519PublicKey(kit.identitySeed);
+			if (!bytesEqual(await verifyChain(kit.chain.root, kit.chain.links), key))
+				throw new CharterError('bad-signature', "the kit's rotation chain does not end at its key");
+			await saveChain(store, kit.chain.root, kit.chain.links);
+		}
 		const loaded = await Identity.#install(store, kit, deviceName);
 		loaded.#recoverySecret = friendRecoverySecret;
 		return loaded;
@@ -216,7 +226,10 @@ export class Identity {
 		return {
 			identitySeed: this.identitySeed,
 			encryption: this.encryptionKeys.map((k) => ({ generation: k.generation, secret: k.secret })),
-			recoveryPublic: this.recoveryPublic
+			recoveryPublic: this.recoveryPublic,
+			...(this.rotations.length
+				? { chain: { root: this.userKey, links: [...this.rotations] } }
+				: {})
 		};
 	}
 
@@ -433,7 +446,15 @@ export class Identity {
 	 * encryption-key generation, derived from the new phrase (the link names it); sealing the earlier
 	 * ones to the new recovery key is the caller's (Charter.rotateIdentity).
 	 */
-	async rotate(store: SecretStore): Promise<{ phrase: string; link: RotationLink }> {
+	async rotate(
+		store: SecretStore,
+		keep: readonly DeviceCertificate[] = []
+	): Promise<{
+		phrase: string;
+		link: RotationLink;
+		/** Per kept device: its certificate by the new key, and what it is handed (rotation-follow.ts). */
+		kept: { certificate: DeviceCertificate; handOver: LinkBundle }[];
+	}> {
 		if (this.rotations.length >= MAX_ROTATIONS)
 			throw new CharterError('too-large', `an identity rotates at most ${MAX_ROTATIONS} times`);
 		const phrase = createRecoveryPhrase();
@@ -473,6 +494,95 @@ export class Identity {
 		this.#recoveryPublic = recoveryPublic;
 		this.#recoverySecret = next.recoverySecret;
 		await this.addEncryptionGeneration(store, generation, next.encryptionSecret(generation));
-		return { phrase, link };
+		const kept: { certificate: DeviceCertificate; handOver: LinkBundle }[] = [];
+		for (const device of keep) {
+			if (device.device === this.deviceId) continue;
+			const certified = await issueDeviceCertificate(
+				nextKey,
+				(m) => provider.sign(next.identitySeed, m),
+				device.deviceKey,
+				device.deviceEncryptionKey,
+				device.name
+			);
+			kept.push({
+				certificate: certified,
+				handOver: {
+					identitySeed: next.identitySeed,
+					certificate: certified.bytes,
+					encryption: [{ generation, secret: next.encryptionSecret(generation) }],
+					recoveryPublic,
+					chain: { root: this.userKey, links: rotations }
+				}
+			});
+		}
+		return { phrase, link, kept };
+	}
+
+	/** Opens a rotation hand-over (rotation-follow.ts) with this device's own key, if it is for it. */
+	async openHandOver(bytes: Uint8Array): Promise<LinkBundle | undefined> {
+		return openFollow(this.deviceSeed, this.deviceKey, bytes);
+	}
+
+	/**
+	 * A kept device follows its user's rotation: `handOver` (opened by `openHandOver`) must carry a
+	 * chain of this user that continues this device's own, one link or more longer, ending at the key
+	 * of the identity seed it holds. This device then signs with the new identity key, holds the new
+	 * encryption-key generation and recovery public key; its certificate is the new key's — the one
+	 * handed over when it names this device's own X25519 key, else one it issues itself (a forged
+	 * certificate on some card might have named another). Resolves to false when the hand-over does
+	 * not continue this identity (nothing changes). The caller checks the chain stands in a space.
+	 */
+	async follow(store: SecretStore, handOver: LinkBundle): Promise<boolean> {
+		const chain = handOver.chain;
+		if (
+			!chain ||
+			!bytesEqual(chain.root, this.userKey) ||
+			chain.links.length <= this.rotations.length ||
+			!extendsChain(this.rotations, chain.links)
+		)
+			return false;
+		const provider = await cryptoProvider();
+		const nextKey = await provider.ed25519PublicKey(handOver.identitySeed);
+		try {
+			if (!bytesEqual(await verifyChain(chain.root, chain.links), nextKey)) return false;
+		} catch {
+			return false;
+		}
+		const own = await this.deviceEncryption();
+		let certificate: DeviceCertificate | undefined;
+		try {
+			const given = await verifyDeviceCertificate(handOver.certificate);
+			if (
+				bytesEqual(given.userKey, nextKey) &&
+				bytesEqual(given.deviceKey, this.deviceKey) &&
+				bytesEqual(given.deviceEncryptionKey, own.publicKey)
+			)
+				certificate = given;
+		} catch {
+			/* issued again below */
+		}
+		certificate ??= await issueDeviceCertificate(
+			nextKey,
+			(m) => provider.sign(handOver.identitySeed, m),
+			this.deviceKey,
+			own.publicKey,
+			this.certificate.name
+		);
+		const links = [...chain.links];
+		await saveChain(store, this.userKey, links);
+		await store.set(SLOT.identitySeed, handOver.identitySeed);
+		await store.set(SLOT.deviceCertificate, certificate.bytes);
+		if (handOver.recoveryPublic.length === KEY_BYTES)
+			await store.set(SLOT.recoveryPublic, handOver.recoveryPublic);
+		this.#identitySeed = handOver.identitySeed;
+		this.#identityKey = nextKey;
+		this.#rotations = links;
+		this.#certificate = certificate;
+		if (handOver.recoveryPublic.length === KEY_BYTES)
+			this.#recoveryPublic = handOver.recoveryPublic;
+		this.#recoverySecret = undefined;
+		for (const e of handOver.encryption)
+			await this.addEncryptionGeneration(store, e.generation, e.secret);
+		return true;
 	}
 }

@@ -15,7 +15,8 @@
  *                 latest presence setting (equal times: not sharing)
  *   (lockboxes in this envelope: encryption-key generations sealed to the user's devices, and
  *   friend-recovery shares sealed to friends — see identity/friend-recovery.ts; told apart by their
- *   document field)
+ *   document field; and rotation hand-overs sealed to the devices a rotation kept — see
+ *   identity/rotation-follow.ts)
  *   (device names are the user's own labels, seen only by their devices — not signed certificates)
  *   (read markers and notification levels, too, are seen only by the user's devices: no co-member,
  *   relay or sync server learns which channels the user read, how far, or muted)
@@ -40,7 +41,8 @@ import {
 } from '../encryption/lockbox.js';
 import { ID_BYTES, isSpaceId, type ChannelId, type SpaceId, type UserId } from '../identity/ids.js';
 import { parseShareDocument, MAX_RECOVERY_FRIENDS } from '../identity/friend-recovery.js';
-import { base64url, bytesEqual, randomBytes, utf8 } from '../util/bytes.js';
+import { isFollow, MAX_FOLLOW_BYTES } from '../identity/rotation-follow.js';
+import { base64url, bytesEqual, hex, randomBytes, utf8 } from '../util/bytes.js';
 import {
 	bytesWrittenBy,
 	envelopeDocumentId,
@@ -355,6 +357,32 @@ export class AccountDocument {
 		await this.#write({ spaces, devices, read, notify });
 	}
 
+	/**
+	 * Rotation hand-overs (identity/rotation-follow.ts) written beside the account's entries, for
+	 * whichever device they are sealed to: a kept device reads them under its old account key too.
+	 */
+	onHandOver(listener: (bytes: Uint8Array) => void | Promise<void>): () => void {
+		this.#handOverListeners.add(listener);
+		return () => this.#handOverListeners.delete(listener);
+	}
+
+	get handOvers(): readonly Uint8Array[] {
+		return this.#handOvers;
+	}
+
+	#handOvers: Uint8Array[] = [];
+	#seenHandOvers = new Set<string>();
+	#handOverListeners = new Set<(bytes: Uint8Array) => void | Promise<void>>();
+
+	/** Writes rotation hand-overs (sealed already, one per kept device) into the account envelope. */
+	async handOver(records: readonly Uint8Array[]): Promise<void> {
+		if (records.length)
+			await this.wire.append(
+				this.handle,
+				records.map((bytes) => ({ key: entryKey(hash(bytes)), bytes }))
+			);
+	}
+
 	/** Encryption-key generations sealed to this user's devices or recovery key (after a revocation). */
 	onKeyShare(listener: (lockbox: ParsedLockbox) => void | Promise<void>): () => void {
 		this.#shareListeners.add(listener);
@@ -400,6 +428,14 @@ export class AccountDocument {
 		const notify: NotificationSettingRecord[] = [];
 		const presence: PresenceSettingRecord[] = [];
 		for (const bytes of entries) {
+			if (isFollow(bytes)) {
+				const id = hex.encode(hash(bytes));
+				if (bytes.length > MAX_FOLLOW_BYTES || this.#seenHandOvers.has(id)) continue;
+				this.#seenHandOvers.add(id);
+				this.#handOvers.push(bytes);
+				for (const l of this.#handOverListeners) await l(bytes);
+				continue;
+			}
 			if (bytesEqual(bytes.subarray(0, 3), LOCKBOX_MAGIC)) {
 				try {
 					const lockbox = parseLockbox(bytes);
