@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Dialog, type Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, inject } from 'vitest';
+import { launch } from '../support/chromium.js';
 
 export { chromiumPath, launch } from '../support/chromium.js';
 
@@ -49,13 +50,83 @@ export async function openUser(
  * every person's browser. Returns the problems their pages collected.
  */
 export async function closeUsers(users: User[], name: string, failed: boolean): Promise<string[]> {
-	if (failed)
-		for (const [i, user] of users.entries())
-			if (!user.page.isClosed())
-				await screenshot(user.page, `failed-${name}-${i}`).catch(() => undefined);
+	if (failed) await screenshotAll(users, name);
 	const problems = users.flatMap((u) => u.problems);
 	for (const user of users) await user.context.close().catch(() => undefined);
 	return problems;
+}
+
+/** The browser of a test file and the people in it (`useBrowser`). */
+export interface Stage {
+	/** Chromium, launched before the file's first test. */
+	readonly browser: Browser;
+	/**
+	 * Opens a person's browser (`openUser`: a new device) at `url` (default: the web client),
+	 * closed and checked with the others.
+	 */
+	open(
+		label: string,
+		options?: { url?: string; offline?: boolean; onDialog?: (dialog: Dialog) => void }
+	): Promise<User>;
+	/** Takes in a person opened another way (their own context), to close and check like the others. */
+	add<U extends User>(user: U): U;
+}
+
+/**
+ * The shared setup and teardown of a browser test file: launches Chromium before its tests and
+ * closes it after them. The people opened (`stage.open`) are closed after each test
+ * (`per: 'test'`, the default: a fresh cast each time), or after the file's last test
+ * (`per: 'file'`: a story told over several tests); a failed test screenshots their pages first
+ * (`failed-<name>-<i>`). Then, unless `checkProblems` is false, their pages must have had no
+ * problems (`watchProblems`).
+ */
+export function useBrowser(
+	name: string,
+	{ per = 'test', checkProblems = true }: { per?: 'test' | 'file'; checkProblems?: boolean } = {}
+): Stage {
+	let browser: Browser | undefined;
+	let users: User[] = [];
+	const end = async (failed: boolean) => {
+		const problems = await closeUsers(users, name, failed);
+		users = [];
+		if (checkProblems) expect(problems).toEqual([]);
+	};
+	beforeAll(async () => {
+		browser = await launch();
+	});
+	afterEach(async (context) => {
+		const failed = context.task.result?.state === 'fail';
+		if (per === 'test') await end(failed);
+		else if (failed) await screenshotAll(users, name);
+	});
+	afterAll(async () => {
+		try {
+			if (per === 'file') await end(false);
+		} finally {
+			await browser?.close();
+		}
+	});
+	const stage: Stage = {
+		get browser() {
+			if (!browser) throw new Error('the browser is launched before the tests');
+			return browser;
+		},
+		async open(label, { url = inject('baseUrl'), ...options } = {}) {
+			return stage.add(await openUser(stage.browser, label, { url, ...options }));
+		},
+		add(user) {
+			users.push(user);
+			return user;
+		}
+	};
+	return stage;
+}
+
+/** Screenshots every open page of a story (`failed-<name>-<i>`). */
+async function screenshotAll(users: User[], name: string): Promise<void> {
+	for (const [i, user] of users.entries())
+		if (!user.page.isClosed())
+			await screenshot(user.page, `failed-${name}-${i}`).catch(() => undefined);
 }
 
 /**

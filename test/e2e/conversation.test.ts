@@ -2,28 +2,19 @@
  * Conversations in Chromium (issue 16): reactions, replies and mentions between two people through
  * the sync server. Ada has a space and invites Ben by link; each story starts fresh.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
 import {
 	adaInvitesBen,
 	composer,
 	dismissNotices,
-	launch,
 	screenshot,
 	send,
-	openUser,
-	type User,
-	closeUsers
+	useBrowser
 } from './browser.js';
 
-let browser: Browser;
-let users: User[] = [];
-
-async function open(label: string, url = inject('baseUrl')): Promise<User> {
-	const user = await openUser(browser, label, { url });
-	users.push(user);
-	return user;
-}
+const stage = useBrowser('conversation');
+const open = (label: string, url?: string) => stage.open(label, { url });
 
 const texts = async (page: Page) =>
 	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
@@ -55,18 +46,6 @@ async function react(page: Page, text: string, emoji: string) {
 	await row.getByRole('button', { name: 'Add reaction' }).click();
 	await row.getByRole('button', { name: `React with ${emoji}` }).click();
 }
-
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	const problems = await closeUsers(users, 'conversation', context.task.result?.state === 'fail');
-	users = [];
-	expect(problems).toEqual([]);
-});
-afterAll(async () => {
-	await browser?.close();
-});
 
 describe('reactions in Chromium', () => {
 	it('✓ Ben reacts, Ada sees who and how many and joins in; each takes their own back; the owner removes one', async () => {

@@ -5,29 +5,20 @@
  * marks it. The results follow the channel while they are open (Ada edits the message: its old word
  * finds nothing, its new one finds it), and a `from:` naming no member says so.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
 import {
 	createSpace,
 	dismissNotices,
 	inviteLink,
-	launch,
 	onboard,
 	screenshot,
 	send,
-	openUser,
-	type User,
-	closeUsers
+	useBrowser
 } from './browser.js';
 
-let browser: Browser;
-let users: User[] = [];
-
-async function open(label: string, url = inject('baseUrl')): Promise<User> {
-	const user = await openUser(browser, label, { url });
-	users.push(user);
-	return user;
-}
+const stage = useBrowser('search');
+const open = (label: string, url?: string) => stage.open(label, { url });
 
 const texts = async (page: Page) =>
 	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
@@ -41,18 +32,6 @@ async function inView(page: Page, item: Locator): Promise<boolean> {
 	const box = await item.boundingBox();
 	return !!log && !!box && box.y >= log.y - 1 && box.y + box.height <= log.y + log.height + 1;
 }
-
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	const problems = await closeUsers(users, 'search', context.task.result?.state === 'fail');
-	users = [];
-	expect(problems).toEqual([]);
-});
-afterAll(async () => {
-	await browser?.close();
-});
 
 describe('search in Chromium', () => {
 	it('✓ Ben finds an old message by a word, a click opens the channel at it; results follow an edit; an unknown member is named', async () => {
