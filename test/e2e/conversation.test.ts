@@ -10,19 +10,13 @@ import {
 	dismissNotices,
 	screenshot,
 	send,
-	useBrowser
+	useBrowser,
+	shownTexts as texts,
+	messageRow as message
 } from './browser.js';
 
 const stage = useBrowser('conversation');
-const open = (label: string, url?: string) => stage.open(label, { url });
 
-const texts = async (page: Page) =>
-	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
-		t.replace(/\s*\(edited\)$/, ' (edited)')
-	);
-/** The row of the message reading `text`. */
-const message = (page: Page, text: string): Locator =>
-	page.getByRole('log').locator('.message', { has: page.locator('.text', { hasText: text }) });
 /** What the reaction chips under a message say: "👍 2: Ben and Ada reacted with 👍". */
 const chips = (row: Locator) =>
 	row.getByTestId('reaction').evaluateAll((els) =>
@@ -37,7 +31,7 @@ const chips = (row: Locator) =>
  * Ada, with a space of her own and a first message, and Ben, joined by her invite link and
  * reading that message.
  */
-const setup = () => adaInvitesBen(open, texts);
+const setup = () => adaInvitesBen(stage);
 
 /** Hovers a message and picks a reaction from its picker. */
 async function react(page: Page, text: string, emoji: string) {

@@ -8,7 +8,6 @@
  * it sends.
  */
 import { describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
 import { MAX_MESSAGE_LENGTH } from '../../src/lib/index.js';
 import {
 	adaInvitesBen,
@@ -16,22 +15,17 @@ import {
 	dismissNotices,
 	screenshot,
 	send,
-	useBrowser
+	useBrowser,
+	shownTexts as texts
 } from './browser.js';
 
 const stage = useBrowser('formatting');
-const open = (label: string, url?: string) => stage.open(label, { url });
-
-const texts = async (page: Page) =>
-	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
-		t.replace(/\s*\(edited\)$/, ' (edited)')
-	);
 
 /**
  * Ada, with a space of her own and a first message, and Ben, joined by her invite link and
  * reading that message: the cast of every test here, fresh each time.
  */
-const setup = () => adaInvitesBen(open, texts);
+const setup = () => adaInvitesBen(stage);
 
 describe('formatted messages in Chromium', () => {
 	it('✓ Ben sees what Ada formatted: bold, italic, code, a code block, a quote, spoilers, links', async () => {

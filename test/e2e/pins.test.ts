@@ -11,21 +11,14 @@ import {
 	dismissNotices,
 	screenshot,
 	send,
-	useBrowser
+	useBrowser,
+	shownTexts as texts,
+	messageRow as message
 } from './browser.js';
 
 const stage = useBrowser('pins');
-const open = (label: string, url?: string) => stage.open(label, { url });
 
-const texts = async (page: Page) =>
-	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
-		t.replace(/\s*\(edited\)$/, ' (edited)')
-	);
-/** The row of the message reading `text`. */
-const message = (page: Page, text: string): Locator =>
-	page.getByRole('log').locator('.message', { has: page.locator('.text', { hasText: text }) });
-
-const setup = () => adaInvitesBen(open, texts);
+const setup = () => adaInvitesBen(stage);
 
 /** Opens the space settings on `tab`. */
 async function settings(page: Page, tab: string) {

@@ -18,7 +18,7 @@ const dotOf = (page: Page, name: string) =>
 		.locator('li', { hasText: name })
 		.getByTestId('presence');
 
-const setup = () => adaInvitesBen((label, url) => stage.open(label, { url }), texts);
+const setup = () => adaInvitesBen(stage, texts);
 
 describe('presence and typing in Chromium', () => {
 	it('✓ Ada sees Ben online and "Ben is typing…" while he types; it goes when he sends; he can appear offline', async () => {

@@ -18,7 +18,6 @@ import {
 } from './browser.js';
 
 const stage = useBrowser('search');
-const open = (label: string, url?: string) => stage.open(label, { url });
 
 const texts = async (page: Page) =>
 	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
@@ -35,7 +34,7 @@ async function inView(page: Page, item: Locator): Promise<boolean> {
 
 describe('search in Chromium', () => {
 	it('✓ Ben finds an old message by a word, a click opens the channel at it; results follow an edit; an unknown member is named', async () => {
-		const ada = await open('ada');
+		const ada = await stage.open('ada');
 		await onboard(ada.page, 'Ada');
 		await createSpace(ada.page, 'Book club');
 		const OLD = 'We meet at the lighthouse café, map at https://example.org/lighthouse';
@@ -57,7 +56,7 @@ describe('search in Chromium', () => {
 		await ada.page.getByRole('button', { name: 'general', exact: true }).click();
 		const link = await inviteLink(ada.page);
 
-		const ben = await open('ben', link);
+		const ben = await stage.open('ben', { url: link });
 		await onboard(ben.page, 'Ben');
 		await ben.page.getByRole('button', { name: 'Join space' }).click();
 		await expect

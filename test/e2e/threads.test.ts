@@ -17,7 +17,6 @@ import {
 } from './browser.js';
 
 const stage = useBrowser('threads');
-const open = (label: string, url?: string) => stage.open(label, { url });
 
 /** The texts of the channel's list (the thread panel's are not among them). */
 const texts = (page: Page) => page.getByTestId('messages').locator('.text').allTextContents();
@@ -42,7 +41,7 @@ const threadsUnread = (page: Page) =>
 
 describe('threads in Chromium', () => {
 	it('✓ Ada answers Ben’s question in a thread: Ben sees "1 reply" and the thread unread, opens it, reads the answer, and it is read', async () => {
-		const { ada, ben } = await adaInvitesBen(open, texts);
+		const { ada, ben } = await adaInvitesBen(stage, texts);
 		await send(ben.page, 'Which book first?');
 		await expect
 			.poll(() => texts(ben.page), { timeout: 20_000 })
@@ -102,7 +101,7 @@ describe('threads in Chromium', () => {
 	});
 
 	it('✓ from Ben’s card Ada messages him in a new thread: her message mentions him and opens as a thread; Ben follows it and his reply there reaches her', async () => {
-		const { ada, ben } = await adaInvitesBen(open, texts);
+		const { ada, ben } = await adaInvitesBen(stage, texts);
 		// Ada opens Ben's card in the member list: "Message in a new thread"
 		await ada.page
 			.getByRole('complementary', { name: 'Members' })

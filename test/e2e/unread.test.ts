@@ -10,6 +10,7 @@ import { describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import {
 	adaInvitesBen,
+	dismissNotices,
 	screenshot,
 	send,
 	watchProblems,
@@ -69,7 +70,13 @@ async function openRecorded(label: string, url = inject('baseUrl')): Promise<Use
 	await context.grantPermissions(['clipboard-read', 'clipboard-write', 'notifications']);
 	await context.addInitScript(recordNotifications);
 	const page = await context.newPage();
-	const user = stage.add({ context, page, problems: watchProblems(page, label) });
+	const user = stage.add({
+		context,
+		page,
+		problems: watchProblems(page, label),
+		dialogs: [],
+		label
+	});
 	await page.goto(url);
 	return user;
 }
@@ -296,6 +303,7 @@ describe('unread and notifications in Chromium', () => {
 		]);
 		await expect.poll(mentions).toBe('2');
 		expect(await row(ben.page, '@here second call').getAttribute('data-mentions-me')).toBeNull();
+		await dismissNotices(ben.page);
 		await ben.page.mouse.move(0, 0);
 		await screenshot(ben.page, 'u05-here-while-offline');
 	});
