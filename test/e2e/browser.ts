@@ -1,8 +1,15 @@
 /** Debian's Chromium driven by playwright-core; never a downloaded browser. */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, type Dialog, type Page } from 'playwright-core';
-import { expect } from 'vitest';
+import {
+	type Browser,
+	type BrowserContext,
+	type Dialog,
+	type Locator,
+	type Page
+} from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect, inject } from 'vitest';
+import { launch } from '../support/chromium.js';
 
 export { chromiumPath, launch } from '../support/chromium.js';
 
@@ -18,12 +25,17 @@ export interface User {
 	page: Page;
 	/** Uncaught exceptions and console errors/warnings seen (see `watchProblems`). */
 	problems: string[];
+	/** The native dialogs (alert/confirm) the page opened, by message (`openUser` records them). */
+	dialogs: string[];
+	/** Who it is in the story (names a failed test's screenshot). */
+	label?: string;
 }
 
 /**
  * Opens `url` as a new device in a fresh context of `browser` (desktop viewport, clipboard granted
  * for the stories that copy links and codes), watching the page's problems under `label`.
- * `onDialog` answers native dialogs (alert/confirm); without it playwright dismisses them.
+ * Native dialogs (alert/confirm) are recorded in `dialogs`, then answered by `onDialog`, or
+ * dismissed.
  */
 export async function openUser(
 	browser: Browser,
@@ -34,10 +46,15 @@ export async function openUser(
 	try {
 		await context.grantPermissions(['clipboard-read', 'clipboard-write']);
 		const page = await context.newPage();
-		if (options.onDialog) page.on('dialog', options.onDialog);
+		const dialogs: string[] = [];
+		page.on('dialog', (dialog) => {
+			dialogs.push(dialog.message());
+			if (options.onDialog) options.onDialog(dialog);
+			else void dialog.dismiss();
+		});
 		const problems = watchProblems(page, label, { offline: options.offline ?? false });
 		await page.goto(options.url);
-		return { context, page, problems };
+		return { context, page, problems, dialogs, label };
 	} catch (error) {
 		await context.close().catch(() => undefined);
 		throw error;
@@ -45,17 +62,87 @@ export async function openUser(
 }
 
 /**
- * Ends a story: screenshots every open page when it failed (`failed-<name>-<i>`), then closes
+ * Ends a story: screenshots every open page when it failed (`failed-<name>-<label>`), then closes
  * every person's browser. Returns the problems their pages collected.
  */
 export async function closeUsers(users: User[], name: string, failed: boolean): Promise<string[]> {
-	if (failed)
-		for (const [i, user] of users.entries())
-			if (!user.page.isClosed())
-				await screenshot(user.page, `failed-${name}-${i}`).catch(() => undefined);
+	if (failed) await screenshotAll(users, name);
 	const problems = users.flatMap((u) => u.problems);
 	for (const user of users) await user.context.close().catch(() => undefined);
 	return problems;
+}
+
+/** The browser of a test file and the people in it (`useBrowser`). */
+export interface Stage {
+	/** Chromium, launched before the file's first test. */
+	readonly browser: Browser;
+	/**
+	 * Opens a person's browser (`openUser`: a new device) at `url` (default: the web client),
+	 * closed and checked with the others.
+	 */
+	open(
+		label: string,
+		options?: { url?: string; offline?: boolean; onDialog?: (dialog: Dialog) => void }
+	): Promise<User>;
+	/** Takes in a person opened another way (their own context), to close and check like the others. */
+	add<U extends User>(user: U): U;
+}
+
+/**
+ * The shared setup and teardown of a browser test file: launches Chromium before its tests and
+ * closes it after them. The people opened (`stage.open`) are closed after each test
+ * (`per: 'test'`, the default: a fresh cast each time), or after the file's last test
+ * (`per: 'file'`: a story told over several tests); a failed test screenshots their pages first
+ * (`failed-<name>-<label>`). Then, unless `checkProblems` is false, their pages must have had no
+ * problems (`watchProblems`).
+ */
+export function useBrowser(
+	name: string,
+	{ per = 'test', checkProblems = true }: { per?: 'test' | 'file'; checkProblems?: boolean } = {}
+): Stage {
+	let browser: Browser | undefined;
+	let users: User[] = [];
+	const end = async (failed: boolean) => {
+		const problems = await closeUsers(users, name, failed);
+		users = [];
+		if (checkProblems) expect(problems).toEqual([]);
+	};
+	beforeAll(async () => {
+		browser = await launch();
+	});
+	afterEach(async (context) => {
+		const failed = context.task.result?.state === 'fail';
+		if (per === 'test') await end(failed);
+		else if (failed) await screenshotAll(users, name);
+	});
+	afterAll(async () => {
+		try {
+			if (per === 'file') await end(false);
+		} finally {
+			await browser?.close();
+		}
+	});
+	const stage: Stage = {
+		get browser() {
+			if (!browser) throw new Error('the browser is launched before the tests');
+			return browser;
+		},
+		async open(label, { url = inject('baseUrl'), ...options } = {}) {
+			return stage.add(await openUser(stage.browser, label, { url, ...options }));
+		},
+		add(user) {
+			users.push(user);
+			return user;
+		}
+	};
+	return stage;
+}
+
+/** Screenshots every open page of a story (`failed-<name>-<label or i>`). */
+async function screenshotAll(users: User[], name: string): Promise<void> {
+	for (const [i, user] of users.entries())
+		if (!user.page.isClosed())
+			await screenshot(user.page, `failed-${name}-${user.label ?? i}`).catch(() => undefined);
 }
 
 /**
@@ -120,6 +207,25 @@ export async function onboard(page: Page, name: string): Promise<void> {
 	await page.getByTestId('user-id').waitFor();
 }
 
+/** Sets the display name in User settings (which are closed again). */
+export async function setProfile(page: Page, name: string): Promise<void> {
+	await page.getByRole('button', { name: 'User settings' }).first().click();
+	await page.getByLabel('Display name').fill(name);
+	await page.getByRole('button', { name: 'Save profile' }).click();
+	await page.getByText('Profile saved').waitFor();
+	await page.keyboard.press('Escape');
+}
+
+/** Joins a space with an invite link in "Add a space", and waits until it is open (`name`). */
+export async function joinSpace(page: Page, link: string, name: string): Promise<void> {
+	await page.getByRole('button', { name: 'Add a space' }).click();
+	await page.getByLabel('Invite link').fill(link);
+	await page.getByRole('button', { name: 'Join space' }).click();
+	await expect
+		.poll(() => page.getByTestId('space-name').textContent(), { timeout: 30_000 })
+		.toBe(name);
+}
+
 /** The message box of the open channel. */
 export const composer = (page: Page) => page.getByLabel('Message', { exact: true });
 
@@ -155,14 +261,27 @@ export async function inviteLink(page: Page): Promise<string> {
 	return link;
 }
 
+/** The texts of the messages the open channel shows (an edited one ends " (edited)"). */
+export const shownTexts = async (page: Page): Promise<string[]> =>
+	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
+		t.replace(/\s*\(edited\)$/, ' (edited)')
+	);
+
+/** The row of the message reading `text` in the open channel. */
+export const messageRow = (page: Page, text: string): Locator =>
+	page.getByRole('log').locator('.message', { has: page.locator('.text', { hasText: text }) });
+
 /**
  * Ada, with a space "Book club" of her own and a first message ("Welcome!"), and Ben, joined by her
- * invite link and reading it. `open` opens each one's browser at a URL (Ben's: the link).
+ * invite link and reading it (`texts`, default `shownTexts`). `cast` opens each one's browser at a
+ * URL (Ben's: the link): a stage, or a function of the test's own.
  */
 export async function adaInvitesBen(
-	open: (label: string, url?: string) => Promise<User>,
-	texts: (page: Page) => Promise<string[]>
+	cast: Stage | ((label: string, url?: string) => Promise<User>),
+	texts: (page: Page) => Promise<string[]> = shownTexts
 ): Promise<{ ada: User; ben: User }> {
+	const open =
+		typeof cast === 'function' ? cast : (label: string, url?: string) => cast.open(label, { url });
 	const ada = await open('ada');
 	await onboard(ada.page, 'Ada');
 	await createSpace(ada.page, 'Book club');

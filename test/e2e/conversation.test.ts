@@ -2,36 +2,21 @@
  * Conversations in Chromium (issue 16): reactions, replies and mentions between two people through
  * the sync server. Ada has a space and invites Ben by link; each story starts fresh.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
 import {
 	adaInvitesBen,
 	composer,
 	dismissNotices,
-	launch,
 	screenshot,
 	send,
-	openUser,
-	type User,
-	closeUsers
+	useBrowser,
+	shownTexts as texts,
+	messageRow as message
 } from './browser.js';
 
-let browser: Browser;
-let users: User[] = [];
+const stage = useBrowser('conversation');
 
-async function open(label: string, url = inject('baseUrl')): Promise<User> {
-	const user = await openUser(browser, label, { url });
-	users.push(user);
-	return user;
-}
-
-const texts = async (page: Page) =>
-	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
-		t.replace(/\s*\(edited\)$/, ' (edited)')
-	);
-/** The row of the message reading `text`. */
-const message = (page: Page, text: string): Locator =>
-	page.getByRole('log').locator('.message', { has: page.locator('.text', { hasText: text }) });
 /** What the reaction chips under a message say: "👍 2: Ben and Ada reacted with 👍". */
 const chips = (row: Locator) =>
 	row.getByTestId('reaction').evaluateAll((els) =>
@@ -46,7 +31,7 @@ const chips = (row: Locator) =>
  * Ada, with a space of her own and a first message, and Ben, joined by her invite link and
  * reading that message.
  */
-const setup = () => adaInvitesBen(open, texts);
+const setup = () => adaInvitesBen(stage);
 
 /** Hovers a message and picks a reaction from its picker. */
 async function react(page: Page, text: string, emoji: string) {
@@ -55,18 +40,6 @@ async function react(page: Page, text: string, emoji: string) {
 	await row.getByRole('button', { name: 'Add reaction' }).click();
 	await row.getByRole('button', { name: `React with ${emoji}` }).click();
 }
-
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	const problems = await closeUsers(users, 'conversation', context.task.result?.state === 'fail');
-	users = [];
-	expect(problems).toEqual([]);
-});
-afterAll(async () => {
-	await browser?.close();
-});
 
 describe('reactions in Chromium', () => {
 	it('✓ Ben reacts, Ada sees who and how many and joins in; each takes their own back; the owner removes one', async () => {

@@ -13,26 +13,20 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { answerPhrase, launch, screenshot, openUser, type User, closeUsers } from './browser.js';
+import { describe, expect, inject, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { answerPhrase, screenshot, useBrowser } from './browser.js';
 import { freePort } from '../support/ports.js';
 
-let browser: Browser;
-let users: User[] = [];
+// problems are checked by each story itself (some expect a dead server's noise)
+const stage = useBrowser('a', { checkProblems: false });
 
 /** WebSocket failures the browser itself logs for a server that is down (expected in a story). */
 const deadServerNoise = (url: string) => (p: string) =>
 	!(p.includes('WebSocket') && p.includes(url));
 
-async function open(
-	label: string,
-	{ offline = false, url = inject('baseUrl') }: { offline?: boolean; url?: string } = {}
-): Promise<User> {
-	const user = await openUser(browser, label, { url, offline });
-	users.push(user);
-	return user;
-}
+const open = (label: string, options: { offline?: boolean; url?: string } = {}) =>
+	stage.open(label, options);
 
 /** Creates an identity and stops at the display-name step. */
 async function createIdentity(page: Page, shots = ''): Promise<string[]> {
@@ -109,17 +103,6 @@ const send = async (page: Page, text: string) => {
 };
 const avatarLetter = (page: Page, where: string) =>
 	page.locator(`${where} .avatar`).first().textContent();
-
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	await closeUsers(users, 'a', context.task.result?.state === 'fail');
-	users = [];
-});
-afterAll(async () => {
-	await browser?.close();
-});
 
 describe("a new user's first day (a)", () => {
 	it('✓ Ada names herself while onboarding; her avatar has the same letter in the rail and the footer', async () => {

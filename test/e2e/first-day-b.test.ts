@@ -13,52 +13,30 @@
  *   (item 4);
  * - she hands the space over to Ben, leaves, and removes it from her devices (item 10).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { createIdentity, launch, screenshot, openUser, type User } from './browser.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
+import {
+	createIdentity,
+	screenshot,
+	joinSpace,
+	setProfile,
+	type User,
+	useBrowser
+} from './browser.js';
 
-interface Person extends User {
-	/** Native browser dialogs (alert/confirm) the page opened: there must be none. */
-	native: string[];
-}
-
-let browser: Browser;
-const users: Record<string, Person> = {};
+const stage = useBrowser('b', { per: 'file' });
+const users: Record<string, User> = {};
 let invite = '';
-const problems: string[] = [];
 
-async function open(label: string, options: { offline?: boolean } = {}): Promise<Person> {
-	const native: string[] = [];
-	const opened = await openUser(browser, label, {
-		url: inject('baseUrl'),
-		...options,
-		onDialog: (d) => {
-			native.push(d.message());
-			void d.dismiss();
-		}
-	});
-	const user = { ...opened, native };
-	users[label] = user;
-	return user;
+/** Opens a person's browser; the native dialogs it opens are in `dialogs` (there must be none). */
+async function open(label: string, options: { offline?: boolean } = {}): Promise<User> {
+	return (users[label] = await stage.open(label, options));
 }
 
-async function setProfile(page: Page, name: string) {
-	await page.getByRole('button', { name: 'User settings' }).first().click();
-	await page.getByLabel('Display name').fill(name);
-	await page.getByRole('button', { name: 'Save profile' }).click();
-	await page.getByText('Profile saved').waitFor();
-	await page.keyboard.press('Escape');
-}
-
-async function join(user: Person, name: string) {
+async function join(user: User, name: string) {
 	await createIdentity(user.page);
 	await setProfile(user.page, name);
-	await user.page.getByRole('button', { name: 'Add a space' }).click();
-	await user.page.getByLabel('Invite link').fill(invite);
-	await user.page.getByRole('button', { name: 'Join space' }).click();
-	await expect
-		.poll(() => user.page.getByTestId('space-name').textContent(), { timeout: 30_000 })
-		.toBe('Reading circle');
+	await joinSpace(user.page, invite, 'Reading circle');
 }
 
 const texts = async (page: Page) =>
@@ -200,26 +178,15 @@ async function phoneSettings(page: Page) {
 	await confirmation(page).waitFor();
 	await confirmation(page).getByRole('button', { name: 'Delete channel' }).click();
 	await page.getByText('Channel deleted').waitFor();
-	expect(users.ada!.native).toEqual([]);
+	expect(users.ada!.dialogs).toEqual([]);
 	await closeDialogs(page);
 }
 
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	if (context.task.result?.state !== 'fail') return;
-	for (const [name, user] of Object.entries(users))
-		if (!user.page.isClosed())
-			await screenshot(user.page, `failed-b-${name}`).catch(() => undefined);
-});
-afterAll(async () => {
-	for (const user of Object.values(users)) {
-		problems.push(...user.problems, ...user.native.map((m) => `native dialog: ${m}`));
-		await user.context.close().catch(() => undefined);
-	}
-	await browser?.close();
-	expect(problems).toEqual([]);
+// no page opened a native dialog (alert/confirm): the app asks in its own
+afterAll(() => {
+	expect(Object.values(users).flatMap((u) => u.dialogs.map((m) => `native dialog: ${m}`))).toEqual(
+		[]
+	);
 });
 
 describe('a first day in Chromium, part B', () => {
@@ -650,6 +617,6 @@ describe('a first day in Chromium, part B', () => {
 			await ben.locator('.message', { hasText: 'Next meeting' }).locator('.author').textContent()
 		).toMatch(/^Ada/);
 		await screenshot(ben, 'b14-former-owner-messages-kept');
-		expect(users.ada!.native).toEqual([]);
+		expect(users.ada!.dialogs).toEqual([]);
 	});
 });

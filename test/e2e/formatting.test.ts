@@ -7,82 +7,25 @@
  * kept whole with a clear refusal instead of being cut to 4,000 characters; trimmed to the limit,
  * it sends.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_LENGTH } from '../../src/lib/index.js';
-import { answerPhrase, launch, screenshot, openUser, type User, closeUsers } from './browser.js';
+import {
+	adaInvitesBen,
+	composer,
+	dismissNotices,
+	screenshot,
+	send,
+	useBrowser,
+	shownTexts as texts
+} from './browser.js';
 
-let browser: Browser;
-let users: User[] = [];
-
-async function open(label: string, url = inject('baseUrl')): Promise<User> {
-	const user = await openUser(browser, label, { url });
-	users.push(user);
-	return user;
-}
-
-/** The whole onboarding of a new user who gives a name. */
-async function newUser(page: Page, name: string) {
-	await answerPhrase(page);
-	await page.getByLabel('Display name').fill(name);
-	await page.getByRole('button', { name: 'Continue' }).click();
-	await page.getByTestId('user-id').waitFor();
-}
-
-const composer = (page: Page) => page.getByLabel('Message', { exact: true });
-const texts = async (page: Page) =>
-	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
-		t.replace(/\s*\(edited\)$/, ' (edited)')
-	);
-async function send(page: Page, text: string) {
-	await composer(page).fill(text);
-	await composer(page).press('Enter');
-}
-
-/** Closes the notices above the composer (for a clear screenshot). */
-async function dismissNotices(page: Page) {
-	const dismiss = page.getByRole('button', { name: 'Dismiss' });
-	while (await dismiss.count()) await dismiss.first().click();
-}
+const stage = useBrowser('formatting');
 
 /**
  * Ada, with a space of her own and a first message, and Ben, joined by her invite link and
  * reading that message: the cast of every test here, fresh each time.
  */
-async function setup() {
-	const ada = await open('ada');
-	await newUser(ada.page, 'Ada');
-	await ada.page.getByRole('button', { name: 'Add a space' }).click();
-	await ada.page.getByLabel('Space name').fill('Book club');
-	await ada.page.getByRole('button', { name: 'Create space' }).click();
-	await expect
-		.poll(() => ada.page.getByTestId('status').textContent(), { timeout: 15_000 })
-		.toContain('Online');
-	await send(ada.page, 'Welcome!');
-	await ada.page.getByRole('button', { name: 'Space settings' }).click();
-	await ada.page.getByRole('tab', { name: 'Invites' }).click();
-	await ada.page.getByRole('button', { name: 'Create invite' }).click();
-	const link = await ada.page.getByTestId('invite-link').inputValue();
-	await ada.page.keyboard.press('Escape');
-
-	const ben = await open('ben', link);
-	await newUser(ben.page, 'Ben');
-	await ben.page.getByRole('button', { name: 'Join space' }).click();
-	await expect.poll(() => texts(ben.page), { timeout: 30_000 }).toEqual(['Welcome!']);
-	return { ada, ben };
-}
-
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	const problems = await closeUsers(users, 'formatting', context.task.result?.state === 'fail');
-	users = [];
-	expect(problems).toEqual([]);
-});
-afterAll(async () => {
-	await browser?.close();
-});
+const setup = () => adaInvitesBen(stage);
 
 describe('formatted messages in Chromium', () => {
 	it('✓ Ben sees what Ada formatted: bold, italic, code, a code block, a quote, spoilers, links', async () => {

@@ -6,45 +6,26 @@
  * its history.
  */
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { Charter, type UserId } from '../../src/lib/index.js';
-import { closeUsers, createIdentity, launch, openUser, screenshot, type User } from './browser.js';
+import { createIdentity, screenshot, setProfile, useBrowser } from './browser.js';
 
-let browser: Browser;
-const users: User[] = [];
+const stage = useBrowser('friend-recovery');
+const open = (label: string) => stage.open(label);
 const clients: Charter[] = [];
-let failed = true;
 
 afterAll(async () => {
-	const problems = await closeUsers(users, 'friend-recovery', failed);
 	for (const c of clients) await c.close();
-	await browser?.close();
-	expect(problems).toEqual([]);
 });
-
-async function open(label: string): Promise<User> {
-	const user = await openUser(browser, label, { url: inject('baseUrl') });
-	users.push(user);
-	return user;
-}
-
-async function setProfile(page: Page, name: string) {
-	await page.getByRole('button', { name: 'User settings' }).first().click();
-	await page.getByLabel('Display name').fill(name);
-	await page.getByRole('button', { name: 'Save profile' }).click();
-	await page.getByText('Profile saved').waitFor();
-}
 
 const texts = (page: Page) => page.getByRole('log').locator('.text').allTextContents();
 
 describe('friend recovery in the web client', () => {
 	it('✓ Dana picks two friends; in a new browser, their two approvals bring her identity and space back', async () => {
-		browser = await launch();
 		const dana = await open('dana');
 		await createIdentity(dana.page);
 		const danaId = ((await dana.page.getByTestId('user-id').textContent()) ?? '') as UserId;
 		await setProfile(dana.page, 'Dana');
-		await dana.page.keyboard.press('Escape');
 		await dana.page.getByRole('button', { name: 'Add a space' }).click();
 		await dana.page.getByLabel('Space name').fill('Garden');
 		await dana.page.getByRole('button', { name: 'Create space' }).click();
@@ -61,7 +42,6 @@ describe('friend recovery in the web client', () => {
 		const ana = await open('ana');
 		await createIdentity(ana.page);
 		await setProfile(ana.page, 'Ana');
-		await ana.page.keyboard.press('Escape');
 		await ana.page.getByRole('button', { name: 'Add a space' }).click();
 		await ana.page.getByLabel('Invite link').fill(invite);
 		await ana.page.getByRole('button', { name: 'Join space' }).click();
@@ -127,6 +107,5 @@ describe('friend recovery in the web client', () => {
 			.toBe('Garden');
 		await expect.poll(() => texts(fresh.page), { timeout: 20_000 }).toEqual(['tomatoes planted']);
 		await screenshot(fresh.page, 'friend-recovery-04-restored');
-		failed = false;
 	});
 });

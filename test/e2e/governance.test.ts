@@ -6,40 +6,24 @@
  * - Ada leaves: what Cy writes afterwards reaches Ben, never Ada.
  * - Cy deletes the Studio (the app asks first): Ben's browser drops it and shows it as deleted.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { createIdentity, launch, screenshot, openUser, type User } from './browser.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import {
+	createIdentity,
+	screenshot,
+	joinSpace,
+	setProfile,
+	type User,
+	useBrowser
+} from './browser.js';
 
-interface Person extends User {
-	/** Native browser dialogs (alert/confirm) the page opened: there must be none. */
-	native: string[];
-}
-
-let browser: Browser;
-const users: Record<string, Person> = {};
+const stage = useBrowser('governance', { per: 'file' });
+const users: Record<string, User> = {};
 let invite = '';
-const problems: string[] = [];
 
-async function open(label: string): Promise<Person> {
-	const native: string[] = [];
-	const opened = await openUser(browser, label, {
-		url: inject('baseUrl'),
-		onDialog: (d) => {
-			native.push(d.message());
-			void d.dismiss();
-		}
-	});
-	const user = { ...opened, native };
-	users[label] = user;
-	return user;
-}
-
-async function setProfile(page: Page, name: string) {
-	await page.getByRole('button', { name: 'User settings' }).first().click();
-	await page.getByLabel('Display name').fill(name);
-	await page.getByRole('button', { name: 'Save profile' }).click();
-	await page.getByText('Profile saved').waitFor();
-	await page.keyboard.press('Escape');
+/** Opens a person's browser; the native dialogs it opens are in `dialogs` (there must be none). */
+async function open(label: string): Promise<User> {
+	return (users[label] = await stage.open(label));
 }
 
 const texts = async (page: Page) =>
@@ -65,24 +49,6 @@ async function ownerShown(page: Page): Promise<string> {
 	return owner.trim();
 }
 
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	if (context.task.result?.state !== 'fail') return;
-	for (const [name, user] of Object.entries(users))
-		if (!user.page.isClosed())
-			await screenshot(user.page, `failed-governance-${name}`).catch(() => undefined);
-});
-afterAll(async () => {
-	for (const user of Object.values(users)) {
-		problems.push(...user.problems);
-		await user.context.close().catch(() => undefined);
-	}
-	await browser?.close();
-	expect(problems).toEqual([]);
-});
-
 describe('governance in the web client', () => {
 	it('✓ Ada creates the Studio; Ben and Cy join with her invite', async () => {
 		const { page } = await open('ada');
@@ -106,12 +72,7 @@ describe('governance in the web client', () => {
 			const user = await open(label);
 			await createIdentity(user.page);
 			await setProfile(user.page, name);
-			await user.page.getByRole('button', { name: 'Add a space' }).click();
-			await user.page.getByLabel('Invite link').fill(invite);
-			await user.page.getByRole('button', { name: 'Join space' }).click();
-			await expect
-				.poll(() => user.page.getByTestId('space-name').textContent(), { timeout: 30_000 })
-				.toBe('Studio');
+			await joinSpace(user.page, invite, 'Studio');
 			await expect
 				.poll(() => texts(user.page), { timeout: 20_000 })
 				.toContain('Welcome to the Studio');
@@ -228,6 +189,6 @@ describe('governance in the web client', () => {
 		expect(await confirmation(ben).textContent()).toContain('Studio was deleted');
 		await confirmation(ben).getByRole('button', { name: 'Remove from list' }).click();
 		await expect.poll(() => ben.getByTestId('deleted-space').count()).toBe(0);
-		for (const user of Object.values(users)) expect(user.native).toEqual([]);
+		for (const user of Object.values(users)) expect(user.dialogs).toEqual([]);
 	});
 });

@@ -3,38 +3,22 @@
  * 9), between two people through the sync server. Ada has a space and invites Ben by link; each
  * story starts fresh.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
 import {
 	adaInvitesBen,
-	closeUsers,
 	composer,
 	dismissNotices,
-	launch,
-	openUser,
 	screenshot,
 	send,
-	type User
+	useBrowser,
+	shownTexts as texts,
+	messageRow as message
 } from './browser.js';
 
-let browser: Browser;
-let users: User[] = [];
+const stage = useBrowser('pins');
 
-async function open(label: string, url = inject('baseUrl')): Promise<User> {
-	const user = await openUser(browser, label, { url });
-	users.push(user);
-	return user;
-}
-
-const texts = async (page: Page) =>
-	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
-		t.replace(/\s*\(edited\)$/, ' (edited)')
-	);
-/** The row of the message reading `text`. */
-const message = (page: Page, text: string): Locator =>
-	page.getByRole('log').locator('.message', { has: page.locator('.text', { hasText: text }) });
-
-const setup = () => adaInvitesBen(open, texts);
+const setup = () => adaInvitesBen(stage);
 
 /** Opens the space settings on `tab`. */
 async function settings(page: Page, tab: string) {
@@ -52,18 +36,6 @@ async function inView(page: Page, row: Locator): Promise<boolean> {
 		return box.top >= view.top - 1 && box.bottom <= view.bottom + 1;
 	}, list);
 }
-
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	const problems = await closeUsers(users, 'pins', context.task.result?.state === 'fail');
-	users = [];
-	expect(problems).toEqual([]);
-});
-afterAll(async () => {
-	await browser?.close();
-});
 
 describe('topic and pinned messages in Chromium', () => {
 	it("✓ Ada sets #general's topic and Ben reads it; Ada pins Ben's message, Ben opens Pinned and jumps to it", async () => {
@@ -198,8 +170,8 @@ describe('role colours and the member pop-over in Chromium', () => {
 		expect(await card.getByTestId('popover-joined').textContent()).toContain(
 			String(new Date().getFullYear())
 		);
-		// ✓ no "Message in a new thread" until the app passes that callback
-		expect(await card.getByRole('button', { name: 'Message in a new thread' }).count()).toBe(0);
+		// ✓ and "Message in a new thread" (threads.test.ts follows it)
+		expect(await card.getByRole('button', { name: 'Message in a new thread' }).count()).toBe(1);
 		await screenshot(ada.page, 'pins-02-member-popover');
 		// ✓ Mention puts "@Ben " in the composer; sent, it mentions Ben
 		await card.getByRole('button', { name: 'Mention' }).click();

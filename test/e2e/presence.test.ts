@@ -4,21 +4,11 @@
  * #general: under Ada's composer, "Ben is typing…"; he sends, and the line goes. Ben turns presence
  * off ("appear offline"): his dot goes grey on Ada's screen.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import {
-	adaInvitesBen,
-	closeUsers,
-	composer,
-	dismissNotices,
-	launch,
-	openUser,
-	screenshot,
-	type User
-} from './browser.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { adaInvitesBen, composer, dismissNotices, screenshot, useBrowser } from './browser.js';
 
-let browser: Browser;
-let users: User[] = [];
+const stage = useBrowser('presence');
 
 const texts = (page: Page) => page.getByRole('log').locator('.text').allTextContents();
 /** The dot of a member in the member list (by the name shown). */
@@ -28,24 +18,7 @@ const dotOf = (page: Page, name: string) =>
 		.locator('li', { hasText: name })
 		.getByTestId('presence');
 
-const setup = () =>
-	adaInvitesBen(async (label, url) => {
-		const user = await openUser(browser, label, { url: url ?? inject('baseUrl') });
-		users.push(user);
-		return user;
-	}, texts);
-
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	const problems = await closeUsers(users, 'presence', context.task.result?.state === 'fail');
-	users = [];
-	expect(problems).toEqual([]);
-});
-afterAll(async () => {
-	await browser?.close();
-});
+const setup = () => adaInvitesBen(stage, texts);
 
 describe('presence and typing in Chromium', () => {
 	it('✓ Ada sees Ben online and "Ben is typing…" while he types; it goes when he sends; he can appear offline', async () => {

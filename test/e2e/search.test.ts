@@ -5,29 +5,19 @@
  * marks it. The results follow the channel while they are open (Ada edits the message: its old word
  * finds nothing, its new one finds it), and a `from:` naming no member says so.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
 import {
 	createSpace,
 	dismissNotices,
 	inviteLink,
-	launch,
 	onboard,
 	screenshot,
 	send,
-	openUser,
-	type User,
-	closeUsers
+	useBrowser
 } from './browser.js';
 
-let browser: Browser;
-let users: User[] = [];
-
-async function open(label: string, url = inject('baseUrl')): Promise<User> {
-	const user = await openUser(browser, label, { url });
-	users.push(user);
-	return user;
-}
+const stage = useBrowser('search');
 
 const texts = async (page: Page) =>
 	(await page.getByRole('log').locator('.text').allTextContents()).map((t) =>
@@ -42,21 +32,9 @@ async function inView(page: Page, item: Locator): Promise<boolean> {
 	return !!log && !!box && box.y >= log.y - 1 && box.y + box.height <= log.y + log.height + 1;
 }
 
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	const problems = await closeUsers(users, 'search', context.task.result?.state === 'fail');
-	users = [];
-	expect(problems).toEqual([]);
-});
-afterAll(async () => {
-	await browser?.close();
-});
-
 describe('search in Chromium', () => {
 	it('✓ Ben finds an old message by a word, a click opens the channel at it; results follow an edit; an unknown member is named', async () => {
-		const ada = await open('ada');
+		const ada = await stage.open('ada');
 		await onboard(ada.page, 'Ada');
 		await createSpace(ada.page, 'Book club');
 		const OLD = 'We meet at the lighthouse café, map at https://example.org/lighthouse';
@@ -78,7 +56,7 @@ describe('search in Chromium', () => {
 		await ada.page.getByRole('button', { name: 'general', exact: true }).click();
 		const link = await inviteLink(ada.page);
 
-		const ben = await open('ben', link);
+		const ben = await stage.open('ben', { url: link });
 		await onboard(ben.page, 'Ben');
 		await ben.page.getByRole('button', { name: 'Join space' }).click();
 		await expect

@@ -5,27 +5,18 @@
  * he opens it, reads the answer, the indicator clears, and his reply in the thread reaches Ada's
  * open panel.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
 import {
 	adaInvitesBen,
-	closeUsers,
+	composer,
 	dismissNotices,
-	launch,
-	openUser,
 	screenshot,
 	send,
-	type User
+	useBrowser
 } from './browser.js';
 
-let browser: Browser;
-let users: User[] = [];
-
-async function open(label: string, url = inject('baseUrl')): Promise<User> {
-	const user = await openUser(browser, label, { url });
-	users.push(user);
-	return user;
-}
+const stage = useBrowser('threads');
 
 /** The texts of the channel's list (the thread panel's are not among them). */
 const texts = (page: Page) => page.getByTestId('messages').locator('.text').allTextContents();
@@ -48,21 +39,9 @@ const threadsUnread = (page: Page) =>
 		.count()
 		.then(async (n) => (n ? await page.getByTestId('threads-unread').textContent() : ''));
 
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	const problems = await closeUsers(users, 'threads', context.task.result?.state === 'fail');
-	users = [];
-	expect(problems).toEqual([]);
-});
-afterAll(async () => {
-	await browser?.close();
-});
-
 describe('threads in Chromium', () => {
 	it('✓ Ada answers Ben’s question in a thread: Ben sees "1 reply" and the thread unread, opens it, reads the answer, and it is read', async () => {
-		const { ada, ben } = await adaInvitesBen(open, texts);
+		const { ada, ben } = await adaInvitesBen(stage, texts);
 		await send(ben.page, 'Which book first?');
 		await expect
 			.poll(() => texts(ben.page), { timeout: 20_000 })
@@ -119,5 +98,63 @@ describe('threads in Chromium', () => {
 		await expect
 			.poll(() => ada.page.getByRole('list', { name: 'Your threads' }).getByRole('button').count())
 			.toBe(1);
+	});
+
+	it('✓ from Ben’s card Ada messages him in a new thread: her message mentions him and opens as a thread; Ben follows it and his reply there reaches her', async () => {
+		const { ada, ben } = await adaInvitesBen(stage, texts);
+		// Ada opens Ben's card in the member list: "Message in a new thread"
+		await ada.page
+			.getByRole('complementary', { name: 'Members' })
+			.getByTestId('member')
+			.filter({ hasText: 'Ben' })
+			.click();
+		const card = ada.page.getByTestId('member-popover');
+		await card.getByRole('button', { name: 'Message in a new thread' }).click();
+		expect(await card.count()).toBe(0);
+		// ✓ the composer says a thread with Ben starts, and mentions him
+		await expect
+			.poll(() => ada.page.getByTestId('new-thread').textContent())
+			.toContain('New thread with Ben');
+		await expect.poll(() => composer(ada.page).inputValue()).toBe('@Ben ');
+		await composer(ada.page).pressSequentially('which chapter are you on?');
+		await dismissNotices(ada.page);
+		await screenshot(ada.page, '62-new-thread-from-card');
+		await composer(ada.page).press('Enter');
+		// ✓ sent in #general, it is the root of a thread that opens beside it, ready for the reply
+		await expect
+			.poll(() => threadTexts(ada.page), { timeout: 20_000 })
+			.toEqual(['@Ben which chapter are you on?']);
+		expect(await texts(ada.page)).toEqual(['Welcome!', '@Ben which chapter are you on?']);
+		expect(await ada.page.getByTestId('new-thread').count()).toBe(0);
+		await expect
+			.poll(() => ada.page.evaluate(() => document.activeElement?.getAttribute('aria-label')))
+			.toBe('Message in thread');
+		await ada.page.keyboard.type('no spoilers please');
+		await ada.page.keyboard.press('Enter');
+		await expect
+			.poll(() => threadTexts(ada.page), { timeout: 20_000 })
+			.toEqual(['@Ben which chapter are you on?', 'no spoilers please']);
+
+		// ✓ Ben: the root mentions him, and he follows the thread (mentioned in it): one unread
+		await expect
+			.poll(
+				() => message(ben.page, '@Ben which chapter are you on?').getAttribute('data-mentions-me'),
+				{ timeout: 30_000 }
+			)
+			.toBe('true');
+		await expect.poll(() => threadsUnread(ben.page), { timeout: 20_000 }).toBe('1');
+		// he opens it and answers there; Ada's open panel shows it
+		await expect
+			.poll(() =>
+				message(ben.page, '@Ben which chapter are you on?').getByTestId('thread-summary').count()
+			)
+			.toBe(1);
+		await message(ben.page, '@Ben which chapter are you on?').getByTestId('thread-summary').click();
+		const benBox = ben.page.getByRole('textbox', { name: 'Message in thread' });
+		await benBox.fill('Chapter 3');
+		await benBox.press('Enter');
+		await expect
+			.poll(() => threadTexts(ada.page), { timeout: 30_000 })
+			.toEqual(['@Ben which chapter are you on?', 'no spoilers please', 'Chapter 3']);
 	});
 });

@@ -6,21 +6,19 @@
  * as a system notification; muted, the channel shows none (and a channel shown while the tab is
  * hidden is not marked read until Ada looks at it).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, inject, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import {
 	adaInvitesBen,
-	closeUsers,
-	launch,
-	openUser,
+	dismissNotices,
 	screenshot,
 	send,
 	watchProblems,
-	type User
+	type User,
+	useBrowser
 } from './browser.js';
 
-let browser: Browser;
-let users: User[] = [];
+const stage = useBrowser('unread');
 
 /**
  * Records every `new Notification(…)` in `window.__notified` (then shows it, if the browser can);
@@ -31,16 +29,19 @@ let users: User[] = [];
 function recordNotifications() {
 	const w = window as unknown as {
 		__notified: { title: string; body?: string }[];
+		__shown: Notification[];
 		__asked: number;
 		__setHidden: (hidden: boolean) => void;
 	};
 	w.__notified = [];
+	w.__shown = [];
 	w.__asked = 0;
 	const Original = window.Notification;
 	class Recording extends Original {
 		constructor(title: string, options?: NotificationOptions) {
 			w.__notified.push({ title, body: options?.body });
 			super(title, options);
+			w.__shown.push(this);
 		}
 		static override get permission(): NotificationPermission {
 			return w.__asked ? Original.permission : 'default';
@@ -63,47 +64,73 @@ function recordNotifications() {
 	};
 }
 
-/** Ada's browser: notifications allowed, recorded, and a page the test can put in the background. */
-async function openAda(): Promise<User> {
-	const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+/** A browser with notifications allowed, recorded, and a page the test can put in the background. */
+async function openRecorded(label: string, url = inject('baseUrl')): Promise<User> {
+	const context = await stage.browser.newContext({ viewport: { width: 1280, height: 800 } });
 	await context.grantPermissions(['clipboard-read', 'clipboard-write', 'notifications']);
 	await context.addInitScript(recordNotifications);
 	const page = await context.newPage();
-	const problems = watchProblems(page, 'ada');
-	const user = { context, page, problems };
-	users.push(user);
-	await page.goto(inject('baseUrl'));
+	const user = stage.add({
+		context,
+		page,
+		problems: watchProblems(page, label),
+		dialogs: [],
+		label
+	});
+	await page.goto(url);
 	return user;
 }
 
 const texts = (page: Page) => page.getByRole('log').locator('.text').allTextContents();
 const channelButton = (page: Page, name: string) =>
 	page.getByRole('navigation', { name: 'Channels' }).locator('li', { hasText: name });
+/** The texts of the channel's own list (not an open thread's). */
+const mainTexts = (page: Page) => page.getByTestId('messages').locator('.text').allTextContents();
+const row = (page: Page, text: string) =>
+	page
+		.getByTestId('messages')
+		.locator('.message', { has: page.locator('.text', { hasText: text }) });
+/** Puts the page in the background (for the app) or back. */
+const hide = (page: Page, hidden: boolean) =>
+	page.evaluate(
+		(h) => (window as unknown as { __setHidden: (h: boolean) => void }).__setHidden(h),
+		hidden
+	);
+/** Opens #general's notification settings (which asks the browser once) and closes them. */
+async function allowNotifications(page: Page) {
+	await page.getByRole('button', { name: 'Notifications for #general' }).click();
+	await expect
+		.poll(() => page.evaluate(() => (window as unknown as { __asked: number }).__asked))
+		.toBe(1);
+	await page.keyboard.press('Escape');
+}
+/** Opens the thread of the message reading `root` and posts `text` in it. */
+async function replyInThread(page: Page, root: string, text: string) {
+	const message = row(page, root);
+	await message.hover();
+	await message.getByRole('button', { name: 'Reply in thread' }).click();
+	const box = page.getByRole('textbox', { name: 'Message in thread' });
+	await box.fill(text);
+	await box.press('Enter');
+	await expect
+		.poll(() => page.getByTestId('thread-panel').locator('.text').allTextContents())
+		.toContain(text);
+}
 const notified = (page: Page) =>
 	page.evaluate(
 		() => (window as unknown as { __notified: { title: string; body?: string }[] }).__notified
 	);
 
-/** Ada's space "Book club" with #general (and her welcome) and #random; Ben joined by her link. */
-const setup = () =>
-	adaInvitesBen(async (label, url) => {
-		if (label === 'ada') return openAda();
-		const user = await openUser(browser, label, { url: url ?? inject('baseUrl') });
-		users.push(user);
-		return user;
-	}, texts);
-
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	const problems = await closeUsers(users, 'unread', context.task.result?.state === 'fail');
-	users = [];
-	expect(problems).toEqual([]);
-});
-afterAll(async () => {
-	await browser?.close();
-});
+/**
+ * Ada's space "Book club" with #general (and her welcome); Ben joined by her link. Ada's browser
+ * records notifications (and Ben's too, with `recordBen`).
+ */
+const setup = ({ recordBen = false } = {}) =>
+	adaInvitesBen(
+		(label, url) =>
+			label === 'ada' || recordBen ? openRecorded(label, url) : stage.open(label, { url }),
+		texts
+	);
 
 describe('unread and notifications in Chromium', () => {
 	it('✓ Ada sees #general unread with a mention, opens it at the new messages, and the dot goes', async () => {
@@ -192,5 +219,92 @@ describe('unread and notifications in Chromium', () => {
 				channelButton(ada.page, 'general').locator('button').first().getAttribute('data-unread')
 			)
 			.toBe('0');
+	});
+
+	it('✓ in the background, Ben’s reply in a thread Ada started notifies her, named by the thread, and opens it; a thread she is not in does not', async () => {
+		const { ada, ben } = await setup();
+		await allowNotifications(ada.page);
+		await send(ada.page, 'Which book first?');
+		await expect
+			.poll(() => mainTexts(ben.page), { timeout: 30_000 })
+			.toContain('Which book first?');
+		await hide(ada.page, true);
+		// Ben answers in the thread of Ada's message (she wrote its root: she follows it)
+		await replyInThread(ben.page, 'Which book first?', 'Dune, obviously');
+		// ✓ a notification, titled with the thread and its channel
+		await expect
+			.poll(() => notified(ada.page), { timeout: 20_000 })
+			.toEqual([
+				{ title: '#general › Which book first? · Book club', body: 'Ben: Dune, obviously' }
+			]);
+		// a message of Ben's in #general notifies; the thread he starts on it, Ada not in it, does not
+		await send(ben.page, 'Snacks?');
+		await expect.poll(() => notified(ada.page).then((n) => n.length), { timeout: 20_000 }).toBe(2);
+		await replyInThread(ben.page, 'Snacks?', 'crisps for me');
+		await send(ben.page, 'See you Thursday');
+		await expect.poll(() => notified(ada.page).then((n) => n.length), { timeout: 20_000 }).toBe(3);
+		// ✓ "crisps for me" arrived before the last one, and did not notify
+		expect((await notified(ada.page)).map((n) => n.body)).toEqual([
+			'Ben: Dune, obviously',
+			'Ben: Snacks?',
+			'Ben: See you Thursday'
+		]);
+		// ✓ clicking the thread's notification opens the thread
+		await ada.page.evaluate(() =>
+			(window as unknown as { __shown: Notification[] }).__shown[0]!.onclick?.(new Event('click'))
+		);
+		await expect
+			.poll(() => ada.page.getByTestId('thread-panel').locator('.text').allTextContents())
+			.toEqual(['Which book first?', 'Dune, obviously']);
+		await hide(ada.page, false);
+		await ada.page.mouse.move(0, 0);
+		await screenshot(ada.page, 'u04-thread-notification-opened');
+	});
+
+	it('✓ @here reaches Ben while he is online, not while he appears offline: no mention, no notification', async () => {
+		const { ada, ben } = await setup({ recordBen: true });
+		// Ben: #general on "only @mentions", his page in the background
+		await allowNotifications(ben.page);
+		await ben.page.getByRole('button', { name: 'Notifications for #general' }).click();
+		await ben.page.getByRole('dialog').getByLabel('Only @mentions').check();
+		await ben.page.keyboard.press('Escape');
+		await hide(ben.page, true);
+		const mentions = () =>
+			channelButton(ben.page, 'general')
+				.getByTestId('mention-count')
+				.textContent({ timeout: 20_000 });
+
+		await send(ada.page, '@here the meeting starts');
+		// ✓ online: a mention — notified, counted, highlighted
+		await expect
+			.poll(() => notified(ben.page), { timeout: 20_000 })
+			.toEqual([
+				{ title: 'Mention in #general · Book club', body: 'Ada: @here the meeting starts' }
+			]);
+		await expect.poll(mentions).toBe('1');
+		expect(await row(ben.page, '@here the meeting starts').getAttribute('data-mentions-me')).toBe(
+			'true'
+		);
+
+		// Ben appears offline: the next @here is not said to him
+		await ben.page.getByRole('button', { name: 'User settings' }).first().click();
+		await ben.page.getByTestId('share-presence').uncheck();
+		await ben.page.keyboard.press('Escape');
+		await send(ada.page, '@here second call');
+		await expect
+			.poll(() => mainTexts(ben.page), { timeout: 20_000 })
+			.toContain('@here second call');
+		await send(ada.page, '@Ben are you there?');
+		await expect.poll(() => notified(ben.page).then((n) => n.length), { timeout: 20_000 }).toBe(2);
+		// ✓ the direct mention after it notified; the @here did not, nor counts, nor is highlighted
+		expect((await notified(ben.page)).map((n) => n.body)).toEqual([
+			'Ada: @here the meeting starts',
+			'Ada: @Ben are you there?'
+		]);
+		await expect.poll(mentions).toBe('2');
+		expect(await row(ben.page, '@here second call').getAttribute('data-mentions-me')).toBeNull();
+		await dismissNotices(ben.page);
+		await ben.page.mouse.move(0, 0);
+		await screenshot(ben.page, 'u05-here-while-offline');
 	});
 });

@@ -10,18 +10,17 @@
  * - scrolling to the top reaches the channel's first message;
  * - left there, #general opens again on its newest message.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { Charter, type Channel, type Space } from '../../src/lib/index.js';
-import { createIdentity, launch, screenshot, watchProblems } from './browser.js';
+import { createIdentity, screenshot, watchProblems, useBrowser } from './browser.js';
 
 /** How many messages Ada writes before Ben joins. */
 const MESSAGES = 2000;
 /** "A screenful plus a small overscan": far below MESSAGES, whatever the rows' heights. */
 const MAX_ROWS = 100;
 
-let browser: Browser;
-let context: BrowserContext;
+const stage = useBrowser('virtual-list', { per: 'file' });
 let page: Page;
 let problems: string[] = [];
 let ada: Charter;
@@ -81,7 +80,6 @@ const send = async (value: string) => {
 };
 
 beforeAll(async () => {
-	browser = await launch();
 	ada = await Charter.open({ inMemory: true, syncServers: [inject('wsUrl')], deviceName: 'ada' });
 	await ada.createIdentity();
 	space = await ada.createSpace({ name: 'Archive' });
@@ -97,23 +95,22 @@ beforeAll(async () => {
 	await general.whenStored(general.messages.at(-1)!.id, { timeoutMs: 60_000 });
 	invite = (await space.createInvite()).link;
 });
-afterEach(async (test) => {
-	if (test.task.result?.state === 'fail' && page && !page.isClosed())
-		await screenshot(page, 'failed-virtual-list').catch(() => undefined);
-});
 afterAll(async () => {
-	await context?.close();
-	await browser?.close();
 	await ada?.close();
-	expect(problems).toEqual([]);
 });
 
 describe('a channel of 2,000 messages in Chromium', () => {
 	it('✓ Ben joins: the channel opens on its newest message, with a screenful of rows in the DOM', async () => {
 		expect(general.messages.length).toBe(MESSAGES);
-		context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+		const context = await stage.browser.newContext({ viewport: { width: 1280, height: 800 } });
 		page = await context.newPage();
-		problems = watchProblems(page, 'ben');
+		// the stage closes Ben's browser after the story and checks it had no problems
+		problems = stage.add({
+			context,
+			page,
+			problems: watchProblems(page, 'ben'),
+			dialogs: []
+		}).problems;
 		// errors the page reports to itself (a "ResizeObserver loop" is one) are problems too
 		await page.addInitScript(() => {
 			const seen: string[] = ((window as unknown as { errors: string[] }).errors = []);

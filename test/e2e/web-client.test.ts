@@ -5,18 +5,19 @@
  * settings on both while both are offline, and both converge once back online. A reload with the
  * network cut still shows everything (PWA), and her phrase restores her spaces in a fresh browser.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import {
 	createIdentity as create,
-	launch,
 	screenshot,
+	setProfile,
 	watchProblems,
-	openUser,
-	type User
+	type User,
+	useBrowser
 } from './browser.js';
 
-let browser: Browser;
+// the story collects its pages' problems itself (some pages are cut off the network on purpose)
+const stage = useBrowser('web-client', { per: 'file', checkProblems: false });
 let ada: User;
 let ben: User;
 let laptop: User;
@@ -26,23 +27,11 @@ let invite = '';
 const problems: string[] = [];
 
 const open = (label: string, options: { offline?: boolean } = {}): Promise<User> =>
-	openUser(browser, label, {
-		url: inject('baseUrl'),
-		...options,
-		onDialog: (d) => void d.accept()
-	});
+	stage.open(label, { ...options, onDialog: (d) => void d.accept() });
 
 /** Creates an identity, answering the phrase check; returns the 24 words. */
 const createIdentity = (page: Page, shots = false) =>
 	create(page, shots ? { phrase: '02-recovery-phrase', check: '03-confirm-phrase' } : undefined);
-
-async function setProfile(page: Page, name: string) {
-	await page.getByRole('button', { name: 'User settings' }).first().click();
-	await page.getByLabel('Display name').fill(name);
-	await page.getByRole('button', { name: 'Save profile' }).click();
-	await page.getByText('Profile saved').waitFor();
-	await page.keyboard.press('Escape');
-}
 
 const messages = (page: Page) => page.getByRole('log').locator('.text');
 const texts = async (page: Page) =>
@@ -52,17 +41,7 @@ const send = async (page: Page, text: string) => {
 	await page.getByLabel('Message', { exact: true }).press('Enter');
 };
 
-beforeAll(async () => {
-	browser = await launch();
-});
-afterEach(async (context) => {
-	if (context.task.result?.state !== 'fail') return;
-	for (const [name, user] of Object.entries({ ada, ben, laptop }))
-		if (user && !user.page.isClosed())
-			await screenshot(user.page, `failed-${name}`).catch(() => undefined);
-});
-afterAll(async () => {
-	await browser?.close();
+afterAll(() => {
 	expect(problems).toEqual([]);
 });
 

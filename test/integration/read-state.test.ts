@@ -336,4 +336,113 @@ describe('notifications', () => {
 		).rejects.toMatchObject({ code: 'invalid-argument' });
 		stop();
 	});
+	it('✓ Ada follows the threads she started, wrote in or was mentioned in: those notify (by #general’s level), the others do not', async () => {
+		const { ada, ben } = await setup();
+		const seen: { text: string; thread?: string; mention: boolean }[] = [];
+		const stop = ada.desk.notificationSettings.onNotify((e) =>
+			seen.push({
+				text: e.message.text,
+				mention: e.mention,
+				...(e.thread ? { thread: e.thread.rootId } : {})
+			})
+		);
+		const arrives = (text: string) =>
+			eventually(() => seen.some((s) => s.text === text), `“${text}” to notify`);
+		const inThread = (root: string, text: string) =>
+			eventually(
+				() => ada.general.thread(root).messages.some((m) => m.text === text),
+				`“${text}” to arrive in the thread`
+			);
+
+		// a thread Ada wrote in: Ben's answer there notifies her, naming the thread
+		const lathe = await ben.general.send('Who has the lathe key?');
+		await arrives('Who has the lathe key?');
+		await ada.general.thread(lathe.id).send('I might');
+		await ben.general.thread(lathe.id).send('great, bring it');
+		await arrives('great, bring it');
+		// a thread of Ben's alone: its messages do not notify Ada…
+		const saw = await ben.general.send('Saw blades');
+		await arrives('Saw blades');
+		await ben.general.thread(saw.id).send('ordering more');
+		await inThread(saw.id, 'ordering more');
+		expect(ada.desk.readState.follows(ada.space, ada.general.thread(saw.id))).toBe(false);
+		// …until Ben mentions her there: now she follows it, and it notifies
+		await ben.general.thread(saw.id).send('@Ada which size?');
+		await arrives('@Ada which size?');
+		expect(ada.desk.readState.follows(ada.space, ada.general.thread(saw.id))).toBe(true);
+		// ✓ each notified as it should; "ordering more" (arrived before the mention) did not
+		expect(seen).toEqual([
+			{ text: 'Who has the lathe key?', mention: false },
+			{ text: 'great, bring it', thread: lathe.id, mention: false },
+			{ text: 'Saw blades', mention: false },
+			{ text: '@Ada which size?', thread: saw.id, mention: true }
+		]);
+		// ✓ both threads are in her Threads list (followed), the mention counted
+		expect(
+			ada.desk.readState
+				.threads(ada.space)
+				.map((t) => [t.thread.rootId, t.info.unread, t.info.mentions])
+		).toEqual([
+			[saw.id, 2, 1],
+			[lathe.id, 1, 0]
+		]);
+
+		// ✓ #general on mentions-only: a thread's plain reply is silent, a mention gets through
+		await ada.desk.notificationSettings.set(ada.general.id, 'mentions');
+		await ben.general.thread(lathe.id).send('on my way');
+		await inThread(lathe.id, 'on my way');
+		await ben.general.thread(lathe.id).send('@Ada here now');
+		await arrives('@Ada here now');
+		// ✓ muted: not even a mention in a thread
+		await ada.desk.notificationSettings.set(ada.space.id, 'none');
+		await ada.desk.notificationSettings.set(ada.general.id, 'default');
+		await ben.general.thread(lathe.id).send('@Ada muted');
+		await inThread(lathe.id, '@Ada muted');
+		await ada.desk.notificationSettings.set(ada.general.id, 'all');
+		await ben.general.thread(lathe.id).send('loud again');
+		await arrives('loud again');
+		expect(seen.slice(4).map((s) => s.text)).toEqual(['@Ada here now', 'loud again']);
+		stop();
+	});
+
+	it('✓ @here mentions Ben while he is online, not while he appears offline: no badge, no notification, no highlight', async () => {
+		const { ada, ben } = await setup();
+		await ben.client.notificationSettings.set(ben.general.id, 'mentions');
+		const seen: string[] = [];
+		const stop = ben.client.notificationSettings.onNotify((e) => seen.push(e.message.text));
+		const arrives = (text: string) =>
+			eventually(() => seen.includes(text), `“${text}” to notify Ben`);
+		const byText = (text: string) => ben.general.messages.find((m) => m.text === text);
+		const received = (text: string) => eventually(() => byText(text), `“${text}” to reach Ben`);
+		const unread = () => ben.client.readState.channel(ben.space, ben.general);
+
+		await ada.general.send('@here standup', { mentions: { here: true } });
+		await arrives('@here standup');
+		// ✓ online: a mention (badge and highlight)
+		expect(unread()).toMatchObject({ unread: 1, mentions: 1 });
+		expect(ben.general.mentionsMe((await received('@here standup'))!)).toBe(true);
+
+		// Ben appears offline: an @here is not said to him
+		await ben.client.setSharePresence(false);
+		await ada.general.send('@here second call', { mentions: { here: true } });
+		const second = await received('@here second call');
+		await ada.general.send('@Ben you there?', {
+			mentions: { users: [ben.client.identity!.userId] }
+		});
+		await arrives('@Ben you there?');
+		// ✓ unread, but no mention, no notification (the direct mention after it got through)
+		expect(unread()).toMatchObject({ unread: 3, mentions: 2 });
+		expect(ben.general.mentionsMe(second!)).toBe(false);
+		expect(seen).toEqual(['@here standup', '@Ben you there?']);
+		// ✓ and an @everyone still reaches him: it is not about presence
+		await ada.general.send('@everyone read this', { mentions: { everyone: true } });
+		await arrives('@everyone read this');
+
+		// ✓ back online: the next @here is his again
+		await ben.client.setSharePresence(true);
+		await ada.general.send('@here third', { mentions: { here: true } });
+		await arrives('@here third');
+		expect(unread()).toMatchObject({ unread: 5, mentions: 4 });
+		stop();
+	});
 });

@@ -55,7 +55,11 @@ export interface Mentions {
 	roles: readonly string[];
 	/** `@everyone`: every member. */
 	everyone: boolean;
-	/** `@here`: every member who is around (today the same people as @everyone: no presence yet). */
+	/**
+	 * `@here`: the members who are online when it is said. Each device judges for its own user
+	 * (`space.presentAt(message.createdAt)`): a mention only while the space was open there and its
+	 * user not appearing offline — a UI and notification rule; the permission rule is @everyone's.
+	 */
 	here: boolean;
 }
 
@@ -595,13 +599,15 @@ export class Channel {
 
 	/**
 	 * Whether `message` mentions this user: by name, through one of their roles (as they are now),
-	 * or with @everyone / @here. A user's own message never does.
+	 * with @everyone, or with @here while they were online here (`space.presentAt`). A user's own
+	 * message never does.
 	 */
-	mentionsMe(message: Pick<Message, 'mentions' | 'author'>): boolean {
+	mentionsMe(message: Pick<Message, 'mentions' | 'author' | 'createdAt'>): boolean {
 		const m = message.mentions;
 		const me = this.context.identity.userId;
 		if (!m || message.author === me) return false;
-		if (m.everyone || m.here || m.users.includes(me)) return true;
+		if (m.everyone || m.users.includes(me)) return true;
+		if (m.here && this.space.presentAt(message.createdAt)) return true;
 		if (!m.roles.length) return false;
 		const roles = this.space.evaluation?.state.members.get(me)?.roles ?? [];
 		return m.roles.some((r) => roles.includes(r));

@@ -1458,6 +1458,14 @@ export class Space implements SpaceView {
 		return !!this.#presence?.isOnline(user);
 	}
 
+	/**
+	 * Whether this user was online here at `at` (a message's sending time), as this device saw it:
+	 * the space open and presence shared (not "appear offline"). `@here` mentions only then.
+	 */
+	presentAt(at: number): boolean {
+		return !!this.#presence?.presentAt(at);
+	}
+
 	/** Called whenever `online` changes (a heartbeat from someone new, an "offline", an expiry). */
 	onPresence(listener: (online: UserId[]) => void): () => void {
 		const presence = this.#presence;

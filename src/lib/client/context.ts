@@ -31,6 +31,8 @@ export interface SpaceView {
 	ensureDeviceRegistered(): Promise<void>;
 	assertCanWrite(permission: number, name: string, channel: ChannelId): void;
 	recordChannelHistory(id: ChannelId, generation: number): Promise<void>;
+	/** Whether this user was online in the space at `at` (for `@here`: Space.presentAt). */
+	presentAt(at: number): boolean;
 }
 
 /** `S`: what the `spaces` hook is told of (the client's Space; children never call the hook). */

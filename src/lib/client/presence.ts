@@ -68,6 +68,11 @@ export const PEER_SETTLE_MS = 300;
 export const SIGNALS_PER_SECOND = 50;
 /** Device sessions remembered per document (for the replay check); oldest forgotten first. */
 export const MAX_SESSIONS = 4_096;
+/**
+ * Spans of this user's own presence a space remembers (for `@here`, `Presence.presentAt`): one per
+ * "appear offline" → online toggle since the space opened; the oldest are forgotten first.
+ */
+export const MAX_PRESENCE_SPANS = 64;
 
 // ---- one document's ephemeral signals -----------------------------------------------------------
 
@@ -415,12 +420,15 @@ export class Presence {
 	#answeredAt = -Infinity;
 	#sharing = false;
 	#closed = false;
+	/** When this user was online here, as this device saw it (`to` absent: still), oldest first. */
+	readonly #spans: { from: number; to?: number }[] = [];
+	readonly #now: () => number;
 
 	constructor(
 		scope: Omit<SignalScope, 'kinds' | 'received'>,
 		private readonly me: UserId
 	) {
-		const now = scope.now ?? Date.now;
+		const now = (this.#now = scope.now ?? Date.now);
 		this.#online = new ExpiringSet(ONLINE_TTL_MS, now);
 		this.#signals = new SignalChannel({
 			...scope,
@@ -448,6 +456,26 @@ export class Presence {
 		return this.#sharing;
 	}
 
+	/**
+	 * Whether this user was online here at `at` (ms, a message's sending time), as this device saw
+	 * it: the space was open here and sharing presence (not "appear offline"). What `@here` asks —
+	 * a UI and notification rule, not an authorisation one. Spans start when the space opens, so
+	 * what was said before this device was here (closed, offline, reloaded) was not said to it.
+	 */
+	presentAt(at: number): boolean {
+		for (let i = this.#spans.length - 1; i >= 0; i--) {
+			const span = this.#spans[i]!;
+			if (at >= span.from && (span.to === undefined || at <= span.to)) return true;
+			if (span.from <= at) return false; // spans are in order: none before this one covers it
+		}
+		return false;
+	}
+
+	#endSpan(): void {
+		const last = this.#spans.at(-1);
+		if (last && last.to === undefined) last.to = this.#now();
+	}
+
 	get stats(): SignalStats {
 		return this.#signals.stats;
 	}
@@ -457,6 +485,8 @@ export class Presence {
 		if (this.#closed || on === this.#sharing) return;
 		this.#sharing = on;
 		if (on) {
+			this.#spans.push({ from: this.#now() });
+			if (this.#spans.length > MAX_PRESENCE_SPANS) this.#spans.shift();
 			this.#online.add(this.me);
 			this.#heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
 			(this.#heartbeat as { unref?: () => void }).unref?.();
@@ -466,6 +496,7 @@ export class Presence {
 			const settled = setTimeout(() => void this.beat(), PEER_SETTLE_MS);
 			(settled as { unref?: () => void }).unref?.();
 		} else {
+			this.#endSpan();
 			clearInterval(this.#heartbeat);
 			this.#heartbeat = undefined;
 			this.#online.delete(this.me);
@@ -501,6 +532,7 @@ export class Presence {
 	/** Says "offline" (while sharing) and stops listening. */
 	async close(): Promise<void> {
 		if (this.#closed) return;
+		this.#endSpan();
 		if (this.#sharing) await this.#signals.send(SIGNAL_KIND.offline).catch(() => undefined);
 		this.#closed = true;
 		clearInterval(this.#heartbeat);

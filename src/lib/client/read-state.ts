@@ -5,15 +5,20 @@
  *   it follows the user to every device and nobody else can read it. The furthest marker wins.
  * - **Unread** = the messages after the marker that others wrote; a message of the user's own
  *   reads everything before it (sending in a channel means having read it), without a write.
- * - **Mentions** = unread messages that mention the user (`mentionsMe`).
+ * - **Mentions** = unread messages that mention the user (`ReadState.mentions`): whom the message
+ *   names in its `mentions` (the user, one of their roles, @everyone, and @here only if the user
+ *   was online when it was said: `channel.mentionsMe`), or `@<name>` in its text (`mentionsMe`).
  * - **Threads** have read markers of their own, under the key `<channel id>/<root id>`
  *   (`threadMarkerKey`) in the same account records — a device that knows no threads keeps them as
  *   markers of a channel it does not have, and ignores them. A channel's unread count leaves its
- *   threads' messages out; its mention count takes in unread mentions inside its threads. The
- *   threads the user took part in (started, or wrote in) are listed with their unread state.
+ *   threads' messages out; its mention count takes in unread mentions inside its threads.
+ * - The user **follows** a thread (as on Discord) when they wrote its root, wrote in it, or were
+ *   mentioned in it (in the root or in one of its messages): `follows`. Followed threads are listed
+ *   with their unread state (`threads`), and their new messages notify like a channel's.
  * - **Notification levels** (all / mentions / none, per space and per channel; a channel's
  *   `default` follows its space) travel in the account too. `onNotify` reports each new message
- *   that the levels say should notify; the app shows it (the web client: the Notification API).
+ *   that the levels say should notify — in a channel, or in a thread the user follows, by the
+ *   level of the thread's channel — and the app shows it (the web client: the Notification API).
  */
 import { CharterError } from '../errors.js';
 import type { ChannelId, SpaceId, UserId } from '../identity/ids.js';
@@ -53,6 +58,8 @@ export const threadMarkerKey = (channel: ChannelId, root: string): ChannelId =>
 export interface NotifyEvent {
 	space: Space;
 	channel: Channel;
+	/** The followed thread the message was posted in (absent: in the channel itself). */
+	thread?: Thread;
 	message: Message;
 	/** It mentions the user. */
 	mention: boolean;
@@ -100,7 +107,13 @@ export class ReadState {
 	#listeners = new Set<() => void>();
 	#cache = new WeakMap<
 		Channel,
-		{ messages: readonly Message[]; marker?: ReadMarkerRecord; names: string; info: UnreadInfo }
+		{
+			messages: readonly Message[];
+			marker?: ReadMarkerRecord;
+			names: string;
+			doc: unknown;
+			info: UnreadInfo;
+		}
 	>();
 	#names = new WeakMap<Space, { doc: unknown; names: string[] }>();
 
@@ -148,6 +161,16 @@ export class ReadState {
 		return names;
 	}
 
+	/**
+	 * Whether `message` (in `channel` of `space`) mentions the user: its `mentions` say so
+	 * (`channel.mentionsMe`: the user, one of their roles, @everyone, @here while they were online
+	 * here), or its text holds `@<name>` for one of their names in the space (`mentionsMe`).
+	 */
+	mentions(space: Space, channel: Channel, message: Message): boolean {
+		if (message.author === this.host.me()) return false;
+		return channel.mentionsMe(message) || mentionsMe(message, this.namesIn(space));
+	}
+
 	/** Unread messages and mentions in one channel of `space`. */
 	channel(space: Space, channel: Channel): UnreadInfo {
 		const me = this.host.me();
@@ -156,13 +179,21 @@ export class ReadState {
 		const marker = this.marker(channel.id);
 		const names = this.namesIn(space);
 		const key = names.join('\u0000');
+		// roles (a role mention) are in the space document: a new one decides again
+		const doc = space.document;
 		const cached = this.#cache.get(channel);
 		let info: UnreadInfo;
-		if (cached && cached.messages === messages && cached.marker === marker && cached.names === key)
+		if (
+			cached &&
+			cached.messages === messages &&
+			cached.marker === marker &&
+			cached.names === key &&
+			cached.doc === doc
+		)
 			info = cached.info;
 		else {
-			info = unreadIn(messages, marker, me, names);
-			this.#cache.set(channel, { messages, marker, names: key, info });
+			info = unreadIn(messages, marker, me, (m) => this.mentions(space, channel, m));
+			this.#cache.set(channel, { messages, marker, names: key, doc, info });
 		}
 		// mentions inside its threads count for the channel (their other messages do not)
 		let inThreads = 0;
@@ -178,20 +209,38 @@ export class ReadState {
 		const marker = this.marker(threadMarkerKey(thread.channel.id, thread.rootId));
 		const names = this.namesIn(space);
 		const key = names.join('\u0000');
+		const doc = space.document;
 		const cached = this.#threadCache.get(messages);
-		if (cached && cached.marker === marker && cached.names === key) return cached.info;
-		const info = unreadIn(messages, marker, me, names);
-		if (messages.length) this.#threadCache.set(messages, { marker, names: key, info });
+		if (cached && cached.marker === marker && cached.names === key && cached.doc === doc)
+			return cached.info;
+		const info = unreadIn(messages, marker, me, (m) => this.mentions(space, thread.channel, m));
+		if (messages.length) this.#threadCache.set(messages, { marker, names: key, doc, info });
 		return info;
 	}
 	#threadCache = new WeakMap<
 		readonly Message[],
-		{ marker?: ReadMarkerRecord; names: string; info: UnreadInfo }
+		{ marker?: ReadMarkerRecord; names: string; doc: unknown; info: UnreadInfo }
 	>();
 
 	/**
-	 * The threads of `space` the user took part in — started (wrote the root) or wrote in — newest
-	 * activity first, with their unread state: what a "Threads" indicator lists.
+	 * Whether the user follows `thread` (as on Discord): they wrote its root, wrote in it, or were
+	 * mentioned in it — in the root or in any of its messages (`mentions`). A followed thread is
+	 * listed by `threads` and its new messages notify (`NotificationSettings.onNotify`).
+	 */
+	follows(space: Space, thread: Thread): boolean {
+		const me = this.host.me();
+		if (!me) return false;
+		const root = thread.root;
+		const channel = thread.channel;
+		if (root !== undefined && root !== 'deleted') {
+			if (root.author === me || this.mentions(space, channel, root)) return true;
+		}
+		return thread.messages.some((m) => m.author === me || this.mentions(space, channel, m));
+	}
+
+	/**
+	 * The threads of `space` the user follows (`follows`: started, wrote in, or mentioned in),
+	 * newest activity first, with their unread state: what a "Threads" indicator lists.
 	 */
 	threads(space: Space): ThreadUnread[] {
 		const me = this.host.me();
@@ -200,9 +249,7 @@ export class ReadState {
 		for (const channel of space.channels)
 			for (const thread of channel.threads()) {
 				const messages = thread.messages;
-				const root = thread.root;
-				const started = root !== undefined && root !== 'deleted' && root.author === me;
-				if (!started && !messages.some((m) => m.author === me)) continue;
+				if (!this.follows(space, thread)) continue;
 				out.push({
 					channel,
 					thread,
@@ -278,7 +325,7 @@ function unreadIn(
 	messages: readonly Message[],
 	marker: ReadMarkerRecord | undefined,
 	me: UserId,
-	names: readonly string[]
+	mentions: (message: Message) => boolean
 ): UnreadInfo {
 	// messages are in (createdAt, id) order: the first after the marker, by binary search
 	let lo = 0;
@@ -290,22 +337,22 @@ function unreadIn(
 			else lo = mid + 1;
 		}
 	let unread = 0;
-	let mentions = 0;
+	let mentioned = 0;
 	let firstUnread: string | undefined;
 	for (let i = lo; i < messages.length; i++) {
 		const m = messages[i]!;
 		if (m.author === me) {
 			// the user wrote here after all these: they had read them
 			unread = 0;
-			mentions = 0;
+			mentioned = 0;
 			firstUnread = undefined;
 			continue;
 		}
 		unread++;
 		firstUnread ??= m.id;
-		if (mentionsMe(m, names)) mentions++;
+		if (mentions(m)) mentioned++;
 	}
-	const info: UnreadInfo = firstUnread ? { unread, mentions, firstUnread } : NONE;
+	const info: UnreadInfo = firstUnread ? { unread, mentions: mentioned, firstUnread } : NONE;
 	return info;
 }
 
@@ -369,47 +416,69 @@ export class NotificationSettings {
 	}
 
 	#startWatching(): { stop: () => void } {
-		/** The newest message seen per channel: what comes after it is new. */
+		/** The newest message seen per channel and per thread (marker key): what comes after is new. */
 		const newest = new Map<ChannelId, Message | undefined>();
 		const watched = new Map<Space, () => void>();
-		const review = (space: Space) => {
+		const tell = (event: NotifyEvent) => {
+			for (const l of this.#notifyListeners) {
+				try {
+					l(event);
+				} catch {
+					/* a listener's bug must not break the client */
+				}
+			}
+		};
+		/**
+		 * The new messages of a channel or a thread (`key`: its marker's), at most `NOTIFY_BURST`,
+		 * oldest first. On first sight what is there is history, not news — except in a thread that
+		 * appears under a channel seen before (`fresh`): its messages are all new.
+		 */
+		const news = (key: ChannelId, messages: readonly Message[], fresh: boolean): Message[] => {
+			const last = messages.at(-1);
+			if (!newest.has(key) && !fresh) {
+				newest.set(key, last);
+				return [];
+			}
+			const before = newest.get(key);
+			if (last === before) return [];
+			newest.set(key, last);
+			const out: Message[] = [];
+			for (let i = messages.length - 1; i >= 0 && out.length < NOTIFY_BURST; i--) {
+				const m = messages[i]!;
+				if (before && !afterMarker(m, { channel: key, message: before.id, at: before.createdAt }))
+					break;
+				out.push(m);
+			}
+			const marker = this.readState.marker(key);
+			const now = Date.now();
 			const me = this.host.me();
-			if (!me) return;
+			return out
+				.reverse()
+				.filter(
+					(m) =>
+						m.author !== me &&
+						now - m.createdAt <= NOTIFY_RECENT_MS &&
+						!(marker && !afterMarker(m, marker))
+				);
+		};
+		const review = (space: Space) => {
+			if (!this.host.me()) return;
 			for (const channel of space.channels) {
-				const messages = channel.messages;
-				const last = messages.at(-1);
-				if (!newest.has(channel.id)) {
-					// first sight: what is there already is history, not news
-					newest.set(channel.id, last);
-					continue;
+				const seenBefore = newest.has(channel.id);
+				for (const m of news(channel.id, channel.messages, false)) {
+					const mention = this.readState.mentions(space, channel, m);
+					if (this.shouldNotify(space.id, channel.id, mention))
+						tell({ space, channel, message: m, mention });
 				}
-				const before = newest.get(channel.id);
-				if (last === before) continue;
-				newest.set(channel.id, last);
-				const fresh: Message[] = [];
-				for (let i = messages.length - 1; i >= 0 && fresh.length < NOTIFY_BURST; i--) {
-					const m = messages[i]!;
-					if (
-						before &&
-						!afterMarker(m, { channel: channel.id, message: before.id, at: before.createdAt })
-					)
-						break;
-					fresh.push(m);
-				}
-				const marker = this.readState.marker(channel.id);
-				const names = this.readState.namesIn(space);
-				const now = Date.now();
-				for (const m of fresh.reverse()) {
-					if (m.author === me || now - m.createdAt > NOTIFY_RECENT_MS) continue;
-					if (marker && !afterMarker(m, marker)) continue;
-					const mention = mentionsMe(m, names);
-					if (!this.shouldNotify(space.id, channel.id, mention)) continue;
-					for (const l of this.#notifyListeners) {
-						try {
-							l({ space, channel, message: m, mention });
-						} catch {
-							/* a listener's bug must not break the client */
-						}
+				for (const thread of channel.threads()) {
+					const key = threadMarkerKey(channel.id, thread.rootId);
+					const fresh = news(key, thread.messages, seenBefore);
+					// only a thread the user follows notifies (a mention in it makes them follow it)
+					if (!fresh.length || !this.readState.follows(space, thread)) continue;
+					for (const m of fresh) {
+						const mention = this.readState.mentions(space, channel, m);
+						if (this.shouldNotify(space.id, channel.id, mention))
+							tell({ space, channel, thread, message: m, mention });
 					}
 				}
 			}

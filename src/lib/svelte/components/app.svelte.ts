@@ -34,6 +34,13 @@ export type DialogName =
 
 /** A notification's body shows at most this much of the message. */
 const NOTIFICATION_TEXT = 140;
+/** A thread's notification names it by this much of its root's text. */
+const NOTIFICATION_THREAD = 40;
+/** `text` on one line, cut to `max` characters with an ellipsis. */
+const clip = (text: string, max: number) => {
+	const flat = text.replace(/\s+/g, ' ').trim();
+	return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+};
 
 export interface Notice {
 	id: number;
@@ -180,6 +187,11 @@ export class App {
 	memberCard = $state.raw<{ space: Space; user: UserId; x: number; y: number }>();
 	/** A mention asked for elsewhere (the member pop-over): MessageView puts it in the composer. */
 	mention = $state.raw<{ user: UserId }>();
+	/**
+	 * "Message in a new thread" in a member's pop-over: MessageView's composer starts a thread with
+	 * them — the message sent mentions them and becomes the root; the thread opens beside it.
+	 */
+	newThread = $state.raw<{ user: UserId }>();
 	drawerOpen = $state(false);
 	/** The member list starts open on wide screens only (on a phone it covers the chat). */
 	membersOpen = $state(typeof innerWidth === 'number' ? innerWidth > 1000 : true);
@@ -220,24 +232,26 @@ export class App {
 	/**
 	 * A message the user's levels say should notify: a system notification while the page is
 	 * hidden (when it shows, the user sees the channel's unread badge instead). One per message
-	 * (`tag`), so several tabs of the app show it once; a click opens its channel.
+	 * (`tag`), so several tabs of the app show it once; a click opens its channel — and its thread,
+	 * for a message in a thread the user follows ("#general › Which book first? · Book club").
 	 */
-	#showNotification({ space, channel, message, mention }: NotifyEvent) {
+	#showNotification({ space, channel, thread, message, mention }: NotifyEvent) {
 		if (document.visibilityState === 'visible') return;
 		if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
 		const live = liveSpace(space);
-		const text =
-			message.text.length > NOTIFICATION_TEXT
-				? `${message.text.slice(0, NOTIFICATION_TEXT - 1)}…`
-				: message.text;
+		const root = thread?.root;
+		const where = thread
+			? `#${channel.name} › ${root && root !== 'deleted' ? clip(root.text, NOTIFICATION_THREAD) : 'thread'}`
+			: `#${channel.name}`;
 		try {
-			const n = new Notification(`${mention ? 'Mention in ' : ''}#${channel.name} · ${live.name}`, {
-				body: `${live.displayName(message.author)}: ${text}`,
+			const n = new Notification(`${mention ? 'Mention in ' : ''}${where} · ${live.name}`, {
+				body: `${live.displayName(message.author)}: ${clip(message.text, NOTIFICATION_TEXT)}`,
 				tag: message.id
 			});
 			n.onclick = () => {
 				focus();
 				this.select(space.id, channel.id);
+				if (thread) this.thread = { channel: channel.id, root: thread.rootId };
 				n.close();
 			};
 		} catch {
