@@ -1337,7 +1337,13 @@ export class Charter {
 		for (const id of this.#account?.spaces ?? []) {
 			// known spaces still to open in the background are opened there, in turn
 			if (this.#spaces.has(id) || this.#spacesToOpen.includes(id) || this.#closed) continue;
-			await this.#openOnce(id, (space) => this.#track(space));
+			try {
+				await this.#openOnce(id, (space) => this.#track(space));
+			} catch {
+				// the client closed meanwhile (nothing to report), or this space would not open now:
+				// the others still do, and the account's next change tries it again
+				if (this.#closed) return;
+			}
 		}
 		// removed on another of the user's devices (forgetSpace)
 		for (const id of this.#account?.removed ?? []) {
