@@ -322,6 +322,31 @@ describe('presence', () => {
 			await cast.close();
 		}
 	});
+
+	it('✓ a newcomer’s “online” that reaches Ada before its join does is held, and counts once the join is in: Dan shows online at once, not at his next heartbeat', async () => {
+		const cast = await setup();
+		const { ada, cy, dan, on, user } = cast;
+		try {
+			// Dan's device says "online" (sealed under the space's key, carried by Cy's connection)
+			// before Ada has added him: what a joiner's first signal looks like when it outruns the join
+			const space = on(ada);
+			const online = await craft(dan, on(cy), space.idBytes, SIGNAL_KIND.online, { keysFrom: cy });
+			on(cy).envelope.broadcast(online);
+			await eventually(
+				() => space.presenceStats?.dropped['not-member'] === 1,
+				'Ada to turn away a stranger’s signal'
+			);
+			expect(space.isOnline(user(dan))).toBe(false);
+			// ✓ Ada adds Dan: the held signal is looked at again, in full, and now counts. Dan never
+			// opened the space, so nothing else of his could have said he is online
+			await space.addMember(await dan.memberCard());
+			await eventually(() => space.isOnline(user(dan)), 'Ada to see Dan online', 5_000);
+			expect(space.presenceStats?.dropped['not-member']).toBe(1); // counted once, when it came
+			expect(dan.space(space.id)).toBeUndefined();
+		} finally {
+			await cast.close();
+		}
+	});
 });
 
 describe('what a relay learns', () => {

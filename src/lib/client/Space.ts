@@ -311,6 +311,7 @@ export class Space implements SpaceView {
 			void this.#replica.reevaluate();
 			for (const channel of this.#channels.values()) void channel.reevaluate();
 			void this.#presence?.beat(); // a joiner's first key: say so now, not at the next heartbeat
+			this.#presence?.retryHeld(); // and a signal sealed under it may be readable now
 		});
 		await this.#onSpaceDocChanged();
 	}
@@ -320,6 +321,7 @@ export class Space implements SpaceView {
 		await this.#keys.openWaiting();
 		const ids = Object.keys(this.#replica.doc.channels ?? {}) as ChannelId[];
 		this.#presence?.retain((user) => !!this.state?.isMember(user));
+		this.#presence?.retryHeld(); // a newcomer's "online" that came before its join
 		await Promise.all(ids.map((id) => this.#openChannel(id)));
 		// Channel entries are decided against the space: when a space entry that was valid is not any
 		// more, one refused becomes valid, or the set of valid removals changes, every channel is

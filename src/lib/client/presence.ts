@@ -69,6 +69,15 @@ export const SIGNALS_PER_SECOND = 50;
 /** Device sessions remembered per document (for the replay check); oldest forgotten first. */
 export const MAX_SESSIONS = 4_096;
 /**
+ * Signals held for a second look (presence only): dropped because their author was not a member
+ * here yet, or sealed under an epoch this device does not hold yet. A newcomer's first "online"
+ * often arrives before its join or the join's new epoch does; held, it is looked at again — every
+ * check, in full — when the space changes or a key arrives, until it is no longer fresh
+ * (`FRESHNESS_MS`), instead of the newcomer showing offline until its next heartbeat. The oldest
+ * goes first: junk from strangers can push a genuine one out, never grow the list.
+ */
+export const MAX_HELD_SIGNALS = 16;
+/**
  * Spans of this user's own presence a space remembers (for `@here`, `Presence.presentAt`): one per
  * "appear offline" → online toggle since the space opened; the oldest are forgotten first.
  */
@@ -116,6 +125,8 @@ export interface SignalScope {
 	received(user: UserId, kind: SignalKind): void;
 	/** Injected for tests; default `Date.now`. */
 	now?: () => number;
+	/** Hold what is dropped as `not-member` or `unknown-epoch` for `retryHeld` (MAX_HELD_SIGNALS). */
+	hold?: boolean;
 }
 
 export class SignalChannel {
@@ -126,6 +137,8 @@ export class SignalChannel {
 	#tokens = SIGNALS_PER_SECOND * 2;
 	#refilledAt: number;
 	#closed = false;
+	/** Signals to look at again (`scope.hold`), with when each arrived. */
+	#held: { bytes: Uint8Array; at: number }[] = [];
 	readonly #listener = (payload: DocHandleEphemeralMessagePayload<EnvelopeDoc>) =>
 		void this.#receive(payload.message).catch(() => this.#drop('malformed'));
 
@@ -176,6 +189,24 @@ export class SignalChannel {
 		this.#attached?.off('ephemeral-message', this.#listener);
 		this.#attached = undefined;
 		this.#last.clear();
+		this.#held = [];
+	}
+
+	/** Looks again at the held signals still fresh (the space changed, or a key arrived). */
+	retryHeld(): void {
+		if (this.#closed || this.#held.length === 0) return;
+		const now = this.#now();
+		const held = this.#held.filter((h) => now - h.at <= FRESHNESS_MS);
+		this.#held = [];
+		for (const h of held) void this.#receive(h.bytes, h.at).catch(() => undefined);
+	}
+
+	/** A drop that may be undone by a later space: counted once, held (bounded) if the scope holds. */
+	#dropOrHold(reason: 'not-member' | 'unknown-epoch', bytes: Uint8Array, heldSince?: number) {
+		if (heldSince === undefined) this.#drop(reason);
+		if (!this.scope.hold) return;
+		this.#held.push({ bytes, at: heldSince ?? this.#now() });
+		if (this.#held.length > MAX_HELD_SIGNALS) this.#held.shift();
 	}
 
 	#drop(reason: SignalDrop): void {
@@ -194,47 +225,55 @@ export class SignalChannel {
 		return true;
 	}
 
-	async #receive(message: unknown): Promise<void> {
+	/** `heldSince`: a held signal looked at again (counted and rate-limited when it first came). */
+	async #receive(message: unknown, heldSince?: number): Promise<void> {
 		if (this.#closed) return;
-		this.stats.received++;
 		const scope = this.scope;
-		if (!(message instanceof Uint8Array) || message.length > MAX_SIGNAL_BYTES)
-			return this.#drop('malformed');
-		if (!this.#take(this.#now())) return this.#drop('rate-limited');
+		// a held signal's drop was counted when it came
+		const drop = (reason: SignalDrop) => (heldSince === undefined ? this.#drop(reason) : undefined);
+		if (heldSince === undefined) {
+			this.stats.received++;
+			if (!(message instanceof Uint8Array) || message.length > MAX_SIGNAL_BYTES)
+				return this.#drop('malformed');
+			if (!this.#take(this.#now())) return this.#drop('rate-limited');
+		}
+		if (!(message instanceof Uint8Array)) return;
 		let signal;
 		try {
 			signal = parseSignal(message);
 		} catch {
-			return this.#drop('malformed');
+			return drop('malformed');
 		}
 		const { header } = signal;
 		if (!bytesEqual(header.space, scope.space) || !bytesEqual(header.document, scope.document))
-			return this.#drop('wrong-document');
+			return drop('wrong-document');
 		const epoch = scope.epoch();
-		if (!epoch || !bytesEqual(header.epoch, epoch.id)) return this.#drop('unknown-epoch');
+		if (!epoch || !bytesEqual(header.epoch, epoch.id))
+			return this.#dropOrHold('unknown-epoch', message, heldSince);
 		// before the signature check: an outsider cannot make this device verify anything
 		const member = scope.authorise(header.author);
-		if (member === 'not-member' || member === 'not-permitted') return this.#drop(member);
-		if (!(await verifySignalSignature(signal))) return this.#drop('bad-signature');
+		if (member === 'not-member') return this.#dropOrHold(member, message, heldSince);
+		if (member === 'not-permitted') return drop(member);
+		if (!(await verifySignalSignature(signal))) return drop('bad-signature');
 		let body;
 		try {
 			body = openSignal(signal, epoch.key);
 		} catch (error) {
 			const code = (error as { code?: string }).code;
-			return this.#drop(code === 'decryption-failed' ? 'decryption-failed' : 'malformed');
+			return drop(code === 'decryption-failed' ? 'decryption-failed' : 'malformed');
 		}
-		if (!scope.kinds.includes(body.kind)) return this.#drop('wrong-kind');
+		if (!scope.kinds.includes(body.kind)) return drop('wrong-kind');
 		const now = this.#now();
-		if (Math.abs(now - body.sentAt) > FRESHNESS_MS) return this.#drop('stale');
+		if (Math.abs(now - body.sentAt) > FRESHNESS_MS) return drop('stale');
 		const session = hex.encode(header.author) + hex.encode(header.session);
 		const last = this.#last.get(session);
-		if (last !== undefined && body.sentAt <= last) return this.#drop('replayed');
+		if (last !== undefined && body.sentAt <= last) return drop('replayed');
 		this.#last.delete(session); // re-inserted last: the map's order is least recently heard first
 		this.#last.set(session, body.sentAt);
 		if (this.#last.size > MAX_SESSIONS) this.#last.delete(this.#last.keys().next().value!);
 		if (this.#closed) return;
 		const user = scope.authorise(header.author); // the state may have moved meanwhile
-		if (user === 'not-member' || user === 'not-permitted') return this.#drop(user);
+		if (user === 'not-member' || user === 'not-permitted') return drop(user);
 		this.stats.accepted++;
 		scope.received(user, body.kind);
 	}
@@ -432,6 +471,7 @@ export class Presence {
 		this.#online = new ExpiringSet(ONLINE_TTL_MS, now);
 		this.#signals = new SignalChannel({
 			...scope,
+			hold: true,
 			kinds: [SIGNAL_KIND.online, SIGNAL_KIND.offline],
 			received: (user, kind) => {
 				if (kind === SIGNAL_KIND.offline) {
@@ -519,6 +559,11 @@ export class Presence {
 
 	retain(keep: (user: UserId) => boolean): void {
 		this.#online.retain(keep);
+	}
+
+	/** Looks again at signals of members not known yet (the space changed; a key arrived). */
+	retryHeld(): void {
+		this.#signals.retryHeld();
 	}
 
 	reattach(): void {
