@@ -28,6 +28,8 @@ export class DurableNodeFSStorageAdapter extends NodeFSStorageAdapter {
 	/** Key names saved by this process → when (a counter), for the order of a range. */
 	readonly #saved = new Map<string, number>();
 	#saves = 0;
+	/** Writes and removals under way: `idle()` waits for them (a server's close, after its repo's). */
+	readonly #inFlight = new Set<Promise<unknown>>();
 
 	constructor(baseDirectory: string) {
 		super(baseDirectory);
@@ -42,7 +44,25 @@ export class DurableNodeFSStorageAdapter extends NodeFSStorageAdapter {
 		return this;
 	}
 
-	override async save(keyArray: StorageKey, binary: Uint8Array): Promise<void> {
+	/**
+	 * Resolves once no write or removal is under way. automerge-repo saves some things (a peer's
+	 * sync state) on a timer that its flush and shutdown do not wait for.
+	 */
+	async idle(): Promise<void> {
+		while (this.#inFlight.size) await Promise.allSettled([...this.#inFlight]);
+	}
+
+	#track<R>(work: Promise<R>): Promise<R> {
+		this.#inFlight.add(work);
+		void work.finally(() => this.#inFlight.delete(work)).catch(() => undefined);
+		return work;
+	}
+
+	override save(keyArray: StorageKey, binary: Uint8Array): Promise<void> {
+		return this.#track(this.#save(keyArray, binary));
+	}
+
+	async #save(keyArray: StorageKey, binary: Uint8Array): Promise<void> {
 		const target = this.#pathOf(keyArray);
 		const temporary = join(this.#temporary, randomBytes(12).toString('hex'));
 		await mkdir(dirname(target), { recursive: true });
@@ -58,16 +78,16 @@ export class DurableNodeFSStorageAdapter extends NodeFSStorageAdapter {
 		return chunks.sort((a, b) => rank(a) - rank(b) || (a.key.join('/') < b.key.join('/') ? -1 : 1));
 	}
 
-	override async remove(keyArray: StorageKey): Promise<void> {
+	override remove(keyArray: StorageKey): Promise<void> {
 		this.#saved.delete(keyArray.join('/'));
-		await super.remove(keyArray);
+		return this.#track(super.remove(keyArray));
 	}
 
-	override async removeRange(keyPrefix: StorageKey): Promise<void> {
+	override removeRange(keyPrefix: StorageKey): Promise<void> {
 		const prefix = keyPrefix.join('/');
 		for (const key of this.#saved.keys())
 			if (key === prefix || key.startsWith(`${prefix}/`)) this.#saved.delete(key);
-		await super.removeRange(keyPrefix);
+		return this.#track(super.removeRange(keyPrefix));
 	}
 
 	/** The stock adapter's layout (its own helper is private): <key0[0..2]>/<key0[2..]>/<rest…>. */

@@ -174,6 +174,7 @@ export async function startSyncServer(options: SyncServerOptions): Promise<Runni
 		await new Promise<void>((resolve) => wss.close(() => resolve()));
 		http.closeAllConnections();
 		await stopped;
+		await storage.idle(); // a sync state saved on a timer is whole on disk, not half-renamed
 		log.info('sync server stopped; storage flushed');
 	};
 	return {
