@@ -162,3 +162,63 @@ describe('concurrent authority changes converge', () => {
 		expect(reference.bans).toEqual([]);
 	});
 });
+
+describe('keys owed after a concurrent coming-in', () => {
+	it('✓ a newcomer let in while an admin kicks someone reads what the admin writes under the new keys', async () => {
+		const { cast, space, id } = await guild('admin', 'member');
+		const newcomer = await personas('newcomer');
+		cleanup.push(newcomer.newcomer);
+		const mod = await space.createRole({
+			name: 'Mod',
+			permissions: ['KICK_MEMBERS', 'MANAGE_SPACE']
+		});
+		await space.assignRole(userOf(cast.admin), mod.id);
+		await syncAll(Object.values(cast), id);
+		// neither sees the other: the owner lets the newcomer in, the admin kicks the member (the
+		// space and #general rotate, sealed to the readers the admin knows) and writes under them
+		await space.addMember(await newcomer.newcomer.client.memberCard());
+		await deliver(cast.owner, newcomer.newcomer, id);
+		const admin = spaceOf(cast.admin, id);
+		await admin.kick(userOf(cast.member));
+		await admin.rename('Den');
+		await admin.channels[0]!.send('after the kick');
+		const people = [cast.owner, cast.admin, newcomer.newcomer];
+		await syncAll(people, id);
+		await syncAll(people, id);
+		const seen = spaceOf(newcomer.newcomer, id);
+		// ✓ a reader who saw both sealed the newcomer the keys nobody had sealed them
+		expect(seen.name).toBe('Den');
+		expect(seen.channels[0]!.messages.map((m) => m.text)).toContain('after the kick');
+		expectSamePicture(people, id);
+		// ✓ and the member kicked got none of them
+		const kicked = spaceOf(cast.member, id);
+		await deliver(cast.admin, cast.member, id);
+		expect(kicked.channels[0]?.messages.map((m) => m.text) ?? []).not.toContain('after the kick');
+	});
+
+	it('✓ a member given a private channel while a reader is kicked from it reads what is said there after', async () => {
+		const { cast, space, id } = await guild('admin', 'insider', 'member');
+		const crew = await space.createRole({ name: 'Crew', permissions: [] });
+		const mod = await space.createRole({ name: 'Mod', permissions: ['KICK_MEMBERS'] }); // above Crew
+		await space.assignRole(userOf(cast.admin), mod.id);
+		await space.assignRole(userOf(cast.insider), crew.id);
+		const mods = await space.createChannel({ name: 'mods', private: true });
+		for (const role of [mod.id, crew.id])
+			await space.setChannelPermissions(mods.id, { role }, { allow: ['VIEW_CHANNEL'] });
+		await syncAll(Object.values(cast), id);
+		// the owner gives the member Crew (and so #mods) while the admin kicks the insider
+		await space.assignRole(userOf(cast.member), crew.id);
+		const admin = spaceOf(cast.admin, id);
+		await admin.kick(userOf(cast.insider));
+		await admin.channel(mods.id)!.send('mods only, after the kick');
+		const people = [cast.owner, cast.admin, cast.member];
+		await syncAll(people, id);
+		await syncAll(people, id);
+		// ✓ the member holds the key the kick made for #mods, sealed by a reader who saw both
+		const texts = spaceOf(cast.member, id)
+			.channel(mods.id)!
+			.messages.map((m) => m.text);
+		expect(texts).toContain('mods only, after the kick');
+		expectSamePicture(people, id);
+	});
+});

@@ -182,6 +182,19 @@ describe('convergence under any partition and delivery order', () => {
 							{ kind: 'send', actor: 1, text: 'hi' }
 						],
 						7
+					],
+					// CI found it: two renames by the admin around a kick that rotates the space's key
+					[
+						[
+							{ kind: 'rename', actor: 1, name: 'Den' },
+							{ kind: 'join' },
+							{ kind: 'kick', actor: 1, target: 2 },
+							{ kind: 'sync', from: 2, to: 3 },
+							{ kind: 'join' },
+							{ kind: 'send', actor: 4, text: 'ok' },
+							{ kind: 'rename', actor: 1, name: 'Guild' }
+						],
+						232167
 					]
 				]
 			}

@@ -78,6 +78,15 @@ export interface FreshRead {
 	documents: Map<string, Set<UserId>>;
 }
 
+/** A key a member may read with and nobody sealed them: see `SpaceEvaluation.owedKeys`. */
+export interface OwedKey {
+	/** The document (base58 id: the space's or a channel's). */
+	document: string;
+	/** The epoch (base58 id). */
+	epoch: string;
+	user: UserId;
+}
+
 export interface SpaceEvaluation {
 	doc: A.Doc<SpaceDoc>;
 	state: SpaceState;
@@ -105,6 +114,14 @@ export interface SpaceEvaluation {
 	 * newcomer reads none of what came before — docs/protocol.md §8.3).
 	 */
 	cutBefore(document: string, epoch: string): boolean;
+	/**
+	 * Epochs named concurrently with a member's coming into a document (admitted, or given
+	 * VIEW_CHANNEL) that the member may read now with its history: neither the namer (who did not
+	 * know them) nor whoever let them in (who did not know the epoch) sealed it to them, so any
+	 * reader holding the key does (docs/protocol.md §8 "Keys owed"). A member without
+	 * READ_MESSAGE_HISTORY is owed none: a pending rotation gives them a new epoch instead.
+	 */
+	owedKeys(): OwedKey[];
 }
 
 const ROOT = A.load<SpaceDoc>(SPACE_DOC_ROOT);
@@ -125,6 +142,8 @@ export class SpaceValidator {
 	#epochSetters = new Map<string, Set<string>>();
 	/** The epoch each setter named, by `<document> <entry id>`. */
 	#epochNamed = new Map<string, string>();
+	/** Who came into which document (base58) through each valid entry (`arrivalsOf`). */
+	#arrivals = new Map<string, Map<string, Set<UserId>>>();
 	#log = logOf([]);
 	/** Entries Automerge refused although every check allowed them (kept refused: a pure fact). */
 	#unappliable = new Set<string>();
@@ -224,11 +243,10 @@ export class SpaceValidator {
 			afterDoc,
 			this.genesis.spaceBytes
 		);
-		const fresh = freshReadOf(
-			entry,
-			SpaceState.derive(this.genesis, beforeDoc),
-			SpaceState.derive(this.genesis, afterDoc)
-		);
+		const stateBefore = SpaceState.derive(this.genesis, beforeDoc);
+		const stateAfter = SpaceState.derive(this.genesis, afterDoc);
+		const fresh = freshReadOf(entry, stateBefore, stateAfter);
+		this.#recordArrivals(entry, stateBefore, stateAfter);
 		this.#last = this.#evaluation(
 			doc,
 			state,
@@ -297,6 +315,7 @@ export class SpaceValidator {
 			if (reduction) reductions.push(reduction);
 			const freshRead = freshReadOf(entry, state, after);
 			if (freshRead) freshReads.push(freshRead);
+			this.#recordArrivals(entry, state, after);
 			state = after;
 			valid.push(entry);
 			this.#signers.set(entry.id, check.signer!);
@@ -320,6 +339,11 @@ export class SpaceValidator {
 				if (typeof op.value === 'string')
 					this.#epochNamed.set(`${op.path[1]} ${entry.id}`, op.value);
 			}
+	}
+
+	#recordArrivals(entry: OpenedEntry, before: SpaceState, after: SpaceState): void {
+		const arrivals = arrivalsOf(before, after, base58.encode(this.genesis.spaceBytes));
+		if (arrivals) this.#arrivals.set(entry.id, arrivals);
 	}
 
 	#claimChanges(entry: OpenedEntry): boolean {
@@ -428,6 +452,7 @@ export class SpaceValidator {
 		this.#signers = new Map();
 		this.#epochSetters = new Map();
 		this.#epochNamed = new Map();
+		this.#arrivals = new Map();
 		const valid: OpenedEntry[] = [];
 		const validIds = new Set<string>();
 		const validChanges = new Set<string>();
@@ -489,6 +514,7 @@ export class SpaceValidator {
 			if (reduction) reductions.push(reduction);
 			const freshRead = freshReadOf(entry, state, after);
 			if (freshRead) freshReads.push(freshRead);
+			this.#recordArrivals(entry, state, after);
 		}
 		return { doc, valid, invalid, reductions, freshReads };
 	}
@@ -658,6 +684,9 @@ export class SpaceValidator {
 		const validIds = new Set(valid.map((e) => e.id));
 		const ancestors = this.#ancestors;
 		const setters = this.#epochSetters;
+		const named = this.#epochNamed;
+		const arrivals = this.#arrivals;
+		const spaceKey = base58.encode(this.genesis.spaceBytes);
 		return {
 			doc,
 			state,
@@ -711,7 +740,36 @@ export class SpaceValidator {
 			cutBefore: (document, epoch) =>
 				freshReads.some(
 					(f) => f.documents.has(document) && this.#namedAfter(document, f.entry.id, epoch)
-				)
+				),
+			owedKeys: () => {
+				const channels = new Map(
+					[...state.channels.keys()].map((c) => [base58.encode(channelIdBytes(c)), c])
+				);
+				const reads = (user: UserId, document: string) => {
+					if (!state.isMember(user)) return false;
+					if (document === spaceKey) return true;
+					const channel = channels.get(document);
+					return (
+						!!channel &&
+						state.can(user, Permission.VIEW_CHANNEL, channel) &&
+						state.can(user, Permission.READ_MESSAGE_HISTORY, channel)
+					);
+				};
+				const owed: OwedKey[] = [];
+				for (const [arrival, documents] of arrivals)
+					for (const [document, users] of documents)
+						for (const setter of setters.get(document) ?? []) {
+							const concurrent =
+								setter !== arrival &&
+								!ancestors.get(setter)?.has(arrival) &&
+								!ancestors.get(arrival)?.has(setter);
+							const epoch = concurrent ? named.get(`${document} ${setter}`) : undefined;
+							if (epoch === undefined) continue;
+							for (const user of users)
+								if (reads(user, document)) owed.push({ document, epoch, user });
+						}
+				return owed;
+			}
 		};
 	}
 }
@@ -877,6 +935,37 @@ export function freshReadOf(
 		}
 	}
 	return documents && { entry, documents };
+}
+
+/**
+ * Who may read a document after an entry and could not before, by document (base58 id): newly
+ * admitted members (the space document and every channel they see), members given VIEW_CHANNEL in
+ * a channel that existed before. What they are owed if an epoch was named concurrently:
+ * `SpaceEvaluation.owedKeys`.
+ */
+export function arrivalsOf(
+	before: SpaceState,
+	after: SpaceState,
+	spaceKey: string
+): Map<string, Set<UserId>> | undefined {
+	let documents: Map<string, Set<UserId>> | undefined;
+	const add = (document: string, user: UserId) => {
+		documents ??= new Map();
+		const set = documents.get(document) ?? new Set<UserId>();
+		set.add(user);
+		documents.set(document, set);
+	};
+	for (const user of after.members.keys()) {
+		const was = before.isMember(user);
+		if (!was) add(spaceKey, user);
+		for (const channel of after.channels.keys()) {
+			if (!before.channels.has(channel)) continue;
+			if (was && before.can(user, Permission.VIEW_CHANNEL, channel)) continue;
+			if (after.can(user, Permission.VIEW_CHANNEL, channel))
+				add(base58.encode(channelIdBytes(channel)), user);
+		}
+	}
+	return documents;
 }
 
 /** Members whose current identity key differs from `before` to `after` (an identity rotation). */

@@ -50,7 +50,7 @@ import { heldNicknames } from '../authority/nicknames.js';
 import { actorFor } from '../authority/actors.js';
 import { externalDeps } from '../authority/opened-entry.js';
 import { SpaceDocumentValidator } from '../authority/document-validators.js';
-import type { SpaceEvaluation } from '../authority/space-validator.js';
+import type { OwedKey, SpaceEvaluation } from '../authority/space-validator.js';
 import type { EpochKey } from '../encryption/keyring.js';
 import { SpaceKeys } from './space-keys.js';
 import { spacePresence, type Presence } from './presence.js';
@@ -179,6 +179,7 @@ export class Space implements SpaceView {
 	#knownValid = new Set<string>();
 	#knownRefused = new Set<string>();
 	#rotating: Promise<void> | undefined;
+	#handingOut: Promise<void> | undefined;
 	#updating: Promise<void> = Promise.resolve();
 	#unsubscribeKeys: (() => void) | undefined;
 	/** Who is online here (ephemeral signals, never stored: client/presence.ts). */
@@ -308,6 +309,7 @@ export class Space implements SpaceView {
 			this.#updating = this.#updating.then(() => this.#onSpaceDocChanged());
 		});
 		this.#unsubscribeKeys = this.#keys.ring.onChange(() => {
+			this.#sealOwedKeys(); // a key just received may be one a member is owed
 			void this.#replica.reevaluate();
 			for (const channel of this.#channels.values()) void channel.reevaluate();
 			void this.#presence?.beat(); // a joiner's first key: say so now, not at the next heartbeat
@@ -344,6 +346,7 @@ export class Space implements SpaceView {
 		for (const opening of this.#documents.values())
 			void opening.then((d) => (rebuild ? d.rebuild() : d.reevaluate()));
 		this.#completePendingRotations();
+		this.#sealOwedKeys();
 		this.#recordSuccession();
 		this.#registerThisDevice();
 		this.#emit();
@@ -484,6 +487,44 @@ export class Space implements SpaceView {
 				/* another member may complete it; retried on the next change */
 			} finally {
 				this.#rotating = undefined;
+			}
+		})();
+	}
+
+	#owed: { evaluation: SpaceEvaluation; keys: OwedKey[] } | undefined;
+
+	/**
+	 * Seals the keys members are owed (`SpaceEvaluation.owedKeys`: an epoch named concurrently with
+	 * their coming in) that this device holds and may hand out, unless a lockbox of it to them is in
+	 * the envelope already. Several readers may do it at once: a lockbox more is harmless.
+	 */
+	#sealOwedKeys() {
+		if (this.#handingOut || this.#closed) return;
+		const evaluation = this.evaluation;
+		const state = evaluation?.state;
+		const me = this.context.identity.userId;
+		if (!evaluation || !state?.isMember(me)) return;
+		if (this.#owed?.evaluation !== evaluation)
+			this.#owed = { evaluation, keys: evaluation.owedKeys() };
+		const due: { recipient: Uint8Array; epoch: EpochKey }[] = [];
+		for (const owed of this.#owed.keys) {
+			const document = base58.decode(owed.document);
+			const epoch = base58.decode(owed.epoch);
+			const key = this.#keys.ring.get(document, epoch);
+			const recipient = state.members.get(owed.user)?.encryptionKey;
+			const channel = plans.channelOf(state, document);
+			if (!key || !recipient || this.#keys.isSealedTo(document, epoch, recipient)) continue;
+			if (channel && !state.can(me, Permission.VIEW_CHANNEL, channel)) continue;
+			due.push({ recipient, epoch: { document, epoch, key } });
+		}
+		if (!due.length) return;
+		this.#handingOut = (async () => {
+			try {
+				await this.#keys.sealEach(due);
+			} catch {
+				/* another reader may hand it out; tried again on the next change */
+			} finally {
+				this.#handingOut = undefined;
 			}
 		})();
 	}
@@ -1497,6 +1538,7 @@ export class Space implements SpaceView {
 			await this.#updating;
 			await Promise.all([...this.#opening.values()]);
 			await this.#rotating;
+			await this.#handingOut;
 			await this.#recording;
 			await this.#registering;
 			await Promise.all([...this.#channels.values()].map((c) => c.settled()));

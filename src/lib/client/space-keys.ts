@@ -43,6 +43,8 @@ export class SpaceKeys {
 	#drops = 0;
 	#inviteSealed = false;
 	#named: { heads: string; epochs: Set<string> } | undefined;
+	/** Every lockbox read from the envelope or sealed here, as document, epoch and recipient. */
+	#sealedTo = new Set<string>();
 
 	private constructor(
 		readonly ring: KeyRing,
@@ -102,6 +104,8 @@ export class SpaceKeys {
 			this.#drops++;
 			return;
 		}
+		const { document, epoch, recipient } = lockbox.header;
+		this.#sealedTo.add(sealedKey(document, epoch, recipient));
 		if (!this.#recipientKey(lockbox.header.recipient)) return;
 		if (this.#forInvite(lockbox)) this.#inviteSealed = true;
 		this.#waiting.set(hex.encode(entryHash(bytes)), lockbox);
@@ -216,30 +220,42 @@ export class SpaceKeys {
 		return state.rolesCan(Object.keys(record.roles ?? {}), READS_HISTORY, channel);
 	}
 
+	/** Whether a lockbox of `epoch` of `document` sealed to `recipient` is in the envelope. */
+	isSealedTo(document: Uint8Array, epoch: Uint8Array, recipient: Uint8Array): boolean {
+		return this.#sealedTo.has(sealedKey(document, epoch, recipient));
+	}
+
 	/** Seals every one of `epochs` to every recipient and appends the lockboxes to the envelope. */
 	async seal(
 		recipients: readonly { encryptionKey: Uint8Array }[],
 		epochs: EpochKey[]
 	): Promise<void> {
+		await this.sealEach(
+			recipients.flatMap((r) => epochs.map((epoch) => ({ recipient: r.encryptionKey, epoch })))
+		);
+	}
+
+	/** Seals each epoch to its recipient and appends the lockboxes to the envelope. */
+	async sealEach(pairs: readonly { recipient: Uint8Array; epoch: EpochKey }[]): Promise<void> {
 		const { identity, space } = this.o;
 		const lockboxes = await Promise.all(
-			recipients
-				.filter((r) => r.encryptionKey.length === 32)
-				.flatMap((r) =>
-					epochs.map((e) =>
-						sealLockbox({
-							space,
-							document: e.document,
-							epoch: e.epoch,
-							epochKey: e.key,
-							recipient: r.encryptionKey,
-							author: identity.deviceKey,
-							sign: (m) => identity.signAsDevice(m)
-						})
-					)
+			pairs
+				.filter((p) => p.recipient.length === 32)
+				.map(({ recipient, epoch: e }) =>
+					sealLockbox({
+						space,
+						document: e.document,
+						epoch: e.epoch,
+						epochKey: e.key,
+						recipient,
+						author: identity.deviceKey,
+						sign: (m) => identity.signAsDevice(m)
+					})
 				)
 		);
 		await this.o.append(lockboxes.map((l) => l.bytes));
+		for (const { header } of lockboxes)
+			this.#sealedTo.add(sealedKey(header.document, header.epoch, header.recipient));
 	}
 
 	/**
@@ -253,4 +269,8 @@ export class SpaceKeys {
 				: handout.documents.flatMap((d) => this.ring.allFor(d));
 		await this.seal(handout.recipients, epochs);
 	}
+}
+
+function sealedKey(document: Uint8Array, epoch: Uint8Array, recipient: Uint8Array): string {
+	return `${hex.encode(document)} ${hex.encode(epoch)} ${hex.encode(recipient)}`;
 }
