@@ -13,7 +13,7 @@
  *   document to the wire repo.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as A from '@automerge/automerge';
@@ -33,6 +33,7 @@ import {
 import { startSyncServerProcess } from '../support/sync-server-process.js';
 import { recordFrames } from '../support/frame-recorder.js';
 import { eventually } from '../support/wait.js';
+import { filesUnder } from '../support/stored.js';
 
 /** Ada's book club with Ben and Cy: #general, and #staff for Ada alone. */
 async function club() {
@@ -272,17 +273,6 @@ describe('search on a linked device', () => {
 		}
 	});
 });
-
-/** Every file under `dir`, recursively. */
-async function filesUnder(dir: string): Promise<string[]> {
-	const out: string[] = [];
-	for (const entry of await readdir(dir, { withFileTypes: true })) {
-		const path = join(dir, entry.name);
-		if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-		else out.push(path);
-	}
-	return out;
-}
 
 /** The needle as raw bytes and as it would read inside base64url text, at each alignment. */
 function asFound(needle: Buffer): Buffer[] {

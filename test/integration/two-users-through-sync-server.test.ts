@@ -3,7 +3,7 @@
  * never sees a byte of plaintext or key material; afterwards both read everything offline.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Charter, type Space } from '../../src/lib/index.js';
@@ -11,21 +11,12 @@ import { base64url } from '../../src/lib/util/bytes.js';
 import { startSyncServerProcess, type SyncServerProcess } from '../support/sync-server-process.js';
 import { recordFrames, type FrameRecorder } from '../support/frame-recorder.js';
 import { eventually } from '../support/wait.js';
+import { filesUnder } from '../support/stored.js';
 
 const SPACE_NAME = 'Secret Garden Club';
 const CHANNEL_NAME = 'moonlit-plans';
 const ALICE_SAYS = 'the password is swordfish';
 const BOB_REPLIES = 'rosebud, and bring lanterns';
-
-async function filesUnder(dir: string): Promise<string[]> {
-	const out: string[] = [];
-	for (const entry of await readdir(dir, { withFileTypes: true })) {
-		const path = join(dir, entry.name);
-		if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-		else out.push(path);
-	}
-	return out;
-}
 
 describe('two users through a ciphertext-only sync server', () => {
 	let server: SyncServerProcess;

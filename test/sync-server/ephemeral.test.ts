@@ -10,7 +10,7 @@
  *   hold are dropped and counted, and relayed to nobody.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -24,6 +24,7 @@ import {
 import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket';
 import { startSyncServer, type RunningSyncServer } from '../../sync-server/server.js';
 import { metric, rawClient, until } from './raw-client.js';
+import { filesUnder } from '../support/stored.js';
 
 const silent = pino({ level: 'silent' });
 let cleanup: (() => Promise<unknown>)[] = [];
@@ -66,16 +67,6 @@ async function shared(server: RunningSyncServer) {
 
 const ephemeral = (server: RunningSyncServer, outcome: string) =>
 	metric(server.url, 'charter_sync_ephemeral_messages_total', `{outcome="${outcome}"}`);
-
-async function filesUnder(dir: string): Promise<string[]> {
-	const out: string[] = [];
-	for (const entry of await readdir(dir, { withFileTypes: true })) {
-		const path = join(dir, entry.name);
-		if (entry.isDirectory()) out.push(...(await filesUnder(path)));
-		else out.push(path);
-	}
-	return out;
-}
 
 /** Keeps broadcasting until Ben hears one: the server only relays to peers that synced the document. */
 async function firstHeard(ada: DocHandle<unknown>, heard: unknown[], data: Uint8Array) {
