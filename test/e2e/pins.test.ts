@@ -86,14 +86,15 @@ describe('topic and pinned messages in Chromium', () => {
 		await question.getByRole('button', { name: 'Pin message' }).click();
 		await ada.page.getByText('Message pinned').first().waitFor();
 
-		// ✓ Ben's Pinned panel lists it; a click jumps back to it
+		// ✓ Ben's Pinned panel lists it; a click jumps back to it (the notices are closed first: a
+		// click on one moves the focus out of the panel, which closes it)
+		await dismissNotices(ben.page);
 		await ben.page.getByTestId('pinned-button').click();
 		const pinned = ben.page.getByTestId('pinned-message');
 		await expect
 			.poll(() => pinned.allTextContents(), { timeout: 20_000 })
 			.toEqual([expect.stringContaining('Who has the Penguin edition?')]);
 		expect(await pinned.first().textContent()).toContain('Ben');
-		await dismissNotices(ben.page);
 		await screenshot(ben.page, 'pins-01-pinned-panel');
 		const target = message(ben.page, 'Who has the Penguin edition?');
 		// ✓ far out of sight (the list follows the newest message)
