@@ -235,10 +235,20 @@ export async function send(page: Page, text: string): Promise<void> {
 	await composer(page).press('Enter');
 }
 
-/** Closes the notices above the composer (for a clear screenshot). */
+/**
+ * Closes the notices above the composer (for a clear screenshot). A notice also goes by itself
+ * (after 3.5–8 s): one that went while a click waited for it to hold still is gone all the same, so
+ * the click gives up and the loop looks again, instead of waiting for a notice that will not come.
+ */
 export async function dismissNotices(page: Page): Promise<void> {
 	const dismiss = page.getByRole('button', { name: 'Dismiss' });
-	while (await dismiss.count()) await dismiss.first().click();
+	for (let round = 0; (await dismiss.count()) > 0; round++) {
+		if (round === 50) throw new Error('notices keep coming: nothing to screenshot without them');
+		await dismiss
+			.first()
+			.click({ timeout: 2_000 })
+			.catch(() => undefined);
+	}
 }
 
 /** Creates a space named `name` and waits until the client is online with it. */
