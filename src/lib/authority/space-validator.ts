@@ -118,8 +118,9 @@ export interface SpaceEvaluation {
 	 * Epochs named concurrently with a member's coming into a document (admitted, or given
 	 * VIEW_CHANNEL) that the member may read now with its history: neither the namer (who did not
 	 * know them) nor whoever let them in (who did not know the epoch) sealed it to them, so any
-	 * reader holding the key does (docs/protocol.md §8 "Keys owed"). A member without
-	 * READ_MESSAGE_HISTORY is owed none: a pending rotation gives them a new epoch instead.
+	 * reader holding the key does (docs/protocol.md §8 "Keys owed"). Only the document's current
+	 * epoch is owed. A member without READ_MESSAGE_HISTORY is owed none: a pending rotation gives
+	 * them a new epoch instead.
 	 */
 	owedKeys(): OwedKey[];
 }
@@ -755,6 +756,14 @@ export class SpaceValidator {
 						state.can(user, Permission.READ_MESSAGE_HISTORY, channel)
 					);
 				};
+				// only a document's current epoch is owed: one key per member and document, however
+				// many epochs anyone names concurrently with a coming-in (no sealing to amplify)
+				const current = new Map<string, string | undefined>();
+				const currentOf = (document: string) => {
+					if (!current.has(document))
+						current.set(document, currentEpochNaming(doc, document, state)?.epoch);
+					return current.get(document);
+				};
 				const owed: OwedKey[] = [];
 				for (const [arrival, documents] of arrivals)
 					for (const [document, users] of documents)
@@ -764,7 +773,7 @@ export class SpaceValidator {
 								!ancestors.get(setter)?.has(arrival) &&
 								!ancestors.get(arrival)?.has(setter);
 							const epoch = concurrent ? named.get(`${document} ${setter}`) : undefined;
-							if (epoch === undefined) continue;
+							if (epoch === undefined || epoch !== currentOf(document)) continue;
 							for (const user of users)
 								if (reads(user, document)) owed.push({ document, epoch, user });
 						}
