@@ -47,6 +47,17 @@ export class WebSocketClient extends WebSocketClientAdapter {
 	override onError = (): void => {
 		this.errors++;
 	};
+
+	/**
+	 * automerge-repo's disconnect removes the socket's error listener and then closes it; a socket
+	 * still connecting (a retry in flight when the client closes) answers that close with an error
+	 * event, which with no listener left ends a Node process. It keeps one here.
+	 */
+	override disconnect(): void {
+		const socket = this.socket;
+		socket?.addEventListener('error', () => void this.errors++);
+		super.disconnect();
+	}
 }
 
 interface Entry {
