@@ -6,11 +6,12 @@
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Charter } from '../../src/lib/index.js';
 import { startSyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
+import { filesUnder } from '../support/stored.js';
 
 describe('a device that restarts', async () => {
 	const server = await startSyncServerProcess();
@@ -123,6 +124,50 @@ describe('a device that restarts', async () => {
 			expect(again.space(made[2]!.id)!.channels[0]!.messages.map((m) => m.text)).toEqual([
 				'hello once'
 			]);
+		} finally {
+			await again.close();
+		}
+	});
+
+	it('✓ a device that closes leaves every envelope it held stored as one snapshot, and opens again with every message', async () => {
+		const dir = await mkdtemp(join(tmpdir(), 'charter-close-compacted-'));
+		/** Per envelope in the wire store: how many snapshot and incremental chunks it has. */
+		const stored = async () => {
+			const kinds = new Map<string, { snapshot: number; incremental: number }>();
+			for (const file of await filesUnder(join(dir, 'wire'))) {
+				const [a, b, kind] = relative(join(dir, 'wire'), file).split(sep);
+				if (kind !== 'snapshot' && kind !== 'incremental') continue;
+				const counts = kinds.get(a! + b!) ?? { snapshot: 0, incremental: 0 };
+				counts[kind]++;
+				kinds.set(a! + b!, counts);
+			}
+			return [...kinds.values()];
+		};
+		const ada = await Charter.open({ dataDir: dir });
+		await ada.createIdentity();
+		const space = await ada.createSpace({ name: 'Compacted on close' });
+		const general = space.channels[0]!;
+		const other = await space.createChannel({ name: 'other' });
+		for (let i = 0; i < 30; i++) {
+			await (i % 2 ? general : other).send(`message ${i}`);
+			await ada.wire.repo.flush(); // saved one change at a time, as over a day of chatting
+		}
+		// automerge-repo left incremental chunks beside snapshots
+		expect((await stored()).some((c) => c.incremental > 0)).toBe(true);
+		await ada.close();
+
+		// ✓ one snapshot per envelope, nothing else
+		const after = await stored();
+		expect(after.length).toBeGreaterThanOrEqual(3); // the space and its two channels at least
+		for (const counts of after) expect(counts).toEqual({ snapshot: 1, incremental: 0 });
+		// ✓ and nothing lost
+		const again = await Charter.open({ dataDir: dir });
+		try {
+			const reopened = await again.openSpace(space.id);
+			expect(reopened.channel(general.id)!.messages.map((m) => m.text)).toEqual(
+				general.messages.map((m) => m.text)
+			);
+			expect(reopened.channel(other.id)!.messages.length).toBe(15);
 		} finally {
 			await again.close();
 		}

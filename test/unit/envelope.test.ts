@@ -7,7 +7,7 @@ import {
 	envelopeDocumentId,
 	type EnvelopeDoc
 } from '../../src/lib/sync/envelope.js';
-import { Wire } from '../../src/lib/sync/wire.js';
+import { ChunkLedger, Wire } from '../../src/lib/sync/wire.js';
 import { Publisher } from '../../src/lib/sync/publication.js';
 import { VerifyingNetworkAdapter } from '../../src/lib/sync/verifying-adapter.js';
 import { randomBytes, hex } from '../../src/lib/util/bytes.js';
@@ -174,6 +174,47 @@ describe('envelope documents', () => {
 		const read = bytesWrittenBy(A.getAllChanges(opened.doc())).map((b) => hex.encode(b));
 		expect(read.sort()).toEqual([...written].sort());
 		expect(A.getHeads(opened.doc())).toEqual(A.getHeads(handle.doc()));
+	});
+
+	it('✓ a wire that closes leaves each envelope it holds as one snapshot, and a chunk another process wrote meanwhile stays', async () => {
+		const id = envelopeDocumentId(randomBytes(16), randomBytes(16));
+		const storage = new NodeFSStorageAdapter(await mkdtemp(join(tmpdir(), 'charter-close-')));
+		const chunks = async (kind: string) => (await storage.loadRange([id, kind])).length;
+		const ledger = new ChunkLedger(storage);
+		const repo = new Repo({ storage: ledger, network: [] });
+		const wire = new Wire(repo, await Publisher.create(), ledger);
+		cleanups.push(() => repo.shutdown().catch(() => undefined));
+		const handle = await wire.open(id);
+		const written: string[] = [];
+		// one change saved at a time, as a client writes: automerge-repo stores a chunk per save
+		// until the chunks outweigh its snapshot
+		for (let i = 0; i < 40 && (i < 3 || (await chunks('incremental')) === 0); i++) {
+			const bytes = randomBytes(40);
+			written.push(hex.encode(bytes));
+			await wire.append(handle, [{ key: `k${i}`, bytes }]);
+			await repo.flush();
+		}
+		expect(await chunks('incremental')).toBeGreaterThan(0);
+		// another tab of the same profile writes a change into the store this process never loaded
+		const other = A.change(A.clone(handle.doc(), hex.encode(randomBytes(16))), (d) => {
+			(d as unknown as Record<string, string>).note = 'from another tab';
+		});
+		await storage.save([id, 'incremental', 'from-another-tab'], A.getLastLocalChange(other)!);
+
+		await repo.shutdown();
+		expect(await wire.compactHeld()).toBe(1);
+		// ✓ what this process stored is one snapshot now; the other tab's chunk is still there
+		expect(await chunks('snapshot')).toBe(1);
+		expect((await storage.loadRange([id, 'incremental'])).map((c) => c.key[2])).toEqual([
+			'from-another-tab'
+		]);
+		// ✓ and the store opens with every entry, the other tab's too
+		const readerRepo = new Repo({ storage, network: [] });
+		cleanups.push(() => readerRepo.shutdown().catch(() => undefined));
+		const opened = await new Wire(readerRepo, await Publisher.create(), storage).open(id);
+		const read = bytesWrittenBy(A.getAllChanges(opened.doc())).map((b) => hex.encode(b));
+		for (const entry of written) expect(read).toContain(entry);
+		expect(A.getHeads(opened.doc())).toEqual(A.getHeads(other));
 	});
 
 	it('✓ two wires in one process share nothing: each writes with its own publisher and reads its own decoded values', async () => {

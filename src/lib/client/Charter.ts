@@ -60,7 +60,7 @@ import { NotificationSettings, ReadState } from './read-state.js';
 import { openLockbox, type ParsedLockbox } from '../encryption/lockbox.js';
 import { bytesEqual } from '../util/bytes.js';
 import { bytesWrittenBy, DecodedValues, envelopeDocumentId } from '../sync/envelope.js';
-import { Wire } from '../sync/wire.js';
+import { ChunkLedger, Wire } from '../sync/wire.js';
 import { RemoteHeads } from '../sync/remote-heads.js';
 import { lookUpPointer, publishChain, rotatedAway } from '../sync/rotation-pointer.js';
 import { sealFollow } from '../identity/rotation-follow.js';
@@ -276,6 +276,9 @@ export class Charter {
 				})
 			);
 		}
+		// the wire store through a ledger of the chunks this process read or wrote: what close()
+		// may compact (Wire.compactHeld)
+		const wireStore = stores.wire && new ChunkLedger(stores.wire);
 		const repo = new Repo({
 			// every peer's changes are checked for seals before the repo applies them; every Charter
 			// peer proves which user's device it is (strict channels are shared with readers only)
@@ -285,7 +288,7 @@ export class Charter {
 					remote.wrap(new VerifyingNetworkAdapter(directory.wrap(adapter), refusals, decoded))
 				)
 			],
-			storage: stores.wire,
+			storage: wireStore,
 			peerId: `charter-${hex.encode(randomBytes(8))}` as PeerId,
 			isEphemeral: !options.persistent,
 			shareConfig: sharing.shareConfig(),
@@ -294,7 +297,7 @@ export class Charter {
 			enableRemoteHeadsGossiping: false
 		});
 		remote.attach(repo);
-		const wire = new Wire(repo, await Publisher.create(), stores.wire, decoded, remote);
+		const wire = new Wire(repo, await Publisher.create(), wireStore, decoded, remote);
 		const client = new Charter(
 			wire,
 			stores,
@@ -1298,6 +1301,8 @@ export class Charter {
 		await Promise.all(this.spaces.map((s) => s.close()));
 		await this.wire.repo.flush().catch(() => undefined);
 		await this.wire.repo.shutdown().catch(() => undefined);
+		// the next open then loads one snapshot per envelope (protocol §6)
+		await this.wire.compactHeld().catch(() => undefined);
 		await this.#listening?.close();
 		this.#listeners.clear();
 	}
@@ -1574,8 +1579,7 @@ export class Charter {
 		try {
 			await this.wire.repo.flush([doc]);
 			// the document's chunks go; its sync-state records (heads only) may be rewritten meanwhile
-			await this.stores.wire?.removeRange([doc, 'snapshot']);
-			await this.stores.wire?.removeRange([doc, 'incremental']);
+			await this.wire.removeStored(doc);
 		} catch {
 			/* retried on the next review */
 			this.#purged.delete(doc);

@@ -8,10 +8,12 @@
  */
 import * as A from '@automerge/automerge';
 import type {
+	Chunk,
 	DocHandle,
 	DocumentId,
 	Repo,
-	StorageAdapterInterface
+	StorageAdapterInterface,
+	StorageKey
 } from '@automerge/automerge-repo';
 import { hash } from '../crypto/primitives.js';
 import { hex, utf8 } from '../util/bytes.js';
@@ -28,7 +30,10 @@ export class Wire {
 	constructor(
 		readonly repo: Repo,
 		private readonly publisher: EnvelopePublisher,
-		/** The adapter `repo` stores through (none: in memory, or a repo that keeps its own). */
+		/**
+		 * The adapter `repo` stores through (none: in memory, or a repo that keeps its own); a
+		 * `ChunkLedger` when the stores should be left compacted on close (`compactHeld`).
+		 */
 		private readonly storage?: StorageAdapterInterface,
 		/** Filled by this client's verifying adapters (publication.ts), read by its envelope readers. */
 		readonly decoded: DecodedValues = new DecodedValues(),
@@ -67,6 +72,36 @@ export class Wire {
 		onEntries: (entries: Uint8Array[], heads: A.Heads) => void
 	): EnvelopeReader {
 		return new EnvelopeReader(handle, fromHeads, onEntries, this.decoded);
+	}
+
+	/**
+	 * Leaves every envelope this client holds stored as one snapshot, written from the document
+	 * already in memory (no load): called by `Charter.close` once the repo has shut down, so the
+	 * next open loads one snapshot per envelope instead of first compacting a snapshot plus the
+	 * incremental chunks automerge-repo wrote per change (`#isStored`). Only chunks this process
+	 * read or wrote are removed — everything in them is in the document it saves — so a chunk
+	 * another tab or process wrote into the same store meanwhile stays. Returns how many envelopes
+	 * it rewrote.
+	 */
+	async compactHeld(): Promise<number> {
+		const ledger = this.storage instanceof ChunkLedger ? this.storage : undefined;
+		if (!ledger) return 0;
+		let rewritten = 0;
+		for (const [documentId, handle] of Object.entries(this.repo.handles)) {
+			if (!handle.isReady()) continue;
+			const known = ledger.chunksOf(documentId);
+			if (known.length < 2) continue; // one snapshot (or nothing this process knows of)
+			const doc = handle.doc() as A.Doc<unknown>;
+			await ledger.replaceWith(snapshotKey(documentId, A.getHeads(doc)), A.save(doc));
+			rewritten++;
+		}
+		return rewritten;
+	}
+
+	/** Removes the stored chunks of `documentId` (its sync-state records stay). */
+	async removeStored(documentId: DocumentId): Promise<void> {
+		await this.storage?.removeRange([documentId, 'snapshot']);
+		await this.storage?.removeRange([documentId, 'incremental']);
 	}
 
 	/**
@@ -117,8 +152,84 @@ async function compactStored(
 	const saved = A.save(doc);
 	const heads = A.getHeads(doc);
 	A.free(doc); // its wasm memory now, not whenever the collector finalises it
-	const key = [documentId, 'snapshot', hex.encode(hash(utf8.encode(heads.sort().join(','))))];
+	const key = snapshotKey(documentId, heads);
 	await storage.save(key, saved);
 	for (const chunk of chunks)
 		if (chunk.key.join('/') !== key.join('/')) await storage.remove(chunk.key);
+}
+
+/** Where a snapshot of a document at `heads` is stored: named by its heads, as automerge-repo does. */
+function snapshotKey(documentId: string, heads: A.Heads): StorageKey {
+	return [documentId, 'snapshot', hex.encode(hash(utf8.encode([...heads].sort().join(','))))];
+}
+
+/** A stored document's chunks, as automerge-repo lays them out: `[documentId, kind, name]`. */
+const isDocumentChunk = (key: StorageKey) =>
+	key.length === 3 && (key[1] === 'snapshot' || key[1] === 'incremental');
+
+/**
+ * A storage adapter that passes everything through to `inner` and keeps, per document, the names of
+ * the chunks this process has read or written — the chunks whose changes are in the documents it
+ * holds, which a snapshot of those documents may replace (`replaceWith`, for `Wire.compactHeld`).
+ */
+export class ChunkLedger implements StorageAdapterInterface {
+	readonly #known = new Map<string, Map<string, StorageKey>>();
+
+	constructor(private readonly inner: StorageAdapterInterface) {}
+
+	/** The chunks of `documentId` this process read or wrote and that are still stored. */
+	chunksOf(documentId: string): StorageKey[] {
+		return [...(this.#known.get(documentId)?.values() ?? [])];
+	}
+
+	#note(key: StorageKey) {
+		if (!isDocumentChunk(key)) return;
+		const chunks = this.#known.get(key[0]!) ?? new Map<string, StorageKey>();
+		chunks.set(key.join('/'), key);
+		this.#known.set(key[0]!, chunks);
+	}
+
+	#forget(key: StorageKey) {
+		this.#known.get(key[0]!)?.delete(key.join('/'));
+	}
+
+	async load(key: StorageKey): Promise<Uint8Array | undefined> {
+		const data = await this.inner.load(key);
+		if (data) this.#note(key);
+		return data;
+	}
+
+	async save(key: StorageKey, data: Uint8Array): Promise<void> {
+		await this.inner.save(key, data);
+		this.#note(key);
+	}
+
+	/**
+	 * Saves a snapshot of a document that holds every chunk of it this process knows of, then
+	 * removes those chunks: a crash in between leaves both, which load to the same document.
+	 */
+	async replaceWith(key: StorageKey, snapshot: Uint8Array): Promise<void> {
+		const replaced = this.chunksOf(key[0]!);
+		await this.save(key, snapshot);
+		for (const old of replaced) if (old.join('/') !== key.join('/')) await this.remove(old);
+	}
+
+	async remove(key: StorageKey): Promise<void> {
+		await this.inner.remove(key);
+		this.#forget(key);
+	}
+
+	async loadRange(keyPrefix: StorageKey): Promise<Chunk[]> {
+		const chunks = await this.inner.loadRange(keyPrefix);
+		for (const chunk of chunks) if (chunk.data) this.#note(chunk.key);
+		return chunks;
+	}
+
+	async removeRange(keyPrefix: StorageKey): Promise<void> {
+		await this.inner.removeRange(keyPrefix);
+		for (const [documentId, chunks] of this.#known)
+			for (const [name, key] of chunks)
+				if (keyPrefix.every((part, i) => key[i] === part))
+					this.#known.get(documentId)!.delete(name);
+	}
 }
