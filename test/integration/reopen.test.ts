@@ -6,12 +6,12 @@
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Charter } from '../../src/lib/index.js';
 import { startSyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
-import { filesUnder } from '../support/stored.js';
+import { chunkFiles } from '../support/stored.js';
 
 describe('a device that restarts', async () => {
 	const server = await startSyncServerProcess();
@@ -134,12 +134,10 @@ describe('a device that restarts', async () => {
 		/** Per envelope in the wire store: how many snapshot and incremental chunks it has. */
 		const stored = async () => {
 			const kinds = new Map<string, { snapshot: number; incremental: number }>();
-			for (const file of await filesUnder(join(dir, 'wire'))) {
-				const [a, b, kind] = relative(join(dir, 'wire'), file).split(sep);
-				if (kind !== 'snapshot' && kind !== 'incremental') continue;
-				const counts = kinds.get(a! + b!) ?? { snapshot: 0, incremental: 0 };
+			for (const { id, kind } of await chunkFiles(join(dir, 'wire'))) {
+				const counts = kinds.get(id) ?? { snapshot: 0, incremental: 0 };
 				counts[kind]++;
-				kinds.set(a! + b!, counts);
+				kinds.set(id, counts);
 			}
 			return [...kinds.values()];
 		};

@@ -20,15 +20,24 @@ export async function filesUnder(dir: string): Promise<string[]> {
 	return out;
 }
 
+/** Every document chunk file under `dataDir`: its document id, kind and path. */
+export async function chunkFiles(
+	dataDir: string
+): Promise<{ id: string; kind: 'snapshot' | 'incremental'; file: string }[]> {
+	const out: { id: string; kind: 'snapshot' | 'incremental'; file: string }[] = [];
+	for (const file of await filesUnder(dataDir)) {
+		const [a, b, kind, ...rest] = relative(dataDir, file).split(sep);
+		if (rest.length !== 1 || (kind !== 'snapshot' && kind !== 'incremental')) continue;
+		out.push({ id: a! + b!, kind, file });
+	}
+	return out;
+}
+
 /** The documents stored under `dataDir`, by document id. */
 export async function storedDocuments(dataDir: string): Promise<Map<string, A.Doc<unknown>>> {
 	const chunks = new Map<string, Uint8Array[]>();
-	for (const file of await filesUnder(dataDir)) {
-		const parts = relative(dataDir, file).split(sep);
-		if (parts.length !== 4 || !['snapshot', 'incremental'].includes(parts[2]!)) continue;
-		const id = parts[0]! + parts[1]!;
+	for (const { id, file } of await chunkFiles(dataDir))
 		chunks.set(id, [...(chunks.get(id) ?? []), new Uint8Array(await readFile(file))]);
-	}
 	const docs = new Map<string, A.Doc<unknown>>();
 	for (const [id, parts] of chunks) {
 		let doc = A.init<unknown>();
