@@ -1,7 +1,8 @@
 /**
  * Authority benchmarks:
  *  - validation cost per incoming change on a channel of 1,000 vs 10,000 messages (it must not grow
- *    with the document), side by side with plain Automerge applying the same kind of change;
+ *    with the document), side by side with its floor — what the same message costs a reader with
+ *    Automerge and the crypto libraries alone (`floorUs`) — and plain Automerge applying one change;
  *  - key rotation after a ban in a space of 1,000 members (target < 1 s).
  */
 import * as A from '@automerge/automerge';
@@ -10,6 +11,8 @@ import { cryptoProvider } from '../src/lib/crypto/primitives.js';
 import { issueDeviceCertificate, issueUserCard } from '../src/lib/identity/certificates.js';
 import { newX25519Secret } from '../src/lib/crypto/primitives.js';
 import { randomBytes } from '../src/lib/util/bytes.js';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { envelopeDocumentId } from '../src/lib/sync/envelope.js';
 import { checkPublishedChanges } from '../src/lib/sync/publication.js';
 import { channelIdBytes, spaceIdBytes } from '../src/lib/identity/ids.js';
@@ -40,7 +43,7 @@ async function fillChannel(space: Space, count: number) {
  * bytes a sync message would carry — reach Bob one at a time and are timed stage by stage: the seal
  * check (what his verifying adapter does to every incoming change), the envelope apply (what any
  * automerge-repo peer does), and his replica reading the entry (entry signature, decryption, rules,
- * the plaintext apply). Beside it, plain Automerge applying the same kind of change.
+ * the plaintext apply). Beside it, the floor of the same message (`floorUs`).
  */
 export async function validationCost(
 	size: number,
@@ -102,7 +105,7 @@ export async function validationCost(
 			sealUs: sealUs / n,
 			envelopeUs: envelopeUs / n,
 			replicaUs: replicaUs / n,
-			plainUs: plainApplyUs(size, incoming)
+			floor: floorUs(size, incoming)
 		};
 	} finally {
 		await alice.close();
@@ -111,38 +114,89 @@ export async function validationCost(
 	}
 }
 
-/** µs per remote change for plain Automerge: the same bucketed structure, one change at a time. */
-function plainApplyUs(size: number, incoming: number): number {
-	let writer = A.from<{ buckets: Record<string, Record<string, unknown>> }>({ buckets: {} });
-	for (let i = 0; i < size; i += 100)
-		writer = A.change(writer, (d) => {
-			for (let j = i; j < Math.min(size, i + 100); j++) {
-				const bucket = `w.${Math.floor(j / 128)}`;
-				d.buckets[bucket] ??= {};
-				d.buckets[bucket]![`w.${j}`] = {
-					author: new A.ImmutableString('u'),
-					text: new A.ImmutableString(`message ${j}`),
-					createdAt: j
-				};
-			}
-		});
-	let reader = A.clone(writer);
-	const changes: A.Change[] = [];
-	for (let i = 0; i < incoming; i++) {
-		writer = A.change(writer, (d) => {
-			const bucket = `v.${Math.floor(i / 128)}`;
+type FloorChannel = { buckets: Record<string, Record<string, unknown>> };
+type FloorEnvelope = { entries: Record<string, Record<string, Uint8Array>> };
+/** Buckets of the floor's envelope, as Charter's (sync/envelope.ts); of its plaintext, as a session's. */
+const FLOOR_ENVELOPE_BUCKETS = 64;
+const FLOOR_MESSAGES_PER_BUCKET = 128;
+
+/**
+ * The **floor** of one incoming message, with no Charter code: what any design of Charter's shape
+ * does for it with Automerge and the crypto libraries alone. The sync server holds only ciphertext,
+ * so the message arrives as an Automerge change of a bucketed envelope that holds every entry (one
+ * change per message, as written), applied to the envelope document as any automerge-repo peer does;
+ * its entry (nonce ‖ XChaCha20-Poly1305 ciphertext of the plaintext change ‖ Ed25519 signature) is
+ * read out, its signature checked (node:crypto, synchronous — the fastest verify Node has), it is
+ * decrypted, and its plaintext change applied to the reader's channel document (bucketed, one
+ * change per message). No seals, rules, epochs or chains. The `apply` stage alone is plain Automerge
+ * applying one change, the table's plain column.
+ */
+function floorUs(size: number, incoming: number) {
+	const key = randomBytes(32);
+	const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+	const bucketOf = (i: number) => (i % FLOOR_ENVELOPE_BUCKETS).toString(16).padStart(2, '0');
+	let plain = A.from<FloorChannel>({ buckets: {} });
+	let envelope = A.from<FloorEnvelope>({
+		entries: Object.fromEntries(
+			Array.from({ length: FLOOR_ENVELOPE_BUCKETS }, (_, b) => [bucketOf(b), {}])
+		)
+	});
+	/** One message written: its plaintext change, sealed into an entry, set into the envelope. */
+	const write = (prefix: string, i: number, text: string) => {
+		plain = A.change(plain, (d) => {
+			const bucket = `${prefix}.${Math.floor(i / FLOOR_MESSAGES_PER_BUCKET)}`;
 			d.buckets[bucket] ??= {};
-			d.buckets[bucket]![`v.${i}`] = {
+			d.buckets[bucket]![`${prefix}.${i}`] = {
 				author: new A.ImmutableString('u'),
-				text: new A.ImmutableString(`late ${i}`),
+				text: new A.ImmutableString(text),
 				createdAt: i
 			};
 		});
-		changes.push(A.getLastLocalChange(writer)!);
-	}
-	const t0 = performance.now();
-	for (const c of changes) [reader] = A.applyChanges(reader, [c]);
-	return ((performance.now() - t0) * 1000) / changes.length;
+		const nonce = randomBytes(24);
+		const ciphertext = xchacha20poly1305(key, nonce).encrypt(A.getLastLocalChange(plain)!);
+		const body = new Uint8Array(24 + ciphertext.length);
+		body.set(nonce);
+		body.set(ciphertext, 24);
+		const entry = new Uint8Array(body.length + 64);
+		entry.set(body);
+		entry.set(sign(null, body, privateKey), body.length);
+		envelope = A.change(envelope, (d) => {
+			d.entries[bucketOf(i)]![`${prefix}.${i}`] = entry;
+		});
+		return A.getLastLocalChange(envelope)!;
+	};
+	for (let i = 0; i < size; i++) write('w', i, `message ${i}`);
+	let readerPlain = A.clone(plain);
+	let readerEnvelope = A.clone(envelope);
+	const arriving = Array.from({ length: incoming }, (_, i) => write('v', i, `late ${i}`));
+	const stages = { envelope: 0, verify: 0, decrypt: 0, apply: 0 };
+	arriving.forEach((change, i) => {
+		const t0 = performance.now();
+		[readerEnvelope] = A.applyChanges(readerEnvelope, [change]);
+		const entry = readerEnvelope.entries[bucketOf(i)]![`v.${i}`]!;
+		const t1 = performance.now();
+		const body = entry.subarray(0, entry.length - 64);
+		if (!verify(null, body, publicKey, entry.subarray(body.length))) throw new Error('signature');
+		const t2 = performance.now();
+		const plaintext = xchacha20poly1305(key, body.subarray(0, 24)).decrypt(body.subarray(24));
+		const t3 = performance.now();
+		[readerPlain] = A.applyChanges(readerPlain, [plaintext]);
+		const t4 = performance.now();
+		stages.envelope += t1 - t0;
+		stages.verify += t2 - t1;
+		stages.decrypt += t3 - t2;
+		stages.apply += t4 - t3;
+	});
+	if (Object.keys(readerPlain.buckets).length !== Object.keys(plain.buckets).length)
+		throw new Error('the floor reader missed messages');
+	const us = (ms: number) => (ms * 1000) / incoming;
+	return {
+		envelopeUs: us(stages.envelope),
+		verifyUs: us(stages.verify),
+		decryptUs: us(stages.decrypt),
+		applyUs: us(stages.apply),
+		totalUs: us(stages.envelope + stages.verify + stages.decrypt + stages.apply)
+	};
 }
 
 async function quickCard() {
