@@ -888,7 +888,6 @@ export class Channel {
 		});
 	}
 
-	/** Resolves once every entry received so far has been processed. */
 	/**
 	 * Changes a new device would download for this channel: one per entry since the last compaction
 	 * (plus one per fragment). A home node compacts when it passes `--compact-after`.
@@ -926,6 +925,7 @@ export class Channel {
 		return { generation, ...packed };
 	}
 
+	/** Resolves once every entry received so far has been processed. */
 	settled(): Promise<void> {
 		return this.replica.settled();
 	}
