@@ -49,7 +49,9 @@ export async function validationCost(
 	size: number,
 	incoming = AUTHORITY_PARAMS.incoming,
 	/** Called around the measured loop (a profiler, in `bench/profile.ts`). */
-	hooks?: { beforeMeasure?(): Promise<void>; afterMeasure?(): Promise<void> }
+	hooks?: { beforeMeasure?(): Promise<void>; afterMeasure?(): Promise<void> },
+	/** Alice compacts the channel first: the late messages go to an envelope of a few fragments. */
+	{ compacted = false }: { compacted?: boolean } = {}
 ) {
 	const server = await startSyncServerProcess();
 	const alice = await Charter.open({ inMemory: true, syncServers: [server.wsUrl] });
@@ -67,10 +69,22 @@ export async function validationCost(
 			() => bobSpace.channel(channel.id)?.messages.length === size,
 			`Bob to read ${size} messages`
 		);
+		const ids = [spaceIdBytes(space.id), channelIdBytes(channel.id)] as const;
+		if (compacted) {
+			const { generation } = await channel.compact();
+			const fragments = await alice.wire.open(envelopeDocumentId(...ids, generation));
+			await until(() => bobSpace.channel(channel.id)?.generation === generation, 'Bob to follow');
+			const followed = await bob.wire.open(envelopeDocumentId(...ids, generation));
+			await until(
+				() => A.equals(A.getHeads(followed.doc()), A.getHeads(fragments.doc())),
+				'Bob to hold the fragments'
+			);
+			await bobSpace.channel(channel.id)!.settled();
+		}
 		await server.stop(); // from here on nothing arrives but what the loop below hands over
 		stopped = true;
 		for (let i = 0; i < incoming; i++) await channel.send(`late ${i}`);
-		const envelope = envelopeDocumentId(spaceIdBytes(space.id), channelIdBytes(channel.id));
+		const envelope = envelopeDocumentId(...ids, channel.generation);
 		const aliceHandle = await alice.wire.open(envelope);
 		const handle = await bob.wire.open(envelope);
 		const changes = A.getChanges(handle.doc(), aliceHandle.doc());
@@ -105,7 +119,7 @@ export async function validationCost(
 			sealUs: sealUs / n,
 			envelopeUs: envelopeUs / n,
 			replicaUs: replicaUs / n,
-			floor: floorUs(size, incoming)
+			floor: floorUs(size, incoming, compacted)
 		};
 	} finally {
 		await alice.close();
@@ -119,6 +133,8 @@ type FloorEnvelope = { entries: Record<string, Record<string, Uint8Array>> };
 /** Buckets of the floor's envelope, as Charter's (sync/envelope.ts); of its plaintext, as a session's. */
 const FLOOR_ENVELOPE_BUCKETS = 64;
 const FLOOR_MESSAGES_PER_BUCKET = 128;
+/** A compacted floor envelope holds the history in pieces of this size, as Charter's fragments. */
+const FRAGMENT_BYTES = 1 << 20;
 
 /**
  * The **floor** of one incoming message, with no Charter code: what any design of Charter's shape
@@ -129,9 +145,13 @@ const FLOOR_MESSAGES_PER_BUCKET = 128;
  * read out, its signature checked (node:crypto, synchronous — the fastest verify Node has), it is
  * decrypted, and its plaintext change applied to the reader's channel document (bucketed, one
  * change per message). No seals, rules, epochs or chains. The `apply` stage alone is plain Automerge
- * applying one change, the table's plain column.
+ * applying one change, the table's plain column. `leastUs` is the same floor with the plaintext
+ * change applied to Automerge's backend only (no JS document kept up to date): the least any reader
+ * of this shape pays, whatever it does with the document afterwards. `compacted`: the envelope holds
+ * the history's entries packed into 1 MiB pieces (as a compacted channel's fragments), not one
+ * change each.
  */
-function floorUs(size: number, incoming: number) {
+function floorUs(size: number, incoming: number, compacted = false) {
 	const key = randomBytes(32);
 	const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 	const bucketOf = (i: number) => (i % FLOOR_ENVELOPE_BUCKETS).toString(16).padStart(2, '0');
@@ -166,10 +186,28 @@ function floorUs(size: number, incoming: number) {
 		return A.getLastLocalChange(envelope)!;
 	};
 	for (let i = 0; i < size; i++) write('w', i, `message ${i}`);
+	if (compacted) {
+		// the history's entries, concatenated, in fragments of FRAGMENT_BYTES in a new envelope
+		const history = Object.values(envelope.entries).flatMap((b) => Object.values(b));
+		const packed = new Uint8Array(history.reduce((n, e) => n + e.length, 0));
+		history.reduce((at, e) => (packed.set(e, at), at + e.length), 0);
+		envelope = A.from<FloorEnvelope>({
+			entries: Object.fromEntries(
+				Array.from({ length: FLOOR_ENVELOPE_BUCKETS }, (_, b) => [bucketOf(b), {}])
+			)
+		});
+		for (let at = 0; at < packed.length; at += FRAGMENT_BYTES)
+			envelope = A.change(envelope, (d) => {
+				d.entries['00']![`fragment.${at}`] = packed.slice(at, at + FRAGMENT_BYTES);
+			});
+	}
 	let readerPlain = A.clone(plain);
+	/** A copy held as Automerge's backend alone: no JS document kept up to date. */
+	const readerBackend = A.getBackend(A.clone(plain));
 	let readerEnvelope = A.clone(envelope);
 	const arriving = Array.from({ length: incoming }, (_, i) => write('v', i, `late ${i}`));
 	const stages = { envelope: 0, verify: 0, decrypt: 0, apply: 0 };
+	const plaintexts: Uint8Array[] = [];
 	arriving.forEach((change, i) => {
 		const t0 = performance.now();
 		[readerEnvelope] = A.applyChanges(readerEnvelope, [change]);
@@ -182,6 +220,7 @@ function floorUs(size: number, incoming: number) {
 		const t3 = performance.now();
 		[readerPlain] = A.applyChanges(readerPlain, [plaintext]);
 		const t4 = performance.now();
+		plaintexts.push(plaintext);
 		stages.envelope += t1 - t0;
 		stages.verify += t2 - t1;
 		stages.decrypt += t3 - t2;
@@ -189,13 +228,22 @@ function floorUs(size: number, incoming: number) {
 	});
 	if (Object.keys(readerPlain.buckets).length !== Object.keys(plain.buckets).length)
 		throw new Error('the floor reader missed messages');
+	// the least a plaintext apply can cost: the same changes, one at a time, to the backend only
+	const t5 = performance.now();
+	for (const change of plaintexts) readerBackend.applyChanges([change]);
+	const backendApply = performance.now() - t5;
+	if (readerBackend.getHeads().join() !== A.getHeads(readerPlain).join())
+		throw new Error('the backend-only reader missed messages');
 	const us = (ms: number) => (ms * 1000) / incoming;
 	return {
 		envelopeUs: us(stages.envelope),
 		verifyUs: us(stages.verify),
 		decryptUs: us(stages.decrypt),
 		applyUs: us(stages.apply),
-		totalUs: us(stages.envelope + stages.verify + stages.decrypt + stages.apply)
+		backendApplyUs: us(backendApply),
+		totalUs: us(stages.envelope + stages.verify + stages.decrypt + stages.apply),
+		/** The floor had the reader kept no JS document of the channel (reads through the backend). */
+		leastUs: us(stages.envelope + stages.verify + stages.decrypt + backendApply)
 	};
 }
 
