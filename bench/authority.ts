@@ -4,6 +4,10 @@
  *    with the document), side by side with its floor — what the same message costs a reader with
  *    Automerge and the crypto libraries alone (`floorUs`) — and plain Automerge applying one change;
  *  - key rotation after a ban in a space of 1,000 members (target < 1 s).
+ *
+ * `npm run bench` measures each validation in a fresh process (`validationCostApart`): one process
+ * measuring several in a row got slower with each (1,280, then 2,393, then 2,210 µs for the same
+ * channel shape, its floors with it), which the 1k → 10k growth would have read as the history's.
  */
 import * as A from '@automerge/automerge';
 import { Charter, type Space } from '../src/lib/index.js';
@@ -12,7 +16,10 @@ import { issueDeviceCertificate, issueUserCard } from '../src/lib/identity/certi
 import { newX25519Secret } from '../src/lib/crypto/primitives.js';
 import { randomBytes } from '../src/lib/util/bytes.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { envelopeDocumentId } from '../src/lib/sync/envelope.js';
 import { checkPublishedChanges } from '../src/lib/sync/publication.js';
 import { channelIdBytes, spaceIdBytes } from '../src/lib/identity/ids.js';
@@ -278,4 +285,32 @@ export async function rotationCost(members = AUTHORITY_PARAMS.members) {
 	const ms = performance.now() - start;
 	await owner.close();
 	return { members, ms, lockboxes: 2 * (members - 1) };
+}
+
+export type ValidationCost = Awaited<ReturnType<typeof validationCost>>;
+
+/** `validationCost(size, …, { compacted })` in a fresh process of its own, its result read back. */
+export async function validationCostApart(
+	size: number,
+	{ compacted = false }: { compacted?: boolean } = {}
+): Promise<ValidationCost> {
+	const args = ['--import', 'tsx', fileURLToPath(import.meta.url), 'measure', String(size)];
+	const child = spawn(process.execPath, compacted ? [...args, 'compacted'] : args, {
+		cwd: resolve(import.meta.dirname, '..'),
+		stdio: ['ignore', 'pipe', 'inherit']
+	});
+	let out = '';
+	child.stdout!.on('data', (d) => (out += d));
+	const code = await new Promise<number | null>((r) => child.once('exit', r));
+	const line = out.split('\n').find((l) => l.startsWith('{'));
+	if (code !== 0 || !line) throw new Error(`validation measurement (${size}) failed: ${out}`);
+	return JSON.parse(line) as ValidationCost;
+}
+
+if (process.argv[2] === 'measure' && import.meta.url === `file://${process.argv[1]}`) {
+	const r = await validationCost(Number(process.argv[3]), undefined, undefined, {
+		compacted: process.argv[4] === 'compacted'
+	});
+	process.stdout.write(`${JSON.stringify(r)}\n`);
+	process.exit(0);
 }

@@ -2,6 +2,7 @@
  * CPU profile of one benchmark's measured part, for finding where the time goes:
  *
  *   npx tsx bench/profile.ts authority [size]      → .charter-data/profiles/authority-<size>.cpuprofile
+ *   npx tsx bench/profile.ts authority-compacted [size]   (the same on a channel compacted first)
  *   npx tsx bench/profile.ts cold-written|cold-compacted [messages]   (a new device's cold sync)
  *   npx tsx bench/profile.ts chat|chat-plain|chat-floor [members]   (the client process of members chatting;
  *                                                  CHAT_RATE, CHAT_SECONDS override rate and length)
@@ -78,6 +79,8 @@ const size = Number(
 );
 let result: unknown;
 if (scenario === 'authority') result = await validationCost(size, 300, hooks);
+else if (scenario === 'authority-compacted')
+	result = await validationCost(size, 300, hooks, { compacted: true });
 else if (scenario === 'cold-written' || scenario === 'cold-compacted')
 	result = await coldSync(size, {
 		...hooks,
