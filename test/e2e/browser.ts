@@ -226,6 +226,31 @@ export async function joinSpace(page: Page, link: string, name: string): Promise
 		.toBe(name);
 }
 
+/**
+ * An init script (`context.addInitScript(hideablePage)`) that lets a test put the page in the
+ * background for the app — a headless page is always visible: `setHidden(page, true)` makes
+ * `document.visibilityState` "hidden" and fires `visibilitychange`, `false` brings it back.
+ */
+export function hideablePage() {
+	let hidden = false;
+	Object.defineProperty(document, 'visibilityState', {
+		configurable: true,
+		get: () => (hidden ? 'hidden' : 'visible')
+	});
+	Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+	(window as unknown as { __setHidden: (h: boolean) => void }).__setHidden = (h: boolean) => {
+		hidden = h;
+		document.dispatchEvent(new Event('visibilitychange'));
+	};
+}
+
+/** Puts a page opened with `hideablePage` in the background (for the app), or back. */
+export const setHidden = (page: Page, hidden: boolean) =>
+	page.evaluate(
+		(h) => (window as unknown as { __setHidden: (h: boolean) => void }).__setHidden(h),
+		hidden
+	);
+
 /** The message box of the open channel. */
 export const composer = (page: Page) => page.getByLabel('Message', { exact: true });
 

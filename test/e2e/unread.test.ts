@@ -11,6 +11,8 @@ import type { Page } from 'playwright-core';
 import {
 	adaInvitesBen,
 	dismissNotices,
+	hideablePage,
+	setHidden,
 	screenshot,
 	send,
 	watchProblems,
@@ -23,15 +25,14 @@ const stage = useBrowser('unread');
 /**
  * Records every `new Notification(…)` in `window.__notified` (then shows it, if the browser can);
  * counts the permission requests in `window.__asked`, and reports "default" (not asked yet) until
- * the app asks — the context grants it, so the answer is then "granted". Lets the test hide the
- * page: `window.__setHidden(true)` (a headless page is always visible).
+ * the app asks — the context grants it, so the answer is then "granted". (The page can also be put
+ * in the background: `hideablePage`.)
  */
 function recordNotifications() {
 	const w = window as unknown as {
 		__notified: { title: string; body?: string }[];
 		__shown: Notification[];
 		__asked: number;
-		__setHidden: (hidden: boolean) => void;
 	};
 	w.__notified = [];
 	w.__shown = [];
@@ -52,16 +53,6 @@ function recordNotifications() {
 		}
 	}
 	window.Notification = Recording;
-	let hidden = false;
-	Object.defineProperty(document, 'visibilityState', {
-		configurable: true,
-		get: () => (hidden ? 'hidden' : 'visible')
-	});
-	Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
-	w.__setHidden = (h: boolean) => {
-		hidden = h;
-		document.dispatchEvent(new Event('visibilitychange'));
-	};
 }
 
 /** A browser with notifications allowed, recorded, and a page the test can put in the background. */
@@ -69,6 +60,7 @@ async function openRecorded(label: string, url = inject('baseUrl')): Promise<Use
 	const context = await stage.browser.newContext({ viewport: { width: 1280, height: 800 } });
 	await context.grantPermissions(['clipboard-read', 'clipboard-write', 'notifications']);
 	await context.addInitScript(recordNotifications);
+	await context.addInitScript(hideablePage);
 	const page = await context.newPage();
 	const user = stage.add({
 		context,
@@ -90,12 +82,6 @@ const row = (page: Page, text: string) =>
 	page
 		.getByTestId('messages')
 		.locator('.message', { has: page.locator('.text', { hasText: text }) });
-/** Puts the page in the background (for the app) or back. */
-const hide = (page: Page, hidden: boolean) =>
-	page.evaluate(
-		(h) => (window as unknown as { __setHidden: (h: boolean) => void }).__setHidden(h),
-		hidden
-	);
 /** Opens #general's notification settings (which asks the browser once) and closes them. */
 async function allowNotifications(page: Page) {
 	await page.getByRole('button', { name: 'Notifications for #general' }).click();
@@ -184,9 +170,7 @@ describe('unread and notifications in Chromium', () => {
 		await screenshot(ada.page, 'u03-notification-settings');
 		await ada.page.keyboard.press('Escape');
 
-		await ada.page.evaluate(() =>
-			(window as unknown as { __setHidden: (h: boolean) => void }).__setHidden(true)
-		);
+		await setHidden(ada.page, true);
 		await send(ben.page, 'Meeting moved to Thursday');
 		// ✓ a notification, titled with the channel and space, saying who wrote what
 		await expect
@@ -211,9 +195,7 @@ describe('unread and notifications in Chromium', () => {
 		expect(await notified(ada.page)).toHaveLength(1);
 
 		// ✓ back in the foreground, at the newest message: read
-		await ada.page.evaluate(() =>
-			(window as unknown as { __setHidden: (h: boolean) => void }).__setHidden(false)
-		);
+		await setHidden(ada.page, false);
 		await expect
 			.poll(() =>
 				channelButton(ada.page, 'general').locator('button').first().getAttribute('data-unread')
@@ -228,7 +210,7 @@ describe('unread and notifications in Chromium', () => {
 		await expect
 			.poll(() => mainTexts(ben.page), { timeout: 30_000 })
 			.toContain('Which book first?');
-		await hide(ada.page, true);
+		await setHidden(ada.page, true);
 		// Ben answers in the thread of Ada's message (she wrote its root: she follows it)
 		await replyInThread(ben.page, 'Which book first?', 'Dune, obviously');
 		// ✓ a notification, titled with the thread and its channel
@@ -256,7 +238,7 @@ describe('unread and notifications in Chromium', () => {
 		await expect
 			.poll(() => ada.page.getByTestId('thread-panel').locator('.text').allTextContents())
 			.toEqual(['Which book first?', 'Dune, obviously']);
-		await hide(ada.page, false);
+		await setHidden(ada.page, false);
 		await ada.page.mouse.move(0, 0);
 		await screenshot(ada.page, 'u04-thread-notification-opened');
 	});
@@ -268,7 +250,7 @@ describe('unread and notifications in Chromium', () => {
 		await ben.page.getByRole('button', { name: 'Notifications for #general' }).click();
 		await ben.page.getByRole('dialog').getByLabel('Only @mentions').check();
 		await ben.page.keyboard.press('Escape');
-		await hide(ben.page, true);
+		await setHidden(ben.page, true);
 		const mentions = () =>
 			channelButton(ben.page, 'general')
 				.getByTestId('mention-count')
