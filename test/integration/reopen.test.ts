@@ -11,7 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Charter } from '../../src/lib/index.js';
 import { startSyncServerProcess } from '../support/sync-server-process.js';
 import { eventually } from '../support/wait.js';
-import { chunkFiles } from '../support/stored.js';
+import * as A from '@automerge/automerge';
+import { chunkFiles, storedDocuments } from '../support/stored.js';
 
 describe('a device that restarts', async () => {
 	const server = await startSyncServerProcess();
@@ -129,18 +130,20 @@ describe('a device that restarts', async () => {
 		}
 	});
 
+	/** Per envelope in a data directory's wire store: how many snapshot and incremental chunks. */
+	const storedIn = async (dir: string) => {
+		const kinds = new Map<string, { snapshot: number; incremental: number }>();
+		for (const { id, kind } of await chunkFiles(join(dir, 'wire'))) {
+			const counts = kinds.get(id) ?? { snapshot: 0, incremental: 0 };
+			counts[kind]++;
+			kinds.set(id, counts);
+		}
+		return [...kinds.values()];
+	};
+
 	it('✓ a device that closes leaves every envelope it held stored as one snapshot, and opens again with every message', async () => {
 		const dir = await mkdtemp(join(tmpdir(), 'charter-close-compacted-'));
-		/** Per envelope in the wire store: how many snapshot and incremental chunks it has. */
-		const stored = async () => {
-			const kinds = new Map<string, { snapshot: number; incremental: number }>();
-			for (const { id, kind } of await chunkFiles(join(dir, 'wire'))) {
-				const counts = kinds.get(id) ?? { snapshot: 0, incremental: 0 };
-				counts[kind]++;
-				kinds.set(id, counts);
-			}
-			return [...kinds.values()];
-		};
+		const stored = () => storedIn(dir);
 		const ada = await Charter.open({ dataDir: dir });
 		await ada.createIdentity();
 		const space = await ada.createSpace({ name: 'Compacted on close' });
@@ -171,6 +174,63 @@ describe('a device that restarts', async () => {
 				other.messages.map((m) => m.text)
 			);
 			expect(general.messages.length + other.messages.length).toBe(sent);
+		} finally {
+			await again.close();
+		}
+	});
+
+	it('✓ a running device compacts its stores when asked (a hidden tab) while it keeps writing, and loses nothing', async () => {
+		const dir = await mkdtemp(join(tmpdir(), 'charter-live-compacted-'));
+		const stored = () => storedIn(dir);
+		const ada = await Charter.open({ dataDir: dir });
+		await ada.createIdentity();
+		const space = await ada.createSpace({ name: 'Compacted while open' });
+		const general = space.channels[0]!;
+		let sent = 0;
+		const send = async () => {
+			await general.send(`message ${sent++}`);
+			await ada.wire.repo.flush();
+		};
+		// until some envelope is stored as more than one chunk, an incremental among them
+		while (
+			sent < 30 ||
+			!(await stored()).some((c) => c.incremental > 0 && c.snapshot + c.incremental > 1)
+		) {
+			if (sent === 200) throw new Error('automerge-repo left no incremental chunk');
+			await send();
+		}
+		// messages go on being sent and saved while the stores are rewritten
+		const sending = (async () => {
+			for (let i = 0; i < 10; i++) await send();
+		})();
+		expect(await ada.compactStores()).toBeGreaterThan(0);
+		await sending;
+		/** ✓ the store holds every change of every envelope in memory: no chunk lost to a rewrite */
+		const expectEverythingStored = async () => {
+			await ada.wire.repo.flush();
+			const onDisk = await storedDocuments(join(dir, 'wire'));
+			for (const [id, handle] of Object.entries(ada.wire.repo.handles)) {
+				if (!handle.isReady()) continue;
+				expect(A.getHeads(onDisk.get(id)!).sort()).toEqual(A.getHeads(handle.doc()).sort());
+			}
+		};
+		await expectEverythingStored();
+		// ✓ once nothing is being written, one snapshot per envelope
+		await ada.compactStores();
+		const compacted = await stored();
+		expect(compacted.length).toBeGreaterThanOrEqual(2); // the space and its channel at least
+		for (const counts of compacted) expect(counts).toEqual({ snapshot: 1, incremental: 0 });
+		// ✓ the repo keeps saving after it (its own chunks, its own compactions)
+		for (let i = 0; i < 5; i++) await send();
+		await expectEverythingStored();
+		await ada.close();
+		const again = await Charter.open({ dataDir: dir });
+		try {
+			const reopened = await again.openSpace(space.id);
+			// ✓ every message, those sent during the rewrite too
+			expect(reopened.channel(general.id)!.messages.map((m) => m.text)).toEqual(
+				Array.from({ length: sent }, (_, i) => `message ${i}`)
+			);
 		} finally {
 			await again.close();
 		}

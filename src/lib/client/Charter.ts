@@ -1286,6 +1286,20 @@ export class Charter {
 		(this.#presenceTimer as { unref?: () => void }).unref?.();
 	}
 
+	/**
+	 * Rewrites every envelope this client holds that is stored as several chunks (automerge-repo
+	 * writes one per save) as one snapshot, from the document in memory, while the client keeps
+	 * running: the next open of this profile then loads one snapshot per envelope instead of
+	 * compacting each store first. `close()` does it too; a browser tab, which is rarely closed
+	 * cleanly, should call this when its page is hidden (the web client does). Nothing written
+	 * meanwhile is lost: only chunks whose changes the saved document holds are removed (protocol §6).
+	 * Resolves with the number of envelopes rewritten (0 in memory).
+	 */
+	compactStores(): Promise<number> {
+		if (this.#closed) return Promise.resolve(0);
+		return this.wire.compactHeld();
+	}
+
 	/** Persists everything and disconnects. */
 	async close(): Promise<void> {
 		if (this.#closed) return;

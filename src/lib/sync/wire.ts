@@ -76,21 +76,31 @@ export class Wire {
 
 	/**
 	 * Leaves every envelope this client holds stored as one snapshot, written from the document
-	 * already in memory (no load): called by `Charter.close` once the repo has shut down, so the
-	 * next open loads one snapshot per envelope instead of first compacting a snapshot plus the
-	 * incremental chunks automerge-repo wrote per change (`#isStored`). Only chunks this process
-	 * read or wrote are removed — everything in them is in the document it saves — so a chunk
-	 * another tab or process wrote into the same store meanwhile stays. Returns how many envelopes
-	 * it rewrote.
+	 * already in memory (no load), so the next open loads one snapshot per envelope instead of first
+	 * compacting a snapshot plus the incremental chunks automerge-repo wrote per change
+	 * (`#isStored`). Only chunks this process had read or written when the document was saved are
+	 * removed — each holds changes the document had by then (a chunk is noted once its write or read
+	 * completed, and the document only grows) — so a chunk another tab or process wrote into the
+	 * same store, or one the repo writes meanwhile, stays. That makes it safe while the repo runs
+	 * (`Charter.compactStores`, a page being hidden) as well as after it shut down (`Charter.close`).
+	 * Calls made while one runs wait for it. Returns how many envelopes it rewrote.
 	 */
-	async compactHeld(): Promise<number> {
+	compactHeld(): Promise<number> {
+		const run = this.#compacting.then(() => this.#compactHeld());
+		this.#compacting = run.catch(() => 0);
+		return run;
+	}
+
+	#compacting: Promise<number> = Promise.resolve(0);
+
+	async #compactHeld(): Promise<number> {
 		const ledger = this.storage instanceof ChunkLedger ? this.storage : undefined;
 		if (!ledger) return 0;
 		let rewritten = 0;
 		for (const [documentId, handle] of Object.entries(this.repo.handles)) {
 			if (!handle.isReady()) continue;
-			const known = ledger.chunksOf(documentId);
-			if (known.length < 2) continue; // one snapshot (or nothing this process knows of)
+			if (ledger.chunksOf(documentId).length < 2) continue; // one snapshot, or nothing known
+			// (no await between saving the document and the ledger's list of what it replaces)
 			const doc = handle.doc() as A.Doc<unknown>;
 			await ledger.replaceWith(snapshotKey(documentId, A.getHeads(doc)), A.save(doc));
 			rewritten++;
@@ -205,8 +215,9 @@ export class ChunkLedger implements StorageAdapterInterface {
 	}
 
 	/**
-	 * Saves a snapshot of a document that holds every chunk of it this process knows of, then
-	 * removes those chunks: a crash in between leaves both, which load to the same document.
+	 * Saves a snapshot of a document that holds every chunk of it this process knows of now (when
+	 * called: a chunk noted while the snapshot is being written stays), then removes those chunks:
+	 * a crash in between leaves both, which load to the same document.
 	 */
 	async replaceWith(key: StorageKey, snapshot: Uint8Array): Promise<void> {
 		const replaced = this.chunksOf(key[0]!);

@@ -225,6 +225,11 @@ export class App {
 		this.reads = liveReadState(client);
 		client.notificationSettings.onNotify((e) => this.#showNotification(e));
 		document.addEventListener('visibilitychange', () => this.#markShownRead());
+		// a tab is rarely closed cleanly (close() never runs): leave its stores compacted whenever
+		// it goes to the background, so the next open loads one snapshot per envelope
+		document.addEventListener('visibilitychange', () => {
+			if (document.visibilityState === 'hidden') void client.compactStores().catch(() => 0);
+		});
 		addEventListener('focus', () => this.#markShownRead());
 		this.offerPendingInvite();
 	}
