@@ -62,7 +62,7 @@ describe('a tab’s stores in Chromium', () => {
 			const text = `message ${sent.length}`;
 			await send(page, text);
 			sent.push(text);
-			await expect.poll(() => shownTexts(page)).toContain(text);
+			await expect.poll(() => shownTexts(page), { timeout: 10_000 }).toContain(text);
 		}
 		const before = splitUp(await wireChunks(page));
 
@@ -70,20 +70,25 @@ describe('a tab’s stores in Chromium', () => {
 		// ✓ each of those envelopes is one new snapshot now: every chunk it had is gone (what the tab
 		// saves afterwards — a read marker, a change not yet saved — is a chunk of its own beside it)
 		await expect
-			.poll(async () => {
-				const now = await wireChunks(page);
-				return before.map(([id, names]) => ({
-					left: names.filter((n) => now[id]!.includes(n)),
-					snapshots: now[id]!.filter((n) => n.startsWith('snapshot/')).length
-				}));
-			})
+			.poll(
+				async () => {
+					const now = await wireChunks(page);
+					return before.map(([id, names]) => ({
+						left: names.filter((n) => now[id]!.includes(n)),
+						snapshots: now[id]!.filter((n) => n.startsWith('snapshot/')).length
+					}));
+				},
+				{ timeout: 15_000 }
+			)
 			.toEqual(before.map(() => ({ left: [], snapshots: 1 })));
 
 		// ✓ back in the foreground she goes on; after a reload every message is there
 		await setHidden(page, false);
 		await send(page, 'after the background');
 		sent.push('after the background');
-		await expect.poll(() => shownTexts(page)).toContain('after the background');
+		await expect
+			.poll(() => shownTexts(page), { timeout: 10_000 })
+			.toContain('after the background');
 		await page.reload();
 		await expect.poll(() => shownTexts(page), { timeout: 20_000 }).toEqual(sent);
 	});
