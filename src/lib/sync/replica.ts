@@ -134,6 +134,13 @@ interface Generation {
 	arrived: Uint8Array[];
 	/** Whether an ingest task for `arrived` is queued and has not started yet. */
 	ingestQueued: boolean;
+	/** The envelope heads the reader had reached when it reported the last of `arrived`. */
+	arrivedHeads: A.Heads;
+	/**
+	 * The envelope heads up to which every entry has been ingested (decided, or kept waiting or
+	 * refused): what `save` records, so a reload reads again whatever was only scanned.
+	 */
+	ingested: A.Heads;
 }
 
 /**
@@ -307,17 +314,22 @@ export class DocumentReplica<T> {
 			handle,
 			arrived: [],
 			ingestQueued: false,
+			arrivedHeads: heads,
+			ingested: heads,
 			// Entries that arrive while an ingest task waits in the queue join that task: a device
 			// that falls behind (a busy chat) decides, applies and announces many entries at once —
 			// one Automerge apply, one rebuild of what subscribers read — instead of one by one.
-			reader: this.options.wire.read(handle, heads, (entries) => {
+			reader: this.options.wire.read(handle, heads, (entries, scanned) => {
 				generation.arrived.push(...entries);
+				generation.arrivedHeads = scanned;
 				if (generation.ingestQueued) return;
 				generation.ingestQueued = true;
 				// a failure is counted by the queue; nothing else waits on this task
-				this.#enqueue(() => {
+				this.#enqueue(async () => {
 					generation.ingestQueued = false;
-					return this.#ingestFrom(generation, generation.arrived.splice(0));
+					const upTo = generation.arrivedHeads;
+					await this.#ingestFrom(generation, generation.arrived.splice(0));
+					generation.ingested = upTo;
 				}).catch(() => undefined);
 			})
 		};
@@ -465,10 +477,14 @@ export class DocumentReplica<T> {
 			for (const segment of this.#segments.values())
 				Object.assign(segment, { doc: undefined, heads: [], writer: this.#writerSession() });
 			const all: Uint8Array[] = [];
-			for (const generation of this.#generations.values())
+			const upTo = new Map<Generation, A.Heads>();
+			for (const generation of this.#generations.values()) {
 				all.push(...generation.reader.collectAll());
+				upTo.set(generation, generation.reader.heads);
+			}
 			try {
 				await this.#ingest(all);
+				for (const [generation, heads] of upTo) generation.ingested = heads;
 			} finally {
 				this.#shown = undefined;
 				// local changes made meanwhile were made on the document shown: onto the new one too
@@ -1154,12 +1170,15 @@ export class DocumentReplica<T> {
 		if (!this.options.local || !this.#chunks || this.#shown) return;
 		// the document first: metadata that names heads the store does not hold would be worse
 		// than a document that is ahead of its metadata (its entries are then read again, and
-		// skipped as already held)
-		await this.#chunks.save(this.#doc);
+		// skipped as already held). Both are taken now, at one moment, and the envelope heads are
+		// those up to which entries were ingested, not the reader's: heads scanned but not yet
+		// ingested (or scanned while the document was being written) would name entries the stored
+		// document lacks, and a reload before the next save would never read them again.
+		const doc = this.#doc;
 		const saved: SavedReplica = {
 			v: 4,
 			generations: Object.fromEntries(
-				[...this.#generations.values()].map((g) => [g.number, g.reader.heads])
+				[...this.#generations.values()].map((g) => [g.number, g.ingested])
 			),
 			pending: [...this.#pending.values()].map((p) => p.entry.bytes),
 			rejected: [...this.#rejected.values()].map((r) => ({
@@ -1177,6 +1196,7 @@ export class DocumentReplica<T> {
 					}
 				: {})
 		};
+		await this.#chunks.save(doc);
 		await this.options.local.save(this.#storageKey, cbor.encode(saved));
 	}
 
