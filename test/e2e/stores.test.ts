@@ -11,6 +11,7 @@ import {
 	createIdentity,
 	createSpace,
 	hideablePage,
+	messageRow,
 	send,
 	setHidden,
 	shownTexts,
@@ -67,14 +68,16 @@ describe('a tab’s stores in Chromium', () => {
 		const before = splitUp(await wireChunks(page));
 
 		await setHidden(page, true);
-		// ✓ each of those envelopes is one new snapshot now: every chunk it had is gone (what the tab
-		// saves afterwards — a read marker, a change not yet saved — is a chunk of its own beside it)
+		// ✓ each of those envelopes is one snapshot now, and none of its incremental chunks is left
+		// (the snapshot is named by the document's heads, so it keeps its name when the old one was at
+		// them already; what the tab saves afterwards — a read marker, a change not yet saved — is a
+		// chunk of its own beside it)
 		await expect
 			.poll(
 				async () => {
 					const now = await wireChunks(page);
 					return before.map(([id, names]) => ({
-						left: names.filter((n) => now[id]!.includes(n)),
+						left: names.filter((n) => n.startsWith('incremental/') && now[id]!.includes(n)),
 						snapshots: now[id]!.filter((n) => n.startsWith('snapshot/')).length
 					}));
 				},
@@ -89,6 +92,12 @@ describe('a tab’s stores in Chromium', () => {
 		await expect
 			.poll(() => shownTexts(page), { timeout: 10_000 })
 			.toContain('after the background');
+		// (once the sync server holds it: the row's "not yet on any server" note is gone)
+		await expect
+			.poll(() => messageRow(page, 'after the background').getByTestId('delivery').count(), {
+				timeout: 15_000
+			})
+			.toBe(0);
 		await page.reload();
 		await expect.poll(() => shownTexts(page), { timeout: 20_000 }).toEqual(sent);
 	});
