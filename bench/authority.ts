@@ -16,14 +16,13 @@ import { issueDeviceCertificate, issueUserCard } from '../src/lib/identity/certi
 import { newX25519Secret } from '../src/lib/crypto/primitives.js';
 import { randomBytes } from '../src/lib/util/bytes.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envelopeDocumentId } from '../src/lib/sync/envelope.js';
 import { checkPublishedChanges } from '../src/lib/sync/publication.js';
 import { channelIdBytes, spaceIdBytes } from '../src/lib/identity/ids.js';
 import { startSyncServerProcess } from '../test/support/sync-server-process.js';
+import { jsonFromFreshProcess } from './fresh-process.js';
 
 const until = async (check: () => boolean, what: string, timeoutMs = 600_000) => {
 	const start = Date.now();
@@ -294,17 +293,11 @@ export async function validationCostApart(
 	size: number,
 	{ compacted = false }: { compacted?: boolean } = {}
 ): Promise<ValidationCost> {
-	const args = ['--import', 'tsx', fileURLToPath(import.meta.url), 'measure', String(size)];
-	const child = spawn(process.execPath, compacted ? [...args, 'compacted'] : args, {
-		cwd: resolve(import.meta.dirname, '..'),
-		stdio: ['ignore', 'pipe', 'inherit']
-	});
-	let out = '';
-	child.stdout!.on('data', (d) => (out += d));
-	const code = await new Promise<number | null>((r) => child.once('exit', r));
-	const line = out.split('\n').find((l) => l.startsWith('{'));
-	if (code !== 0 || !line) throw new Error(`validation measurement (${size}) failed: ${out}`);
-	return JSON.parse(line) as ValidationCost;
+	return jsonFromFreshProcess<ValidationCost>(
+		fileURLToPath(import.meta.url),
+		['measure', String(size), ...(compacted ? ['compacted'] : [])],
+		{ what: `validation measurement (${size})` }
+	);
 }
 
 if (process.argv[2] === 'measure' && import.meta.url === `file://${process.argv[1]}`) {

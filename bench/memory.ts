@@ -14,7 +14,6 @@
  *   node --expose-gc --import tsx bench/memory.ts measure <charter|plain|baseline> <dir>   (one side)
  */
 import * as A from '@automerge/automerge';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -22,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { Repo, type AutomergeUrl } from '@automerge/automerge-repo';
 import { NodeFSStorageAdapter } from '@automerge/automerge-repo-storage-nodefs';
 import { Charter } from '../src/lib/index.js';
+import { jsonFromFreshProcess } from './fresh-process.js';
 
 export const MEMORY_PARAMS = {
 	full: { spaces: 10, channels: 10, messages: 1000 },
@@ -119,17 +119,11 @@ export async function dataSets(shape: Shape, log: (line: string) => void) {
 
 /** Runs one side in a fresh process with --expose-gc and returns its reading. */
 async function measureIn(kind: Kind, dir: string): Promise<MemoryReading> {
-	const child = spawn(
-		process.execPath,
-		['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), 'measure', kind, dir],
-		{ cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }
+	return jsonFromFreshProcess<MemoryReading>(
+		fileURLToPath(import.meta.url),
+		['measure', kind, dir],
+		{ nodeArgs: ['--expose-gc'], what: `memory measurement (${kind})` }
 	);
-	let out = '';
-	child.stdout!.on('data', (d) => (out += d));
-	const code = await new Promise<number | null>((r) => child.once('exit', r));
-	const line = out.split('\n').find((l) => l.startsWith('{'));
-	if (code !== 0 || !line) throw new Error(`memory measurement (${kind}) failed: ${out}`);
-	return JSON.parse(line) as MemoryReading;
 }
 
 export async function memory(shape: Shape = MEMORY_PARAMS.full, log = console.log) {
