@@ -141,13 +141,17 @@ describe('a device that restarts', async () => {
 		return [...kinds.values()];
 	};
 
-	it('✓ a device that closes leaves every envelope it held stored as one snapshot, and opens again with every message', async () => {
-		const dir = await mkdtemp(join(tmpdir(), 'charter-close-compacted-'));
-		const stored = () => storedIn(dir);
+	/** Ada on a device of her own (a fresh data directory), with a space named `name`. */
+	const adaWithASpace = async (name: string) => {
+		const dir = await mkdtemp(join(tmpdir(), 'charter-compacted-'));
 		const ada = await Charter.open({ dataDir: dir });
 		await ada.createIdentity();
-		const space = await ada.createSpace({ name: 'Compacted on close' });
-		const general = space.channels[0]!;
+		const space = await ada.createSpace({ name });
+		return { dir, stored: () => storedIn(dir), ada, space, general: space.channels[0]! };
+	};
+
+	it('✓ a device that closes leaves every envelope it held stored as one snapshot, and opens again with every message', async () => {
+		const { dir, stored, ada, space, general } = await adaWithASpace('Compacted on close');
 		const other = await space.createChannel({ name: 'other' });
 		// saved one change at a time, as over a day of chatting, until automerge-repo has left
 		// incremental chunks beside a snapshot (it compacts whenever they outweigh the snapshot)
@@ -180,12 +184,7 @@ describe('a device that restarts', async () => {
 	});
 
 	it('✓ a running device compacts its stores when asked (a hidden tab) while it keeps writing, and loses nothing', async () => {
-		const dir = await mkdtemp(join(tmpdir(), 'charter-live-compacted-'));
-		const stored = () => storedIn(dir);
-		const ada = await Charter.open({ dataDir: dir });
-		await ada.createIdentity();
-		const space = await ada.createSpace({ name: 'Compacted while open' });
-		const general = space.channels[0]!;
+		const { dir, stored, ada, space, general } = await adaWithASpace('Compacted while open');
 		let sent = 0;
 		const send = async () => {
 			await general.send(`message ${sent++}`);
