@@ -325,6 +325,14 @@ export async function adaInvitesBen(
 	const ben = await open('ben', link);
 	await onboard(ben.page, 'Ben');
 	await ben.page.getByRole('button', { name: 'Join space' }).click();
-	await expect.poll(() => texts(ben.page), { timeout: 30_000 }).toEqual(['Welcome!']);
+	try {
+		await expect.poll(() => texts(ben.page), { timeout: 30_000 }).toEqual(['Welcome!']);
+	} catch (error) {
+		// what each of them sees (a join still under way, a notice, an empty channel) says where it
+		// stopped: the screenshots are not kept by every runner
+		for (const user of [ada, ben])
+			console.error(`${user.label} sees:\n${await user.page.locator('body').innerText()}`);
+		throw error;
+	}
 	return { ada, ben };
 }
