@@ -921,11 +921,32 @@ export class DocumentReplica<T> {
 			}
 		}
 		// A large sync is processed in slices, yielding between them: the main thread stays responsive
-		// and subscribers see history arrive slice by slice instead of all at the end.
+		// and subscribers see history arrive slice by slice instead of all at the end. A document that
+		// holds nothing yet (a first read, a rebuild) is opened slice by slice too, but decided at once:
+		// its changes are then loaded as one document rather than applied slice after slice
+		// (ChannelValidator.#withChanges; docs/benchmarks.md).
+		if (fresh.length > INGEST_SLICE && this.#bare()) {
+			const opened: OpenedEntry[] = [];
+			for (let i = 0; i < fresh.length; i += INGEST_SLICE) {
+				if (i > 0) await yieldToEventLoop();
+				opened.push(...(await this.#openEntries(fresh.slice(i, i + INGEST_SLICE))));
+			}
+			await this.#decide(opened);
+			return;
+		}
 		for (let i = 0; i < fresh.length; i += INGEST_SLICE) {
 			if (i > 0) await yieldToEventLoop();
 			await this.#process(fresh.slice(i, i + INGEST_SLICE));
 		}
+	}
+
+	/** The heads of the bare root (what a document that holds nothing yet is at). */
+	#rootHeads: A.Heads | undefined;
+
+	/** Whether the document holds nothing but its root. */
+	#bare(): boolean {
+		this.#rootHeads ??= A.getHeads(A.load(this.options.root));
+		return sameHeads(A.getHeads(this.#doc), this.#rootHeads);
 	}
 
 	/** The sealed entries a fragment carries (none when it is damaged, foreign or not ours to read yet). */
@@ -960,6 +981,14 @@ export class DocumentReplica<T> {
 	}
 
 	async #process(entries: ParsedEntry[]): Promise<void> {
+		await this.#decide(await this.#openEntries(entries));
+	}
+
+	/**
+	 * Checks entries (space, document, signature) and decrypts those whose key this device holds:
+	 * the ones to decide on, with any this replica opened before and not yet decided.
+	 */
+	async #openEntries(entries: ParsedEntry[]): Promise<OpenedEntry[]> {
 		const { space, document } = this.options;
 		const checked: ParsedEntry[] = [];
 		for (const entry of entries) {
@@ -1019,6 +1048,11 @@ export class DocumentReplica<T> {
 				this.#drop(reason);
 			}
 		}
+		return fresh;
+	}
+
+	/** Decides on opened entries (and those still waiting), and shows the document that results. */
+	async #decide(fresh: OpenedEntry[]): Promise<void> {
 		if (fresh.length === 0) return;
 		// entries still waiting on a dependency or the space get another chance with the new ones
 		const freshIds = new Set(fresh.map((e) => e.id));
