@@ -91,7 +91,9 @@ async function findEverywhere<T>(creator: DocHandle<T>, repos: Repo[]): Promise<
 	await until(() => {
 		const peer = owner?.peers[0];
 		const storageId = peer && owner.getStorageIdOfPeer(peer);
-		const theirs = storageId ? (creator.getSyncInfo(storageId)?.lastHeads ?? []) : [];
+		const theirs: readonly string[] = storageId
+			? (creator.getSyncInfo(storageId)?.lastHeads ?? [])
+			: [];
 		return theirs.length > 0 && creator.heads().every((h) => theirs.includes(h));
 	}, 'the server to hold the document');
 	return Promise.all(repos.slice(1).map((r) => r.find<T>(creator.url)));
