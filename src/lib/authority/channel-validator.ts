@@ -18,6 +18,7 @@
  */
 import * as A from '@automerge/automerge';
 import type { ChannelId } from '../identity/ids.js';
+import { concatBytes } from '../util/bytes.js';
 import { sameHeads } from '../util/heads.js';
 import { actorFor } from './actors.js';
 import { ChangeLog } from './change-log.js';
@@ -29,8 +30,9 @@ import type { SpaceEvaluation } from './space-validator.js';
 import { invalid, notYet, VALID, type Verdict } from './verdict.js';
 
 /**
- * Changes in a run at least this long, onto the bare root, are loaded rather than applied: below it
- * the two cost about the same, and applying keeps the document object (a chat's one new message).
+ * Changes in a run at least this long, onto the bare root, are loaded rather than applied. Below it
+ * the two cost about the same, and applying keeps the objects of what did not change (which the
+ * channel's message list reuses); a load makes every object anew.
  */
 const LOAD_RUN = 64;
 
@@ -80,8 +82,9 @@ export class ChannelValidator<T = unknown> {
 		private readonly space: () => SpaceEvaluation | undefined,
 		shared?: Shared
 	) {
-		this.#rootChanges = A.getAllChanges(A.load(root)).map((c) => A.decodeChange(c));
-		this.#rootHeads = A.getHeads(A.load(root));
+		const rootDoc = A.load(root);
+		this.#rootChanges = A.getAllChanges(rootDoc).map((c) => A.decodeChange(c));
+		this.#rootHeads = A.getHeads(rootDoc);
 		this.#validChanges = new Set(this.#rootChanges.map((c) => c.hash));
 		for (const c of this.#rootChanges) this.#paths.register(c);
 		this.#shared = shared ?? { log: new ChangeLog(), suspects: new Set(), unappliable: new Set() };
@@ -226,14 +229,7 @@ export class ChannelValidator<T = unknown> {
 	#withChanges(doc: A.Doc<T>, changes: A.Change[]): A.Doc<T> {
 		if (changes.length < LOAD_RUN || !sameHeads(A.getHeads(doc), this.#rootHeads))
 			return A.applyChanges(doc, changes)[0];
-		const bytes = new Uint8Array(changes.reduce((n, c) => n + c.length, this.root.length));
-		bytes.set(this.root);
-		let at = this.root.length;
-		for (const c of changes) {
-			bytes.set(c, at);
-			at += c.length;
-		}
-		return A.load<T>(bytes, { actor: A.getActorId(doc) });
+		return A.load<T>(concatBytes(this.root, ...changes), { actor: A.getActorId(doc) });
 	}
 
 	/** Automerge's (actor, seq) discipline for every change of an entry (see change-log.ts). */

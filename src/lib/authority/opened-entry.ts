@@ -27,8 +27,8 @@ export function externalDeps(entry: OpenedEntry): string[] {
 
 /**
  * `entries` ordered so that each comes after the entries of the batch its changes depend on (by
- * change hash), in the order given as far as that allows. A validator meets them in one pass whatever order they arrived
- * in: entries sent newest first cost no pass per entry.
+ * change hash), in the order given as far as that allows. A validator meets them in one pass
+ * whatever order they arrived in: entries sent newest first cost no pass per entry.
  */
 export function inDependencyOrder(entries: readonly OpenedEntry[]): OpenedEntry[] {
 	const writer = new Map<string, number>();
