@@ -34,10 +34,17 @@ import * as A from '@automerge/automerge';
 import type { DocHandle } from '@automerge/automerge-repo';
 import { AUTOMERGE_CHUNK_MAGIC, DOMAIN, SEAL_PREFIX } from '../crypto/domains.js';
 import { CharterError } from '../errors.js';
-import { cryptoProvider, hash, KEY_BYTES, SIGNATURE_BYTES } from '../crypto/primitives.js';
+import {
+	cryptoProvider,
+	hash,
+	KEY_BYTES,
+	SIGNATURE_BYTES,
+	type CryptoProvider
+} from '../crypto/primitives.js';
 import { base64url, concatBytes, hex, randomBytes, u32be, u64be, utf8 } from '../util/bytes.js';
 import { decodeBytesSetChange, encodeBytesSetChange } from './change-encoder.js';
 import {
+	BUCKET_OBJECTS,
 	BUCKETS_CHANGE,
 	BUCKETS_CHANGE_HASH,
 	bucketOf,
@@ -262,8 +269,15 @@ export async function checkPublishedChanges(
 	const provider = await cryptoProvider();
 	type Item = { raw: Uint8Array; changes: ReadChange[] };
 	const parsed: Item[] = [];
+	/** Items that are whole documents of good publications, with what their changes set. */
+	const whole = new Map<Uint8Array, Map<string, Uint8Array[]>>();
 	let refused = 0;
 	for (const raw of items) {
+		const good = isDocumentChunk(raw) ? await checkWholeDocument(raw, provider) : undefined;
+		if (good) {
+			whole.set(raw, good);
+			continue;
+		}
 		const changes = readSyncItem(raw);
 		if (changes) parsed.push({ raw, changes });
 		else refused++;
@@ -303,7 +317,16 @@ export async function checkPublishedChanges(
 		})
 	);
 	const accepted: Uint8Array[] = [];
-	for (const item of parsed) {
+	const byRaw = new Map(parsed.map((p) => [p.raw, p]));
+	for (const raw of items) {
+		const values = whole.get(raw);
+		if (values) {
+			if (options.remember) for (const [hash, set] of values) options.remember.remember(hash, set);
+			accepted.push(raw);
+			continue;
+		}
+		const item = byRaw.get(raw);
+		if (!item) continue;
 		const ok = item.changes.filter((c) => good.has(c.hash));
 		// a client's reader will want what these changes set: spare it decoding them again
 		if (options.remember) for (const c of ok) options.remember.remember(c.hash, c.values);
@@ -447,6 +470,127 @@ export function readSyncItem(item: Uint8Array): ReadChange[] | undefined {
 	}
 	return out;
 }
+
+/** Whether a sync message item is one whole-document chunk (what a first sync sends). */
+function isDocumentChunk(item: Uint8Array): boolean {
+	try {
+		const chunks = splitChunks(item);
+		return chunks.length === 1 && chunks[0]![8] === DOCUMENT_CHUNK;
+	} catch {
+		return false;
+	}
+}
+
+/**
+ * A whole-document chunk checked as one document, without taking it apart into changes (which costs
+ * Automerge a re-encoding and Charter a decoding of every change: most of a first sync's seal check,
+ * docs/benchmarks.md). Loading it, Automerge computes every change's hash from its contents; the
+ * document is then judged by what its changes did, which is all a publication may do: every op of
+ * every change after the shared root (`startOp` … `maxOp` in its metadata) must be a byte string
+ * that a bucket still shows, all of one change's in the same bucket. A delete, an overwrite, a
+ * counter, an object, a string, a value anywhere but in a bucket: each is an op no bucket shows as a
+ * byte string, or it hides one that was. Every change must carry a seal whose key names its actor;
+ * then per actor, newest first, each change that no checked change of its actor depends on is read
+ * in full (canonical encoding) and its signature checked, as `checkPublishedChanges` does change by
+ * change. Returns what each change sets, by hash, when all of that holds, and undefined when
+ * anything does not: the caller then takes the chunk apart and cuts out what is bad, so this path
+ * only ever says yes sooner (`test/unit/publication.test.ts`).
+ */
+async function checkWholeDocument(
+	chunk: Uint8Array,
+	provider: CryptoProvider
+): Promise<Map<string, Uint8Array[]> | undefined> {
+	let doc: A.Doc<unknown>;
+	try {
+		doc = A.load(chunk);
+	} catch {
+		return undefined;
+	}
+	try {
+		const backend = A.getBackend(doc);
+		// every value the buckets show, by the op that put it
+		const shown = new Map<string, { bucket: string; value: Uint8Array }>();
+		for (const bucket of BUCKET_OBJECTS) {
+			let keys: string[];
+			try {
+				keys = backend.keys(bucket);
+			} catch {
+				continue; // no buckets change: nothing can be in them
+			}
+			for (const key of keys)
+				for (const [type, value, id] of backend.getAll(bucket, key)) {
+					if (type !== 'bytes' || !(value instanceof Uint8Array)) return undefined;
+					shown.set(id, { bucket, value });
+				}
+		}
+		const values = new Map<string, Uint8Array[]>();
+		const byActor = new Map<string, A.ChangeMetadata[]>();
+		const sealKeys = new Map<string, string>();
+		for (const meta of A.getChangesMetaSince(doc, [])) {
+			if (meta.hash === ENVELOPE_ROOT_HASH || meta.hash === BUCKETS_CHANGE_HASH) continue;
+			if (!hasSeal(meta, sealKeys)) return undefined;
+			const set: Uint8Array[] = [];
+			let bucket: string | undefined;
+			for (let counter = meta.startOp; counter <= meta.maxOp; counter++) {
+				const op = shown.get(`${counter}@${meta.actor}`);
+				if (!op || (bucket ??= op.bucket) !== op.bucket) return undefined;
+				set.push(op.value);
+			}
+			values.set(meta.hash, set);
+			const list = byActor.get(meta.actor) ?? [];
+			list.push(meta);
+			byActor.set(meta.actor, list);
+		}
+		for (const changes of byActor.values()) {
+			changes.sort((a, b) => b.seq - a.seq);
+			const vouched = new Set<string>();
+			for (const meta of changes) {
+				if (!vouched.has(meta.hash)) {
+					const raw = backend.getChangeByHash(meta.hash);
+					const seal = raw ? readChange(raw)?.sealed : undefined;
+					if (
+						seal?.format !== 'v3' ||
+						!(await provider.verify(
+							seal.signature,
+							sealDigest(seal.unsealed, seal.format),
+							seal.publicKey
+						))
+					)
+						return undefined;
+				}
+				for (const dep of meta.deps) vouched.add(dep);
+			}
+		}
+		return values;
+	} catch {
+		return undefined;
+	} finally {
+		A.free(doc);
+	}
+}
+
+/**
+ * Whether a change's message is a seal whose key names its actor, as `parseSeal` has it. The key's
+ * hash is taken once per actor: `known` holds the key as the seal encodes it (32 bytes are the first
+ * 42 characters and the top 4 bits of the 43rd, whose low 2 bits begin the signature).
+ */
+function hasSeal(meta: A.ChangeMetadata, known: Map<string, string>): boolean {
+	const message = meta.message;
+	if (typeof message !== 'string' || message.length !== SEAL_LENGTH) return false;
+	const encoded = message.slice(SEAL_PREFIX.length);
+	if (!BASE64URL_96.test(encoded)) return false;
+	const key = encoded.slice(0, 42) + (BASE64URL.indexOf(encoded[42]!) >> 2);
+	if (known.get(meta.actor) === key) return true;
+	if (!parseSeal(message, meta.actor)) return false;
+	known.set(meta.actor, key);
+	return true;
+}
+
+/** A seal's length: the prefix and base64url (no padding) of key (32) ‖ signature (64). */
+const SEAL_LENGTH = SEAL_PREFIX.length + 128;
+/** 96 bytes in unpadded base64url: 128 characters, none of them padding bits (96 = 3 × 32). */
+const BASE64URL_96 = /^[A-Za-z0-9_-]{128}$/;
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** The changes of a whole-document chunk; the document is freed at once (its wasm memory). */
 function changesOfDocument(chunk: Uint8Array): Uint8Array[] {
