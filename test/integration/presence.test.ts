@@ -161,6 +161,16 @@ const headsOf = (client: Charter) =>
 			.map((h) => [h.documentId, A.getHeads(h.doc() as A.Doc<unknown>).join(',')])
 	);
 
+/** Whether every document that two of `clients` hold is at the same heads in both. */
+const inSync = (...clients: Charter[]) => {
+	const heads = clients.map(headsOf);
+	return heads.every((mine) =>
+		heads.every((theirs) =>
+			Object.entries(mine).every(([id, at]) => !(id in theirs) || theirs[id] === at)
+		)
+	);
+};
+
 describe('typing', () => {
 	it('✓ Ben types: Ada sees him typing, then not once it expires; a send clears it at once', async () => {
 		const cast = await setup();
@@ -346,6 +356,9 @@ describe('what a relay learns', () => {
 		const { ada, ben, on, general, user } = cast;
 		try {
 			await eventually(() => on(ada).isOnline(user(ben)), 'Ada to see Ben online');
+			// what setup wrote has reached everyone (every document they share at the same heads):
+			// only then can "no document changed" below mean that presence wrote nothing
+			await eventually(() => inSync(ada, ben, cast.cy), 'setup to reach every member');
 			const adaHeads = headsOf(ada);
 			const benHeads = headsOf(ben);
 			await general(ben).typing();
