@@ -240,4 +240,37 @@ describe('envelope documents', () => {
 		ada.decoded.remember(change!, [Uint8Array.of(7)]);
 		expect(ada.read(adaHandle, [], () => undefined).collectAll()).toEqual([Uint8Array.of(7)]);
 	});
+
+	it('✓ a reader from nothing takes a remembered whole history, then reads only what came after it', async () => {
+		const repo = new Repo({ network: [] });
+		cleanups.push(() => repo.shutdown().catch(() => undefined));
+		const wire = new Wire(repo, await Publisher.create());
+		const handle = await wire.open(envelopeDocumentId(randomBytes(16), randomBytes(16)));
+		const first = [randomBytes(40), randomBytes(40)];
+		for (const [i, bytes] of first.entries()) await wire.append(handle, [{ key: `f${i}`, bytes }]);
+		const heads = A.getHeads(handle.doc());
+		// (a stand-in the reader cannot have decoded: it is nowhere in the document)
+		const remembered = [Uint8Array.of(1), Uint8Array.of(2)];
+		wire.decoded.rememberHistory(heads, remembered);
+		const later = randomBytes(40);
+		await wire.append(handle, [{ key: 'later', bytes: later }]);
+		// ✓ a reader that resumes from saved heads does not take it: it reads what came after them
+		let resumed: Uint8Array[] = [];
+		wire.read(handle, heads, (entries) => void (resumed = entries)).scan();
+		expect(resumed).toEqual([later]);
+		// ✓ one from the shared start does, once, and reads the change after it from the document
+		let fromStart: Uint8Array[] = [];
+		const start = A.getHeads(A.load(ENVELOPE_ROOT));
+		wire.read(handle, start, (entries) => void (fromStart = entries)).scan();
+		expect(fromStart).toEqual([...remembered, later]);
+		const again = wire.read(handle, [], () => undefined).collectAll();
+		expect(again.map((b) => hex.encode(b)).sort()).toEqual(
+			[...first, later].map((b) => hex.encode(b)).sort()
+		);
+		// ✓ so does one from nothing; a history the document does not hold is never taken
+		wire.decoded.rememberHistory(heads, remembered);
+		wire.decoded.rememberHistory([hex.encode(randomBytes(32))], [Uint8Array.of(9)]);
+		expect(wire.read(handle, [], () => undefined).collectAll()).toEqual([...remembered, later]);
+		expect(wire.read(handle, [], () => undefined).collectAll()).toHaveLength(3);
+	});
 });

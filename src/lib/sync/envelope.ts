@@ -183,6 +183,28 @@ export class DecodedValues {
 		if (values) this.#values.delete(hash);
 		return values;
 	}
+
+	/** Whole histories (first syncs of several envelopes at once), together within `LIMIT` values. */
+	readonly #histories: { heads: A.Heads; values: Uint8Array[] }[] = [];
+
+	/**
+	 * Everything the changes up to `heads` set — a whole document whose every op a seal check saw
+	 * still visible (publication.ts, `checkWholeDocument`): a reader starting from nothing then needs
+	 * no change metadata for that history at all.
+	 */
+	rememberHistory(heads: A.Heads, values: Uint8Array[]): void {
+		let held = values.length;
+		for (const h of this.#histories) held += h.values.length;
+		while (held > DecodedValues.LIMIT && this.#histories.length > 0)
+			held -= this.#histories.shift()!.values.length;
+		this.#histories.push({ heads, values });
+	}
+
+	/** A remembered history that `doc` holds, if any (read once). */
+	takeHistory(doc: A.Doc<unknown>): { heads: A.Heads; values: Uint8Array[] } | undefined {
+		const at = this.#histories.findIndex((h) => A.hasHeads(doc, h.heads));
+		return at < 0 ? undefined : this.#histories.splice(at, 1)[0];
+	}
 }
 
 /** Every byte string set by the changes of `doc` after `heads` (all of them for `[]`). */
@@ -191,6 +213,11 @@ function valuesSince(
 	heads: A.Heads,
 	decoded: DecodedValues | undefined
 ): Uint8Array[] {
+	// a first read (from nothing, or from the shared start, which sets nothing) of a document whose
+	// history a seal check took whole: that history's values, then only what came after it
+	const fromStart = heads.every((h) => h === ENVELOPE_ROOT_HASH || h === BUCKETS_CHANGE_HASH);
+	const history = fromStart ? decoded?.takeHistory(doc) : undefined;
+	if (history) return [...history.values, ...valuesSince(doc, history.heads, decoded)];
 	let metas: A.ChangeMetadata[];
 	try {
 		metas = A.getChangesMetaSince(doc, heads);

@@ -270,7 +270,7 @@ export async function checkPublishedChanges(
 	type Item = { raw: Uint8Array; changes: ReadChange[] };
 	const parsed: Item[] = [];
 	/** Items that are whole documents of good publications, with what their changes set. */
-	const whole = new Map<Uint8Array, Map<string, Uint8Array[]>>();
+	const whole = new Map<Uint8Array, { heads: A.Heads; values: Uint8Array[] }>();
 	let refused = 0;
 	for (const raw of items) {
 		const good = isDocumentChunk(raw) ? await checkWholeDocument(raw, provider) : undefined;
@@ -319,9 +319,9 @@ export async function checkPublishedChanges(
 	const accepted: Uint8Array[] = [];
 	const byRaw = new Map(parsed.map((p) => [p.raw, p]));
 	for (const raw of items) {
-		const values = whole.get(raw);
-		if (values) {
-			if (options.remember) for (const [hash, set] of values) options.remember.remember(hash, set);
+		const history = whole.get(raw);
+		if (history) {
+			options.remember?.rememberHistory(history.heads, history.values);
 			accepted.push(raw);
 			continue;
 		}
@@ -492,14 +492,14 @@ function isDocumentChunk(item: Uint8Array): boolean {
  * byte string, or it hides one that was. Every change must carry a seal whose key names its actor;
  * then per actor, newest first, each change that no checked change of its actor depends on is read
  * in full (canonical encoding) and its signature checked, as `checkPublishedChanges` does change by
- * change. Returns what each change sets, by hash, when all of that holds, and undefined when
- * anything does not: the caller then takes the chunk apart and cuts out what is bad, so this path
- * only ever says yes sooner (`test/unit/publication.test.ts`).
+ * change. Returns the document's heads and every byte string its changes set when all of that
+ * holds, and undefined when anything does not: the caller then takes the chunk apart and cuts out
+ * what is bad, so this path only ever says yes sooner (`test/unit/publication.test.ts`).
  */
 async function checkWholeDocument(
 	chunk: Uint8Array,
 	provider: CryptoProvider
-): Promise<Map<string, Uint8Array[]> | undefined> {
+): Promise<{ heads: A.Heads; values: Uint8Array[] } | undefined> {
 	let doc: A.Doc<unknown>;
 	try {
 		doc = A.load(chunk);
@@ -523,20 +523,18 @@ async function checkWholeDocument(
 					shown.set(id, { bucket, value });
 				}
 		}
-		const values = new Map<string, Uint8Array[]>();
+		const values: Uint8Array[] = [];
 		const byActor = new Map<string, A.ChangeMetadata[]>();
 		const sealKeys = new Map<string, string>();
 		for (const meta of A.getChangesMetaSince(doc, [])) {
 			if (meta.hash === ENVELOPE_ROOT_HASH || meta.hash === BUCKETS_CHANGE_HASH) continue;
 			if (!hasSeal(meta, sealKeys)) return undefined;
-			const set: Uint8Array[] = [];
 			let bucket: string | undefined;
 			for (let counter = meta.startOp; counter <= meta.maxOp; counter++) {
 				const op = shown.get(`${counter}@${meta.actor}`);
 				if (!op || (bucket ??= op.bucket) !== op.bucket) return undefined;
-				set.push(op.value);
+				values.push(op.value);
 			}
-			values.set(meta.hash, set);
 			const list = byActor.get(meta.actor) ?? [];
 			list.push(meta);
 			byActor.set(meta.actor, list);
@@ -561,7 +559,7 @@ async function checkWholeDocument(
 				for (const dep of meta.deps) vouched.add(dep);
 			}
 		}
-		return values;
+		return { heads: A.getHeads(doc), values };
 	} catch {
 		return undefined;
 	} finally {
